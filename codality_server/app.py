@@ -1,0 +1,55 @@
+"""Application wiring: keys, middlewares, the lifecycle of resources, routes. Nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from codality_server.db.database import Database
+from codality_server.db.migrate import migrate
+from codality_server.events.bus import EventBus
+from codality_server.http.middlewares import error_envelope
+from codality_server.http.routes import setup_routes
+from codality_server.http.sse import StreamRegistry
+from codality_server.keys import BUS, SERVICES, SETTINGS, STREAMS
+from codality_server.services import Services
+from codality_server.services.base import Core
+from codality_server.settings import ServerSettings
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Open the database, migrate, build the services; undo it all in reverse on shutdown."""
+    settings = app[SETTINGS]
+    settings.prepare_dirs()
+    db = Database(settings.db_path)
+    await db.open()
+    try:
+        await migrate(db)
+        services = Services(Core(db=db, bus=app[BUS], config=settings))
+        app[SERVICES] = services
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+    finally:
+        await db.close()
+
+
+async def _end_streams(app: web.Application) -> None:
+    app[STREAMS].cancel_all()
+
+
+def create_app(settings: ServerSettings) -> web.Application:
+    # Bodies are read by http/validation.py with the 1 MiB limit; the webhook route allows more.
+    app = web.Application(
+        middlewares=[error_envelope], client_max_size=settings.max_webhook_bytes
+    )
+    app[SETTINGS] = settings
+    app[BUS] = EventBus(settings.event_ring_size, settings.subscriber_queue_size)
+    app[STREAMS] = StreamRegistry()
+    app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_end_streams)
+    setup_routes(app)
+    return app

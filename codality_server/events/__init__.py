@@ -1,0 +1,1 @@
+"""The one events bus that feeds SSE."""

@@ -1,0 +1,96 @@
+"""The events bus.
+
+``publish`` never blocks and never awaits: it stamps the event, keeps it in a replay ring and puts
+it on every matching subscriber's bounded queue. A subscriber whose queue is full is marked
+overflowed and disconnected by its reader (it can resume with ``Last-Event-ID``), so a slow
+terminal never slows an agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from codality_server.domain.events import Event
+
+
+class Subscription:
+    """One subscriber: its channel filter and a bounded queue of events."""
+
+    def __init__(self, bus: EventBus, channels: frozenset[str] | None, size: int) -> None:
+        self._bus = bus
+        self.channels = channels
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=size)
+        self.overflowed = False
+
+    def offer(self, event: Event) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            self._bus.unsubscribe(self)
+
+    def drain(self) -> list[Event]:
+        """Every event queued right now, without waiting."""
+        events = []
+        while not self.queue.empty():
+            events.append(self.queue.get_nowait())
+        return events
+
+    def close(self) -> None:
+        self._bus.unsubscribe(self)
+
+
+class EventBus:
+    """Fan-out of events to subscribers by channel, with a replay ring for reconnects."""
+
+    def __init__(self, ring_size: int = 10_000, queue_size: int = 5_000) -> None:
+        self._ids = itertools.count(1)
+        self._ring: deque[Event] = deque(maxlen=ring_size)
+        self._subscribers: set[Subscription] = set()
+        self._queue_size = queue_size
+
+    @property
+    def last_id(self) -> int:
+        return self._ring[-1].id if self._ring else 0
+
+    def publish(self, type_: str, channels: Iterable[str], data: dict[str, Any]) -> Event:
+        """Stamp and deliver one event; returns it with its id."""
+        event = Event(
+            type=type_,
+            channels=tuple(channels),
+            data=data,
+            id=next(self._ids),
+            ts=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        )
+        self._ring.append(event)
+        for sub in list(self._subscribers):
+            if event.channel_for(sub.channels) is not None:
+                sub.offer(event)
+        return event
+
+    def subscribe(
+        self, channels: Iterable[str] | None = None, last_event_id: int | None = None
+    ) -> Subscription:
+        """Register a subscriber; events after ``last_event_id`` still in the ring come first."""
+        wanted = frozenset(channels) if channels else None
+        sub = Subscription(self, wanted, self._queue_size)
+        if last_event_id is not None:
+            for event in self._ring:
+                if event.id > last_event_id and event.channel_for(wanted) is not None:
+                    sub.offer(event)
+        self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)

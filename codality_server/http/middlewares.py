@@ -1,0 +1,162 @@
+"""Cross-cutting request handling: the error envelope and authentication.
+
+This is the only place that maps domain errors to HTTP statuses.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from codality_server.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+)
+from codality_server.keys import SERVICES, SESSION_TOKEN, SETTINGS, USER
+
+from .responses import error_body
+from .route import Handler, Route
+
+log = logging.getLogger("codality.http")
+
+STATUS: dict[type[DomainError], int] = {
+    InvalidInput: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    RateLimited: 429,
+    Unavailable: 503,
+}
+SESSION_COOKIE = "codality_session"
+_HTTP_CODES = {
+    400: "invalid_input",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
+
+
+def _status_for(error: DomainError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def domain_error_response(error: DomainError) -> web.Response:
+    extra: dict[str, object] = {}
+    headers: dict[str, str] = {}
+    if isinstance(error, InvalidInput) and error.field:
+        extra["field"] = error.field
+    if isinstance(error, Conflict) and error.details:
+        extra.update(error.details)
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
+    return web.json_response(
+        error_body(error.code, error.message, **extra),
+        status=_status_for(error),
+        headers=headers,
+    )
+
+
+@web.middleware
+async def error_envelope(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every failure, from every route, answers ``{"error": {"code", "message"}}``."""
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        return domain_error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, HTTPStatus(exc.status).phrase.lower().replace(" ", "_"))
+        message = exc.reason
+        if exc.status == 404:
+            message = f"no route for {request.method} {request.path}"
+        elif exc.status == 405:
+            message = f"{request.method} is not allowed on {request.path}"
+        elif exc.status == 413:
+            message = "request body is larger than 1 MiB"
+        return web.json_response(
+            error_body(code, message), status=exc.status, headers=_allow(exc)
+        )
+    except (ConnectionResetError, TimeoutError):
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response(
+            error_body("internal", "internal server error; see the server log"), status=500
+        )
+
+
+def _allow(exc: web.HTTPException) -> dict[str, str]:
+    allow = exc.headers.get("Allow")
+    return {"Allow": allow} if allow else {}
+
+
+def _token_of(request: web.Request) -> tuple[str | None, bool]:
+    """(token, came_from_cookie)."""
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None, False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (cookie or None), True
+
+
+_SAFE = {"GET", "HEAD", "OPTIONS"}
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def _origin_allowed(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if not origin:
+        return True
+    host = urlsplit(origin).hostname or ""
+    if host in _LOOPBACK:
+        return True
+    app_url = request.app[SETTINGS].app_url
+    if app_url:
+        wanted = urlsplit(app_url)
+        got = urlsplit(origin)
+        return (got.scheme, got.netloc) == (wanted.scheme, wanted.netloc)
+    return False
+
+
+def guarded(route: Route) -> Handler:
+    """Wrap a route's handler with the authentication and role checks its ``access`` asks for."""
+    if route.access == "public":
+        return route.handler
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        token, from_cookie = _token_of(request)
+        if token is None:
+            raise Unauthorized("sign in first: no session")
+        user = await request.app[SERVICES].auth.authenticate(token)
+        if user is None:
+            raise Unauthorized("the session has expired or was ended; sign in again")
+        if from_cookie and request.method not in _SAFE and not _origin_allowed(request):
+            raise Forbidden("cross-origin request refused")
+        if route.access == "admin" and not user.is_admin:
+            raise Forbidden("only an admin may do this")
+        request[USER] = user
+        request[SESSION_TOKEN] = token
+        return await route.handler(request)
+
+    return handler

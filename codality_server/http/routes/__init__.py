@@ -1,0 +1,29 @@
+"""The whole URL table: each resource module contributes its ``ROUTES`` rows."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..middlewares import guarded
+from ..openapi import build_openapi
+from ..responses import json_ok
+from ..route import Route
+from . import auth, events, health
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_ok(build_openapi(all_routes()))
+
+
+def all_routes() -> list[Route]:
+    return [
+        *health.ROUTES,
+        *auth.ROUTES,
+        *events.ROUTES,
+        Route("GET", "/api/openapi.json", openapi, "This document", "public", tag="meta"),
+    ]
+
+
+def setup_routes(app: web.Application) -> None:
+    for route in all_routes():
+        app.router.add_route(route.method, route.path, guarded(route))

@@ -1,0 +1,42 @@
+"""The SSE endpoint."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from codality_server.domain.errors import InvalidInput
+from codality_server.keys import BUS, SETTINGS, STREAMS
+
+from ..route import Route
+from ..sse import stream_events
+
+
+def _last_event_id(request: web.Request) -> int | None:
+    raw = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput("Last-Event-ID must be an integer", field="Last-Event-ID") from None
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    channels = [c for c in request.query.getall("channel", []) if c and c != "*"]
+    for channel in channels:
+        kind, _, ident = channel.partition(":")
+        if kind not in ("ticket", "project") or not ident.isdigit():
+            raise InvalidInput(
+                f"channel {channel!r} is not ticket:{{id}}, project:{{id}} or *", field="channel"
+            )
+    return await stream_events(
+        request,
+        request.app[BUS],
+        channels,
+        _last_event_id(request),
+        request.app[SETTINGS].heartbeat_s,
+        request.app[STREAMS],
+    )
+
+
+ROUTES = [Route("GET", "/api/events", events, "Real-time event stream (SSE)")]

@@ -1,0 +1,83 @@
+"""Server-Sent Events over the bus: replay after ``Last-Event-ID``, heartbeats, coalesced writes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import weakref
+
+from aiohttp import web
+
+from codality_server.domain.events import Event
+from codality_server.events.bus import EventBus
+
+
+def encode(event: Event, channels: frozenset[str] | None) -> bytes:
+    channel = event.channel_for(channels) or "*"
+    payload = {"type": event.type, "channel": channel, "ts": event.ts, "data": event.data}
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+    return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
+
+
+class StreamRegistry:
+    """Open SSE responses, so shutdown can end them instead of waiting on them."""
+
+    def __init__(self) -> None:
+        self._open: weakref.WeakSet[asyncio.Task[object]] = weakref.WeakSet()
+
+    def add(self, task: asyncio.Task[object]) -> None:
+        self._open.add(task)
+
+    def discard(self, task: asyncio.Task[object]) -> None:
+        self._open.discard(task)
+
+    def cancel_all(self) -> None:
+        for task in list(self._open):
+            task.cancel()
+
+
+async def stream_events(
+    request: web.Request,
+    bus: EventBus,
+    channels: list[str],
+    last_event_id: int | None,
+    heartbeat_s: float,
+    registry: StreamRegistry,
+) -> web.StreamResponse:
+    """Write events until the client goes away, the server stops, or the subscriber overflows."""
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    sub = bus.subscribe(channels or None, last_event_id)
+    task = asyncio.current_task()
+    if task is not None:
+        registry.add(task)
+    try:
+        await response.write(b": connected\n\n")
+        while True:
+            try:
+                first = await asyncio.wait_for(sub.queue.get(), timeout=heartbeat_s)
+            except TimeoutError:
+                if sub.overflowed:
+                    break
+                await response.write(b": keepalive\n\n")
+                continue
+            batch = [first, *sub.drain()]
+            await response.write(b"".join(encode(event, sub.channels) for event in batch))
+            if sub.overflowed and sub.queue.empty():
+                break
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        sub.close()
+        if task is not None:
+            registry.discard(task)
+        with contextlib.suppress(Exception):
+            await response.write_eof()
+    return response

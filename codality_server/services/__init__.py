@@ -1,0 +1,37 @@
+"""Use cases. They orchestrate the database, git, the agent and the bus; no aiohttp here."""
+
+from __future__ import annotations
+
+import asyncio
+
+from .base import Core
+
+
+class Services:
+    """The registry of services; built once per application."""
+
+    def __init__(self, core: Core) -> None:
+        from .auth import AuthService
+        from .settings import SettingsService
+
+        self.core = core
+        self.settings = SettingsService(self)
+        self.auth = AuthService(self)
+        # Set by the process runner (``__main__``); absent when the app is embedded in tests.
+        self.restart_requested: asyncio.Event | None = None
+        self.restart_pending = False
+
+    async def start(self) -> None:
+        """Work to do once the database is open (recovery, setup code)."""
+        await self.auth.ensure_setup_code()
+
+    async def stop(self) -> None:
+        """Work to do before the database closes (stop agents)."""
+
+    def request_restart(self) -> bool:
+        """Ask the process runner to restart shortly (after the answer is sent)."""
+        if self.restart_requested is None:
+            return False
+        self.restart_pending = True
+        asyncio.get_running_loop().call_later(0.2, self.restart_requested.set)
+        return True

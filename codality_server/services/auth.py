@@ -1,0 +1,191 @@
+"""First-time setup, one-time-password login and login sessions (product.md §2)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from codality_server.db import users as db_users
+from codality_server.domain.errors import Conflict, InvalidInput, RateLimited, Unauthorized
+from codality_server.domain.users import Role, User
+from codality_server.secrets_store import write_private
+
+from .base import Service, now_iso
+from .mail import send_mail
+
+log = logging.getLogger("codality.auth")
+
+SETUP_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
+SESSION_DAYS = 30
+OTP_MINUTES = 10
+OTP_MAX_TRIES = 5
+OTP_WINDOW_MINUTES = 15
+OTP_MAX_REQUESTS = 5
+OTP_SENT_MESSAGE = "If this e-mail belongs to a user, a sign-in code is on its way."
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip()
+    local, _, domain = email.rpartition("@")
+    if not local or not domain or " " in email or len(email) > 254:
+        raise InvalidInput(f"email: {email!r} is not an e-mail address", field="email")
+    return f"{local}@{domain.lower()}"
+
+
+class AuthService(Service):
+    """Setup code, OTP codes and sessions; the only code that sees raw tokens."""
+
+    def _pepper(self) -> bytes:
+        path = self.config.data_dir / "secret-key"
+        if not path.exists():
+            write_private(path, secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
+    def _code_hash(self, email: str, code: str) -> str:
+        return hmac.new(self._pepper(), f"{email}:{code}".encode(), hashlib.sha256).hexdigest()
+
+    # --- setup ---------------------------------------------------------------------------
+
+    async def setup_required(self) -> bool:
+        return await db_users.count_users(self.db) == 0
+
+    async def ensure_setup_code(self) -> None:
+        """With no users yet, make (or keep) the setup code and log it."""
+        path = self.config.setup_code_path
+        if not await self.setup_required():
+            if path.exists():
+                path.unlink()
+            return
+        if not path.exists():
+            code = "".join(secrets.choice(SETUP_ALPHABET) for _ in range(8))
+            write_private(path, code + "\n")
+        log.warning(
+            "first-time setup: the setup code is %s (also in %s)",
+            path.read_text().strip(),
+            path,
+        )
+
+    async def verify_setup(self, code: str, email: str, name: str | None) -> tuple[User, str]:
+        """Create the first admin from the setup code; returns the user and a session token."""
+        email = normalise_email(email)
+        path = self.config.setup_code_path
+        async with self.db.transaction() as conn:
+            if await db_users.list_users(conn):
+                raise Conflict("setup is already complete")
+            expected = path.read_text().strip() if path.exists() else ""
+            if not expected or not hmac.compare_digest(
+                code.strip().upper().encode(), expected.encode()
+            ):
+                raise Unauthorized("wrong setup code")
+            now = now_iso()
+            user = await db_users.insert_user(
+                conn, email, (name or "").strip() or email.split("@")[0], Role.ADMIN, now
+            )
+            token = await self._new_session(conn, user.id)
+        path.unlink(missing_ok=True)
+        return user, token
+
+    # --- one-time passwords ----------------------------------------------------------------
+
+    async def request_otp(self, email: str, client: str) -> str:
+        """Send a code when the user exists; the answer never tells whether it does."""
+        email = normalise_email(email)
+        now = datetime.now(UTC)
+        since = _iso(now - timedelta(minutes=OTP_WINDOW_MINUTES))
+        code = f"{secrets.randbelow(10**6):06d}"
+        async with self.db.transaction() as conn:
+            for column, value in (("email", email), ("client", client)):
+                if await db_users.count_otp_requests(conn, column, value, since) >= OTP_MAX_REQUESTS:
+                    oldest = await db_users.oldest_otp_request(conn, column, value, since)
+                    free_at = _parse(oldest or _iso(now)) + timedelta(minutes=OTP_WINDOW_MINUTES)
+                    wait = max(1, int((free_at - now).total_seconds()) + 1)
+                    raise RateLimited(
+                        f"too many sign-in codes requested; try again in {wait} s", wait
+                    )
+            await db_users.record_otp_request(conn, email, client, _iso(now))
+            user = await db_users.user_by_email(conn, email)
+            if user is not None:
+                expires = _iso(now + timedelta(minutes=OTP_MINUTES))
+                await db_users.replace_otp(
+                    conn, email, self._code_hash(email, code), _iso(now), expires
+                )
+        if user is not None:
+            env = await self.services.settings.env_values()
+            await send_mail(
+                self.config.outbox_dir,
+                env,
+                user.email,
+                "Your Codality sign-in code",
+                f"Your Codality sign-in code is {code}\n\n"
+                f"It works once, for {OTP_MINUTES} minutes.\n",
+            )
+        return OTP_SENT_MESSAGE
+
+    async def verify_otp(self, email: str, code: str) -> tuple[User, str]:
+        email = normalise_email(email)
+        now = now_iso()
+        async with self.db.transaction() as conn:
+            otp = await db_users.live_otp(conn, email, now)
+            user = await db_users.user_by_email(conn, email)
+            if otp is None or user is None:
+                raise Unauthorized("the code is wrong or has expired; request a new one")
+            if not hmac.compare_digest(otp["code_hash"], self._code_hash(email, code.strip())):
+                retire = now if otp["attempts"] + 1 >= OTP_MAX_TRIES else None
+                await db_users.count_failed_otp(conn, otp["id"], retire)
+                failure = Unauthorized("the code is wrong or has expired; request a new one")
+            else:
+                await db_users.use_otp(conn, otp["id"], now)
+                return user, await self._new_session(conn, user.id)
+        raise failure
+
+    # --- sessions ----------------------------------------------------------------------------
+
+    async def _new_session(self, conn: db_users.Connection, user_id: int) -> str:
+        token = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        await db_users.insert_session(
+            conn, user_id, token_hash(token), _iso(now), _iso(now + timedelta(days=SESSION_DAYS))
+        )
+        return token
+
+    async def authenticate(self, token: str) -> User | None:
+        """The user behind a session token; sessions slide forward at most once an hour."""
+        digest = token_hash(token)
+        now = datetime.now(UTC)
+        found = await db_users.session_user(self.db.reader, digest, _iso(now))
+        if found is None:
+            return None
+        user, expires = found
+        renewed = now + timedelta(days=SESSION_DAYS)
+        if renewed - _parse(expires) > timedelta(hours=1):
+            async with self.db.transaction() as conn:
+                await db_users.extend_session(conn, digest, _iso(renewed))
+        return user
+
+    async def logout(self, token: str) -> None:
+        async with self.db.transaction() as conn:
+            await db_users.delete_session(conn, token_hash(token))
+
+    @staticmethod
+    def cookie_secure(app_url: str | None) -> bool:
+        return bool(app_url and app_url.startswith("https://"))
+
+    @staticmethod
+    def session_max_age() -> int:
+        return SESSION_DAYS * 24 * 3600
+

@@ -1,0 +1,97 @@
+"""Server settings: built once at start-up from arguments and the environment, then passed down."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PORT = 7420
+
+
+def default_data_dir() -> Path:
+    """The data dir: ``CODALITY_DATA_DIR`` or the platform's user data dir."""
+    env = os.environ.get("CODALITY_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("codality"))
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything the server needs to know about where it lives and how it behaves."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    app_url: str | None = None
+    worktree_base: Path | None = None
+    heartbeat_s: float = 15.0
+    event_ring_size: int = 10_000
+    subscriber_queue_size: int = 5_000
+    max_body_bytes: int = 1024 * 1024
+    max_webhook_bytes: int = 25 * 1024 * 1024
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, data_dir: Path, host: str, port: int) -> ServerSettings:
+        worktrees = os.environ.get("WORKTREE_BASE")
+        return cls(
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            app_url=os.environ.get("APP_URL") or None,
+            worktree_base=Path(worktrees).expanduser() if worktrees else None,
+            heartbeat_s=float(os.environ.get("CODALITY_HEARTBEAT_S", "15")),
+        )
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "codality.db"
+
+    @property
+    def worktrees_dir(self) -> Path:
+        return self.worktree_base or self.data_dir / "worktrees"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def setup_code_path(self) -> Path:
+        return self.data_dir / "setup-code"
+
+    @property
+    def env_file(self) -> Path:
+        return self.data_dir / "env"
+
+    @property
+    def server_json(self) -> Path:
+        return self.data_dir / "server.json"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.data_dir / "server.lock"
+
+    def prepare_dirs(self) -> None:
+        """Create the data dir layout with private permissions (folders 0700)."""
+        for folder in (
+            self.data_dir,
+            self.worktrees_dir,
+            self.keys_dir,
+            self.outbox_dir,
+            self.logs_dir,
+        ):
+            folder.mkdir(parents=True, exist_ok=True)
+            if folder != self.worktrees_dir or self.worktree_base is None:
+                os.chmod(folder, 0o700)

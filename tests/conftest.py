@@ -1,0 +1,198 @@
+"""Shared fixtures: a real server on a loopback port, real git repositories, isolated homes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from codality_server.settings import ServerSettings
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test reads or writes the real user's config, keyring or data."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local/share"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
+    monkeypatch.setenv("CODALITY_NO_KEYRING", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in ("CODALITY_URL", "CODALITY_TOKEN", "CODALITY_PROJECT", "CODALITY_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"
+    )
+    return home
+
+
+@dataclass
+class RunningServer:
+    """A real server in a background thread with its own event loop."""
+
+    settings: ServerSettings
+    url: str = ""
+    loop: asyncio.AbstractEventLoop | None = None
+    app: Any = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
+
+    def call(self, coro: Any) -> Any:
+        """Run a coroutine on the server's loop (to reach services directly in a test)."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+
+def start_server(settings: ServerSettings) -> tuple[RunningServer, threading.Thread]:
+    from aiohttp import web
+
+    from codality_server.app import create_app
+
+    running = RunningServer(settings)
+    ready = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        running.loop = loop
+
+        async def main() -> None:
+            app = create_app(settings)
+            running.app = app
+            runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            running.url = f"http://127.0.0.1:{port}"
+            ready.set()
+            while not running._stop.is_set():
+                await asyncio.sleep(0.05)
+            await runner.cleanup()
+
+        try:
+            loop.run_until_complete(main())
+        except BaseException as exc:  # surfaced to the test below
+            errors.append(exc)
+            ready.set()
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    ready.wait(30)
+    if errors:
+        raise errors[0]
+    return running, thread
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir(mode=0o700)
+    return path
+
+
+@pytest.fixture
+def server_settings(data_dir: Path, tmp_path: Path) -> ServerSettings:
+    return ServerSettings(data_dir=data_dir, port=0, heartbeat_s=0.5)
+
+
+@pytest.fixture
+def server(server_settings: ServerSettings) -> Iterator[RunningServer]:
+    running, thread = start_server(server_settings)
+    try:
+        yield running
+    finally:
+        running._stop.set()
+        thread.join(15)
+
+
+def sign_in(server: RunningServer, email: str = "admin@example.com") -> str:
+    """Complete first-time setup with the code file; returns the admin's session token."""
+    code = (server.data_dir / "setup-code").read_text().strip()
+    response = httpx.post(
+        f"{server.url}/api/setup/verify", json={"code": code, "email": email, "name": "Admin"}
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["token"])
+
+
+def latest_outbox_code(data_dir: Path) -> str:
+    """The code in the newest message of the outbox."""
+    import re
+
+    messages = sorted((data_dir / "outbox").iterdir())
+    text = messages[-1].read_text()
+    found = re.search(r"code is (\d{6})", text)
+    assert found, text
+    return found.group(1)
+
+
+@pytest.fixture
+def admin_token(server: RunningServer) -> str:
+    return sign_in(server)
+
+
+@pytest.fixture
+async def api(server: RunningServer, admin_token: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An async client signed in as the first admin."""
+    async with httpx.AsyncClient(
+        base_url=server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def anon(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run the real git CLI and return its stdout."""
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=os.environ.copy()
+    )
+    return result.stdout
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Path:
+    """A real repository made with the git CLI: branch main, two commits."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README.md").write_text("# Sample\n\nA sample project.\n")
+    (repo / "src").mkdir()
+    (repo / "src" / "app.py").write_text("def greet(name):\n    return f'hello {name}'\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "initial commit")
+    (repo / "src" / "util.py").write_text("VALUE = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "add util")
+    return repo
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """The response is the one error envelope with this status (and code)."""
+    assert response.status_code == status, (response.status_code, response.text)
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return dict(body["error"])

@@ -1,0 +1,108 @@
+"""Setup, OTP login, sessions, logout — over HTTP against the real server."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import RunningServer, assert_error, latest_outbox_code, sign_in
+
+
+async def test_setup_status_then_verify_creates_admin(server: RunningServer, anon: httpx.AsyncClient) -> None:
+    assert (await anon.get("/api/setup/status")).json() == {"setup_required": True}
+    code_file = server.data_dir / "setup-code"
+    assert code_file.stat().st_mode & 0o777 == 0o600
+    code = code_file.read_text().strip()
+    assert len(code) == 8
+    assert_error(
+        await anon.post("/api/setup/verify", json={"code": "WRONGONE", "email": "a@b.c"}), 401
+    )
+    ok = await anon.post("/api/setup/verify", json={"code": code, "email": "a@b.c", "name": "A"})
+    assert ok.status_code == 201
+    assert ok.json()["user"]["role"] == "admin"
+    cookie = ok.headers["set-cookie"]
+    assert "codality_session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert not code_file.exists()
+    assert (await anon.get("/api/setup/status")).json() == {"setup_required": False}
+    assert_error(await anon.post("/api/setup/verify", json={"code": code, "email": "x@y.z"}), 409)
+
+
+async def test_seed_curl_flow_with_cookie_jar(server: RunningServer) -> None:
+    sign_in(server, "owner@example.com")
+    async with httpx.AsyncClient(base_url=server.url) as jar:
+        assert_error(await jar.get("/api/projects"), 401, "unauthorized")
+        sent = await jar.post("/api/auth/request-otp", json={"email": "owner@example.com"})
+        assert sent.status_code == 200
+        code = latest_outbox_code(server.data_dir)
+        verified = await jar.post(
+            "/api/auth/verify-otp", json={"email": "owner@example.com", "code": code}
+        )
+        assert verified.status_code == 200
+        assert jar.cookies.get("codality_session")
+        me = await jar.get("/api/auth/me")
+        assert me.json()["email"] == "owner@example.com"
+        # a code works once
+        again = await jar.post(
+            "/api/auth/verify-otp", json={"email": "owner@example.com", "code": code}
+        )
+        assert_error(again, 401)
+        assert (await jar.post("/api/auth/logout")).status_code == 200
+        assert_error(await jar.get("/api/auth/me"), 401)
+
+
+async def test_unknown_email_gets_the_same_answer_and_no_mail(
+    server: RunningServer, anon: httpx.AsyncClient
+) -> None:
+    sign_in(server, "owner@example.com")
+    known = await anon.post("/api/auth/request-otp", json={"email": "owner@example.com"})
+    unknown = await anon.post("/api/auth/request-otp", json={"email": "nobody@example.com"})
+    assert known.status_code == unknown.status_code == 200
+    assert known.json() == unknown.json()
+    outbox = list((server.data_dir / "outbox").iterdir())
+    assert len(outbox) == 1 and "owner" in outbox[0].name
+    assert outbox[0].stat().st_mode & 0o777 == 0o600
+
+
+async def test_five_wrong_tries_invalidate_the_code(
+    server: RunningServer, anon: httpx.AsyncClient
+) -> None:
+    sign_in(server, "owner@example.com")
+    await anon.post("/api/auth/request-otp", json={"email": "owner@example.com"})
+    code = latest_outbox_code(server.data_dir)
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(5):
+        assert_error(
+            await anon.post("/api/auth/verify-otp", json={"email": "owner@example.com", "code": wrong}),
+            401,
+        )
+    right = await anon.post("/api/auth/verify-otp", json={"email": "owner@example.com", "code": code})
+    assert_error(right, 401)
+
+
+async def test_rate_limit_per_email(server: RunningServer, anon: httpx.AsyncClient) -> None:
+    sign_in(server, "owner@example.com")
+    for _ in range(5):
+        ok = await anon.post("/api/auth/request-otp", json={"email": "owner@example.com"})
+        assert ok.status_code == 200
+    limited = await anon.post("/api/auth/request-otp", json={"email": "owner@example.com"})
+    assert_error(limited, 429, "rate_limited")
+    assert 0 < int(limited.headers["Retry-After"]) <= 15 * 60 + 1
+
+
+async def test_cross_origin_cookie_request_refused(server: RunningServer) -> None:
+    token = sign_in(server)
+    async with httpx.AsyncClient(base_url=server.url, cookies={"codality_session": token}) as c:
+        evil = await c.post("/api/auth/logout", headers={"Origin": "https://evil.example"})
+        assert_error(evil, 403)
+        local = await c.post("/api/auth/logout", headers={"Origin": "http://localhost:3000"})
+        assert local.status_code == 200
+
+
+async def test_bad_bodies_are_400_with_field(server: RunningServer, anon: httpx.AsyncClient) -> None:
+    err = assert_error(await anon.post("/api/auth/request-otp", json={"mail": "x"}), 400)
+    assert "email" in err["message"] or "mail" in err["message"]
+    assert_error(await anon.post("/api/auth/request-otp", content=b"{nope"), 400)
+    assert_error(await anon.post("/api/auth/request-otp", json={"email": 5}), 400)
+    assert_error(await anon.post("/api/auth/request-otp", json={"email": "not-an-address"}), 400)
+    assert_error(await anon.get("/api/nothing-here"), 404, "not_found")
+    assert_error(await anon.delete("/healthz"), 405)
+    assert_error(await anon.post("/api/auth/request-otp", content=b"x" * (1024 * 1024 + 10)), 413)
