@@ -85,9 +85,13 @@ async def serve(settings: ServerSettings) -> bool:
         settings.server_json,
         json.dumps({"url": url, "pid": os.getpid(), "version": __version__, "port": port}),
     )
-    log.info("codality server %s listening on %s (data dir %s)", __version__, url, settings.data_dir)
+    log.info(
+        "codality server %s listening on %s (data dir %s)", __version__, url, settings.data_dir
+    )
     if settings.host not in LOOPBACK:
-        log.warning("listening on %s, not loopback: anyone who can reach it can try to sign in", url)
+        log.warning(
+            "listening on %s, not loopback: anyone who can reach it can try to sign in", url
+        )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -119,8 +123,17 @@ def main(argv: list[str] | None = None) -> None:
         port = json.loads(settings.server_json.read_text())["port"]
         lock.close()
         argv_again = [
-            sys.executable, "-m", "codality_server", "--data-dir", str(data_dir),
-            "--host", args.host, "--port", str(port), "--log-level", args.log_level,
+            sys.executable,
+            "-m",
+            "codality_server",
+            "--data-dir",
+            str(data_dir),
+            "--host",
+            args.host,
+            "--port",
+            str(port),
+            "--log-level",
+            args.log_level,
         ]
         os.execv(sys.executable, argv_again)
 

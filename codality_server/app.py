@@ -43,9 +43,7 @@ async def _end_streams(app: web.Application) -> None:
 
 def create_app(settings: ServerSettings) -> web.Application:
     # Bodies are read by http/validation.py with the 1 MiB limit; the webhook route allows more.
-    app = web.Application(
-        middlewares=[error_envelope], client_max_size=settings.max_webhook_bytes
-    )
+    app = web.Application(middlewares=[error_envelope], client_max_size=settings.max_webhook_bytes)
     app[SETTINGS] = settings
     app[BUS] = EventBus(settings.event_ring_size, settings.subscriber_queue_size)
     app[STREAMS] = StreamRegistry()

@@ -18,7 +18,9 @@ from codality_server.settings import ServerSettings
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """No test reads or writes the real user's config, keyring or data."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
@@ -196,3 +198,40 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
     if code is not None:
         assert body["error"]["code"] == code, body
     return dict(body["error"])
+
+
+def spawn_server(
+    data_dir: Path, port: int = 0, timeout: float = 15.0
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``python -m codality_server`` as a real process; returns it and its URL."""
+    import json
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codality_server", "--data-dir", str(data_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    info = data_dir / "server.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}"
+            )
+        if info.exists():
+            try:
+                data = json.loads(info.read_text())
+            except ValueError:
+                data = {}
+            if data.get("pid") == proc.pid:
+                try:
+                    if httpx.get(f"{data['url']}/healthz", timeout=1).status_code == 200:
+                        return proc, str(data["url"])
+                except httpx.HTTPError:
+                    pass
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("server did not become ready")

@@ -38,7 +38,9 @@ async def user_by_email(conn: Connection, email: str) -> User | None:
 
 
 async def list_users(conn: Connection) -> list[User]:
-    return [_user(r) for r in await fetchall(conn, f"SELECT {_USER_COLUMNS} FROM users ORDER BY id")]
+    return [
+        _user(r) for r in await fetchall(conn, f"SELECT {_USER_COLUMNS} FROM users ORDER BY id")
+    ]
 
 
 async def insert_user(conn: Connection, email: str, name: str, role: Role, now: str) -> User:

@@ -26,6 +26,9 @@ class Subscription:
         self.channels = channels
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=size)
         self.overflowed = False
+        # Replayed events are kept apart from the bounded live queue: a reconnect may replay the
+        # whole ring, which must not count as falling behind.
+        self.backlog: list[Event] = []
 
     def offer(self, event: Event) -> None:
         if self.overflowed:
@@ -37,8 +40,8 @@ class Subscription:
             self._bus.unsubscribe(self)
 
     def drain(self) -> list[Event]:
-        """Every event queued right now, without waiting."""
-        events = []
+        """Every event queued right now (replayed ones first), without waiting."""
+        events, self.backlog = self.backlog, []
         while not self.queue.empty():
             events.append(self.queue.get_nowait())
         return events
@@ -82,9 +85,11 @@ class EventBus:
         wanted = frozenset(channels) if channels else None
         sub = Subscription(self, wanted, self._queue_size)
         if last_event_id is not None:
-            for event in self._ring:
-                if event.id > last_event_id and event.channel_for(wanted) is not None:
-                    sub.offer(event)
+            sub.backlog = [
+                event
+                for event in self._ring
+                if event.id > last_event_id and event.channel_for(wanted) is not None
+            ]
         self._subscribers.add(sub)
         return sub
 

@@ -94,9 +94,7 @@ async def error_envelope(
             message = f"{request.method} is not allowed on {request.path}"
         elif exc.status == 413:
             message = "request body is larger than 1 MiB"
-        return web.json_response(
-            error_body(code, message), status=exc.status, headers=_allow(exc)
-        )
+        return web.json_response(error_body(code, message), status=exc.status, headers=_allow(exc))
     except (ConnectionResetError, TimeoutError):
         raise
     except Exception:

@@ -56,7 +56,9 @@ def build_openapi(routes: list[Route]) -> dict[str, Any]:
                 "2XX": {"description": "success"},
                 "4XX": {
                     "description": "error",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
                 },
             },
         }

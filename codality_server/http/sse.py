@@ -60,6 +60,9 @@ async def stream_events(
         registry.add(task)
     try:
         await response.write(b": connected\n\n")
+        replayed = sub.drain()
+        if replayed:
+            await response.write(b"".join(encode(event, sub.channels) for event in replayed))
         while True:
             try:
                 first = await asyncio.wait_for(sub.queue.get(), timeout=heartbeat_s)

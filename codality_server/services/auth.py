@@ -110,7 +110,10 @@ class AuthService(Service):
         code = f"{secrets.randbelow(10**6):06d}"
         async with self.db.transaction() as conn:
             for column, value in (("email", email), ("client", client)):
-                if await db_users.count_otp_requests(conn, column, value, since) >= OTP_MAX_REQUESTS:
+                if (
+                    await db_users.count_otp_requests(conn, column, value, since)
+                    >= OTP_MAX_REQUESTS
+                ):
                     oldest = await db_users.oldest_otp_request(conn, column, value, since)
                     free_at = _parse(oldest or _iso(now)) + timedelta(minutes=OTP_WINDOW_MINUTES)
                     wait = max(1, int((free_at - now).total_seconds()) + 1)
@@ -188,4 +191,3 @@ class AuthService(Service):
     @staticmethod
     def session_max_age() -> int:
         return SESSION_DAYS * 24 * 3600
-

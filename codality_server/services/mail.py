@@ -34,9 +34,7 @@ def _send_smtp(env: Mapping[str, str], message: EmailMessage) -> None:
         smtp.send_message(message)
 
 
-async def send_mail(
-    outbox: Path, env: Mapping[str, str], to: str, subject: str, body: str
-) -> str:
+async def send_mail(outbox: Path, env: Mapping[str, str], to: str, subject: str, body: str) -> str:
     """Deliver one message; returns where it went (``smtp`` or the outbox file's path)."""
     message = EmailMessage()
     message["From"] = env.get("SMTP_FROM") or "codality@localhost"

@@ -7,7 +7,9 @@ import httpx
 from tests.conftest import RunningServer, assert_error, latest_outbox_code, sign_in
 
 
-async def test_setup_status_then_verify_creates_admin(server: RunningServer, anon: httpx.AsyncClient) -> None:
+async def test_setup_status_then_verify_creates_admin(
+    server: RunningServer, anon: httpx.AsyncClient
+) -> None:
     assert (await anon.get("/api/setup/status")).json() == {"setup_required": True}
     code_file = server.data_dir / "setup-code"
     assert code_file.stat().st_mode & 0o777 == 0o600
@@ -71,10 +73,14 @@ async def test_five_wrong_tries_invalidate_the_code(
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(5):
         assert_error(
-            await anon.post("/api/auth/verify-otp", json={"email": "owner@example.com", "code": wrong}),
+            await anon.post(
+                "/api/auth/verify-otp", json={"email": "owner@example.com", "code": wrong}
+            ),
             401,
         )
-    right = await anon.post("/api/auth/verify-otp", json={"email": "owner@example.com", "code": code})
+    right = await anon.post(
+        "/api/auth/verify-otp", json={"email": "owner@example.com", "code": code}
+    )
     assert_error(right, 401)
 
 
@@ -97,7 +103,9 @@ async def test_cross_origin_cookie_request_refused(server: RunningServer) -> Non
         assert local.status_code == 200
 
 
-async def test_bad_bodies_are_400_with_field(server: RunningServer, anon: httpx.AsyncClient) -> None:
+async def test_bad_bodies_are_400_with_field(
+    server: RunningServer, anon: httpx.AsyncClient
+) -> None:
     err = assert_error(await anon.post("/api/auth/request-otp", json={"mail": "x"}), 400)
     assert "email" in err["message"] or "mail" in err["message"]
     assert_error(await anon.post("/api/auth/request-otp", content=b"{nope"), 400)

@@ -86,7 +86,14 @@ ROUTES = [
     Route(
         "POST", "/api/auth/request-otp", request_otp, "E-mail a sign-in code", "public", OtpRequest
     ),
-    Route("POST", "/api/auth/verify-otp", verify_otp, "Exchange a code for a session", "public", OtpVerify),
+    Route(
+        "POST",
+        "/api/auth/verify-otp",
+        verify_otp,
+        "Exchange a code for a session",
+        "public",
+        OtpVerify,
+    ),
     Route("POST", "/api/auth/logout", logout, "End the current session"),
     Route("GET", "/api/auth/me", me, "The signed-in user"),
 ]

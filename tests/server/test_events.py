@@ -1,0 +1,124 @@
+"""The events bus and the SSE endpoint: framing, channel filters, replay, heartbeats, overflow."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+from httpx_sse import aconnect_sse
+
+from codality_server.events.bus import EventBus
+from codality_server.keys import BUS
+from tests.conftest import RunningServer, assert_error
+
+
+def publish(server: RunningServer, type_: str, channels: list[str], data: dict[str, Any]) -> int:
+    async def go() -> int:
+        return server.app[BUS].publish(type_, channels, data).id
+
+    return int(server.call(go()))
+
+
+async def read_events(
+    api: httpx.AsyncClient,
+    params: dict[str, Any],
+    count: int,
+    headers: dict[str, str] | None = None,
+    after_connect: Any = None,
+) -> list[Any]:
+    got = []
+    async with aconnect_sse(
+        api, "GET", "/api/events", params=params, headers=headers or {}
+    ) as source:
+        assert source.response.status_code == 200
+        assert source.response.headers["content-type"].startswith("text/event-stream")
+        if after_connect is not None:
+            after_connect()
+        async for sse in source.aiter_sse():
+            got.append(sse)
+            if len(got) == count:
+                break
+    return got
+
+
+async def test_frames_have_id_type_channel_and_data(
+    server: RunningServer, api: httpx.AsyncClient
+) -> None:
+    def fire() -> None:
+        publish(server, "ticket:updated", ["ticket:7", "project:2"], {"number": 3})
+
+    [sse] = await asyncio.wait_for(
+        read_events(api, {"channel": "project:2"}, 1, after_connect=fire), 10
+    )
+    assert sse.event == "ticket:updated"
+    assert int(sse.id) > 0
+    body = json.loads(sse.data)
+    assert body["type"] == "ticket:updated"
+    assert body["channel"] == "project:2"
+    assert body["data"] == {"number": 3}
+    assert body["ts"].endswith("Z")
+
+
+async def test_channel_filter_and_replay_after_last_event_id(
+    server: RunningServer, api: httpx.AsyncClient
+) -> None:
+    first = publish(server, "comment:created", ["ticket:1", "project:1"], {"n": 1})
+    publish(server, "comment:created", ["ticket:2", "project:1"], {"n": 2})
+    publish(server, "comment:created", ["ticket:1", "project:1"], {"n": 3})
+    # Resuming after the first event on ticket:1 replays only the later ticket:1 event.
+    [sse] = await asyncio.wait_for(
+        read_events(api, {"channel": "ticket:1"}, 1, headers={"Last-Event-ID": str(first)}), 10
+    )
+    assert json.loads(sse.data)["data"] == {"n": 3}
+    # No channel means everything, each event once even when it is on two channels.
+    events = await asyncio.wait_for(read_events(api, {}, 3, headers={"Last-Event-ID": "0"}), 10)
+    assert [json.loads(e.data)["data"]["n"] for e in events] == [1, 2, 3]
+
+
+async def test_bad_channel_and_bad_last_event_id_are_400(api: httpx.AsyncClient) -> None:
+    assert_error(await api.get("/api/events", params={"channel": "nonsense"}), 400)
+    assert_error(await api.get("/api/events", headers={"Last-Event-ID": "x"}), 400)
+
+
+async def test_events_need_a_session(anon: httpx.AsyncClient) -> None:
+    assert_error(await anon.get("/api/events"), 401)
+
+
+async def test_heartbeat_comment_arrives_on_an_idle_stream(
+    server: RunningServer, api: httpx.AsyncClient
+) -> None:
+    async with api.stream("GET", "/api/events") as response:
+        chunks = b""
+        async for chunk in response.aiter_bytes():
+            chunks += chunk
+            if b": keepalive" in chunks:
+                break
+    assert b": keepalive" in chunks  # heartbeat_s is 0.5 in the test settings
+
+
+async def test_slow_subscriber_is_dropped_and_publisher_never_blocks() -> None:
+    bus = EventBus(ring_size=100, queue_size=10)
+    slow = bus.subscribe()
+    fast = bus.subscribe(["ticket:1"])
+    for i in range(50):
+        bus.publish("agent:text_delta", ["ticket:1"], {"i": i})
+        fast.drain()
+    assert slow.overflowed
+    assert bus.subscriber_count == 1
+    assert not fast.overflowed
+    # The ring (100) still holds all 50, and a replay is not limited by the live queue (10).
+    replay = bus.subscribe(last_event_id=0)
+    assert [e.data["i"] for e in replay.drain()] == list(range(50))
+    assert not replay.overflowed
+
+
+def test_ring_holds_at_least_ten_thousand_events() -> None:
+    bus = EventBus()
+    for i in range(10_050):
+        bus.publish("agent:text_delta", ["ticket:1"], {"i": i})
+    sub = bus.subscribe(last_event_id=50)
+    held = sub.drain()
+    assert len(held) == 10_000
+    assert held[0].id == 51 and held[-1].id == 10_050
