@@ -19,9 +19,12 @@ def project_channel(project_id: int) -> str:
     return f"project:{project_id}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Event:
-    """One published event; ``id`` and ``ts`` are assigned by the bus."""
+    """One published event; ``id`` and ``ts`` are assigned by the bus.
+
+    Compared and hashed by identity, so an encoded frame can be cached per event.
+    """
 
     type: str
     channels: tuple[str, ...]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import weakref
 
@@ -14,7 +15,12 @@ from codality_server.events.bus import EventBus
 
 
 def encode(event: Event, channels: frozenset[str] | None) -> bytes:
-    channel = event.channel_for(channels) or "*"
+    return _frame(event, event.channel_for(channels) or "*")
+
+
+@functools.lru_cache(maxsize=4096)
+def _frame(event: Event, channel: str) -> bytes:
+    """One event's frame, encoded once however many subscribers receive it."""
     payload = {"type": event.type, "channel": channel, "ts": event.ts, "data": event.data}
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
     return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
