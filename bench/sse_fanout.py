@@ -71,7 +71,12 @@ async def run(subscribers: int, rate: int, seconds: float) -> dict[str, float]:
     token = reply.json()["token"]
 
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", SUBSCRIBER, url, token, str(subscribers),
+        sys.executable,
+        "-c",
+        SUBSCRIBER,
+        url,
+        token,
+        str(subscribers),
         stdout=subprocess.PIPE,
         limit=2**28,
     )
@@ -90,7 +95,9 @@ async def run(subscribers: int, rate: int, seconds: float) -> dict[str, float]:
         delay = target - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        bus.publish("agent:text_delta", ["ticket:1", "project:1"], {"t": time.monotonic_ns(), "i": i})
+        bus.publish(
+            "agent:text_delta", ["ticket:1", "project:1"], {"t": time.monotonic_ns(), "i": i}
+        )
     await asyncio.sleep(0.5)
     bus.publish("bench:end", ["ticket:1"], {"t": time.monotonic_ns()})
     counts_line = await proc.stdout.readline()

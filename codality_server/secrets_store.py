@@ -7,6 +7,7 @@ values always live in the file, so the list survives a keyring that cannot enume
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -89,10 +90,8 @@ class SecretStore:
                 import keyring
 
                 if value is None:
-                    try:
+                    with contextlib.suppress(Exception):
                         keyring.delete_password(self.service, name)
-                    except Exception:
-                        pass
                 else:
                     keyring.set_password(self.service, name, value)
         write_private(self.file, json.dumps(stored, indent=2, sort_keys=True))

@@ -7,6 +7,7 @@ server is set up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import smtplib
@@ -25,10 +26,8 @@ def _send_smtp(env: Mapping[str, str], message: EmailMessage) -> None:
     port = int(env.get("SMTP_PORT") or 587)
     with smtplib.SMTP(host, port, timeout=15) as smtp:
         if port != 25:
-            try:
+            with contextlib.suppress(smtplib.SMTPNotSupportedError):
                 smtp.starttls()
-            except smtplib.SMTPNotSupportedError:
-                pass
         if env.get("SMTP_USER"):
             smtp.login(env["SMTP_USER"], env.get("SMTP_PASSWORD", ""))
         smtp.send_message(message)
