@@ -1,0 +1,143 @@
+"""Branch diffs against real repositories, checked by applying them with the real ``git``."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from codality_server.domain.errors import NotFound
+from codality_server.git.diff import branch_diff, commit_diff
+from tests.conftest import git
+
+BRANCH = "codality/1-greet"
+
+
+@pytest.fixture
+def worktree(git_repo: Path, tmp_path: Path) -> Path:
+    """A ticket worktree made with the git CLI; one commit on the branch; main moved on too."""
+    path = tmp_path / "wt"
+    git(git_repo, "worktree", "add", "-q", "-b", BRANCH, str(path), "main")
+    (path / "src" / "app.py").write_text("def greet(name):\n    return f'hi {name}!'\n")
+    (path / "docs.md").write_text("# Docs\n\nUsage.\n")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "friendlier greeting")
+    (git_repo / "README.md").write_text("# Sample\n\nChanged on main.\n")
+    git(git_repo, "commit", "-q", "-am", "main moves on")
+    return path
+
+
+def apply_on_base(repo: Path, base: str, patch: str, where: Path) -> Path:
+    """Check the base out elsewhere and apply the patch there with ``git apply``."""
+    git(repo, "worktree", "add", "-q", "--detach", str(where), base)
+    subprocess.run(["git", "apply", "--binary", "-"], cwd=where, input=patch, text=True, check=True)
+    return where
+
+
+def test_committed_diff_is_against_the_merge_base(git_repo: Path, worktree: Path) -> None:
+    diff = branch_diff(git_repo, BRANCH, "main")
+
+    assert diff.base == git(git_repo, "merge-base", "main", BRANCH).strip()
+    assert diff.head == git(git_repo, "rev-parse", BRANCH).strip()
+    assert [f.path for f in diff.files] == ["docs.md", "src/app.py"]  # not main's README change
+    numstat = git(git_repo, "diff", "--numstat", f"main...{BRANCH}")
+    expected = {line.split("\t")[2]: line.split("\t")[:2] for line in numstat.splitlines()}
+    assert {f.path: [str(f.insertions), str(f.deletions)] for f in diff.files} == expected
+    assert diff.stats()["files_changed"] == 2
+    assert diff.stats()["insertions"] == sum(int(a) for a, _ in expected.values())
+
+
+def test_patch_applies_to_the_base_and_reproduces_the_branch(
+    git_repo: Path, worktree: Path, tmp_path: Path
+) -> None:
+    diff = branch_diff(git_repo, BRANCH, "main")
+    copy = apply_on_base(git_repo, diff.base, diff.patch, tmp_path / "check")
+    for name in ("src/app.py", "docs.md", "README.md"):
+        assert (copy / name).read_text() == (worktree / name).read_text()
+
+
+def test_uncommitted_work_is_included_unless_asked_not_to(
+    git_repo: Path, worktree: Path, tmp_path: Path
+) -> None:
+    (worktree / ".gitignore").write_text("*.log\nbuild/\n")
+    (worktree / "src" / "util.py").write_text("VALUE = 2\n")  # unstaged edit
+    (worktree / "staged.txt").write_text("staged\n")
+    git(worktree, "add", "staged.txt")
+    (worktree / "new").mkdir()
+    (worktree / "new" / "untracked.py").write_text("print('new')\n")
+    (worktree / "debug.log").write_text("ignored\n")
+    (worktree / "build").mkdir()
+    (worktree / "build" / "out.txt").write_text("ignored dir\n")
+    (worktree / "README.md").unlink()
+
+    live = branch_diff(git_repo, BRANCH, "main", worktree)
+    committed = branch_diff(git_repo, BRANCH, "main", None)
+
+    assert [f.path for f in committed.files] == ["docs.md", "src/app.py"]
+    by_path = {f.path: f for f in live.files}
+    assert sorted(by_path) == [
+        ".gitignore",
+        "README.md",
+        "docs.md",
+        "new/untracked.py",
+        "src/app.py",
+        "src/util.py",
+        "staged.txt",
+    ]
+    assert by_path["README.md"].status == "deleted"
+    assert by_path["new/untracked.py"].status == "added"
+    assert by_path["src/util.py"].status == "modified"
+    # The patch is exactly what `git add -A` would commit: applying it reproduces the worktree.
+    copy = apply_on_base(git_repo, live.base, live.patch, tmp_path / "check")
+    assert not (copy / "README.md").exists()
+    for name in ("src/util.py", "staged.txt", "new/untracked.py", "src/app.py"):
+        assert (copy / name).read_text() == (worktree / name).read_text()
+    assert not (copy / "debug.log").exists()
+    assert git(worktree, "status", "--porcelain", "--", "src/util.py") == " M src/util.py\n"
+
+
+def test_edits_between_two_calls_are_seen(git_repo: Path, worktree: Path) -> None:
+    first = branch_diff(git_repo, BRANCH, "main", worktree)
+    # Same size, written right after: the stat cache must not hide it.
+    (worktree / "docs.md").write_text("# Docs\n\nUsagE.\n")
+    second = branch_diff(git_repo, BRANCH, "main", worktree)
+    assert "+UsagE." in second.patch and "+UsagE." not in first.patch
+    (worktree / "docs.md").write_text("# Docs\n\nUsage.\n")
+    assert branch_diff(git_repo, BRANCH, "main", worktree).patch == first.patch
+
+
+def test_binary_files_are_named_not_dumped(git_repo: Path, worktree: Path) -> None:
+    payload = bytes(range(256)) * 40
+    (worktree / "logo.png").write_bytes(payload)
+    diff = branch_diff(git_repo, BRANCH, "main", worktree)
+    logo = diff.file("logo.png")
+    assert logo is not None and logo.binary and logo.insertions == 0
+    assert "Binary files /dev/null and b/logo.png differ" in diff.patch
+    assert len(diff.patch) < len(payload)
+
+
+def test_line_ranges_cover_the_hunks(git_repo: Path, worktree: Path) -> None:
+    lines = "".join(f"line {i}\n" for i in range(1, 41))
+    (git_repo / "long.txt").write_text(lines)
+    git(git_repo, "add", "long.txt")
+    git(git_repo, "commit", "-q", "-m", "long file")
+    git(worktree, "merge", "-q", "main")
+    (worktree / "long.txt").write_text(lines.replace("line 30\n", "line thirty\n"))
+    diff = branch_diff(git_repo, BRANCH, "main", worktree)
+    long = diff.file("long.txt")
+    assert long is not None
+    assert long.has_line(30) and long.has_line(27) and long.has_line(33)
+    assert not long.has_line(5) and not long.has_line(40)
+
+
+def test_commit_diff_between_two_commits(git_repo: Path) -> None:
+    old = git(git_repo, "rev-parse", "HEAD~1").strip()
+    new = git(git_repo, "rev-parse", "HEAD").strip()
+    diff = commit_diff(git_repo, old, new)
+    assert [(f.path, f.status, f.insertions) for f in diff.files] == [("src/util.py", "added", 1)]
+
+
+def test_unknown_branch_is_not_found(git_repo: Path) -> None:
+    with pytest.raises(NotFound):
+        branch_diff(git_repo, "codality/404-missing", "main")
