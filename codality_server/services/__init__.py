@@ -12,11 +12,15 @@ class Services:
 
     def __init__(self, core: Core) -> None:
         from .auth import AuthService
+        from .profile import ProfileService
         from .settings import SettingsService
+        from .users import UserService
 
         self.core = core
         self.settings = SettingsService(self)
         self.auth = AuthService(self)
+        self.users = UserService(self)
+        self.profile = ProfileService(self)
         # Set by the process runner (``__main__``); absent when the app is embedded in tests.
         self.restart_requested: asyncio.Event | None = None
         self.restart_pending = False

@@ -8,7 +8,7 @@ from ..middlewares import guarded
 from ..openapi import build_openapi
 from ..responses import json_ok
 from ..route import Route
-from . import auth, events, health
+from . import auth, events, health, me, settings, users
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -20,6 +20,9 @@ def all_routes() -> list[Route]:
         *health.ROUTES,
         *auth.ROUTES,
         *events.ROUTES,
+        *settings.ROUTES,
+        *me.ROUTES,
+        *users.ROUTES,
         Route("GET", "/api/openapi.json", openapi, "This document", "public", tag="meta"),
     ]
 

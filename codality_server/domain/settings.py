@@ -1,0 +1,338 @@
+"""Server settings and environment values: every key, its type, its default, and the checks a change
+must pass (product.md §9, codality-docs.md §5.3 and §11).
+
+Pure: the service reads and writes storage, this module decides what is valid. A change is a partial
+object; the fixed-shape objects (``prompts``, ``priorities``, ``kinds``) merge field by field, so an
+admin can edit one prompt without resending the others, and in the open-ended ``prices`` table a
+``null`` entry removes that model's price.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import InvalidInput
+
+ReasoningEffort = Literal["low", "medium", "high"]
+ModelId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S+$")]
+Label = Annotated[str, Field(min_length=1, max_length=100)]
+PromptText = Annotated[str, Field(max_length=50_000)]
+Temperature = Annotated[float | None, Field(ge=0.0, le=2.0, allow_inf_nan=False)]
+PerMillion = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+
+BASE_IDENTITY = """\
+You are Codality, a software engineer working one ticket at a time in a git worktree of the \
+project. You read the code before you change it, make the smallest change that fully solves the \
+ticket, check your work by running it, and leave the branch in a state a reviewer can merge."""
+
+APPROACH = """\
+How to approach this:
+1. Get your bearings first. Ask `memory` for the project overview, recent tickets and past agent \
+sessions, then read the README and the build files (Makefile, pyproject.toml, package.json or \
+similar) to learn how the project is built and tested.
+2. Find the code that matters with `grep`, `list_directory` and `read_file`. Look at how nearby \
+code solves similar problems and follow its style.
+3. Make focused changes. Touch only what the ticket needs; leave unrelated code alone.
+4. Verify. Build, run the relevant tests and linters, and add or update tests for what you \
+changed. Never claim something works without having run it.
+5. Commit in small, self-contained steps with messages that say what changed and why."""
+
+TOOL_AVAILABILITY = """\
+Tools you can use (paths are relative to the worktree root; nothing outside it is reachable):
+- `bash`: run a shell command in the worktree (builds, tests, git). Commands time out, so avoid \
+anything interactive or long-running in the foreground.
+- `read_file`: read a file; very large files are cut off, so read the part you need.
+- `write_file`: create or overwrite a whole file; missing parent directories are created.
+- `edit_file`: replace one exact piece of text in a file; the text must occur exactly once. Prefer \
+it over `write_file` for small changes.
+- `grep`: search files with a regular expression; only the first matches are returned, so narrow \
+the pattern when there are many.
+- `list_directory`: list a directory with file sizes.
+- `get_ticket`: read another ticket of this project by its number.
+- `search_tickets`: find related tickets by free text.
+- `memory`: read-only project history: overview, recent tickets, a ticket's timeline, past agent \
+sessions and their outcomes, plans and reviews."""
+
+GIT_WORKFLOW = """\
+Git rules:
+- You are on the ticket's own branch in its own worktree. Stay on it: do not switch branches, \
+rewrite history, force-push or touch the default branch.
+- Commit with `git add` and `git commit` once a logical step works. One concern per commit; the \
+first line says what changed (at most 72 characters), the body explains why.
+- Never commit secrets, build output or editor files; respect .gitignore.
+- Before you finish, make sure `git status` is clean: everything you want reviewed is committed."""
+
+PRIORITY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "urgent": {
+        "label": "Urgent",
+        "reasoning_effort": "low",
+        "prompt": "This is urgent. Find the quickest correct fix: explore only as much as the fix "
+        "needs, skip optional extras and clean-ups, and verify the fix itself before you stop.",
+    },
+    "high": {
+        "label": "High",
+        "reasoning_effort": "medium",
+        "prompt": "This is high priority. Work efficiently but thoroughly: a clean solution with "
+        "proper error handling and tests for the behaviour you change.",
+    },
+    "medium": {
+        "label": "Medium",
+        "reasoning_effort": "medium",
+        "prompt": "Balance thoroughness and speed: understand the surrounding code, solve the "
+        "ticket well, and test what you change.",
+    },
+    "low": {
+        "label": "Low",
+        "reasoning_effort": "high",
+        "prompt": "There is no rush. Explore broadly, consider whether a refactoring would make "
+        "the change cleaner, and leave thorough tests behind.",
+    },
+}
+
+KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "bug": {
+        "label": "Bug",
+        "reasoning_effort": "high",
+        "prompt": "This is a bug. Reproduce it first (ideally as a failing test), diagnose the "
+        "root cause, fix it with the smallest correct change, then show the test passes and "
+        "nothing else broke. Correctness comes before anything else.",
+    },
+    "feature": {
+        "label": "Feature",
+        "reasoning_effort": None,
+        "prompt": "This is a feature. Design how it fits the existing code, plan the steps, "
+        "implement them incrementally with tests, and document what a user needs to know.",
+    },
+    "task": {
+        "label": "Task",
+        "reasoning_effort": None,
+        "prompt": "This is a task. Understand what is asked, plan it, implement it, test it, and "
+        "end with a short summary of what you did.",
+    },
+    "chore": {
+        "label": "Chore",
+        "reasoning_effort": None,
+        "prompt": "This is a chore. Assess the current state, plan the change, carry it out "
+        "systematically in atomic commits, and verify nothing regressed.",
+    },
+}
+
+PRICE_DEFAULTS: dict[str, dict[str, float]] = {
+    "claude-sonnet-4-5": {"input_per_mtok": 3.0, "output_per_mtok": 15.0},
+    "claude-haiku-4-5": {"input_per_mtok": 1.0, "output_per_mtok": 5.0},
+    "claude-opus-4-5": {"input_per_mtok": 5.0, "output_per_mtok": 25.0},
+    "claude-opus-4-1": {"input_per_mtok": 15.0, "output_per_mtok": 75.0},
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Prompts(_Strict):
+    base_identity: PromptText = BASE_IDENTITY
+    approach: PromptText = APPROACH
+    tool_availability: PromptText = TOOL_AVAILABILITY
+    git_workflow: PromptText = GIT_WORKFLOW
+
+
+class PriorityConfig(_Strict):
+    label: Label
+    reasoning_effort: ReasoningEffort
+    prompt: PromptText
+    temperature: Temperature = None
+
+
+class KindConfig(_Strict):
+    label: Label
+    reasoning_effort: ReasoningEffort | None = None
+    prompt: PromptText
+    temperature: Temperature = None
+
+
+def _priority(name: str) -> Any:
+    return Field(default_factory=lambda: PriorityConfig(**PRIORITY_DEFAULTS[name]))
+
+
+def _kind(name: str) -> Any:
+    return Field(default_factory=lambda: KindConfig(**KIND_DEFAULTS[name]))
+
+
+class Priorities(_Strict):
+    urgent: PriorityConfig = _priority("urgent")
+    high: PriorityConfig = _priority("high")
+    medium: PriorityConfig = _priority("medium")
+    low: PriorityConfig = _priority("low")
+
+
+class Kinds(_Strict):
+    bug: KindConfig = _kind("bug")
+    feature: KindConfig = _kind("feature")
+    task: KindConfig = _kind("task")
+    chore: KindConfig = _kind("chore")
+
+
+class Price(_Strict):
+    input_per_mtok: PerMillion
+    output_per_mtok: PerMillion
+
+
+class Settings(_Strict):
+    """Every setting with its type and default; the JSON schema of ``PUT /api/settings``."""
+
+    model: ModelId = "claude-sonnet-4-5"
+    fast_model: ModelId = "claude-haiku-4-5"
+    temperature: Temperature = None
+    max_tokens: Annotated[int, Field(ge=1, le=200_000)] = 16_000
+    agent_timeout_s: Annotated[int, Field(ge=10, le=86_400)] = 600
+    bash_timeout_s: Annotated[int, Field(ge=1, le=3_600)] = 60
+    max_concurrent_agents: Annotated[int, Field(ge=1, le=32)] = 3
+    sandbox: Literal["auto", "bubblewrap", "none"] = "auto"
+    sandbox_network: bool = True
+    merge_strategy: Literal["merge", "squash"] = "merge"
+    push_after_merge: bool = True
+    feedback_on_review: bool = True
+    ci_max_retries: Annotated[int, Field(ge=0, le=20)] = 3
+    prompts: Prompts = Field(default_factory=Prompts)
+    priorities: Priorities = Field(default_factory=Priorities)
+    kinds: Kinds = Field(default_factory=Kinds)
+    prices: dict[ModelId, Price] = Field(
+        default_factory=lambda: {m: Price(**p) for m, p in PRICE_DEFAULTS.items()}
+    )
+
+
+SETTING_KEYS: tuple[str, ...] = tuple(Settings.model_fields)
+
+
+def defaults() -> dict[str, Any]:
+    return Settings().model_dump(mode="json")
+
+
+def _invalid(exc: ValidationError) -> InvalidInput:
+    """The first problem as a 400 whose field is the dotted path to the offending value."""
+    first = exc.errors()[0]
+    loc = [str(part) for part in first.get("loc", ()) if part != "[key]"]
+    field = ".".join(loc) or "settings"
+    message = first.get("msg", "invalid value")
+    if first.get("type") == "extra_forbidden":
+        message = "unknown setting" if len(loc) == 1 else "unknown field"
+    return InvalidInput(f"{field}: {message}", field=field)
+
+
+def effective(stored: dict[str, Any]) -> dict[str, Any]:
+    """Defaults overlaid with the stored values; stored keys this version no longer knows, or whose
+    shape it no longer accepts, fall back to their defaults."""
+    values = {key: value for key, value in stored.items() if key in SETTING_KEYS}
+    for _ in range(len(values)):
+        try:
+            parsed = Settings.model_validate(values)
+        except ValidationError as exc:
+            values.pop(str(exc.errors()[0]["loc"][0]), None)
+        else:
+            return parsed.model_dump(mode="json")
+    return Settings.model_validate(values).model_dump(mode="json")
+
+
+def _merge(current: Any, change: Any) -> Any:
+    if isinstance(current, dict) and isinstance(change, dict):
+        return {
+            **current,
+            **{key: _merge(current.get(key), value) for key, value in change.items()},
+        }
+    return change
+
+
+def apply_changes(current: dict[str, Any], changes: Any) -> dict[str, Any]:
+    """The stored form of ``changes`` (a partial settings object) applied to ``current``: only the
+    changed keys, each with its complete new value. Raises InvalidInput naming the bad key."""
+    if not isinstance(changes, dict):
+        raise InvalidInput("settings must be a JSON object", field="body")
+    merged = {**current}
+    for key, value in changes.items():
+        if key not in SETTING_KEYS:
+            raise InvalidInput(f"{key}: unknown setting", field=key)
+        merged[key] = _merge(current.get(key), value)
+    if isinstance(merged.get("prices"), dict):
+        merged["prices"] = {m: p for m, p in merged["prices"].items() if p is not None}
+    try:
+        valid = Settings.model_validate(merged).model_dump(mode="json")
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    return {key: valid[key] for key in changes}
+
+
+# --- environment values ------------------------------------------------------------------------
+
+ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+ENV_NAME_MAX = 128
+ENV_VALUE_MAX = 64 * 1024
+MASK = "••••"
+
+#: The names the server itself reads, listed (set or not) in this order before any others.
+KNOWN_ENV: tuple[str, ...] = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "APP_URL",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_USER",
+    "SMTP_PASSWORD",
+    "SMTP_FROM",
+    "GITHUB_API_BASE_URL",
+    "GITHUB_APP_ID",
+    "GITHUB_CLIENT_ID",
+    "GITHUB_CLIENT_SECRET",
+    "GITHUB_PRIVATE_KEY",
+    "GITHUB_WEBHOOK_SECRET",
+)
+_SECRET_WORDS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PASS", "PASSPHRASE", "CREDENTIALS", "PEM")
+
+
+def is_secret(name: str) -> bool:
+    """Whether a value must never be shown: any ``_``-separated part of the name ends in a word
+    like KEY, SECRET, TOKEN or PASSWORD (``ANTHROPIC_API_KEY``, ``GITHUB_WEBHOOK_SECRET``)."""
+    return any(part.endswith(_SECRET_WORDS) for part in name.split("_"))
+
+
+def mask(value: str) -> str:
+    """Enough of a long secret to recognise it (``sk-a…wxyz``); short ones reveal nothing."""
+    if len(value) >= 20:
+        return f"{value[:4]}…{value[-4:]}"
+    return MASK
+
+
+def env_listing(values: dict[str, str]) -> list[dict[str, Any]]:
+    """Every known name and every stored one as ``{name, set, secret, value}``, secrets masked."""
+    names = [*KNOWN_ENV, *sorted(set(values) - set(KNOWN_ENV))]
+    listing: list[dict[str, Any]] = []
+    for name in names:
+        value = values.get(name)
+        secret = is_secret(name)
+        shown = None if value is None else mask(value) if secret else value
+        listing.append({"name": name, "set": value is not None, "secret": secret, "value": shown})
+    return listing
+
+
+def env_changes(changes: Any) -> dict[str, str | None]:
+    """``{NAME: value | null}`` checked; an empty string unsets like ``null``."""
+    if not isinstance(changes, dict):
+        raise InvalidInput("env changes must be a JSON object of NAME: value", field="body")
+    checked: dict[str, str | None] = {}
+    for name, value in changes.items():
+        if len(name) > ENV_NAME_MAX or not ENV_NAME.fullmatch(name):
+            raise InvalidInput(
+                f"{name}: env names are upper-case letters, digits and _, starting with a letter",
+                field=name,
+            )
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput(f"{name}: the value must be a string or null", field=name)
+        if value is not None and ("\x00" in value or len(value) > ENV_VALUE_MAX):
+            raise InvalidInput(
+                f"{name}: the value must have no NUL byte and at most {ENV_VALUE_MAX} characters",
+                field=name,
+            )
+        checked[name] = value or None
+    return checked
