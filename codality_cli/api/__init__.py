@@ -1,0 +1,63 @@
+"""``ApiClient``: the one async client of the Codality API, shared by the CLI and the TUI.
+
+One sub-client per resource (``client.projects.list()``, ``client.tickets.get(slug, n)`` …), all
+over one ``Transport``. Use it as an async context manager so the connection pool is closed.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from .auth import AuthApi
+from .comments import CommentsApi
+from .errors import ApiError, AuthRequired, ServerUnavailable
+from .events import EventsApi, ServerEvent
+from .me import MeApi
+from .projects import ProjectsApi
+from .settings import SettingsApi
+from .tickets import TicketsApi
+from .transport import Transport
+from .users import UsersApi
+
+__all__ = ["ApiClient", "ApiError", "AuthRequired", "ServerEvent", "ServerUnavailable"]
+
+
+class ApiClient:
+    """The facade: ``base_url`` plus an optional session token, one attribute per resource."""
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.transport = Transport(base_url, token)
+        self.auth = AuthApi(self.transport)
+        self.projects = ProjectsApi(self.transport)
+        self.tickets = TicketsApi(self.transport)
+        self.comments = CommentsApi(self.transport)
+        self.users = UsersApi(self.transport)
+        self.me = MeApi(self.transport)
+        self.settings = SettingsApi(self.transport)
+        self.events = EventsApi(self.transport)
+
+    @property
+    def base_url(self) -> str:
+        return self.transport.base_url
+
+    @property
+    def token(self) -> str | None:
+        return self.transport.token
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        self.transport.token = value
+
+    async def aclose(self) -> None:
+        await self.transport.close()
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,31 @@
+"""Typed failures of the API client, decoded once from the server's error envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """The server answered ``{"error": {"code", "message", …}}`` with a 4xx/5xx status."""
+
+    def __init__(
+        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+class AuthRequired(ApiError):
+    """401: no session, or it expired or was ended."""
+
+
+class ServerUnavailable(Exception):
+    """Nothing answered at the server's address (or the connection broke)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot reach the server at {url}: {reason}")
+        self.url = url
+        self.reason = reason

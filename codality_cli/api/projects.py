@@ -1,0 +1,40 @@
+"""Projects and their repository contents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .resource import Resource, rows, segment
+
+
+class ProjectsApi(Resource):
+    async def list(self) -> list[dict[str, Any]]:
+        return rows(await self.t.get("/api/projects"))
+
+    async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """``fields``: ``mode`` (existing|clone|new) and ``path`` / ``url`` / ``name`` / ``init``."""
+        result: dict[str, Any] = await self.t.post("/api/projects", fields)
+        return result
+
+    async def get(self, slug: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.t.get(f"/api/projects/{segment(slug)}")
+        return result
+
+    async def update(self, slug: str, fields: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.t.put(f"/api/projects/{segment(slug)}", fields)
+        return result
+
+    async def files(self, slug: str, ref: str | None = None, glob: str | None = None) -> list[Any]:
+        body = await self.t.get(f"/api/projects/{segment(slug)}/files", {"ref": ref, "glob": glob})
+        return body if isinstance(body, list) else rows(body)
+
+    async def browse(
+        self, slug: str, path: str | None = None, ref: str | None = None
+    ) -> list[dict[str, Any]]:
+        body = await self.t.get(f"/api/projects/{segment(slug)}/browse", {"path": path, "ref": ref})
+        return rows(body)
+
+    async def blob(self, slug: str, path: str, ref: str | None = None) -> tuple[bytes, str]:
+        """A file's raw bytes and content type; each path part is escaped, ``/`` kept."""
+        quoted = "/".join(segment(part) for part in path.split("/"))
+        return await self.t.get_bytes(f"/api/projects/{segment(slug)}/blob/{quoted}", {"ref": ref})

@@ -1,0 +1,60 @@
+"""Tickets of one project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .resource import Resource, rows, segment
+
+
+def ticket_path(slug: str, number: int) -> str:
+    return f"/api/projects/{segment(slug)}/tickets/{int(number)}"
+
+
+class TicketsApi(Resource):
+    async def list(
+        self,
+        slug: str,
+        status: list[str] | None = None,
+        kind: str | None = None,
+        priority: str | None = None,
+        assignee: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> list[dict[str, Any]]:
+        params = {
+            "status": status or None,
+            "kind": kind,
+            "priority": priority,
+            "assignee": assignee,
+            "limit": limit,
+            "offset": offset,
+        }
+        return rows(await self.t.get(f"/api/projects/{segment(slug)}/tickets", params))
+
+    async def create(self, slug: str, fields: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.t.post(f"/api/projects/{segment(slug)}/tickets", fields)
+        return result
+
+    async def get(self, slug: str, number: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self.t.get(ticket_path(slug, number))
+        return result
+
+    async def update(self, slug: str, number: int, fields: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.t.put(ticket_path(slug, number), fields)
+        return result
+
+    async def set_status(self, slug: str, number: int, status: str) -> dict[str, Any]:
+        path = f"{ticket_path(slug, number)}/status"
+        result: dict[str, Any] = await self.t.patch(path, {"status": status})
+        return result
+
+    async def assign(self, slug: str, number: int, assignee: str | int | None) -> dict[str, Any]:
+        """``assignee``: a user id, ``"agent"``, or None to unassign."""
+        path = f"{ticket_path(slug, number)}/assign"
+        result: dict[str, Any] = await self.t.patch(path, {"assignee": assignee})
+        return result
+
+    async def search(self, slug: str, query: str, limit: int | None = None) -> list[dict[str, Any]]:
+        path = f"/api/projects/{segment(slug)}/tickets/search"
+        return rows(await self.t.get(path, {"q": query, "limit": limit}))

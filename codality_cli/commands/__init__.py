@@ -1,0 +1,1 @@
+"""One module per noun; each verb parses, makes one client call and renders."""

@@ -1,0 +1,28 @@
+"""``codality completion bash|zsh|fish``: print the shell completion script."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+
+class Shell(StrEnum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+
+
+def completion(shell: Annotated[Shell, typer.Argument(help="Your shell.")]) -> None:
+    """Print the shell completion script for bash, zsh or fish.
+
+    For example: codality completion bash > ~/.local/share/bash-completion/completions/codality
+    """
+    from ..docs import completion as script
+
+    typer.echo(script(shell.value), nl=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("completion")(completion)

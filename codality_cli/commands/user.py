@@ -1,0 +1,102 @@
+"""``codality user …``: who may sign in, and as what (admin only)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..context import CliContext
+from ..errors import CliError, ExitCode
+from ..output import Column, FieldsOption, JsonOption
+
+if TYPE_CHECKING:
+    from ..api import ApiClient
+
+app = typer.Typer(help="Users and their roles (admin only).", no_args_is_help=True)
+
+
+class Role(StrEnum):
+    admin = "admin"
+    member = "member"
+
+
+USER_COLUMNS = [
+    Column("id", "id"),
+    Column("email", "email"),
+    Column("name", "name"),
+    Column("role", "role"),
+    Column("created", "created_at"),
+]
+WhoArgument = Annotated[str, typer.Argument(help="User id or e-mail.")]
+
+
+async def user_id(api: ApiClient, who: str) -> int:
+    """A user id from an id or an e-mail address."""
+    if who.isdigit():
+        return int(who)
+    for user in await api.users.list():
+        if str(user.get("email", "")).lower() == who.lower():
+            return int(user["id"])
+    raise CliError(f"no user with e-mail {who}", ExitCode.NOT_FOUND)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, as_json: JsonOption = False, fields: FieldsOption = None) -> None:
+    """List users."""
+    cli = CliContext.of(ctx)
+    cli.output(as_json, fields).items(cli.run(lambda api: api.users.list()), USER_COLUMNS)
+
+
+@app.command("invite")
+def invite(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="Their e-mail address (they sign in with it).")],
+    name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+    role: Annotated[Role, typer.Option("--role", help="Role.")] = Role.member,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """Let someone sign in."""
+    cli = CliContext.of(ctx)
+    user = cli.run(lambda api: api.users.invite(email, name, role.value))
+    cli.output(as_json, fields).done(f"invited {user['email']} as {user['role']}", user)
+
+
+@app.command("role")
+def role(
+    ctx: typer.Context,
+    who: WhoArgument,
+    new_role: Annotated[Role, typer.Argument(metavar="ROLE", help="admin or member.")],
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """Change a user's role."""
+    cli = CliContext.of(ctx)
+
+    async def change(api: ApiClient) -> dict[str, Any]:
+        return await api.users.set_role(await user_id(api, who), new_role.value)
+
+    user = cli.run(change)
+    cli.output(as_json, fields).done(f"{user['email']} is now {user['role']}", user)
+
+
+@app.command("remove")
+def remove(
+    ctx: typer.Context,
+    who: WhoArgument,
+    yes: Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove a user and end their sessions (their tickets and comments stay)."""
+    cli = CliContext.of(ctx)
+    if not yes:
+        if not cli.streams.interactive:
+            raise CliError("pass --yes to remove a user without a terminal", ExitCode.USAGE)
+        typer.confirm(f"Remove {who}?", abort=True, err=True)
+
+    async def remove_(api: ApiClient) -> None:
+        await api.users.remove(await user_id(api, who))
+
+    cli.run(remove_)
+    cli.streams.message(f"removed {who}")

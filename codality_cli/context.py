@@ -1,0 +1,207 @@
+"""``CliContext``: what every command needs, and ``run`` — the one sync → async bridge.
+
+``run(lambda api: …)`` does, inside a single ``asyncio.run``: find the server (the remote URL, or
+the data dir's embedded server, started on demand), sign in (a stored session, else the
+zero-touch local login, else "run `codality login`"), await the call, close the client, and turn
+API failures into ``CliError`` with the documented exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import re
+import subprocess
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+
+from .credentials import CredentialStore
+from .errors import CliError, ExitCode, exit_code_for_status
+from .output import Output
+from .settings import CliSettings
+from .streams import Streams
+
+if TYPE_CHECKING:
+    from .api import ApiClient
+
+T = TypeVar("T")
+OTP_WAIT_S = 3.0
+
+
+def git_config(key: str) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "config", "--get", key], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+def local_identity() -> tuple[str, str]:
+    """(e-mail, name) for the local account: git's identity, else ``$USER@localhost``."""
+    user = getpass.getuser()
+    return git_config("user.email") or f"{user}@localhost", git_config("user.name") or user
+
+
+def _outbox_name(email: str) -> str:
+    """How the server names an outbox message for ``email`` (services/mail.py)."""
+    local, _, domain = email.strip().rpartition("@")
+    return re.sub(r"[^A-Za-z0-9@._-]", "_", f"{local}@{domain.lower()}")
+
+
+def _read_code(message: Path) -> str | None:
+    found = re.search(r"code is (\d{6})", message.read_text("utf-8", errors="replace"))
+    return found.group(1) if found else None
+
+
+class CliContext:
+    """Settings, streams and credentials of one invocation (Typer keeps it in ``ctx.obj``)."""
+
+    def __init__(self, settings: CliSettings, streams: Streams) -> None:
+        self.settings = settings
+        self.streams = streams
+        self.credentials = CredentialStore(settings.config_dir, settings.env_token)
+
+    @classmethod
+    def of(cls, ctx: typer.Context) -> CliContext:
+        root = ctx.find_root()
+        if not isinstance(root.obj, CliContext):
+            raise CliError("internal: the command ran without the root callback")
+        return root.obj
+
+    def output(self, as_json: bool = False, fields: str | None = None) -> Output:
+        return Output(self.streams, as_json, fields)
+
+    # -- finding the server ------------------------------------------------------------------
+
+    def server_url(self) -> str:
+        """The remote URL, or the local server's (started, with a spinner, if it is not up)."""
+        if self.settings.remote_url:
+            return self.settings.remote_url
+        from . import local_server
+
+        running = local_server.find_running(self.settings.data_dir)
+        if running is not None:
+            return running.url
+        with self.streams.spinner("starting the local server…"):
+            return local_server.start(self.settings.data_dir).url
+
+    # -- signing in ---------------------------------------------------------------------------
+
+    async def local_login(self, api: ApiClient, email: str | None = None) -> dict[str, Any]:
+        """Sign in to our own data dir's server by reading its setup code or outbox ourselves."""
+        data_dir = self.settings.data_dir
+        default_email, name = local_identity()
+        email = email or default_email
+        health = await api.auth.health()
+        if health.get("setup_required"):
+            try:
+                code = (data_dir / "setup-code").read_text("utf-8").strip()
+            except OSError as exc:
+                raise CliError(f"cannot read the setup code in {data_dir}: {exc}") from exc
+            return await api.auth.setup_verify(code, email, name)
+        outbox = data_dir / "outbox"
+        suffix = f"-{_outbox_name(email)}.eml".lower()
+        before = set(outbox.iterdir()) if outbox.is_dir() else set()
+        await api.auth.request_otp(email)
+        deadline = asyncio.get_running_loop().time() + OTP_WAIT_S
+        while True:
+            fresh = sorted(
+                p
+                for p in (set(outbox.iterdir()) if outbox.is_dir() else set()) - before
+                if p.name.lower().endswith(suffix)
+            )
+            code = _read_code(fresh[-1]) if fresh else None
+            if code:
+                return await api.auth.verify_otp(email, code)
+            if asyncio.get_running_loop().time() > deadline:
+                raise CliError(
+                    f"{email} has no account on the local server (or mail goes over SMTP);"
+                    " sign in with `codality login --email ADDRESS`",
+                    ExitCode.AUTH,
+                )
+            await asyncio.sleep(0.05)
+
+    async def sign_in(self, api: ApiClient) -> None:
+        """Give ``api`` a session: the stored one, else a fresh local login (remote: an error)."""
+        token = self.credentials.get(self.settings.target_key)
+        if token:
+            api.token = token
+            return
+        if not self.settings.is_local:
+            raise CliError(
+                f"not signed in to {self.settings.remote_url}; run `codality login`", ExitCode.AUTH
+            )
+        result = await self.local_login(api)
+        api.token = str(result["token"])
+        self.credentials.set(self.settings.target_key, api.token)
+
+    # -- the bridge ---------------------------------------------------------------------------
+
+    def run(self, call: Callable[[ApiClient], Awaitable[T]], signed_in: bool = True) -> T:
+        """Run one API interaction to completion; failures become ``CliError``."""
+        from .api import ApiError, AuthRequired, ServerUnavailable
+
+        try:
+            return asyncio.run(self._run(call, signed_in))
+        except AuthRequired as exc:
+            hint = "" if self.settings.is_local else "; run `codality login`"
+            raise CliError(f"{exc.message}{hint}", ExitCode.AUTH) from exc
+        except ApiError as exc:
+            raise CliError(exc.message, exit_code_for_status(exc.status)) from exc
+        except ServerUnavailable as exc:
+            raise CliError(str(exc), ExitCode.UNREACHABLE) from exc
+
+    def run_in_project(self, call: Callable[[ApiClient, str], Awaitable[T]]) -> T:
+        """``run`` for project-scoped calls: the project slug is resolved first (see ``project``)."""
+
+        async def scoped(api: ApiClient) -> T:
+            return await call(api, await self.project(api))
+
+        return self.run(scoped)
+
+    async def _run(self, call: Callable[[ApiClient], Awaitable[T]], signed_in: bool) -> T:
+        from .api import ApiClient, AuthRequired
+
+        async with ApiClient(self.server_url()) as api:
+            if not signed_in:
+                return await call(api)
+            await self.sign_in(api)
+            try:
+                return await call(api)
+            except AuthRequired:
+                # A stored local session that expired or was ended: sign in again, once.
+                if not self.settings.is_local or self.settings.env_token:
+                    raise
+                self.credentials.delete(self.settings.target_key)
+                await self.sign_in(api)
+                return await call(api)
+
+    # -- the current project ------------------------------------------------------------------
+
+    async def project(self, api: ApiClient) -> str:
+        """``-p``/``CODALITY_PROJECT``, else the project holding the cwd, else ``project use``."""
+        if self.settings.project:
+            return self.settings.project
+        projects = await api.projects.list()
+        here = Path.cwd().resolve()
+        holding = [
+            p
+            for p in projects
+            if p.get("path") and here.is_relative_to(Path(str(p["path"])).resolve())
+        ]
+        if holding:
+            return str(max(holding, key=lambda p: len(str(p["path"])))["slug"])
+        chosen = self.settings.chosen_project()
+        if chosen:
+            return chosen
+        names = ", ".join(str(p["slug"]) for p in projects) or "none yet"
+        raise CliError(
+            "which project? pass -p/--project, set CODALITY_PROJECT, run inside a project's"
+            f" repository or choose one with `codality project use` (projects: {names})",
+            ExitCode.USAGE,
+        )
