@@ -1,0 +1,192 @@
+"""A small scripted Anthropic Messages endpoint.
+
+It serves ``POST /v1/messages`` and streams the real SSE event sequence (``message_start``,
+``content_block_*`` with thinking, text and ``tool_use`` whose JSON arrives split across
+``input_json_delta`` frames, ``message_delta``, ``message_stop``) from a script of turns, so the
+real anthropic SDK can be driven without a key or a network. ``codality demo`` runs it as a
+subprocess; the tests reuse it (with request recording, error statuses and broken streams).
+
+A script is a list of turns, one per request, each a dict:
+
+- ``blocks``: ``{"type": "thinking"|"text", ...}`` or ``{"type": "tool_use", "name", "input"}``;
+- ``stop_reason`` (default ``tool_use`` when a tool is used, else ``end_turn``);
+- ``status`` + ``error_type``: answer with that HTTP error instead of a stream;
+- ``error_event``: an SSE ``error`` frame of that type after the blocks;
+- ``break_after``: drop the connection after that many blocks;
+- ``delay_s``: pause between frames; ``usage``: ``{"input_tokens", "output_tokens"}``.
+
+Run ``python -m codality_server.agent.scripted_model --port 0 --script demo``; it prints its URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from aiohttp import web
+
+Turn = dict[str, Any]
+
+CHUNK = 24
+_ids = itertools.count(1)
+
+TURNS: web.AppKey[list[Turn]] = web.AppKey("scripted_turns")
+REQUESTS: web.AppKey[list[dict[str, Any]]] = web.AppKey("scripted_requests")
+
+FINAL_TURN: Turn = {"blocks": [{"type": "text", "text": "Nothing left in the script; done."}]}
+
+
+def _frame(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps({'type': event, **data})}\n\n".encode()
+
+
+def _chunks(text: str, size: int = CHUNK) -> Iterator[str]:
+    for start in range(0, max(len(text), 1), size):
+        yield text[start : start + size]
+
+
+def _block_frames(index: int, block: dict[str, Any]) -> Iterator[bytes]:
+    """The start, delta and stop frames of one content block."""
+    kind = block["type"]
+    if kind == "thinking":
+        start: dict[str, Any] = {"type": "thinking", "thinking": "", "signature": ""}
+        deltas = [{"type": "thinking_delta", "thinking": c} for c in _chunks(block["thinking"])]
+        deltas.append({"type": "signature_delta", "signature": f"sig-{index}"})
+    elif kind == "text":
+        start = {"type": "text", "text": ""}
+        deltas = [{"type": "text_delta", "text": c} for c in _chunks(block["text"])]
+    elif kind == "tool_use":
+        start = {
+            "type": "tool_use",
+            "id": block.get("id") or f"toolu_{next(_ids):04d}",
+            "name": block["name"],
+            "input": {},
+        }
+        raw = json.dumps(block.get("input", {}))
+        deltas = [{"type": "input_json_delta", "partial_json": c} for c in _chunks(raw, 16)]
+    else:
+        raise ValueError(f"unknown block type {kind!r}")
+    yield _frame("content_block_start", {"index": index, "content_block": start})
+    for delta in deltas:
+        yield _frame("content_block_delta", {"index": index, "delta": delta})
+    yield _frame("content_block_stop", {"index": index})
+
+
+def _error_body(error_type: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": error_type, "message": message}}
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    """Answer one Messages request with the next turn of the script."""
+    body = await request.json()
+    recorded = request.app[REQUESTS]
+    recorded.append({"body": body, "headers": dict(request.headers)})
+    turns = request.app[TURNS]
+    turn = turns.pop(0) if turns else FINAL_TURN
+    if "status" in turn:
+        error_type = turn.get("error_type", "overloaded_error")
+        return web.json_response(
+            _error_body(error_type, turn.get("message", "Overloaded")), status=turn["status"]
+        )
+    blocks: list[dict[str, Any]] = turn.get("blocks", [])
+    usage = turn.get("usage", {"input_tokens": 100 + 10 * len(recorded), "output_tokens": 50})
+    stop = turn.get("stop_reason") or (
+        "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
+    )
+    delay = float(turn.get("delay_s", 0))
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "request-id": f"req_{len(recorded)}"}
+    )
+    await response.prepare(request)
+    message = {
+        "id": f"msg_{len(recorded):04d}",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", "scripted"),
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": usage["input_tokens"], "output_tokens": 1},
+    }
+    await response.write(_frame("message_start", {"message": message}))
+    await response.write(b'event: ping\ndata: {"type": "ping"}\n\n')
+    for index, block in enumerate([None, *blocks]):
+        if block is not None:
+            for frame in _block_frames(index - 1, block):
+                await response.write(frame)
+                if delay:
+                    await asyncio.sleep(delay)
+        if turn.get("break_after") == index:
+            assert request.transport is not None
+            request.transport.close()
+            return response
+    if "error_event" in turn:
+        error = _error_body(turn["error_event"], "Overloaded")
+        await response.write(f"event: error\ndata: {json.dumps(error)}\n\n".encode())
+        return response
+    await response.write(
+        _frame(
+            "message_delta",
+            {
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": usage["output_tokens"]},
+            },
+        )
+    )
+    await response.write(_frame("message_stop", {}))
+    await response.write_eof()
+    return response
+
+
+def create_app(turns: list[Turn]) -> web.Application:
+    """The endpoint with its own copy of ``turns``; requests are recorded in ``app[REQUESTS]``."""
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app[TURNS] = [dict(turn) for turn in turns]
+    app[REQUESTS] = []
+    app.router.add_post("/v1/messages", messages)
+    return app
+
+
+def named_script(name: str) -> list[Turn]:
+    if name == "demo":
+        from .demo_script import DEMO_SCRIPT
+
+        return DEMO_SCRIPT
+    raise SystemExit(f"unknown script {name!r}; known: demo")
+
+
+async def _serve(host: str, port: int, turns: list[Turn]) -> None:
+    runner = web.AppRunner(create_app(turns), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    print(f"http://{host}:{bound}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Scripted Anthropic Messages endpoint")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--script", default="demo", help="a named script or a JSON file")
+    args = parser.parse_args(argv)
+    if args.script.endswith(".json"):
+        with open(args.script, encoding="utf-8") as handle:
+            turns = json.load(handle)
+    else:
+        turns = named_script(args.script)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args.host, args.port, turns))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""What every agent tool shares: its input model, its context, and how failures are reported.
+
+A tool is a name, a description, a pydantic input model (its JSON schema is what the model sees)
+and an async function returning text. Anything a tool raises as ``ToolError`` or ``DomainError``
+(an escaping path, a missing file, bad input) goes back to the model as an error result; it never
+ends the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from codality_server.agent.sandbox import Sandbox
+
+
+class ToolError(Exception):
+    """A failure to report to the model as the tool's (error) result."""
+
+
+class ToolInput(BaseModel):
+    """Base of tool inputs: unknown fields are refused so typos surface to the model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectKnowledge(Protocol):
+    """Read-only access to the project's tickets and history, provided by the runtime."""
+
+    async def get_ticket(self, number: int) -> dict[str, Any]: ...
+
+    async def search_tickets(self, query: str, limit: int) -> list[dict[str, Any]]: ...
+
+    async def memory(self, topic: str, number: int | None, limit: int) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """Everything a tool may touch: the worktree, the sandbox and the project's knowledge."""
+
+    worktree: Path
+    sandbox: Sandbox
+    knowledge: ProjectKnowledge
+    bash_timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    ok: bool
+    output: str
+
+
+Runner = Callable[[ToolContext, Any], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    input_model: type[ToolInput]
+    run: Runner
+
+    def spec(self) -> dict[str, Any]:
+        """The tool as the Messages API expects it."""
+        schema = self.input_model.model_json_schema()
+        schema.pop("title", None)
+        for prop in schema.get("properties", {}).values():
+            prop.pop("title", None)
+        return {"name": self.name, "description": self.description, "input_schema": schema}
+
+
+def relative(ctx: ToolContext, path: Path) -> str:
+    """A path as the model should see it: relative to the worktree."""
+    return str(path.relative_to(ctx.worktree)) or "."

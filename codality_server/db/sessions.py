@@ -1,0 +1,125 @@
+"""Agent sessions and their transcript blocks."""
+
+from __future__ import annotations
+
+import json
+
+from codality_server.domain.sessions import AgentSession, SessionStatus, TranscriptBlock
+
+from .database import Connection, Row, fetchall, fetchone
+
+_COLUMNS = (
+    "id, ticket_id, trigger, status, model, sandbox, tokens_in, tokens_out, cost_usd, summary,"
+    " error, started_by, started_at, ended_at"
+)
+
+
+def _session(row: Row) -> AgentSession:
+    return AgentSession(
+        id=row["id"],
+        ticket_id=row["ticket_id"],
+        trigger=row["trigger"],
+        status=SessionStatus(row["status"]),
+        model=row["model"],
+        sandbox=row["sandbox"],
+        tokens_in=row["tokens_in"],
+        tokens_out=row["tokens_out"],
+        cost_usd=row["cost_usd"],
+        summary=row["summary"],
+        error=row["error"],
+        started_by=row["started_by"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+    )
+
+
+async def insert_session(
+    conn: Connection,
+    ticket_id: int,
+    trigger: str,
+    model: str,
+    sandbox: str,
+    started_by: int | None,
+    now: str,
+) -> AgentSession:
+    row = await fetchone(
+        conn,
+        "INSERT INTO agent_sessions(ticket_id, trigger, status, model, sandbox, started_by,"
+        f" started_at) VALUES (?, ?, 'running', ?, ?, ?, ?) RETURNING {_COLUMNS}",
+        (ticket_id, trigger, model, sandbox, started_by, now),
+    )
+    assert row is not None
+    return _session(row)
+
+
+async def get_session(conn: Connection, session_id: int) -> AgentSession | None:
+    row = await fetchone(conn, f"SELECT {_COLUMNS} FROM agent_sessions WHERE id = ?", (session_id,))
+    return _session(row) if row else None
+
+
+async def ticket_sessions(conn: Connection, ticket_id: int) -> list[AgentSession]:
+    """A ticket's sessions, newest first."""
+    rows = await fetchall(
+        conn,
+        f"SELECT {_COLUMNS} FROM agent_sessions WHERE ticket_id = ? ORDER BY id DESC",
+        (ticket_id,),
+    )
+    return [_session(row) for row in rows]
+
+
+async def set_usage(
+    conn: Connection, session_id: int, tokens_in: int, tokens_out: int, cost_usd: float
+) -> None:
+    await conn.execute(
+        "UPDATE agent_sessions SET tokens_in = ?, tokens_out = ?, cost_usd = ? WHERE id = ?",
+        (tokens_in, tokens_out, cost_usd, session_id),
+    )
+
+
+async def finish_session(
+    conn: Connection,
+    session_id: int,
+    status: SessionStatus,
+    summary: str | None,
+    error: str | None,
+    now: str,
+) -> AgentSession | None:
+    row = await fetchone(
+        conn,
+        "UPDATE agent_sessions SET status = ?, summary = ?, error = ?, ended_at = ?"
+        f" WHERE id = ? RETURNING {_COLUMNS}",
+        (status.value, summary, error, now, session_id),
+    )
+    return _session(row) if row else None
+
+
+async def interrupt_running(conn: Connection, error: str, now: str) -> int:
+    """Every session still ``running`` (the server died under it) becomes ``interrupted``."""
+    cur = await conn.execute(
+        "UPDATE agent_sessions SET status = 'interrupted', error = ?, ended_at = ?"
+        " WHERE status = 'running'",
+        (error, now),
+    )
+    return cur.rowcount
+
+
+async def append_block(
+    conn: Connection, session_id: int, kind: str, data: dict[str, object], now: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO transcript_blocks(session_id, kind, data, created_at) VALUES (?, ?, ?, ?)",
+        (session_id, kind, json.dumps(data, ensure_ascii=False), now),
+    )
+
+
+async def transcript(conn: Connection, session_id: int) -> list[TranscriptBlock]:
+    rows = await fetchall(
+        conn,
+        "SELECT id, session_id, kind, data, created_at FROM transcript_blocks"
+        " WHERE session_id = ? ORDER BY id",
+        (session_id,),
+    )
+    return [
+        TranscriptBlock(r["id"], r["session_id"], r["kind"], json.loads(r["data"]), r["created_at"])
+        for r in rows
+    ]

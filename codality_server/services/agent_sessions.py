@@ -1,0 +1,67 @@
+"""Agent session records: the row of each run and its transcript, block by block.
+
+The runtime (``agent/runtime.py``) drives runs; this service is where their state is written, so
+that a crash loses nothing already seen live, and where the API reads sessions back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codality_server.db import sessions as db_sessions
+from codality_server.domain.errors import NotFound
+from codality_server.domain.sessions import AgentSession, SessionStatus
+
+from .base import Service, now_iso
+
+INTERRUPTED_MESSAGE = "the server stopped while the agent was running"
+
+
+class AgentSessionService(Service):
+    """Create, update and read agent sessions and their transcripts."""
+
+    async def create(
+        self, ticket_id: int, trigger: str, model: str, sandbox: str, started_by: int | None
+    ) -> AgentSession:
+        async with self.db.transaction() as conn:
+            return await db_sessions.insert_session(
+                conn, ticket_id, trigger, model, sandbox, started_by, now_iso()
+            )
+
+    async def append(self, session_id: int, kind: str, data: dict[str, Any]) -> None:
+        async with self.db.transaction() as conn:
+            await db_sessions.append_block(conn, session_id, kind, data, now_iso())
+
+    async def set_usage(
+        self, session_id: int, tokens_in: int, tokens_out: int, cost_usd: float
+    ) -> None:
+        async with self.db.transaction() as conn:
+            await db_sessions.set_usage(conn, session_id, tokens_in, tokens_out, cost_usd)
+
+    async def finish(
+        self, session_id: int, status: SessionStatus, summary: str | None, error: str | None
+    ) -> AgentSession:
+        async with self.db.transaction() as conn:
+            done = await db_sessions.finish_session(
+                conn, session_id, status, summary, error, now_iso()
+            )
+        if done is None:
+            raise NotFound(f"no agent session {session_id}")
+        return done
+
+    async def interrupt_running(self, message: str = INTERRUPTED_MESSAGE) -> int:
+        """Crash recovery: sessions left ``running`` by a dead server become ``interrupted``."""
+        async with self.db.transaction() as conn:
+            return await db_sessions.interrupt_running(conn, message, now_iso())
+
+    async def for_ticket(self, ticket_id: int) -> list[AgentSession]:
+        """The ticket's sessions, newest first."""
+        return await db_sessions.ticket_sessions(self.db.reader, ticket_id)
+
+    async def with_transcript(self, ticket_id: int, session_id: int) -> dict[str, Any]:
+        """One session of the ticket with every stored block."""
+        session = await db_sessions.get_session(self.db.reader, session_id)
+        if session is None or session.ticket_id != ticket_id:
+            raise NotFound(f"this ticket has no agent session {session_id}")
+        blocks = await db_sessions.transcript(self.db.reader, session_id)
+        return {**session.view(), "transcript": [block.view() for block in blocks]}

@@ -1,0 +1,116 @@
+"""Agent fixtures: the fake model server, a server whose env points at it, a project, tickets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from codality_server.keys import SERVICES
+from tests.conftest import RunningServer
+from tests.fakes.anthropic_server import FakeAnthropic
+
+TERMINAL = {"completed", "failed", "stopped", "timed_out", "interrupted"}
+
+
+@pytest.fixture
+def fake_anthropic() -> Iterator[FakeAnthropic]:
+    fake = FakeAnthropic().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+async def agent_api(
+    server: RunningServer, api: httpx.AsyncClient, fake_anthropic: FakeAnthropic
+) -> httpx.AsyncClient:
+    """The admin client, with the server's env pointing the agent at the fake model and quick
+    retries."""
+    env = {"ANTHROPIC_API_KEY": "sk-test-key", "ANTHROPIC_BASE_URL": fake_anthropic.url}
+    assert (await api.put("/api/settings/env", json=env)).status_code == 200
+    server.app[SERVICES].agent.retry_backoff_s = 0.01
+    return api
+
+
+@pytest.fixture
+async def project(api: httpx.AsyncClient, git_repo: Path) -> dict[str, Any]:
+    response = await api.post("/api/projects", json={"mode": "existing", "path": str(git_repo)})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def new_ticket(api: httpx.AsyncClient, slug: str, **fields: Any) -> dict[str, Any]:
+    body = {
+        "title": "Add a farewell function",
+        "description": "We need `farewell(name)`.",
+        **fields,
+    }
+    response = await api.post(f"/api/projects/{slug}/tickets", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def agent_url(project: dict[str, Any], ticket: dict[str, Any], verb: str) -> str:
+    return f"/api/projects/{project['slug']}/tickets/{ticket['number']}/agent/{verb}"
+
+
+async def wait_for_end(
+    api: httpx.AsyncClient, project: dict[str, Any], ticket: dict[str, Any], timeout: float = 30
+) -> dict[str, Any]:
+    """Poll the status until the latest session has ended; returns that session."""
+    async with asyncio.timeout(timeout):
+        while True:
+            status = (await api.get(agent_url(project, ticket, "status"))).json()
+            if not status["running"] and status["session"]["status"] in TERMINAL:
+                return dict(status["session"])
+            await asyncio.sleep(0.05)
+
+
+async def wait_for_block(
+    api: httpx.AsyncClient,
+    project: dict[str, Any],
+    ticket: dict[str, Any],
+    session_id: int,
+    kind: str,
+    timeout: float = 20,
+) -> dict[str, Any]:
+    """Poll the stored transcript until a block of ``kind`` appears."""
+    url = agent_url(project, ticket, f"sessions/{session_id}")
+    async with asyncio.timeout(timeout):
+        while True:
+            blocks = (await api.get(url)).json()["transcript"]
+            found = [b for b in blocks if b["kind"] == kind]
+            if found:
+                return dict(found[-1])
+            await asyncio.sleep(0.05)
+
+
+async def replay_events(
+    api: httpx.AsyncClient, ticket: dict[str, Any], until: str = "agent:stopped"
+) -> list[dict[str, Any]]:
+    """The ticket channel's events from the start of the server's replay ring, over the real SSE
+    endpoint, up to and including the first ``until`` event."""
+    from httpx_sse import aconnect_sse
+
+    seen: list[dict[str, Any]] = []
+    params = {"channel": f"ticket:{ticket['id']}"}
+    async with (
+        asyncio.timeout(20),
+        aconnect_sse(
+            api, "GET", "/api/events", params=params, headers={"Last-Event-ID": "0"}
+        ) as source,
+    ):
+        async for sse in source.aiter_sse():
+            if not sse.data:
+                continue
+            frame = sse.json()
+            seen.append({"type": frame["type"], "data": frame["data"]})
+            if frame["type"] == until:
+                return seen
+    raise AssertionError(f"the stream ended before {until}")

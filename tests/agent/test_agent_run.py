@@ -1,0 +1,134 @@
+"""Full agent runs over HTTP: the real SDK against the fake model, real tools, real git."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import RunningServer, assert_error, git
+from tests.fakes.anthropic_server import FakeAnthropic, text, tool
+
+from .conftest import agent_url, new_ticket, replay_events, wait_for_end
+
+FAREWELL = "def farewell(name):\n    return f'goodbye {name}'\n"
+
+
+async def test_a_full_run_edits_tests_commits_and_moves_the_ticket(
+    server: RunningServer,
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    git_repo: Path,
+) -> None:
+    fake_anthropic.script(
+        tool(
+            "memory", say="Let me get my bearings.", thinking="Start with memory.", topic="overview"
+        ),
+        tool("read_file", path="src/app.py"),
+        tool(
+            "edit_file",
+            path="src/app.py",
+            old_text="def greet(name):",
+            new_text=FAREWELL + "\n\ndef greet(name):",
+        ),
+        tool(
+            "bash",
+            command='python3 -c \'import sys; sys.path.insert(0, "src"); '
+            'import app; print(app.farewell("Bob"))\'',
+        ),
+        text("Added `farewell` and checked it prints goodbye Bob."),
+    )
+    ticket = await new_ticket(agent_api, project["slug"], kind="feature")
+    started = await agent_api.post(
+        agent_url(project, ticket, "start"), json={"message": "Be brief"}
+    )
+    assert started.status_code == 202, started.text
+    session = started.json()
+    assert session["status"] == "running" and session["trigger"] == "manual"
+    assert session["model"] == "claude-sonnet-4-5"
+
+    ended = await wait_for_end(agent_api, project, ticket)
+    assert ended["status"] == "completed", ended
+    assert ended["summary"] == "Added `farewell` and checked it prints goodbye Bob."
+    assert ended["tokens_in"] > 0 and ended["tokens_out"] > 0 and ended["cost_usd"] > 0
+
+    shown = (
+        await agent_api.get(f"/api/projects/{project['slug']}/tickets/{ticket['number']}")
+    ).json()
+    assert shown["status"] == "in_review" and shown["agent_status"] == "completed"
+    worktree = Path(shown["worktree_path"])
+    assert shown["branch"] == "codality/1-add-a-farewell-function"
+    assert str(worktree) in git(git_repo, "worktree", "list")
+    assert git(worktree, "status", "--porcelain") == ""
+    log = git(worktree, "log", "-1", "--format=%an <%ae>%n%s%n%b")
+    assert log.startswith("Admin <admin@example.com>\n#1: Add a farewell function")
+    assert "goodbye Bob" in log
+    assert "def farewell" in git(git_repo, "show", f"{shown['branch']}:src/app.py")
+    assert "def farewell" not in (git_repo / "src" / "app.py").read_text()  # main untouched
+
+    # What the model saw: system prompt, tools, first message, tool results.
+    first = fake_anthropic.requests[0]
+    assert "Codality" in first["system"] and "Ticket kind: Feature" in first["system"]
+    assert {t["name"] for t in first["tools"]} >= {
+        "bash",
+        "read_file",
+        "write_file",
+        "edit_file",
+        "grep",
+        "list_directory",
+        "get_ticket",
+        "search_tickets",
+        "memory",
+    }
+    assert "We need `farewell(name)`." in first["messages"][0]["content"]
+    assert "Be brief" in first["messages"][0]["content"]
+    assert first["thinking"]["type"] == "enabled"
+    assert fake_anthropic.headers[0]["Authorization"] == "Bearer sk-test-key"
+    read_result = fake_anthropic.requests[2]["messages"][-1]["content"][0]
+    assert read_result["type"] == "tool_result" and "def greet" in read_result["content"]
+    bash_result = fake_anthropic.requests[4]["messages"][-1]["content"][0]
+    assert bash_result["content"].strip() == "goodbye Bob" and not bash_result["is_error"]
+
+    # Live events, in order, replayed from the bus over SSE.
+    seen = await replay_events(agent_api, ticket)
+    types = [e["type"] for e in seen if e["type"].startswith("agent:")]
+    assert types[0] == "agent:started" and types[-1] == "agent:stopped"
+    assert "agent:thinking_delta" in types and "agent:text_delta" in types
+    calls = [e["data"] for e in seen if e["type"] == "agent:tool_call"]
+    assert [c["name"] for c in calls] == ["memory", "read_file", "edit_file", "bash"]
+    assert calls[2]["input"]["path"] == "src/app.py"
+    results = [e["data"] for e in seen if e["type"] == "agent:tool_result"]
+    assert all(r["ok"] for r in results) and results[3]["output"].strip() == "goodbye Bob"
+    stopped = seen[-1]["data"]
+    assert stopped["status"] == "completed" and stopped["usage"]["tokens_out"] > 0
+
+    # The stored transcript has the same story.
+    stored = (await agent_api.get(agent_url(project, ticket, f"sessions/{session['id']}"))).json()
+    kinds = [b["kind"] for b in stored["transcript"]]
+    assert kinds[0] == "prompt" and "thinking" in kinds and "commit" in kinds
+    assert kinds.count("tool_call") == 4 and kinds.count("tool_result") == 4
+    texts = "".join(b["data"]["text"] for b in stored["transcript"] if b["kind"] == "text")
+    assert "Let me get my bearings." in texts
+
+    status = (await agent_api.get(agent_url(project, ticket, "status"))).json()
+    assert status["running"] is False and [s["id"] for s in status["sessions"]] == [session["id"]]
+
+
+async def test_start_refusals(
+    server: RunningServer, api: httpx.AsyncClient, project: dict[str, Any]
+) -> None:
+    ticket = await new_ticket(api, project["slug"])
+    missing = assert_error(await api.post(agent_url(project, ticket, "start")), 400)
+    assert (
+        "ANTHROPIC_API_KEY" in missing["message"]
+        and "codality settings env set" in missing["message"]
+    )
+    assert_error(await api.post(agent_url(project, ticket, "stop")), 409)
+    assert_error(await api.post(agent_url(project, ticket, "message"), json={"message": "hi"}), 409)
+    assert_error(await api.post(agent_url(project, ticket, "start"), json={"model": 3}), 400)
+    assert_error(await api.get(agent_url(project, ticket, "sessions/99")), 404)
+    assert_error(await api.get(agent_url(project, {"number": 99}, "status")), 404)
+    status = (await api.get(agent_url(project, ticket, "status"))).json()
+    assert status == {"running": False, "session": None, "sessions": []}
