@@ -13,12 +13,14 @@ class Services:
     def __init__(self, core: Core) -> None:
         from .auth import AuthService
         from .profile import ProfileService
+        from .projects import ProjectService
         from .settings import SettingsService
         from .users import UserService
 
         self.core = core
         self.settings = SettingsService(self)
         self.auth = AuthService(self)
+        self.projects = ProjectService(self)
         self.users = UserService(self)
         self.profile = ProfileService(self)
         # Set by the process runner (``__main__``); absent when the app is embedded in tests.

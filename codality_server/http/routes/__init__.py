@@ -8,7 +8,7 @@ from ..middlewares import guarded
 from ..openapi import build_openapi
 from ..responses import json_ok
 from ..route import Route
-from . import auth, events, health, me, settings, users
+from . import auth, events, health, me, projects, settings, users
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -23,6 +23,7 @@ def all_routes() -> list[Route]:
         *settings.ROUTES,
         *me.ROUTES,
         *users.ROUTES,
+        *projects.ROUTES,
         Route("GET", "/api/openapi.json", openapi, "This document", "public", tag="meta"),
     ]
 
