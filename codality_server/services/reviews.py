@@ -1,0 +1,150 @@
+"""Diffs of a ticket's work, reviews of it, and the diff kept after a merge (product.md §6).
+
+A ``changes_requested`` review closes the loop: unless ``feedback_on_review`` is off, it starts
+an agent session (trigger ``review``) whose first message is the review, and publishes
+``feedback:started``. The review is stored either way; if the agent cannot start (no API key,
+too many running) the answer says why instead of failing the review.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from pathlib import Path
+from typing import Any
+
+from codality_server.db import reviews as db_reviews
+from codality_server.domain.errors import DomainError, InvalidInput, NotFound
+from codality_server.domain.events import project_channel, ticket_channel
+from codality_server.domain.projects import Project
+from codality_server.domain.reviews import (
+    MergeDiff,
+    Review,
+    ReviewComment,
+    ReviewCommentDraft,
+    ReviewState,
+    clean_review,
+    feedback_message,
+)
+from codality_server.domain.tickets import Ticket, parse_choice
+from codality_server.domain.users import User
+from codality_server.git.diff import Diff, branch_diff
+
+from .base import Service, now_iso
+
+
+def ticket_branch(ticket: Ticket) -> str:
+    """The branch holding the ticket's work; NotFound before the agent has made one."""
+    if not ticket.branch:
+        raise NotFound(f"ticket #{ticket.number} has no branch yet; start the agent on it first")
+    return ticket.branch
+
+
+def diff_view(diff: Diff, uncommitted: bool) -> dict[str, Any]:
+    return {"base": diff.base, "head": diff.head, "uncommitted": uncommitted, "diff": diff.patch}
+
+
+def stats_view(diff: Diff, uncommitted: bool) -> dict[str, Any]:
+    return {"base": diff.base, "head": diff.head, "uncommitted": uncommitted, **diff.stats()}
+
+
+class ReviewService(Service):
+    """Diffs, reviews and merge diffs of tickets."""
+
+    async def diff(self, slug: str, number: int, committed: bool = False) -> Diff:
+        """The branch against its merge base; uncommitted worktree changes unless ``committed``."""
+        project, ticket = await self.services.tickets.get(slug, number)
+        return await self.ticket_diff(project, ticket, committed)
+
+    async def ticket_diff(self, project: Project, ticket: Ticket, committed: bool) -> Diff:
+        branch = ticket_branch(ticket)
+        worktree = None if committed or not ticket.worktree_path else Path(ticket.worktree_path)
+        return await asyncio.to_thread(
+            branch_diff, Path(project.path), branch, project.default_branch, worktree
+        )
+
+    async def list(self, slug: str, number: int) -> builtins.list[Review]:
+        _, ticket = await self.services.tickets.get(slug, number)
+        return await db_reviews.list_reviews(self.db.reader, ticket.id)
+
+    async def comments(self, slug: str, number: int) -> builtins.list[ReviewComment]:
+        _, ticket = await self.services.tickets.get(slug, number)
+        return await db_reviews.list_review_comments(self.db.reader, ticket.id)
+
+    async def merge_diff(self, slug: str, number: int) -> MergeDiff:
+        _, ticket = await self.services.tickets.get(slug, number)
+        found = await db_reviews.get_merge_diff(self.db.reader, ticket.id)
+        if found is None:
+            raise NotFound(f"ticket #{number} has not been merged")
+        return found
+
+    async def create(
+        self,
+        slug: str,
+        number: int,
+        user: User,
+        state: str,
+        body: str,
+        comments: builtins.list[ReviewCommentDraft],
+    ) -> dict[str, Any]:
+        """Store a review; its inline comments must point at files and lines of the diff."""
+        chosen = parse_choice(ReviewState, state, "state")
+        text, drafts = clean_review(chosen, body, comments)
+        project, ticket = await self.services.tickets.get(slug, number)
+        if drafts:
+            await self._check_against_diff(project, ticket, drafts)
+        async with self.db.transaction() as conn:
+            review = await db_reviews.insert_review(
+                conn, ticket.id, user.id, chosen, text, drafts, now_iso()
+            )
+        channels = (ticket_channel(ticket.id), project_channel(project.id))
+        self.bus.publish("review:created", channels, review.view())
+        answer = review.view()
+        if chosen == ReviewState.CHANGES_REQUESTED:
+            answer["feedback"] = await self._start_feedback(project, ticket, user, review)
+        return answer
+
+    async def _check_against_diff(
+        self, project: Project, ticket: Ticket, drafts: builtins.list[ReviewCommentDraft]
+    ) -> None:
+        if not ticket.branch:
+            raise InvalidInput(
+                f"comments: ticket #{ticket.number} has no diff to comment on", field="comments"
+            )
+        diff = await self.ticket_diff(project, ticket, committed=False)
+        for i, draft in enumerate(drafts):
+            changed = diff.file(draft.path)
+            if changed is None:
+                raise InvalidInput(
+                    f"comments.{i}.path: {draft.path!r} is not part of the diff",
+                    field=f"comments.{i}.path",
+                )
+            if not changed.has_line(draft.line):
+                raise InvalidInput(
+                    f"comments.{i}.line: line {draft.line} of {draft.path} is outside the diff",
+                    field=f"comments.{i}.line",
+                )
+
+    async def _start_feedback(
+        self, project: Project, ticket: Ticket, user: User, review: Review
+    ) -> dict[str, Any]:
+        """Start the agent on the review, unless the setting is off; report what happened."""
+        if not await self.services.settings.get("feedback_on_review"):
+            return {"started": False, "reason": "feedback_on_review is off"}
+        agent = getattr(self.services, "agent", None)
+        if agent is None:
+            return {"started": False, "reason": "the agent runtime is not available"}
+        try:
+            session = await agent.start(
+                project.slug,
+                ticket.number,
+                user,
+                trigger="review",
+                message=feedback_message(review),
+            )
+        except DomainError as exc:
+            return {"started": False, "reason": exc.message}
+        data = {"ticket_id": ticket.id, "review_id": review.id, "session": session}
+        channels = (ticket_channel(ticket.id), project_channel(project.id))
+        self.bus.publish("feedback:started", channels, data)
+        return {"started": True, "session": session}

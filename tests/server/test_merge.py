@@ -1,0 +1,240 @@
+"""Diff, merge and discard over HTTP against real repositories, checked with the real ``git``."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from codality_server.keys import SERVICES
+from tests.conftest import RunningServer, assert_error, git
+
+
+async def create_project(api: httpx.AsyncClient, repo: Path) -> dict[str, Any]:
+    response = await api.post("/api/projects", json={"mode": "existing", "path": str(repo)})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+@pytest.fixture
+async def project(api: httpx.AsyncClient, git_repo: Path) -> dict[str, Any]:
+    return await create_project(api, git_repo)
+
+
+async def ticket_with_work(
+    server: RunningServer, api: httpx.AsyncClient, project: dict[str, Any], tmp_path: Path
+) -> dict[str, Any]:
+    """A ticket whose worktree (made with the git CLI) has one commit and one uncommitted edit."""
+    response = await api.post(
+        f"/api/projects/{project['slug']}/tickets", json={"title": "Friendlier greeting"}
+    )
+    assert response.status_code == 201, response.text
+    ticket = dict(response.json())
+    branch = f"codality/{ticket['number']}-friendlier-greeting"
+    worktree = tmp_path / "worktrees" / str(ticket["number"])
+    git(Path(project["path"]), "worktree", "add", "-q", "-b", branch, str(worktree), "main")
+    (worktree / "src" / "app.py").write_text("def greet(name):\n    return f'hi {name}!'\n")
+    git(worktree, "commit", "-q", "-am", "friendlier greeting")
+    (worktree / "notes.md").write_text("uncommitted notes\n")
+    tickets = server.app[SERVICES].tickets
+    updated = server.call(tickets.set_worktree(ticket["id"], branch, str(worktree)))
+    return {**ticket, "branch": updated.branch, "worktree_path": updated.worktree_path}
+
+
+def url(project: dict[str, Any], ticket: dict[str, Any], suffix: str) -> str:
+    return f"/api/projects/{project['slug']}/tickets/{ticket['number']}/{suffix}"
+
+
+def assert_clean_repository(repo: Path) -> None:
+    subprocess.run(["git", "fsck", "--strict"], cwd=repo, check=True, capture_output=True)
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+    assert not (repo / ".git" / "MERGE_HEAD").exists()
+
+
+@pytest.fixture
+async def ticket(
+    server: RunningServer, api: httpx.AsyncClient, project: dict[str, Any], tmp_path: Path
+) -> dict[str, Any]:
+    return await ticket_with_work(server, api, project, tmp_path)
+
+
+async def test_diff_and_stats_with_and_without_uncommitted_work(
+    api: httpx.AsyncClient, project: dict[str, Any], ticket: dict[str, Any]
+) -> None:
+    live = (await api.get(url(project, ticket, "diff"))).json()
+    committed = (await api.get(url(project, ticket, "diff?committed=1"))).json()
+    assert live["uncommitted"] is True and committed["uncommitted"] is False
+    assert "+uncommitted notes" in live["diff"] and "notes.md" not in committed["diff"]
+    assert "+    return f'hi {name}!'" in committed["diff"]
+    assert live["base"] == git(Path(project["path"]), "rev-parse", "main").strip()
+
+    stats = (await api.get(url(project, ticket, "diff/stats"))).json()
+    assert stats["files_changed"] == 2
+    assert stats["insertions"] == 2 and stats["deletions"] == 1
+    assert {f["path"]: f["status"] for f in stats["files"]} == {
+        "notes.md": "added",
+        "src/app.py": "modified",
+    }
+    only_committed = (await api.get(url(project, ticket, "diff/stats?committed=true"))).json()
+    assert only_committed["files_changed"] == 1
+    assert_error(await api.get(url(project, ticket, "diff?committed=maybe")), 400)
+    assert_error(await api.get(url(project, ticket, "diff?colour=1")), 400)
+
+
+async def test_diff_of_a_ticket_without_work_is_404(
+    api: httpx.AsyncClient, project: dict[str, Any]
+) -> None:
+    response = await api.post(f"/api/projects/{project['slug']}/tickets", json={"title": "Idle"})
+    idle = response.json()
+    assert_error(await api.get(url(project, idle, "diff")), 404)
+    assert_error(await api.get(url(project, idle, "merge-diff")), 404)
+    assert_error(await api.post(url(project, idle, "worktree/merge")), 404)
+
+
+async def test_merge_commits_pending_work_merges_and_cleans_up(
+    api: httpx.AsyncClient, project: dict[str, Any], ticket: dict[str, Any]
+) -> None:
+    repo = Path(project["path"])
+    before = git(repo, "rev-parse", "main").strip()
+
+    response = await api.post(url(project, ticket, "worktree/merge"), json={})
+
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["ticket"]["status"] == "done"
+    assert result["ticket"]["branch"] is None and result["ticket"]["worktree_path"] is None
+    assert result["merge"]["kind"] == "fast_forward" and result["merge"]["before"] == before
+    assert result["push"]["attempted"] is False
+    assert (repo / "notes.md").read_text() == "uncommitted notes\n"  # committed, then merged
+    assert git(repo, "status", "--porcelain") == ""
+    assert git(repo, "branch", "--list", "codality/*") == ""
+    assert not Path(ticket["worktree_path"]).exists()
+    assert_clean_repository(repo)
+
+    merged = (await api.get(url(project, ticket, "merge-diff"))).json()
+    assert merged["merged_sha"] == git(repo, "rev-parse", "main").strip()
+    assert "+uncommitted notes" in merged["diff"] and merged["strategy"] == "merge"
+    stats = (await api.get(url(project, ticket, "merge-diff/stats"))).json()
+    assert stats["files_changed"] == 2 and stats["merged_sha"] == merged["merged_sha"]
+    # The branch is gone, so the live diff is too; the merge diff keeps answering.
+    assert_error(await api.get(url(project, ticket, "diff")), 404)
+
+
+async def test_squash_merge_makes_one_commit(
+    api: httpx.AsyncClient, project: dict[str, Any], ticket: dict[str, Any]
+) -> None:
+    repo = Path(project["path"])
+    before = git(repo, "rev-parse", "main").strip()
+    response = await api.post(url(project, ticket, "worktree/merge"), json={"strategy": "squash"})
+    assert response.status_code == 200, response.text
+    assert response.json()["merge"]["kind"] == "squash"
+    assert git(repo, "rev-list", "--parents", "-n1", "main").split()[1:] == [before]
+    assert git(repo, "log", "-1", "--format=%s", "main").strip() == "Friendlier greeting (#1)"
+    assert_clean_repository(repo)
+
+
+async def test_merge_refuses_a_bad_strategy(
+    api: httpx.AsyncClient, project: dict[str, Any], ticket: dict[str, Any]
+) -> None:
+    error = assert_error(
+        await api.post(url(project, ticket, "worktree/merge"), json={"strategy": "rebase"}), 400
+    )
+    assert error["field"] == "strategy"
+
+
+async def test_conflicting_merge_is_409_and_changes_nothing(
+    api: httpx.AsyncClient, project: dict[str, Any], ticket: dict[str, Any]
+) -> None:
+    repo = Path(project["path"])
+    (repo / "src" / "app.py").write_text("def greet(name):\n    return f'hey {name}'\n")
+    git(repo, "commit", "-q", "-am", "main edits the same line")
+    before = git(repo, "rev-parse", "main").strip()
+
+    error = assert_error(await api.post(url(project, ticket, "worktree/merge")), 409, "conflict")
+
+    assert error["conflicts"] == ["src/app.py"] and error["reason"] == "merge_conflict"
+    assert git(repo, "rev-parse", "main").strip() == before
+    assert git(repo, "status", "--porcelain") == ""
+    assert not (repo / ".git" / "MERGE_HEAD").exists()
+    assert Path(ticket["worktree_path"]).is_dir()
+    shown = (await api.get(f"/api/projects/{project['slug']}/tickets/{ticket['number']}")).json()
+    assert shown["status"] == "backlog" and shown["branch"] == ticket["branch"]
+    subprocess.run(["git", "fsck"], cwd=repo, check=True, capture_output=True)
+
+
+async def test_overlapping_local_edits_refuse_the_merge_unrelated_ones_do_not(
+    api: httpx.AsyncClient, project: dict[str, Any], ticket: dict[str, Any]
+) -> None:
+    repo = Path(project["path"])
+    (repo / "src" / "app.py").write_text("def greet(name):\n    return 'my local work'\n")
+    error = assert_error(await api.post(url(project, ticket, "worktree/merge")), 409)
+    assert error["reason"] == "local_changes" and error["conflicts"] == ["src/app.py"]
+    assert (repo / "src" / "app.py").read_text() == "def greet(name):\n    return 'my local work'\n"
+
+    git(repo, "checkout", "--", "src/app.py")
+    (repo / "README.md").write_text("# Sample\n\nlocal, unrelated\n")
+    response = await api.post(url(project, ticket, "worktree/merge"))
+    assert response.status_code == 200, response.text
+    assert (repo / "README.md").read_text() == "# Sample\n\nlocal, unrelated\n"
+    assert git(repo, "status", "--porcelain") == " M README.md\n"
+
+
+async def test_merge_pushes_to_a_bare_origin(
+    api: httpx.AsyncClient, project: dict[str, Any], ticket: dict[str, Any], tmp_path: Path
+) -> None:
+    repo = Path(project["path"])
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+
+    result = (await api.post(url(project, ticket, "worktree/merge"))).json()
+
+    assert result["push"] == {"attempted": True, "ok": True, "error": None, "reason": None}
+    assert git(origin, "rev-parse", "main") == git(repo, "rev-parse", "main")
+
+
+async def test_push_after_merge_off_keeps_the_merge_local(
+    api: httpx.AsyncClient, project: dict[str, Any], ticket: dict[str, Any], tmp_path: Path
+) -> None:
+    repo = Path(project["path"])
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    assert (await api.put("/api/settings", json={"push_after_merge": False})).status_code == 200
+
+    result = (await api.post(url(project, ticket, "worktree/merge"))).json()
+
+    assert result["push"]["attempted"] is False
+    assert git(origin, "rev-parse", "main") != git(repo, "rev-parse", "main")
+
+
+@pytest.mark.parametrize(("cancel", "status"), [(False, "backlog"), (True, "cancelled")])
+async def test_discard_keeps_the_work_under_a_ref(
+    api: httpx.AsyncClient,
+    project: dict[str, Any],
+    ticket: dict[str, Any],
+    cancel: bool,
+    status: str,
+) -> None:
+    repo = Path(project["path"])
+    response = await api.post(url(project, ticket, "worktree/discard"), json={"cancel": cancel})
+
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["ticket"]["status"] == status and result["ticket"]["branch"] is None
+    assert result["kept_ref"].startswith(f"refs/codality/discarded/{ticket['number']}-")
+    assert git(repo, "rev-parse", result["kept_ref"]).strip() == result["kept_sha"]
+    # The uncommitted notes were committed onto the kept ref: nothing is lost.
+    assert git(repo, "show", f"{result['kept_ref']}:notes.md") == "uncommitted notes\n"
+    assert "hi {name}!" in git(repo, "show", f"{result['kept_ref']}:src/app.py")
+    assert git(repo, "branch", "--list", "codality/*") == ""
+    assert not Path(ticket["worktree_path"]).exists()
+    assert git(repo, "status", "--porcelain") == ""
+    assert_clean_repository(repo)
+    # Recovery: a branch made from the kept ref has the work back.
+    git(repo, "branch", "recovered", result["kept_ref"])
+    assert git(repo, "show", "recovered:notes.md") == "uncommitted notes\n"
+    assert_error(await api.post(url(project, ticket, "worktree/discard")), 404)
