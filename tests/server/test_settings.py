@@ -156,7 +156,7 @@ async def test_members_and_strangers_are_refused(
 ) -> None:
     async with member_client(server, api) as member:
         for method, path in ADMIN_ROUTES:
-            body = {} if method != "GET" else None
+            body: dict[str, Any] | None = {} if method != "GET" else None
             assert_error(await member.request(method, path, json=body), 403, "forbidden")
             assert_error(await anon.request(method, path, json=body), 401, "unauthorized")
     assert (await api.get("/api/settings")).json() == (
