@@ -1,0 +1,1 @@
+"""The full-screen board (Textual). Imported only when ``codality tui`` runs."""

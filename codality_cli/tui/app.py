@@ -1,0 +1,136 @@
+"""``CodalityApp``: wiring only — the API client, the one event stream, navigation, notifications.
+
+Screens post navigation requests up (``TicketOpenRequested`` …) and the app pushes the screen;
+events from ``live.py`` are forwarded to every live screen in the stack, so the board is current
+when you come back to it. An agent that finishes or fails is announced wherever you are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from codality_cli.tui.live import follow_events
+from codality_cli.tui.messages import (
+    ConnectionLost,
+    ConnectionRestored,
+    EventReceived,
+    ReviewRequested,
+    TicketOpenRequested,
+)
+from codality_cli.tui.screens.base import LiveScreen
+from codality_cli.tui.screens.board import BoardScreen
+from codality_cli.tui.screens.project_picker import ProjectPickerScreen
+from codality_cli.tui.screens.review import ReviewScreen
+from codality_cli.tui.screens.ticket import TicketScreen
+
+if TYPE_CHECKING:
+    from codality_cli.api import ApiClient
+
+FAILED = frozenset({"failed", "timed_out", "interrupted"})
+
+
+def announcement(data: dict[str, Any], ticket_id: int | None) -> tuple[str, bool] | None:
+    """(message, failed) for an ``agent:stopped`` worth telling the user; None for a user stop."""
+    status = str(data.get("status") or "")
+    if status != "completed" and status not in FAILED:
+        return None
+    number = data.get("ticket_number", data.get("number"))
+    which = f"#{number}" if number is not None else f"ticket {ticket_id}"
+    if status == "completed":
+        summary = str(data.get("summary") or "").strip()
+        return f"Agent finished on {which}" + (f": {summary[:120]}" if summary else ""), False
+    detail = str(data.get("error") or data.get("summary") or status.replace("_", " "))
+    return f"Agent {status.replace('_', ' ')} on {which}: {detail[:120]}", True
+
+
+class CodalityApp(App[None]):
+    """The board app over one ``ApiClient``, which it closes on exit."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "Codality"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    connected: reactive[bool] = reactive(True)
+
+    def __init__(self, api: ApiClient, project: str | None = None, follow: bool = True) -> None:
+        super().__init__()
+        self.api = api
+        self.project = project
+        self.follow = follow
+
+    def on_mount(self) -> None:
+        if self.follow:
+            self.run_worker(
+                follow_events(self.api, self.post_message), group="live", exclusive=True
+            )
+        if self.project:
+            self.open_board(self.project)
+        else:
+            self.choose_project()
+
+    async def on_unmount(self) -> None:
+        await self.api.aclose()
+
+    # ---- navigation ------------------------------------------------------------------------
+
+    @work(exclusive=True, group="projects", exit_on_error=False)
+    async def choose_project(self) -> None:
+        projects = await self.api.projects.list()
+        if len(projects) == 1:
+            self.open_board(str(projects[0]["slug"]))
+        else:
+            self.push_screen(ProjectPickerScreen(projects), self.open_board)
+
+    def open_board(self, slug: str | None) -> None:
+        if slug:
+            self.project = slug
+            self.push_screen(BoardScreen(slug))
+
+    def on_ticket_open_requested(self, message: TicketOpenRequested) -> None:
+        self.push_screen(TicketScreen(message.slug, message.number))
+
+    def on_review_requested(self, message: ReviewRequested) -> None:
+        self.push_screen(ReviewScreen(message.slug, message.number))
+
+    # ---- the event stream ------------------------------------------------------------------
+
+    def on_event_received(self, message: EventReceived) -> None:
+        if message.type == "agent:stopped":
+            told = announcement(message.data, message.ticket_id)
+            if told:
+                text, failed = told
+                self.notify(text, severity="error" if failed else "information", timeout=10)
+                self.bell()
+        for screen in self.screen_stack:
+            if isinstance(screen, LiveScreen):
+                screen.post_message(message.copy())
+
+    def on_connection_lost(self, message: ConnectionLost) -> None:
+        self.connected = False
+
+    def on_connection_restored(self, message: ConnectionRestored) -> None:
+        self.connected = True
+
+    # ---- command palette -------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Every described key of the current screen, by name (``ctrl+p``)."""
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if binding.description and binding.action not in seen:
+                seen.add(binding.action)
+                yield SystemCommand(
+                    binding.description,
+                    f"key: {binding.key_display or binding.key}",
+                    partial(self.run_action, binding.action, active.node),
+                )

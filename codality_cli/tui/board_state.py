@@ -1,0 +1,95 @@
+"""What the board shows, kept apart from how: tickets by column, agent badges, costs, the filter.
+
+Plain Python (no Textual), so the grouping rules are cheap to reason about and the board screen only
+turns this state into widgets. Tickets are the API's JSON views, keyed by ticket id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Ticket = dict[str, Any]
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("inbox", "Inbox"),
+    ("backlog", "Backlog"),
+    ("in_progress", "In progress"),
+    ("in_review", "In review"),
+    ("done", "Done"),
+)
+CANCELLED: tuple[str, str] = ("cancelled", "Cancelled")
+
+FAILED_STATUSES = frozenset({"failed", "timed_out", "interrupted"})
+
+
+def agent_badge(ticket: Ticket) -> str | None:
+    """The card's agent badge: ``running``, ``needs review``, ``failed`` or nothing.
+
+    ``needs review`` is the honest "needs you" state: the agent finished and the ticket waits in
+    review. A stopped run is the user's own doing and earns no badge.
+    """
+    status = ticket.get("agent_status")
+    if status == "running":
+        return "running"
+    if status in FAILED_STATUSES:
+        return "failed"
+    if status == "completed" and ticket.get("status") == "in_review":
+        return "needs review"
+    return None
+
+
+def matches(ticket: Ticket, needle: str) -> bool:
+    """Filter rule: every word appears in ``#number title kind priority``, case-insensitively."""
+    if not needle:
+        return True
+    haystack = (
+        f"#{ticket.get('number')} {ticket.get('title', '')} "
+        f"{ticket.get('kind', '')} {ticket.get('priority', '')}"
+    ).lower()
+    return all(word in haystack for word in needle.lower().split())
+
+
+@dataclass
+class BoardState:
+    """The tickets of one project plus the viewer's choices (filter, cancelled column)."""
+
+    project_id: int | None = None
+    tickets: dict[int, Ticket] = field(default_factory=dict)
+    costs: dict[int, float] = field(default_factory=dict)
+    needle: str = ""
+    show_cancelled: bool = False
+
+    def load(self, tickets: list[Ticket]) -> None:
+        self.tickets = {int(t["id"]): t for t in tickets}
+
+    def upsert(self, ticket: Ticket) -> bool:
+        """Take a ``ticket:updated`` view; False when it belongs to another project."""
+        if self.project_id is not None and ticket.get("project_id") != self.project_id:
+            return False
+        self.tickets[int(ticket["id"])] = ticket
+        return True
+
+    def set_agent_status(self, ticket_id: int, status: str, cost: float | None = None) -> bool:
+        """Record an agent start or stop seen on the stream; False for an unknown ticket."""
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None:
+            return False
+        self.tickets[ticket_id] = {**ticket, "agent_status": status}
+        if cost is not None:
+            self.costs[ticket_id] = cost
+        return True
+
+    def columns(self) -> list[tuple[str, str]]:
+        return [*COLUMNS, CANCELLED] if self.show_cancelled else list(COLUMNS)
+
+    def column_tickets(self, status: str) -> list[Ticket]:
+        """The visible tickets of one column: urgent first, then by number."""
+        order = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
+        found = [
+            t
+            for t in self.tickets.values()
+            if t.get("status") == status and matches(t, self.needle)
+        ]
+        found.sort(key=lambda t: (order.get(str(t.get("priority")), 9), int(t.get("number", 0))))
+        return found

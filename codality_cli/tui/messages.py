@@ -1,0 +1,65 @@
+"""App-wide messages, named for what happened.
+
+``live.py`` posts these to the app; the app forwards events to its screens, which set widget
+attributes. Widgets post their own messages (``StatusColumn.TicketOpened`` …) up to their screen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+
+class EventReceived(Message):
+    """One event from the server's SSE stream (``/api/events``)."""
+
+    def __init__(self, event_id: int | None, type_: str, channel: str, data: dict[str, Any]):
+        super().__init__()
+        self.event_id = event_id
+        self.type = type_
+        self.channel = channel
+        self.data = data
+
+    @property
+    def ticket_id(self) -> int | None:
+        """The ticket the event is about: its ``ticket:{id}`` channel, else ``data.ticket_id``."""
+        kind, _, raw = self.channel.partition(":")
+        if kind == "ticket" and raw.isdigit():
+            return int(raw)
+        found = self.data.get("ticket_id")
+        return found if isinstance(found, int) else None
+
+    def copy(self) -> EventReceived:
+        """A fresh message for another recipient (a message is handled once)."""
+        return EventReceived(self.event_id, self.type, self.channel, self.data)
+
+
+class ConnectionLost(Message):
+    """The event stream dropped; ``live.py`` is retrying with ``Last-Event-ID``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class ConnectionRestored(Message):
+    """The event stream is (again) connected."""
+
+
+class TicketOpenRequested(Message):
+    """A screen wants a ticket opened; the app pushes the ticket screen."""
+
+    def __init__(self, slug: str, number: int) -> None:
+        super().__init__()
+        self.slug = slug
+        self.number = number
+
+
+class ReviewRequested(Message):
+    """A screen wants a ticket's diff review opened."""
+
+    def __init__(self, slug: str, number: int) -> None:
+        super().__init__()
+        self.slug = slug
+        self.number = number

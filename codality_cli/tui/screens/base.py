@@ -1,0 +1,63 @@
+"""What every full screen shares: the connection banner, ``?`` help, and API calls that fail softly.
+
+A failed call becomes a notification with the server's own message (the error envelope), never a
+crashed app; workers call ``attempt`` and get None back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from codality_cli.api import ApiError, ServerUnavailable
+from codality_cli.tui.screens.help import HelpScreen, key_rows
+
+if TYPE_CHECKING:
+    from codality_cli.api import ApiClient
+
+T = TypeVar("T")
+
+
+class LiveScreen(Screen[None]):
+    """A screen fed by the app's event stream (``on_event_received``)."""
+
+    HELP_TITLE = "Codality"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Keys", key_display="?")
+    ]
+
+    @property
+    def api(self) -> ApiClient:
+        api: ApiClient = getattr(self.app, "api")  # noqa: B009 - the app's typed attribute
+        return api
+
+    def action_help(self) -> None:
+        rows = key_rows([*self.BINDINGS, *LiveScreen.BINDINGS, *self.app.BINDINGS])
+        rows.append(("ctrl+p", "Command palette: every action by name"))
+        self.app.push_screen(HelpScreen(self.HELP_TITLE, list(dict.fromkeys(rows))))
+
+    async def attempt(self, call: Awaitable[T], doing: str) -> T | None:
+        """Await one API call; on failure tell the user what failed and why, and return None."""
+        try:
+            return await call
+        except ApiError as exc:
+            self.notify(f"{doing} failed: {exc.message}", severity="error", timeout=8)
+        except ServerUnavailable as exc:
+            self.notify(f"{doing} failed: {exc}", severity="error", timeout=8)
+        return None
+
+    def notify_error(self, doing: str, exc: ApiError) -> None:
+        self.notify(f"{doing} failed: {exc.message}", severity="error", timeout=8)
+
+
+def event_cost(data: dict[str, Any]) -> float | None:
+    """The cost an ``agent:stopped`` event reports, wherever the runtime puts it."""
+    for source in (data, data.get("usage") or {}, data.get("session") or {}):
+        if isinstance(source, dict):
+            value = source.get("cost_usd", source.get("cost"))
+            if isinstance(value, int | float):
+                return float(value)
+    return None

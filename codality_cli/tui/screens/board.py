@@ -1,0 +1,216 @@
+"""The board: one column per status, live from the event stream, with the ticket actions.
+
+The screen owns a ``BoardState`` and re-renders only the columns an event touched. Every network
+call runs in a worker; message handlers only change state and widgets.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import Footer, Header
+
+from codality_cli.tui.board_state import BoardState, Ticket
+from codality_cli.tui.messages import EventReceived, ReviewRequested, TicketOpenRequested
+from codality_cli.tui.screens.base import LiveScreen, event_cost
+from codality_cli.tui.screens.new_ticket import NewTicketScreen
+from codality_cli.tui.widgets.filter_bar import FilterBar
+from codality_cli.tui.widgets.status_bar import ConnectionBanner
+from codality_cli.tui.widgets.status_column import StatusColumn
+
+PAGE = 500
+
+
+class BoardScreen(LiveScreen):
+    HELP_TITLE = "Board"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left,h", "move(-1)", "Column left", key_display="←/h"),
+        Binding("right,l", "move(1)", "Column right", key_display="→/l"),
+        Binding("enter", "open", "Open ticket", show=False),
+        Binding("n", "new_ticket", "New ticket"),
+        Binding("s", "start_agent", "Start agent"),
+        Binding("x", "stop_agent", "Stop agent"),
+        Binding("d", "review", "Review diff"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("C", "toggle_cancelled", "Cancelled column", key_display="C"),
+        Binding("r", "reload", "Reload"),
+    ]
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(id="board")
+        self.slug = slug
+        self.state = BoardState()
+        self.sub_title = slug
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield ConnectionBanner()
+        yield FilterBar()
+        yield Horizontal(id="columns")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        await self._build_columns()
+        self.load()
+
+    # ---- state → widgets -------------------------------------------------------------------
+
+    @property
+    def columns(self) -> list[StatusColumn]:
+        return list(self.query(StatusColumn))
+
+    async def _build_columns(self) -> None:
+        holder = self.query_one("#columns", Horizontal)
+        focused = self.current_column
+        await holder.remove_children()
+        await holder.mount_all(
+            StatusColumn(status, title) for status, title in self.state.columns()
+        )
+        self._refresh_columns(None)
+        wanted = focused.status if focused else "backlog"
+        target = next((c for c in self.columns if c.status == wanted), self.columns[0])
+        target.focus()
+
+    def _refresh_columns(self, statuses: set[str] | None) -> None:
+        """Refresh the named columns (all when None)."""
+        for column in self.columns:
+            if statuses is None or column.status in statuses:
+                column.show_tickets(self.state.column_tickets(column.status), self.state.costs)
+
+    @property
+    def current_column(self) -> StatusColumn | None:
+        focused = self.focused
+        return focused if isinstance(focused, StatusColumn) else None
+
+    @property
+    def current_ticket(self) -> int | None:
+        column = self.current_column
+        return column.highlighted_ticket if column else None
+
+    def focus_ticket(self, number: int) -> None:
+        """Put the cursor on a ticket wherever its column is (after creating it, for example)."""
+        for column in self.columns:
+            index = column.get_option_index(str(number)) if self._has(column, number) else None
+            if index is not None:
+                column.focus()
+                column.highlighted = index
+
+    @staticmethod
+    def _has(column: StatusColumn, number: int) -> bool:
+        return any(option.id == str(number) for option in column.options)
+
+    # ---- loading ---------------------------------------------------------------------------
+
+    @work(exclusive=True, group="board-load")
+    async def load(self) -> None:
+        project = await self.attempt(self.api.projects.get(self.slug), "Loading the project")
+        if project is None:
+            return
+        self.state.project_id = int(project["id"])
+        self.title = str(project.get("name") or self.slug)
+        tickets: list[Ticket] = []
+        while True:
+            page = await self.attempt(
+                self.api.tickets.list(self.slug, limit=PAGE, offset=len(tickets)), "Loading tickets"
+            )
+            if page is None:
+                return
+            tickets += page
+            if len(page) < PAGE:
+                break
+        self.state.load(tickets)
+        self._refresh_columns(None)
+
+    # ---- live events -----------------------------------------------------------------------
+
+    def on_event_received(self, event: EventReceived) -> None:
+        touched: set[str] = set()
+        if event.type in ("ticket:created", "ticket:updated"):
+            before = self.state.tickets.get(int(event.data.get("id", 0)))
+            if self.state.upsert(event.data):
+                touched = {str(event.data.get("status"))}
+                if before:
+                    touched.add(str(before.get("status")))
+        elif event.type in ("agent:started", "agent:stopped") and event.ticket_id is not None:
+            status = "running" if event.type == "agent:started" else event.data.get("status")
+            cost = event_cost(event.data) if event.type == "agent:stopped" else None
+            if self.state.set_agent_status(event.ticket_id, str(status or "stopped"), cost):
+                touched = {str(self.state.tickets[event.ticket_id].get("status"))}
+        if touched:
+            self._refresh_columns(touched)
+
+    # ---- keys ------------------------------------------------------------------------------
+
+    def action_move(self, step: int) -> None:
+        columns = self.columns
+        current = self.current_column
+        index = columns.index(current) if current in columns else 0
+        columns[(index + step) % len(columns)].focus()
+
+    def action_open(self) -> None:
+        number = self.current_ticket
+        if number is not None:
+            self.app.post_message(TicketOpenRequested(self.slug, number))
+
+    def on_status_column_ticket_opened(self, message: StatusColumn.TicketOpened) -> None:
+        self.app.post_message(TicketOpenRequested(self.slug, message.number))
+
+    def action_review(self) -> None:
+        number = self.current_ticket
+        if number is not None:
+            self.app.post_message(ReviewRequested(self.slug, number))
+
+    def action_new_ticket(self) -> None:
+        self.app.push_screen(NewTicketScreen(), self._create_ticket)
+
+    def _create_ticket(self, fields: dict[str, Any] | None) -> None:
+        if fields:
+            self.create_ticket(fields)
+
+    @work(group="board-actions")
+    async def create_ticket(self, fields: dict[str, Any]) -> None:
+        ticket = await self.attempt(self.api.tickets.create(self.slug, fields), "Creating a ticket")
+        if ticket is not None:
+            self.state.upsert(ticket)
+            self._refresh_columns({str(ticket.get("status"))})
+            self.focus_ticket(int(ticket["number"]))
+            self.notify(f"Created #{ticket['number']} {ticket['title']}")
+
+    @work(group="board-actions")
+    async def action_start_agent(self) -> None:
+        number = self.current_ticket
+        if number is None:
+            return
+        session = await self.attempt(self.api.agent.start(self.slug, number), "Starting the agent")
+        if session is not None:
+            self.notify(f"Agent started on #{number}")
+
+    @work(group="board-actions")
+    async def action_stop_agent(self) -> None:
+        number = self.current_ticket
+        if number is None:
+            return
+        if await self.attempt(self.api.agent.stop(self.slug, number), "Stopping the agent"):
+            self.notify(f"Agent stopped on #{number}")
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open()
+
+    def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
+        self.state.needle = message.needle
+        self._refresh_columns(None)
+
+    def on_filter_bar_closed(self) -> None:
+        column = next((c for c in self.columns if c.status == "backlog"), self.columns[0])
+        column.focus()
+
+    async def action_toggle_cancelled(self) -> None:
+        self.state.show_cancelled = not self.state.show_cancelled
+        await self._build_columns()
+
+    def action_reload(self) -> None:
+        self.load()

@@ -1,0 +1,201 @@
+"""Diff review: files on the left, the coloured diff on the right, comments gathered into a review.
+
+``c`` on a line or ``v`` range adds a pending comment; ``a`` approves and ``R`` requests changes
+(sending the pending comments, which restarts the agent); ``m`` merges and shows conflicting
+paths when the server refuses; ``D`` discards after a confirmation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets.option_list import Option
+
+from codality_cli.api import ApiError
+from codality_cli.tui.diff_parse import FileDiff, parse_diff
+from codality_cli.tui.screens.base import LiveScreen
+from codality_cli.tui.screens.confirm import ConfirmScreen
+from codality_cli.tui.screens.prompt import PromptScreen
+from codality_cli.tui.widgets.diff_view import DiffView
+from codality_cli.tui.widgets.status_bar import ConnectionBanner
+
+
+def file_label(diff: FileDiff) -> Text:
+    label = Text(no_wrap=True, overflow="ellipsis")
+    label.append(f"+{diff.added}", style="green")
+    label.append(f" -{diff.removed} ", style="red")
+    label.append(diff.path)
+    return label
+
+
+def conflict_paths(error: ApiError) -> list[str]:
+    """The conflicting files a refused merge names (``details.conflicts`` or ``details.paths``)."""
+    for key in ("conflicts", "paths", "conflicting_paths"):
+        found = error.details.get(key)
+        if isinstance(found, list):
+            return [str(path) for path in found]
+    return []
+
+
+class ReviewScreen(LiveScreen):
+    HELP_TITLE = "Diff review"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("tab", "switch_pane", "Files/diff", show=False),
+        Binding("a", "approve", "Approve"),
+        Binding("R", "request_changes", "Request changes", key_display="R"),
+        Binding("m", "merge", "Merge"),
+        Binding("D", "discard", "Discard", key_display="D"),
+    ]
+
+    def __init__(self, slug: str, number: int) -> None:
+        super().__init__(id="review")
+        self.slug = slug
+        self.number = number
+        self.files: list[FileDiff] = []
+        self.pending: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield ConnectionBanner()
+        with Horizontal(id="review-body"):
+            yield OptionList(id="files")
+            with Vertical(id="diff-pane"):
+                yield DiffView(id="diff")
+                yield Static("", id="conflicts")
+                yield Static("no pending comments", id="pending")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.slug} #{self.number} · review"
+        self.query_one("#files", OptionList).border_title = "Files"
+        self.query_one(DiffView).focus()
+        self.load()
+
+    @work(exclusive=True, group="review-load")
+    async def load(self) -> None:
+        text = await self.attempt(self.api.reviews.diff(self.slug, self.number), "Loading the diff")
+        self.files = parse_diff(text or "")
+        files = self.query_one("#files", OptionList)
+        files.set_options(Option(file_label(f), id=str(i)) for i, f in enumerate(self.files))
+        if self.files:
+            files.highlighted = 0
+        self._show(0)
+
+    def _show(self, index: int) -> None:
+        diff = self.files[index] if 0 <= index < len(self.files) else None
+        commented = {int(c["line"]) for c in self.pending if diff and c["path"] == diff.path}
+        self.query_one(DiffView).show_file(diff, commented)
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_list.id == "files" and event.option.id is not None:
+            self._show(int(event.option.id))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option_list.id == "files":
+            self.query_one(DiffView).focus()
+
+    def action_switch_pane(self) -> None:
+        files = self.query_one("#files", OptionList)
+        (self.query_one(DiffView) if files.has_focus else files).focus()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    # ---- comments --------------------------------------------------------------------------
+
+    def on_diff_view_comment_requested(self, message: DiffView.CommentRequested) -> None:
+        where = f"{message.path}:{message.first}"
+        if message.last != message.first:
+            where += f"-{message.last}"
+
+        def add(body: str | None) -> None:
+            if not body:
+                return
+            if message.last != message.first:
+                body = f"(lines {message.first}-{message.last}) {body}"
+            self.pending.append({"path": message.path, "line": message.last, "body": body})
+            self.query_one(DiffView).mark_commented(message.last)
+            self._show_pending()
+
+        self.app.push_screen(PromptScreen(f"Comment on {where}", "What should change here?"), add)
+
+    def _show_pending(self) -> None:
+        count = len(self.pending)
+        noun = "comment" if count == 1 else "comments"
+        self.query_one("#pending", Static).update(
+            f"{count} pending {noun} — a: approve · R: request changes" if count else ""
+        )
+
+    # ---- review, merge, discard ------------------------------------------------------------
+
+    def action_approve(self) -> None:
+        self.send_review("approved", "")
+
+    def action_request_changes(self) -> None:
+        def send(body: str | None) -> None:
+            if body is not None:
+                self.send_review("changes_requested", body)
+
+        self.app.push_screen(
+            PromptScreen(
+                "Request changes: what should the agent do?", allow_empty=bool(self.pending)
+            ),
+            send,
+        )
+
+    @work(exclusive=True, group="review-actions")
+    async def send_review(self, state: str, body: str) -> None:
+        sent = await self.attempt(
+            self.api.reviews.create(self.slug, self.number, state, body, self.pending),
+            "Sending the review",
+        )
+        if sent is None:
+            return
+        self.pending = []
+        self._show_pending()
+        if state == "changes_requested":
+            self.notify(f"Changes requested on #{self.number}; the agent picks them up.")
+            self.dismiss()
+        else:
+            self.notify(f"Approved #{self.number}.")
+
+    @work(exclusive=True, group="review-actions")
+    async def action_merge(self) -> None:
+        conflicts = self.query_one("#conflicts", Static)
+        try:
+            await self.api.worktrees.merge(self.slug, self.number)
+        except ApiError as exc:
+            paths = conflict_paths(exc)
+            listing = "".join(f"\n  {path}" for path in paths)
+            conflicts.update(Text(f"Merge refused: {exc.message}{listing}", style="bold red"))
+            conflicts.add_class("-visible")
+            self.notify_error("Merging", exc)
+            return
+        conflicts.remove_class("-visible")
+        self.notify(f"Merged #{self.number}.")
+        self.dismiss()
+
+    def action_discard(self) -> None:
+        question = (
+            f"Discard the work on #{self.number}? The worktree and branch are removed "
+            "(the branch tip is kept under refs/codality/discarded/)."
+        )
+        self.app.push_screen(ConfirmScreen(question, "Discard"), self._discard_confirmed)
+
+    def _discard_confirmed(self, confirmed: bool | None) -> None:
+        if confirmed:
+            self.discard()
+
+    @work(exclusive=True, group="review-actions")
+    async def discard(self) -> None:
+        done = await self.attempt(self.api.worktrees.discard(self.slug, self.number), "Discarding")
+        if done is not None:
+            self.notify(f"Discarded the work on #{self.number}.")
+            self.dismiss()

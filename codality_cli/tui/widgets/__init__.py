@@ -1,0 +1,1 @@
+"""Small reusable widgets: they take attributes, render, and post messages up."""

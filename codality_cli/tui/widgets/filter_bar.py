@@ -1,0 +1,49 @@
+"""The board's ``/`` filter: an input that reports its text as it changes."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import Input
+
+
+class FilterBar(Input):
+    """Hidden until ``/``; ``escape`` clears and hides it, ``enter`` keeps the filter."""
+
+    DEFAULT_CSS = """
+    FilterBar { display: none; dock: top; }
+    FilterBar.-open { display: block; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close(True)", "Clear filter")]
+
+    class Changed(Message):
+        def __init__(self, needle: str) -> None:
+            super().__init__()
+            self.needle = needle
+
+    class Closed(Message):
+        """Focus should go back to the board."""
+
+    def __init__(self) -> None:
+        super().__init__(placeholder="filter: words in #number, title, kind, priority", id="filter")
+
+    def open(self) -> None:
+        self.add_class("-open")
+        self.focus()
+
+    def action_close(self, clear: bool) -> None:
+        if clear:
+            self.value = ""
+        if not self.value:
+            self.remove_class("-open")
+        self.post_message(self.Closed())
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.post_message(self.Changed(event.value))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_close(False)

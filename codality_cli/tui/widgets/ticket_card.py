@@ -1,0 +1,37 @@
+"""A ticket as a two-line card: number and title, then kind, priority, agent badge and cost.
+
+Cards are renderables inside a ``StatusColumn`` (an ``OptionList``) rather than one widget each,
+so a board of a thousand tickets paints in one pass (bench/tui_board.py).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from codality_cli.tui.board_state import Ticket, agent_badge
+
+PRIORITY_STYLES = {"urgent": "bold red", "high": "yellow", "medium": "cyan", "low": "dim"}
+BADGE_STYLES = {
+    "running": "bold black on green",
+    "needs review": "bold black on yellow",
+    "failed": "bold white on red",
+}
+
+
+def render_card(ticket: Ticket, cost: float | None = None) -> Text:
+    """The card's text; the title is cut to one line by the column's width."""
+    card = Text(no_wrap=True, overflow="ellipsis")
+    card.append(f"#{ticket.get('number')} ", style="bold")
+    card.append(str(ticket.get("title", "")))
+    card.append("\n")
+    card.append(str(ticket.get("kind", "")), style="italic")
+    card.append(" · ")
+    priority = str(ticket.get("priority", ""))
+    card.append(priority, style=PRIORITY_STYLES.get(priority, ""))
+    badge = agent_badge(ticket)
+    if badge:
+        card.append("  ")
+        card.append(f" {badge} ", style=BADGE_STYLES[badge])
+    if cost:
+        card.append(f"  ${cost:.2f}", style="dim")
+    return card

@@ -1,0 +1,79 @@
+"""One tool call in a transcript: one line that expands on ``enter`` to its input and output."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.widget import Widget
+
+OUTPUT_PREVIEW_CHARS = 4000
+
+
+def summarize_input(tool_input: Any, width: int = 70) -> str:
+    """The most telling argument of a call on one line (a command, a path, a pattern …)."""
+    if isinstance(tool_input, dict):
+        for key in ("command", "path", "pattern", "query", "number"):
+            if key in tool_input:
+                text = str(tool_input[key])
+                break
+        else:
+            text = json.dumps(tool_input, ensure_ascii=False)
+    else:
+        text = "" if tool_input is None else str(tool_input)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class ToolCall(Widget, can_focus=True):
+    """``▸ bash  ls -la  ✓``; ``enter`` shows the full input and the (capped) output."""
+
+    DEFAULT_CSS = """
+    ToolCall { height: auto; padding: 0 1; }
+    ToolCall:focus { background: $boost; }
+    ToolCall.-error { color: $error; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "toggle_expanded", "Expand", show=False)
+    ]
+
+    expanded: reactive[bool] = reactive(False, layout=True)
+    outcome: reactive[bool | None] = reactive(None, layout=True)
+
+    def __init__(self, name: str, tool_input: Any, call_id: str | None = None) -> None:
+        super().__init__(classes="tool-call")
+        self.tool_name = name
+        self.tool_input = tool_input
+        self.call_id = call_id
+        self.output = ""
+
+    def set_result(self, ok: bool, output: str) -> None:
+        self.output = output
+        self.outcome = ok
+        self.set_class(not ok, "-error")
+
+    def action_toggle_expanded(self) -> None:
+        self.expanded = not self.expanded
+
+    def render(self) -> RenderableType:
+        marker = "▾" if self.expanded else "▸"
+        state = {None: "…", True: "✓", False: "✗"}[self.outcome]
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(f"{marker} ")
+        line.append(self.tool_name, style="bold")
+        line.append(f"  {summarize_input(self.tool_input)}  ", style="dim")
+        line.append(state, style={None: "dim", True: "green", False: "red"}[self.outcome])
+        if not self.expanded:
+            return line
+        pretty = json.dumps(self.tool_input, indent=2, ensure_ascii=False, default=str)
+        output = self.output
+        if len(output) > OUTPUT_PREVIEW_CHARS:
+            output = output[:OUTPUT_PREVIEW_CHARS] + f"\n… ({len(self.output)} characters)"
+        parts: list[RenderableType] = [line, Text(pretty, style="dim")]
+        if self.outcome is not None:
+            parts.append(Text(output or "(no output)"))
+        return Group(*parts)

@@ -1,0 +1,212 @@
+"""The live agent transcript: streaming text, thinking, tool calls, messages, start and stop.
+
+Built for fast streams (bench/tui_stream.py): deltas only append to a string; a timer renders the
+blocks that changed twenty times a second, and a text block is closed after ~2,000 characters at a
+line break so a long answer never re-renders as one huge widget (textual #4586). Scrolling up
+pauses following; ``end`` (``jump_to_latest``) resumes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from codality_cli.tui.widgets.tool_call import ToolCall
+
+ROLL_CHARS = 2000
+FLUSH_INTERVAL_S = 0.05
+
+
+class TextBlock(Static):
+    """A run of streamed assistant text."""
+
+    DEFAULT_CSS = "TextBlock { padding: 0 1; }"
+
+    def __init__(self) -> None:
+        super().__init__("", markup=False)
+        self.text = ""
+        self.pending = ""
+
+    @property
+    def size_so_far(self) -> int:
+        return len(self.text) + len(self.pending)
+
+    def flush(self) -> None:
+        self.text += self.pending
+        self.pending = ""
+        self.update(self.styled(self.text))
+
+    def styled(self, text: str) -> Text:
+        return Text(text)
+
+
+class ThinkingBlock(TextBlock):
+    """Extended thinking, dimmed; hidden while the transcript's ``show_thinking`` is off."""
+
+    DEFAULT_CSS = "ThinkingBlock { padding: 0 1; color: $text-muted; }"
+
+    def styled(self, text: str) -> Text:
+        return Text(text, style="italic dim")
+
+
+class NoteBlock(Static):
+    """A one-off line: the user's message, an error, a run starting or ending."""
+
+    DEFAULT_CSS = """
+    NoteBlock { padding: 0 1; margin: 1 0 0 0; }
+    NoteBlock.-user { color: $accent; }
+    NoteBlock.-error { color: $error; }
+    NoteBlock.-session { color: $text-muted; }
+    """
+
+
+def _text_of(data: dict[str, Any], *keys: str) -> str:
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+def _cost_suffix(data: dict[str, Any]) -> str:
+    cost = data.get("cost_usd", data.get("cost"))
+    return f" · ${cost:.2f}" if isinstance(cost, int | float) and cost else ""
+
+
+class Transcript(VerticalScroll, can_focus=True):
+    """Blocks of one ticket's agent runs, fed with ``add_event(type, data)``."""
+
+    DEFAULT_CSS = """
+    Transcript { height: 1fr; }
+    Transcript.-hide-thinking ThinkingBlock { display: none; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("end", "jump_to_latest", "Latest", show=False)]
+
+    show_thinking: reactive[bool] = reactive(True)
+    following: reactive[bool] = reactive(True)
+
+    class FollowChanged(Message):
+        """Following the stream was paused (the user scrolled up) or resumed."""
+
+        def __init__(self, following: bool) -> None:
+            super().__init__()
+            self.following = following
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._stream: TextBlock | None = None
+        self._dirty: set[TextBlock] = set()
+        self._open_calls: list[ToolCall] = []
+
+    def on_mount(self) -> None:
+        self.set_interval(FLUSH_INTERVAL_S, self.flush)
+
+    def watch_show_thinking(self, show: bool) -> None:
+        self.set_class(not show, "-hide-thinking")
+
+    def watch_following(self, following: bool) -> None:
+        self.post_message(self.FollowChanged(following))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value < old_value and new_value < self.max_scroll_y:
+            self.following = False
+        elif new_value >= self.max_scroll_y:
+            self.following = True
+
+    def action_jump_to_latest(self) -> None:
+        self.following = True
+        self.scroll_end(animate=False)
+
+    def clear(self) -> None:
+        self._stream = None
+        self._dirty.clear()
+        self._open_calls.clear()
+        self.remove_children()
+
+    def add_event(self, type_: str, data: dict[str, Any]) -> None:
+        """Take one ``agent:*`` event (live, or a stored block of the history)."""
+        kind = type_.removeprefix("agent:")
+        if kind == "text_delta":
+            self._append(TextBlock, _text_of(data, "text", "delta"))
+        elif kind == "thinking_delta":
+            self._append(ThinkingBlock, _text_of(data, "thinking", "text", "delta"))
+        elif kind == "tool_call":
+            call_id = data.get("id") or data.get("tool_use_id")
+            call = ToolCall(str(data.get("name", "tool")), data.get("input"), call_id)
+            self._open_calls.append(call)
+            self._add(call)
+        elif kind == "tool_result":
+            self._finish_call(data)
+        elif kind == "user_message":
+            mode = data.get("mode") or "steer"
+            self._note(f"you ({mode}): {_text_of(data, 'message', 'text')}", "-user")
+        elif kind == "error":
+            self._note(f"error: {_text_of(data, 'message', 'error')}", "-error")
+        elif kind == "started":
+            self._note(f"── agent started ({data.get('trigger') or 'manual'}) ──", "-session")
+        elif kind == "stopped":
+            status = data.get("status") or "stopped"
+            summary = _text_of(data, "summary")
+            tail = f": {summary}" if summary else ""
+            self._note(f"── {status}{_cost_suffix(data)}{tail} ──", "-session")
+
+    def _append(self, block_type: type[TextBlock], text: str) -> None:
+        if not text:
+            return
+        block = self._stream
+        if type(block) is not block_type or block is None:
+            block = block_type()
+            self._add(block)
+        elif block.size_so_far + len(text) > ROLL_CHARS and "\n" in text:
+            cut = text.rindex("\n") + 1
+            block.pending += text[:cut]
+            self._dirty.add(block)
+            text = text[cut:]
+            block = block_type()
+            self._add(block)
+        block.pending += text
+        self._stream = block
+        self._dirty.add(block)
+
+    def _finish_call(self, data: dict[str, Any]) -> None:
+        call_id = data.get("id") or data.get("tool_use_id")
+        match = next((c for c in self._open_calls if call_id and c.call_id == call_id), None)
+        if match is None and self._open_calls:
+            match = self._open_calls[0]
+        if match is None:
+            return
+        self._open_calls.remove(match)
+        ok = data.get("ok")
+        if ok is None:
+            ok = not data.get("is_error", False)
+        output = data.get("output", data.get("content", ""))
+        match.set_result(bool(ok), output if isinstance(output, str) else str(output))
+
+    def _note(self, text: str, cls: str) -> None:
+        self._add(NoteBlock(Text(text), classes=cls))
+
+    def _add(self, widget: TextBlock | ToolCall | NoteBlock) -> None:
+        if not isinstance(widget, TextBlock):
+            self._stream = None
+        self.mount(widget)
+        self._scroll_if_following()
+
+    def flush(self) -> None:
+        """Render what arrived since the last tick, then keep the newest line in view."""
+        if not self._dirty:
+            return
+        for block in self._dirty:
+            block.flush()
+        self._dirty.clear()
+        self._scroll_if_following()
+
+    def _scroll_if_following(self) -> None:
+        if self.following:
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
