@@ -102,10 +102,7 @@ async def test_init_turns_a_plain_folder_into_a_repository_with_a_first_commit(
     assert git(folder, "log", "--format=%an <%ae>|%cn <%ce>").strip() == (
         "Admin <admin@example.com>|Admin <admin@example.com>"
     )
-    assert (
-        git(folder, "status", "--porcelain").strip() == "?? debug.log"
-        or not git(folder, "status", "--porcelain", "--ignored=no").strip()
-    )
+    assert git(folder, "status", "--porcelain") == ""
 
 
 async def test_init_on_an_empty_folder_makes_an_empty_first_commit(
@@ -506,6 +503,20 @@ async def test_blob_text_binary_and_refs(
     assert_error(await api.get("/api/projects/repo/blob/src"), 400)
     assert_error(await api.get("/api/projects/repo/blob/"), 400)
     assert_error(await api.get("/api/projects/repo/blob/src/app.py/more"), 404)
+
+
+async def test_names_with_spaces_and_accents(api: httpx.AsyncClient, git_repo: Path) -> None:
+    (git_repo / "docs").mkdir()
+    (git_repo / "docs" / "naïve notes.md").write_text("é\n")
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "unicode")
+    await create(api, mode="existing", path=str(git_repo))
+    files = (await api.get("/api/projects/repo/files", params={"glob": "*.md"})).json()
+    assert files["files"] == ["README.md", "docs/naïve notes.md"]
+    entries = (await api.get("/api/projects/repo/browse", params={"path": "docs"})).json()
+    assert entries["entries"][0]["path"] == "docs/naïve notes.md"
+    blob = await api.get("/api/projects/repo/blob/docs/na%C3%AFve%20notes.md")
+    assert blob.status_code == 200 and blob.text == "é\n"
 
 
 async def test_blob_follows_links_that_stay_inside(
