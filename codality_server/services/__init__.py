@@ -12,9 +12,11 @@ class Services:
 
     def __init__(self, core: Core) -> None:
         from .auth import AuthService
+        from .comments import CommentService
         from .profile import ProfileService
         from .projects import ProjectService
         from .settings import SettingsService
+        from .tickets import TicketService
         from .users import UserService
 
         self.core = core
@@ -23,6 +25,8 @@ class Services:
         self.projects = ProjectService(self)
         self.users = UserService(self)
         self.profile = ProfileService(self)
+        self.tickets = TicketService(self)
+        self.comments = CommentService(self)
         # Set by the process runner (``__main__``); absent when the app is embedded in tests.
         self.restart_requested: asyncio.Event | None = None
         self.restart_pending = False

@@ -8,7 +8,7 @@ from ..middlewares import guarded
 from ..openapi import build_openapi
 from ..responses import json_ok
 from ..route import Route
-from . import auth, events, health, me, projects, settings, users
+from . import auth, comments, events, health, me, projects, settings, tickets, users
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -24,6 +24,8 @@ def all_routes() -> list[Route]:
         *me.ROUTES,
         *users.ROUTES,
         *projects.ROUTES,
+        *tickets.ROUTES,
+        *comments.ROUTES,
         Route("GET", "/api/openapi.json", openapi, "This document", "public", tag="meta"),
     ]
 

@@ -1,0 +1,185 @@
+"""Tickets: rows, per-project numbering, list filters and full-text search.
+
+``assignee`` is stored as text (a user id or ``agent``) and converted back here, so the rest of the
+code sees ``int | "agent" | None``. ``agent_status`` is not a column: it is the status of the
+ticket's latest agent session, read with every ticket.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codality_server.domain.tickets import (
+    AGENT,
+    UNASSIGNED,
+    Assignee,
+    Kind,
+    Priority,
+    SearchHit,
+    Ticket,
+    TicketFilter,
+    TicketStatus,
+)
+
+from .database import Connection, Row, fetchall, fetchone
+
+_COLUMNS = (
+    "t.id, t.project_id, t.number, t.title, t.description, t.kind, t.priority, t.status,"
+    " t.assignee, t.branch, t.worktree_path, t.created_by, t.created_at, t.updated_at,"
+    " (SELECT s.status FROM agent_sessions s WHERE s.ticket_id = t.id"
+    "  ORDER BY s.id DESC LIMIT 1) AS agent_status"
+)
+_UPDATABLE = {
+    "title",
+    "description",
+    "kind",
+    "priority",
+    "status",
+    "assignee",
+    "branch",
+    "worktree_path",
+}
+
+
+def _assignee_from_db(raw: str | None) -> Assignee:
+    if raw is None:
+        return None
+    return AGENT if raw == AGENT else int(raw)
+
+
+def _assignee_to_db(value: Assignee) -> str | None:
+    return None if value is None else str(value)
+
+
+def _ticket(row: Row) -> Ticket:
+    return Ticket(
+        id=row["id"],
+        project_id=row["project_id"],
+        number=row["number"],
+        title=row["title"],
+        description=row["description"],
+        kind=Kind(row["kind"]),
+        priority=Priority(row["priority"]),
+        status=TicketStatus(row["status"]),
+        assignee=_assignee_from_db(row["assignee"]),
+        branch=row["branch"],
+        worktree_path=row["worktree_path"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        agent_status=row["agent_status"],
+    )
+
+
+async def get_ticket(conn: Connection, ticket_id: int) -> Ticket | None:
+    row = await fetchone(conn, f"SELECT {_COLUMNS} FROM tickets t WHERE t.id = ?", (ticket_id,))
+    return _ticket(row) if row else None
+
+
+async def ticket_by_number(conn: Connection, project_id: int, number: int) -> Ticket | None:
+    row = await fetchone(
+        conn,
+        f"SELECT {_COLUMNS} FROM tickets t WHERE t.project_id = ? AND t.number = ?",
+        (project_id, number),
+    )
+    return _ticket(row) if row else None
+
+
+async def list_tickets(conn: Connection, project_id: int, where: TicketFilter) -> list[Ticket]:
+    """One page of a project's tickets, by number ascending."""
+    clauses = ["t.project_id = ?"]
+    params: list[Any] = [project_id]
+    if where.statuses:
+        clauses.append(f"t.status IN ({', '.join('?' for _ in where.statuses)})")
+        params.extend(status.value for status in where.statuses)
+    if where.kind is not None:
+        clauses.append("t.kind = ?")
+        params.append(where.kind.value)
+    if where.priority is not None:
+        clauses.append("t.priority = ?")
+        params.append(where.priority.value)
+    if where.assignee == UNASSIGNED:
+        clauses.append("t.assignee IS NULL")
+    elif where.assignee is not None:
+        clauses.append("t.assignee = ?")
+        params.append(str(where.assignee))
+    rows = await fetchall(
+        conn,
+        f"SELECT {_COLUMNS} FROM tickets t WHERE {' AND '.join(clauses)}"
+        " ORDER BY t.number LIMIT ? OFFSET ?",
+        (*params, where.limit, where.offset),
+    )
+    return [_ticket(row) for row in rows]
+
+
+async def insert_ticket(
+    conn: Connection,
+    project_id: int,
+    *,
+    title: str,
+    description: str,
+    kind: Kind,
+    priority: Priority,
+    status: TicketStatus,
+    assignee: Assignee,
+    created_by: int | None,
+    now: str,
+) -> Ticket:
+    """Insert with the project's next number; call inside ``db.transaction()`` (the one writer),
+    which is what makes ``max(number) + 1`` safe under concurrent creation."""
+    row = await fetchone(
+        conn,
+        "INSERT INTO tickets(project_id, number, title, description, kind, priority, status,"
+        " assignee, created_by, created_at, updated_at)"
+        " VALUES (?, (SELECT coalesce(max(number), 0) + 1 FROM tickets WHERE project_id = ?),"
+        " ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (
+            project_id,
+            project_id,
+            title,
+            description,
+            kind.value,
+            priority.value,
+            status.value,
+            _assignee_to_db(assignee),
+            created_by,
+            now,
+            now,
+        ),
+    )
+    assert row is not None
+    ticket = await get_ticket(conn, row["id"])
+    assert ticket is not None
+    return ticket
+
+
+async def update_ticket(conn: Connection, ticket_id: int, now: str, **fields: Any) -> Ticket | None:
+    """Set the given columns (enums and assignees in their domain form) and ``updated_at``."""
+    assert set(fields) <= _UPDATABLE, f"unexpected fields {set(fields) - _UPDATABLE}"
+    values = [
+        _assignee_to_db(value) if name == "assignee" else value for name, value in fields.items()
+    ]
+    assignments = "".join(f"{name} = ?, " for name in fields)
+    cur = await conn.execute(
+        f"UPDATE tickets SET {assignments}updated_at = ? WHERE id = ?", (*values, now, ticket_id)
+    )
+    if cur.rowcount == 0:
+        return None
+    return await get_ticket(conn, ticket_id)
+
+
+async def search_tickets(
+    conn: Connection, project_id: int, expression: str, limit: int
+) -> list[SearchHit]:
+    """Tickets of a project matching an FTS5 expression, best first (the configured bm25 rank
+    weighs title over description over comments), each with a ``[marked]`` snippet."""
+    rows = await fetchall(
+        conn,
+        f"SELECT {_COLUMNS}, snippet(ticket_search, -1, '[', ']', '…', 12) AS snippet,"
+        " ticket_search.rank AS rank"
+        " FROM ticket_search JOIN tickets t ON t.id = ticket_search.rowid"
+        " WHERE ticket_search MATCH ? AND t.project_id = ?"
+        " ORDER BY ticket_search.rank LIMIT ?",
+        (expression, project_id, limit),
+    )
+    return [SearchHit(_ticket(row), row["snippet"], row["rank"]) for row in rows]

@@ -1,0 +1,168 @@
+"""Ticket endpoints: list (by number ascending), create, show, edit, move, assign, search.
+
+``…/tickets/search`` is registered before ``…/tickets/{number}`` so the word is never read as a
+number.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import Field
+
+from codality_server.domain.tickets import (
+    Kind,
+    Priority,
+    TicketFilter,
+    TicketStatus,
+    parse_assignee_filter,
+)
+from codality_server.keys import SERVICES, USER
+
+from ..responses import json_created, json_ok
+from ..route import Route
+from ..schema import Body, Query
+from ..validation import parse_body, parse_query, path_int
+
+# JSON has no enum type, so enum fields are lax (``strict=False``): they take their string values
+# and list the allowed ones on error.
+
+
+class TicketCreate(Body):
+    title: str
+    description: str = ""
+    kind: Kind = Field(default=Kind.TASK, strict=False)
+    priority: Priority = Field(default=Priority.MEDIUM, strict=False)
+    status: TicketStatus = Field(default=TicketStatus.BACKLOG, strict=False)
+    assignee: int | str | None = None
+
+
+class TicketUpdate(Body):
+    title: str | None = None
+    description: str | None = None
+    kind: Kind | None = Field(default=None, strict=False)
+    priority: Priority | None = Field(default=None, strict=False)
+
+
+class StatusChange(Body):
+    status: TicketStatus = Field(strict=False)
+
+
+class Assignment(Body):
+    assignee: int | str | None = Field(description='a user id, "agent", or null')
+
+
+class TicketListQuery(Query):
+    status: list[TicketStatus] | None = None
+    kind: Kind | None = None
+    priority: Priority | None = None
+    assignee: str | None = Field(default=None, description='a user id, "agent" or "none"')
+    limit: int = Field(default=100, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+class SearchQuery(Query):
+    q: str
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+def _slug(request: web.Request) -> str:
+    return request.match_info["slug"]
+
+
+async def list_tickets(request: web.Request) -> web.Response:
+    query = parse_query(request, TicketListQuery, repeated=("status",))
+    where = TicketFilter(
+        statuses=tuple(query.status or ()),
+        kind=query.kind,
+        priority=query.priority,
+        assignee=parse_assignee_filter(query.assignee) if query.assignee is not None else None,
+        limit=query.limit,
+        offset=query.offset,
+    )
+    tickets = await request.app[SERVICES].tickets.list(_slug(request), where)
+    return json_ok([ticket.view() for ticket in tickets])
+
+
+async def create_ticket(request: web.Request) -> web.Response:
+    body = await parse_body(request, TicketCreate)
+    ticket = await request.app[SERVICES].tickets.create(
+        _slug(request), request[USER], **body.model_dump()
+    )
+    return json_created(ticket.view())
+
+
+async def show_ticket(request: web.Request) -> web.Response:
+    _, ticket = await request.app[SERVICES].tickets.get(_slug(request), path_int(request, "number"))
+    return json_ok(ticket.view())
+
+
+async def update_ticket(request: web.Request) -> web.Response:
+    body = await parse_body(request, TicketUpdate)
+    ticket = await request.app[SERVICES].tickets.update(
+        _slug(request), path_int(request, "number"), **body.model_dump()
+    )
+    return json_ok(ticket.view())
+
+
+async def change_status(request: web.Request) -> web.Response:
+    body = await parse_body(request, StatusChange)
+    ticket = await request.app[SERVICES].tickets.change_status(
+        _slug(request), path_int(request, "number"), body.status
+    )
+    return json_ok(ticket.view())
+
+
+async def assign_ticket(request: web.Request) -> web.Response:
+    body = await parse_body(request, Assignment)
+    ticket = await request.app[SERVICES].tickets.assign(
+        _slug(request), path_int(request, "number"), body.assignee
+    )
+    return json_ok(ticket.view())
+
+
+async def search_tickets(request: web.Request) -> web.Response:
+    query = parse_query(request, SearchQuery)
+    hits = await request.app[SERVICES].tickets.search(_slug(request), query.q, query.limit)
+    return json_ok([hit.view() for hit in hits])
+
+
+_TICKETS = "/api/projects/{slug}/tickets"
+_TICKET = _TICKETS + "/{number}"
+
+ROUTES = [
+    Route(
+        "GET",
+        _TICKETS + "/search",
+        search_tickets,
+        "Search tickets by text (title, description, comments), best match first",
+        query=SearchQuery,
+        tag="tickets",
+    ),
+    Route(
+        "GET",
+        _TICKETS,
+        list_tickets,
+        "List tickets by number ascending (filters: status, kind, priority, assignee)",
+        query=TicketListQuery,
+        tag="tickets",
+    ),
+    Route("POST", _TICKETS, create_ticket, "Create a ticket", body=TicketCreate, tag="tickets"),
+    Route("GET", _TICKET, show_ticket, "Get ticket details", tag="tickets"),
+    Route("PUT", _TICKET, update_ticket, "Update ticket", body=TicketUpdate, tag="tickets"),
+    Route(
+        "PATCH",
+        _TICKET + "/status",
+        change_status,
+        "Update ticket status",
+        body=StatusChange,
+        tag="tickets",
+    ),
+    Route(
+        "PATCH",
+        _TICKET + "/assign",
+        assign_ticket,
+        "Assign ticket",
+        body=Assignment,
+        tag="tickets",
+    ),
+]

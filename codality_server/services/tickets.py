@@ -1,0 +1,188 @@
+"""Tickets: create, edit, move, assign, list and search (product.md §4).
+
+Every change publishes the ticket's view on its ticket and project channels, so the TUI board and
+any open ticket screen stay current without polling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codality_server.db import tickets as db_tickets
+from codality_server.db import users as db_users
+from codality_server.db.database import Connection
+from codality_server.domain.errors import InvalidInput, NotFound
+from codality_server.domain.events import project_channel, ticket_channel
+from codality_server.domain.projects import Project
+from codality_server.domain.tickets import (
+    Assignee,
+    Kind,
+    Priority,
+    SearchHit,
+    Ticket,
+    TicketFilter,
+    TicketStatus,
+    clean_markdown,
+    clean_title,
+    parse_assignee,
+    parse_choice,
+    search_expression,
+)
+from codality_server.domain.users import User
+
+from .base import Service, now_iso
+
+SEARCH_MAX_LIMIT = 100
+
+
+class TicketService(Service):
+    """The ticket tracker of each project."""
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def get(self, slug: str, number: int) -> tuple[Project, Ticket]:
+        project = await self.services.projects.get(slug)
+        ticket = await db_tickets.ticket_by_number(self.db.reader, project.id, number)
+        if ticket is None:
+            raise NotFound(f"project {slug!r} has no ticket #{number}")
+        return project, ticket
+
+    async def get_by_id(self, ticket_id: int) -> Ticket:
+        ticket = await db_tickets.get_ticket(self.db.reader, ticket_id)
+        if ticket is None:
+            raise NotFound(f"no ticket with id {ticket_id}")
+        return ticket
+
+    async def search(self, slug: str, query: str, limit: int = 20) -> list[SearchHit]:
+        """Full-text search over title, description and comments; user text is never FTS syntax."""
+        if not 1 <= limit <= SEARCH_MAX_LIMIT:
+            raise InvalidInput(f"limit: must be 1..{SEARCH_MAX_LIMIT}", field="limit")
+        expression = search_expression(query)
+        project = await self.services.projects.get(slug)
+        return await db_tickets.search_tickets(self.db.reader, project.id, expression, limit)
+
+    async def list(self, slug: str, where: TicketFilter) -> list[Ticket]:
+        """One page of the project's tickets, by number ascending."""
+        project = await self.services.projects.get(slug)
+        return await db_tickets.list_tickets(self.db.reader, project.id, where)
+
+    # --- changing --------------------------------------------------------------------------
+
+    async def create(
+        self,
+        slug: str,
+        author: User | None,
+        *,
+        title: str,
+        description: str = "",
+        kind: str = Kind.TASK,
+        priority: str = Priority.MEDIUM,
+        status: str = TicketStatus.BACKLOG,
+        assignee: int | str | None = None,
+    ) -> Ticket:
+        """A new ticket with the project's next number (publishes ``ticket:created``)."""
+        title = clean_title(title)
+        description = clean_markdown(description, "description")
+        chosen_kind = parse_choice(Kind, kind, "kind")
+        chosen_priority = parse_choice(Priority, priority, "priority")
+        chosen_status = parse_choice(TicketStatus, status, "status")
+        project = await self.services.projects.get(slug)
+        async with self.db.transaction() as conn:
+            who = await self._checked_assignee(conn, assignee)
+            ticket = await db_tickets.insert_ticket(
+                conn,
+                project.id,
+                title=title,
+                description=description,
+                kind=chosen_kind,
+                priority=chosen_priority,
+                status=chosen_status,
+                assignee=who,
+                created_by=author.id if author else None,
+                now=now_iso(),
+            )
+        self._publish("ticket:created", project.id, ticket)
+        return ticket
+
+    async def update(
+        self,
+        slug: str,
+        number: int,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        kind: str | None = None,
+        priority: str | None = None,
+    ) -> Ticket:
+        """Change the given fields; the others keep their values."""
+        changes: dict[str, Any] = {}
+        if title is not None:
+            changes["title"] = clean_title(title)
+        if description is not None:
+            changes["description"] = clean_markdown(description, "description")
+        if kind is not None:
+            changes["kind"] = parse_choice(Kind, kind, "kind")
+        if priority is not None:
+            changes["priority"] = parse_choice(Priority, priority, "priority")
+        if not changes:
+            raise InvalidInput(
+                "give at least one of title, description, kind, priority", field="body"
+            )
+        project, ticket = await self.get(slug, number)
+        return await self._change(project.id, ticket.id, **changes)
+
+    async def change_status(self, slug: str, number: int, status: str) -> Ticket:
+        """A manual move: any status may follow any other."""
+        project, ticket = await self.get(slug, number)
+        return await self._change(
+            project.id, ticket.id, status=parse_choice(TicketStatus, status, "status")
+        )
+
+    async def assign(self, slug: str, number: int, assignee: int | str | None) -> Ticket:
+        """Assign to an existing user (by id), to ``"agent"``, or to nobody (None)."""
+        project, ticket = await self.get(slug, number)
+        async with self.db.transaction() as conn:
+            who = await self._checked_assignee(conn, assignee)
+            updated = await db_tickets.update_ticket(conn, ticket.id, now_iso(), assignee=who)
+        return self._published(project.id, ticket.id, updated)
+
+    async def set_status(self, ticket_id: int, status: TicketStatus) -> Ticket:
+        """Move a ticket by id (the agent, merges, webhooks); publishes ``ticket:updated``."""
+        ticket = await self.get_by_id(ticket_id)
+        return await self._change(ticket.project_id, ticket_id, status=status)
+
+    async def set_worktree(
+        self, ticket_id: int, branch: str | None, worktree_path: str | None
+    ) -> Ticket:
+        """Record (or clear, with None) the ticket's branch and worktree."""
+        ticket = await self.get_by_id(ticket_id)
+        return await self._change(
+            ticket.project_id, ticket_id, branch=branch, worktree_path=worktree_path
+        )
+
+    def publish_updated(self, project: Project, ticket: Ticket) -> None:
+        self._publish("ticket:updated", project.id, ticket)
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    async def _checked_assignee(self, conn: Connection, assignee: int | str | None) -> Assignee:
+        who = parse_assignee(assignee)
+        if isinstance(who, int) and await db_users.get_user(conn, who) is None:
+            raise InvalidInput(f"assignee: no user with id {who}", field="assignee")
+        return who
+
+    async def _change(self, project_id: int, ticket_id: int, **changes: Any) -> Ticket:
+        async with self.db.transaction() as conn:
+            updated = await db_tickets.update_ticket(conn, ticket_id, now_iso(), **changes)
+        return self._published(project_id, ticket_id, updated)
+
+    def _published(self, project_id: int, ticket_id: int, updated: Ticket | None) -> Ticket:
+        if updated is None:  # deleted between the lookup and the write
+            raise NotFound(f"no ticket with id {ticket_id}")
+        self._publish("ticket:updated", project_id, updated)
+        return updated
+
+    def _publish(self, event_type: str, project_id: int, ticket: Ticket) -> None:
+        self.bus.publish(
+            event_type, (ticket_channel(ticket.id), project_channel(project_id)), ticket.view()
+        )
