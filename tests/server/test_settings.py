@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,23 @@ async def test_settings_bodies_that_are_not_objects(api: httpx.AsyncClient) -> N
     assert_error(await api.put("/api/settings", json=[1, 2]), 400, "invalid_input")
     assert_error(await api.put("/api/settings", content=b"{model"), 400, "invalid_input")
     assert_error(await api.put("/api/settings/env", json="ANTHROPIC_API_KEY"), 400)
+
+
+async def test_stored_values_this_version_cannot_read_fall_back_to_defaults(
+    server: RunningServer, api: httpx.AsyncClient
+) -> None:
+    await api.put("/api/settings", json={"model": "claude-opus-4-5"})
+    with sqlite3.connect(server.data_dir / "codality.db") as db:
+        db.executemany(
+            "INSERT INTO settings(key, value, updated_at) VALUES (?, ?, 't')",
+            [("max_tokens", '"lots"'), ("retired_setting", "1")],
+        )
+    current = (await api.get("/api/settings")).json()
+    assert current["max_tokens"] == 16000 and "retired_setting" not in current
+    assert current["model"] == "claude-opus-4-5"
+    # and the next change stores a readable value again
+    await api.put("/api/settings", json={"max_tokens": 8000})
+    assert (await api.get("/api/settings")).json()["max_tokens"] == 8000
 
 
 async def test_members_and_strangers_are_refused(
