@@ -157,7 +157,7 @@ class CliContext:
             raise CliError(str(exc), ExitCode.UNREACHABLE) from exc
 
     def run_in_project(self, call: Callable[[ApiClient, str], Awaitable[T]]) -> T:
-        """``run`` for project-scoped calls: the project slug is resolved first (see ``project``)."""
+        """``run`` for project-scoped calls: the slug is resolved first (see ``project``)."""
 
         async def scoped(api: ApiClient) -> T:
             return await call(api, await self.project(api))

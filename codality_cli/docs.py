@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import typer
-from typer._click import Command, Group, Option
+from typer._click.core import Command
+from typer.core import TyperGroup as Group
+from typer.core import TyperOption as Option
 
 from . import __version__
 
@@ -232,7 +234,8 @@ def fish(tree: CommandDoc) -> str:
         at = _fish_quote(f"__codality_at {_fish_quote(doc.key)}")
         for sub in doc.subcommands:
             lines.append(
-                f"complete -c {PROG} -n {at} -a {_fish_quote(sub.path[-1])} -d {_fish_quote(sub.short)}"
+                f"complete -c {PROG} -n {at} -a {_fish_quote(sub.path[-1])}"
+                f" -d {_fish_quote(sub.short)}"
             )
         for _, _, choices, arg_help in doc.arguments:
             if choices:

@@ -79,7 +79,7 @@ def root(
             "-p",
             "--project",
             metavar="SLUG",
-            help="The project (default: CODALITY_PROJECT, else the one holding the current directory).",
+            help="The project (default: CODALITY_PROJECT, else the one holding the cwd).",
         ),
     ] = None,
     no_color: Annotated[

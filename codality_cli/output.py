@@ -141,7 +141,7 @@ class Output:
         self.streams.console().print(table)
 
     def item(self, obj: dict[str, Any], columns: Sequence[Column], body: str | None = None) -> None:
-        """One object as ``field: value`` lines (tab-separated when piped), then an optional body."""
+        """One object as ``field: value`` lines (tab-separated when piped), then a body."""
         if self.as_json:
             self.json(self.select(obj))
             return

@@ -1,4 +1,4 @@
-"""Where the CLI looks: data dir, remote server, project, token, colour — no network, no import cost.
+"""Where the CLI looks: data dir, remote server, project, token, colour — no network, no I/O.
 
 Built once per invocation from the global options and ``CODALITY_*`` variables, then passed down;
 nothing deeper reads ``os.environ``. The small ``config.json`` in the config dir remembers what

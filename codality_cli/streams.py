@@ -55,7 +55,7 @@ class Streams:
         return self.out_tty and not self.no_color
 
     def console(self, which: str = "out") -> Console:
-        """A rich console on one stream; plain (no colour, no markup effects) when not a terminal."""
+        """A rich console on one stream; plain (no colour, no styles) when not a terminal."""
         if which not in self._consoles:
             from rich.console import Console
 

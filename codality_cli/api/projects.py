@@ -12,7 +12,7 @@ class ProjectsApi(Resource):
         return rows(await self.t.get("/api/projects"))
 
     async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """``fields``: ``mode`` (existing|clone|new) and ``path`` / ``url`` / ``name`` / ``init``."""
+        """``fields``: ``mode`` (existing|clone|new), ``path``, ``url``, ``name``, ``init``."""
         result: dict[str, Any] = await self.t.post("/api/projects", fields)
         return result
 
@@ -24,15 +24,21 @@ class ProjectsApi(Resource):
         result: dict[str, Any] = await self.t.put(f"/api/projects/{segment(slug)}", fields)
         return result
 
-    async def files(self, slug: str, ref: str | None = None, glob: str | None = None) -> list[Any]:
-        body = await self.t.get(f"/api/projects/{segment(slug)}/files", {"ref": ref, "glob": glob})
-        return body if isinstance(body, list) else rows(body)
+    async def files(
+        self, slug: str, ref: str | None = None, glob: str | None = None
+    ) -> dict[str, Any]:
+        """``{"ref", "commit", "files": [path, …]}``: tracked files at a ref."""
+        params = {"ref": ref, "glob": glob}
+        result: dict[str, Any] = await self.t.get(f"/api/projects/{segment(slug)}/files", params)
+        return result
 
     async def browse(
         self, slug: str, path: str | None = None, ref: str | None = None
-    ) -> list[dict[str, Any]]:
-        body = await self.t.get(f"/api/projects/{segment(slug)}/browse", {"path": path, "ref": ref})
-        return rows(body)
+    ) -> dict[str, Any]:
+        """``{"ref", "commit", "path", "entries": [{name, path, type, size}, …]}``: one level."""
+        params = {"path": path, "ref": ref}
+        result: dict[str, Any] = await self.t.get(f"/api/projects/{segment(slug)}/browse", params)
+        return result
 
     async def blob(self, slug: str, path: str, ref: str | None = None) -> tuple[bytes, str]:
         """A file's raw bytes and content type; each path part is escaped, ``/`` kept."""

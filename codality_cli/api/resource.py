@@ -14,14 +14,8 @@ def segment(value: str | int) -> str:
 
 
 def rows(body: Any) -> list[dict[str, Any]]:
-    """A list endpoint's items, whether the server answers a bare array or ``{"<items>": [...]}``."""
-    if isinstance(body, list):
-        return body
-    if isinstance(body, dict):
-        for value in body.values():
-            if isinstance(value, list):
-                return value
-    return []
+    """A list endpoint's items (the server answers bare JSON arrays)."""
+    return body if isinstance(body, list) else []
 
 
 class Resource:

@@ -20,12 +20,15 @@ class SettingsApi(Resource):
         result: dict[str, Any] = await self.t.get("/api/settings/defaults")
         return result
 
-    async def env(self) -> Any:
-        """Environment values, secrets masked by the server."""
-        return await self.t.get("/api/settings/env")
+    async def env(self) -> list[dict[str, Any]]:
+        """``[{name, set, secret, value}]``, secret values masked by the server."""
+        result: list[dict[str, Any]] = await self.t.get("/api/settings/env")
+        return result
 
-    async def set_env(self, changes: dict[str, str | None]) -> Any:
-        return await self.t.put("/api/settings/env", changes)
+    async def set_env(self, changes: dict[str, str | None]) -> list[dict[str, Any]]:
+        """``{NAME: value}``; None unsets. Answers the new (masked) listing."""
+        result: list[dict[str, Any]] = await self.t.put("/api/settings/env", changes)
+        return result
 
     async def restart(self) -> Any:
         return await self.t.post("/api/settings/restart")

@@ -164,12 +164,11 @@ def files(
 ) -> None:
     """List the tracked files of the current project."""
     cli = CliContext.of(ctx)
-    found = cli.run_in_project(lambda api, slug: api.projects.files(slug, ref, glob))
+    listing = cli.run_in_project(lambda api, slug: api.projects.files(slug, ref, glob))
     if as_json:
-        cli.output(True).json(found)
+        cli.output(True).json(listing)
         return
-    for entry in found:
-        cli.streams.write(f"{entry.get('path') if isinstance(entry, dict) else entry}\n")
+    cli.streams.write("".join(f"{path}\n" for path in listing["files"]))
 
 
 @app.command("browse")
@@ -178,12 +177,14 @@ def browse(
     path: Annotated[str, typer.Argument(help="Folder inside the repository.")] = "",
     ref: RefOption = None,
     as_json: JsonOption = False,
-    fields: FieldsOption = None,
 ) -> None:
     """List one folder of the current project's repository."""
     cli = CliContext.of(ctx)
-    entries = cli.run_in_project(lambda api, slug: api.projects.browse(slug, path or None, ref))
-    cli.output(as_json, fields).items(entries, ENTRY_COLUMNS)
+    level = cli.run_in_project(lambda api, slug: api.projects.browse(slug, path or None, ref))
+    if as_json:
+        cli.output(True).json(level)
+        return
+    cli.output().items(level["entries"], ENTRY_COLUMNS)
 
 
 @app.command("cat")

@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Server settings and environment (admin only).", no_args_is_help=True)
 
 SETTING_COLUMNS = [Column("key", "key"), Column("value", "value")]
+ENV_COLUMNS = [
+    Column("name", "name"),
+    Column("set", "set"),
+    Column("secret", "secret"),
+    Column("value", "value"),
+]
 RESTART_WAIT_S = 30.0
 
 
@@ -29,18 +35,16 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def _rows(mapping: Any) -> list[dict[str, Any]]:
-    if isinstance(mapping, list):
-        return mapping
-    return [{"key": key, "value": value} for key, value in dict(mapping).items()]
-
-
-def _show_mapping(cli: CliContext, mapping: Any, as_json: bool, fields: str | None) -> None:
+def _show_mapping(
+    cli: CliContext, mapping: dict[str, Any], as_json: bool, fields: str | None
+) -> None:
+    """Settings as ``key value`` rows; ``--json`` gives the object itself."""
     out = cli.output(as_json, fields)
     if out.as_json:
         out.json(out.select(mapping))
     else:
-        out.items(_rows(mapping), SETTING_COLUMNS)
+        rows = [{"key": key, "value": value} for key, value in mapping.items()]
+        out.items(rows, SETTING_COLUMNS)
 
 
 @app.command("show")
@@ -91,7 +95,7 @@ def defaults(ctx: typer.Context, as_json: JsonOption = False, fields: FieldsOpti
 def env(ctx: typer.Context, as_json: JsonOption = False, fields: FieldsOption = None) -> None:
     """Show the server's environment values (secrets masked)."""
     cli = CliContext.of(ctx)
-    _show_mapping(cli, cli.run(lambda api: api.settings.env()), as_json, fields)
+    cli.output(as_json, fields).items(cli.run(lambda api: api.settings.env()), ENV_COLUMNS)
 
 
 @app.command("env-set")

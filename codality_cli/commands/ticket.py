@@ -100,7 +100,7 @@ def list_(
     as_json: JsonOption = False,
     fields: FieldsOption = None,
 ) -> None:
-    """List tickets, newest first."""
+    """List tickets by number."""
     cli = CliContext.of(ctx)
     statuses = [s.value for s in status] if status else None
     tickets = cli.run_in_project(
