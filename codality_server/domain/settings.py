@@ -153,12 +153,16 @@ class KindConfig(_Strict):
     temperature: Temperature = None
 
 
+def _default(config: type[_Strict], table: dict[str, dict[str, Any]], name: str) -> Any:
+    return Field(default_factory=lambda: config(**table[name]))
+
+
 def _priority(name: str) -> Any:
-    return Field(default_factory=lambda: PriorityConfig(**PRIORITY_DEFAULTS[name]))
+    return _default(PriorityConfig, PRIORITY_DEFAULTS, name)
 
 
 def _kind(name: str) -> Any:
-    return Field(default_factory=lambda: KindConfig(**KIND_DEFAULTS[name]))
+    return _default(KindConfig, KIND_DEFAULTS, name)
 
 
 class Priorities(_Strict):
