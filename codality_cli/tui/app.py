@@ -35,15 +35,17 @@ if TYPE_CHECKING:
     from codality_cli.api import ApiClient
 
 FAILED = frozenset({"failed", "timed_out", "interrupted"})
+# A run's live events are kept from its ``agent:started`` until it stops, so a ticket opened
+# mid-run shows the whole run, even the part of a text block not yet stored; a run longer than
+# this falls back to the stored transcript.
+LIVE_RUN_CAP = 50_000
 
 
-def announcement(data: dict[str, Any], ticket_id: int | None) -> tuple[str, bool] | None:
+def announcement(data: dict[str, Any], which: str) -> tuple[str, bool] | None:
     """(message, failed) for an ``agent:stopped`` worth telling the user; None for a user stop."""
     status = str(data.get("status") or "")
     if status != "completed" and status not in FAILED:
         return None
-    number = data.get("ticket_number", data.get("number"))
-    which = f"#{number}" if number is not None else f"ticket {ticket_id}"
     if status == "completed":
         summary = str(data.get("summary") or "").strip()
         return f"Agent finished on {which}" + (f": {summary[:120]}" if summary else ""), False
@@ -65,6 +67,8 @@ class CodalityApp(App[None]):
         self.api = api
         self.project = project
         self.follow = follow
+        self.ticket_numbers: dict[int, int] = {}
+        self._live_runs: dict[int, list[EventReceived]] = {}
 
     def on_mount(self) -> None:
         if self.follow:
@@ -102,9 +106,32 @@ class CodalityApp(App[None]):
 
     # ---- the event stream ------------------------------------------------------------------
 
+    def live_run(self, ticket_id: int) -> list[EventReceived] | None:
+        """Every event of the ticket's running agent since it started, if this app saw it all."""
+        events = self._live_runs.get(ticket_id)
+        return list(events) if events is not None else None
+
+    def _remember(self, message: EventReceived) -> None:
+        ticket_id = message.ticket_id
+        if message.type in ("ticket:created", "ticket:updated") and "number" in message.data:
+            self.ticket_numbers[int(message.data["id"])] = int(message.data["number"])
+        if ticket_id is None or not message.type.startswith("agent:"):
+            return
+        if message.type == "agent:started":
+            self._live_runs[ticket_id] = []
+        run = self._live_runs.get(ticket_id)
+        if run is None:
+            return
+        run.append(message)
+        if message.type == "agent:stopped" or len(run) > LIVE_RUN_CAP:
+            del self._live_runs[ticket_id]
+
     def on_event_received(self, message: EventReceived) -> None:
+        self._remember(message)
         if message.type == "agent:stopped":
-            told = announcement(message.data, message.ticket_id)
+            number = self.ticket_numbers.get(message.ticket_id or 0)
+            which = f"#{number}" if number is not None else f"ticket {message.ticket_id}"
+            told = announcement(message.data, which)
             if told:
                 text, failed = told
                 self.notify(text, severity="error" if failed else "information", timeout=10)

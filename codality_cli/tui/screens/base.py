@@ -7,7 +7,7 @@ crashed app; workers call ``attempt`` and get None back.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -17,6 +17,7 @@ from codality_cli.tui.screens.help import HelpScreen, key_rows
 
 if TYPE_CHECKING:
     from codality_cli.api import ApiClient
+    from codality_cli.tui.app import CodalityApp
 
 T = TypeVar("T")
 
@@ -30,9 +31,12 @@ class LiveScreen(Screen[None]):
     ]
 
     @property
+    def codality(self) -> CodalityApp:
+        return cast("CodalityApp", self.app)
+
+    @property
     def api(self) -> ApiClient:
-        api: ApiClient = getattr(self.app, "api")  # noqa: B009 - the app's typed attribute
-        return api
+        return self.codality.api
 
     def action_help(self) -> None:
         rows = key_rows([*self.BINDINGS, *LiveScreen.BINDINGS, *self.app.BINDINGS])

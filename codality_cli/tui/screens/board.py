@@ -200,7 +200,7 @@ class BoardScreen(LiveScreen):
     def action_filter(self) -> None:
         self.query_one(FilterBar).open()
 
-    def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
+    def on_filter_bar_narrowed(self, message: FilterBar.Narrowed) -> None:
         self.state.needle = message.needle
         self._refresh_columns(None)
 

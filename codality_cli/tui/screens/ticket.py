@@ -115,8 +115,17 @@ class TicketScreen(LiveScreen):
         self._show_ticket(ticket)
         comments = await self.attempt(self.api.comments.list(self.slug, self.number), "Comments")
         self.query_one(CommentList).show(comments or [])
+        live = self.codality.live_run(int(ticket["id"]))
+        if live:
+            # The app saw this run from its start: replay it whole (held events are in it).
+            self.transcript.clear()
+            self._status_line(live[0].data)
+            for event in live:
+                self.transcript.add_event(event.type, event.data)
+            self._held = None
+            return
         status = await self.attempt(self.api.agent.status(self.slug, self.number), "Agent status")
-        session = (status or {}).get("session") or (status or {}).get("current")
+        session = (status or {}).get("session")
         if isinstance(session, dict) and session.get("id") is not None:
             full = await self.attempt(
                 self.api.agent.session(self.slug, self.number, int(session["id"])), "Transcript"

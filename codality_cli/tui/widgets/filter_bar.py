@@ -18,7 +18,7 @@ class FilterBar(Input):
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close(True)", "Clear filter")]
 
-    class Changed(Message):
+    class Narrowed(Message):
         def __init__(self, needle: str) -> None:
             super().__init__()
             self.needle = needle
@@ -42,7 +42,7 @@ class FilterBar(Input):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.post_message(self.Changed(event.value))
+        self.post_message(self.Narrowed(event.value))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -149,6 +149,10 @@ class Transcript(VerticalScroll, can_focus=True):
             self._note(f"you ({mode}): {_text_of(data, 'message', 'text')}", "-user")
         elif kind == "error":
             self._note(f"error: {_text_of(data, 'message', 'error')}", "-error")
+        elif kind == "commit":
+            sha = str(data.get("sha") or "")[:10]
+            subject = _text_of(data, "message").partition("\n")[0]
+            self._note(f"committed {sha}: {subject}", "-session")
         elif kind == "started":
             self._note(f"── agent started ({data.get('trigger') or 'manual'}) ──", "-session")
         elif kind == "stopped":
