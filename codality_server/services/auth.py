@@ -9,6 +9,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from codality_server.db import users as db_users
+from codality_server.db.database import Connection
 from codality_server.domain.errors import Conflict, InvalidInput, RateLimited, Unauthorized
 from codality_server.domain.users import Role, User
 from codality_server.secrets_store import write_private
@@ -158,7 +159,7 @@ class AuthService(Service):
 
     # --- sessions ----------------------------------------------------------------------------
 
-    async def _new_session(self, conn: db_users.Connection, user_id: int) -> str:
+    async def _new_session(self, conn: Connection, user_id: int) -> str:
         token = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         await db_users.insert_session(
