@@ -69,18 +69,20 @@ class Recorder:
         self.price = price
 
     async def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        # Writes are shielded: a stop may cancel the session at any await, and a transaction cut
+        # off half-way would leave the single writer connection unusable for everyone.
         sessions = self.runtime.services.agent_sessions
         session_id = self.run.session.id
         if kind == "usage":
             tokens_in, tokens_out = data["tokens_in"], data["tokens_out"]
             cost = session_cost(tokens_in, tokens_out, self.price)
-            await sessions.set_usage(session_id, tokens_in, tokens_out, cost)
+            await asyncio.shield(sessions.set_usage(session_id, tokens_in, tokens_out, cost))
             return
         if kind not in self.STORED_ONLY:
             self.runtime.bus.publish(f"agent:{kind}", self.run.channels, data)
         if kind not in self.LIVE_ONLY:
             stored = {k: v for k, v in data.items() if k != "session_id"}
-            await sessions.append(session_id, kind, stored)
+            await asyncio.shield(sessions.append(session_id, kind, stored))
 
 
 class AgentRuntime(Service):
@@ -276,6 +278,8 @@ class AgentRuntime(Service):
             error = f"internal error: {type(exc).__name__}: {exc}"
         try:
             await self._finish(run, status, summary, error)
+        except Exception:
+            log.exception("recording the end of agent session %d failed", run.session.id)
         finally:
             self._runs.pop(run.ticket.id, None)
 

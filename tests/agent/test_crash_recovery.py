@@ -1,0 +1,130 @@
+"""kill -9 of the server in the middle of a run, then a restart: nothing seen is lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fakes.anthropic_server import FakeAnthropic, tool
+
+MARKER = "sleep 47.25"
+
+
+def spawn(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    (data_dir / "server.json").unlink(missing_ok=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "codality_server", "--data-dir", str(data_dir), "--port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        info = data_dir / "server.json"
+        if info.exists():
+            try:
+                url = json.loads(info.read_text())["url"]
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    return process, url
+            except (ValueError, KeyError, httpx.HTTPError):
+                pass
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError("the server did not start")
+
+
+def sandboxed_sleepers() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if MARKER in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAnthropic]:
+    fake = FakeAnthropic().start()
+    yield fake
+    fake.stop()
+
+
+def wait_until(check: Any, timeout: float = 15) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_kill_9_mid_run_then_restart_marks_the_session_interrupted(
+    tmp_path: Path, git_repo: Path, fake: FakeAnthropic
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    fake.script(tool("bash", say="Running the slow part.", command=MARKER))
+    process, url = spawn(data_dir)
+    try:
+        code = (data_dir / "setup-code").read_text().strip()
+        token = httpx.post(
+            f"{url}/api/setup/verify", json={"code": code, "email": "a@example.com"}
+        ).json()["token"]
+        api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake.url}
+        assert api.put("/api/settings/env", json=env).status_code == 200
+        slug = api.post("/api/projects", json={"mode": "existing", "path": str(git_repo)}).json()[
+            "slug"
+        ]
+        api.post(f"/api/projects/{slug}/tickets", json={"title": "Slow"})
+        base = f"/api/projects/{slug}/tickets/1/agent"
+        session = api.post(f"{base}/start").json()
+        wait_until(sandboxed_sleepers)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+    # Under bubblewrap the tool dies with the server; on the host it may linger, so clean up.
+    from codality_server.agent.sandbox import bubblewrap_works
+
+    if session["sandbox"] == "bubblewrap":
+        wait_until(lambda: not sandboxed_sleepers(), timeout=5)
+    for pid in sandboxed_sleepers():
+        os.kill(pid, signal.SIGKILL)
+    assert session["sandbox"] == ("bubblewrap" if bubblewrap_works() else "none")
+
+    process, url = spawn(data_dir)
+    try:
+        api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        status = api.get(f"{base}/status").json()
+        assert status["running"] is False
+        assert status["session"]["id"] == session["id"]
+        assert status["session"]["status"] == "interrupted"
+        stored = api.get(f"{base}/sessions/{session['id']}").json()["transcript"]
+        kinds = [block["kind"] for block in stored]
+        assert kinds[:3] == ["prompt", "text", "tool_call"]
+        assert stored[2]["data"]["input"] == {"command": MARKER}
+        ticket = api.get(f"/api/projects/{slug}/tickets/1").json()
+        assert ticket["agent_status"] == "interrupted"
+        assert Path(ticket["worktree_path"]).is_dir()  # worktrees are kept
+        # and a new run can start on the same ticket, reusing the worktree
+        fake.script()
+        assert api.post(f"{base}/start").status_code == 202
+        wait_until(lambda: api.get(f"{base}/status").json()["session"]["status"] == "completed")
+    finally:
+        process.terminate()
+        process.wait(10)
