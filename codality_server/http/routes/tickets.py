@@ -17,6 +17,7 @@ from codality_server.domain.tickets import (
     parse_assignee_filter,
 )
 from codality_server.keys import SERVICES, USER
+from codality_server.services.tickets import SEARCH_MAX_LIMIT
 
 from ..responses import json_created, json_ok
 from ..route import Route
@@ -62,7 +63,7 @@ class TicketListQuery(Query):
 
 class SearchQuery(Query):
     q: str
-    limit: int = Field(default=20, ge=1, le=100)
+    limit: int = Field(default=20, ge=1, le=SEARCH_MAX_LIMIT)
 
 
 def _slug(request: web.Request) -> str:
