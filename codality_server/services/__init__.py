@@ -11,6 +11,9 @@ class Services:
     """The registry of services; built once per application."""
 
     def __init__(self, core: Core) -> None:
+        from codality_server.agent.runtime import AgentRuntime
+
+        from .agent_sessions import AgentSessionService
         from .auth import AuthService
         from .comments import CommentService
         from .profile import ProfileService
@@ -27,6 +30,8 @@ class Services:
         self.profile = ProfileService(self)
         self.tickets = TicketService(self)
         self.comments = CommentService(self)
+        self.agent_sessions = AgentSessionService(self)
+        self.agent = AgentRuntime(self)
         # Set by the process runner (``__main__``); absent when the app is embedded in tests.
         self.restart_requested: asyncio.Event | None = None
         self.restart_pending = False
@@ -34,9 +39,11 @@ class Services:
     async def start(self) -> None:
         """Work to do once the database is open (recovery, setup code)."""
         await self.auth.ensure_setup_code()
+        await self.agent.recover()
 
     async def stop(self) -> None:
         """Work to do before the database closes (stop agents)."""
+        await self.agent.shutdown()
 
     def request_restart(self) -> bool:
         """Ask the process runner to restart shortly (after the answer is sent)."""

@@ -8,7 +8,7 @@ from ..middlewares import guarded
 from ..openapi import build_openapi
 from ..responses import json_ok
 from ..route import Route
-from . import auth, comments, events, health, me, projects, settings, tickets, users
+from . import agent, auth, comments, events, health, me, projects, settings, tickets, users
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -26,6 +26,7 @@ def all_routes() -> list[Route]:
         *projects.ROUTES,
         *tickets.ROUTES,
         *comments.ROUTES,
+        *agent.ROUTES,
         Route("GET", "/api/openapi.json", openapi, "This document", "public", tag="meta"),
     ]
 
