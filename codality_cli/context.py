@@ -8,10 +8,7 @@ API failures into ``CliError`` with the documented exit code.
 
 from __future__ import annotations
 
-import asyncio
-import getpass
 import re
-import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,6 +29,8 @@ OTP_WAIT_S = 3.0
 
 
 def git_config(key: str) -> str | None:
+    import subprocess
+
     try:
         result = subprocess.run(
             ["git", "config", "--get", key], capture_output=True, text=True, timeout=5
@@ -43,6 +42,8 @@ def git_config(key: str) -> str | None:
 
 def local_identity() -> tuple[str, str]:
     """(e-mail, name) for the local account: git's identity, else ``$USER@localhost``."""
+    import getpass
+
     user = getpass.getuser()
     return git_config("user.email") or f"{user}@localhost", git_config("user.name") or user
 
@@ -94,6 +95,8 @@ class CliContext:
 
     async def local_login(self, api: ApiClient, email: str | None = None) -> dict[str, Any]:
         """Sign in to our own data dir's server by reading its setup code or outbox ourselves."""
+        import asyncio
+
         data_dir = self.settings.data_dir
         default_email, name = local_identity()
         email = email or default_email
@@ -144,6 +147,8 @@ class CliContext:
 
     def run(self, call: Callable[[ApiClient], Awaitable[T]], signed_in: bool = True) -> T:
         """Run one API interaction to completion; failures become ``CliError``."""
+        import asyncio
+
         from .api import ApiError, AuthRequired, ServerUnavailable
 
         try:

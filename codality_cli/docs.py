@@ -267,8 +267,9 @@ def completion(shell: str, tree: CommandDoc | None = None) -> str:
 
 
 def roff(text: str) -> str:
-    """Escape text for roff: backslashes, hyphens, and lines starting with a control character."""
+    """Escape text for roff: backslashes, hyphens, non-ASCII, and leading control characters."""
     text = text.replace("\\", "\\e").replace("-", "\\-")
+    text = "".join(c if ord(c) < 128 else f"\\[u{ord(c):04X}]" for c in text)
     return "\n".join(
         ("\\&" + line) if line.startswith((".", "'")) else line for line in text.splitlines()
     )

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .errors import CliError, ExitCode
 from .streams import Streams
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print the API's JSON objects instead of a table.")
@@ -56,6 +58,8 @@ def pick(obj: Any, dotted: str) -> Any:
 
 def relative_time(iso: str, now: datetime | None = None) -> str:
     """``2024-05-01T10:00:00Z`` → ``3h ago`` for humans; unparsable text is returned as is."""
+    from datetime import UTC, datetime
+
     try:
         moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
     except ValueError:

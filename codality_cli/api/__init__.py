@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from .agent import AgentApi
 from .auth import AuthApi
 from .comments import CommentsApi
 from .errors import ApiError, AuthRequired, ServerUnavailable
@@ -35,6 +36,7 @@ class ApiClient:
         self.me = MeApi(self.transport)
         self.settings = SettingsApi(self.transport)
         self.events = EventsApi(self.transport)
+        self.agent = AgentApi(self.transport)
 
     @property
     def base_url(self) -> str:
