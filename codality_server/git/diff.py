@@ -17,7 +17,7 @@ import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from dulwich.repo import Repo
 from codality_server.domain.errors import NotFound
 
 Entry = tuple[int, ObjectID]  # (mode, blob id)
+Change = tuple[bytes, Entry | None, Entry | None]  # (path, old, new); None = absent
 _HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 
@@ -115,6 +116,7 @@ class _Cache:
 
 _TREES = _Cache(16)
 _INDEXES = _Cache(16)
+_PATCHES = _Cache(4096)
 
 
 def _flat_tree(repo: Repo, tree_id: ObjectID) -> dict[bytes, Entry]:
@@ -130,13 +132,36 @@ def _flat_tree(repo: Repo, tree_id: ObjectID) -> dict[bytes, Entry]:
     return cached
 
 
+_TYPE_AND_EXEC = 0o170100  # file type bits plus the owner-exec bit git records
+
+
+def expected_stat(entry: IndexEntry, index_mtime_ns: int) -> tuple[int, int, int] | None:
+    """(size, mtime_ns, type+exec bits) an unchanged file shows to ``lstat``.
+
+    None for racily clean entries (written in the same clock tick as the index, or later): only
+    their content can tell, so they are always hashed, as git does.
+    """
+    mtime = entry.mtime
+    mtime_ns = mtime[0] * 1_000_000_000 + mtime[1] if isinstance(mtime, tuple) else int(mtime * 1e9)
+    if mtime_ns >= index_mtime_ns:
+        return None
+    bits = 0o120100 if stat.S_ISLNK(entry.mode) else 0o100000 | (entry.mode & 0o100)
+    return entry.size, mtime_ns, bits
+
+
 @dataclass(frozen=True)
 class IndexSnapshot:
-    """A parsed index (unmerged entries left out), reused while the index file is unchanged."""
+    """A parsed index (unmerged entries left out), reused while the index file is unchanged.
+
+    ``stat_keys`` holds, per checked-out entry, the absolute path and the stat it should show,
+    precomputed so the per-call loop is one ``lstat`` and one tuple comparison per file.
+    """
 
     entries: dict[bytes, IndexEntry]
-    tracked_dirs: frozenset[bytes]
-    mtime_ns: int  # entries not older than this are racily clean: hash them
+    children: dict[bytes, frozenset[bytes]]  # directory ("" = root) → names tracked inside it
+    mtime_ns: int
+    stat_keys: tuple[tuple[bytes, bytes, tuple[int, int, int] | None], ...] = ()
+    _staged: dict[ObjectID, frozenset[bytes]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, repo: Repo) -> IndexSnapshot:
@@ -144,7 +169,7 @@ class IndexSnapshot:
         try:
             st = os.stat(path)
         except FileNotFoundError:
-            return cls({}, frozenset(), 0)
+            return cls({}, {}, 0)
         key = (path, st.st_ino, st.st_size, st.st_mtime_ns)
         cached: IndexSnapshot | None = _INDEXES.get(key)
         if cached is None:
@@ -154,122 +179,158 @@ class IndexSnapshot:
 
     @classmethod
     def _read(cls, repo: Repo, mtime_ns: int) -> IndexSnapshot:
+        root = os.fsencode(repo.path)
         entries: dict[bytes, IndexEntry] = {}
-        dirs: set[bytes] = set()
+        children: dict[bytes, set[bytes]] = {}
+        keys = []
         for name, entry in repo.open_index().items():
             if isinstance(entry, ConflictedIndexEntry):
                 continue
             entries[name] = entry
-            while b"/" in name:
-                name = name.rsplit(b"/", 1)[0]
-                if name in dirs:
+            if not (S_ISGITLINK(entry.mode) or entry.skip_worktree):
+                keys.append((name, root + b"/" + name, expected_stat(entry, mtime_ns)))
+            while True:
+                parent, _, child = name.rpartition(b"/")
+                known = parent in children
+                children.setdefault(parent, set()).add(child)
+                if known or not parent:
                     break
-                dirs.add(name)
-        return cls(entries, frozenset(dirs), mtime_ns)
+                name = parent
+        frozen = {folder: frozenset(names) for folder, names in children.items()}
+        return cls(entries, frozen, mtime_ns, tuple(keys))
+
+    def entry(self, path: bytes) -> Entry | None:
+        found = self.entries.get(path)
+        return (found.mode, found.sha) if found is not None else None
+
+    def staged_against(self, tree_id: ObjectID, tree: dict[bytes, Entry]) -> frozenset[bytes]:
+        """Paths where the index differs from ``tree`` (memoised per tree)."""
+        if tree_id not in self._staged:
+            index_side = {name: (e.mode, e.sha) for name, e in self.entries.items()}
+            self._staged[tree_id] = frozenset(
+                path
+                for path in index_side.keys() | tree.keys()
+                if index_side.get(path) != tree.get(path)
+            )
+        return self._staged[tree_id]
 
 
-# --- the working tree as a flat tree ------------------------------------------------------------
+def stat_clean(st: os.stat_result, expected: tuple[int, int, int] | None) -> bool:
+    """Whether the stat cache proves a file unchanged since the index recorded it."""
+    return expected == (st.st_size, st.st_mtime_ns, st.st_mode & _TYPE_AND_EXEC)
 
 
-def _nanoseconds(value: int | float | tuple[int, int]) -> int:
-    if isinstance(value, tuple):
-        return value[0] * 1_000_000_000 + value[1]
-    return int(value * 1_000_000_000)
+# --- the working tree against a tree ------------------------------------------------------------
 
 
-def stat_clean(st: os.stat_result, entry: IndexEntry, index_mtime_ns: int) -> bool:
-    """Whether the stat cache proves the file unchanged since the index recorded it."""
-    return (
-        st.st_size == entry.size
-        and st.st_mtime_ns == _nanoseconds(entry.mtime)
-        and cleanup_mode(st.st_mode) == entry.mode
-        and st.st_mtime_ns < index_mtime_ns
-    )
+def _worktree_changes(repo: Repo, tree_id: ObjectID, extra: MemoryObjectStore) -> list[Change]:
+    """What ``git add -A`` would change relative to the tree ``tree_id``, without committing.
 
-
-def _working_tree(repo: Repo, extra: MemoryObjectStore) -> dict[bytes, Entry]:
-    """Path → (mode, blob id) as ``git add -A`` would record the worktree right now.
-
-    Blobs read from disk go into ``extra`` so the renderer can find them.
+    Only paths that are staged, stat-dirty or untracked are looked at; blobs read from disk go
+    into ``extra`` so the renderer can find them.
     """
     snapshot = IndexSnapshot.of(repo)
-    root = os.fsencode(repo.path)
-    state: dict[bytes, Entry] = {}
-    for name, entry in snapshot.entries.items():
-        if S_ISGITLINK(entry.mode) or entry.skip_worktree:
-            state[name] = (entry.mode, entry.sha)
-            continue
-        full = root + b"/" + name
+    tree = _flat_tree(repo, tree_id)
+    on_disk: dict[bytes, Entry | None] = {}
+    for name, full, expected in snapshot.stat_keys:
         try:
             st = os.lstat(full)
         except (FileNotFoundError, NotADirectoryError):
+            on_disk[name] = None
+            continue
+        if stat_clean(st, expected):
             continue
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
-            continue
-        if stat_clean(st, entry, snapshot.mtime_ns):
-            state[name] = (entry.mode, entry.sha)
+            on_disk[name] = None
             continue
         blob = blob_from_path_and_stat(full, st)
-        extra.add_object(blob)
-        state[name] = (cleanup_mode(st.st_mode), blob.id)
+        current = (cleanup_mode(st.st_mode), blob.id)
+        if current != snapshot.entry(name):
+            extra.add_object(blob)
+            on_disk[name] = current
+    root = os.fsencode(repo.path)
     for name, st in _untracked_files(repo, root, snapshot):
         blob = blob_from_path_and_stat(root + b"/" + name, st)
         extra.add_object(blob)
-        state[name] = (cleanup_mode(st.st_mode), blob.id)
-    return state
+        on_disk[name] = (cleanup_mode(st.st_mode), blob.id)
+    changes: list[Change] = []
+    for path in snapshot.staged_against(tree_id, tree) | on_disk.keys():
+        new = on_disk[path] if path in on_disk else snapshot.entry(path)
+        old = tree.get(path)
+        if old != new:
+            changes.append((path, old, new))
+    return changes
 
 
 def _untracked_files(
     repo: Repo, root: bytes, snapshot: IndexSnapshot
 ) -> Iterator[tuple[bytes, os.stat_result]]:
-    """Files not in the index and not ignored; ignored directories are not entered."""
+    """Files not in the index and not ignored; ignored directories are not entered.
+
+    Each directory is listed once and its tracked names subtracted as a set, so only the few
+    leftovers are stat-ed and matched against the ignore rules.
+    """
     ignore: IgnoreFilterManager | None = None
 
     def ignored(rel: bytes, is_dir: bool) -> bool:
         nonlocal ignore
         if ignore is None:
             ignore = IgnoreFilterManager.from_repo(repo)
-        text = os.fsdecode(rel) + ("/" if is_dir else "")
-        return bool(ignore.is_ignored(text))
+        return bool(ignore.is_ignored(os.fsdecode(rel) + ("/" if is_dir else "")))
 
     pending: list[bytes] = [b""]
     while pending:
-        rel_dir = pending.pop()
-        with os.scandir(root + b"/" + rel_dir if rel_dir else root) as it:
-            for item in it:
-                if item.name == b".git":
-                    continue
-                rel = rel_dir + b"/" + item.name if rel_dir else item.name
-                if item.is_dir(follow_symlinks=False):
-                    if rel in snapshot.tracked_dirs or not ignored(rel, True):
-                        pending.append(rel)
-                elif rel not in snapshot.entries and not ignored(rel, False):
-                    st = item.stat(follow_symlinks=False)
-                    if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
-                        yield rel, st
+        folder = pending.pop()
+        prefix = folder + b"/" if folder else b""
+        tracked = snapshot.children.get(folder, frozenset())
+        for name in tracked:
+            if prefix + name in snapshot.children:
+                pending.append(prefix + name)
+        try:
+            names = os.listdir(root + b"/" + folder if folder else root)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for name in set(names) - tracked:
+            rel = prefix + name
+            if name == b".git":
+                continue
+            st = os.lstat(root + b"/" + rel)
+            if stat.S_ISDIR(st.st_mode):
+                if not ignored(rel, True):
+                    pending.append(rel)
+            elif (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and not ignored(rel, False):
+                yield rel, st
 
 
 # --- rendering ----------------------------------------------------------------------------------
 
 
-Change = tuple[bytes, Entry | None, Entry | None]
-
-
 def _render(store: BaseObjectStore, changes: list[Change], base: str, head: str) -> Diff:
-    out = io.StringIO()
+    """Render file by file; a file's patch depends only on (path, old, new), so it is cached."""
+    texts: list[str] = []
     files: list[FileDiff] = []
-    for path, old, new in sorted(changes, key=lambda c: c[0]):
-        buf = io.BytesIO()
-        write_object_diff(
-            buf,
-            store,
-            (path if old else None, old[0] if old else None, old[1] if old else None),
-            (path if new else None, new[0] if new else None, new[1] if new else None),
-        )
-        raw = buf.getvalue()
-        out.write(raw.decode("utf-8", errors="replace"))
-        files.append(_file_diff(path, raw, old is None, new is None))
-    return Diff(base=base, head=head, patch=out.getvalue(), files=tuple(files))
+    for change in sorted(changes, key=lambda c: c[0]):
+        rendered: tuple[str, FileDiff] | None = _PATCHES.get(change)
+        if rendered is None:
+            rendered = _render_file(store, *change)
+            _PATCHES.put(change, rendered)
+        texts.append(rendered[0])
+        files.append(rendered[1])
+    return Diff(base=base, head=head, patch="".join(texts), files=tuple(files))
+
+
+def _render_file(
+    store: BaseObjectStore, path: bytes, old: Entry | None, new: Entry | None
+) -> tuple[str, FileDiff]:
+    buf = io.BytesIO()
+    write_object_diff(
+        buf,
+        store,
+        (path if old else None, old[0] if old else None, old[1] if old else None),
+        (path if new else None, new[0] if new else None, new[1] if new else None),
+    )
+    raw = buf.getvalue()
+    return raw.decode("utf-8", errors="replace"), _file_diff(path, raw, old is None, new is None)
 
 
 def _file_diff(path: bytes, raw: bytes, added: bool, deleted: bool) -> FileDiff:
@@ -359,12 +420,6 @@ def branch_diff(
             return _render(repo.object_store, changes, base.decode(), head.decode())
     with Repo(str(worktree_path)) as worktree:
         extra = MemoryObjectStore()
-        current = _working_tree(worktree, extra)
-        original = _flat_tree(worktree, base_tree)
-        changes = [
-            (path, original.get(path), current.get(path))
-            for path in original.keys() | current.keys()
-            if original.get(path) != current.get(path)
-        ]
+        changes = _worktree_changes(worktree, base_tree, extra)
         store = OverlayObjectStore([extra, worktree.object_store])
         return _render(store, changes, base.decode(), head.decode())

@@ -29,7 +29,7 @@ from dulwich.repo import Repo
 
 from codality_server.domain.errors import Conflict
 
-from .diff import IndexSnapshot, branch_ref, branch_tip, commit_tree, stat_clean
+from .diff import IndexSnapshot, branch_ref, branch_tip, commit_tree, expected_stat, stat_clean
 
 Strategy = Literal["merge", "squash"]
 MergeKind = Literal["fast_forward", "merge_commit", "squash", "up_to_date"]
@@ -116,7 +116,7 @@ def _worktree_differs(
     if old is None or stat.S_ISDIR(st.st_mode):
         return True  # an untracked file or directory would be overwritten
     assert entry is not None
-    if stat_clean(st, entry, snapshot.mtime_ns):
+    if stat_clean(st, expected_stat(entry, snapshot.mtime_ns)):
         return False
     return bool(blob_from_path_and_stat(full, st).id != entry.sha)
 
