@@ -141,3 +141,22 @@ def test_commit_diff_between_two_commits(git_repo: Path) -> None:
 def test_unknown_branch_is_not_found(git_repo: Path) -> None:
     with pytest.raises(NotFound):
         branch_diff(git_repo, "codality/404-missing", "main")
+
+
+def test_the_worktree_wins_over_the_index(git_repo: Path, worktree: Path) -> None:
+    """Staged then reverted on disk is no change; ``git rm --cached`` of a file kept on disk is
+    no change either (``git add -A`` would re-add it); a staged deletion is a deletion."""
+    original = (worktree / "src" / "util.py").read_text()
+    (worktree / "src" / "util.py").write_text("VALUE = 3\n")
+    git(worktree, "add", "src/util.py")
+    (worktree / "src" / "util.py").write_text(original)
+    git(worktree, "rm", "-q", "--cached", "docs.md")
+    git(worktree, "rm", "-q", "README.md")
+
+    diff = branch_diff(git_repo, BRANCH, "main", worktree)
+
+    assert {f.path: f.status for f in diff.files} == {
+        "README.md": "deleted",
+        "docs.md": "added",
+        "src/app.py": "modified",
+    }
