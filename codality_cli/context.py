@@ -99,18 +99,18 @@ class CliContext:
 
         data_dir = self.settings.data_dir
         default_email, name = local_identity()
-        email = email or default_email
+        address = email or default_email
         health = await api.auth.health()
         if health.get("setup_required"):
             try:
                 code = (data_dir / "setup-code").read_text("utf-8").strip()
             except OSError as exc:
                 raise CliError(f"cannot read the setup code in {data_dir}: {exc}") from exc
-            return await api.auth.setup_verify(code, email, name)
+            return await api.auth.setup_verify(code, address, name)
         outbox = data_dir / "outbox"
-        suffix = f"-{_outbox_name(email)}.eml".lower()
+        suffix = f"-{_outbox_name(address)}.eml".lower()
         before = set(outbox.iterdir()) if outbox.is_dir() else set()
-        await api.auth.request_otp(email)
+        await api.auth.request_otp(address)
         deadline = asyncio.get_running_loop().time() + OTP_WAIT_S
         while True:
             fresh = sorted(
@@ -118,12 +118,12 @@ class CliContext:
                 for p in (set(outbox.iterdir()) if outbox.is_dir() else set()) - before
                 if p.name.lower().endswith(suffix)
             )
-            code = _read_code(fresh[-1]) if fresh else None
-            if code:
-                return await api.auth.verify_otp(email, code)
+            otp = _read_code(fresh[-1]) if fresh else None
+            if otp:
+                return await api.auth.verify_otp(address, otp)
             if asyncio.get_running_loop().time() > deadline:
                 raise CliError(
-                    f"{email} has no account on the local server (or mail goes over SMTP);"
+                    f"{address} has no account on the local server (or mail goes over SMTP);"
                     " sign in with `codality login --email ADDRESS`",
                     ExitCode.AUTH,
                 )

@@ -6,6 +6,8 @@ from typing import Any
 
 from .resource import Resource, rows, segment
 
+Rows = list[dict[str, Any]]
+
 
 def ticket_path(slug: str, number: int) -> str:
     return f"/api/projects/{segment(slug)}/tickets/{int(number)}"
@@ -21,7 +23,7 @@ class TicketsApi(Resource):
         assignee: str | None = None,
         limit: int | None = None,
         offset: int | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> Rows:
         params = {
             "status": status or None,
             "kind": kind,
@@ -55,6 +57,6 @@ class TicketsApi(Resource):
         result: dict[str, Any] = await self.t.patch(path, {"assignee": assignee})
         return result
 
-    async def search(self, slug: str, query: str, limit: int | None = None) -> list[dict[str, Any]]:
+    async def search(self, slug: str, query: str, limit: int | None = None) -> Rows:
         path = f"/api/projects/{segment(slug)}/tickets/search"
         return rows(await self.t.get(path, {"q": query, "limit": limit}))

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import httpx
 
 Params = Mapping[str, str | int | bool | list[str] | None]
+QueryPairs = list[tuple[str, str | int | float | bool | None]]
 
 
 def decode_error(response: httpx.Response) -> ApiError:
@@ -34,9 +35,9 @@ def decode_error(response: httpx.Response) -> ApiError:
     return cls(response.status_code, code, message or code, details)
 
 
-def clean_params(params: Params | None) -> list[tuple[str, str]]:
+def clean_params(params: Params | None) -> QueryPairs:
     """Query pairs without Nones; lists become repeated keys; booleans ``true``/``false``."""
-    pairs: list[tuple[str, str]] = []
+    pairs: QueryPairs = []
     for key, value in (params or {}).items():
         values = value if isinstance(value, list) else [value]
         for item in values:
