@@ -15,10 +15,12 @@ from .errors import ApiError, AuthRequired, ServerUnavailable
 from .events import EventsApi, ServerEvent
 from .me import MeApi
 from .projects import ProjectsApi
+from .reviews import ReviewsApi
 from .settings import SettingsApi
 from .tickets import TicketsApi
 from .transport import Transport
 from .users import UsersApi
+from .worktrees import WorktreesApi
 
 __all__ = ["ApiClient", "ApiError", "AuthRequired", "ServerEvent", "ServerUnavailable"]
 
@@ -37,6 +39,8 @@ class ApiClient:
         self.settings = SettingsApi(self.transport)
         self.events = EventsApi(self.transport)
         self.agent = AgentApi(self.transport)
+        self.reviews = ReviewsApi(self.transport)
+        self.worktrees = WorktreesApi(self.transport)
 
     @property
     def base_url(self) -> str:

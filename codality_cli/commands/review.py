@@ -1,0 +1,263 @@
+"""``codality ticket diff | review | reviews | merge | discard | merge-diff``.
+
+Diffs go to stdout: coloured and through ``$PAGER`` when stdout is the terminal, plain when
+piped. A refused merge prints its reason and the conflicting files and exits 6 (conflict).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..context import CliContext
+from ..errors import CliError, ExitCode
+from ..output import Column, FieldsOption, JsonOption
+from ..streams import Streams
+from .ticket import NumberArgument, ticket_app
+
+if TYPE_CHECKING:
+    from ..api import ApiClient
+
+STAT_COLUMNS = [
+    Column("path", "path"),
+    Column("status", "status"),
+    Column("+", "insertions"),
+    Column("-", "deletions"),
+    Column("binary", "binary"),
+]
+REVIEW_COLUMNS = [
+    Column("id", "id"),
+    Column("state", "state"),
+    Column("user", "user_id"),
+    Column("comments", "comments", lambda r: len(r.get("comments") or [])),
+    Column("created", "created_at"),
+    Column("body", "body", lambda r: (r.get("body") or "").strip().split("\n")[0]),
+]
+_COLOURS = (("diff --git", "1"), ("@@", "36"), ("+++", "1"), ("---", "1"), ("+", "32"), ("-", "31"))
+
+
+def colourise(patch: str) -> str:
+    """ANSI colours per line, as ``git diff`` shows them on a terminal."""
+    lines = []
+    for line in patch.splitlines(keepends=True):
+        code = next((c for prefix, c in _COLOURS if line.startswith(prefix)), None)
+        lines.append(f"\x1b[{code}m{line.rstrip(chr(10))}\x1b[0m\n" if code else line)
+    return "".join(lines)
+
+
+def show_patch(streams: Streams, patch: str) -> None:
+    """Plain when piped; on the real terminal coloured and paged with ``$PAGER``."""
+    if not patch:
+        streams.message("no changes")
+        return
+    text = colourise(patch) if streams.color else patch
+    pager = os.environ.get("PAGER", "less -FRX")
+    if streams.out_tty and streams.out is sys.stdout and pager.strip():
+        try:
+            subprocess.run(shlex.split(pager), input=text, text=True, check=False)
+            return
+        except OSError:
+            pass  # no such pager: print instead
+    streams.write(text)
+
+
+def show_stats(cli: CliContext, stats: dict[str, Any], as_json: bool, fields: str | None) -> None:
+    if as_json or fields:
+        cli.output(True, fields).json(stats)
+        return
+    cli.output(False).items(stats["files"], STAT_COLUMNS)
+    cli.streams.message(
+        f"{stats['files_changed']} file(s) changed, {stats['insertions']} insertion(s)(+),"
+        f" {stats['deletions']} deletion(s)(-)"
+    )
+
+
+StatOption = Annotated[bool, typer.Option("--stat", help="Files changed with +/- counts.")]
+
+
+@ticket_app.command("diff")
+def diff(
+    ctx: typer.Context,
+    number: NumberArgument,
+    stat: StatOption = False,
+    merged: Annotated[
+        bool, typer.Option("--merged", help="The diff captured when the ticket was merged.")
+    ] = False,
+    committed: Annotated[
+        bool, typer.Option("--committed", help="Leave uncommitted worktree changes out.")
+    ] = False,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """The ticket's changes against its merge base with the default branch."""
+    if merged:
+        merge_diff(ctx, number, stat, as_json, fields)
+        return
+    cli = CliContext.of(ctx)
+    if stat:
+        found = cli.run_in_project(
+            lambda api, slug: api.reviews.diff_stats(slug, number, committed)
+        )
+        show_stats(cli, found, as_json, fields)
+        return
+    found = cli.run_in_project(lambda api, slug: api.reviews.diff(slug, number, committed))
+    if as_json or fields:
+        cli.output(True, fields).json(found)
+    else:
+        show_patch(cli.streams, found["diff"])
+
+
+@ticket_app.command("merge-diff")
+def merge_diff(
+    ctx: typer.Context,
+    number: NumberArgument,
+    stat: StatOption = False,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """The diff the ticket's merge brought into the default branch (kept after cleanup)."""
+    cli = CliContext.of(ctx)
+    if stat:
+        found = cli.run_in_project(lambda api, slug: api.reviews.merge_diff_stats(slug, number))
+        show_stats(cli, found, as_json, fields)
+        return
+    found = cli.run_in_project(lambda api, slug: api.reviews.merge_diff(slug, number))
+    if as_json or fields:
+        cli.output(True, fields).json(found)
+    else:
+        show_patch(cli.streams, found["diff"])
+
+
+def parse_line_comment(raw: str) -> dict[str, Any]:
+    """``PATH:LINE:TEXT`` → ``{path, line, body}``."""
+    path, _, rest = raw.partition(":")
+    line, _, body = rest.partition(":")
+    if not path or not line.isdigit() or not body.strip():
+        raise typer.BadParameter(f"{raw!r} is not PATH:LINE:TEXT", param_hint="--line")
+    return {"path": path, "line": int(line), "body": body}
+
+
+@ticket_app.command("review")
+def review(
+    ctx: typer.Context,
+    number: NumberArgument,
+    approve: Annotated[bool, typer.Option("--approve", help="Approve the work.")] = False,
+    request_changes: Annotated[
+        bool,
+        typer.Option("--request-changes", help="Ask for changes (starts the agent on them)."),
+    ] = False,
+    comment: Annotated[bool, typer.Option("--comment", help="Comment only.")] = False,
+    message: Annotated[str, typer.Option("-m", "--message", help="The review's body.")] = "",
+    lines: Annotated[
+        list[str] | None,
+        typer.Option("--line", help="An inline comment PATH:LINE:TEXT (repeatable)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Review the ticket's diff: --approve, --request-changes or --comment."""
+    chosen = [
+        s
+        for s, on in (
+            ("approved", approve),
+            ("changes_requested", request_changes),
+            ("commented", comment),
+        )
+        if on
+    ]
+    if len(chosen) != 1:
+        raise CliError(
+            "give exactly one of --approve, --request-changes, --comment", ExitCode.USAGE
+        )
+    comments = [parse_line_comment(raw) for raw in lines or []]
+    cli = CliContext.of(ctx)
+    saved = cli.run_in_project(
+        lambda api, slug: api.reviews.create(slug, number, chosen[0], message, comments)
+    )
+    feedback = saved.get("feedback") or {}
+    note = ""
+    if feedback.get("started"):
+        note = f"; the agent is working on it (session {feedback['session']['id']})"
+    elif feedback:
+        note = f"; the agent was not started: {feedback.get('reason')}"
+    cli.output(as_json).done(f"review {saved['id']} ({saved['state']}) on #{number}{note}", saved)
+
+
+@ticket_app.command("reviews")
+def reviews(
+    ctx: typer.Context,
+    number: NumberArgument,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """The ticket's reviews, oldest first."""
+    cli = CliContext.of(ctx)
+    found = cli.run_in_project(lambda api, slug: api.reviews.list(slug, number))
+    cli.output(as_json, fields).items(found, REVIEW_COLUMNS)
+
+
+def refused(exc: Any, action: str) -> CliError:
+    """A 409 as one message naming the reason and every conflicting file (exit 6)."""
+    paths = exc.details.get("conflicts") or []
+    listing = "".join(f"\n  {path}" for path in paths)
+    return CliError(f"{action} refused: {exc.message}{listing}", ExitCode.CONFLICT)
+
+
+@ticket_app.command("merge")
+def merge(
+    ctx: typer.Context,
+    number: NumberArgument,
+    squash: Annotated[bool, typer.Option("--squash", help="One commit instead of a merge.")] = (
+        False
+    ),
+    as_json: JsonOption = False,
+) -> None:
+    """Merge the ticket's work into the default branch (exit 6 when refused)."""
+    from ..api import ApiError
+
+    cli = CliContext.of(ctx)
+
+    async def call(api: ApiClient, slug: str) -> dict[str, Any]:
+        try:
+            return await api.worktrees.merge(slug, number, "squash" if squash else None)
+        except ApiError as exc:
+            if exc.status == 409:
+                raise refused(exc, "merge") from exc
+            raise
+
+    result = cli.run_in_project(call)
+    done = result["merge"]
+    stats = result["stats"]
+    push = result["push"]
+    pushed = (
+        "; pushed to origin"
+        if push.get("ok")
+        else f"; push failed: {push['error']}"
+        if push.get("attempted")
+        else ""
+    )
+    cli.output(as_json).done(
+        f"merged #{number} ({done['kind']}, {done['after'][:10]}): {stats['files_changed']} "
+        f"file(s), +{stats['insertions']} -{stats['deletions']}{pushed}",
+        result,
+    )
+
+
+@ticket_app.command("discard")
+def discard(
+    ctx: typer.Context,
+    number: NumberArgument,
+    cancel: Annotated[
+        bool, typer.Option("--cancel", help="Move the ticket to cancelled, not backlog.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove the ticket's worktree and branch; the work stays under refs/codality/discarded/."""
+    cli = CliContext.of(ctx)
+    result = cli.run_in_project(lambda api, slug: api.worktrees.discard(slug, number, cancel))
+    kept = f"{result['kept_ref']} ({result['kept_sha'][:10]})"
+    cli.output(as_json).done(f"discarded #{number}; the work is kept at {kept}", result)

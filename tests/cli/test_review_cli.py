@@ -1,0 +1,117 @@
+"""``codality ticket diff | review | reviews | merge | discard | merge-diff`` on the real server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codality_server.keys import SERVICES
+from tests.cli.conftest import Cli
+from tests.conftest import git
+
+
+@pytest.fixture
+def ticket(cli: Cli, project: dict[str, Any], git_repo: Path, tmp_path: Path) -> dict[str, Any]:
+    """Ticket #1 with a worktree (git CLI): one commit and one uncommitted file."""
+    created = cli(
+        "-p", project["slug"], "ticket", "create", "Friendlier greeting", "-d", "", "--json"
+    )
+    assert created.exit_code == 0, created.stderr
+    ticket = dict(created.json())
+    branch = "codality/1-friendlier-greeting"
+    worktree = tmp_path / "wt"
+    git(git_repo, "worktree", "add", "-q", "-b", branch, str(worktree), "main")
+    (worktree / "src" / "app.py").write_text("def greet(name):\n    return f'hi {name}!'\n")
+    git(worktree, "commit", "-q", "-am", "friendlier greeting")
+    (worktree / "notes.md").write_text("uncommitted notes\n")
+    tickets = cli.server.app[SERVICES].tickets
+    cli.server.call(tickets.set_worktree(ticket["id"], branch, str(worktree)))
+    return ticket
+
+
+def test_diff_is_plain_when_piped_and_coloured_on_a_terminal(
+    cli: Cli, project: dict[str, Any], ticket: dict[str, Any]
+) -> None:
+    p = ("-p", project["slug"])
+    piped = cli(*p, "ticket", "diff", "1")
+    assert piped.exit_code == 0, piped.stderr
+    assert "+uncommitted notes" in piped.stdout and "\x1b[" not in piped.stdout
+    committed = cli(*p, "ticket", "diff", "1", "--committed")
+    assert "notes.md" not in committed.stdout and "hi {name}!" in committed.stdout
+
+    coloured = cli(*p, "ticket", "diff", "1", tty=True)
+    assert "\x1b[32m+uncommitted notes\x1b[0m" in coloured.stdout
+
+    stat = cli(*p, "ticket", "diff", "1", "--stat")
+    assert stat.stdout.splitlines() == [
+        "notes.md\tadded\t1\t0\tfalse",
+        "src/app.py\tmodified\t1\t1\tfalse",
+    ]
+    assert "2 file(s) changed, 2 insertion(s)(+), 1 deletion(s)(-)" in stat.stderr
+    as_json = cli(*p, "ticket", "diff", "1", "--stat", "--json").json()
+    assert as_json["files_changed"] == 2
+
+
+def test_review_verbs_and_listing(
+    cli: Cli, project: dict[str, Any], ticket: dict[str, Any]
+) -> None:
+    p = ("-p", project["slug"])
+    assert cli(*p, "settings", "set", "feedback_on_review", "false").exit_code == 0
+    commented = cli(
+        *p, "ticket", "review", "1", "--comment", "-m", "Nice.", "--line", "src/app.py:2:Why the !?"
+    )
+    assert commented.exit_code == 0, commented.stderr
+    asked = cli(*p, "ticket", "review", "1", "--request-changes", "-m", "Keep hello.")
+    assert asked.exit_code == 0, asked.stderr
+    assert "the agent was not started: feedback_on_review is off" in asked.stderr
+
+    listed = cli(*p, "ticket", "reviews", "1", "--json")
+    states = [(r["state"], len(r["comments"])) for r in listed.json()]
+    assert states == [("commented", 1), ("changes_requested", 0)]
+
+    outside = cli(*p, "ticket", "review", "1", "--comment", "--line", "src/app.py:99:far away")
+    assert outside.exit_code == 1 and "outside the diff" in outside.stderr
+    malformed = cli(*p, "ticket", "review", "1", "--comment", "--line", "src/app.py:two:x")
+    assert malformed.exit_code == 2
+    neither = cli(*p, "ticket", "review", "1", "-m", "hm")
+    assert neither.exit_code == 2 and "exactly one of" in neither.stderr
+
+
+def test_refused_merge_lists_conflicts_and_exits_6(
+    cli: Cli, project: dict[str, Any], ticket: dict[str, Any], git_repo: Path
+) -> None:
+    (git_repo / "src" / "app.py").write_text("def greet(name):\n    return 'mine'\n")
+    result = cli("-p", project["slug"], "ticket", "merge", "1")
+    assert result.exit_code == 6
+    assert "merge refused:" in result.stderr and "\n  src/app.py" in result.stderr
+    assert (git_repo / "src" / "app.py").read_text() == "def greet(name):\n    return 'mine'\n"
+
+
+def test_squash_merge_then_merge_diff(
+    cli: Cli, project: dict[str, Any], ticket: dict[str, Any], git_repo: Path
+) -> None:
+    p = ("-p", project["slug"])
+    merged = cli(*p, "ticket", "merge", "1", "--squash")
+    assert merged.exit_code == 0, merged.stderr
+    assert "merged #1 (squash" in merged.stderr and "2 file(s), +2 -1" in merged.stderr
+    assert (git_repo / "notes.md").read_text() == "uncommitted notes\n"
+
+    kept = cli(*p, "ticket", "merge-diff", "1")
+    assert "+uncommitted notes" in kept.stdout
+    assert cli(*p, "ticket", "diff", "1", "--merged").stdout == kept.stdout
+    stat = cli(*p, "ticket", "merge-diff", "1", "--stat", "--json").json()
+    assert stat["files_changed"] == 2
+    gone = cli(*p, "ticket", "diff", "1")
+    assert gone.exit_code == 3
+
+
+def test_discard_keeps_the_work(
+    cli: Cli, project: dict[str, Any], ticket: dict[str, Any], git_repo: Path
+) -> None:
+    result = cli("-p", project["slug"], "ticket", "discard", "1", "--cancel", "--json")
+    assert result.exit_code == 0, result.stderr
+    body = result.json()
+    assert body["ticket"]["status"] == "cancelled"
+    assert git(git_repo, "show", f"{body['kept_ref']}:notes.md") == "uncommitted notes\n"
