@@ -20,6 +20,7 @@ from .commands import (
     auth,
     comment,
     completion,
+    demo,
     events,
     me,
     project,
@@ -114,6 +115,7 @@ app.add_typer(settings.app, name="settings")
 events.register(app)
 api_cmd.register(app)
 completion.register(app)
+demo.register(app)
 
 for _module in TICKET_EXTENSIONS:
     try:

@@ -159,7 +159,8 @@ class AgentRuntime(Service):
             self._runs.pop(ticket.id, None)
             raise
         self._runs[ticket.id] = run
-        self.bus.publish("agent:started", run.channels, run.session.view())
+        started = {**run.session.view(), "session_id": run.session.id}
+        self.bus.publish("agent:started", run.channels, started)
         context = _Context(settings, env, user, trigger, message)
         run.task = asyncio.create_task(self._supervise(run, context), name=f"agent-{ticket.id}")
         return run.session.view()

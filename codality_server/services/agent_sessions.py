@@ -59,9 +59,16 @@ class AgentSessionService(Service):
         return await db_sessions.ticket_sessions(self.db.reader, ticket_id)
 
     async def with_transcript(self, ticket_id: int, session_id: int) -> dict[str, Any]:
-        """One session of the ticket with every stored block."""
+        """One session of the ticket with every stored block, and ``last_event_id``: the bus id
+        read just before the transcript, so a viewer that follows the events after it misses
+        nothing (it may see a block twice, never lose one)."""
+        last_event_id = self.bus.last_id
         session = await db_sessions.get_session(self.db.reader, session_id)
         if session is None or session.ticket_id != ticket_id:
             raise NotFound(f"this ticket has no agent session {session_id}")
         blocks = await db_sessions.transcript(self.db.reader, session_id)
-        return {**session.view(), "transcript": [block.view() for block in blocks]}
+        return {
+            **session.view(),
+            "transcript": [block.view() for block in blocks],
+            "last_event_id": last_event_id,
+        }

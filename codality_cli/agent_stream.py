@@ -1,0 +1,177 @@
+"""Rendering an agent run in the terminal, live (``agent:*`` events) or from its stored transcript.
+
+The model's text is the data, so it goes to stdout as it arrives; everything about the run —
+thinking (dimmed), one line per tool call with its outcome, user messages, errors and the final
+summary — goes to stderr. Piped, stdout therefore holds just what the agent said.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .streams import Streams
+
+ARG_PREVIEW = 70
+TERMINAL_STATUSES = frozenset({"completed", "failed", "stopped", "timed_out", "interrupted"})
+
+
+def _preview(tool_input: Any) -> str:
+    """The most telling argument of a tool call, on one short line."""
+    if isinstance(tool_input, dict):
+        for key in ("command", "path", "pattern", "query", "topic", "number"):
+            if key in tool_input:
+                value = str(tool_input[key])
+                break
+        else:
+            value = json.dumps(tool_input, ensure_ascii=False)
+    else:
+        value = str(tool_input)
+    value = " ".join(value.split())
+    return value if len(value) <= ARG_PREVIEW else value[: ARG_PREVIEW - 1] + "…"
+
+
+def _outcome(output: str) -> str:
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = " ".join(lines[-1].split()) if lines[-1].startswith("[") else " ".join(lines[0].split())
+    first = first if len(first) <= ARG_PREVIEW else first[: ARG_PREVIEW - 1] + "…"
+    return f"{first} ({len(lines)} lines)" if len(lines) > 1 else first
+
+
+def money(value: Any) -> str:
+    return f"${float(value or 0):.4f}"
+
+
+def session_line(session: dict[str, Any]) -> str:
+    """``completed · 1200 in / 340 out tokens · $0.0087``."""
+    return (
+        f"{session.get('status')} · {session.get('tokens_in', 0)} in / "
+        f"{session.get('tokens_out', 0)} out tokens · {money(session.get('cost_usd'))}"
+    )
+
+
+@dataclass
+class AgentPrinter:
+    """Turns events or transcript blocks into terminal output; remembers what it has shown."""
+
+    streams: Streams
+    show_thinking: bool = True
+    text_on_stderr: bool = False
+    _at_line_start: bool = True
+    _in_thinking: bool = False
+    _shown_tools: set[str] = field(default_factory=set)
+    _pending_call: str | None = None
+
+    # -- low level ---------------------------------------------------------------------------
+
+    def _err(self, text: str, style: str | None = None) -> None:
+        self._end_text()
+        console = self.streams.console("err")
+        console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+    def _end_text(self) -> None:
+        if not self._at_line_start:
+            (self.streams.err if self.text_on_stderr else self.streams.out).write("\n")
+            self._at_line_start = True
+
+    def _text(self, text: str) -> None:
+        if self._in_thinking:
+            self.streams.err.write("\n")
+            self._in_thinking = False
+        if self.text_on_stderr:
+            self.streams.err.write(text)
+            self.streams.err.flush()
+        else:
+            self.streams.write(text)
+        self._at_line_start = text.endswith("\n")
+
+    def _thinking(self, text: str) -> None:
+        if not self.show_thinking:
+            return
+        self._end_text()
+        self._in_thinking = True
+        console = self.streams.console("err")
+        console.print(text, style="dim italic", end="", markup=False, highlight=False)
+
+    def _close_thinking(self) -> None:
+        if self._in_thinking:
+            self.streams.err.write("\n")
+            self.streams.err.flush()
+            self._in_thinking = False
+
+    # -- one event or block ------------------------------------------------------------------
+
+    def event(self, type_: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """Show one ``agent:*`` event; returns the session when it is ``agent:stopped``."""
+        kind = type_.removeprefix("agent:")
+        if kind == "text_delta":
+            self._text(str(data.get("text", "")))
+        elif kind == "thinking_delta":
+            self._thinking(str(data.get("text", "")))
+        elif kind == "started":
+            self._err(
+                f"── agent started · {data.get('model')} · sandbox {data.get('sandbox')}", "bold"
+            )
+        elif kind == "stopped":
+            self.finish()
+            self._err(f"── {session_line(data)}", "bold")
+            if data.get("error"):
+                self._err(f"   {data['error']}", "red")
+            return data
+        else:
+            self.block(kind, data)
+        return None
+
+    def block(self, kind: str, data: dict[str, Any]) -> None:
+        """Show one stored transcript block (also used for the non-delta live events)."""
+        if kind == "text":
+            self._close_thinking()
+            self._text(str(data.get("text", "")))
+            self._end_text()
+        elif kind == "thinking":
+            self._thinking(str(data.get("text", "")))
+            self._close_thinking()
+        elif kind == "tool_call":
+            self._close_thinking()
+            tool_id = str(data.get("tool_use_id"))
+            if tool_id in self._shown_tools:
+                return
+            self._pending_call = f"▸ {data.get('name')} {_preview(data.get('input'))}"
+        elif kind == "tool_result":
+            tool_id = str(data.get("tool_use_id"))
+            if tool_id in self._shown_tools:
+                return
+            self._shown_tools.add(tool_id)
+            call = self._pending_call or f"▸ {data.get('name')}"
+            self._pending_call = None
+            ok = bool(data.get("ok"))
+            mark = "✓" if ok else "✗"
+            self._err(
+                f"{call}  {mark} {_outcome(str(data.get('output', '')))}".rstrip(),
+                None if ok else "red",
+            )
+        elif kind == "user_message":
+            self._close_thinking()
+            self._err(f"» you ({data.get('mode', 'steer')}): {data.get('text')}", "cyan")
+        elif kind == "error":
+            self._close_thinking()
+            self._err(f"! {data.get('message')}", "yellow")
+        elif kind == "commit":
+            self._err(f"● committed {str(data.get('sha', ''))[:10]}", "green")
+
+    def transcript(self, blocks: list[dict[str, Any]]) -> None:
+        """A stored transcript, from the first block (the prompt is not repeated)."""
+        for block in blocks:
+            if block.get("kind") != "prompt":
+                self.block(str(block.get("kind")), dict(block.get("data") or {}))
+
+    def finish(self) -> None:
+        """End what is open: a thinking line, a text line, a tool call that never returned."""
+        self._close_thinking()
+        self._end_text()
+        if self._pending_call:
+            self._err(f"{self._pending_call}  …", "yellow")
+            self._pending_call = None

@@ -1,0 +1,44 @@
+"""The agent on a ticket: start, stop, status, messages, one stored session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .resource import Resource
+from .tickets import ticket_path
+
+
+def agent_path(slug: str, number: int) -> str:
+    return f"{ticket_path(slug, number)}/agent"
+
+
+class AgentApi(Resource):
+    async def start(
+        self, slug: str, number: int, message: str | None = None, model: str | None = None
+    ) -> dict[str, Any]:
+        """Start a session; answers its view at once (the run goes on in the server)."""
+        body = {k: v for k, v in {"message": message, "model": model}.items() if v is not None}
+        result: dict[str, Any] = await self.t.post(f"{agent_path(slug, number)}/start", body)
+        return result
+
+    async def stop(self, slug: str, number: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self.t.post(f"{agent_path(slug, number)}/stop")
+        return result
+
+    async def status(self, slug: str, number: int) -> dict[str, Any]:
+        """``{running, session, sessions}``: the current or last session and every past one."""
+        result: dict[str, Any] = await self.t.get(f"{agent_path(slug, number)}/status")
+        return result
+
+    async def message(
+        self, slug: str, number: int, text: str, mode: str = "steer"
+    ) -> dict[str, Any]:
+        body = {"message": text, "mode": mode}
+        result: dict[str, Any] = await self.t.post(f"{agent_path(slug, number)}/message", body)
+        return result
+
+    async def session(self, slug: str, number: int, session_id: int) -> dict[str, Any]:
+        """One session with ``transcript`` and ``last_event_id`` (follow live after it)."""
+        path = f"{agent_path(slug, number)}/sessions/{int(session_id)}"
+        result: dict[str, Any] = await self.t.get(path)
+        return result

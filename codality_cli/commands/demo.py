@@ -1,0 +1,167 @@
+"""``codality demo``: the whole product in one command, with no API key and no network.
+
+It uses its own data dir (``<data>/demo``, so the user's key and projects are never touched),
+makes a small sample repository with the ``git`` CLI, starts the scripted Messages endpoint that
+ships with the server (as a subprocess: the CLI never imports the server), points the demo
+server's ``ANTHROPIC_BASE_URL`` at it, files a ticket, streams the agent's run through the same
+loop and SDK a real run uses, and shows the diff the agent left on the ticket's branch.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from ..agent_stream import AgentPrinter
+from ..context import CliContext
+from ..errors import CliError, ExitCode
+from .agent import exit_for, follow
+
+if TYPE_CHECKING:
+    from ..api import ApiClient
+
+SAMPLE_FILES = {
+    "README.md": "# greeter\n\nA tiny sample project for `codality demo`.\n",
+    "greeter.py": (
+        'def greet(name):\n    """Greet someone by name."""\n    return "Hello, " + name\n'
+    ),
+    "test_greeter.py": (
+        "import unittest\n\nfrom greeter import greet\n\n\n"
+        "class GreetTest(unittest.TestCase):\n"
+        "    def test_greet(self):\n"
+        '        self.assertEqual(greet("Ada"), "Hello, Ada")\n'
+    ),
+}
+TICKET = {
+    "title": "Greet people with an exclamation mark",
+    "description": '`greet("Ada")` should return `"Hello, Ada!"`, not `"Hello, Ada"`.',
+    "kind": "bug",
+    "priority": "high",
+}
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "Codality Demo",
+    "GIT_AUTHOR_EMAIL": "demo@codality.invalid",
+    "GIT_COMMITTER_NAME": "Codality Demo",
+    "GIT_COMMITTER_EMAIL": "demo@codality.invalid",
+}
+
+
+def make_sample_repo(path: Path) -> None:
+    """A two-file Python project with one commit on ``main``, made with the git CLI."""
+    if (path / ".git").exists():
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    for name, text in SAMPLE_FILES.items():
+        (path / name).write_text(text, encoding="utf-8")
+    env = {**os.environ, **IDENTITY}
+    try:
+        for args in (
+            ["init", "-q", "-b", "main"],
+            ["add", "-A"],
+            ["commit", "-q", "-m", "Greeter"],
+        ):
+            subprocess.run(["git", *args], cwd=path, env=env, check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise CliError(
+            f"the demo needs the git command to make its sample repository: {exc}"
+        ) from exc
+
+
+@contextmanager
+def scripted_model() -> Iterator[str]:
+    """The scripted Messages endpoint as a subprocess; yields its URL."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "codality_server.agent.scripted_model",
+            "--port",
+            "0",
+            "--script",
+            "demo",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise CliError("the demo's scripted model endpoint did not start")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def _project(api: ApiClient, repo: Path) -> str:
+    for project in await api.projects.list():
+        if Path(str(project.get("path"))) == repo:
+            return str(project["slug"])
+    created = await api.projects.create({"mode": "existing", "path": str(repo)})
+    return str(created["slug"])
+
+
+def demo(ctx: typer.Context) -> None:
+    """See the whole product in one command: a sample repo, a ticket and a scripted agent run."""
+    cli = CliContext.of(ctx)
+    if not cli.settings.is_local:
+        raise CliError(
+            "the demo runs on its own local server; drop --server/CODALITY_URL", ExitCode.USAGE
+        )
+    demo_dir = cli.settings.data_dir / "demo"
+    demo_cli = CliContext(replace(cli.settings, data_dir=demo_dir, project=None), cli.streams)
+    repo = demo_dir / "sample-repo"
+    make_sample_repo(repo)
+    printer = AgentPrinter(cli.streams)
+    cli.streams.message(f"demo data dir: {demo_dir}\nsample repository: {repo}")
+
+    with scripted_model() as model_url:
+
+        async def run(api: ApiClient) -> dict[str, Any]:
+            await api.settings.set_env(
+                {"ANTHROPIC_API_KEY": "demo-key-scripted", "ANTHROPIC_BASE_URL": model_url}
+            )
+            slug = await _project(api, repo)
+            ticket = await api.tickets.create(slug, TICKET)
+            number = int(ticket["number"])
+            cli.streams.message(f"filed ticket #{number}: {ticket['title']}\n")
+            session = await api.agent.start(slug, number)
+            ended = await follow(api, int(ticket["id"]), int(session["id"]), printer, 0)
+            diff = await api.transport.get(f"/api/projects/{slug}/tickets/{number}/diff")
+            cli.streams.message("\nThe agent's change, on the ticket's own branch:\n")
+            cli.streams.write(diff if isinstance(diff, str) else str(diff.get("diff", "")))
+            cli.streams.message(
+                f"\nReplay it: `codality --data-dir {cli.settings.data_dir / 'demo'} -p {slug} "
+                f"ticket watch {number}`. For real work, set ANTHROPIC_API_KEY with "
+                "`codality settings env-set` and start the agent on one of your tickets."
+            )
+            return ended
+
+        try:
+            ended = demo_cli.run(run)
+        except KeyboardInterrupt:
+            printer.finish()
+            raise typer.Exit(130) from None
+        finally:
+            from .. import local_server
+
+            local_server.stop(demo_dir)
+    exit_for(ended)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)

@@ -1,0 +1,63 @@
+"""The scripted session ``codality demo`` plays: fix a small bug in the sample ``greeter`` repo.
+
+The sample repository is made by ``codality_cli/commands/demo.py``; the tool inputs below match
+its files. Frames are paced a little so the run reads like a live one.
+"""
+
+from __future__ import annotations
+
+from .scripted_model import Turn
+
+PACE_S = 0.015
+
+
+def _turn(*blocks: dict[str, object]) -> Turn:
+    return {"blocks": list(blocks), "delay_s": PACE_S}
+
+
+def _say(text: str) -> dict[str, object]:
+    return {"type": "text", "text": text}
+
+
+def _use(name: str, **tool_input: object) -> dict[str, object]:
+    return {"type": "tool_use", "name": name, "input": tool_input}
+
+
+DEMO_SCRIPT: list[Turn] = [
+    _turn(
+        {
+            "type": "thinking",
+            "thinking": "The ticket asks for an exclamation mark after the name. I should find "
+            "where greetings are built and check how it is tested.",
+        },
+        _say("I'll start by looking at what is in the repository.\n"),
+        _use("list_directory", path="."),
+    ),
+    _turn(_say("Let me read the greeter and its test.\n"), _use("read_file", path="greeter.py")),
+    _turn(_use("read_file", path="test_greeter.py")),
+    _turn(
+        _say("The greeting is built in `greet`. I'll add the exclamation mark there.\n"),
+        _use(
+            "edit_file",
+            path="greeter.py",
+            old_text='return "Hello, " + name',
+            new_text='return f"Hello, {name}!"',
+        ),
+    ),
+    _turn(
+        _say("And update the test to expect it.\n"),
+        _use(
+            "edit_file",
+            path="test_greeter.py",
+            old_text='"Hello, Ada")',
+            new_text='"Hello, Ada!")',
+        ),
+    ),
+    _turn(_say("Now the tests.\n"), _use("bash", command="python3 -m unittest -v 2>&1")),
+    _turn(
+        _say(
+            'Greetings now end with an exclamation mark: `greet("Ada")` returns '
+            '`"Hello, Ada!"`. I updated `test_greeter.py` to match and the tests pass.'
+        )
+    ),
+]

@@ -1,0 +1,114 @@
+"""``codality ticket start|watch|say|stop|status`` against the real server and the fake model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from codality_server.keys import SERVICES
+from tests.conftest import RunningServer
+from tests.fakes.anthropic_server import FakeAnthropic, text, tool
+
+from .conftest import Cli
+
+
+@pytest.fixture
+def fake(server: RunningServer, admin_token: str) -> Iterator[FakeAnthropic]:
+    fake = FakeAnthropic().start()
+    env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake.url}
+    response = httpx.put(
+        f"{server.url}/api/settings/env",
+        json=env,
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
+    assert response.status_code == 200
+    server.app[SERVICES].agent.retry_backoff_s = 0.01
+    yield fake
+    fake.stop()
+
+
+def file_ticket(cli: Cli, project: dict[str, Any], title: str = "Say hello") -> int:
+    made = cli("-p", project["slug"], "ticket", "create", title, "-d", "x", "--json")
+    assert made.exit_code == 0, made.stderr
+    return int(made.json()["number"])
+
+
+def test_start_streams_text_to_stdout_and_tools_to_stderr(
+    cli: Cli, project: dict[str, Any], fake: FakeAnthropic
+) -> None:
+    fake.script(
+        tool("list_directory", say="Looking around.", thinking="Where to begin?", path="."),
+        tool("bash", command="exit 4"),
+        text("All done here."),
+    )
+    number = file_ticket(cli, project)
+    run = cli("-p", project["slug"], "ticket", "start", str(number))
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout == "Looking around.\nAll done here.\n"
+    assert "Where to begin?" in run.stderr
+    assert "▸ list_directory .  ✓ src/" in run.stderr
+    assert "▸ bash exit 4  ✗" in run.stderr and "exit code 4" in run.stderr
+    assert "── completed" in run.stderr and "$0." in run.stderr
+
+    quiet = cli("-p", project["slug"], "ticket", "watch", str(number), "--no-thinking")
+    assert quiet.exit_code == 0
+    assert quiet.stdout == "Looking around.\nAll done here.\n"
+    assert "Where to begin?" not in quiet.stderr and "▸ bash exit 4  ✗" in quiet.stderr
+
+
+def test_an_unsuccessful_session_exits_7(
+    cli: Cli, project: dict[str, Any], fake: FakeAnthropic
+) -> None:
+    fake.script({"blocks": [{"type": "text", "text": "Hm"}], "break_after": 0})
+    number = file_ticket(cli, project)
+    run = cli("-p", project["slug"], "ticket", "start", str(number))
+    assert run.exit_code == 7, (run.stdout, run.stderr)
+    assert "── failed" in run.stderr and "broke off mid-way" in run.stderr
+
+
+def test_detach_then_say_watch_status_and_stop(
+    cli: Cli, project: dict[str, Any], fake: FakeAnthropic
+) -> None:
+    fake.script(tool("bash", command="sleep 1.5"), text("Noted your message."))
+    slug = project["slug"]
+    number = file_ticket(cli, project)
+    started = cli("-p", slug, "ticket", "start", str(number), "--detach", "--json")
+    assert started.exit_code == 0 and started.json()["status"] == "running"
+    said = cli("-p", slug, "ticket", "say", str(number), "Prefer tabs")
+    assert said.exit_code == 0 and "steer" in said.stderr
+    watched = cli("-p", slug, "ticket", "watch", str(number))
+    assert watched.exit_code == 0, watched.stderr
+    assert "» you (steer): Prefer tabs" in watched.stderr
+    assert watched.stdout.strip() == "Noted your message."
+    assert "Prefer tabs" in str(fake.requests[1]["messages"][-1]["content"])
+
+    status = cli("-p", slug, "ticket", "status", str(number), "--json")
+    assert status.json()["running"] is False
+    assert status.json()["sessions"][0]["status"] == "completed"
+    table = cli("-p", slug, "ticket", "status", str(number))
+    assert "completed" in table.stdout and "not running" in table.stderr
+
+    assert cli("-p", slug, "ticket", "stop", str(number)).exit_code == 6
+    assert cli("-p", slug, "ticket", "say", str(number), "hello?").exit_code == 6
+    assert cli("-p", slug, "ticket", "watch", "99").exit_code == 3
+
+
+def test_stop_from_the_cli_ends_a_long_run(
+    cli: Cli, project: dict[str, Any], fake: FakeAnthropic
+) -> None:
+    fake.script(tool("bash", command="sleep 60"))
+    slug = project["slug"]
+    number = file_ticket(cli, project)
+    assert cli("-p", slug, "ticket", "start", str(number), "--detach").exit_code == 0
+    import time
+
+    deadline = time.monotonic() + 10
+    while not cli("-p", slug, "ticket", "status", str(number), "--json").json()["running"]:
+        assert time.monotonic() < deadline
+    time.sleep(0.5)
+    stopped = cli("-p", slug, "ticket", "stop", str(number), "--json")
+    assert stopped.exit_code == 0 and stopped.json()["status"] == "stopped"
+    assert cli("-p", slug, "ticket", "watch", str(number)).exit_code == 7
