@@ -18,9 +18,11 @@ class Services:
         from .comments import CommentService
         from .profile import ProfileService
         from .projects import ProjectService
+        from .reviews import ReviewService
         from .settings import SettingsService
         from .tickets import TicketService
         from .users import UserService
+        from .worktrees import WorktreeService
 
         self.core = core
         self.settings = SettingsService(self)
@@ -32,6 +34,8 @@ class Services:
         self.comments = CommentService(self)
         self.agent_sessions = AgentSessionService(self)
         self.agent = AgentRuntime(self)
+        self.reviews = ReviewService(self)
+        self.worktrees = WorktreeService(self)
         # Set by the process runner (``__main__``); absent when the app is embedded in tests.
         self.restart_requested: asyncio.Event | None = None
         self.restart_pending = False

@@ -8,7 +8,20 @@ from ..middlewares import guarded
 from ..openapi import build_openapi
 from ..responses import json_ok
 from ..route import Route
-from . import agent, auth, comments, events, health, me, projects, settings, tickets, users
+from . import (
+    agent,
+    auth,
+    comments,
+    events,
+    health,
+    me,
+    projects,
+    reviews,
+    settings,
+    tickets,
+    users,
+    worktrees,
+)
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -27,6 +40,8 @@ def all_routes() -> list[Route]:
         *tickets.ROUTES,
         *comments.ROUTES,
         *agent.ROUTES,
+        *reviews.ROUTES,
+        *worktrees.ROUTES,
         Route("GET", "/api/openapi.json", openapi, "This document", "public", tag="meta"),
     ]
 
