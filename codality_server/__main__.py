@@ -61,10 +61,14 @@ def _configure_logging(settings: ServerSettings, level: str) -> None:
     )
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handler.setFormatter(fmt)
-    console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(fmt)
     root = logging.getLogger()
-    root.handlers[:] = [handler, console]
+    root.handlers[:] = [handler]
+    if sys.stderr.isatty():
+        # In a terminal (`codality server run`) the log shows there too; a detached server's
+        # stderr already goes to server.log, which would then hold every line twice.
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(fmt)
+        root.addHandler(console)
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 

@@ -68,20 +68,21 @@ class Database:
                 await self._writer.execute("COMMIT")
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
-        async with self.reader.execute(sql, params) as cur:
-            return await cur.fetchone()
+        return await fetchone(self.reader, sql, params)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
-        async with self.reader.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return await fetchall(self.reader, sql, params)
+
+
+# Both helpers make one trip to aiosqlite's thread (execute + fetch + close together); the
+# cursor-based form costs three, which dominates fast queries.
 
 
 async def fetchone(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> Row | None:
-    """One row from any connection (the writer, inside a transaction, sees its own writes)."""
-    async with conn.execute(sql, params) as cur:
-        return await cur.fetchone()
+    """The first row from any connection (the writer, inside a transaction, sees its writes)."""
+    rows = await conn.execute_fetchall(sql, params)
+    return next(iter(rows), None)
 
 
 async def fetchall(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> list[Row]:
-    async with conn.execute(sql, params) as cur:
-        return list(await cur.fetchall())
+    return list(await conn.execute_fetchall(sql, params))

@@ -168,18 +168,20 @@ async def update_ticket(conn: Connection, ticket_id: int, now: str, **fields: An
     return await get_ticket(conn, ticket_id)
 
 
+# Parameters: (MATCH expression, project id, limit); public so bench/fts_search.py runs it too.
+SEARCH_SQL = (
+    f"SELECT {_COLUMNS}, snippet(ticket_search, -1, '[', ']', '…', 12) AS snippet,"
+    " ticket_search.rank AS rank"
+    " FROM ticket_search JOIN tickets t ON t.id = ticket_search.rowid"
+    " WHERE ticket_search MATCH ? AND t.project_id = ?"
+    " ORDER BY ticket_search.rank LIMIT ?"
+)
+
+
 async def search_tickets(
     conn: Connection, project_id: int, expression: str, limit: int
 ) -> list[SearchHit]:
     """Tickets of a project matching an FTS5 expression, best first (the configured bm25 rank
     weighs title over description over comments), each with a ``[marked]`` snippet."""
-    rows = await fetchall(
-        conn,
-        f"SELECT {_COLUMNS}, snippet(ticket_search, -1, '[', ']', '…', 12) AS snippet,"
-        " ticket_search.rank AS rank"
-        " FROM ticket_search JOIN tickets t ON t.id = ticket_search.rowid"
-        " WHERE ticket_search MATCH ? AND t.project_id = ?"
-        " ORDER BY ticket_search.rank LIMIT ?",
-        (expression, project_id, limit),
-    )
+    rows = await fetchall(conn, SEARCH_SQL, (expression, project_id, limit))
     return [SearchHit(_ticket(row), row["snippet"], row["rank"]) for row in rows]
