@@ -123,7 +123,8 @@ def demo(ctx: typer.Context) -> None:
             "the demo runs on its own local server; drop --server/CODALITY_URL", ExitCode.USAGE
         )
     demo_dir = cli.settings.data_dir / "demo"
-    demo_cli = CliContext(replace(cli.settings, data_dir=demo_dir, project=None), cli.streams)
+    demo_settings = replace(cli.settings, data_dir=demo_dir, project=None, env_token=None)
+    demo_cli = CliContext(demo_settings, cli.streams)
     repo = demo_dir / "sample-repo"
     make_sample_repo(repo)
     printer = AgentPrinter(cli.streams)

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -85,7 +86,12 @@ async def messages(request: web.Request) -> web.StreamResponse:
     """Answer one Messages request with the next turn of the script."""
     body = await request.json()
     recorded = request.app[REQUESTS]
-    recorded.append({"body": body, "headers": dict(request.headers)})
+    entry: dict[str, Any] = {
+        "body": body,
+        "headers": dict(request.headers),
+        "received_at": time.monotonic(),
+    }
+    recorded.append(entry)
     turns = request.app[TURNS]
     turn = turns.pop(0) if turns else FINAL_TURN
     if "status" in turn:
@@ -140,6 +146,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     )
     await response.write(_frame("message_stop", {}))
     await response.write_eof()
+    entry["answered_at"] = time.monotonic()
     return response
 
 
@@ -147,6 +154,8 @@ def create_app(turns: list[Turn]) -> web.Application:
     """The endpoint with its own copy of ``turns``; requests are recorded in ``app[REQUESTS]``."""
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[TURNS] = [dict(turn) for turn in turns]
+    # Each request is recorded with its body, headers, and monotonic ``received_at`` /
+    # ``answered_at`` times (benchmarks measure the agent's own time between two calls).
     app[REQUESTS] = []
     app.router.add_post("/v1/messages", messages)
     return app

@@ -112,3 +112,18 @@ def test_stop_from_the_cli_ends_a_long_run(
     stopped = cli("-p", slug, "ticket", "stop", str(number), "--json")
     assert stopped.exit_code == 0 and stopped.json()["status"] == "stopped"
     assert cli("-p", slug, "ticket", "watch", str(number)).exit_code == 7
+
+
+def test_demo_runs_a_scripted_session_offline_and_shows_the_diff(
+    server: RunningServer, tmp_path: Any
+) -> None:
+    data_dir = tmp_path / "user-data"
+    run = Cli(server, None)("--data-dir", str(data_dir), "demo", server=False)
+    assert run.exit_code == 0, run.stderr
+    assert "Greetings now end with an exclamation mark" in run.stdout
+    assert '+    return f"Hello, {name}!"' in run.stdout
+    assert "▸ bash python3 -m unittest -v 2>&1  ✓" in run.stderr
+    assert "── completed" in run.stderr
+    assert (data_dir / "demo" / "sample-repo" / ".git").is_dir()
+    assert not (data_dir / "codality.db").exists()  # the user's own data dir is untouched
+    assert not (data_dir / "demo" / "server.json").exists()  # the demo server was stopped

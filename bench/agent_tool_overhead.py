@@ -1,0 +1,104 @@
+"""Agent overhead per tool call, excluding model time.
+
+A scripted model asks for ``read_file`` on a small file N times in one session. The scripted
+endpoint stamps when it finished answering call i and when call i+1 arrived; the gap is the
+agent's own time for one tool round: parsing the streamed answer, publishing and storing the
+events and blocks, running the tool, and building and sending the next request. Goal (issue 4):
+median ≤ 10 ms. Run: ``.venv/bin/python bench/agent_tool_overhead.py [--calls N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+
+import httpx
+from aiohttp import web
+
+from codality_server.agent.scripted_model import REQUESTS, create_app
+from codality_server.app import create_app as create_server
+from codality_server.settings import ServerSettings
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+def make_repo(path: Path) -> None:
+    path.mkdir()
+    (path / "small.txt").write_text("".join(f"line {i}\n" for i in range(40)))
+    env = {
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@x",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@x",
+        "PATH": "/usr/bin:/bin",
+    }
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "init"]):
+        subprocess.run(["git", *args], cwd=path, env=env, check=True)
+
+
+async def measure(calls: int, root: Path) -> list[float]:
+    turn = {"blocks": [{"type": "tool_use", "name": "read_file", "input": {"path": "small.txt"}}]}
+    model = create_app([turn] * calls)
+    model_runner, model_url = await serve(model)
+    server_runner, url = await serve(create_server(ServerSettings(data_dir=root / "data", port=0)))
+    try:
+        code = (root / "data" / "setup-code").read_text().strip()
+        async with httpx.AsyncClient(base_url=url, timeout=60) as api:
+            signed = await api.post("/api/setup/verify", json={"code": code, "email": "b@x.io"})
+            api.headers["Authorization"] = f"Bearer {signed.json()['token']}"
+            env = {"ANTHROPIC_API_KEY": "bench", "ANTHROPIC_BASE_URL": model_url}
+            await api.put("/api/settings/env", json=env)
+            await api.put("/api/settings", json={"sandbox": "none"})
+            made = await api.post(
+                "/api/projects", json={"mode": "existing", "path": str(root / "repo")}
+            )
+            slug = made.json()["slug"]
+            await api.post(
+                f"/api/projects/{slug}/tickets", json={"title": "Bench", "kind": "chore"}
+            )
+            agent = f"/api/projects/{slug}/tickets/1/agent"
+            await api.post(f"{agent}/start")
+            while (await api.get(f"{agent}/status")).json()["running"]:
+                await asyncio.sleep(0.1)
+            status = (await api.get(f"{agent}/status")).json()["session"]
+            assert status["status"] == "completed", status
+    finally:
+        await server_runner.cleanup()
+        await model_runner.cleanup()
+    recorded = model[REQUESTS]
+    return [
+        (recorded[i + 1]["received_at"] - recorded[i]["answered_at"]) * 1000
+        for i in range(len(recorded) - 1)
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=200)
+    calls = parser.parse_args().calls
+    with tempfile.TemporaryDirectory(prefix="codality-bench-agent-") as folder:
+        root = Path(folder)
+        make_repo(root / "repo")
+        gaps = asyncio.run(measure(calls, root))
+    gaps.sort()
+    median = statistics.median(gaps)
+    p95 = gaps[int(len(gaps) * 0.95)]
+    print(
+        f"tool rounds: {len(gaps)}  median {median:.2f} ms  p95 {p95:.2f} ms  max {gaps[-1]:.2f} ms"
+    )
+    print(f"goal ≤ 10 ms median: {'met' if median <= 10 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
