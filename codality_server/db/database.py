@@ -7,16 +7,19 @@ never meet in SQLite's busy handler; one reader connection, which WAL lets run b
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 Row = aiosqlite.Row
 Connection = aiosqlite.Connection
 Params = Iterable[Any] | dict[str, Any]
+T = TypeVar("T")
+CACHE_ENTRIES = 1024
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
@@ -37,6 +40,9 @@ class Database:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        # Every committed write bumps the version; cached reads are valid for one version only.
+        self.version = 0
+        self._cache: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
 
     async def open(self) -> None:
         self._writer = await _connect(self.path)
@@ -66,6 +72,25 @@ class Database:
                 raise
             else:
                 await self._writer.execute("COMMIT")
+                self.version += 1
+
+    async def cached(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+        """``load()``'s result, reused until the next committed write.
+
+        Hot read paths (the session behind a token, a project by slug, a ticket list) are asked
+        far more often than anything changes; a result read while a write committed is not kept.
+        """
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == self.version:
+            self._cache.move_to_end(key)
+            return hit[1]  # type: ignore[no-any-return]
+        version = self.version
+        value = await load()
+        if version == self.version:
+            self._cache[key] = (version, value)
+            if len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return value
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
         return await fetchone(self.reader, sql, params)

@@ -171,8 +171,10 @@ class AuthService(Service):
         """The user behind a session token; sessions slide forward at most once an hour."""
         digest = token_hash(token)
         now = datetime.now(UTC)
-        found = await db_users.session_user(self.db.reader, digest, _iso(now))
-        if found is None:
+        found = await self.db.cached(
+            ("session", digest), lambda: db_users.session_user(self.db.reader, digest, _iso(now))
+        )
+        if found is None or _parse(found[1]) <= now:
             return None
         user, expires = found
         renewed = now + timedelta(days=SESSION_DAYS)

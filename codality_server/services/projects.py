@@ -80,7 +80,9 @@ class ProjectService(Service):
     # --- records ---------------------------------------------------------------------------
 
     async def get(self, slug: str) -> Project:
-        project = await db_projects.project_by_slug(self.db.reader, slug)
+        project = await self.db.cached(
+            ("project", slug), lambda: db_projects.project_by_slug(self.db.reader, slug)
+        )
         if project is None:
             raise NotFound(f"no project with slug {slug!r}")
         return project
