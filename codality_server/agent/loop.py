@@ -223,7 +223,9 @@ class AgentLoop:
 
     async def _stream_once(self, params: dict[str, Any], messages: list[dict[str, Any]]) -> Any:
         ids = {"session_id": self.session_id}
-        async with self._sdk().messages.stream(messages=messages, **params) as stream:
+        # The history is plain dicts (the SDK's own dumps); the SDK validates them on send.
+        stream_messages: Any = messages
+        async with self._sdk().messages.stream(messages=stream_messages, **params) as stream:
             async for event in stream:
                 if event.type == "text":
                     await self.emit("text_delta", {**ids, "text": event.text})

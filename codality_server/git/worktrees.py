@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from dulwich import porcelain
+from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from codality_server.domain.errors import Conflict
@@ -23,6 +24,10 @@ def branch_name(number: int, title: str) -> str:
     """``codality/{number}-{title-slug}``; the slug is short and safe for a ref name."""
     slug = _SLUG_BAD.sub("-", title.lower()).strip("-")[:40].strip("-")
     return f"codality/{number}-{slug}" if slug else f"codality/{number}"
+
+
+def _head(branch: str) -> Ref:
+    return Ref(f"refs/heads/{branch}".encode())
 
 
 def _registered(repo: Repo, worktree_path: Path) -> bool:
@@ -42,9 +47,9 @@ def create_worktree(repo_path: Path, worktree_path: Path, branch: str, base_bran
         porcelain.worktree_prune(repo)
         if worktree_path.exists() and any(worktree_path.iterdir()):
             raise Conflict(f"{worktree_path} exists and is not a worktree of {repo_path}")
-        ref = f"refs/heads/{branch}".encode()
+        ref = _head(branch)
         if ref not in repo.refs:
-            base = f"refs/heads/{base_branch}".encode()
+            base = _head(base_branch)
             if base not in repo.refs:
                 raise Conflict(f"the default branch {base_branch!r} does not exist")
             repo.refs[ref] = repo.refs[base]
@@ -65,7 +70,7 @@ def remove_worktree(repo_path: Path, worktree_path: Path, branch: str | None) ->
         if worktree_path.exists():
             shutil.rmtree(worktree_path)
         porcelain.worktree_prune(repo)
-        if branch is not None and f"refs/heads/{branch}".encode() in repo.refs:
+        if branch is not None and _head(branch) in repo.refs:
             porcelain.branch_delete(repo, branch)
 
 
