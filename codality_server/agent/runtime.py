@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("codality.agent")
 
-MISSING_KEY = "ANTHROPIC_API_KEY is not set; run `codality settings env set ANTHROPIC_API_KEY`"
+MISSING_KEY = "ANTHROPIC_API_KEY is not set; run `codality settings env-set ANTHROPIC_API_KEY`"
 AGENT_IDENTITY = ("Codality Agent", "agent@codality.invalid")
 STOP_WAIT_S = 5.0
 

@@ -7,6 +7,8 @@ never meet in SQLite's busy handler; one reader connection, which WAL lets run b
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from contextlib import asynccontextmanager
@@ -64,15 +66,37 @@ class Database:
         """Yield the writer inside ``BEGIN IMMEDIATE``; commit on success, roll back on error."""
         assert self._writer is not None, "database is not open"
         async with self._lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
             try:
+                await self._run_to_end("BEGIN IMMEDIATE")
                 yield self._writer
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                await self._rollback()
                 raise
-            else:
-                await self._writer.execute("COMMIT")
+            try:
+                await self._run_to_end("COMMIT")
+            finally:
                 self.version += 1
+
+    async def _run_to_end(self, sql: str) -> None:
+        """Run one statement on the writer; a cancelled caller still waits for it to finish.
+
+        aiosqlite runs the statement on its thread whether or not the awaiting task is cancelled,
+        so letting go of the lock before it finished would leave the writer mid-transaction for
+        the next caller.
+        """
+        assert self._writer is not None
+        statement = asyncio.ensure_future(self._writer.execute(sql))
+        try:
+            await asyncio.shield(statement)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await statement
+            raise
+
+    async def _rollback(self) -> None:
+        """Roll back if a transaction is open (BEGIN may not have run when the caller failed)."""
+        with contextlib.suppress(sqlite3.OperationalError):
+            await self._run_to_end("ROLLBACK")
 
     async def cached(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         """``load()``'s result, reused until the next committed write.

@@ -121,6 +121,8 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 PRICE_DEFAULTS: dict[str, dict[str, float]] = {
+    "claude-sonnet-4-6": {"input_per_mtok": 3.0, "output_per_mtok": 15.0},
+    "claude-opus-4-6": {"input_per_mtok": 5.0, "output_per_mtok": 25.0},
     "claude-sonnet-4-5": {"input_per_mtok": 3.0, "output_per_mtok": 15.0},
     "claude-haiku-4-5": {"input_per_mtok": 1.0, "output_per_mtok": 5.0},
     "claude-opus-4-5": {"input_per_mtok": 5.0, "output_per_mtok": 25.0},
@@ -187,7 +189,7 @@ class Price(_Strict):
 class Settings(_Strict):
     """Every setting with its type and default; the JSON schema of ``PUT /api/settings``."""
 
-    model: ModelId = "claude-sonnet-4-5"
+    model: ModelId = "claude-sonnet-4-6"
     fast_model: ModelId = "claude-haiku-4-5"
     temperature: Temperature = None
     max_tokens: Annotated[int, Field(ge=1, le=200_000)] = 16_000

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+
+from codality_server.keys import SERVICES
 
 
 def _dumps(data: Any) -> str:
@@ -14,6 +17,22 @@ def _dumps(data: Any) -> str:
 
 def json_ok(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=_dumps)
+
+
+async def json_cached(request: web.Request, build: Callable[[], Awaitable[Any]]) -> web.Response:
+    """JSON for a read that depends only on its URL and the database, encoded once per version.
+
+    Lists that terminals and boards poll are asked for far more often than anything changes; the
+    encoded body is reused until the next committed write (``Database.cached``). Errors raised by
+    ``build`` propagate and are never cached.
+    """
+
+    async def encode() -> bytes:
+        return _dumps(await build()).encode()
+
+    key = ("http", request.method, request.path_qs)
+    body = await request.app[SERVICES].core.db.cached(key, encode)
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 def json_created(data: Any) -> web.Response:

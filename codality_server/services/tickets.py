@@ -64,10 +64,7 @@ class TicketService(Service):
     async def list(self, slug: str, where: TicketFilter) -> list[Ticket]:
         """One page of the project's tickets, by number ascending."""
         project = await self.services.projects.get(slug)
-        return await self.db.cached(
-            ("tickets", project.id, where),
-            lambda: db_tickets.list_tickets(self.db.reader, project.id, where),
-        )
+        return await db_tickets.list_tickets(self.db.reader, project.id, where)
 
     # --- changing --------------------------------------------------------------------------
 

@@ -47,7 +47,7 @@ async def test_a_full_run_edits_tests_commits_and_moves_the_ticket(
     assert started.status_code == 202, started.text
     session = started.json()
     assert session["status"] == "running" and session["trigger"] == "manual"
-    assert session["model"] == "claude-sonnet-4-5"
+    assert session["model"] == "claude-sonnet-4-6"
 
     ended = await wait_for_end(agent_api, project, ticket)
     assert ended["status"] == "completed", ended
@@ -123,7 +123,7 @@ async def test_start_refusals(
     missing = assert_error(await api.post(agent_url(project, ticket, "start")), 400)
     assert (
         "ANTHROPIC_API_KEY" in missing["message"]
-        and "codality settings env set" in missing["message"]
+        and "codality settings env-set" in missing["message"]
     )
     assert_error(await api.post(agent_url(project, ticket, "stop")), 409)
     assert_error(await api.post(agent_url(project, ticket, "message"), json={"message": "hi"}), 409)

@@ -38,7 +38,7 @@ async def test_settings_start_at_the_documented_defaults(api: httpx.AsyncClient)
     defaults = (await api.get("/api/settings/defaults")).json()
     assert current == defaults
     assert set(defaults) == CONTRACT_KEYS
-    assert defaults["model"] == "claude-sonnet-4-5"
+    assert defaults["model"] == "claude-sonnet-4-6"
     assert defaults["fast_model"] == "claude-haiku-4-5"
     assert defaults["temperature"] is None
     assert (defaults["max_tokens"], defaults["agent_timeout_s"], defaults["bash_timeout_s"]) == (
@@ -58,7 +58,7 @@ async def test_settings_start_at_the_documented_defaults(api: httpx.AsyncClient)
     assert efforts == {"urgent": "low", "high": "medium", "medium": "medium", "low": "high"}
     kind_efforts = {k: v["reasoning_effort"] for k, v in defaults["kinds"].items()}
     assert kind_efforts == {"bug": "high", "feature": None, "task": None, "chore": None}
-    assert defaults["prices"]["claude-sonnet-4-5"]["input_per_mtok"] > 0
+    assert defaults["prices"]["claude-sonnet-4-6"]["input_per_mtok"] > 0
 
 
 async def test_a_partial_put_changes_only_what_it_names(

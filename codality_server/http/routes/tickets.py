@@ -19,7 +19,7 @@ from codality_server.domain.tickets import (
 from codality_server.keys import SERVICES, USER
 from codality_server.services.tickets import SEARCH_MAX_LIMIT
 
-from ..responses import json_created, json_ok
+from ..responses import json_cached, json_created, json_ok
 from ..route import Route
 from ..schema import Body, Query
 from ..validation import parse_body, parse_query, path_int
@@ -80,8 +80,12 @@ async def list_tickets(request: web.Request) -> web.Response:
         limit=query.limit,
         offset=query.offset,
     )
-    tickets = await request.app[SERVICES].tickets.list(_slug(request), where)
-    return json_ok([ticket.view() for ticket in tickets])
+
+    async def views() -> list[dict[str, object]]:
+        tickets = await request.app[SERVICES].tickets.list(_slug(request), where)
+        return [ticket.view() for ticket in tickets]
+
+    return await json_cached(request, views)
 
 
 async def create_ticket(request: web.Request) -> web.Response:
