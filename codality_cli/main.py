@@ -118,11 +118,7 @@ completion.register(app)
 demo.register(app)
 
 for _module in TICKET_EXTENSIONS:
-    try:
-        importlib.import_module(_module)
-    except ModuleNotFoundError as _missing:
-        if _missing.name != _module:
-            raise
+    importlib.import_module(_module)
 
 
 def run() -> None:

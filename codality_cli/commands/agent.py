@@ -13,7 +13,7 @@ import typer
 from ..agent_stream import TERMINAL_STATUSES, AgentPrinter, money
 from ..context import CliContext
 from ..errors import CliError, ExitCode
-from ..output import Column, FieldsOption, JsonOption
+from ..output import Column, JsonOption
 from .ticket import NumberArgument, ticket_app
 
 if TYPE_CHECKING:
@@ -169,15 +169,8 @@ def say(
     cli.output(as_json).done(f"message delivered to the agent on ticket #{number} ({mode})", sent)
 
 
-@ticket_app.command("status")
-def status(
-    ctx: typer.Context,
-    number: NumberArgument,
-    as_json: JsonOption = False,
-    fields: FieldsOption = None,
-) -> None:
-    """The agent's current and past sessions on a ticket."""
-    cli = CliContext.of(ctx)
+def show_agent_status(cli: CliContext, number: int, as_json: bool, fields: str | None) -> None:
+    """The agent's current and past sessions on a ticket (``ticket status N`` without STATUS)."""
     found = cli.run_in_project(lambda api, slug: api.agent.status(slug, number))
     if as_json:
         cli.output(True, fields).json(found)

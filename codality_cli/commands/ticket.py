@@ -195,12 +195,20 @@ def edit(
 def set_status(
     ctx: typer.Context,
     number: NumberArgument,
-    status: Annotated[Status, typer.Argument(help="The new status.")],
+    status: Annotated[
+        Status | None,
+        typer.Argument(help="The new status; without it, show the agent's sessions instead."),
+    ] = None,
     as_json: JsonOption = False,
     fields: FieldsOption = None,
 ) -> None:
-    """Move a ticket to another column."""
+    """Move a ticket to another column, or show its agent's current and past sessions."""
     cli = CliContext.of(ctx)
+    if status is None:
+        from .agent import show_agent_status
+
+        show_agent_status(cli, number, as_json, fields)
+        return
     ticket = cli.run_in_project(
         lambda api, slug: api.tickets.set_status(slug, number, status.value)
     )
