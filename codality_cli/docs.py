@@ -103,6 +103,9 @@ def describe(command: Command, path: tuple[str, ...] = (PROG,)) -> CommandDoc:
     return CommandDoc(path, text, command.get_short_help_str(limit=72), subs, options, arguments)
 
 
+HELP_FILE = "codality_cli/help.txt"
+
+
 def walk(doc: CommandDoc) -> Iterator[CommandDoc]:
     yield doc
     for sub in doc.subcommands:
@@ -344,10 +347,24 @@ def root_page(tree: CommandDoc) -> str:
     return "\n".join(lines) + "\n"
 
 
+def root_help() -> str:
+    """``codality --help`` as the framework prints it at 80 columns (served by ``launch.py``)."""
+    from typer._click.core import Context
+
+    from .main import app
+
+    command = typer.main.get_command(app)
+    # On any terminal of 80 columns or more, click formats help 78 wide.
+    settings = {**command.context_settings, "terminal_width": 78}
+    with Context(command, info_name=PROG, **settings) as ctx:
+        return command.get_help(ctx) + "\n"
+
+
 def generated_files(tree: CommandDoc | None = None) -> dict[str, str]:
     """Every generated file, by path relative to the repository root."""
     tree = tree or command_tree()
     files = {f"completions/{name}": make(tree) for name, make in COMPLETIONS.values()}
+    files[HELP_FILE] = root_help()
     files[f"man/{PROG}.1"] = root_page(tree)
     for sub in tree.subcommands:
         if sub.subcommands:

@@ -66,3 +66,27 @@ def test_man_pages_render_without_warnings() -> None:
             ["groff", "-man", "-Tutf8", "-ww", str(page)], capture_output=True, text=True
         )
         assert rendered.returncode == 0 and not rendered.stderr, (page, rendered.stderr)
+
+
+@pytest.mark.parametrize("columns", ["80", "132"])
+def test_prerendered_root_help_is_what_the_framework_prints(columns: str) -> None:
+    import os
+    import sys
+
+    env = {**os.environ, "COLUMNS": columns}
+    framework = subprocess.run(
+        [sys.executable, "-c", "from codality_cli.main import run; run()", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    served = subprocess.run(
+        [sys.executable, "-m", "codality_cli", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    assert served == framework
+    assert "Usage: codality" in served and "ticket" in served
