@@ -29,7 +29,7 @@ def load_httpx() -> ModuleType:
     absent makes httpx fall back to its stub, and nothing here uses httpx's CLI.
     """
     if "httpx" not in sys.modules:
-        sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     import httpx
 
     return httpx
