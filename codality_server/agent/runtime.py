@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from codality_server.domain.errors import Conflict, InvalidInput, RateLimited
 from codality_server.domain.events import project_channel, ticket_channel
@@ -58,15 +59,25 @@ class Run:
 
 
 class Recorder:
-    """The loop's ``emit``: deltas go to the bus; whole blocks also go to the transcript."""
+    """The loop's ``emit``: everything goes to the bus and to the transcript.
 
-    LIVE_ONLY = frozenset({"text_delta", "thinking_delta"})
-    STORED_ONLY = frozenset({"text", "thinking"})
+    A text or thinking block is stored while it streams: its row is written at the first delta
+    and rewritten at most every ``FLUSH_S`` and once more, whole, when the block ends, so a crash
+    mid-block keeps what viewers had already seen (up to the last flush).
+    """
+
+    DELTAS: ClassVar[dict[str, str]] = {"text_delta": "text", "thinking_delta": "thinking"}
+    BLOCK_ENDS = frozenset(DELTAS.values())
+    FLUSH_S = 0.25
 
     def __init__(self, runtime: AgentRuntime, run: Run, price: dict[str, float] | None) -> None:
         self.runtime = runtime
         self.run = run
         self.price = price
+        self._block_kind: str | None = None
+        self._block_id: int | None = None
+        self._block_text = ""
+        self._flushed_at = 0.0
 
     async def __call__(self, kind: str, data: dict[str, Any]) -> None:
         # Writes are shielded: a stop may cancel the session at any await, and a transaction cut
@@ -78,11 +89,34 @@ class Recorder:
             cost = session_cost(tokens_in, tokens_out, self.price)
             await asyncio.shield(sessions.set_usage(session_id, tokens_in, tokens_out, cost))
             return
-        if kind not in self.STORED_ONLY:
+        if kind in self.DELTAS:
             self.runtime.bus.publish(f"agent:{kind}", self.run.channels, data)
-        if kind not in self.LIVE_ONLY:
-            stored = {k: v for k, v in data.items() if k != "session_id"}
-            await asyncio.shield(sessions.append(session_id, kind, stored))
+            await self._grow(self.DELTAS[kind], data["text"])
+            return
+        if kind in self.BLOCK_ENDS:
+            await self._grow(kind, "", whole=data["text"])
+            return
+        self.runtime.bus.publish(f"agent:{kind}", self.run.channels, data)
+        stored = {k: v for k, v in data.items() if k != "session_id"}
+        await asyncio.shield(sessions.append(session_id, kind, stored))
+
+    async def _grow(self, kind: str, delta: str, whole: str | None = None) -> None:
+        """Add to the streaming block (``whole`` ends it with its final text)."""
+        if kind != self._block_kind:
+            self._block_kind, self._block_id, self._block_text = kind, None, ""
+        self._block_text = whole if whole is not None else self._block_text + delta
+        now = time.monotonic()
+        if whole is None and self._block_id is not None and now - self._flushed_at < self.FLUSH_S:
+            return
+        sessions = self.runtime.services.agent_sessions
+        data = {"text": self._block_text}
+        if self._block_id is None:
+            self._block_id = await asyncio.shield(sessions.append(self.run.session.id, kind, data))
+        else:
+            await asyncio.shield(sessions.rewrite(self._block_id, data))
+        self._flushed_at = now
+        if whole is not None:
+            self._block_kind, self._block_id, self._block_text = None, None, ""
 
 
 class AgentRuntime(Service):

@@ -105,10 +105,19 @@ async def interrupt_running(conn: Connection, error: str, now: str) -> int:
 
 async def append_block(
     conn: Connection, session_id: int, kind: str, data: dict[str, object], now: str
-) -> None:
-    await conn.execute(
+) -> int:
+    cur = await conn.execute(
         "INSERT INTO transcript_blocks(session_id, kind, data, created_at) VALUES (?, ?, ?, ?)",
         (session_id, kind, json.dumps(data, ensure_ascii=False), now),
+    )
+    return int(cur.lastrowid or 0)
+
+
+async def replace_block_data(conn: Connection, block_id: int, data: dict[str, object]) -> None:
+    """A block that grows while it streams (text, thinking) is rewritten in place."""
+    await conn.execute(
+        "UPDATE transcript_blocks SET data = ? WHERE id = ?",
+        (json.dumps(data, ensure_ascii=False), block_id),
     )
 
 

@@ -28,9 +28,15 @@ class AgentSessionService(Service):
                 conn, ticket_id, trigger, model, sandbox, started_by, now_iso()
             )
 
-    async def append(self, session_id: int, kind: str, data: dict[str, Any]) -> None:
+    async def append(self, session_id: int, kind: str, data: dict[str, Any]) -> int:
+        """Store one transcript block; returns its id."""
         async with self.db.transaction() as conn:
-            await db_sessions.append_block(conn, session_id, kind, data, now_iso())
+            return await db_sessions.append_block(conn, session_id, kind, data, now_iso())
+
+    async def rewrite(self, block_id: int, data: dict[str, Any]) -> None:
+        """Replace a stored block's data (a streaming block that grew)."""
+        async with self.db.transaction() as conn:
+            await db_sessions.replace_block_data(conn, block_id, data)
 
     async def set_usage(
         self, session_id: int, tokens_in: int, tokens_out: int, cost_usd: float
