@@ -16,7 +16,7 @@ from tests.conftest import RunningServer, assert_error
 
 def publish(server: RunningServer, type_: str, channels: list[str], data: dict[str, Any]) -> int:
     async def go() -> int:
-        return server.app[BUS].publish(type_, channels, data).id
+        return int(server.app[BUS].publish(type_, channels, data).id)
 
     return int(server.call(go()))
 
