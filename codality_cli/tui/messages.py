@@ -11,8 +11,11 @@ from typing import Any
 from textual.message import Message
 
 
-class EventReceived(Message):
-    """One event from the server's SSE stream (``/api/events``)."""
+class EventReceived(Message, bubble=False):
+    """One event from the server's SSE stream (``/api/events``).
+
+    It does not bubble: the app forwards a copy to each screen, and bubbling back up would loop.
+    """
 
     def __init__(self, event_id: int | None, type_: str, channel: str, data: dict[str, Any]):
         super().__init__()

@@ -44,3 +44,17 @@ async def wait_until(pilot: Pilot[Any], check: Callable[[], bool], timeout: floa
     async with asyncio.timeout(timeout):
         while not check():
             await pilot.pause(0.02)
+
+
+def publish(
+    server: RunningServer, type_: str, ticket: dict[str, Any], data: dict[str, Any]
+) -> None:
+    """Put an event on the server's bus, on the ticket's and its project's channels."""
+    from codality_server.keys import BUS
+
+    channels = [f"ticket:{ticket['id']}", f"project:{ticket['project_id']}"]
+
+    async def put() -> None:
+        server.app[BUS].publish(type_, channels, data)
+
+    server.call(put())

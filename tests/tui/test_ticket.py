@@ -1,0 +1,167 @@
+"""The ticket screen: fields, comments, and the live transcript of a run already in progress."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from codality_cli.tui.app import CodalityApp
+from codality_cli.tui.screens.board import BoardScreen
+from codality_cli.tui.screens.ticket import TicketScreen
+from codality_cli.tui.widgets.comment_list import CommentList
+from codality_cli.tui.widgets.tool_call import ToolCall
+from codality_cli.tui.widgets.transcript import TextBlock, ThinkingBlock, Transcript
+from tests.conftest import RunningServer
+
+from .conftest import SIZE, add_ticket, publish, wait_until
+
+STARTED = {"id": 1, "status": "running", "model": "claude-sonnet-4-5", "trigger": "manual"}
+
+
+def plain(renderable: Any) -> str:
+    console = Console(width=100, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+def streamed(app: CodalityApp, block: type[TextBlock] = TextBlock) -> str:
+    return "".join(b.text + b.pending for b in app.screen.query(block) if type(b) is block)
+
+
+async def open_ticket(pilot: Any, app: CodalityApp, number: int) -> TicketScreen:
+    await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
+    board = app.screen
+    assert isinstance(board, BoardScreen)
+    await wait_until(pilot, lambda: board.current_ticket is not None)
+    board.focus_ticket(number)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(app.screen, TicketScreen))
+    screen = app.screen
+    assert isinstance(screen, TicketScreen)
+    await wait_until(pilot, lambda: screen.ticket is not None and screen._held is None)
+    return screen
+
+
+async def test_a_run_in_progress_shows_its_history_then_streams_live(
+    server: RunningServer,
+    api: httpx.AsyncClient,
+    project: dict[str, Any],
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    ticket = await add_ticket(api, project["slug"], title="Add farewell", description="Say *bye*.")
+    app = make_app(project["slug"])
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        await pilot.pause(0.2)
+        publish(server, "agent:started", ticket, STARTED)
+        publish(server, "agent:thinking_delta", ticket, {"text": "Where is greet()?"})
+        publish(server, "agent:text_delta", ticket, {"text": "Let me look "})
+        publish(server, "agent:text_delta", ticket, {"text": "at the code."})
+        await wait_until(pilot, lambda: len(app.live_run(ticket["id"]) or []) == 4)
+
+        screen = await open_ticket(pilot, app, ticket["number"])
+        await wait_until(pilot, lambda: streamed(app) == "Let me look at the code.")
+        assert streamed(app, ThinkingBlock) == "Where is greet()?"
+
+        publish(
+            server,
+            "agent:tool_call",
+            ticket,
+            {
+                "tool_use_id": "t1",
+                "name": "bash",
+                "input": {"command": "ls src"},
+            },
+        )
+        publish(
+            server,
+            "agent:tool_result",
+            ticket,
+            {
+                "tool_use_id": "t1",
+                "name": "bash",
+                "ok": True,
+                "output": "app.py\nutil.py",
+            },
+        )
+        publish(server, "agent:text_delta", ticket, {"text": "Found it."})
+        await wait_until(pilot, lambda: "Found it." in streamed(app))
+        call = screen.query_one(ToolCall)
+        await wait_until(pilot, lambda: call.outcome is True)
+        assert call.tool_name == "bash" and call.output == "app.py\nutil.py"
+
+        # A tool call is one line until enter expands it.
+        assert not call.expanded
+        call.focus()
+        await pilot.press("enter")
+        assert call.expanded
+        await wait_until(pilot, lambda: call.size.height > 1)
+        assert "util.py" in plain(call.render())
+
+        # t toggles thinking.
+        transcript = screen.query_one(Transcript)
+        await pilot.press("t")
+        assert transcript.has_class("-hide-thinking")
+        await pilot.press("t")
+        assert not transcript.has_class("-hide-thinking")
+
+
+async def test_scrolling_up_pauses_following_and_end_jumps_back(
+    server: RunningServer,
+    api: httpx.AsyncClient,
+    project: dict[str, Any],
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    ticket = await add_ticket(api, project["slug"], title="Long run")
+    app = make_app(project["slug"])
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        await pilot.pause(0.2)
+        publish(server, "agent:started", ticket, STARTED)
+        screen = await open_ticket(pilot, app, ticket["number"])
+        transcript = screen.query_one(Transcript)
+        for line in range(80):
+            publish(server, "agent:text_delta", ticket, {"text": f"line {line}\n"})
+        await wait_until(pilot, lambda: "line 79" in streamed(app))
+        await wait_until(pilot, lambda: transcript.max_scroll_y > 0)
+        await wait_until(pilot, lambda: transcript.scroll_y == transcript.max_scroll_y)
+
+        transcript.focus()
+        await pilot.press("pageup")
+        await wait_until(pilot, lambda: not transcript.following)
+        hint = screen.query_one("#follow-hint")
+        await wait_until(pilot, lambda: hint.has_class("-visible"))
+        paused_at = transcript.scroll_y
+        publish(server, "agent:text_delta", ticket, {"text": "more while paused\n"})
+        await wait_until(pilot, lambda: "more while paused" in streamed(app))
+        await pilot.pause(0.2)
+        assert transcript.scroll_y == paused_at
+
+        await pilot.press("end")
+        await wait_until(pilot, lambda: transcript.following)
+        await wait_until(pilot, lambda: transcript.scroll_y == transcript.max_scroll_y)
+        assert not hint.has_class("-visible")
+
+
+async def test_comments_are_listed_added_and_arrive_live(
+    api: httpx.AsyncClient, project: dict[str, Any], make_app: Callable[..., CodalityApp]
+) -> None:
+    slug = project["slug"]
+    ticket = await add_ticket(api, slug, title="Discuss")
+    url = f"/api/projects/{slug}/tickets/{ticket['number']}/comments"
+    assert (await api.post(url, json={"body": "First thoughts"})).status_code == 201
+    app = make_app(slug)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_ticket(pilot, app, ticket["number"])
+        comments = screen.query_one(CommentList)
+        await wait_until(pilot, lambda: len(comments.seen) == 1)
+        await pilot.press("c", *"Typed here", "enter")
+        await wait_until(pilot, lambda: len(comments.seen) == 2)
+        assert (await api.post(url, json={"body": "From elsewhere"})).status_code == 201
+        await wait_until(pilot, lambda: len(comments.seen) == 3)
+    bodies = [c["body"] for c in (await api.get(url)).json()]
+    assert bodies == ["First thoughts", "Typed here", "From elsewhere"]
