@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 
 from codality_cli.api import ApiClient
 from codality_cli.tui.app import CodalityApp
+from tests.agent.conftest import agent_api, fake_anthropic  # noqa: F401 - shared fixtures
 from tests.conftest import RunningServer
 
 SIZE = (120, 34)
@@ -58,3 +59,8 @@ def publish(
         server.app[BUS].publish(type_, channels, data)
 
     server.call(put())
+
+
+def notifications(app: CodalityApp) -> list[tuple[str, str]]:
+    """(severity, message) of every notification the app has raised and still shows."""
+    return [(n.severity, n.message) for n in app._notifications]

@@ -100,8 +100,8 @@ class BoardScreen(LiveScreen):
                 column.highlighted = index
 
     @staticmethod
-    def _has(column: StatusColumn, number: int) -> bool:
-        return any(option.id == str(number) for option in column.options)
+    def _has(column: StatusColumn | None, number: int) -> bool:
+        return column is not None and any(option.id == str(number) for option in column.options)
 
     # ---- loading ---------------------------------------------------------------------------
 
@@ -141,7 +141,10 @@ class BoardScreen(LiveScreen):
             if self.state.set_agent_status(event.ticket_id, str(status or "stopped"), cost):
                 touched = {str(self.state.tickets[event.ticket_id].get("status"))}
         if touched:
+            selected = self.current_ticket
             self._refresh_columns(touched)
+            if selected is not None and not self._has(self.current_column, selected):
+                self.focus_ticket(selected)  # the selected ticket moved: the cursor follows it
 
     # ---- keys ------------------------------------------------------------------------------
 

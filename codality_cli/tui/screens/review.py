@@ -35,12 +35,9 @@ def file_label(diff: FileDiff) -> Text:
 
 
 def conflict_paths(error: ApiError) -> list[str]:
-    """The conflicting files a refused merge names (``details.conflicts`` or ``details.paths``)."""
-    for key in ("conflicts", "paths", "conflicting_paths"):
-        found = error.details.get(key)
-        if isinstance(found, list):
-            return [str(path) for path in found]
-    return []
+    """The files a refused merge names (``details.conflicts``: conflicting or locally edited)."""
+    found = error.details.get("conflicts")
+    return [str(path) for path in found] if isinstance(found, list) else []
 
 
 class ReviewScreen(LiveScreen):
@@ -80,8 +77,10 @@ class ReviewScreen(LiveScreen):
 
     @work(exclusive=True, group="review-load")
     async def load(self) -> None:
-        text = await self.attempt(self.api.reviews.diff(self.slug, self.number), "Loading the diff")
-        self.files = parse_diff(text or "")
+        found = await self.attempt(
+            self.api.reviews.diff(self.slug, self.number), "Loading the diff"
+        )
+        self.files = parse_diff(str((found or {}).get("diff") or ""))
         files = self.query_one("#files", OptionList)
         files.set_options(Option(file_label(f), id=str(i)) for i, f in enumerate(self.files))
         if self.files:

@@ -126,14 +126,18 @@ class TicketScreen(LiveScreen):
             return
         status = await self.attempt(self.api.agent.status(self.slug, self.number), "Agent status")
         session = (status or {}).get("session")
+        shown_up_to = 0
         if isinstance(session, dict) and session.get("id") is not None:
             full = await self.attempt(
                 self.api.agent.session(self.slug, self.number, int(session["id"])), "Transcript"
             )
             self._show_session(full or session)
+            shown_up_to = int((full or {}).get("last_event_id") or 0)
         held, self._held = self._held or [], None
         for event in held:
-            self._apply(event)
+            # Agent events up to the transcript's ``last_event_id`` are already in it.
+            if not (event.type.startswith("agent:") and (event.event_id or 0) <= shown_up_to):
+                self._apply(event)
 
     def _show_ticket(self, ticket: dict[str, Any]) -> None:
         self.ticket = ticket
@@ -210,6 +214,7 @@ class TicketScreen(LiveScreen):
         if not text:
             return
         event.input.value = ""
+        self.transcript.focus()  # keys act on the ticket again
         if event.input.id == "comment-input":
             self.post_comment(text)
         else:

@@ -1,0 +1,254 @@
+"""Key paths with the real agent (the scripted model behind the real SDK), review and merge."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from codality_cli.tui.app import CodalityApp
+from codality_cli.tui.screens.board import BoardScreen
+from codality_cli.tui.screens.review import ReviewScreen
+from codality_cli.tui.screens.ticket import TicketScreen
+from codality_cli.tui.widgets.diff_view import DiffView
+from codality_cli.tui.widgets.ticket_card import render_card
+from codality_cli.tui.widgets.transcript import NoteBlock
+from tests.conftest import git
+from tests.fakes.anthropic_server import FakeAnthropic, overloaded, text, tool
+
+from .conftest import SIZE, add_ticket, notifications, wait_until
+
+FAREWELL = "def farewell(name):\n    return f'goodbye {name}'\n"
+
+
+def edit_then_finish(summary: str = "Added farewell.") -> tuple[dict[str, Any], ...]:
+    return (
+        tool(
+            "edit_file",
+            path="src/app.py",
+            old_text="def greet(name):",
+            new_text=FAREWELL + "\n\ndef greet(name):",
+        ),
+        text(summary),
+    )
+
+
+async def session_status(api: httpx.AsyncClient, slug: str, number: int) -> dict[str, Any]:
+    return dict((await api.get(f"/api/projects/{slug}/tickets/{number}/agent/status")).json())
+
+
+async def board_ready(pilot: Any, app: CodalityApp) -> BoardScreen:
+    await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
+    board = app.screen
+    assert isinstance(board, BoardScreen)
+    await wait_until(pilot, lambda: board.current_ticket is not None)
+    return board
+
+
+async def run_to_review(pilot: Any, app: CodalityApp, api: httpx.AsyncClient, slug: str) -> None:
+    """``s`` on the board's ticket #1 and wait until the agent has finished it."""
+    board = await board_ready(pilot, app)
+    board.focus_ticket(1)
+    await pilot.press("s")
+    await wait_until(pilot, lambda: board.state.tickets[1].get("status") == "in_review", 30)
+    await wait_until(pilot, lambda: board.state.tickets[1].get("agent_status") == "completed")
+    board.focus_ticket(1)
+
+
+async def test_start_finish_notify_then_review_with_a_comment_restarts_the_agent(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    slug = project["slug"]
+    fake_anthropic.script(*edit_then_finish(), text("Renamed as asked."))
+    await add_ticket(agent_api, slug, title="Add farewell")
+    app = make_app(slug)
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_review(pilot, app, agent_api, slug)
+        board = app.screen
+        assert isinstance(board, BoardScreen)
+        # The card's badge says the ticket needs the user; a notification said so too.
+        await wait_until(pilot, lambda: board.state.tickets[1].get("agent_status") == "completed")
+        assert "needs review" in render_card(board.state.tickets[1]).plain
+        await wait_until(
+            pilot, lambda: any("Agent finished on #1" in m for _, m in notifications(app))
+        )
+
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        review = app.screen
+        assert isinstance(review, ReviewScreen)
+        await wait_until(pilot, lambda: [f.path for f in review.files] == ["src/app.py"])
+        view = review.query_one(DiffView)
+        assert view.diff is not None
+        added = next(i for i, line in enumerate(view.diff.lines) if "goodbye" in line.text)
+        view.highlighted = added
+        await pilot.press("c")
+        await pilot.press(*"Say farewell, not goodbye", "enter")
+        await wait_until(pilot, lambda: len(review.pending) == 1)
+        line = view.diff.lines[added].new
+        assert review.pending[0] == {
+            "path": "src/app.py",
+            "line": line,
+            "body": "Say farewell, not goodbye",
+        }
+
+        await pilot.press("R")
+        await pilot.press(*"Please use farewell wording", "enter")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ReviewScreen))
+        status = await session_status(agent_api, slug, 1)
+        assert status["session"]["trigger"] == "review"
+    comments = (await agent_api.get(f"/api/projects/{slug}/tickets/1/reviews/comments")).json()
+    assert [(c["path"], c["line"], c["body"]) for c in comments] == [
+        ("src/app.py", line, "Say farewell, not goodbye")
+    ]
+    reviews = (await agent_api.get(f"/api/projects/{slug}/tickets/1/reviews")).json()
+    assert [(r["state"], r["body"]) for r in reviews] == [
+        ("changes_requested", "Please use farewell wording")
+    ]
+
+
+async def test_merge_from_the_review_lands_on_main(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    git_repo: Path,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    slug = project["slug"]
+    fake_anthropic.script(*edit_then_finish())
+    await add_ticket(agent_api, slug, title="Add farewell")
+    app = make_app(slug)
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_review(pilot, app, agent_api, slug)
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        review = app.screen
+        assert isinstance(review, ReviewScreen)
+        await wait_until(pilot, lambda: len(review.files) == 1)
+        await pilot.press("a")
+        await pilot.press("m")
+        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen), 20)
+        board = app.screen
+        assert isinstance(board, BoardScreen)
+        await wait_until(pilot, lambda: board.state.tickets[1].get("status") == "done")
+    assert "goodbye" in git(git_repo, "show", "main:src/app.py")
+    reviews = (await agent_api.get(f"/api/projects/{slug}/tickets/1/reviews")).json()
+    assert [r["state"] for r in reviews] == ["approved"]
+
+
+async def test_a_conflicting_merge_is_refused_and_names_the_files(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    git_repo: Path,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    slug = project["slug"]
+    fake_anthropic.script(*edit_then_finish())
+    await add_ticket(agent_api, slug, title="Add farewell")
+    app = make_app(slug)
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_review(pilot, app, agent_api, slug)
+        # Meanwhile main changes the same line.
+        (git_repo / "src" / "app.py").write_text("def greet(person):\n    return 'hi'\n")
+        git(git_repo, "commit", "-qam", "conflicting change on main")
+        head = git(git_repo, "rev-parse", "main")
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        review = app.screen
+        assert isinstance(review, ReviewScreen)
+        await wait_until(pilot, lambda: len(review.files) == 1)
+        await pilot.press("m")
+        conflicts = review.query_one("#conflicts")
+        await wait_until(pilot, lambda: conflicts.has_class("-visible"))
+        assert "src/app.py" in str(conflicts.render())
+        assert isinstance(app.screen, ReviewScreen)
+    assert git(git_repo, "rev-parse", "main") == head
+
+
+async def test_discard_asks_first_then_keeps_the_tip_and_moves_the_ticket_back(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    git_repo: Path,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    slug = project["slug"]
+    fake_anthropic.script(*edit_then_finish())
+    await add_ticket(agent_api, slug, title="Add farewell")
+    app = make_app(slug)
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_review(pilot, app, agent_api, slug)
+        branch = (await agent_api.get(f"/api/projects/{slug}/tickets/1")).json()["branch"]
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await pilot.press("D", "n")  # asked, and declined: nothing happens
+        await pilot.pause(0.2)
+        assert branch in git(git_repo, "branch", "--list", branch)
+        await pilot.press("D", "y")
+        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen), 20)
+        board = app.screen
+        assert isinstance(board, BoardScreen)
+        await wait_until(pilot, lambda: board.state.tickets[1].get("status") == "backlog")
+    assert git(git_repo, "branch", "--list", branch).strip() == ""
+    assert git(git_repo, "for-each-ref", "refs/codality/discarded/").strip()
+
+
+async def test_a_failed_run_notifies_with_its_error(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    slug = project["slug"]
+    fake_anthropic.script(*[overloaded()] * 10)
+    await add_ticket(agent_api, slug, title="Doomed")
+    app = make_app(slug)
+    async with app.run_test(size=SIZE) as pilot:
+        board = await board_ready(pilot, app)
+        await pilot.press("s")
+        await wait_until(
+            pilot, lambda: any(s == "error" and "#1" in m for s, m in notifications(app)), 30
+        )
+        assert board.state.tickets[1].get("agent_status") == "failed"
+        assert "failed" in render_card(board.state.tickets[1]).plain
+
+
+async def test_steer_a_running_agent_then_stop_it(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    slug = project["slug"]
+    slow = {"blocks": [{"type": "text", "text": "Thinking about it slowly. " * 40}], "delay_s": 0.2}
+    fake_anthropic.script(slow, slow)
+    await add_ticket(agent_api, slug, title="Slow one")
+    app = make_app(slug)
+    async with app.run_test(size=SIZE) as pilot:
+        board = await board_ready(pilot, app)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: board.state.tickets[1].get("agent_status") == "running")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, TicketScreen))
+        screen = app.screen
+        assert isinstance(screen, TicketScreen)
+        await pilot.press("m", *"Use the helper", "enter")
+        await wait_until(
+            pilot,
+            lambda: any(
+                "you (steer): Use the helper" in str(n.render()) for n in screen.query(NoteBlock)
+            ),
+        )
+        await pilot.press("x")
+        await wait_until(
+            pilot,
+            lambda: screen.ticket is not None and screen.ticket.get("agent_status") == "stopped",
+        )
+    status = await session_status(agent_api, slug, 1)
+    assert status["session"]["status"] == "stopped"
