@@ -18,6 +18,7 @@ from . import __version__
 from .commands import (
     api_cmd,
     auth,
+    board,
     comment,
     completion,
     demo,
@@ -43,7 +44,8 @@ app = typer.Typer(
     name="codality",
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    no_args_is_help=True,
+    # Bare ``codality`` opens the board on a terminal and prints this help otherwise (``root``).
+    no_args_is_help=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -55,7 +57,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
     server_url: Annotated[
@@ -103,6 +105,12 @@ def root(
     streams = ctx.obj if isinstance(ctx.obj, Streams) else Streams.system(settings_.no_color)
     streams.no_color = settings_.no_color or streams.no_color
     ctx.obj = CliContext(settings_, streams)
+    if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
+        if streams.out_tty and sys.stdin.isatty():
+            board.open_board(ctx.obj, settings_.project)
+        else:
+            streams.write(ctx.get_help() + "\n")
+        raise typer.Exit()
 
 
 app.add_typer(server.app, name="server")
@@ -113,6 +121,7 @@ app.add_typer(user.app, name="user")
 app.add_typer(me.app, name="me")
 app.add_typer(settings.app, name="settings")
 events.register(app)
+board.register(app)
 api_cmd.register(app)
 completion.register(app)
 demo.register(app)

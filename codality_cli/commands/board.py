@@ -48,7 +48,10 @@ def tui(
         typer.Option("-p", "--project", metavar="SLUG", help="The project to open."),
     ] = None,
 ) -> None:
-    """Open the full-screen board: live tickets and agents, transcripts and diff review."""
+    """Open the full-screen board.
+
+    Live tickets and agents, transcripts, diff review. Bare `codality` on a terminal does the same.
+    """
     cli = CliContext.of(ctx)
     open_board(cli, project or cli.settings.project)
 
