@@ -145,6 +145,9 @@ class CodalityApp(App[None]):
 
     def on_connection_restored(self, message: ConnectionRestored) -> None:
         self.connected = True
+        for screen in self.screen_stack:
+            if isinstance(screen, LiveScreen):
+                screen.post_message(ConnectionRestored())
 
     # ---- command palette -------------------------------------------------------------------
 

@@ -46,8 +46,9 @@ class ConnectionLost(Message):
         self.reason = reason
 
 
-class ConnectionRestored(Message):
-    """The event stream is (again) connected."""
+class ConnectionRestored(Message, bubble=False):
+    """The server answers again; the app tells each screen, which reloads what it shows (a
+    server that restarted numbers its events afresh, so ``Last-Event-ID`` alone is not enough)."""
 
 
 class TicketOpenRequested(Message):

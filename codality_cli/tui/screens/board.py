@@ -217,3 +217,6 @@ class BoardScreen(LiveScreen):
 
     def action_reload(self) -> None:
         self.load()
+
+    def on_connection_restored(self) -> None:
+        self.load()
