@@ -28,23 +28,23 @@ PAGE = 500
 class BoardScreen(LiveScreen):
     HELP_TITLE = "Board"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left,h", "move(-1)", "Column left", key_display="←/h"),
-        Binding("right,l", "move(1)", "Column right", key_display="→/l"),
+        Binding("left,h", "move(-1)", "Column left", key_display="←/h", show=False),
+        Binding("right,l", "move(1)", "Column right", key_display="→/l", show=False),
         Binding("enter", "open", "Open ticket", show=False),
         Binding("n", "new_ticket", "New ticket"),
         Binding("s", "start_agent", "Start agent"),
         Binding("x", "stop_agent", "Stop agent"),
         Binding("d", "review", "Review diff"),
         Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("C", "toggle_cancelled", "Cancelled column", key_display="C"),
-        Binding("r", "reload", "Reload"),
+        Binding("C", "toggle_cancelled", "Cancelled column", key_display="C", show=False),
+        Binding("r", "reload", "Reload", show=False),
     ]
 
     def __init__(self, slug: str) -> None:
         super().__init__(id="board")
         self.slug = slug
         self.state = BoardState()
-        self.sub_title = slug
+        self.sub_title = "board"
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)

@@ -59,13 +59,13 @@ class TicketScreen(LiveScreen):
     HELP_TITLE = "Ticket"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
-        Binding("t", "toggle_thinking", "Thinking on/off"),
-        Binding("end", "latest", "Jump to latest"),
+        Binding("t", "toggle_thinking", "Thinking"),
+        Binding("end", "latest", "Jump to latest", show=False),
         Binding("s", "start_agent", "Start agent"),
         Binding("x", "stop_agent", "Stop agent"),
-        Binding("d", "review", "Review diff"),
-        Binding("m", "focus_message", "Message the agent"),
-        Binding("c", "focus_comment", "Add a comment"),
+        Binding("d", "review", "Diff"),
+        Binding("m", "focus_message", "Message agent"),
+        Binding("c", "focus_comment", "Comment"),
         Binding("ctrl+t", "toggle_mode", "Steer/queue", priority=True),
     ]
 

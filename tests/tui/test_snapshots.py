@@ -1,0 +1,195 @@
+"""Snapshots (pytest-textual-snapshot) of the board, a ticket mid-stream, a diff review and help.
+
+Plain functions, since ``snap_compare`` runs the app in its own event loop; the data is set up
+over HTTP against the real server and made deterministic (no clocks, no toasts, fixed text).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from textual.pilot import Pilot
+
+from codality_cli.tui.app import CodalityApp
+from codality_cli.tui.messages import ReviewRequested, TicketOpenRequested
+from codality_cli.tui.screens.board import BoardScreen
+from codality_cli.tui.screens.review import ReviewScreen
+from codality_cli.tui.screens.ticket import TicketScreen
+from codality_cli.tui.widgets.transcript import Transcript
+from tests.conftest import RunningServer
+from tests.fakes.anthropic_server import FakeAnthropic, text, tool
+
+from .conftest import SIZE, publish, wait_until
+
+Snap = Callable[..., bool]
+TICKETS = [
+    {"title": "Crash when the config file is empty", "kind": "bug", "priority": "urgent"},
+    {"title": "Dark mode for the settings page", "kind": "feature", "priority": "high"},
+    {"title": "Upgrade the HTTP client", "kind": "chore", "priority": "low"},
+    {"title": "Triage user reports", "status": "inbox"},
+    {"title": "Add a farewell function", "kind": "feature", "status": "in_progress"},
+    {"title": "Document the API", "status": "done"},
+]
+
+
+def client(server: RunningServer, token: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+
+
+def setup_project(http: httpx.Client, repo: Path, tickets: list[dict[str, Any]]) -> str:
+    created = http.post("/api/projects", json={"mode": "existing", "path": str(repo)})
+    assert created.status_code == 201, created.text
+    slug = str(created.json()["slug"])
+    for fields in tickets:
+        assert http.post(f"/api/projects/{slug}/tickets", json=fields).status_code == 201
+    return slug
+
+
+async def settled(pilot: Pilot[Any]) -> None:
+    pilot.app.clear_notifications()
+    await pilot.pause(0.3)
+
+
+def test_board(
+    snap_compare: Snap,
+    server: RunningServer,
+    admin_token: str,
+    git_repo: Path,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    with client(server, admin_token) as http:
+        slug = setup_project(http, git_repo, TICKETS)
+        ticket = http.get(f"/api/projects/{slug}/tickets/5").json()
+    app = make_app(slug)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        board = app.screen
+        assert isinstance(board, BoardScreen)
+        await wait_until(pilot, lambda: len(board.state.tickets) == len(TICKETS))
+        publish(server, "agent:started", ticket, {"id": 1, "status": "running"})
+        await wait_until(
+            pilot, lambda: board.state.tickets[ticket["id"]]["agent_status"] == "running"
+        )
+        await settled(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_board_help(
+    snap_compare: Snap,
+    server: RunningServer,
+    admin_token: str,
+    git_repo: Path,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    with client(server, admin_token) as http:
+        slug = setup_project(http, git_repo, TICKETS[:2])
+    app = make_app(slug, follow=False)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        await pilot.press("question_mark")
+        await settled(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_ticket_mid_stream(
+    snap_compare: Snap,
+    server: RunningServer,
+    admin_token: str,
+    git_repo: Path,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    fields = {
+        "title": "Add a farewell function",
+        "kind": "feature",
+        "description": "We need `farewell(name)` next to `greet`.\n\n- keep it short",
+    }
+    with client(server, admin_token) as http:
+        slug = setup_project(http, git_repo, [fields])
+        ticket = http.get(f"/api/projects/{slug}/tickets/1").json()
+    app = make_app(slug)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        await pilot.pause(0.2)
+        started = {"id": 1, "status": "running", "model": "claude-sonnet-4-5"}
+        publish(server, "agent:started", ticket, started)
+        publish(server, "agent:thinking_delta", ticket, {"text": "greet() lives in src/app.py."})
+        publish(server, "agent:text_delta", ticket, {"text": "Let me read the module first."})
+        publish(
+            server,
+            "agent:tool_call",
+            ticket,
+            {"tool_use_id": "t1", "name": "read_file", "input": {"path": "src/app.py"}},
+        )
+        publish(
+            server,
+            "agent:tool_result",
+            ticket,
+            {"tool_use_id": "t1", "name": "read_file", "ok": True, "output": "def greet(name):"},
+        )
+        publish(
+            server,
+            "agent:tool_call",
+            ticket,
+            {"tool_use_id": "t2", "name": "bash", "input": {"command": "python -m pytest -q"}},
+        )
+        publish(server, "agent:text_delta", ticket, {"text": "Now I'll add `farewell` "})
+        await wait_until(pilot, lambda: len(app.live_run(ticket["id"]) or []) == 7)
+        app.post_message(TicketOpenRequested(slug, 1))
+        await wait_until(pilot, lambda: isinstance(app.screen, TicketScreen))
+        await wait_until(pilot, lambda: app.screen.query_one(Transcript).children != ())
+        await settled(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_diff_review(
+    snap_compare: Snap,
+    server: RunningServer,
+    admin_token: str,
+    git_repo: Path,
+    fake_anthropic: FakeAnthropic,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    fake_anthropic.script(
+        tool(
+            "edit_file",
+            path="src/app.py",
+            old_text="def greet(name):",
+            new_text="def farewell(name):\n    return f'goodbye {name}'\n\n\ndef greet(name):",
+        ),
+        text("Added farewell."),
+    )
+    with client(server, admin_token) as http:
+        env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake_anthropic.url}
+        assert http.put("/api/settings/env", json=env).status_code == 200
+        slug = setup_project(http, git_repo, [{"title": "Add a farewell function"}])
+        agent = f"/api/projects/{slug}/tickets/1/agent"
+        assert http.post(f"{agent}/start", json={}).status_code == 202
+        deadline = time.monotonic() + 30
+        while http.get(f"{agent}/status").json()["running"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    app = make_app(slug, follow=False)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        app.post_message(ReviewRequested(slug, 1))
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        review = app.screen
+        assert isinstance(review, ReviewScreen)
+        await wait_until(pilot, lambda: len(review.files) == 1)
+        await pilot.press("down", "down", "down", "v", "down")
+        await settled(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
