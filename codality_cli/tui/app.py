@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from codality_cli.api import ApiClient
 
 FAILED = frozenset({"failed", "timed_out", "interrupted"})
+DELTAS = frozenset({"agent:text_delta", "agent:thinking_delta"})
 # A run's live events are kept from its ``agent:started`` until it stops, so a ticket opened
 # mid-run shows the whole run, even the part of a text block not yet stored; a run longer than
 # this falls back to the stored transcript.
@@ -136,8 +137,9 @@ class CodalityApp(App[None]):
                 text, failed = told
                 self.notify(text, severity="error" if failed else "information", timeout=10)
                 self.bell()
+        delta = message.type in DELTAS
         for screen in self.screen_stack:
-            if isinstance(screen, LiveScreen):
+            if isinstance(screen, LiveScreen) and (screen.WANTS_DELTAS or not delta):
                 screen.post_message(message.copy())
 
     def on_connection_lost(self, message: ConnectionLost) -> None:

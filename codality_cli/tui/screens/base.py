@@ -26,6 +26,8 @@ class LiveScreen(Screen[None]):
     """A screen fed by the app's event stream (``on_event_received``)."""
 
     HELP_TITLE = "Codality"
+    # Streaming deltas arrive by the thousand per second; only screens that show them get them.
+    WANTS_DELTAS = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Keys", key_display="?")
     ]

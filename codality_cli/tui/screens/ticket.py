@@ -57,6 +57,7 @@ def stored_blocks(session: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 class TicketScreen(LiveScreen):
     HELP_TITLE = "Ticket"
+    WANTS_DELTAS = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("t", "toggle_thinking", "Thinking"),
