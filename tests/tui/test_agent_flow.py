@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from codality_cli.tui.screens.review import ReviewScreen
 from codality_cli.tui.screens.ticket import TicketScreen
 from codality_cli.tui.widgets.diff_view import DiffView
 from codality_cli.tui.widgets.ticket_card import render_card
-from codality_cli.tui.widgets.transcript import NoteBlock
+from codality_cli.tui.widgets.tool_call import ToolCall
+from codality_cli.tui.widgets.transcript import NoteBlock, TextBlock, ThinkingBlock
 from tests.conftest import git
 from tests.fakes.anthropic_server import FakeAnthropic, overloaded, text, tool
 
@@ -43,7 +45,8 @@ async def board_ready(pilot: Any, app: CodalityApp) -> BoardScreen:
     await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
     board = app.screen
     assert isinstance(board, BoardScreen)
-    await wait_until(pilot, lambda: board.current_ticket is not None)
+    await wait_until(pilot, lambda: bool(board.state.tickets))
+    board.focus_ticket(1)
     return board
 
 
@@ -245,6 +248,13 @@ async def test_steer_a_running_agent_then_stop_it(
                 "you (steer): Use the helper" in str(n.render()) for n in screen.query(NoteBlock)
             ),
         )
+        await pilot.press("ctrl+t", "m", *"Then tidy up", "enter")
+        await wait_until(
+            pilot,
+            lambda: any(
+                "you (queue): Then tidy up" in str(n.render()) for n in screen.query(NoteBlock)
+            ),
+        )
         await pilot.press("x")
         await wait_until(
             pilot,
@@ -252,3 +262,46 @@ async def test_steer_a_running_agent_then_stop_it(
         )
     status = await session_status(agent_api, slug, 1)
     assert status["session"]["status"] == "stopped"
+
+
+async def test_a_finished_run_opened_later_shows_its_stored_transcript(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    slug = project["slug"]
+    fake_anthropic.script(
+        tool("read_file", say="Reading first.", thinking="Where is greet?", path="src/app.py"),
+        text("All done here."),
+    )
+    await add_ticket(agent_api, slug, title="Look around")
+    assert (await agent_api.post(f"/api/projects/{slug}/tickets/1/agent/start", json={})).is_success
+    async with asyncio.timeout(30):
+        while (await session_status(agent_api, slug, 1))["running"]:
+            await asyncio.sleep(0.05)
+    app = make_app(slug)  # a new app: it saw none of the run live
+    async with app.run_test(size=SIZE) as pilot:
+        board = await board_ready(pilot, app)
+        board.focus_ticket(1)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, TicketScreen))
+        screen = app.screen
+        assert isinstance(screen, TicketScreen)
+        await wait_until(pilot, lambda: bool(screen.query(ToolCall)))
+        await wait_until(
+            pilot,
+            lambda: (
+                "All done here."
+                in "".join(
+                    b.text + b.pending for b in screen.query(TextBlock) if type(b) is TextBlock
+                )
+            ),
+        )
+        call = screen.query_one(ToolCall)
+        assert call.tool_name == "read_file" and call.outcome is True
+        assert "def greet" in call.output
+        thinking = "".join(b.text + b.pending for b in screen.query(ThinkingBlock))
+        assert "Where is greet?" in thinking
+        notes = [str(n.render()) for n in screen.query(NoteBlock)]
+        assert any("completed" in note and "All done here." in note for note in notes)

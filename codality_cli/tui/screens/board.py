@@ -50,11 +50,12 @@ class BoardScreen(LiveScreen):
         yield Header(show_clock=False)
         yield ConnectionBanner()
         yield FilterBar()
-        yield Horizontal(id="columns")
+        with Horizontal(id="columns"):
+            yield from self._new_columns()
         yield Footer()
 
-    async def on_mount(self) -> None:
-        await self._build_columns()
+    def on_mount(self) -> None:
+        self._focus_column("backlog")
         self.load()
 
     # ---- state → widgets -------------------------------------------------------------------
@@ -63,17 +64,21 @@ class BoardScreen(LiveScreen):
     def columns(self) -> list[StatusColumn]:
         return list(self.query(StatusColumn))
 
-    async def _build_columns(self) -> None:
+    def _new_columns(self) -> list[StatusColumn]:
+        return [StatusColumn(status, title) for status, title in self.state.columns()]
+
+    def _focus_column(self, status: str) -> None:
+        columns = self.columns
+        next((c for c in columns if c.status == status), columns[0]).focus()
+
+    async def _rebuild_columns(self) -> None:
+        """New columns after the cancelled toggle, keeping focus on the same status."""
         holder = self.query_one("#columns", Horizontal)
         focused = self.current_column
         await holder.remove_children()
-        await holder.mount_all(
-            StatusColumn(status, title) for status, title in self.state.columns()
-        )
+        await holder.mount_all(self._new_columns())
         self._refresh_columns(None)
-        wanted = focused.status if focused else "backlog"
-        target = next((c for c in self.columns if c.status == wanted), self.columns[0])
-        target.focus()
+        self._focus_column(focused.status if focused else "backlog")
 
     def _refresh_columns(self, statuses: set[str] | None) -> None:
         """Refresh the named columns (all when None)."""
@@ -208,12 +213,11 @@ class BoardScreen(LiveScreen):
         self._refresh_columns(None)
 
     def on_filter_bar_closed(self) -> None:
-        column = next((c for c in self.columns if c.status == "backlog"), self.columns[0])
-        column.focus()
+        self._focus_column("backlog")
 
     async def action_toggle_cancelled(self) -> None:
         self.state.show_cancelled = not self.state.show_cancelled
-        await self._build_columns()
+        await self._rebuild_columns()
 
     def action_reload(self) -> None:
         self.load()

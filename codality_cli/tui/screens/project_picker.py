@@ -35,6 +35,12 @@ class ProjectPickerScreen(Screen[str]):
                 )
         yield Footer()
 
+    def on_mount(self) -> None:
+        if self.projects:
+            picker = self.query_one("#projects", OptionList)
+            picker.highlighted = 0
+            picker.focus()
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
             self.dismiss(event.option.id)

@@ -1,0 +1,53 @@
+"""Which board opens without ``--project``: the only project, or the one picked from a list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from codality_cli.tui.app import CodalityApp
+from codality_cli.tui.screens.board import BoardScreen
+from codality_cli.tui.screens.project_picker import ProjectPickerScreen
+from tests.conftest import git
+
+from .conftest import SIZE, wait_until
+
+
+async def register(api: httpx.AsyncClient, path: Path) -> str:
+    created = await api.post("/api/projects", json={"mode": "existing", "path": str(path)})
+    assert created.status_code == 201, created.text
+    return str(created.json()["slug"])
+
+
+async def test_the_only_project_opens_directly(
+    api: httpx.AsyncClient, git_repo: Path, make_app: Callable[..., CodalityApp]
+) -> None:
+    slug = await register(api, git_repo)
+    app = make_app(None, follow=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        board = app.screen
+        assert isinstance(board, BoardScreen) and board.slug == slug
+
+
+async def test_several_projects_ask_which_one(
+    api: httpx.AsyncClient, git_repo: Path, tmp_path: Path, make_app: Callable[..., CodalityApp]
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q", "-b", "trunk")
+    git(other, "commit", "-q", "--allow-empty", "-m", "start")
+    await register(api, git_repo)
+    second = await register(api, other)
+    app = make_app(None, follow=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ProjectPickerScreen))
+        picker = app.screen
+        assert isinstance(picker, ProjectPickerScreen)
+        index = [p["slug"] for p in picker.projects].index(second)
+        await pilot.press(*["down"] * index, "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        board = app.screen
+        assert isinstance(board, BoardScreen) and board.slug == second
