@@ -41,7 +41,12 @@ class LiveScreen(Screen[None]):
         return self.codality.api
 
     def action_help(self) -> None:
-        rows = key_rows([*self.BINDINGS, *LiveScreen.BINDINGS, *self.app.BINDINGS])
+        """The focused widget's own keys (one of ours), then the screen's, then the app's."""
+        focused = type(self.focused) if self.focused else None
+        own = focused.__dict__.get("BINDINGS", []) if focused else []
+        if focused and not focused.__module__.startswith("codality_cli."):
+            own = []
+        rows = key_rows([*own, *self.BINDINGS, *LiveScreen.BINDINGS, *self.app.BINDINGS])
         rows.append(("ctrl+p", "Command palette: every action by name"))
         self.app.push_screen(HelpScreen(self.HELP_TITLE, list(dict.fromkeys(rows))))
 

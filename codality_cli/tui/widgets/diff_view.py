@@ -50,8 +50,8 @@ class DiffView(OptionList):
     """The lines of one ``FileDiff``."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
+        Binding("j", "cursor_down", "Next line", key_display="↓/j", show=False),
+        Binding("k", "cursor_up", "Previous line", key_display="↑/k", show=False),
         Binding("v", "toggle_range", "Range"),
         Binding("c", "comment", "Comment"),
     ]

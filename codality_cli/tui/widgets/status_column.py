@@ -21,8 +21,8 @@ class StatusColumn(OptionList):
     """The cards of one ticket status."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
+        Binding("j", "cursor_down", "Next card", key_display="↓/j", show=False),
+        Binding("k", "cursor_up", "Previous card", key_display="↑/k", show=False),
     ]
 
     class TicketOpened(Message):
