@@ -17,6 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from codality_cli.api import ApiError, ServerUnavailable
 from codality_cli.tui.live import follow_events
 from codality_cli.tui.messages import (
     ConnectionLost,
@@ -86,9 +87,13 @@ class CodalityApp(App[None]):
 
     # ---- navigation ------------------------------------------------------------------------
 
-    @work(exclusive=True, group="projects", exit_on_error=False)
+    @work(exclusive=True, group="projects")
     async def choose_project(self) -> None:
-        projects = await self.api.projects.list()
+        try:
+            projects = await self.api.projects.list()
+        except (ApiError, ServerUnavailable) as exc:
+            self.notify(f"Listing the projects failed: {exc}", severity="error", timeout=30)
+            return
         if len(projects) == 1:
             self.open_board(str(projects[0]["slug"]))
         else:
