@@ -35,3 +35,11 @@ def read_text_arg(value: str | None) -> str | None:
     if value == "-":
         return sys.stdin.read().strip()
     return value
+
+
+def text_or_editor(given: str | None, interactive: bool, hint: str) -> str | None:
+    """The text given (``-`` reads stdin), else ``$EDITOR`` when a person is at the terminal."""
+    text = read_text_arg(given)
+    if text is None and interactive:
+        text = edit_text("", hint)
+    return text

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..context import CliContext
-from ..editor import edit_text, read_text_arg
+from ..editor import text_or_editor
 from ..errors import CliError, ExitCode
 from ..output import Column, FieldsOption, JsonOption
 from .ticket import NumberArgument, ticket_app
@@ -40,9 +40,7 @@ def comment(
 ) -> None:
     """Comment on a ticket."""
     cli = CliContext.of(ctx)
-    text = read_text_arg(body)
-    if text is None and cli.streams.interactive:
-        text = edit_text("", "Write your comment in markdown.")
+    text = text_or_editor(body, cli.streams.interactive, "Write your comment in markdown.")
     if not text:
         raise CliError(
             "empty comment: give the text, '-' for stdin, or use a terminal", ExitCode.USAGE

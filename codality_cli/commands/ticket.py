@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..context import CliContext
-from ..editor import edit_text, read_text_arg
+from ..editor import edit_text, read_text_arg, text_or_editor
 from ..errors import CliError, ExitCode
 from ..output import Column, FieldsOption, JsonOption
 
@@ -75,14 +75,6 @@ DescriptionOption = Annotated[
 ]
 
 
-def _description(cli: CliContext, given: str | None, initial: str = "") -> str | None:
-    """The text given, or from ``$EDITOR`` when a person is at the terminal, else None."""
-    text = read_text_arg(given)
-    if text is None and cli.streams.interactive:
-        text = edit_text(initial, "Describe the ticket in markdown.")
-    return text
-
-
 @ticket_app.command("list")
 def list_(
     ctx: typer.Context,
@@ -130,7 +122,10 @@ def create(
 ) -> None:
     """File a ticket; without --description on a terminal, $EDITOR opens for it."""
     cli = CliContext.of(ctx)
-    body: dict[str, Any] = {"title": title, "description": _description(cli, description) or ""}
+    described = text_or_editor(
+        description, cli.streams.interactive, "Describe the ticket in markdown."
+    )
+    body: dict[str, Any] = {"title": title, "description": described or ""}
     for key, value in (("kind", kind), ("priority", priority), ("status", status)):
         if value is not None:
             body[key] = value.value
