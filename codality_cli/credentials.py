@@ -21,7 +21,11 @@ FILE_NAME = "credentials.json"
 
 
 def real_keyring_available() -> bool:
-    """True when the active keyring backend keeps secrets better than a plain file."""
+    """True when the active keyring backend keeps secrets better than a plain file.
+
+    The server's ``secrets_store`` makes the same check: kept twice because the CLI never
+    imports the server (import-linter), and twenty lines do not justify a third package.
+    """
     if os.environ.get("CODALITY_NO_KEYRING"):
         return False
     try:

@@ -16,7 +16,10 @@ KEYRING_SERVICE = "codality-server"
 
 
 def real_keyring_available() -> bool:
-    """True when the active keyring backend stores secrets somewhere better than a plain file."""
+    """True when the active keyring backend stores secrets somewhere better than a plain file.
+
+    ``codality_cli.credentials`` makes the same check: the two packages never import each other.
+    """
     if os.environ.get("CODALITY_NO_KEYRING"):
         return False
     try:
