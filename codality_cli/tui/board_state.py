@@ -56,7 +56,6 @@ class BoardState:
 
     project_id: int | None = None
     tickets: dict[int, Ticket] = field(default_factory=dict)
-    costs: dict[int, float] = field(default_factory=dict)
     needle: str = ""
     show_cancelled: bool = False
 
@@ -70,14 +69,15 @@ class BoardState:
         self.tickets[int(ticket["id"])] = ticket
         return True
 
-    def set_agent_status(self, ticket_id: int, status: str, cost: float | None = None) -> bool:
-        """Record an agent start or stop seen on the stream; False for an unknown ticket."""
+    def set_agent_status(self, ticket_id: int, status: str) -> bool:
+        """Record an agent start or stop seen on the stream; False for an unknown ticket.
+
+        The cost on the card comes with the ``ticket:updated`` view published as a run ends.
+        """
         ticket = self.tickets.get(ticket_id)
         if ticket is None:
             return False
         self.tickets[ticket_id] = {**ticket, "agent_status": status}
-        if cost is not None:
-            self.costs[ticket_id] = cost
         return True
 
     def columns(self) -> list[tuple[str, str]]:

@@ -27,7 +27,9 @@ _COLUMNS = (
     "t.id, t.project_id, t.number, t.title, t.description, t.kind, t.priority, t.status,"
     " t.assignee, t.branch, t.worktree_path, t.created_by, t.created_at, t.updated_at,"
     " (SELECT s.status FROM agent_sessions s WHERE s.ticket_id = t.id"
-    "  ORDER BY s.id DESC LIMIT 1) AS agent_status"
+    "  ORDER BY s.id DESC LIMIT 1) AS agent_status,"
+    " (SELECT coalesce(sum(s.cost_usd), 0) FROM agent_sessions s WHERE s.ticket_id = t.id)"
+    "  AS agent_cost_usd"
 )
 _UPDATABLE = {
     "title",
@@ -68,6 +70,7 @@ def _ticket(row: Row) -> Ticket:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         agent_status=row["agent_status"],
+        agent_cost_usd=float(row["agent_cost_usd"]),
     )
 
 

@@ -151,6 +151,7 @@ class Ticket:
     created_at: str
     updated_at: str
     agent_status: str | None
+    agent_cost_usd: float = 0.0  # what every agent session on the ticket has cost so far
 
     def view(self) -> dict[str, Any]:
         return {
@@ -166,6 +167,7 @@ class Ticket:
             "branch": self.branch,
             "worktree_path": self.worktree_path,
             "agent_status": self.agent_status,
+            "agent_cost_usd": round(self.agent_cost_usd, 6),
             "pull_request": None,
             "created_by": self.created_by,
             "created_at": self.created_at,

@@ -58,6 +58,7 @@ async def test_a_full_run_edits_tests_commits_and_moves_the_ticket(
         await agent_api.get(f"/api/projects/{project['slug']}/tickets/{ticket['number']}")
     ).json()
     assert shown["status"] == "in_review" and shown["agent_status"] == "completed"
+    assert shown["agent_cost_usd"] == round(ended["cost_usd"], 6)
     worktree = Path(shown["worktree_path"])
     assert shown["branch"] == "codality/1-add-a-farewell-function"
     assert str(worktree) in git(git_repo, "worktree", "list")

@@ -17,10 +17,10 @@ from codality_cli.tui.widgets.diff_view import DiffView
 from codality_cli.tui.widgets.ticket_card import render_card
 from codality_cli.tui.widgets.tool_call import ToolCall
 from codality_cli.tui.widgets.transcript import NoteBlock, TextBlock, ThinkingBlock
-from tests.conftest import git
+from tests.conftest import create_ticket, git
 from tests.fakes.anthropic_server import FakeAnthropic, overloaded, text, tool
 
-from .conftest import SIZE, add_ticket, notifications, wait_until
+from .conftest import SIZE, notifications, wait_until
 
 FAREWELL = "def farewell(name):\n    return f'goodbye {name}'\n"
 
@@ -68,7 +68,7 @@ async def test_start_finish_notify_then_review_with_a_comment_restarts_the_agent
 ) -> None:
     slug = project["slug"]
     fake_anthropic.script(*edit_then_finish(), text("Renamed as asked."))
-    await add_ticket(agent_api, slug, title="Add farewell")
+    await create_ticket(agent_api, slug, title="Add farewell")
     app = make_app(slug)
     async with app.run_test(size=SIZE) as pilot:
         await run_to_review(pilot, app, agent_api, slug)
@@ -76,7 +76,9 @@ async def test_start_finish_notify_then_review_with_a_comment_restarts_the_agent
         assert isinstance(board, BoardScreen)
         # The card's badge says the ticket needs the user; a notification said so too.
         await wait_until(pilot, lambda: board.state.tickets[1].get("agent_status") == "completed")
-        assert "needs review" in render_card(board.state.tickets[1]).plain
+        card = render_card(board.state.tickets[1]).plain
+        assert "needs review" in card
+        assert f"${board.state.tickets[1]['agent_cost_usd']:.2f}" in card  # what the runs cost
         await wait_until(
             pilot, lambda: any("Agent finished on #1" in m for _, m in notifications(app))
         )
@@ -124,7 +126,7 @@ async def test_merge_from_the_review_lands_on_main(
 ) -> None:
     slug = project["slug"]
     fake_anthropic.script(*edit_then_finish())
-    await add_ticket(agent_api, slug, title="Add farewell")
+    await create_ticket(agent_api, slug, title="Add farewell")
     app = make_app(slug)
     async with app.run_test(size=SIZE) as pilot:
         await run_to_review(pilot, app, agent_api, slug)
@@ -153,7 +155,7 @@ async def test_a_conflicting_merge_is_refused_and_names_the_files(
 ) -> None:
     slug = project["slug"]
     fake_anthropic.script(*edit_then_finish())
-    await add_ticket(agent_api, slug, title="Add farewell")
+    await create_ticket(agent_api, slug, title="Add farewell")
     app = make_app(slug)
     async with app.run_test(size=SIZE) as pilot:
         await run_to_review(pilot, app, agent_api, slug)
@@ -183,7 +185,7 @@ async def test_discard_asks_first_then_keeps_the_tip_and_moves_the_ticket_back(
 ) -> None:
     slug = project["slug"]
     fake_anthropic.script(*edit_then_finish())
-    await add_ticket(agent_api, slug, title="Add farewell")
+    await create_ticket(agent_api, slug, title="Add farewell")
     app = make_app(slug)
     async with app.run_test(size=SIZE) as pilot:
         await run_to_review(pilot, app, agent_api, slug)
@@ -210,7 +212,7 @@ async def test_a_failed_run_notifies_with_its_error(
 ) -> None:
     slug = project["slug"]
     fake_anthropic.script(*[overloaded()] * 10)
-    await add_ticket(agent_api, slug, title="Doomed")
+    await create_ticket(agent_api, slug, title="Doomed")
     app = make_app(slug)
     async with app.run_test(size=SIZE) as pilot:
         board = await board_ready(pilot, app)
@@ -231,7 +233,7 @@ async def test_steer_a_running_agent_then_stop_it(
     slug = project["slug"]
     slow = {"blocks": [{"type": "text", "text": "Thinking about it slowly. " * 40}], "delay_s": 0.2}
     fake_anthropic.script(slow, slow)
-    await add_ticket(agent_api, slug, title="Slow one")
+    await create_ticket(agent_api, slug, title="Slow one")
     app = make_app(slug)
     async with app.run_test(size=SIZE) as pilot:
         board = await board_ready(pilot, app)
@@ -275,7 +277,7 @@ async def test_a_finished_run_opened_later_shows_its_stored_transcript(
         tool("read_file", say="Reading first.", thinking="Where is greet?", path="src/app.py"),
         text("All done here."),
     )
-    await add_ticket(agent_api, slug, title="Look around")
+    await create_ticket(agent_api, slug, title="Look around")
     assert (await agent_api.post(f"/api/projects/{slug}/tickets/1/agent/start", json={})).is_success
     async with asyncio.timeout(30):
         while (await session_status(agent_api, slug, 1))["running"]:

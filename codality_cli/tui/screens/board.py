@@ -16,7 +16,7 @@ from textual.widgets import Footer, Header
 
 from codality_cli.tui.board_state import BoardState, Ticket
 from codality_cli.tui.messages import EventReceived, ReviewRequested, TicketOpenRequested
-from codality_cli.tui.screens.base import LiveScreen, event_cost
+from codality_cli.tui.screens.base import LiveScreen
 from codality_cli.tui.screens.new_ticket import NewTicketScreen
 from codality_cli.tui.widgets.filter_bar import FilterBar
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
@@ -84,7 +84,7 @@ class BoardScreen(LiveScreen):
         """Refresh the named columns (all when None)."""
         for column in self.columns:
             if statuses is None or column.status in statuses:
-                column.show_tickets(self.state.column_tickets(column.status), self.state.costs)
+                column.show_tickets(self.state.column_tickets(column.status))
 
     @property
     def current_column(self) -> StatusColumn | None:
@@ -142,8 +142,7 @@ class BoardScreen(LiveScreen):
                     touched.add(str(before.get("status")))
         elif event.type in ("agent:started", "agent:stopped") and event.ticket_id is not None:
             status = "running" if event.type == "agent:started" else event.data.get("status")
-            cost = event_cost(event.data) if event.type == "agent:stopped" else None
-            if self.state.set_agent_status(event.ticket_id, str(status or "stopped"), cost):
+            if self.state.set_agent_status(event.ticket_id, str(status or "stopped")):
                 touched = {str(self.state.tickets[event.ticket_id].get("status"))}
         if touched:
             selected = self.current_ticket

@@ -36,16 +36,14 @@ class StatusColumn(OptionList):
         self.title = title
         self.border_title = title
 
-    def show_tickets(self, tickets: list[Ticket], costs: dict[int, float]) -> None:
+    def show_tickets(self, tickets: list[Ticket]) -> None:
         """Replace the cards, keeping the cursor on the same ticket when it is still here."""
         current = self.highlighted_ticket
         cards: list[Option | None] = []
         for ticket in tickets:
             if cards:
                 cards.append(None)  # a separator line between cards
-            cards.append(
-                Option(render_card(ticket, costs.get(int(ticket["id"]))), id=str(ticket["number"]))
-            )
+            cards.append(Option(render_card(ticket), id=str(ticket["number"])))
         self.set_options(cards)
         self.border_title = f"{self.title} ({len(tickets)})"
         if current is not None and str(current) in {str(t["number"]) for t in tickets}:

@@ -18,7 +18,7 @@ BADGE_STYLES = {
 }
 
 
-def render_card(ticket: Ticket, cost: float | None = None) -> Text:
+def render_card(ticket: Ticket) -> Text:
     """The card's text; the title is cut to one line by the column's width."""
     card = Text(no_wrap=True, overflow="ellipsis")
     card.append(f"#{ticket.get('number')} ", style="bold")
@@ -32,6 +32,7 @@ def render_card(ticket: Ticket, cost: float | None = None) -> Text:
     if badge:
         card.append("  ")
         card.append(f" {badge} ", style=BADGE_STYLES[badge])
-    if cost:
+    cost = ticket.get("agent_cost_usd")
+    if isinstance(cost, int | float) and cost:
         card.append(f"  ${cost:.2f}", style="dim")
     return card
