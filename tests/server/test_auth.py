@@ -114,3 +114,32 @@ async def test_bad_bodies_are_400_with_field(
     assert_error(await anon.get("/api/nothing-here"), 404, "not_found")
     assert_error(await anon.delete("/healthz"), 405)
     assert_error(await anon.post("/api/auth/request-otp", content=b"x" * (1024 * 1024 + 10)), 413)
+
+
+async def test_codes_go_out_over_smtp_when_it_is_configured(
+    server: RunningServer, anon: httpx.AsyncClient
+) -> None:
+    from tests.fakes.smtp_server import FakeSmtp
+
+    token = sign_in(server, "owner@example.com")
+    smtp = FakeSmtp().start()
+    try:
+        env = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "SMTP_FROM": "ci@example.org"}
+        configured = await anon.put(
+            "/api/settings/env", json=env, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert configured.status_code == 200, configured.text
+        sent = await anon.post("/api/auth/request-otp", json={"email": "owner@example.com"})
+        assert sent.status_code == 200
+    finally:
+        smtp.stop()
+    [delivery] = smtp.deliveries
+    assert delivery.recipients == ["owner@example.com"]
+    assert delivery.message["From"] == "ci@example.org"
+    code = delivery.message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert not list((server.data_dir / "outbox").iterdir())  # nothing written to the outbox
+    signed_in = await anon.post(
+        "/api/auth/verify-otp",
+        json={"email": "owner@example.com", "code": code.split("code is ")[1][:6]},
+    )
+    assert signed_in.status_code == 200
