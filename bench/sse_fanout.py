@@ -108,7 +108,10 @@ async def run(subscribers: int, rate: int, seconds: float) -> dict[str, float]:
     counts = json.loads(counts_line)
     latencies = sorted(json.loads(latencies_line))
     lost = total * subscribers - sum(counts)
-    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] / 1e6  # noqa: E731
+
+    def p(q: float) -> float:
+        return float(latencies[min(len(latencies) - 1, int(q * len(latencies)))]) / 1e6
+
     return {
         "subscribers": subscribers,
         "events": total,

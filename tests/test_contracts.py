@@ -29,6 +29,12 @@ def test_ruff_is_clean() -> None:
     assert fmt.returncode == 0, fmt.stdout
 
 
+def test_mypy_strict_is_clean(tmp_path: Path) -> None:
+    packages = ["codality_server", "codality_cli", "tests", "bench"]
+    result = run(str(BIN / "mypy"), "--cache-dir", str(tmp_path / "cache"), *packages)
+    assert result.returncode == 0, result.stdout
+
+
 def test_ci_runs_readmes_test_command() -> None:
     readme = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```sh\n(.*?)\n```", readme, re.S)
