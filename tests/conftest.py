@@ -9,12 +9,15 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from codality_server.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from tests.fakes.anthropic_server import FakeAnthropic
 
 
 @pytest.fixture(autouse=True)
@@ -187,6 +190,57 @@ def git_repo(tmp_path: Path) -> Path:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "add util")
     return repo
+
+
+async def create_project(
+    api: httpx.AsyncClient, repo: Path | None = None, **body: Any
+) -> dict[str, Any]:
+    """Create a project through the API: ``repo`` registers that existing repository; ``body``
+    gives any other fields (``mode="new"``, ``mode="clone"``, ``name`` …)."""
+    if repo is not None:
+        body = {"mode": "existing", "path": str(repo), **body}
+    response = await api.post("/api/projects", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def create_ticket(api: httpx.AsyncClient, slug: str, **fields: Any) -> dict[str, Any]:
+    """File a ticket (title "A ticket" unless given) through the API; returns its view."""
+    response = await api.post(f"/api/projects/{slug}/tickets", json={"title": "A ticket", **fields})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+@pytest.fixture
+async def project(api: httpx.AsyncClient, git_repo: Path) -> dict[str, Any]:
+    """``git_repo`` registered as a project."""
+    return await create_project(api, git_repo)
+
+
+@pytest.fixture
+def fake_anthropic() -> Iterator[FakeAnthropic]:
+    """The scripted model server the real anthropic SDK talks to."""
+    from tests.fakes.anthropic_server import FakeAnthropic
+
+    fake = FakeAnthropic().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+async def agent_api(
+    server: RunningServer, api: httpx.AsyncClient, fake_anthropic: FakeAnthropic
+) -> httpx.AsyncClient:
+    """The admin client, with the server's env pointing the agent at the fake model and quick
+    retries."""
+    from codality_server.keys import SERVICES
+
+    env = {"ANTHROPIC_API_KEY": "sk-test-key", "ANTHROPIC_BASE_URL": fake_anthropic.url}
+    assert (await api.put("/api/settings/env", json=env)).status_code == 200
+    server.app[SERVICES].agent.retry_backoff_s = 0.01
+    return api
 
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:

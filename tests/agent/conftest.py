@@ -1,59 +1,22 @@
-"""Agent fixtures: the fake model server, a server whose env points at it, a project, tickets."""
+"""Agent helpers: the ticket the scripted model works on, and waiting for sessions, blocks and
+events (the fake model and ``agent_api`` fixtures live in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from codality_server.keys import SERVICES
-from tests.conftest import RunningServer
-from tests.fakes.anthropic_server import FakeAnthropic
+from tests.conftest import create_ticket
 
 TERMINAL = {"completed", "failed", "stopped", "timed_out", "interrupted"}
 
 
-@pytest.fixture
-def fake_anthropic() -> Iterator[FakeAnthropic]:
-    fake = FakeAnthropic().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
-@pytest.fixture
-async def agent_api(
-    server: RunningServer, api: httpx.AsyncClient, fake_anthropic: FakeAnthropic
-) -> httpx.AsyncClient:
-    """The admin client, with the server's env pointing the agent at the fake model and quick
-    retries."""
-    env = {"ANTHROPIC_API_KEY": "sk-test-key", "ANTHROPIC_BASE_URL": fake_anthropic.url}
-    assert (await api.put("/api/settings/env", json=env)).status_code == 200
-    server.app[SERVICES].agent.retry_backoff_s = 0.01
-    return api
-
-
-@pytest.fixture
-async def project(api: httpx.AsyncClient, git_repo: Path) -> dict[str, Any]:
-    response = await api.post("/api/projects", json={"mode": "existing", "path": str(git_repo)})
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
 async def new_ticket(api: httpx.AsyncClient, slug: str, **fields: Any) -> dict[str, Any]:
-    body = {
-        "title": "Add a farewell function",
-        "description": "We need `farewell(name)`.",
-        **fields,
-    }
-    response = await api.post(f"/api/projects/{slug}/tickets", json=body)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
+    """The ticket the scripted agent runs work on (title and description overridable)."""
+    defaults = {"title": "Add a farewell function", "description": "We need `farewell(name)`."}
+    return await create_ticket(api, slug, **{**defaults, **fields})
 
 
 def agent_url(project: dict[str, Any], ticket: dict[str, Any], verb: str) -> str:

@@ -1,22 +1,13 @@
-"""Repositories for the projects tests, made with the real git CLI, and a create helper."""
+"""Repositories for the projects tests, made with the real git CLI."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from tests.conftest import git
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
-
-
-async def create(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
-    response = await api.post("/api/projects", json=body)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
 
 
 def make_repo(path: Path, branch: str = "main") -> Path:

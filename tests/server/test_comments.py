@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,9 @@ import httpx
 import pytest
 
 from codality_server.keys import SERVICES
-from tests.conftest import RunningServer, assert_error
+from tests.conftest import RunningServer, assert_error, create_project, create_ticket
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
-from tests.server.test_tickets import create_project, create_ticket, next_event, subscribed_lines
+from tests.server.test_tickets import next_event, subscribed_lines
 
 
 @pytest.fixture
@@ -98,20 +97,10 @@ async def test_comment_created_arrives_on_the_ticket_channel(
     assert frame["data"] == posted
 
 
-@pytest.fixture
-def fake_anthropic() -> Iterator[FakeAnthropic]:
-    fake = FakeAnthropic().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
 async def test_a_comment_on_a_running_agent_reaches_the_model(
-    api: httpx.AsyncClient, ticket: dict[str, Any], fake_anthropic: FakeAnthropic
+    agent_api: httpx.AsyncClient, ticket: dict[str, Any], fake_anthropic: FakeAnthropic
 ) -> None:
-    env = {"ANTHROPIC_API_KEY": "sk-test-key", "ANTHROPIC_BASE_URL": fake_anthropic.url}
-    assert (await api.put("/api/settings/env", json=env)).status_code == 200
+    api = agent_api
     # The agent's one command signals it has begun, then holds the run open until released.
     fake_anthropic.script(
         tool("bash", command="touch started; while [ ! -f release ]; do sleep 0.05; done"),

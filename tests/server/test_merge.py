@@ -10,29 +10,14 @@ import httpx
 import pytest
 
 from codality_server.keys import SERVICES
-from tests.conftest import RunningServer, assert_error, git
-
-
-async def create_project(api: httpx.AsyncClient, repo: Path) -> dict[str, Any]:
-    response = await api.post("/api/projects", json={"mode": "existing", "path": str(repo)})
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-@pytest.fixture
-async def project(api: httpx.AsyncClient, git_repo: Path) -> dict[str, Any]:
-    return await create_project(api, git_repo)
+from tests.conftest import RunningServer, assert_error, create_ticket, git
 
 
 async def ticket_with_work(
     server: RunningServer, api: httpx.AsyncClient, project: dict[str, Any], tmp_path: Path
 ) -> dict[str, Any]:
     """A ticket whose worktree (made with the git CLI) has one commit and one uncommitted edit."""
-    response = await api.post(
-        f"/api/projects/{project['slug']}/tickets", json={"title": "Friendlier greeting"}
-    )
-    assert response.status_code == 201, response.text
-    ticket = dict(response.json())
+    ticket = await create_ticket(api, project["slug"], title="Friendlier greeting")
     branch = f"codality/{ticket['number']}-friendlier-greeting"
     worktree = tmp_path / "worktrees" / str(ticket["number"])
     git(Path(project["path"]), "worktree", "add", "-q", "-b", branch, str(worktree), "main")
@@ -87,8 +72,7 @@ async def test_diff_and_stats_with_and_without_uncommitted_work(
 async def test_diff_of_a_ticket_without_work_is_404(
     api: httpx.AsyncClient, project: dict[str, Any]
 ) -> None:
-    response = await api.post(f"/api/projects/{project['slug']}/tickets", json={"title": "Idle"})
-    idle = response.json()
+    idle = await create_ticket(api, project["slug"], title="Idle")
     assert_error(await api.get(url(project, idle, "diff")), 404)
     assert_error(await api.get(url(project, idle, "merge-diff")), 404)
     assert_error(await api.post(url(project, idle, "worktree/merge")), 404)

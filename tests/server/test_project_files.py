@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.conftest import RunningServer, assert_error, git
-from tests.server.repos import PNG, add_assets_docs_and_links, create, make_repo
+from tests.conftest import RunningServer, assert_error, create_project, git
+from tests.server.repos import PNG, add_assets_docs_and_links, make_repo
 
 PASSWD = Path("/etc/passwd").read_bytes() if Path("/etc/passwd").exists() else b"root:x:0:0"
 
@@ -23,7 +23,7 @@ def rich_repo(git_repo: Path) -> Path:
 
 @pytest.fixture
 async def project(api: httpx.AsyncClient, rich_repo: Path) -> dict[str, Any]:
-    return await create(api, mode="existing", path=str(rich_repo))
+    return await create_project(api, rich_repo)
 
 
 async def test_files_at_refs_and_globs(
@@ -121,7 +121,7 @@ async def test_browse_shows_submodules(
     other = make_repo(tmp_path / "lib")
     git(git_repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(other), "lib")
     git(git_repo, "commit", "-q", "-m", "submodule")
-    await create(api, mode="existing", path=str(git_repo))
+    await create_project(api, git_repo)
     entries = (await api.get("/api/projects/repo/browse")).json()["entries"]
     assert {"name": "lib", "path": "lib", "type": "submodule", "size": None} in entries
     assert_error(await api.get("/api/projects/repo/blob/lib"), 400)
@@ -157,7 +157,7 @@ async def test_names_with_spaces_and_accents(api: httpx.AsyncClient, git_repo: P
     (git_repo / "docs" / "naïve notes.md").write_text("é\n")
     git(git_repo, "add", "-A")
     git(git_repo, "commit", "-q", "-m", "unicode")
-    await create(api, mode="existing", path=str(git_repo))
+    await create_project(api, git_repo)
     files = (await api.get("/api/projects/repo/files", params={"glob": "*.md"})).json()
     assert files["files"] == ["README.md", "docs/naïve notes.md"]
     entries = (await api.get("/api/projects/repo/browse", params={"path": "docs"})).json()

@@ -10,14 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import RunningServer, assert_error, git
-from tests.server.repos import create, make_repo
-
-
-@pytest.fixture
-async def project(api: httpx.AsyncClient, git_repo: Path) -> dict[str, Any]:
-    return await create(api, mode="existing", path=str(git_repo))
-
+from tests.conftest import RunningServer, assert_error, create_project, git
+from tests.server.repos import make_repo
 
 # --- creating ------------------------------------------------------------------------------
 
@@ -25,7 +19,7 @@ async def project(api: httpx.AsyncClient, git_repo: Path) -> dict[str, Any]:
 async def test_existing_repository_becomes_a_project(
     api: httpx.AsyncClient, git_repo: Path
 ) -> None:
-    created = await create(api, mode="existing", path=str(git_repo))
+    created = await create_project(api, git_repo)
     assert created["slug"] == "repo" and created["name"] == "repo"
     assert created["path"] == str(git_repo.resolve())
     assert created["default_branch"] == "main"
@@ -40,7 +34,7 @@ async def test_default_branch_is_read_from_the_repository(
     api: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     repo = make_repo(tmp_path / "trunky", branch="trunk")
-    created = await create(api, mode="existing", path=str(repo), name="Trunk Based")
+    created = await create_project(api, repo, name="Trunk Based")
     assert created["slug"] == "trunk-based"
     assert created["default_branch"] == "trunk"
     files = await api.get("/api/projects/trunk-based/files")
@@ -59,7 +53,7 @@ async def test_init_turns_a_plain_folder_into_a_repository_with_a_first_commit(
     refused = await api.post("/api/projects", json={"mode": "existing", "path": str(folder)})
     error = assert_error(refused, 400, "invalid_input")
     assert "not a git repository" in error["message"] and error["field"] == "path"
-    created = await create(api, mode="existing", path=str(folder), init=True)
+    created = await create_project(api, folder, init=True)
     assert created["default_branch"] == "main"
     assert git(folder, "ls-files").split() == [".gitignore", "notes.txt"]
     assert git(folder, "log", "--format=%an <%ae>|%cn <%ce>").strip() == (
@@ -73,7 +67,7 @@ async def test_init_on_an_empty_folder_makes_an_empty_first_commit(
 ) -> None:
     folder = tmp_path / "empty"
     folder.mkdir()
-    created = await create(api, mode="existing", path=str(folder), init=True)
+    created = await create_project(api, folder, init=True)
     assert git(folder, "rev-parse", "--abbrev-ref", "HEAD").strip() == created["default_branch"]
     assert git(folder, "ls-files") == ""
     git(folder, "fsck")
@@ -90,7 +84,7 @@ async def test_a_repository_without_commits_needs_init(
         await api.post("/api/projects", json={"mode": "existing", "path": str(folder)}), 400
     )
     assert "no commits on develop" in error["message"]
-    created = await create(api, mode="existing", path=str(folder), init=True)
+    created = await create_project(api, folder, init=True)
     assert created["default_branch"] == "develop"
     assert git(folder, "ls-files").split() == ["a.txt"]
 
@@ -98,7 +92,7 @@ async def test_a_repository_without_commits_needs_init(
 async def test_new_repository_with_readme_at_the_default_path(
     api: httpx.AsyncClient, isolated_home: Path
 ) -> None:
-    created = await create(api, mode="new", name="My Shiny App!")
+    created = await create_project(api, mode="new", name="My Shiny App!")
     folder = isolated_home.resolve() / "repos" / "my-shiny-app"
     assert created["slug"] == "my-shiny-app" and created["name"] == "My Shiny App!"
     assert created["path"] == str(folder) and created["default_branch"] == "main"
@@ -112,7 +106,7 @@ async def test_new_repository_with_readme_at_the_default_path(
 
 async def test_new_repository_at_a_chosen_path(api: httpx.AsyncClient, tmp_path: Path) -> None:
     target = tmp_path / "deep" / "er" / "proj"
-    created = await create(api, mode="new", name="Proj", path=str(target))
+    created = await create_project(api, mode="new", name="Proj", path=str(target))
     assert created["path"] == str(target.resolve())
     assert git(target, "ls-files").split() == ["README.md"]
     taken = tmp_path / "taken"
@@ -132,13 +126,13 @@ async def test_clone_from_a_local_bare_repository(
     source = make_repo(tmp_path / "src-repo", branch="trunk")
     bare = tmp_path / "upstream.git"
     git(tmp_path, "clone", "-q", "--bare", str(source), str(bare))
-    created = await create(api, mode="clone", url=str(bare))
+    created = await create_project(api, mode="clone", url=str(bare))
     folder = isolated_home.resolve() / "repos" / "upstream"
     assert created["slug"] == "upstream" and created["path"] == str(folder)
     assert created["default_branch"] == "trunk"
     assert git(folder, "rev-parse", "HEAD") == git(source, "rev-parse", "HEAD")
     assert (folder / "README.md").read_text() == "# Hello\n"
-    by_url = await create(
+    by_url = await create_project(
         api, mode="clone", url=f"file://{bare}", path=str(tmp_path / "second"), name="Second"
     )
     assert by_url["default_branch"] == "trunk"
@@ -245,7 +239,7 @@ async def test_unwritable_folder_is_refused(api: httpx.AsyncClient, git_repo: Pa
 async def test_duplicate_slug_or_path_is_a_conflict(
     api: httpx.AsyncClient, git_repo: Path, tmp_path: Path
 ) -> None:
-    await create(api, mode="existing", path=str(git_repo), name="Shop")
+    await create_project(api, git_repo, name="Shop")
     same_path = assert_error(
         await api.post(
             "/api/projects",

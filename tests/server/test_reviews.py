@@ -10,15 +10,10 @@ import httpx
 import pytest
 
 from codality_server.keys import SERVICES
-from tests.agent.conftest import agent_api, fake_anthropic, wait_for_end  # noqa: F401
+from tests.agent.conftest import wait_for_end
 from tests.conftest import RunningServer, assert_error
 from tests.fakes.anthropic_server import FakeAnthropic, text
-from tests.server.test_merge import create_project, ticket_with_work, url
-
-
-@pytest.fixture
-async def project(api: httpx.AsyncClient, git_repo: Path) -> dict[str, Any]:
-    return await create_project(api, git_repo)
+from tests.server.test_merge import ticket_with_work, url
 
 
 @pytest.fixture
@@ -106,8 +101,8 @@ async def test_changes_requested_without_feedback_setting_starts_nothing(
 
 async def test_changes_requested_starts_the_agent_with_the_review(
     server: RunningServer,
-    agent_api: httpx.AsyncClient,  # noqa: F811
-    fake_anthropic: FakeAnthropic,  # noqa: F811
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
     project: dict[str, Any],
     ticket: dict[str, Any],
 ) -> None:
@@ -136,8 +131,8 @@ async def test_changes_requested_starts_the_agent_with_the_review(
 
 
 async def test_merge_is_refused_while_the_agent_runs(
-    agent_api: httpx.AsyncClient,  # noqa: F811
-    fake_anthropic: FakeAnthropic,  # noqa: F811
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
     project: dict[str, Any],
     ticket: dict[str, Any],
 ) -> None:

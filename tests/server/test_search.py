@@ -8,13 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import assert_error, git
-from tests.server.test_tickets import create_project, create_ticket
-
-
-@pytest.fixture
-async def project(api: httpx.AsyncClient, git_repo: Path) -> dict[str, Any]:
-    return await create_project(api, git_repo)
+from tests.conftest import assert_error, create_project, create_ticket
+from tests.server.repos import make_repo
 
 
 async def search(api: httpx.AsyncClient, slug: str, q: str, **params: Any) -> list[dict[str, Any]]:
@@ -75,13 +70,7 @@ async def test_prefix_search_and_all_words_required(
 async def test_search_stays_inside_the_project(
     api: httpx.AsyncClient, project: dict[str, Any], tmp_path: Path
 ) -> None:
-    other_repo = tmp_path / "other"
-    other_repo.mkdir()
-    git(other_repo, "init", "-q", "-b", "main")
-    (other_repo / "f").write_text("f\n")
-    git(other_repo, "add", "-A")
-    git(other_repo, "commit", "-q", "-m", "f")
-    other = await create_project(api, other_repo)
+    other = await create_project(api, make_repo(tmp_path / "other"))
     await create_ticket(api, project["slug"], title="Quartz widget")
     await create_ticket(api, other["slug"], title="Quartz gadget")
     hits = await search(api, project["slug"], "quartz")

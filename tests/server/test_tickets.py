@@ -13,19 +13,8 @@ import pytest
 
 from codality_server.domain.tickets import TicketStatus
 from codality_server.keys import SERVICES
-from tests.conftest import RunningServer, assert_error, git
-
-
-async def create_project(api: httpx.AsyncClient, repo: Path) -> dict[str, Any]:
-    response = await api.post("/api/projects", json={"mode": "existing", "path": str(repo)})
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-async def create_ticket(api: httpx.AsyncClient, slug: str, **fields: Any) -> dict[str, Any]:
-    response = await api.post(f"/api/projects/{slug}/tickets", json={"title": "A ticket", **fields})
-    assert response.status_code == 201, response.text
-    return dict(response.json())
+from tests.conftest import RunningServer, assert_error, create_project, create_ticket
+from tests.server.repos import make_repo
 
 
 async def next_event(lines: AsyncIterator[str], event_type: str) -> dict[str, Any]:
@@ -48,11 +37,6 @@ async def subscribed_lines(stream: httpx.Response) -> AsyncIterator[str]:
             if line == ": connected":
                 break
     return lines
-
-
-@pytest.fixture
-async def project(api: httpx.AsyncClient, git_repo: Path) -> dict[str, Any]:
-    return await create_project(api, git_repo)
 
 
 def tickets_url(project: dict[str, Any], suffix: str = "") -> str:
@@ -105,13 +89,7 @@ async def test_create_with_every_field(api: httpx.AsyncClient, project: dict[str
 async def test_numbers_count_per_project(
     api: httpx.AsyncClient, project: dict[str, Any], tmp_path: Path
 ) -> None:
-    other_repo = tmp_path / "other"
-    other_repo.mkdir()
-    git(other_repo, "init", "-q", "-b", "trunk")
-    (other_repo / "a.txt").write_text("a\n")
-    git(other_repo, "add", "-A")
-    git(other_repo, "commit", "-q", "-m", "first")
-    other = await create_project(api, other_repo)
+    other = await create_project(api, make_repo(tmp_path / "other", branch="trunk"))
     assert [(await create_ticket(api, project["slug"]))["number"] for _ in range(3)] == [1, 2, 3]
     assert (await create_ticket(api, other["slug"]))["number"] == 1
 

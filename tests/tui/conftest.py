@@ -1,35 +1,19 @@
-"""TUI fixtures: a project on the real server, tickets, and the app signed in as the admin."""
+"""TUI fixtures and helpers: the app signed in as the admin, waiting on it, bus events, notices."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from textual.pilot import Pilot
 
 from codality_cli.api import ApiClient
 from codality_cli.tui.app import CodalityApp
-from tests.agent.conftest import agent_api, fake_anthropic  # noqa: F401 - shared fixtures
 from tests.conftest import RunningServer
 
 SIZE = (120, 34)
-
-
-@pytest.fixture
-async def project(api: httpx.AsyncClient, git_repo: Path) -> dict[str, Any]:
-    response = await api.post("/api/projects", json={"mode": "existing", "path": str(git_repo)})
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-async def add_ticket(api: httpx.AsyncClient, slug: str, **fields: Any) -> dict[str, Any]:
-    response = await api.post(f"/api/projects/{slug}/tickets", json={"title": "A ticket", **fields})
-    assert response.status_code == 201, response.text
-    return dict(response.json())
 
 
 @pytest.fixture

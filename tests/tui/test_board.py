@@ -10,8 +10,9 @@ import httpx
 from codality_cli.tui.app import CodalityApp
 from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.widgets.status_column import StatusColumn
+from tests.conftest import create_ticket
 
-from .conftest import SIZE, add_ticket, wait_until
+from .conftest import SIZE, wait_until
 
 
 def column(app: CodalityApp, status: str) -> StatusColumn:
@@ -26,15 +27,15 @@ async def test_board_shows_tickets_by_status_and_follows_live_changes(
     api: httpx.AsyncClient, project: dict[str, Any], make_app: Callable[..., CodalityApp]
 ) -> None:
     slug = project["slug"]
-    await add_ticket(api, slug, title="Fix the login bug", kind="bug", priority="urgent")
-    await add_ticket(api, slug, title="Write docs", status="inbox")
+    await create_ticket(api, slug, title="Fix the login bug", kind="bug", priority="urgent")
+    await create_ticket(api, slug, title="Write docs", status="inbox")
     app = make_app(slug)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: numbers(app, "backlog") == [1])
         assert numbers(app, "inbox") == [2]
         assert isinstance(app.screen, BoardScreen)
         # Created and moved elsewhere (another client): the board follows the one SSE stream.
-        await add_ticket(api, slug, title="Added elsewhere")
+        await create_ticket(api, slug, title="Added elsewhere")
         await wait_until(pilot, lambda: numbers(app, "backlog") == [1, 3])
         moved = await api.patch(f"/api/projects/{slug}/tickets/1/status", json={"status": "done"})
         assert moved.status_code == 200, moved.text
@@ -47,8 +48,8 @@ async def test_keys_move_between_columns_and_cards(
 ) -> None:
     slug = project["slug"]
     for title in ("One", "Two"):
-        await add_ticket(api, slug, title=title)
-    await add_ticket(api, slug, title="Three", status="inbox")
+        await create_ticket(api, slug, title=title)
+    await create_ticket(api, slug, title="Three", status="inbox")
     app = make_app(slug, follow=False)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: numbers(app, "backlog") == [1, 2])
@@ -91,8 +92,8 @@ async def test_filter_narrows_cards_and_escape_clears_it(
     api: httpx.AsyncClient, project: dict[str, Any], make_app: Callable[..., CodalityApp]
 ) -> None:
     slug = project["slug"]
-    await add_ticket(api, slug, title="Fix the login bug", kind="bug")
-    await add_ticket(api, slug, title="Write docs")
+    await create_ticket(api, slug, title="Fix the login bug", kind="bug")
+    await create_ticket(api, slug, title="Write docs")
     app = make_app(slug, follow=False)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: numbers(app, "backlog") == [1, 2])
@@ -107,7 +108,7 @@ async def test_cancelled_column_appears_on_toggle(
     api: httpx.AsyncClient, project: dict[str, Any], make_app: Callable[..., CodalityApp]
 ) -> None:
     slug = project["slug"]
-    await add_ticket(api, slug, title="Dropped idea", status="cancelled")
+    await create_ticket(api, slug, title="Dropped idea", status="cancelled")
     app = make_app(slug, follow=False)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import httpx
 
@@ -13,7 +12,7 @@ from codality_cli.api import ApiClient
 from codality_cli.tui.app import CodalityApp
 from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
-from tests.conftest import sign_in, spawn_server
+from tests.conftest import create_project, create_ticket, sign_in, spawn_server
 
 from .conftest import SIZE, wait_until
 
@@ -41,9 +40,8 @@ async def test_banner_while_the_server_is_gone_then_reconnect_and_catch_up(
         token = sign_in(SimpleNamespace(url=url, data_dir=data_dir))  # type: ignore[arg-type]
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as api:
-            body: dict[str, Any] = {"mode": "existing", "path": str(git_repo)}
-            slug = (await api.post("/api/projects", json=body)).json()["slug"]
-            await api.post(f"/api/projects/{slug}/tickets", json={"title": "Before"})
+            slug = (await create_project(api, git_repo))["slug"]
+            await create_ticket(api, slug, title="Before")
 
             app = CodalityApp(ApiClient(url, token), slug)
             async with app.run_test(size=SIZE) as pilot:

@@ -10,21 +10,15 @@ import httpx
 from codality_cli.tui.app import CodalityApp
 from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.screens.project_picker import ProjectPickerScreen
-from tests.conftest import git
+from tests.conftest import create_project, git
 
 from .conftest import SIZE, wait_until
-
-
-async def register(api: httpx.AsyncClient, path: Path) -> str:
-    created = await api.post("/api/projects", json={"mode": "existing", "path": str(path)})
-    assert created.status_code == 201, created.text
-    return str(created.json()["slug"])
 
 
 async def test_the_only_project_opens_directly(
     api: httpx.AsyncClient, git_repo: Path, make_app: Callable[..., CodalityApp]
 ) -> None:
-    slug = await register(api, git_repo)
+    slug = (await create_project(api, git_repo))["slug"]
     app = make_app(None, follow=False)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
@@ -39,8 +33,8 @@ async def test_several_projects_ask_which_one(
     other.mkdir()
     git(other, "init", "-q", "-b", "trunk")
     git(other, "commit", "-q", "--allow-empty", "-m", "start")
-    await register(api, git_repo)
-    second = await register(api, other)
+    await create_project(api, git_repo)
+    second = (await create_project(api, other))["slug"]
     app = make_app(None, follow=False)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, ProjectPickerScreen))

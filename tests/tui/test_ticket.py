@@ -15,9 +15,9 @@ from codality_cli.tui.screens.ticket import TicketScreen
 from codality_cli.tui.widgets.comment_list import CommentList
 from codality_cli.tui.widgets.tool_call import ToolCall
 from codality_cli.tui.widgets.transcript import TextBlock, ThinkingBlock, Transcript
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, create_ticket
 
-from .conftest import SIZE, add_ticket, publish, wait_until
+from .conftest import SIZE, publish, wait_until
 
 STARTED = {"id": 1, "status": "running", "model": "claude-sonnet-4-5", "trigger": "manual"}
 
@@ -52,7 +52,9 @@ async def test_a_run_in_progress_shows_its_history_then_streams_live(
     project: dict[str, Any],
     make_app: Callable[..., CodalityApp],
 ) -> None:
-    ticket = await add_ticket(api, project["slug"], title="Add farewell", description="Say *bye*.")
+    ticket = await create_ticket(
+        api, project["slug"], title="Add farewell", description="Say *bye*."
+    )
     app = make_app(project["slug"])
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
@@ -116,7 +118,7 @@ async def test_scrolling_up_pauses_following_and_end_jumps_back(
     project: dict[str, Any],
     make_app: Callable[..., CodalityApp],
 ) -> None:
-    ticket = await add_ticket(api, project["slug"], title="Long run")
+    ticket = await create_ticket(api, project["slug"], title="Long run")
     app = make_app(project["slug"])
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
@@ -151,7 +153,7 @@ async def test_comments_are_listed_added_and_arrive_live(
     api: httpx.AsyncClient, project: dict[str, Any], make_app: Callable[..., CodalityApp]
 ) -> None:
     slug = project["slug"]
-    ticket = await add_ticket(api, slug, title="Discuss")
+    ticket = await create_ticket(api, slug, title="Discuss")
     url = f"/api/projects/{slug}/tickets/{ticket['number']}/comments"
     assert (await api.post(url, json={"body": "First thoughts"})).status_code == 201
     app = make_app(slug)
