@@ -16,6 +16,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import CliError, ExitCode
+from .settings import DEFAULT_PORT
 
 START_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 15.0
@@ -138,9 +140,24 @@ def start_timeout() -> float:
     return START_TIMEOUT_S
 
 
-def start(data_dir: Path, host: str = "127.0.0.1", port: int = 0) -> ServerInfo:
-    """Spawn a detached server and wait until it answers; a clear error naming the log otherwise."""
-    process = spawn(data_dir, host, port)
+def default_port(host: str) -> int:
+    """7420 (the documented port) when it is free on ``host``, else 0: the server picks one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, DEFAULT_PORT))
+        except OSError:
+            return 0
+    return DEFAULT_PORT
+
+
+def start(data_dir: Path, host: str = "127.0.0.1", port: int | None = None) -> ServerInfo:
+    """Spawn a detached server and wait until it answers; a clear error naming the log otherwise.
+
+    Without a ``port`` the server gets 7420 when that is free, so the usual address stays the
+    same from one start to the next; ``server.json`` always says where it really listens.
+    """
+    process = spawn(data_dir, host, default_port(host) if port is None else port)
     deadline = time.monotonic() + start_timeout()
     while time.monotonic() < deadline:
         info = find_running(data_dir)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 CONFIG_FILE = "config.json"
+DEFAULT_PORT = 7420  # where the local server listens unless the port is taken
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:

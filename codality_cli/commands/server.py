@@ -12,6 +12,7 @@ import typer
 from ..context import CliContext
 from ..errors import CliError, ExitCode
 from ..output import JsonOption
+from ..settings import DEFAULT_PORT
 
 app = typer.Typer(help="Run and manage the local server of the data dir.", no_args_is_help=True)
 
@@ -19,7 +20,8 @@ HostOption = Annotated[
     str, typer.Option("--host", help="Address to listen on (loopback by default).")
 ]
 PortOption = Annotated[
-    int, typer.Option("--port", help="Port; 0 picks a free one (see server.json).")
+    int | None,
+    typer.Option("--port", help="Port (default 7420, else a free one); 0 picks a free one."),
 ]
 
 
@@ -31,7 +33,9 @@ def _local(ctx: typer.Context) -> CliContext:
 
 
 @app.command("run")
-def run_(ctx: typer.Context, host: HostOption = "127.0.0.1", port: PortOption = 7420) -> None:
+def run_(
+    ctx: typer.Context, host: HostOption = "127.0.0.1", port: PortOption = DEFAULT_PORT
+) -> None:
     """Run the server in the foreground (Ctrl-C stops it)."""
     cli = _local(ctx)
     argv = [
@@ -42,7 +46,7 @@ def run_(ctx: typer.Context, host: HostOption = "127.0.0.1", port: PortOption = 
 
 
 @app.command("start")
-def start(ctx: typer.Context, host: HostOption = "127.0.0.1", port: PortOption = 0) -> None:
+def start(ctx: typer.Context, host: HostOption = "127.0.0.1", port: PortOption = None) -> None:
     """Start the server in the background (commands do this by themselves when needed)."""
     from .. import local_server
 

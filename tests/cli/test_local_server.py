@@ -58,3 +58,23 @@ def test_a_server_that_cannot_start_names_its_log(tmp_path: Path) -> None:
     assert result.returncode in (1, 5)
     assert result.stderr.startswith("error: ")
     assert "Traceback" not in result.stderr
+
+
+def test_the_documented_port_is_preferred_and_a_busy_one_is_left_alone() -> None:
+    import socket
+
+    from codality_cli.local_server import DEFAULT_PORT, default_port
+
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", DEFAULT_PORT))
+        holder.listen()
+    except OSError:
+        pass  # something else holds 7420 already: the busy case either way
+    else:
+        assert default_port("127.0.0.1") == 0
+        holder.close()
+        assert default_port("127.0.0.1") == DEFAULT_PORT
+    finally:
+        holder.close()
+    # (while anything listens on 7420, the server is asked for a free port instead)
