@@ -65,16 +65,12 @@ def test_the_documented_port_is_preferred_and_a_busy_one_is_left_alone() -> None
 
     from codality_cli.local_server import DEFAULT_PORT, default_port
 
-    holder = socket.socket()
-    try:
-        holder.bind(("127.0.0.1", DEFAULT_PORT))
+    with socket.socket() as holder:
+        try:
+            holder.bind(("127.0.0.1", DEFAULT_PORT))
+        except OSError:  # something else listens there already
+            assert default_port("127.0.0.1") == 0
+            return
         holder.listen()
-    except OSError:
-        pass  # something else holds 7420 already: the busy case either way
-    else:
         assert default_port("127.0.0.1") == 0
-        holder.close()
-        assert default_port("127.0.0.1") == DEFAULT_PORT
-    finally:
-        holder.close()
-    # (while anything listens on 7420, the server is asked for a free port instead)
+    assert default_port("127.0.0.1") == DEFAULT_PORT
