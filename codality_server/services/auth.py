@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 
 from codality_server.db import users as db_users
@@ -21,6 +22,7 @@ log = logging.getLogger("codality.auth")
 
 SETUP_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 SESSION_DAYS = 30
+SESSION_SECONDS = SESSION_DAYS * 24 * 3600
 OTP_MINUTES = 10
 OTP_MAX_TRIES = 5
 OTP_WINDOW_MINUTES = 15
@@ -168,20 +170,27 @@ class AuthService(Service):
         return token
 
     async def authenticate(self, token: str) -> User | None:
-        """The user behind a session token; sessions slide forward at most once an hour."""
+        """The user behind a session token; sessions slide forward at most once an hour.
+
+        Every API request lands here, so the cached answer keeps the expiry as a timestamp.
+        """
         digest = token_hash(token)
-        now = datetime.now(UTC)
-        found = await self.db.cached(
-            ("session", digest), lambda: db_users.session_user(self.db.reader, digest, _iso(now))
-        )
-        if found is None or _parse(found[1]) <= now:
+        found = await self.db.cached(("session", digest), lambda: self._session(digest))
+        if found is None:
             return None
-        user, expires = found
-        renewed = now + timedelta(days=SESSION_DAYS)
-        if renewed - _parse(expires) > timedelta(hours=1):
+        user, expires_at = found
+        now = time.time()
+        if expires_at <= now:
+            return None
+        if now + SESSION_SECONDS - expires_at > 3600:
+            renewed = datetime.now(UTC) + timedelta(seconds=SESSION_SECONDS)
             async with self.db.transaction() as conn:
                 await db_users.extend_session(conn, digest, _iso(renewed))
         return user
+
+    async def _session(self, digest: str) -> tuple[User, float] | None:
+        found = await db_users.session_user(self.db.reader, digest, _iso(datetime.now(UTC)))
+        return None if found is None else (found[0], _parse(found[1]).timestamp())
 
     async def logout(self, token: str) -> None:
         async with self.db.transaction() as conn:
@@ -193,4 +202,4 @@ class AuthService(Service):
 
     @staticmethod
     def session_max_age() -> int:
-        return SESSION_DAYS * 24 * 3600
+        return SESSION_SECONDS

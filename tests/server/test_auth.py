@@ -143,3 +143,33 @@ async def test_codes_go_out_over_smtp_when_it_is_configured(
         json={"email": "owner@example.com", "code": code.split("code is ")[1][:6]},
     )
     assert signed_in.status_code == 200
+
+
+async def test_sessions_slide_forward_when_used(server: RunningServer) -> None:
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    token = sign_in(server)
+    soon = (datetime.now(UTC) + timedelta(days=2)).isoformat().replace("+00:00", "Z")
+    with sqlite3.connect(server.data_dir / "codality.db") as db:
+        db.execute("UPDATE auth_sessions SET expires_at = ?", (soon,))
+    async with httpx.AsyncClient(
+        base_url=server.url, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        assert (await client.get("/api/auth/me")).status_code == 200
+    with sqlite3.connect(server.data_dir / "codality.db") as db:
+        [(expires,)] = db.execute("SELECT expires_at FROM auth_sessions").fetchall()
+    left = datetime.fromisoformat(expires.replace("Z", "+00:00")) - datetime.now(UTC)
+    assert timedelta(days=29) < left <= timedelta(days=30)
+
+
+async def test_an_expired_session_is_refused(server: RunningServer) -> None:
+    import sqlite3
+
+    token = sign_in(server)
+    with sqlite3.connect(server.data_dir / "codality.db") as db:
+        db.execute("UPDATE auth_sessions SET expires_at = '2020-01-01T00:00:00.000Z'")
+    async with httpx.AsyncClient(
+        base_url=server.url, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        assert_error(await client.get("/api/auth/me"), 401)

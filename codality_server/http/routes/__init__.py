@@ -29,19 +29,21 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 def all_routes() -> list[Route]:
+    # aiohttp tries the routes under one prefix (``/api/projects``) in this order, so the ones
+    # that boards and scripts poll most come first.
     return [
         *health.ROUTES,
-        *auth.ROUTES,
-        *events.ROUTES,
-        *settings.ROUTES,
-        *me.ROUTES,
-        *users.ROUTES,
-        *projects.ROUTES,
         *tickets.ROUTES,
         *comments.ROUTES,
         *agent.ROUTES,
         *reviews.ROUTES,
         *worktrees.ROUTES,
+        *projects.ROUTES,
+        *auth.ROUTES,
+        *events.ROUTES,
+        *settings.ROUTES,
+        *me.ROUTES,
+        *users.ROUTES,
         Route("GET", "/api/openapi.json", openapi, "This document", "public", tag="meta"),
     ]
 
