@@ -71,17 +71,17 @@ def _slug(request: web.Request) -> str:
 
 
 async def list_tickets(request: web.Request) -> web.Response:
-    query = parse_query(request, TicketListQuery, repeated=("status",))
-    where = TicketFilter(
-        statuses=tuple(query.status or ()),
-        kind=query.kind,
-        priority=query.priority,
-        assignee=parse_assignee_filter(query.assignee) if query.assignee is not None else None,
-        limit=query.limit,
-        offset=query.offset,
-    )
-
     async def views() -> list[dict[str, object]]:
+        # Parsed only on a cache miss: a URL that fails validation is never cached.
+        query = parse_query(request, TicketListQuery, repeated=("status",))
+        where = TicketFilter(
+            statuses=tuple(query.status or ()),
+            kind=query.kind,
+            priority=query.priority,
+            assignee=parse_assignee_filter(query.assignee) if query.assignee is not None else None,
+            limit=query.limit,
+            offset=query.offset,
+        )
         tickets = await request.app[SERVICES].tickets.list(_slug(request), where)
         return [ticket.view() for ticket in tickets]
 
