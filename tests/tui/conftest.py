@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from textual.pilot import Pilot
+from textual.screen import Screen
 
 from codality_cli.api import ApiClient
 from codality_cli.tui.app import CodalityApp
 from tests.conftest import RunningServer
 
 SIZE = (120, 34)
+ScreenT = TypeVar("ScreenT", bound=Screen[Any])
 
 
 @pytest.fixture
@@ -29,6 +31,16 @@ async def wait_until(pilot: Pilot[Any], check: Callable[[], bool], timeout: floa
     async with asyncio.timeout(timeout):
         while not check():
             await pilot.pause(0.02)
+
+
+async def wait_for_screen(
+    pilot: Pilot[Any], app: CodalityApp, kind: type[ScreenT], timeout: float = 10
+) -> ScreenT:
+    """Let the app run until it shows a ``kind`` screen; returns that screen."""
+    await wait_until(pilot, lambda: isinstance(app.screen, kind), timeout)
+    screen = app.screen
+    assert isinstance(screen, kind)
+    return screen
 
 
 def publish(

@@ -20,7 +20,7 @@ from codality_cli.tui.widgets.transcript import NoteBlock, TextBlock, ThinkingBl
 from tests.conftest import create_ticket, git
 from tests.fakes.anthropic_server import FakeAnthropic, overloaded, text, tool
 
-from .conftest import SIZE, notifications, wait_until
+from .conftest import SIZE, notifications, wait_for_screen, wait_until
 
 FAREWELL = "def farewell(name):\n    return f'goodbye {name}'\n"
 
@@ -42,9 +42,7 @@ async def session_status(api: httpx.AsyncClient, slug: str, number: int) -> dict
 
 
 async def board_ready(pilot: Any, app: CodalityApp) -> BoardScreen:
-    await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
-    board = app.screen
-    assert isinstance(board, BoardScreen)
+    board = await wait_for_screen(pilot, app, BoardScreen)
     await wait_until(pilot, lambda: bool(board.state.tickets))
     board.focus_ticket(1)
     return board
@@ -84,9 +82,7 @@ async def test_start_finish_notify_then_review_with_a_comment_restarts_the_agent
         )
 
         await pilot.press("d")
-        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
-        review = app.screen
-        assert isinstance(review, ReviewScreen)
+        review = await wait_for_screen(pilot, app, ReviewScreen)
         await wait_until(pilot, lambda: [f.path for f in review.files] == ["src/app.py"])
         view = review.query_one(DiffView)
         assert view.diff is not None
@@ -131,15 +127,11 @@ async def test_merge_from_the_review_lands_on_main(
     async with app.run_test(size=SIZE) as pilot:
         await run_to_review(pilot, app, agent_api, slug)
         await pilot.press("d")
-        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
-        review = app.screen
-        assert isinstance(review, ReviewScreen)
+        review = await wait_for_screen(pilot, app, ReviewScreen)
         await wait_until(pilot, lambda: len(review.files) == 1)
         await pilot.press("a")
         await pilot.press("m")
-        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen), 20)
-        board = app.screen
-        assert isinstance(board, BoardScreen)
+        board = await wait_for_screen(pilot, app, BoardScreen, 20)
         await wait_until(pilot, lambda: board.state.tickets[1].get("status") == "done")
     assert "goodbye" in git(git_repo, "show", "main:src/app.py")
     reviews = (await agent_api.get(f"/api/projects/{slug}/tickets/1/reviews")).json()
@@ -164,9 +156,7 @@ async def test_a_conflicting_merge_is_refused_and_names_the_files(
         git(git_repo, "commit", "-qam", "conflicting change on main")
         head = git(git_repo, "rev-parse", "main")
         await pilot.press("d")
-        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
-        review = app.screen
-        assert isinstance(review, ReviewScreen)
+        review = await wait_for_screen(pilot, app, ReviewScreen)
         await wait_until(pilot, lambda: len(review.files) == 1)
         await pilot.press("m")
         conflicts = review.query_one("#conflicts")
@@ -196,9 +186,7 @@ async def test_discard_asks_first_then_keeps_the_tip_and_moves_the_ticket_back(
         await pilot.pause(0.2)
         assert branch in git(git_repo, "branch", "--list", branch)
         await pilot.press("D", "y")
-        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen), 20)
-        board = app.screen
-        assert isinstance(board, BoardScreen)
+        board = await wait_for_screen(pilot, app, BoardScreen, 20)
         await wait_until(pilot, lambda: board.state.tickets[1].get("status") == "backlog")
     assert git(git_repo, "branch", "--list", branch).strip() == ""
     assert git(git_repo, "for-each-ref", "refs/codality/discarded/").strip()
@@ -240,9 +228,7 @@ async def test_steer_a_running_agent_then_stop_it(
         await pilot.press("s")
         await wait_until(pilot, lambda: board.state.tickets[1].get("agent_status") == "running")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, TicketScreen))
-        screen = app.screen
-        assert isinstance(screen, TicketScreen)
+        screen = await wait_for_screen(pilot, app, TicketScreen)
         await pilot.press("m", *"Use the helper", "enter")
         await wait_until(
             pilot,
@@ -287,9 +273,7 @@ async def test_a_finished_run_opened_later_shows_its_stored_transcript(
         board = await board_ready(pilot, app)
         board.focus_ticket(1)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, TicketScreen))
-        screen = app.screen
-        assert isinstance(screen, TicketScreen)
+        screen = await wait_for_screen(pilot, app, TicketScreen)
         await wait_until(pilot, lambda: bool(screen.query(ToolCall)))
         await wait_until(
             pilot,

@@ -12,7 +12,7 @@ from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.widgets.status_column import StatusColumn
 from tests.conftest import create_ticket
 
-from .conftest import SIZE, wait_until
+from .conftest import SIZE, wait_for_screen, wait_until
 
 
 def column(app: CodalityApp, status: str) -> StatusColumn:
@@ -130,9 +130,7 @@ async def test_help_lists_the_board_keys_and_the_palette_runs_actions(
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
         await pilot.press("question_mark")
-        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        help_screen = app.screen
-        assert isinstance(help_screen, HelpScreen)
+        help_screen = await wait_for_screen(pilot, app, HelpScreen)
         described = dict((desc, keys) for keys, desc in help_screen.rows)
         assert described["New ticket"] == "n"
         assert described["Start agent"] == "s"

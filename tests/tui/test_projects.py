@@ -12,7 +12,7 @@ from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.screens.project_picker import ProjectPickerScreen
 from tests.conftest import create_project, git
 
-from .conftest import SIZE, wait_until
+from .conftest import SIZE, wait_for_screen
 
 
 async def test_the_only_project_opens_directly(
@@ -21,9 +21,8 @@ async def test_the_only_project_opens_directly(
     slug = (await create_project(api, git_repo))["slug"]
     app = make_app(None, follow=False)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
-        board = app.screen
-        assert isinstance(board, BoardScreen) and board.slug == slug
+        board = await wait_for_screen(pilot, app, BoardScreen)
+        assert board.slug == slug
 
 
 async def test_several_projects_ask_which_one(
@@ -37,11 +36,8 @@ async def test_several_projects_ask_which_one(
     second = (await create_project(api, other))["slug"]
     app = make_app(None, follow=False)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, ProjectPickerScreen))
-        picker = app.screen
-        assert isinstance(picker, ProjectPickerScreen)
+        picker = await wait_for_screen(pilot, app, ProjectPickerScreen)
         index = [p["slug"] for p in picker.projects].index(second)
         await pilot.press(*["down"] * index, "enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
-        board = app.screen
-        assert isinstance(board, BoardScreen) and board.slug == second
+        board = await wait_for_screen(pilot, app, BoardScreen)
+        assert board.slug == second

@@ -7,11 +7,12 @@ over HTTP against the real server and made deterministic (no clocks, no toasts, 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from textual.pilot import Pilot
 
 from codality_cli.tui.app import CodalityApp
@@ -23,7 +24,7 @@ from codality_cli.tui.widgets.transcript import Transcript
 from tests.conftest import RunningServer
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
-from .conftest import SIZE, publish, wait_until
+from .conftest import SIZE, publish, wait_for_screen, wait_until
 
 Snap = Callable[..., bool]
 TICKETS = [
@@ -36,10 +37,12 @@ TICKETS = [
 ]
 
 
-def client(server: RunningServer, token: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
+@pytest.fixture
+def http(server: RunningServer, admin_token: str) -> Iterator[httpx.Client]:
+    """A synchronous admin client: ``snap_compare`` owns the event loop, so no async here."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+        yield client
 
 
 def setup_project(http: httpx.Client, repo: Path, tickets: list[dict[str, Any]]) -> str:
@@ -59,19 +62,16 @@ async def settled(pilot: Pilot[Any]) -> None:
 def test_board(
     snap_compare: Snap,
     server: RunningServer,
-    admin_token: str,
+    http: httpx.Client,
     git_repo: Path,
     make_app: Callable[..., CodalityApp],
 ) -> None:
-    with client(server, admin_token) as http:
-        slug = setup_project(http, git_repo, TICKETS)
-        ticket = http.get(f"/api/projects/{slug}/tickets/5").json()
+    slug = setup_project(http, git_repo, TICKETS)
+    ticket = http.get(f"/api/projects/{slug}/tickets/5").json()
     app = make_app(slug)
 
     async def run_before(pilot: Pilot[Any]) -> None:
-        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
-        board = app.screen
-        assert isinstance(board, BoardScreen)
+        board = await wait_for_screen(pilot, app, BoardScreen)
         await wait_until(pilot, lambda: len(board.state.tickets) == len(TICKETS))
         publish(server, "agent:started", ticket, {"id": 1, "status": "running"})
         await wait_until(
@@ -84,13 +84,11 @@ def test_board(
 
 def test_board_help(
     snap_compare: Snap,
-    server: RunningServer,
-    admin_token: str,
+    http: httpx.Client,
     git_repo: Path,
     make_app: Callable[..., CodalityApp],
 ) -> None:
-    with client(server, admin_token) as http:
-        slug = setup_project(http, git_repo, TICKETS[:2])
+    slug = setup_project(http, git_repo, TICKETS[:2])
     app = make_app(slug, follow=False)
 
     async def run_before(pilot: Pilot[Any]) -> None:
@@ -104,7 +102,7 @@ def test_board_help(
 def test_ticket_mid_stream(
     snap_compare: Snap,
     server: RunningServer,
-    admin_token: str,
+    http: httpx.Client,
     git_repo: Path,
     make_app: Callable[..., CodalityApp],
 ) -> None:
@@ -113,9 +111,8 @@ def test_ticket_mid_stream(
         "kind": "feature",
         "description": "We need `farewell(name)` next to `greet`.\n\n- keep it short",
     }
-    with client(server, admin_token) as http:
-        slug = setup_project(http, git_repo, [fields])
-        ticket = http.get(f"/api/projects/{slug}/tickets/1").json()
+    slug = setup_project(http, git_repo, [fields])
+    ticket = http.get(f"/api/projects/{slug}/tickets/1").json()
     app = make_app(slug)
 
     async def run_before(pilot: Pilot[Any]) -> None:
@@ -155,8 +152,7 @@ def test_ticket_mid_stream(
 
 def test_diff_review(
     snap_compare: Snap,
-    server: RunningServer,
-    admin_token: str,
+    http: httpx.Client,
     git_repo: Path,
     fake_anthropic: FakeAnthropic,
     make_app: Callable[..., CodalityApp],
@@ -170,24 +166,21 @@ def test_diff_review(
         ),
         text("Added farewell."),
     )
-    with client(server, admin_token) as http:
-        env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake_anthropic.url}
-        assert http.put("/api/settings/env", json=env).status_code == 200
-        slug = setup_project(http, git_repo, [{"title": "Add a farewell function"}])
-        agent = f"/api/projects/{slug}/tickets/1/agent"
-        assert http.post(f"{agent}/start", json={}).status_code == 202
-        deadline = time.monotonic() + 30
-        while http.get(f"{agent}/status").json()["running"]:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake_anthropic.url}
+    assert http.put("/api/settings/env", json=env).status_code == 200
+    slug = setup_project(http, git_repo, [{"title": "Add a farewell function"}])
+    agent = f"/api/projects/{slug}/tickets/1/agent"
+    assert http.post(f"{agent}/start", json={}).status_code == 202
+    deadline = time.monotonic() + 30
+    while http.get(f"{agent}/status").json()["running"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     app = make_app(slug, follow=False)
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
         app.post_message(ReviewRequested(slug, 1))
-        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
-        review = app.screen
-        assert isinstance(review, ReviewScreen)
+        review = await wait_for_screen(pilot, app, ReviewScreen)
         await wait_until(pilot, lambda: len(review.files) == 1)
         await pilot.press("down", "down", "down", "v", "down")
         await settled(pilot)

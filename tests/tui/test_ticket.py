@@ -17,7 +17,7 @@ from codality_cli.tui.widgets.tool_call import ToolCall
 from codality_cli.tui.widgets.transcript import TextBlock, ThinkingBlock, Transcript
 from tests.conftest import RunningServer, create_ticket
 
-from .conftest import SIZE, publish, wait_until
+from .conftest import SIZE, publish, wait_for_screen, wait_until
 
 STARTED = {"id": 1, "status": "running", "model": "claude-sonnet-4-5", "trigger": "manual"}
 
@@ -33,15 +33,11 @@ def streamed(app: CodalityApp, block: type[TextBlock] = TextBlock) -> str:
 
 
 async def open_ticket(pilot: Any, app: CodalityApp, number: int) -> TicketScreen:
-    await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
-    board = app.screen
-    assert isinstance(board, BoardScreen)
+    board = await wait_for_screen(pilot, app, BoardScreen)
     await wait_until(pilot, lambda: board.current_ticket is not None)
     board.focus_ticket(number)
     await pilot.press("enter")
-    await wait_until(pilot, lambda: isinstance(app.screen, TicketScreen))
-    screen = app.screen
-    assert isinstance(screen, TicketScreen)
+    screen = await wait_for_screen(pilot, app, TicketScreen)
     await wait_until(pilot, lambda: screen.ticket is not None and screen._held is None)
     return screen
 
