@@ -243,6 +243,33 @@ async def agent_api(
     return api
 
 
+FRIENDLIER_GREET = "def greet(name):\n    return f'hi {name}!'\n"
+
+
+def commit_on_branch(repo: Path, worktree: Path, branch: str, files: dict[str, str]) -> Path:
+    """A worktree of ``repo`` on a new ``branch`` off main (git CLI) with one commit that writes
+    ``files`` (relative path → text)."""
+    git(repo, "worktree", "add", "-q", "-b", branch, str(worktree), "main")
+    for name, text in files.items():
+        (worktree / name).write_text(text)
+    git(worktree, "add", "-A")
+    git(worktree, "commit", "-q", "-m", "friendlier greeting")
+    return worktree
+
+
+def attach_work(
+    server: RunningServer, ticket: dict[str, Any], repo: Path, worktree: Path, branch: str
+) -> Any:
+    """Give ``ticket`` a worktree with one commit (a friendlier greeting) and an uncommitted
+    ``notes.md``, recorded through the tickets service; returns the updated ticket."""
+    from codality_server.keys import SERVICES
+
+    commit_on_branch(repo, worktree, branch, {"src/app.py": FRIENDLIER_GREET})
+    (worktree / "notes.md").write_text("uncommitted notes\n")
+    tickets = server.app[SERVICES].tickets
+    return server.call(tickets.set_worktree(ticket["id"], branch, str(worktree)))
+
+
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
     """The response is the one error envelope with this status (and code)."""
     assert response.status_code == status, (response.status_code, response.text)

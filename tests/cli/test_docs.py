@@ -74,19 +74,17 @@ def test_prerendered_root_help_is_what_the_framework_prints(columns: str) -> Non
     import sys
 
     env = {**os.environ, "COLUMNS": columns}
-    framework = subprocess.run(
-        [sys.executable, "-c", "from codality_cli.main import run; run()", "--help"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    ).stdout
-    served = subprocess.run(
-        [sys.executable, "-m", "codality_cli", "--help"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    ).stdout
+
+    def help_of(*command: str) -> str:
+        return subprocess.run(
+            [sys.executable, *command, "--help"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        ).stdout
+
+    framework = help_of("-c", "from codality_cli.main import run; run()")
+    served = help_of("-m", "codality_cli")
     assert served == framework
     assert "Usage: codality" in served and "ticket" in served

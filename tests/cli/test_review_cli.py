@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from codality_server.keys import SERVICES
 from tests.cli.conftest import Cli
-from tests.conftest import git
+from tests.conftest import attach_work, git
 
 
 @pytest.fixture
@@ -20,14 +19,7 @@ def ticket(cli: Cli, project: dict[str, Any], git_repo: Path, tmp_path: Path) ->
     )
     assert created.exit_code == 0, created.stderr
     ticket = dict(created.json())
-    branch = "codality/1-friendlier-greeting"
-    worktree = tmp_path / "wt"
-    git(git_repo, "worktree", "add", "-q", "-b", branch, str(worktree), "main")
-    (worktree / "src" / "app.py").write_text("def greet(name):\n    return f'hi {name}!'\n")
-    git(worktree, "commit", "-q", "-am", "friendlier greeting")
-    (worktree / "notes.md").write_text("uncommitted notes\n")
-    tickets = cli.server.app[SERVICES].tickets
-    cli.server.call(tickets.set_worktree(ticket["id"], branch, str(worktree)))
+    attach_work(cli.server, ticket, git_repo, tmp_path / "wt", "codality/1-friendlier-greeting")
     return ticket
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from codality_server.domain.errors import NotFound
 from codality_server.git.diff import branch_diff, commit_diff
-from tests.conftest import git
+from tests.conftest import FRIENDLIER_GREET, commit_on_branch, git
 
 BRANCH = "codality/1-greet"
 
@@ -17,12 +17,8 @@ BRANCH = "codality/1-greet"
 @pytest.fixture
 def worktree(git_repo: Path, tmp_path: Path) -> Path:
     """A ticket worktree made with the git CLI; one commit on the branch; main moved on too."""
-    path = tmp_path / "wt"
-    git(git_repo, "worktree", "add", "-q", "-b", BRANCH, str(path), "main")
-    (path / "src" / "app.py").write_text("def greet(name):\n    return f'hi {name}!'\n")
-    (path / "docs.md").write_text("# Docs\n\nUsage.\n")
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "friendlier greeting")
+    files = {"src/app.py": FRIENDLIER_GREET, "docs.md": "# Docs\n\nUsage.\n"}
+    path = commit_on_branch(git_repo, tmp_path / "wt", BRANCH, files)
     (git_repo / "README.md").write_text("# Sample\n\nChanged on main.\n")
     git(git_repo, "commit", "-q", "-am", "main moves on")
     return path

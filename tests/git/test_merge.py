@@ -16,7 +16,7 @@ from codality_server.git.merge import (
     merge_branch,
     push_branch,
 )
-from tests.conftest import git
+from tests.conftest import FRIENDLIER_GREET, commit_on_branch, git
 
 BRANCH = "codality/1-greet"
 AUTHOR = ("Ada Reviewer", "ada@example.com")
@@ -42,13 +42,8 @@ def files_of(repo: Path) -> dict[Path, bytes]:
 @pytest.fixture
 def branch(git_repo: Path, tmp_path: Path) -> Path:
     """A ticket worktree with one commit that changes src/app.py and adds notes.md."""
-    path = tmp_path / "wt"
-    git(git_repo, "worktree", "add", "-q", "-b", BRANCH, str(path), "main")
-    (path / "src" / "app.py").write_text("def greet(name):\n    return f'hi {name}!'\n")
-    (path / "notes.md").write_text("notes\n")
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "friendlier greeting")
-    return path
+    files = {"src/app.py": FRIENDLIER_GREET, "notes.md": "notes\n"}
+    return commit_on_branch(git_repo, tmp_path / "wt", BRANCH, files)
 
 
 def merge(repo: Path, strategy: Strategy = "merge") -> MergeOutcome:

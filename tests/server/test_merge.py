@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from codality_server.keys import SERVICES
-from tests.conftest import RunningServer, assert_error, create_ticket, git
+from tests.conftest import RunningServer, assert_error, attach_work, create_ticket, git
 
 
 async def ticket_with_work(
@@ -20,12 +19,7 @@ async def ticket_with_work(
     ticket = await create_ticket(api, project["slug"], title="Friendlier greeting")
     branch = f"codality/{ticket['number']}-friendlier-greeting"
     worktree = tmp_path / "worktrees" / str(ticket["number"])
-    git(Path(project["path"]), "worktree", "add", "-q", "-b", branch, str(worktree), "main")
-    (worktree / "src" / "app.py").write_text("def greet(name):\n    return f'hi {name}!'\n")
-    git(worktree, "commit", "-q", "-am", "friendlier greeting")
-    (worktree / "notes.md").write_text("uncommitted notes\n")
-    tickets = server.app[SERVICES].tickets
-    updated = server.call(tickets.set_worktree(ticket["id"], branch, str(worktree)))
+    updated = attach_work(server, ticket, Path(project["path"]), worktree, branch)
     return {**ticket, "branch": updated.branch, "worktree_path": updated.worktree_path}
 
 
