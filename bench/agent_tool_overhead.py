@@ -17,20 +17,11 @@ import tempfile
 from pathlib import Path
 
 import httpx
-from aiohttp import web
+from serving import serve
 
 from codality_server.agent.scripted_model import REQUESTS, create_app
 from codality_server.app import create_app as create_server
 from codality_server.settings import ServerSettings
-
-
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
 
 
 def make_repo(path: Path) -> None:

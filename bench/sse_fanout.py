@@ -49,7 +49,7 @@ asyncio.run(main())
 
 async def run(subscribers: int, rate: int, seconds: float) -> dict[str, float]:
     import httpx
-    from aiohttp import web
+    from serving import serve
 
     from codality_server.app import create_app
     from codality_server.keys import BUS
@@ -57,12 +57,7 @@ async def run(subscribers: int, rate: int, seconds: float) -> dict[str, float]:
 
     data_dir = Path(tempfile.mkdtemp(prefix="codality-bench-"))
     app = create_app(ServerSettings(data_dir=data_dir, port=0))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    url = f"http://127.0.0.1:{port}"
+    runner, url = await serve(app)
     code = (data_dir / "setup-code").read_text().strip()
     async with httpx.AsyncClient() as client:
         reply = await client.post(

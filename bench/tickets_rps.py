@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import httpx
+from serving import setup_token
 
 HELLO = r"""
 import sys
@@ -111,10 +112,7 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/healthz")
         wait_http(f"http://127.0.0.1:{hello_port}/")
-        code = (data / "setup-code").read_text().strip()
-        token = httpx.post(
-            f"{base}/api/setup/verify", json={"code": code, "email": "bench@example.com"}
-        ).json()["token"]
+        token = setup_token(base, data)
         auth = {"Authorization": f"Bearer {token}"}
         project = httpx.post(
             f"{base}/api/projects", json={"mode": "existing", "path": str(repo)}, headers=auth

@@ -49,7 +49,7 @@ def _repo(root: Path) -> Path:
 
 def start() -> BenchServer:
     """A server in a daemon thread with a fresh data dir, an admin session and a project."""
-    from aiohttp import web
+    from serving import serve, setup_token
 
     from codality_server.app import create_app
     from codality_server.settings import ServerSettings
@@ -66,12 +66,8 @@ def start() -> BenchServer:
 
         async def main() -> None:
             app = create_app(ServerSettings(data_dir=data_dir, port=0))
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            box.update(loop=loop, app=app, url=f"http://127.0.0.1:{port}")
+            _, url = await serve(app)
+            box.update(loop=loop, app=app, url=url)
             ready.set()
             await asyncio.Event().wait()
 
@@ -79,11 +75,7 @@ def start() -> BenchServer:
 
     threading.Thread(target=run, daemon=True).start()
     ready.wait(30)
-    code = (data_dir / "setup-code").read_text().strip()
-    reply = httpx.post(
-        f"{box['url']}/api/setup/verify", json={"code": code, "email": "bench@example.com"}
-    )
-    token = str(reply.json()["token"])
+    token = setup_token(box["url"], data_dir)
     headers = {"Authorization": f"Bearer {token}"}
     body = {"mode": "existing", "path": str(_repo(root))}
     project = httpx.post(f"{box['url']}/api/projects", json=body, headers=headers).json()
