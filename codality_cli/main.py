@@ -10,45 +10,51 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 
 import typer
 
 from . import __version__
-from .commands import (
-    api_cmd,
-    auth,
-    board,
-    comment,
-    completion,
-    demo,
-    events,
-    me,
-    project,
-    server,
-    settings,
-    ticket,
-    user,
-)
 from .context import CliContext
 from .errors import CliError, ExitCode
 from .settings import CliSettings
 from .streams import Streams
 
-# Modules that add verbs to ``ticket_app``: ``comment`` here; the agent and review parts' own
-# modules when they are present.
-TICKET_VERBS = (comment,)
-TICKET_EXTENSIONS = ("codality_cli.commands.agent", "codality_cli.commands.review")
+# Every command, in the order help lists them: the words it answers to, and where it lives —
+# "module:attribute" for a noun's Typer sub-app, a module name for one whose ``register(app)``
+# adds top-level commands. Only the command being run is imported and built: building the
+# whole tree costs ~20 ms per invocation (typer inspects every signature).
+COMMANDS: list[tuple[tuple[str, ...], str]] = [
+    (("server",), "server:app"),
+    (("login", "logout", "auth"), "auth"),
+    (("project",), "project:app"),
+    (("ticket",), "ticket:ticket_app"),
+    (("user",), "user:app"),
+    (("me",), "me:app"),
+    (("settings",), "settings:app"),
+    (("events",), "events"),
+    (("tui",), "board"),
+    (("api",), "api_cmd"),
+    (("completion",), "completion"),
+    (("demo",), "demo"),
+]
+# Modules that add verbs to ``ticket_app`` (comments, the agent, review).
+TICKET_VERBS = ("comment", "agent", "review")
+# Global options that take a value, so the command word can be found without parsing.
+VALUE_OPTIONS = {"--server", "--data-dir", "-p", "--project"}
 
-app = typer.Typer(
-    name="codality",
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    # Bare ``codality`` opens the board on a terminal and prints this help otherwise (``root``).
-    no_args_is_help=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+
+def _new_app() -> typer.Typer:
+    return typer.Typer(
+        name="codality",
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        # Bare ``codality`` opens the board on a terminal and prints this help otherwise (``root``).
+        no_args_is_help=False,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
 
 
 def _version(value: bool) -> None:
@@ -57,7 +63,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
     server_url: Annotated[
@@ -107,33 +112,58 @@ def root(
     ctx.obj = CliContext(settings_, streams)
     if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
         if streams.out_tty and sys.stdin.isatty():
+            from .commands import board
+
             board.open_board(ctx.obj, settings_.project)
         else:
             streams.write(ctx.get_help() + "\n")
         raise typer.Exit()
 
 
-app.add_typer(server.app, name="server")
-auth.register(app)
-app.add_typer(project.app, name="project")
-app.add_typer(ticket.ticket_app, name="ticket")
-app.add_typer(user.app, name="user")
-app.add_typer(me.app, name="me")
-app.add_typer(settings.app, name="settings")
-events.register(app)
-board.register(app)
-api_cmd.register(app)
-completion.register(app)
-demo.register(app)
+def _command_module(name: str) -> ModuleType:
+    return importlib.import_module(f"codality_cli.commands.{name}")
 
-for _module in TICKET_EXTENSIONS:
-    importlib.import_module(_module)
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The root app with every command, or with just the one named ``only``."""
+    app = _new_app()
+    app.callback(invoke_without_command=True)(root)
+    for words, where in COMMANDS:
+        if only is not None and only not in words:
+            continue
+        module, _, attribute = where.partition(":")
+        if not attribute:
+            _command_module(module).register(app)
+            continue
+        if words == ("ticket",):
+            for verbs in TICKET_VERBS:
+                _command_module(verbs)
+        app.add_typer(getattr(_command_module(module), attribute), name=words[0])
+    return app
+
+
+def invoked_command(argv: list[str]) -> str | None:
+    """The command word of ``argv`` when it names a known command, else None (build them all)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in VALUE_OPTIONS:
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg if any(arg in words for words, _ in COMMANDS) else None
+    return None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``main.app``: the whole command tree (tests, docs and completions use it)."""
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)
 
 
 def run() -> None:
     """Console-script entry point: never a traceback, always a documented exit code."""
     try:
-        app(prog_name="codality")
+        build_app(invoked_command(sys.argv[1:]))(prog_name="codality")
     except CliError as exc:
         exc.show()
         sys.exit(exc.exit_code)

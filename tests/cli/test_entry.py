@@ -1,0 +1,54 @@
+"""The entry point builds only the command being run, and finds it among global options."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from codality_cli.main import build_app, invoked_command
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["ticket", "list"], "ticket"),
+        (["-p", "ticket", "project", "list"], "project"),
+        (["--server", "http://x", "--no-color", "login"], "login"),
+        (["--data-dir", "/tmp/d", "auth", "status"], "auth"),
+        (["--project=x", "me", "show"], "me"),
+        (["no-such-command"], None),
+        (["--version"], None),
+        ([], None),
+    ],
+)
+def test_the_command_word_is_found(argv: list[str], expected: str | None) -> None:
+    assert invoked_command(argv) == expected
+
+
+def test_one_command_builds_alone_and_all_build_together() -> None:
+    import typer
+
+    alone = typer.main.get_command(build_app("ticket"))
+    everything = typer.main.get_command(build_app())
+    assert list(alone.commands) == ["ticket"]  # type: ignore[attr-defined]
+    assert {"ticket", "project", "login", "auth", "tui", "demo"} <= set(everything.commands)  # type: ignore[attr-defined]
+    verbs = set(alone.commands["ticket"].commands)  # type: ignore[attr-defined]
+    assert {"list", "comment", "start", "merge"} <= verbs  # ticket verbs from every module
+
+
+def test_running_a_command_imports_only_its_own_module() -> None:
+    probe = (
+        "import json, sys\n"
+        "sys.argv = ['codality', 'ticket', '--help']\n"
+        "from codality_cli.main import run\n"
+        "try:\n    run()\nexcept SystemExit:\n    pass\n"
+        "mods = [m for m in sys.modules if m.startswith('codality_cli.commands.')]\n"
+        "print(json.dumps(mods))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert "codality_cli.commands.ticket" in loaded
+    assert not loaded & {"codality_cli.commands.project", "codality_cli.commands.settings"}
