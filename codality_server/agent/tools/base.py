@@ -8,10 +8,11 @@ ends the session.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -55,6 +56,18 @@ class ToolOutcome:
 
 
 Runner = Callable[[ToolContext, Any], Awaitable[str]]
+InputT = TypeVar("InputT", bound=ToolInput)
+
+
+def in_thread(
+    body: Callable[[ToolContext, InputT], str],
+) -> Callable[[ToolContext, InputT], Awaitable[str]]:
+    """A tool whose body blocks on the file system, run in a worker thread off the event loop."""
+
+    async def run(ctx: ToolContext, args: InputT) -> str:
+        return await asyncio.to_thread(body, ctx, args)
+
+    return run
 
 
 @dataclass(frozen=True)

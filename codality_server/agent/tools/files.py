@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from pydantic import Field
 
 from codality_server.git.paths import safe_join
 
-from .base import Tool, ToolContext, ToolError, ToolInput, relative
+from .base import Tool, ToolContext, ToolError, ToolInput, in_thread, relative
 
 READ_LIMIT = 50 * 1024
 HIDDEN = frozenset({".git"})
@@ -36,7 +35,8 @@ class ReadFileInput(ToolInput):
     end_line: int | None = Field(None, ge=1, description="last line to return (inclusive)")
 
 
-def _read_file(ctx: ToolContext, args: ReadFileInput) -> str:
+@in_thread
+def read_file(ctx: ToolContext, args: ReadFileInput) -> str:
     text = read_text(resolve(ctx, args.path))
     if args.start_line or args.end_line:
         lines = text.splitlines(keepends=True)
@@ -56,16 +56,13 @@ def _read_file(ctx: ToolContext, args: ReadFileInput) -> str:
     )
 
 
-async def read_file(ctx: ToolContext, args: ReadFileInput) -> str:
-    return await asyncio.to_thread(_read_file, ctx, args)
-
-
 class WriteFileInput(ToolInput):
     path: str = Field(description="file path relative to the repository root")
     content: str = Field(description="the whole new content of the file")
 
 
-def _write_file(ctx: ToolContext, args: WriteFileInput) -> str:
+@in_thread
+def write_file(ctx: ToolContext, args: WriteFileInput) -> str:
     target = resolve(ctx, args.path)
     if target.is_dir():
         raise ToolError(f"{args.path} is a directory")
@@ -76,17 +73,14 @@ def _write_file(ctx: ToolContext, args: WriteFileInput) -> str:
     return f"wrote {len(args.content.encode())} bytes to {relative(ctx, target)}"
 
 
-async def write_file(ctx: ToolContext, args: WriteFileInput) -> str:
-    return await asyncio.to_thread(_write_file, ctx, args)
-
-
 class EditFileInput(ToolInput):
     path: str = Field(description="file path relative to the repository root")
     old_text: str = Field(min_length=1, description="exact text to replace; must occur once")
     new_text: str = Field(description="replacement text")
 
 
-def _edit_file(ctx: ToolContext, args: EditFileInput) -> str:
+@in_thread
+def edit_file(ctx: ToolContext, args: EditFileInput) -> str:
     target = resolve(ctx, args.path)
     text = read_text(target)
     count = text.count(args.old_text)
@@ -97,15 +91,12 @@ def _edit_file(ctx: ToolContext, args: EditFileInput) -> str:
     return f"edited {relative(ctx, target)}"
 
 
-async def edit_file(ctx: ToolContext, args: EditFileInput) -> str:
-    return await asyncio.to_thread(_edit_file, ctx, args)
-
-
 class ListDirectoryInput(ToolInput):
     path: str = Field(".", description="directory relative to the repository root")
 
 
-def _list_directory(ctx: ToolContext, args: ListDirectoryInput) -> str:
+@in_thread
+def list_directory(ctx: ToolContext, args: ListDirectoryInput) -> str:
     folder = resolve(ctx, args.path)
     if not folder.is_dir():
         raise ToolError(f"{args.path}: no such directory")
@@ -120,10 +111,6 @@ def _list_directory(ctx: ToolContext, args: ListDirectoryInput) -> str:
         else:
             lines.append(f"{entry.name}  {entry.stat().st_size} B")
     return "\n".join(lines) or "(empty directory)"
-
-
-async def list_directory(ctx: ToolContext, args: ListDirectoryInput) -> str:
-    return await asyncio.to_thread(_list_directory, ctx, args)
 
 
 TOOLS = [

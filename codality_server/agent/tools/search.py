@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import os
 import re
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from .base import Tool, ToolContext, ToolError, ToolInput, relative
+from .base import Tool, ToolContext, ToolError, ToolInput, in_thread, relative
 from .files import HIDDEN, resolve
 
 MAX_MATCHES = 50
@@ -39,7 +38,8 @@ def _files(root: Path, glob: str | None) -> Iterator[Path]:
                     yield path
 
 
-def _grep(ctx: ToolContext, args: GrepInput) -> str:
+@in_thread
+def grep(ctx: ToolContext, args: GrepInput) -> str:
     try:
         regex = re.compile(args.pattern, re.IGNORECASE if args.ignore_case else 0)
     except re.error as exc:
@@ -61,10 +61,6 @@ def _grep(ctx: ToolContext, args: GrepInput) -> str:
                     matches[-1] = f"[more than {MAX_MATCHES} matches; narrow the search]"
                     return "\n".join(matches)
     return "\n".join(matches) or "no matches"
-
-
-async def grep(ctx: ToolContext, args: GrepInput) -> str:
-    return await asyncio.to_thread(_grep, ctx, args)
 
 
 TOOLS = [
