@@ -13,8 +13,19 @@ from textual.screen import Screen
 from codality_cli.api import ApiClient
 from codality_cli.tui.app import CodalityApp
 from tests.conftest import RunningServer
+from tests.fakes.anthropic_server import text, tool
 
 SIZE = (120, 34)
+# The scripted agent's run that adds farewell() above greet() in the sample repository.
+FAREWELL_RUN = (
+    tool(
+        "edit_file",
+        path="src/app.py",
+        old_text="def greet(name):",
+        new_text="def farewell(name):\n    return f'goodbye {name}'\n\n\ndef greet(name):",
+    ),
+    text("Added farewell."),
+)
 ScreenT = TypeVar("ScreenT", bound=Screen[Any])
 
 

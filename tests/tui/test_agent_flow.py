@@ -20,21 +20,7 @@ from codality_cli.tui.widgets.transcript import NoteBlock, TextBlock, ThinkingBl
 from tests.conftest import create_ticket, git
 from tests.fakes.anthropic_server import FakeAnthropic, overloaded, text, tool
 
-from .conftest import SIZE, notifications, wait_for_screen, wait_until
-
-FAREWELL = "def farewell(name):\n    return f'goodbye {name}'\n"
-
-
-def edit_then_finish(summary: str = "Added farewell.") -> tuple[dict[str, Any], ...]:
-    return (
-        tool(
-            "edit_file",
-            path="src/app.py",
-            old_text="def greet(name):",
-            new_text=FAREWELL + "\n\ndef greet(name):",
-        ),
-        text(summary),
-    )
+from .conftest import FAREWELL_RUN, SIZE, notifications, wait_for_screen, wait_until
 
 
 async def session_status(api: httpx.AsyncClient, slug: str, number: int) -> dict[str, Any]:
@@ -58,6 +44,28 @@ async def run_to_review(pilot: Any, app: CodalityApp, api: httpx.AsyncClient, sl
     board.focus_ticket(1)
 
 
+async def farewell_app(
+    api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    slug: str,
+    make_app: Callable[..., CodalityApp],
+    *later_turns: dict[str, Any],
+) -> CodalityApp:
+    """The app on a project whose ticket #1 the scripted agent answers with the farewell edit
+    (then ``later_turns``, for the runs that follow)."""
+    fake_anthropic.script(*FAREWELL_RUN, *later_turns)
+    await create_ticket(api, slug, title="Add farewell")
+    return make_app(slug)
+
+
+async def open_review(pilot: Any, app: CodalityApp) -> ReviewScreen:
+    """``d`` on the focused ticket; returns the review screen once its diff has loaded."""
+    await pilot.press("d")
+    review = await wait_for_screen(pilot, app, ReviewScreen)
+    await wait_until(pilot, lambda: len(review.files) == 1)
+    return review
+
+
 async def test_start_finish_notify_then_review_with_a_comment_restarts_the_agent(
     agent_api: httpx.AsyncClient,
     fake_anthropic: FakeAnthropic,
@@ -65,9 +73,7 @@ async def test_start_finish_notify_then_review_with_a_comment_restarts_the_agent
     make_app: Callable[..., CodalityApp],
 ) -> None:
     slug = project["slug"]
-    fake_anthropic.script(*edit_then_finish(), text("Renamed as asked."))
-    await create_ticket(agent_api, slug, title="Add farewell")
-    app = make_app(slug)
+    app = await farewell_app(agent_api, fake_anthropic, slug, make_app, text("Renamed as asked."))
     async with app.run_test(size=SIZE) as pilot:
         await run_to_review(pilot, app, agent_api, slug)
         board = app.screen
@@ -81,9 +87,8 @@ async def test_start_finish_notify_then_review_with_a_comment_restarts_the_agent
             pilot, lambda: any("Agent finished on #1" in m for _, m in notifications(app))
         )
 
-        await pilot.press("d")
-        review = await wait_for_screen(pilot, app, ReviewScreen)
-        await wait_until(pilot, lambda: [f.path for f in review.files] == ["src/app.py"])
+        review = await open_review(pilot, app)
+        assert [f.path for f in review.files] == ["src/app.py"]
         view = review.query_one(DiffView)
         assert view.diff is not None
         added = next(i for i, line in enumerate(view.diff.lines) if "goodbye" in line.text)
@@ -121,14 +126,10 @@ async def test_merge_from_the_review_lands_on_main(
     make_app: Callable[..., CodalityApp],
 ) -> None:
     slug = project["slug"]
-    fake_anthropic.script(*edit_then_finish())
-    await create_ticket(agent_api, slug, title="Add farewell")
-    app = make_app(slug)
+    app = await farewell_app(agent_api, fake_anthropic, slug, make_app)
     async with app.run_test(size=SIZE) as pilot:
         await run_to_review(pilot, app, agent_api, slug)
-        await pilot.press("d")
-        review = await wait_for_screen(pilot, app, ReviewScreen)
-        await wait_until(pilot, lambda: len(review.files) == 1)
+        await open_review(pilot, app)
         await pilot.press("a")
         await pilot.press("m")
         board = await wait_for_screen(pilot, app, BoardScreen, 20)
@@ -146,18 +147,14 @@ async def test_a_conflicting_merge_is_refused_and_names_the_files(
     make_app: Callable[..., CodalityApp],
 ) -> None:
     slug = project["slug"]
-    fake_anthropic.script(*edit_then_finish())
-    await create_ticket(agent_api, slug, title="Add farewell")
-    app = make_app(slug)
+    app = await farewell_app(agent_api, fake_anthropic, slug, make_app)
     async with app.run_test(size=SIZE) as pilot:
         await run_to_review(pilot, app, agent_api, slug)
         # Meanwhile main changes the same line.
         (git_repo / "src" / "app.py").write_text("def greet(person):\n    return 'hi'\n")
         git(git_repo, "commit", "-qam", "conflicting change on main")
         head = git(git_repo, "rev-parse", "main")
-        await pilot.press("d")
-        review = await wait_for_screen(pilot, app, ReviewScreen)
-        await wait_until(pilot, lambda: len(review.files) == 1)
+        review = await open_review(pilot, app)
         await pilot.press("m")
         conflicts = review.query_one("#conflicts")
         await wait_until(pilot, lambda: conflicts.has_class("-visible"))
@@ -174,14 +171,11 @@ async def test_discard_asks_first_then_keeps_the_tip_and_moves_the_ticket_back(
     make_app: Callable[..., CodalityApp],
 ) -> None:
     slug = project["slug"]
-    fake_anthropic.script(*edit_then_finish())
-    await create_ticket(agent_api, slug, title="Add farewell")
-    app = make_app(slug)
+    app = await farewell_app(agent_api, fake_anthropic, slug, make_app)
     async with app.run_test(size=SIZE) as pilot:
         await run_to_review(pilot, app, agent_api, slug)
         branch = (await agent_api.get(f"/api/projects/{slug}/tickets/1")).json()["branch"]
-        await pilot.press("d")
-        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await open_review(pilot, app)
         await pilot.press("D", "n")  # asked, and declined: nothing happens
         await pilot.pause(0.2)
         assert branch in git(git_repo, "branch", "--list", branch)

@@ -22,9 +22,9 @@ from codality_cli.tui.screens.review import ReviewScreen
 from codality_cli.tui.screens.ticket import TicketScreen
 from codality_cli.tui.widgets.transcript import Transcript
 from tests.conftest import RunningServer
-from tests.fakes.anthropic_server import FakeAnthropic, text, tool
+from tests.fakes.anthropic_server import FakeAnthropic
 
-from .conftest import SIZE, publish, wait_for_screen, wait_until
+from .conftest import FAREWELL_RUN, SIZE, publish, wait_for_screen, wait_until
 
 Snap = Callable[..., bool]
 TICKETS = [
@@ -157,15 +157,7 @@ def test_diff_review(
     fake_anthropic: FakeAnthropic,
     make_app: Callable[..., CodalityApp],
 ) -> None:
-    fake_anthropic.script(
-        tool(
-            "edit_file",
-            path="src/app.py",
-            old_text="def greet(name):",
-            new_text="def farewell(name):\n    return f'goodbye {name}'\n\n\ndef greet(name):",
-        ),
-        text("Added farewell."),
-    )
+    fake_anthropic.script(*FAREWELL_RUN)
     env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake_anthropic.url}
     assert http.put("/api/settings/env", json=env).status_code == 200
     slug = setup_project(http, git_repo, [{"title": "Add a farewell function"}])
