@@ -31,7 +31,6 @@ class ServerSettings:
     heartbeat_s: float = 15.0
     event_ring_size: int = 10_000
     subscriber_queue_size: int = 5_000
-    max_body_bytes: int = 1024 * 1024
     max_webhook_bytes: int = 25 * 1024 * 1024
     extra_env: dict[str, str] = field(default_factory=dict)
 

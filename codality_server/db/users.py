@@ -110,10 +110,6 @@ async def delete_session(conn: Connection, token_hash: str) -> None:
     await conn.execute("DELETE FROM auth_sessions WHERE token_hash = ?", (token_hash,))
 
 
-async def delete_user_sessions(conn: Connection, user_id: int) -> None:
-    await conn.execute("DELETE FROM auth_sessions WHERE user_id = ?", (user_id,))
-
-
 # --- one-time passwords ---------------------------------------------------------------------
 
 

@@ -126,18 +126,10 @@ class ProfileService(Service):
 
     async def generate_ssh_key(self, user: User) -> dict[str, Any]:
         """A new ED25519 pair replacing any earlier one; the comment is the user's e-mail."""
-        return await self._make_key(user, keep_existing=False)
-
-    async def ensure_ssh_key(self, user: User) -> dict[str, Any]:
-        """The user's key, generated on first need (the first push over SSH)."""
-        return await self._make_key(user, keep_existing=True)
-
-    async def _make_key(self, user: User, keep_existing: bool) -> dict[str, Any]:
         public = self._public_path(user.id)
+        comment = "".join(user.email.split())
         async with self._key_lock:
-            if not (keep_existing and public.exists()):
-                comment = "".join(user.email.split())
-                await asyncio.to_thread(_generate_pair, self.ssh_key_path(user.id), public, comment)
+            await asyncio.to_thread(_generate_pair, self.ssh_key_path(user.id), public, comment)
         return await self.ssh_key(user)
 
     def forget_ssh_key(self, user_id: int) -> None:
