@@ -1,7 +1,7 @@
 """Paths from clients and from the model never leave the repository they name.
 
 Two forms are checked here: filesystem paths under a root folder (a repository or a worktree),
-joined with ``safe_join``, and paths inside a git tree at some ref, normalised with ``tree_path``.
+joined with ``safe_join``, and paths inside a git tree at some ref, split by ``path_segments``.
 Both refuse the same inputs — ``..`` segments, absolute paths, NUL bytes and backslashes — so a
 path accepted by one is accepted by the other. ``safe_join`` also resolves symlinks on disk, since
 a link committed into a repository may point anywhere.
@@ -33,11 +33,6 @@ def path_segments(relative: str, field: str = "path") -> list[str]:
     if ".." in segments:
         raise InvalidInput(f"{field}: '..' may not appear in a path", field=field)
     return segments
-
-
-def tree_path(relative: str, field: str = "path") -> str:
-    """``./src//app.py/`` → ``src/app.py``: the form git trees use; ``""`` is the root."""
-    return "/".join(path_segments(relative, field))
 
 
 def safe_join(root: Path, relative: str, field: str = "path") -> Path:

@@ -1,4 +1,4 @@
-"""safe_join and tree_path: nothing a client or the model writes can leave the repository."""
+"""safe_join and path_segments: nothing a client or the model writes can leave the repository."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from codality_server.domain.errors import InvalidInput
-from codality_server.git.paths import safe_join, tree_path
+from codality_server.git.paths import path_segments, safe_join
 
 
 @pytest.fixture
@@ -91,17 +91,17 @@ def test_safe_join_works_when_the_root_is_reached_through_a_symlink(
 
 @pytest.mark.parametrize(
     ("relative", "expected"),
-    [("", ""), (".", ""), ("/", None), ("src", "src"), ("./src//app.py/", "src/app.py")],
+    [("", []), (".", []), ("/", None), ("src", ["src"]), ("./src//app.py/", ["src", "app.py"])],
 )
-def test_tree_path_normalises(relative: str, expected: str | None) -> None:
+def test_path_segments_normalise(relative: str, expected: list[str] | None) -> None:
     if expected is None:
         with pytest.raises(InvalidInput):
-            tree_path(relative)
+            path_segments(relative)
     else:
-        assert tree_path(relative) == expected
+        assert path_segments(relative) == expected
 
 
 @pytest.mark.parametrize("relative", ["../x", "a/../../x", "/abs", "a\\b", "a\x00b", "a/.."])
-def test_tree_path_refuses_what_safe_join_refuses(relative: str) -> None:
+def test_path_segments_refuse_what_safe_join_refuses(relative: str) -> None:
     with pytest.raises(InvalidInput):
-        tree_path(relative)
+        path_segments(relative)
