@@ -178,11 +178,6 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int | None = None) -> S
     )
 
 
-def ensure(data_dir: Path) -> ServerInfo:
-    """The running server of ``data_dir``, started first if needed."""
-    return find_running(data_dir) or start(data_dir)
-
-
 def stop(data_dir: Path, timeout: float = STOP_TIMEOUT_S) -> bool:
     """SIGTERM the data dir's server and wait until its lock is free; False when none ran."""
     recorded = read_server_json(data_dir) or {}

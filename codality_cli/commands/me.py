@@ -20,7 +20,6 @@ ME_FIELDS = [
     Column("git name", "git_identity.name"),
     Column("git email", "git_identity.email"),
 ]
-KEY_FIELDS = [Column("fingerprint", "fingerprint"), Column("public key", "public_key")]
 
 
 @app.command("show")
