@@ -152,12 +152,15 @@ def admin_token(server: RunningServer) -> str:
     return sign_in(server)
 
 
+def bearer_client(url: str, token: str) -> httpx.AsyncClient:
+    """An async client that sends ``token`` as its bearer session."""
+    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
 @pytest.fixture
 async def api(server: RunningServer, admin_token: str) -> AsyncIterator[httpx.AsyncClient]:
     """An async client signed in as the first admin."""
-    async with httpx.AsyncClient(
-        base_url=server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
-    ) as client:
+    async with bearer_client(server.url, admin_token) as client:
         yield client
 
 
@@ -165,6 +168,16 @@ async def api(server: RunningServer, admin_token: str) -> AsyncIterator[httpx.As
 async def anon(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         yield client
+
+
+def publish(server: RunningServer, type_: str, channels: list[str], data: dict[str, Any]) -> int:
+    """Put an event on the server's bus (on its loop), as the services do; returns its id."""
+    from codality_server.keys import BUS
+
+    async def put() -> int:
+        return int(server.app[BUS].publish(type_, channels, data).id)
+
+    return int(server.call(put()))
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from tests.conftest import RunningServer, latest_outbox_code
+from tests.conftest import RunningServer, bearer_client, latest_outbox_code
 
 
 async def add_user(api: httpx.AsyncClient, email: str, role: str = "member") -> dict[str, object]:
@@ -35,7 +35,5 @@ async def member_client(
     """A client signed in as a newly invited member."""
     await add_user(api, email)
     token = await otp_token(server, email)
-    async with httpx.AsyncClient(
-        base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-    ) as client:
+    async with bearer_client(server.url, token) as client:
         yield client

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import RunningServer, assert_error, latest_outbox_code, sign_in
+from tests.conftest import RunningServer, assert_error, bearer_client, latest_outbox_code, sign_in
 
 
 async def test_setup_status_then_verify_creates_admin(
@@ -153,9 +153,7 @@ async def test_sessions_slide_forward_when_used(server: RunningServer) -> None:
     soon = (datetime.now(UTC) + timedelta(days=2)).isoformat().replace("+00:00", "Z")
     with sqlite3.connect(server.data_dir / "codality.db") as db:
         db.execute("UPDATE auth_sessions SET expires_at = ?", (soon,))
-    async with httpx.AsyncClient(
-        base_url=server.url, headers={"Authorization": f"Bearer {token}"}
-    ) as client:
+    async with bearer_client(server.url, token) as client:
         assert (await client.get("/api/auth/me")).status_code == 200
     with sqlite3.connect(server.data_dir / "codality.db") as db:
         [(expires,)] = db.execute("SELECT expires_at FROM auth_sessions").fetchall()
@@ -169,7 +167,5 @@ async def test_an_expired_session_is_refused(server: RunningServer) -> None:
     token = sign_in(server)
     with sqlite3.connect(server.data_dir / "codality.db") as db:
         db.execute("UPDATE auth_sessions SET expires_at = '2020-01-01T00:00:00.000Z'")
-    async with httpx.AsyncClient(
-        base_url=server.url, headers={"Authorization": f"Bearer {token}"}
-    ) as client:
+    async with bearer_client(server.url, token) as client:
         assert_error(await client.get("/api/auth/me"), 401)

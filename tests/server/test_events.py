@@ -10,15 +10,7 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from codality_server.events.bus import EventBus
-from codality_server.keys import BUS
-from tests.conftest import RunningServer, assert_error
-
-
-def publish(server: RunningServer, type_: str, channels: list[str], data: dict[str, Any]) -> int:
-    async def go() -> int:
-        return int(server.app[BUS].publish(type_, channels, data).id)
-
-    return int(server.call(go()))
+from tests.conftest import RunningServer, assert_error, publish
 
 
 async def read_events(

@@ -12,12 +12,8 @@ import pytest
 from codality_server.domain.errors import Conflict
 from codality_server.domain.users import Role
 from codality_server.keys import SERVICES
-from tests.conftest import RunningServer, assert_error
+from tests.conftest import RunningServer, assert_error, bearer_client
 from tests.server.accounts import add_user, member_client, otp_token
-
-
-def _bearer(server: RunningServer, token: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
 
 
 async def test_invite_and_list_users(api: httpx.AsyncClient) -> None:
@@ -75,7 +71,7 @@ async def test_change_role_and_its_guards(server: RunningServer, api: httpx.Asyn
     me = (await api.get("/api/auth/me")).json()
     dev = await add_user(api, "dev@example.com")
     dev_token = await otp_token(server, "dev@example.com")
-    async with _bearer(server, dev_token) as dev_client:
+    async with bearer_client(server.url, dev_token) as dev_client:
         assert_error(await dev_client.get("/api/users"), 403)
         promoted = await api.patch(f"/api/users/{dev['id']}/role", json={"role": "admin"})
         assert promoted.status_code == 200 and promoted.json()["role"] == "admin"
@@ -117,7 +113,9 @@ async def test_two_admins_demoting_each_other_leave_one(
 ) -> None:
     me = (await api.get("/api/auth/me")).json()
     other = await add_user(api, "other@example.com", role="admin")
-    async with _bearer(server, await otp_token(server, "other@example.com")) as other_client:
+    async with bearer_client(
+        server.url, await otp_token(server, "other@example.com")
+    ) as other_client:
         results = await asyncio.gather(
             api.patch(f"/api/users/{other['id']}/role", json={"role": "member"}),
             other_client.patch(f"/api/users/{me['id']}/role", json={"role": "member"}),
@@ -134,7 +132,7 @@ async def test_removing_a_user_ends_sessions_and_keeps_their_work(
     me = (await api.get("/api/auth/me")).json()
     dev = await add_user(api, "dev@example.com")
     token = await otp_token(server, "dev@example.com")
-    async with _bearer(server, token) as dev_client:
+    async with bearer_client(server.url, token) as dev_client:
         assert (await dev_client.post("/api/me/ssh-key")).status_code == 201
         key_files = sorted(p.name for p in (server.data_dir / "keys").iterdir())
         assert key_files == [f"user-{dev['id']}_ed25519", f"user-{dev['id']}_ed25519.pub"]

@@ -12,7 +12,7 @@ from textual.screen import Screen
 
 from codality_cli.api import ApiClient
 from codality_cli.tui.app import CodalityApp
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, publish
 from tests.fakes.anthropic_server import text, tool
 
 SIZE = (120, 34)
@@ -54,18 +54,11 @@ async def wait_for_screen(
     return screen
 
 
-def publish(
+def publish_on_ticket(
     server: RunningServer, type_: str, ticket: dict[str, Any], data: dict[str, Any]
 ) -> None:
     """Put an event on the server's bus, on the ticket's and its project's channels."""
-    from codality_server.keys import BUS
-
-    channels = [f"ticket:{ticket['id']}", f"project:{ticket['project_id']}"]
-
-    async def put() -> None:
-        server.app[BUS].publish(type_, channels, data)
-
-    server.call(put())
+    publish(server, type_, [f"ticket:{ticket['id']}", f"project:{ticket['project_id']}"], data)
 
 
 def notifications(app: CodalityApp) -> list[tuple[str, str]]:

@@ -6,13 +6,11 @@ import socket
 from pathlib import Path
 from types import SimpleNamespace
 
-import httpx
-
 from codality_cli.api import ApiClient
 from codality_cli.tui.app import CodalityApp
 from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
-from tests.conftest import create_project, create_ticket, sign_in, spawn_server
+from tests.conftest import bearer_client, create_project, create_ticket, sign_in, spawn_server
 
 from .conftest import SIZE, wait_until
 
@@ -38,8 +36,7 @@ async def test_banner_while_the_server_is_gone_then_reconnect_and_catch_up(
     proc, url = spawn_server(data_dir, port)
     try:
         token = sign_in(SimpleNamespace(url=url, data_dir=data_dir))  # type: ignore[arg-type]
-        headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as api:
+        async with bearer_client(url, token) as api:
             slug = (await create_project(api, git_repo))["slug"]
             await create_ticket(api, slug, title="Before")
 

@@ -24,7 +24,7 @@ from codality_cli.tui.widgets.transcript import Transcript
 from tests.conftest import RunningServer
 from tests.fakes.anthropic_server import FakeAnthropic
 
-from .conftest import FAREWELL_RUN, SIZE, publish, wait_for_screen, wait_until
+from .conftest import FAREWELL_RUN, SIZE, publish_on_ticket, wait_for_screen, wait_until
 
 Snap = Callable[..., bool]
 TICKETS = [
@@ -73,7 +73,7 @@ def test_board(
     async def run_before(pilot: Pilot[Any]) -> None:
         board = await wait_for_screen(pilot, app, BoardScreen)
         await wait_until(pilot, lambda: len(board.state.tickets) == len(TICKETS))
-        publish(server, "agent:started", ticket, {"id": 1, "status": "running"})
+        publish_on_ticket(server, "agent:started", ticket, {"id": 1, "status": "running"})
         await wait_until(
             pilot, lambda: board.state.tickets[ticket["id"]]["agent_status"] == "running"
         )
@@ -119,28 +119,32 @@ def test_ticket_mid_stream(
         await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
         await pilot.pause(0.2)
         started = {"id": 1, "status": "running", "model": "claude-sonnet-4-5"}
-        publish(server, "agent:started", ticket, started)
-        publish(server, "agent:thinking_delta", ticket, {"text": "greet() lives in src/app.py."})
-        publish(server, "agent:text_delta", ticket, {"text": "Let me read the module first."})
-        publish(
+        publish_on_ticket(server, "agent:started", ticket, started)
+        publish_on_ticket(
+            server, "agent:thinking_delta", ticket, {"text": "greet() lives in src/app.py."}
+        )
+        publish_on_ticket(
+            server, "agent:text_delta", ticket, {"text": "Let me read the module first."}
+        )
+        publish_on_ticket(
             server,
             "agent:tool_call",
             ticket,
             {"tool_use_id": "t1", "name": "read_file", "input": {"path": "src/app.py"}},
         )
-        publish(
+        publish_on_ticket(
             server,
             "agent:tool_result",
             ticket,
             {"tool_use_id": "t1", "name": "read_file", "ok": True, "output": "def greet(name):"},
         )
-        publish(
+        publish_on_ticket(
             server,
             "agent:tool_call",
             ticket,
             {"tool_use_id": "t2", "name": "bash", "input": {"command": "python -m pytest -q"}},
         )
-        publish(server, "agent:text_delta", ticket, {"text": "Now I'll add `farewell` "})
+        publish_on_ticket(server, "agent:text_delta", ticket, {"text": "Now I'll add `farewell` "})
         await wait_until(pilot, lambda: len(app.live_run(ticket["id"]) or []) == 7)
         app.post_message(TicketOpenRequested(slug, 1))
         await wait_until(pilot, lambda: isinstance(app.screen, TicketScreen))

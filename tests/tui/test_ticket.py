@@ -17,7 +17,7 @@ from codality_cli.tui.widgets.tool_call import ToolCall
 from codality_cli.tui.widgets.transcript import TextBlock, ThinkingBlock, Transcript
 from tests.conftest import RunningServer, create_ticket
 
-from .conftest import SIZE, publish, wait_for_screen, wait_until
+from .conftest import SIZE, publish_on_ticket, wait_for_screen, wait_until
 
 STARTED = {"id": 1, "status": "running", "model": "claude-sonnet-4-5", "trigger": "manual"}
 
@@ -55,17 +55,17 @@ async def test_a_run_in_progress_shows_its_history_then_streams_live(
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
         await pilot.pause(0.2)
-        publish(server, "agent:started", ticket, STARTED)
-        publish(server, "agent:thinking_delta", ticket, {"text": "Where is greet()?"})
-        publish(server, "agent:text_delta", ticket, {"text": "Let me look "})
-        publish(server, "agent:text_delta", ticket, {"text": "at the code."})
+        publish_on_ticket(server, "agent:started", ticket, STARTED)
+        publish_on_ticket(server, "agent:thinking_delta", ticket, {"text": "Where is greet()?"})
+        publish_on_ticket(server, "agent:text_delta", ticket, {"text": "Let me look "})
+        publish_on_ticket(server, "agent:text_delta", ticket, {"text": "at the code."})
         await wait_until(pilot, lambda: len(app.live_run(ticket["id"]) or []) == 4)
 
         screen = await open_ticket(pilot, app, ticket["number"])
         await wait_until(pilot, lambda: streamed(app) == "Let me look at the code.")
         assert streamed(app, ThinkingBlock) == "Where is greet()?"
 
-        publish(
+        publish_on_ticket(
             server,
             "agent:tool_call",
             ticket,
@@ -75,7 +75,7 @@ async def test_a_run_in_progress_shows_its_history_then_streams_live(
                 "input": {"command": "ls src"},
             },
         )
-        publish(
+        publish_on_ticket(
             server,
             "agent:tool_result",
             ticket,
@@ -86,7 +86,7 @@ async def test_a_run_in_progress_shows_its_history_then_streams_live(
                 "output": "app.py\nutil.py",
             },
         )
-        publish(server, "agent:text_delta", ticket, {"text": "Found it."})
+        publish_on_ticket(server, "agent:text_delta", ticket, {"text": "Found it."})
         await wait_until(pilot, lambda: "Found it." in streamed(app))
         call = screen.query_one(ToolCall)
         await wait_until(pilot, lambda: call.outcome is True)
@@ -119,11 +119,11 @@ async def test_scrolling_up_pauses_following_and_end_jumps_back(
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
         await pilot.pause(0.2)
-        publish(server, "agent:started", ticket, STARTED)
+        publish_on_ticket(server, "agent:started", ticket, STARTED)
         screen = await open_ticket(pilot, app, ticket["number"])
         transcript = screen.query_one(Transcript)
         for line in range(80):
-            publish(server, "agent:text_delta", ticket, {"text": f"line {line}\n"})
+            publish_on_ticket(server, "agent:text_delta", ticket, {"text": f"line {line}\n"})
         await wait_until(pilot, lambda: "line 79" in streamed(app))
         await wait_until(pilot, lambda: transcript.max_scroll_y > 0)
         await wait_until(pilot, lambda: transcript.scroll_y == transcript.max_scroll_y)
@@ -134,7 +134,7 @@ async def test_scrolling_up_pauses_following_and_end_jumps_back(
         hint = screen.query_one("#follow-hint")
         await wait_until(pilot, lambda: hint.has_class("-visible"))
         paused_at = transcript.scroll_y
-        publish(server, "agent:text_delta", ticket, {"text": "more while paused\n"})
+        publish_on_ticket(server, "agent:text_delta", ticket, {"text": "more while paused\n"})
         await wait_until(pilot, lambda: "more while paused" in streamed(app))
         await pilot.pause(0.2)
         assert transcript.scroll_y == paused_at
