@@ -63,7 +63,8 @@ def test_a_server_that_cannot_start_names_its_log(tmp_path: Path) -> None:
 def test_the_documented_port_is_preferred_and_a_busy_one_is_left_alone() -> None:
     import socket
 
-    from codality_cli.local_server import DEFAULT_PORT, default_port
+    from codality_cli.local_server import default_port
+    from codality_cli.settings import DEFAULT_PORT
 
     with socket.socket() as holder:
         try:
