@@ -64,20 +64,33 @@ class AgentPrinter:
     _in_thinking: bool = False
     _shown_tools: set[str] = field(default_factory=set)
     _pending_call: str | None = None
+    # A tool call shown at once, its line left open for the outcome to complete it.
+    _open_call: str | None = None
 
     # -- low level ---------------------------------------------------------------------------
 
     def _err(self, text: str, style: str | None = None) -> None:
-        self._end_text()
+        self._start_err_line()
         console = self.streams.console("err")
         console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
 
     def _end_text(self) -> None:
         if not self._at_line_start:
-            (self.streams.err if self.text_on_stderr else self.streams.out).write("\n")
+            # Flushed, so that whoever reads stdout line by line gets the line now.
+            stream = self.streams.err if self.text_on_stderr else self.streams.out
+            stream.write("\n")
+            stream.flush()
             self._at_line_start = True
 
+    def _close_open_call(self) -> None:
+        """Something else must print: end the open tool line (its outcome comes whole later)."""
+        if self._open_call is not None:
+            self.streams.err.write("\n")
+            self.streams.err.flush()
+            self._open_call = None
+
     def _text(self, text: str) -> None:
+        self._close_open_call()
         if self._in_thinking:
             self.streams.err.write("\n")
             self._in_thinking = False
@@ -91,6 +104,7 @@ class AgentPrinter:
     def _thinking(self, text: str) -> None:
         if not self.show_thinking:
             return
+        self._close_open_call()
         self._end_text()
         self._in_thinking = True
         console = self.streams.console("err")
@@ -139,7 +153,9 @@ class AgentPrinter:
             tool_id = str(data.get("tool_use_id"))
             if tool_id in self._shown_tools:
                 return
-            self._pending_call = f"▸ {data.get('name')} {_preview(data.get('input'))}"
+            call = f"▸ {data.get('name')} {_preview(data.get('input'))}"
+            self._err_open(call)
+            self._pending_call = call
         elif kind == "tool_result":
             tool_id = str(data.get("tool_use_id"))
             if tool_id in self._shown_tools:
@@ -148,11 +164,8 @@ class AgentPrinter:
             call = self._pending_call or f"▸ {data.get('name')}"
             self._pending_call = None
             ok = bool(data.get("ok"))
-            mark = "✓" if ok else "✗"
-            self._err(
-                f"{call}  {mark} {_outcome(str(data.get('output', '')))}".rstrip(),
-                None if ok else "red",
-            )
+            outcome = f"  {'✓' if ok else '✗'} {_outcome(str(data.get('output', '')))}".rstrip()
+            self._complete_call(call, outcome, None if ok else "red")
         elif kind == "user_message":
             self._close_thinking()
             self._err(f"» you ({data.get('mode', 'steer')}): {data.get('text')}", "cyan")
@@ -161,6 +174,27 @@ class AgentPrinter:
             self._err(f"! {data.get('message')}", "yellow")
         elif kind == "commit":
             self._err(f"● committed {str(data.get('sha', ''))[:10]}", "green")
+
+    def _complete_call(self, call: str, outcome: str, style: str | None) -> None:
+        """Finish the tool's line: on the open line when it is still open, else in full."""
+        if self._open_call != call:
+            self._err(call + outcome, style)
+            return
+        self._open_call = None
+        console = self.streams.console("err")
+        console.print(outcome, style=style, markup=False, highlight=False)
+
+    def _start_err_line(self) -> None:
+        self._close_open_call()
+        self._end_text()
+
+    def _err_open(self, text: str) -> None:
+        """Start a stderr line now (a tool call) and leave it open for its outcome."""
+        self._start_err_line()
+        console = self.streams.console("err")
+        console.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+        self.streams.err.flush()
+        self._open_call = text
 
     def transcript(self, blocks: list[dict[str, Any]]) -> None:
         """A stored transcript, from the first block (the prompt is not repeated)."""
@@ -173,5 +207,5 @@ class AgentPrinter:
         self._close_thinking()
         self._end_text()
         if self._pending_call:
-            self._err(f"{self._pending_call}  …", "yellow")
+            self._complete_call(self._pending_call, "  …", "yellow")
             self._pending_call = None

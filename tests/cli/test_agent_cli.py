@@ -127,3 +127,36 @@ def test_demo_runs_a_scripted_session_offline_and_shows_the_diff(
     assert (data_dir / "demo" / "sample-repo" / ".git").is_dir()
     assert not (data_dir / "codality.db").exists()  # the user's own data dir is untouched
     assert not (data_dir / "demo" / "server.json").exists()  # the demo server was stopped
+
+
+def test_ctrl_c_detaches_and_the_agent_keeps_working(
+    server: RunningServer, admin_token: str, cli: Cli, project: dict[str, Any], fake: FakeAnthropic
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    fake.script(tool("bash", say="Working on it.", command="sleep 60"))
+    slug = project["slug"]
+    number = file_ticket(cli, project)
+    env = {**os.environ, "CODALITY_URL": server.url, "CODALITY_TOKEN": admin_token}
+    streaming = subprocess.Popen(
+        [sys.executable, "-m", "codality_cli", "-p", slug, "ticket", "start", str(number)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert streaming.stdout is not None and streaming.stderr is not None
+    # Each line reaches a pipe as it is finished, not when the run ends.
+    assert streaming.stdout.readline() == "Working on it.\n"
+    assert streaming.stderr.readline().startswith("── agent started")
+    assert streaming.stderr.read(len("▸ bash sleep 60")) == "▸ bash sleep 60"  # shown at once
+    streaming.send_signal(signal.SIGINT)
+    _, stderr = streaming.communicate(timeout=15)
+    assert streaming.returncode == 130, stderr
+    assert "detached; the agent keeps working" in stderr
+    assert f"codality ticket watch {number}" in stderr and "Traceback" not in stderr
+    assert cli("-p", slug, "ticket", "status", str(number), "--json").json()["running"] is True
+    assert cli("-p", slug, "ticket", "stop", str(number)).exit_code == 0
