@@ -113,8 +113,8 @@ class BoardScreen(LiveScreen):
     @work(exclusive=True, group="board-load")
     async def load(self) -> None:
         project = await self.attempt(self.api.projects.get(self.slug), "Loading the project")
-        if project is None:
-            return
+        if project is None or not self.is_parent_active:
+            return  # (the app may be closing: its header can no longer take a title)
         self.state.project_id = int(project["id"])
         self.title = str(project.get("name") or self.slug)
         tickets: list[Ticket] = []

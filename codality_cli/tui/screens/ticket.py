@@ -141,6 +141,8 @@ class TicketScreen(LiveScreen):
                 self._apply(event)
 
     def _show_ticket(self, ticket: dict[str, Any]) -> None:
+        if not self.is_parent_active:
+            return  # the app is closing: its header can no longer take a title
         self.ticket = ticket
         self.title = str(ticket.get("title", ""))
         self.query_one("#fields", Static).update(ticket_fields(ticket))
