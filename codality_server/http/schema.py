@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# The largest integer SQLite stores; a bigger one in any request is bad input, not a crash.
+SQL_INT_MAX = 2**63 - 1
+Count = Annotated[int, Field(ge=0, le=SQL_INT_MAX)]
+RowId = Annotated[int, Field(ge=1, le=SQL_INT_MAX)]
 
 
 class Body(BaseModel):

@@ -13,7 +13,7 @@ from codality_server.services.reviews import diff_view, stats_view
 
 from ..responses import json_created, json_ok
 from ..route import Route
-from ..schema import Body, Query
+from ..schema import Body, Query, RowId
 from ..validation import parse_body, parse_query, path_int
 
 
@@ -23,7 +23,7 @@ class DiffQuery(Query):
 
 class ReviewCommentIn(Body):
     path: str = Field(min_length=1, max_length=4096)
-    line: int = Field(ge=1)
+    line: RowId
     body: str
 
 

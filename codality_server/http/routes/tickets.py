@@ -21,7 +21,7 @@ from codality_server.services.tickets import SEARCH_MAX_LIMIT
 
 from ..responses import json_cached, json_created, json_ok
 from ..route import Route
-from ..schema import Body, Query
+from ..schema import Body, Count, Query, RowId
 from ..validation import parse_body, parse_query, path_int
 
 # JSON has no enum type, so enum fields are lax (``strict=False``): they take their string values
@@ -34,7 +34,7 @@ class TicketCreate(Body):
     kind: Kind = Field(default=Kind.TASK, strict=False)
     priority: Priority = Field(default=Priority.MEDIUM, strict=False)
     status: TicketStatus = Field(default=TicketStatus.BACKLOG, strict=False)
-    assignee: int | str | None = None
+    assignee: RowId | str | None = None
 
 
 class TicketUpdate(Body):
@@ -49,7 +49,7 @@ class StatusChange(Body):
 
 
 class Assignment(Body):
-    assignee: int | str | None = Field(description='a user id, "agent", or null')
+    assignee: RowId | str | None = Field(description='a user id, "agent", or null')
 
 
 class TicketListQuery(Query):
@@ -58,7 +58,7 @@ class TicketListQuery(Query):
     priority: Priority | None = None
     assignee: str | None = Field(default=None, description='a user id, "agent" or "none"')
     limit: int = Field(default=100, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: Count = 0
 
 
 class SearchQuery(Query):
