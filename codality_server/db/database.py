@@ -22,6 +22,7 @@ Connection = aiosqlite.Connection
 Params = Iterable[Any] | dict[str, Any]
 T = TypeVar("T")
 CACHE_ENTRIES = 1024
+MISSING = object()  # ``Database.peek`` found nothing valid
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
@@ -98,16 +99,23 @@ class Database:
         with contextlib.suppress(sqlite3.OperationalError):
             await self._run_to_end("ROLLBACK")
 
+    def peek(self, key: Hashable) -> Any:
+        """The cached value for ``key`` when it is still valid, else ``MISSING`` (no await)."""
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == self.version:
+            self._cache.move_to_end(key)
+            return hit[1]
+        return MISSING
+
     async def cached(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         """``load()``'s result, reused until the next committed write.
 
         Hot read paths (the session behind a token, a project by slug, a ticket list) are asked
         far more often than anything changes; a result read while a write committed is not kept.
         """
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == self.version:
-            self._cache.move_to_end(key)
-            return hit[1]  # type: ignore[no-any-return]
+        hit = self.peek(key)
+        if hit is not MISSING:
+            return hit  # type: ignore[no-any-return]
         version = self.version
         value = await load()
         if version == self.version:

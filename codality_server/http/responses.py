@@ -8,7 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
+from codality_server.db.database import MISSING
 from codality_server.keys import SERVICES
+
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
 def _dumps(data: Any) -> str:
@@ -31,8 +34,11 @@ async def json_cached(request: web.Request, build: Callable[[], Awaitable[Any]])
         return _dumps(await build()).encode()
 
     key = ("http", request.method, request.path_qs)
-    body = await request.app[SERVICES].core.db.cached(key, encode)
-    return web.Response(body=body, content_type="application/json", charset="utf-8")
+    db = request.app[SERVICES].core.db
+    body = db.peek(key)
+    if body is MISSING:
+        body = await db.cached(key, encode)
+    return web.Response(body=body, headers=JSON_HEADERS)
 
 
 def json_created(data: Any) -> web.Response:

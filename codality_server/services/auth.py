@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from codality_server.db import users as db_users
-from codality_server.db.database import Connection
+from codality_server.db.database import MISSING, Connection
 from codality_server.domain.errors import Conflict, InvalidInput, RateLimited, Unauthorized
 from codality_server.domain.users import Role, User
 from codality_server.secrets_store import write_private
@@ -174,8 +174,14 @@ class AuthService(Service):
 
         Every API request lands here, so the cached answer keeps the expiry as a timestamp.
         """
-        digest = token_hash(token)
-        found = await self.db.cached(("session", digest), lambda: self._session(digest))
+        # Keyed by the token itself (memory only), so a hit costs no hashing either.
+        key = ("session", token)
+        peeked = self.db.peek(key)
+        found: tuple[User, float] | None = (
+            await self.db.cached(key, lambda: self._session(token_hash(token)))
+            if peeked is MISSING
+            else peeked
+        )
         if found is None:
             return None
         user, expires_at = found
@@ -185,7 +191,7 @@ class AuthService(Service):
         if now + SESSION_SECONDS - expires_at > 3600:
             renewed = datetime.now(UTC) + timedelta(seconds=SESSION_SECONDS)
             async with self.db.transaction() as conn:
-                await db_users.extend_session(conn, digest, _iso(renewed))
+                await db_users.extend_session(conn, token_hash(token), _iso(renewed))
         return user
 
     async def _session(self, digest: str) -> tuple[User, float] | None:
