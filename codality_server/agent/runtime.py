@@ -127,9 +127,12 @@ class AgentRuntime(Service):
     def __init__(self, services: Services) -> None:
         super().__init__(services)
         self._runs: dict[int, Run] = {}
-        self._repo_locks: dict[str, asyncio.Lock] = {}
 
     # --- queries ------------------------------------------------------------------------------
+
+    def is_busy(self, ticket_id: int) -> bool:
+        """Whether a session runs on the ticket or is being set up for it."""
+        return ticket_id in self._runs
 
     def is_running(self, ticket_id: int) -> bool:
         """Whether a session runs on the ticket (one still being prepared does not count)."""
@@ -246,14 +249,15 @@ class AgentRuntime(Service):
     def _check_can_start(self, ticket: Ticket) -> None:
         if ticket.id in self._runs:
             raise Conflict(f"an agent is already running on ticket #{ticket.number}")
+        self._check_status(ticket)
+
+    @staticmethod
+    def _check_status(ticket: Ticket) -> None:
         if ticket.status in (TicketStatus.DONE, TicketStatus.CANCELLED):
             raise Conflict(
                 f"ticket #{ticket.number} is {ticket.status.value}; reopen it before starting "
                 "the agent"
             )
-
-    def _repo_lock(self, project: Project) -> asyncio.Lock:
-        return self._repo_locks.setdefault(project.path, asyncio.Lock())
 
     async def _prepare(
         self,
@@ -271,7 +275,9 @@ class AgentRuntime(Service):
         )
         branch = ticket.branch or branch_name(ticket.number, ticket.title)
         sandbox_kind = choose_sandbox(settings["sandbox"], True, (), (), {}).kind
-        async with self._repo_lock(project):
+        async with self.services.repo_lock(project.path):
+            # A merge or discard may have finished while this start waited for the lock.
+            self._check_status(await self.services.tickets.get_by_id(ticket.id))
             await asyncio.to_thread(
                 create_worktree, Path(project.path), worktree, branch, project.default_branch
             )
@@ -365,7 +371,7 @@ class AgentRuntime(Service):
         loop = AgentLoop(config, system, toolbox, recorder, run.inbox, run.session.id)
         result = await loop.run(first)
         message = _commit_message(ticket, result.summary)
-        async with self._repo_lock(project):
+        async with self.services.repo_lock(project.path):
             sha = await asyncio.to_thread(commit_all, worktree, message, identity)
         if sha:
             await recorder("commit", {"sha": sha, "message": message})

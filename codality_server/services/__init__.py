@@ -36,6 +36,7 @@ class Services:
         self.agent = AgentRuntime(self)
         self.reviews = ReviewService(self)
         self.worktrees = WorktreeService(self)
+        self._repo_locks: dict[str, asyncio.Lock] = {}
         # Set by the process runner (``__main__``); absent when the app is embedded in tests.
         self.restart_requested: asyncio.Event | None = None
         self.restart_pending = False
@@ -48,6 +49,14 @@ class Services:
     async def stop(self) -> None:
         """Work to do before the database closes (stop agents)."""
         await self.agent.shutdown()
+
+    def repo_lock(self, repo_path: str) -> asyncio.Lock:
+        """The one lock for git work that moves a repository's worktrees or branches.
+
+        Starting an agent (worktree creation), its final commit, merge and discard all take it,
+        so a merge can never interleave with an agent setting up on the same repository.
+        """
+        return self._repo_locks.setdefault(repo_path, asyncio.Lock())
 
     def request_restart(self) -> bool:
         """Ask the process runner to restart shortly (after the answer is sent)."""

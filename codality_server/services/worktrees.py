@@ -3,7 +3,7 @@
 Both begin by committing whatever the worktree still holds, so nothing the agent (or the user)
 left uncommitted is lost: a merge takes it along, a discard keeps it under
 ``refs/codality/discarded/…``. The merge's diff is stored before the worktree and branch are
-removed. Operations on one repository are serialised by a per-project lock.
+removed. Git work on one repository is serialised by ``Services.repo_lock``.
 """
 
 from __future__ import annotations
@@ -33,22 +33,14 @@ from .base import Service, now_iso
 from .reviews import ticket_branch
 
 if TYPE_CHECKING:
-    from . import Services
+    pass
 
 
 class WorktreeService(Service):
     """Merging a ticket branch into the default branch, or setting it aside."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services)
-        self._locks: dict[int, asyncio.Lock] = {}
-
-    def _lock(self, project: Project) -> asyncio.Lock:
-        return self._locks.setdefault(project.id, asyncio.Lock())
-
     def _refuse_while_agent_runs(self, ticket: Ticket, action: str) -> None:
-        agent = getattr(self.services, "agent", None)
-        if agent is not None and agent.is_running(ticket.id):
+        if self.services.agent.is_busy(ticket.id):
             raise Conflict(
                 f"cannot {action} ticket #{ticket.number} while its agent runs; stop it first",
                 details={"reason": "agent_running"},
@@ -79,7 +71,7 @@ class WorktreeService(Service):
         project, ticket = await self.services.tickets.get(slug, number)
         branch = ticket_branch(ticket)
         chosen: Strategy = strategy or await self.services.settings.get("merge_strategy")
-        async with self._lock(project):
+        async with self.services.repo_lock(project.path):
             self._refuse_while_agent_runs(ticket, "merge")
             await self._commit_pending(ticket, user, "uncommitted work, committed for the merge")
             message = (
@@ -134,7 +126,7 @@ class WorktreeService(Service):
         """Keep the branch tip under ``refs/codality/discarded/``, remove worktree and branch."""
         project, ticket = await self.services.tickets.get(slug, number)
         branch = ticket_branch(ticket)
-        async with self._lock(project):
+        async with self.services.repo_lock(project.path):
             self._refuse_while_agent_runs(ticket, "discard")
             await self._commit_pending(ticket, user, "uncommitted work, kept on discard")
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")

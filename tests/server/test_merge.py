@@ -216,3 +216,83 @@ async def test_discard_keeps_the_work_under_a_ref(
     git(repo, "branch", "recovered", result["kept_ref"])
     assert git(repo, "show", "recovered:notes.md") == "uncommitted notes\n"
     assert_error(await api.post(url(project, ticket, "worktree/discard")), 404)
+
+
+async def _queued_on_repo_lock(server: RunningServer, repo: str, count: int) -> None:
+    """Wait until ``count`` requests are waiting for the repository's lock."""
+    import asyncio
+
+    from codality_server.keys import SERVICES
+
+    async def waiting() -> int:
+        lock = server.app[SERVICES].repo_lock(repo)
+        return len(getattr(lock, "_waiters", None) or ())
+
+    async with asyncio.timeout(10):
+        while server.call(waiting()) < count:
+            await asyncio.sleep(0.01)
+
+
+async def test_a_start_that_waited_for_the_repository_rechecks_the_ticket(
+    server: RunningServer,
+    agent_api: httpx.AsyncClient,
+    project: dict[str, Any],
+    ticket: dict[str, Any],
+) -> None:
+    """A start queued behind other git work (a merge, say) sees the ticket as it is afterwards."""
+    import asyncio
+
+    from codality_server.keys import SERVICES
+
+    repo = project["path"]
+    lock = server.app[SERVICES].repo_lock(repo)
+    server.call(lock.acquire())  # some other git work on this repository is under way
+    try:
+        starting = asyncio.create_task(agent_api.post(url(project, ticket, "agent/start")))
+        await _queued_on_repo_lock(server, repo, 1)
+        done = await agent_api.patch(url(project, ticket, "status"), json={"status": "done"})
+        assert done.status_code == 200
+    finally:
+
+        async def release() -> None:
+            lock.release()
+
+        server.call(release())
+    started = await starting
+    assert_error(started, 409)  # finished meanwhile: it must be reopened first
+    assert "done" in started.json()["error"]["message"]
+    status = (await agent_api.get(url(project, ticket, "agent/status"))).json()
+    assert status["running"] is False and status["sessions"] == []
+
+
+async def test_a_merge_waiting_behind_an_agent_start_is_refused(
+    server: RunningServer,
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: Any,
+    project: dict[str, Any],
+    ticket: dict[str, Any],
+) -> None:
+    import asyncio
+
+    from codality_server.keys import SERVICES
+    from tests.fakes.anthropic_server import text
+
+    fake_anthropic.script(text("Looked; nothing to change."))
+    repo = project["path"]
+    lock = server.app[SERVICES].repo_lock(repo)
+    server.call(lock.acquire())
+    try:
+        starting = asyncio.create_task(agent_api.post(url(project, ticket, "agent/start")))
+        await _queued_on_repo_lock(server, repo, 1)
+        merging = asyncio.create_task(agent_api.post(url(project, ticket, "worktree/merge")))
+        await _queued_on_repo_lock(server, repo, 2)
+    finally:
+
+        async def release() -> None:
+            lock.release()
+
+        server.call(release())
+    started, merged = await starting, await merging
+    assert started.status_code == 202, started.text
+    error = assert_error(merged, 409)
+    assert error["reason"] == "agent_running"
