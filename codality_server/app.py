@@ -12,6 +12,7 @@ from codality_server.events.bus import EventBus
 from codality_server.http.middlewares import error_envelope
 from codality_server.http.routes import setup_routes
 from codality_server.http.sse import StreamRegistry
+from codality_server.http.validation import MAX_BODY_BYTES
 from codality_server.keys import BUS, SERVICES, SETTINGS, STREAMS
 from codality_server.services import Services
 from codality_server.services.base import Core
@@ -42,8 +43,7 @@ async def _end_streams(app: web.Application) -> None:
 
 
 def create_app(settings: ServerSettings) -> web.Application:
-    # Bodies are read by http/validation.py with the 1 MiB limit; the webhook route allows more.
-    app = web.Application(middlewares=[error_envelope], client_max_size=settings.max_webhook_bytes)
+    app = web.Application(middlewares=[error_envelope], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[BUS] = EventBus(settings.event_ring_size, settings.subscriber_queue_size)
     app[STREAMS] = StreamRegistry()

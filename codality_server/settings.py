@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_PORT = 7420
@@ -31,8 +31,6 @@ class ServerSettings:
     heartbeat_s: float = 15.0
     event_ring_size: int = 10_000
     subscriber_queue_size: int = 5_000
-    max_webhook_bytes: int = 25 * 1024 * 1024
-    extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, data_dir: Path, host: str, port: int) -> ServerSettings:

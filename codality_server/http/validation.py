@@ -22,7 +22,10 @@ def _describe(exc: ValidationError, where: str) -> InvalidInput:
     return InvalidInput(f"{field}: {message}", field=field)
 
 
-async def read_json(request: web.Request, limit: int = 1024 * 1024) -> Any:
+MAX_BODY_BYTES = 1024 * 1024
+
+
+async def read_json(request: web.Request, limit: int = MAX_BODY_BYTES) -> Any:
     """The request body as JSON; an empty body is ``{}``."""
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"request body is larger than {limit} bytes")

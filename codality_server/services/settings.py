@@ -60,8 +60,7 @@ class SettingsService(Service):
 
     async def env_values(self) -> dict[str, str]:
         """Real (unmasked) env values, for the server's own use only; never returned by the API."""
-        stored = await asyncio.to_thread(self.secrets.values)
-        return {**stored, **self.config.extra_env}
+        return await asyncio.to_thread(self.secrets.values)
 
     async def env_list(self) -> list[dict[str, Any]]:
         """What the API shows: known and stored names, secret values masked."""
