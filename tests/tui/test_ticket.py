@@ -129,6 +129,7 @@ async def test_scrolling_up_pauses_following_and_end_jumps_back(
         await wait_until(pilot, lambda: transcript.scroll_y == transcript.max_scroll_y)
 
         transcript.focus()
+        await wait_until(pilot, lambda: transcript.has_focus)
         await pilot.press("pageup")
         await wait_until(pilot, lambda: not transcript.following)
         hint = screen.query_one("#follow-hint")

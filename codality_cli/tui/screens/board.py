@@ -12,7 +12,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Footer, Header
+from textual.widgets import Footer
 
 from codality_cli.tui.board_state import BoardState, Ticket
 from codality_cli.tui.messages import EventReceived, ReviewRequested, TicketOpenRequested
@@ -21,6 +21,7 @@ from codality_cli.tui.screens.new_ticket import NewTicketScreen
 from codality_cli.tui.widgets.filter_bar import FilterBar
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.status_column import StatusColumn
+from codality_cli.tui.widgets.title_bar import TitleBar
 
 PAGE = 500
 
@@ -47,7 +48,7 @@ class BoardScreen(LiveScreen):
         self.sub_title = "board"
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
+        yield TitleBar(show_clock=False)
         yield ConnectionBanner()
         yield FilterBar()
         with Horizontal(id="columns"):

@@ -14,7 +14,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from codality_cli.api import ApiError
@@ -24,6 +24,7 @@ from codality_cli.tui.screens.confirm import ConfirmScreen
 from codality_cli.tui.screens.prompt import PromptScreen
 from codality_cli.tui.widgets.diff_view import DiffView
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
+from codality_cli.tui.widgets.title_bar import TitleBar
 
 
 def file_label(diff: FileDiff) -> Text:
@@ -59,7 +60,7 @@ class ReviewScreen(LiveScreen):
         self.pending: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
+        yield TitleBar(show_clock=False)
         yield ConnectionBanner()
         with Horizontal(id="review-body"):
             yield OptionList(id="files")

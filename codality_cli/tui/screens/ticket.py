@@ -14,13 +14,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Header, Input, Label, Markdown, Static
+from textual.widgets import Footer, Input, Label, Markdown, Static
 
 from codality_cli.tui.board_state import agent_badge
 from codality_cli.tui.messages import EventReceived, ReviewRequested
 from codality_cli.tui.screens.base import LiveScreen, event_cost
 from codality_cli.tui.widgets.comment_list import CommentList
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
+from codality_cli.tui.widgets.title_bar import TitleBar
 from codality_cli.tui.widgets.transcript import Transcript
 
 MODES = ("steer", "queue")
@@ -79,7 +80,7 @@ class TicketScreen(LiveScreen):
         self._held: list[EventReceived] | None = []
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
+        yield TitleBar(show_clock=False)
         yield ConnectionBanner()
         with Horizontal(id="ticket-body"):
             with VerticalScroll(id="details"):
