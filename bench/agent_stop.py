@@ -15,50 +15,30 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from agent_tool_overhead import make_repo
-from serving import serve
-
-from codality_server.agent.scripted_model import create_app
-from codality_server.app import create_app as create_server
-from codality_server.settings import ServerSettings
+from serving import agent_bench
 
 SLEEP = {"blocks": [{"type": "tool_use", "name": "bash", "input": {"command": "sleep 60"}}]}
 
 
 async def measure(rounds: int, root: Path) -> list[float]:
-    model_runner, model_url = await serve(create_app([SLEEP] * rounds))
-    server_runner, url = await serve(create_server(ServerSettings(data_dir=root / "data", port=0)))
     took = []
-    try:
-        code = (root / "data" / "setup-code").read_text().strip()
-        async with httpx.AsyncClient(base_url=url, timeout=60) as api:
-            signed = await api.post("/api/setup/verify", json={"code": code, "email": "b@x.io"})
-            api.headers["Authorization"] = f"Bearer {signed.json()['token']}"
-            env = {"ANTHROPIC_API_KEY": "bench", "ANTHROPIC_BASE_URL": model_url}
-            await api.put("/api/settings/env", json=env)
-            made = await api.post(
-                "/api/projects", json={"mode": "existing", "path": str(root / "repo")}
-            )
-            slug = made.json()["slug"]
-            for number in range(1, rounds + 1):
-                await api.post(f"/api/projects/{slug}/tickets", json={"title": f"Stop {number}"})
-                agent = f"/api/projects/{slug}/tickets/{number}/agent"
-                session = (await api.post(f"{agent}/start")).json()
-                transcript = f"{agent}/sessions/{session['id']}"
-                while not any(
-                    block["kind"] == "tool_call"
-                    for block in (await api.get(transcript)).json()["transcript"]
-                ):
-                    await asyncio.sleep(0.02)
-                await asyncio.sleep(0.3)  # the sleep is running in its sandbox now
-                began = time.perf_counter()
-                stopped = (await api.post(f"{agent}/stop")).json()
-                took.append((time.perf_counter() - began) * 1000)
-                assert stopped["status"] == "stopped", stopped
-    finally:
-        await server_runner.cleanup()
-        await model_runner.cleanup()
+    async with agent_bench([SLEEP] * rounds, root / "repo", root / "data") as (api, slug, _):
+        for number in range(1, rounds + 1):
+            await api.post(f"/api/projects/{slug}/tickets", json={"title": f"Stop {number}"})
+            agent = f"/api/projects/{slug}/tickets/{number}/agent"
+            session = (await api.post(f"{agent}/start")).json()
+            transcript = f"{agent}/sessions/{session['id']}"
+            while not any(
+                block["kind"] == "tool_call"
+                for block in (await api.get(transcript)).json()["transcript"]
+            ):
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)  # the sleep is running in its sandbox now
+            began = time.perf_counter()
+            stopped = (await api.post(f"{agent}/stop")).json()
+            took.append((time.perf_counter() - began) * 1000)
+            assert stopped["status"] == "stopped", stopped
     return took
 
 

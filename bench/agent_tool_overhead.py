@@ -16,12 +16,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import httpx
-from serving import serve
+from serving import agent_bench
 
-from codality_server.agent.scripted_model import REQUESTS, create_app
-from codality_server.app import create_app as create_server
-from codality_server.settings import ServerSettings
+from codality_server.agent.scripted_model import REQUESTS
 
 
 def make_repo(path: Path) -> None:
@@ -40,33 +37,15 @@ def make_repo(path: Path) -> None:
 
 async def measure(calls: int, root: Path) -> list[float]:
     turn = {"blocks": [{"type": "tool_use", "name": "read_file", "input": {"path": "small.txt"}}]}
-    model = create_app([turn] * calls)
-    model_runner, model_url = await serve(model)
-    server_runner, url = await serve(create_server(ServerSettings(data_dir=root / "data", port=0)))
-    try:
-        code = (root / "data" / "setup-code").read_text().strip()
-        async with httpx.AsyncClient(base_url=url, timeout=60) as api:
-            signed = await api.post("/api/setup/verify", json={"code": code, "email": "b@x.io"})
-            api.headers["Authorization"] = f"Bearer {signed.json()['token']}"
-            env = {"ANTHROPIC_API_KEY": "bench", "ANTHROPIC_BASE_URL": model_url}
-            await api.put("/api/settings/env", json=env)
-            await api.put("/api/settings", json={"sandbox": "none"})
-            made = await api.post(
-                "/api/projects", json={"mode": "existing", "path": str(root / "repo")}
-            )
-            slug = made.json()["slug"]
-            await api.post(
-                f"/api/projects/{slug}/tickets", json={"title": "Bench", "kind": "chore"}
-            )
-            agent = f"/api/projects/{slug}/tickets/1/agent"
-            await api.post(f"{agent}/start")
-            while (await api.get(f"{agent}/status")).json()["running"]:
-                await asyncio.sleep(0.1)
-            status = (await api.get(f"{agent}/status")).json()["session"]
-            assert status["status"] == "completed", status
-    finally:
-        await server_runner.cleanup()
-        await model_runner.cleanup()
+    bench = agent_bench([turn] * calls, root / "repo", root / "data", {"sandbox": "none"})
+    async with bench as (api, slug, model):
+        await api.post(f"/api/projects/{slug}/tickets", json={"title": "Bench", "kind": "chore"})
+        agent = f"/api/projects/{slug}/tickets/1/agent"
+        await api.post(f"{agent}/start")
+        while (await api.get(f"{agent}/status")).json()["running"]:
+            await asyncio.sleep(0.1)
+        status = (await api.get(f"{agent}/status")).json()["session"]
+        assert status["status"] == "completed", status
     recorded = model[REQUESTS]
     return [
         (recorded[i + 1]["received_at"] - recorded[i]["answered_at"]) * 1000

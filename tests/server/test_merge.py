@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from codality_server.keys import SERVICES
 from tests.conftest import RunningServer, assert_error, attach_work, create_ticket, git
+from tests.fakes.anthropic_server import FakeAnthropic, text
 
 
 async def ticket_with_work(
@@ -218,19 +223,28 @@ async def test_discard_keeps_the_work_under_a_ref(
     assert_error(await api.post(url(project, ticket, "worktree/discard")), 404)
 
 
-async def _queued_on_repo_lock(server: RunningServer, repo: str, count: int) -> None:
-    """Wait until ``count`` requests are waiting for the repository's lock."""
-    import asyncio
-
-    from codality_server.keys import SERVICES
+@asynccontextmanager
+async def repository_busy(server: RunningServer, repo: str) -> AsyncIterator[Any]:
+    """Hold the repository's lock (as other git work would) while the body queues requests;
+    yields ``queued(n)``, which waits until ``n`` requests are waiting for it."""
+    lock = server.app[SERVICES].repo_lock(repo)
 
     async def waiting() -> int:
-        lock = server.app[SERVICES].repo_lock(repo)
         return len(getattr(lock, "_waiters", None) or ())
 
-    async with asyncio.timeout(10):
-        while server.call(waiting()) < count:
-            await asyncio.sleep(0.01)
+    async def queued(count: int) -> None:
+        async with asyncio.timeout(10):
+            while server.call(waiting()) < count:
+                await asyncio.sleep(0.01)
+
+    async def release() -> None:
+        lock.release()
+
+    server.call(lock.acquire())
+    try:
+        yield queued
+    finally:
+        server.call(release())
 
 
 async def test_a_start_that_waited_for_the_repository_rechecks_the_ticket(
@@ -240,24 +254,11 @@ async def test_a_start_that_waited_for_the_repository_rechecks_the_ticket(
     ticket: dict[str, Any],
 ) -> None:
     """A start queued behind other git work (a merge, say) sees the ticket as it is afterwards."""
-    import asyncio
-
-    from codality_server.keys import SERVICES
-
-    repo = project["path"]
-    lock = server.app[SERVICES].repo_lock(repo)
-    server.call(lock.acquire())  # some other git work on this repository is under way
-    try:
+    async with repository_busy(server, project["path"]) as queued:
         starting = asyncio.create_task(agent_api.post(url(project, ticket, "agent/start")))
-        await _queued_on_repo_lock(server, repo, 1)
+        await queued(1)
         done = await agent_api.patch(url(project, ticket, "status"), json={"status": "done"})
         assert done.status_code == 200
-    finally:
-
-        async def release() -> None:
-            lock.release()
-
-        server.call(release())
     started = await starting
     assert_error(started, 409)  # finished meanwhile: it must be reopened first
     assert "done" in started.json()["error"]["message"]
@@ -268,30 +269,16 @@ async def test_a_start_that_waited_for_the_repository_rechecks_the_ticket(
 async def test_a_merge_waiting_behind_an_agent_start_is_refused(
     server: RunningServer,
     agent_api: httpx.AsyncClient,
-    fake_anthropic: Any,
+    fake_anthropic: FakeAnthropic,
     project: dict[str, Any],
     ticket: dict[str, Any],
 ) -> None:
-    import asyncio
-
-    from codality_server.keys import SERVICES
-    from tests.fakes.anthropic_server import text
-
     fake_anthropic.script(text("Looked; nothing to change."))
-    repo = project["path"]
-    lock = server.app[SERVICES].repo_lock(repo)
-    server.call(lock.acquire())
-    try:
+    async with repository_busy(server, project["path"]) as queued:
         starting = asyncio.create_task(agent_api.post(url(project, ticket, "agent/start")))
-        await _queued_on_repo_lock(server, repo, 1)
+        await queued(1)
         merging = asyncio.create_task(agent_api.post(url(project, ticket, "worktree/merge")))
-        await _queued_on_repo_lock(server, repo, 2)
-    finally:
-
-        async def release() -> None:
-            lock.release()
-
-        server.call(release())
+        await queued(2)
     started, merged = await starting, await merging
     assert started.status_code == 202, started.text
     error = assert_error(merged, 409)
