@@ -52,8 +52,17 @@ TICKET_COLUMNS = [
     Column("agent", "agent_status"),
     Column("updated", "updated_at"),
 ]
+
+
+def dependency_list(ticket: dict[str, Any]) -> str | None:
+    """``#1, #3`` for the tickets this one waits for (None when it waits for none)."""
+    numbers = ticket.get("depends_on") or []
+    return ", ".join(f"#{n}" for n in numbers) or None
+
+
 TICKET_FIELDS = [
     *TICKET_COLUMNS[:-1],
+    Column("depends on", "depends_on", dependency_list),
     Column("branch", "branch"),
     Column("worktree", "worktree_path"),
     Column("created", "created_at"),

@@ -21,7 +21,7 @@ from codality_server.domain.tickets import (
     TicketStatus,
 )
 
-from .database import Connection, Row, fetchall, fetchone
+from .database import Connection, Params, Row, fetchall, fetchone
 
 _COLUMNS = (
     "t.id, t.project_id, t.number, t.title, t.description, t.kind, t.priority, t.status,"
@@ -29,7 +29,9 @@ _COLUMNS = (
     " (SELECT s.status FROM agent_sessions s WHERE s.ticket_id = t.id"
     "  ORDER BY s.id DESC LIMIT 1) AS agent_status,"
     " (SELECT coalesce(sum(s.cost_usd), 0) FROM agent_sessions s WHERE s.ticket_id = t.id)"
-    "  AS agent_cost_usd"
+    "  AS agent_cost_usd,"
+    " (SELECT group_concat(d.number) FROM ticket_dependencies x"
+    "  JOIN tickets d ON d.id = x.depends_on_id WHERE x.ticket_id = t.id) AS depends_on"
 )
 _UPDATABLE = {
     "title",
@@ -71,7 +73,15 @@ def _ticket(row: Row) -> Ticket:
         updated_at=row["updated_at"],
         agent_status=row["agent_status"],
         agent_cost_usd=float(row["agent_cost_usd"]),
+        depends_on=_numbers(row["depends_on"]),
     )
+
+
+def _numbers(joined: str | int | None) -> tuple[int, ...]:
+    """``group_concat`` of ticket numbers (a bare int when there is one) → sorted numbers."""
+    if joined is None:
+        return ()
+    return tuple(sorted(int(part) for part in str(joined).split(",")))
 
 
 async def get_ticket(conn: Connection, ticket_id: int) -> Ticket | None:
@@ -86,6 +96,14 @@ async def ticket_by_number(conn: Connection, project_id: int, number: int) -> Ti
         (project_id, number),
     )
     return _ticket(row) if row else None
+
+
+async def tickets_where(conn: Connection, condition: str, params: Params = ()) -> list[Ticket]:
+    """Tickets (alias ``t``) matching an SQL condition, by number; for sibling db modules."""
+    rows = await fetchall(
+        conn, f"SELECT {_COLUMNS} FROM tickets t WHERE {condition} ORDER BY t.number", params
+    )
+    return [_ticket(row) for row in rows]
 
 
 async def list_tickets(conn: Connection, project_id: int, where: TicketFilter) -> list[Ticket]:

@@ -152,6 +152,7 @@ class Ticket:
     updated_at: str
     agent_status: str | None
     agent_cost_usd: float = 0.0  # what every agent session on the ticket has cost so far
+    depends_on: tuple[int, ...] = ()  # numbers of the tickets this one waits for
 
     def view(self) -> dict[str, Any]:
         return {
@@ -169,6 +170,7 @@ class Ticket:
             "agent_status": self.agent_status,
             "agent_cost_usd": round(self.agent_cost_usd, 6),
             "pull_request": None,
+            "depends_on": list(self.depends_on),
             "created_by": self.created_by,
             "created_at": self.created_at,
             "updated_at": self.updated_at,

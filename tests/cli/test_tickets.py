@@ -89,6 +89,24 @@ def test_ticket_lifecycle_and_json_shapes(cli: Cli, project: dict[str, Any]) -> 
     ).json() == [{"number": 1}]
 
 
+def test_show_names_the_tickets_a_ticket_depends_on(cli: Cli, project: dict[str, Any]) -> None:
+    from codality_server.db.dependencies import add_dependencies
+    from codality_server.keys import SERVICES
+
+    slug = project["slug"]
+    ids = [cli("-p", slug, "ticket", "create", t, "-d", "", "--json").json()["id"] for t in "abc"]
+
+    async def record() -> None:
+        async with cli.server.app[SERVICES].core.db.transaction() as conn:
+            await add_dependencies(conn, ids[2], [ids[1], ids[0]])
+
+    cli.server.call(record())
+    shown = cli("-p", slug, "ticket", "show", "3")
+    assert "depends on:\t#1, #2" in shown.stdout.splitlines()
+    assert cli("-p", slug, "ticket", "show", "3", "--json").json()["depends_on"] == [1, 2]
+    assert "depends on:\t" in cli("-p", slug, "ticket", "show", "1").stdout.splitlines()
+
+
 def test_terminal_gets_a_table(cli: Cli, project: dict[str, Any]) -> None:
     cli("-p", project["slug"], "ticket", "create", "Table me", "-d", "x")
     shown = cli("--no-color", "-p", project["slug"], "ticket", "list", tty=True)

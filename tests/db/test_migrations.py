@@ -20,9 +20,12 @@ def schema_of(path: Path) -> list[tuple[str, str]]:
     return [(name, sql) for name, sql in rows]
 
 
-def test_migrations_are_numbered_without_gaps() -> None:
+def test_migrations_are_numbered_once_each_from_one() -> None:
+    # Numbers are handed out ahead to branches that land in any order, so a number may be
+    # missing for a while; two files with one number, or a number below 1, never.
     versions = [version for version, _, _ in available_migrations()]
-    assert versions == list(range(1, len(versions) + 1))
+    assert versions[0] == 1
+    assert len(set(versions)) == len(versions)
 
 
 async def test_fresh_database_gets_every_migration_once(tmp_path: Path) -> None:

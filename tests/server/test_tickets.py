@@ -64,6 +64,7 @@ async def test_create_applies_defaults_and_show_returns_the_same_ticket(
     assert created["project_id"] == project["id"]
     assert created["branch"] is None and created["worktree_path"] is None
     assert created["agent_status"] is None and created["pull_request"] is None
+    assert created["depends_on"] == []
     shown = await api.get(tickets_url(project, "/1"))
     assert shown.status_code == 200
     assert shown.json() == created

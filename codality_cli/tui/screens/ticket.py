@@ -36,6 +36,9 @@ def ticket_fields(ticket: dict[str, Any]) -> Text:
     badge = agent_badge(ticket)
     if badge:
         text.append(f"  [{badge}]", style="bold")
+    if ticket.get("depends_on"):
+        waits_for = ", ".join(f"#{n}" for n in ticket["depends_on"])
+        text.append(f"\ndepends on {waits_for}", style="dim")
     if ticket.get("branch"):
         text.append(f"\nbranch {ticket['branch']}", style="dim")
     return text
