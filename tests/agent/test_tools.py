@@ -115,6 +115,17 @@ async def test_bad_input_and_unknown_tools_are_error_results(worktree: Path) -> 
     assert not bad.ok and "path" in bad.output
 
 
+async def test_an_empty_tool_list_hands_out_no_tools(worktree: Path) -> None:
+    env = scrubbed_env(os.environ, set(), ("Ann", "ann@example.com"))
+    context = ToolContext(worktree, Sandbox("none", True, (), (), env), NoKnowledge(), 5)
+    empty = Toolbox(context, tools=[])
+    assert empty.specs() == [] and empty.describe() == ""
+    refused = await empty.run("bash", {"command": f"touch {worktree}/ran"})
+    assert not refused.ok and "unknown tool" in refused.output
+    assert not (worktree / "ran").exists()
+    assert len(Toolbox(context).specs()) > 0
+
+
 async def test_bash_caps_output_keeping_head_and_tail(worktree: Path) -> None:
     tools = box(worktree)
     out = await tools.run("bash", {"command": "seq 1 20000"})

@@ -24,8 +24,9 @@ class Toolbox:
     """Runs tools by name; every failure comes back as an error outcome for the model."""
 
     def __init__(self, context: ToolContext, tools: list[Tool] | None = None) -> None:
+        """``tools=None`` means every tool; an empty list means none (a read-only run, say)."""
         self.context = context
-        self.tools = {tool.name: tool for tool in (tools or ALL_TOOLS)}
+        self.tools = {tool.name: tool for tool in (ALL_TOOLS if tools is None else tools)}
 
     def specs(self) -> list[dict[str, Any]]:
         return [tool.spec() for tool in self.tools.values()]
@@ -37,7 +38,8 @@ class Toolbox:
     async def run(self, name: str, raw_input: Any) -> ToolOutcome:
         tool = self.tools.get(name)
         if tool is None:
-            return ToolOutcome(False, f"unknown tool {name!r}; available: {', '.join(self.tools)}")
+            available = ", ".join(self.tools) or "none"
+            return ToolOutcome(False, f"unknown tool {name!r}; available: {available}")
         try:
             args = tool.input_model.model_validate(raw_input)
         except ValidationError as exc:
