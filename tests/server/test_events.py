@@ -10,7 +10,15 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from codality_server.events.bus import EventBus
-from tests.conftest import RunningServer, assert_error, publish
+from codality_server.settings import ServerSettings
+from tests.conftest import (
+    RunningServer,
+    assert_error,
+    bearer_client,
+    publish,
+    sign_in,
+    start_server,
+)
 
 
 async def read_events(
@@ -108,9 +116,39 @@ async def test_slow_subscriber_is_dropped_and_publisher_never_blocks() -> None:
 
 def test_ring_holds_at_least_ten_thousand_events() -> None:
     bus = EventBus()
+    before = bus.last_id
     for i in range(10_050):
         bus.publish("agent:text_delta", ["ticket:1"], {"i": i})
-    sub = bus.subscribe(last_event_id=50)
+    sub = bus.subscribe(last_event_id=before + 50)
     held = sub.drain()
     assert len(held) == 10_000
-    assert held[0].id == 51 and held[-1].id == 10_050
+    assert held[0].id == before + 51 and held[-1].id == before + 10_050
+    assert [e.data["i"] for e in held[:2]] == [50, 51]
+
+
+def test_a_restarted_server_numbers_its_events_after_the_last_ones(
+    server_settings: ServerSettings,
+) -> None:
+    """A client resuming with the old server's ``Last-Event-ID`` gets the new server's events."""
+    first, thread = start_server(server_settings)
+    token = sign_in(first)
+    try:
+        old = [publish(first, "comment:created", ["ticket:1"], {"n": n}) for n in range(3)]
+    finally:
+        first._stop.set()
+        thread.join(15)
+    second, thread = start_server(server_settings)
+    try:
+        new = publish(second, "comment:created", ["ticket:1"], {"n": "after restart"})
+        assert new > max(old)
+
+        async def resume() -> list[Any]:
+            async with bearer_client(second.url, token) as client:
+                headers = {"Last-Event-ID": str(old[-1])}
+                return await read_events(client, {"channel": "ticket:1"}, 1, headers=headers)
+
+        [sse] = asyncio.run(asyncio.wait_for(resume(), 10))
+        assert int(sse.id) == new and json.loads(sse.data)["data"] == {"n": "after restart"}
+    finally:
+        second._stop.set()
+        thread.join(15)
