@@ -18,6 +18,7 @@ class Services:
         from .comments import CommentService
         from .profile import ProfileService
         from .projects import ProjectService
+        from .queues import QueueService
         from .reviews import ReviewService
         from .settings import SettingsService
         from .tickets import TicketService
@@ -36,6 +37,7 @@ class Services:
         self.agent = AgentRuntime(self)
         self.reviews = ReviewService(self)
         self.worktrees = WorktreeService(self)
+        self.queues = QueueService(self)
         self._repo_locks: dict[str, asyncio.Lock] = {}
         # Set by the process runner (``__main__``); absent when the app is embedded in tests.
         self.restart_requested: asyncio.Event | None = None

@@ -59,21 +59,36 @@ async def replay_events(
 ) -> list[dict[str, Any]]:
     """The ticket channel's events from the start of the server's replay ring, over the real SSE
     endpoint, up to and including the first ``until`` event."""
+    return await channel_events(api, f"ticket:{ticket['id']}", until=until)
+
+
+async def project_events(
+    api: httpx.AsyncClient, project: dict[str, Any], after: int = 0, until: str = "queue:completed"
+) -> list[dict[str, Any]]:
+    """The project channel's events after id ``after``, up to and including the first ``until``."""
+    return await channel_events(api, f"project:{project['id']}", after, until)
+
+
+async def channel_events(
+    api: httpx.AsyncClient, channel: str, after: int = 0, until: str = "agent:stopped"
+) -> list[dict[str, Any]]:
+    """One channel's events after id ``after`` (0: the whole replay ring), over the real SSE
+    endpoint, up to and including the first ``until`` event."""
     from httpx_sse import aconnect_sse
 
     seen: list[dict[str, Any]] = []
-    params = {"channel": f"ticket:{ticket['id']}"}
+    params = {"channel": channel}
     async with (
         asyncio.timeout(20),
         aconnect_sse(
-            api, "GET", "/api/events", params=params, headers={"Last-Event-ID": "0"}
+            api, "GET", "/api/events", params=params, headers={"Last-Event-ID": str(after)}
         ) as source,
     ):
         async for sse in source.aiter_sse():
             if not sse.data:
                 continue
             frame = sse.json()
-            seen.append({"type": frame["type"], "data": frame["data"]})
+            seen.append({"id": int(sse.id), "type": frame["type"], "data": frame["data"]})
             if frame["type"] == until:
                 return seen
     raise AssertionError(f"the stream ended before {until}")

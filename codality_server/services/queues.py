@@ -1,0 +1,179 @@
+"""Work queues (product.md §8): make, edit and delete them; start, cancel and release them.
+
+Every change publishes the queue's view on its project's channel (``queue:created|updated|
+cancelled|deleted``), so boards and ``queue show`` stay current without polling. Running a queue
+(which item starts when, and what a session's end means) is ``QueueRunner``'s job.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+from codality_server.db import queues as db_queues
+from codality_server.db import tickets as db_tickets
+from codality_server.db.database import Connection
+from codality_server.domain import queues as rules
+from codality_server.domain.errors import Conflict, InvalidInput, NotFound
+from codality_server.domain.events import project_channel
+from codality_server.domain.projects import Project
+from codality_server.domain.queues import WorkQueue
+from codality_server.domain.users import User
+
+from .base import Service, now_iso
+
+
+class QueueService(Service):
+    """The work queues of each project."""
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def list(self, slug: str) -> builtins.list[WorkQueue]:
+        project = await self.services.projects.get(slug)
+        return await db_queues.list_queues(self.db.reader, project.id)
+
+    async def get(self, slug: str, queue_id: int) -> tuple[Project, WorkQueue]:
+        project = await self.services.projects.get(slug)
+        queue = await db_queues.get_queue(self.db.reader, queue_id)
+        if queue is None or queue.project_id != project.id:
+            raise NotFound(f"project {slug!r} has no work queue {queue_id}")
+        return project, queue
+
+    async def by_id(self, queue_id: int, conn: Connection | None = None) -> WorkQueue:
+        queue = await db_queues.get_queue(conn or self.db.reader, queue_id)
+        if queue is None:
+            raise NotFound(f"no work queue {queue_id}")
+        return queue
+
+    # --- changing --------------------------------------------------------------------------
+
+    async def create(
+        self,
+        slug: str,
+        author: User | None,
+        *,
+        name: str,
+        tickets: Sequence[int],
+        description: str = "",
+        merge_each: bool = False,
+        max_parallel: int = 1,
+    ) -> WorkQueue:
+        """A pending queue of ``tickets`` (numbers), in that order (publishes ``queue:created``).
+
+        An unknown or repeated ticket is a 400; a ticket that a running or paused queue still
+        has to work on is a 409 naming that queue.
+        """
+        name = rules.clean_name(name)
+        description = rules.clean_description(description)
+        max_parallel = rules.check_max_parallel(max_parallel)
+        numbers = rules.check_ticket_numbers(tickets)
+        project = await self.services.projects.get(slug)
+        async with self.db.transaction() as conn:
+            ticket_ids = await self._ticket_ids(conn, project, numbers)
+            await self._check_free(conn, ticket_ids, None)
+            queue_id = await db_queues.insert_queue(
+                conn,
+                project.id,
+                name=name,
+                description=description,
+                merge_each=merge_each,
+                max_parallel=max_parallel,
+                created_by=author.id if author else None,
+                now=now_iso(),
+            )
+            await db_queues.set_items(conn, queue_id, ticket_ids)
+            queue = await self.by_id(queue_id, conn)
+        self.publish("queue:created", queue)
+        return queue
+
+    async def update(
+        self,
+        slug: str,
+        queue_id: int,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        tickets: Sequence[int] | None = None,
+        merge_each: bool | None = None,
+        max_parallel: int | None = None,
+    ) -> WorkQueue:
+        """Rename, describe, retune, or give the full new order of tickets: pending items may
+        be reordered, added or dropped, the others must stay listed (also while it runs)."""
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = rules.clean_name(name)
+        if description is not None:
+            changes["description"] = rules.clean_description(description)
+        if merge_each is not None:
+            changes["merge_each"] = merge_each
+        if max_parallel is not None:
+            changes["max_parallel"] = rules.check_max_parallel(max_parallel)
+        numbers = rules.check_ticket_numbers(tickets) if tickets is not None else None
+        if not changes and numbers is None:
+            raise InvalidInput(
+                "give at least one of name, description, tickets, merge_each, max_parallel",
+                field="body",
+            )
+        project, _ = await self.get(slug, queue_id)
+        async with self.db.transaction() as conn:
+            queue = await self.by_id(queue_id, conn)
+            if numbers is not None:
+                current = {item.ticket_id: item.ticket_number for item in queue.items}
+                rules.check_edit(queue, numbers, current)
+                ticket_ids = await self._ticket_ids(conn, project, numbers)
+                added = [tid for tid in ticket_ids if tid not in current]
+                if queue.status in rules.ACTIVE:
+                    await self._check_free(conn, added, queue.id)
+                await db_queues.set_items(conn, queue.id, ticket_ids)
+            await db_queues.update_queue(conn, queue.id, now_iso(), **changes)
+            queue = await self.by_id(queue_id, conn)
+        self.publish("queue:updated", queue)
+        return queue
+
+    async def delete(self, slug: str, queue_id: int) -> None:
+        """Delete a queue that is not running (its tickets and their work stay)."""
+        _, queue = await self.get(slug, queue_id)
+        rules.check_can_delete(queue)
+        async with self.db.transaction() as conn:
+            current = await self.by_id(queue_id, conn)
+            rules.check_can_delete(current)
+            await db_queues.delete_queue(conn, queue_id)
+        self.bus.publish(
+            "queue:deleted",
+            (project_channel(queue.project_id),),
+            {"id": queue.id, "project_id": queue.project_id, "name": queue.name},
+        )
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def publish(self, event_type: str, queue: WorkQueue, **extra: Any) -> None:
+        """A queue event on its project's channel, with the queue's view."""
+        self.bus.publish(
+            event_type, (project_channel(queue.project_id),), {"queue": queue.view(), **extra}
+        )
+
+    async def _ticket_ids(
+        self, conn: Connection, project: Project, numbers: Sequence[int]
+    ) -> builtins.list[int]:
+        ids = []
+        for number in numbers:
+            ticket = await db_tickets.ticket_by_number(conn, project.id, number)
+            if ticket is None:
+                raise InvalidInput(
+                    f"tickets: project {project.slug!r} has no ticket #{number}", field="tickets"
+                )
+            ids.append(ticket.id)
+        return ids
+
+    async def _check_free(
+        self, conn: Connection, ticket_ids: Sequence[int], other_than: int | None
+    ) -> None:
+        held = await db_queues.holders(conn, ticket_ids, other_than)
+        if held:
+            number, queue_name, status = held[0]
+            raise Conflict(
+                f"ticket #{number} is in queue {queue_name!r}, which is {status}; cancel that"
+                " queue or take the ticket out of it first",
+                details={"ticket": number, "queue": queue_name},
+            )
