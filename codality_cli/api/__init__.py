@@ -15,6 +15,7 @@ from .errors import ApiError, AuthRequired, ServerUnavailable
 from .events import EventsApi, ServerEvent
 from .me import MeApi
 from .projects import ProjectsApi
+from .queues import QueuesApi
 from .reviews import ReviewsApi
 from .settings import SettingsApi
 from .tickets import TicketsApi
@@ -41,6 +42,7 @@ class ApiClient:
         self.agent = AgentApi(self.transport)
         self.reviews = ReviewsApi(self.transport)
         self.worktrees = WorktreesApi(self.transport)
+        self.queues = QueuesApi(self.transport)
 
     @property
     def base_url(self) -> str:

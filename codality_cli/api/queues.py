@@ -1,0 +1,40 @@
+"""Work queues of one project: ordered tickets the agent works through."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .resource import Resource, rows, segment
+
+Rows = list[dict[str, Any]]
+
+
+def queues_path(slug: str) -> str:
+    return f"/api/projects/{segment(slug)}/discover/queues"
+
+
+def queue_path(slug: str, queue_id: int) -> str:
+    return f"{queues_path(slug)}/{int(queue_id)}"
+
+
+class QueuesApi(Resource):
+    async def list(self, slug: str) -> Rows:
+        """Every queue of the project, oldest first, each with its ``items``."""
+        return rows(await self.t.get(queues_path(slug)))
+
+    async def create(self, slug: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """``fields``: ``name``, ``tickets`` (numbers), optional ``description``, ``merge_each``,
+        ``max_parallel``."""
+        result: dict[str, Any] = await self.t.post(queues_path(slug), fields)
+        return result
+
+    async def get(self, slug: str, queue_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self.t.get(queue_path(slug, queue_id))
+        return result
+
+    async def update(self, slug: str, queue_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.t.put(queue_path(slug, queue_id), fields)
+        return result
+
+    async def delete(self, slug: str, queue_id: int) -> None:
+        await self.t.delete(queue_path(slug, queue_id))

@@ -1,0 +1,244 @@
+"""``codality queue …``: work queues — tickets the agent works through, one after another.
+
+A queue is named by its id or its name (``queue show 2``, ``queue show "Night run"``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..context import CliContext
+from ..editor import read_text_arg
+from ..errors import CliError, ExitCode
+from ..output import Column, FieldsOption, JsonOption
+
+if TYPE_CHECKING:
+    from ..api import ApiClient
+
+app = typer.Typer(
+    help="Work queues: tickets the agent works through, one after another.", no_args_is_help=True
+)
+
+
+def progress(queue: dict[str, Any]) -> str:
+    """``2/5 done`` (plus failures, when there are any)."""
+    counts = queue.get("progress") or {}
+    text = f"{counts.get('done', 0)}/{counts.get('total', 0)} done"
+    if counts.get("failed"):
+        text += f", {counts['failed']} failed"
+    return text
+
+
+def ticket_list(queue: dict[str, Any]) -> str:
+    return " ".join(f"#{item['ticket']}" for item in queue.get("items") or [])
+
+
+QUEUE_COLUMNS = [
+    Column("id", "id"),
+    Column("name", "name"),
+    Column("status", "status"),
+    Column("progress", "progress", progress),
+    Column("tickets", "items", ticket_list),
+    Column("updated", "updated_at"),
+]
+QUEUE_FIELDS = [
+    Column("id", "id"),
+    Column("name", "name"),
+    Column("status", "status"),
+    Column("reason", "reason"),
+    Column("progress", "progress", progress),
+    Column("merge each", "merge_each"),
+    Column("max parallel", "max_parallel"),
+    Column("created", "created_at"),
+    Column("started", "started_at"),
+    Column("ended", "ended_at"),
+]
+ITEM_COLUMNS = [
+    Column("#", "ticket"),
+    Column("title", "title"),
+    Column("status", "status"),
+    Column("session", "session"),
+    Column("started", "started_at"),
+    Column("ended", "ended_at"),
+    Column("error", "error"),
+]
+
+QueueArgument = Annotated[str, typer.Argument(help="Queue id or name.", metavar="QUEUE")]
+Yes = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")]
+MergeEach = Annotated[
+    bool | None,
+    typer.Option(
+        "--merge-each/--no-merge-each",
+        help="Merge each completed ticket before the next starts (a conflict pauses the queue).",
+    ),
+]
+MaxParallel = Annotated[
+    int | None,
+    typer.Option(
+        "--max-parallel",
+        min=1,
+        help="Tickets that do not depend on each other may run side by side, up to this many.",
+    ),
+]
+
+
+async def find_queue(api: ApiClient, slug: str, which: str) -> dict[str, Any]:
+    """A queue by id, else by name (case-insensitive); a name shared by several is an error."""
+    if which.isdigit():
+        return await api.queues.get(slug, int(which))
+    queues = await api.queues.list(slug)
+    named = [q for q in queues if str(q.get("name", "")).casefold() == which.casefold()]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        ids = ", ".join(str(q["id"]) for q in named)
+        raise CliError(
+            f"{len(named)} queues are named {which!r} (ids {ids}); give the id", ExitCode.USAGE
+        )
+    names = ", ".join(f"{q['id']} {q['name']!r}" for q in queues) or "none yet"
+    raise CliError(f"no queue {which!r} in {slug} (queues: {names})", ExitCode.NOT_FOUND)
+
+
+def confirm(cli: CliContext, yes: bool, question: str, what: str) -> None:
+    """Ask on a terminal; without one, insist on ``--yes``."""
+    if yes:
+        return
+    if not cli.streams.interactive:
+        raise CliError(f"pass --yes to {what} without a terminal", ExitCode.USAGE)
+    typer.confirm(question, abort=True, err=True)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, as_json: JsonOption = False, fields: FieldsOption = None) -> None:
+    """List the project's work queues."""
+    cli = CliContext.of(ctx)
+    queues = cli.run_in_project(lambda api, slug: api.queues.list(slug))
+    cli.output(as_json, fields).items(queues, QUEUE_COLUMNS)
+
+
+def show_queue(cli: CliContext, queue: dict[str, Any], as_json: bool, fields: str | None) -> None:
+    output = cli.output(as_json, fields)
+    if output.as_json:
+        output.item(queue, QUEUE_FIELDS)
+        return
+    output.item(queue, QUEUE_FIELDS, body=queue.get("description") or None)
+    if cli.streams.out_tty:
+        cli.streams.write("\n")
+    output.items(queue.get("items") or [], ITEM_COLUMNS)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    queue: QueueArgument,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """Show a queue and where each of its tickets stands."""
+    cli = CliContext.of(ctx)
+    found = cli.run_in_project(lambda api, slug: find_queue(api, slug, queue))
+    show_queue(cli, found, as_json, fields)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A name for the queue.")],
+    tickets: Annotated[list[int], typer.Argument(help="Ticket numbers, in the order to work.")],
+    description: Annotated[
+        str | None,
+        typer.Option("-d", "--description", help="What the queue is for; '-' reads stdin."),
+    ] = None,
+    merge_each: MergeEach = None,
+    max_parallel: MaxParallel = None,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """Make a queue of tickets: `codality queue create "Night run" 3 5 8`."""
+    cli = CliContext.of(ctx)
+    body: dict[str, Any] = {"name": name, "tickets": tickets}
+    text = read_text_arg(description)
+    if text is not None:
+        body["description"] = text
+    if merge_each is not None:
+        body["merge_each"] = merge_each
+    if max_parallel is not None:
+        body["max_parallel"] = max_parallel
+    made = cli.run_in_project(lambda api, slug: api.queues.create(slug, body))
+    cli.output(as_json, fields).done(
+        f"created queue {made['id']} {made['name']!r}: {ticket_list(made)}; start it with"
+        f" `codality queue start {made['id']}`",
+        made,
+    )
+
+
+@app.command("edit")
+def edit(
+    ctx: typer.Context,
+    queue: QueueArgument,
+    tickets: Annotated[
+        list[int] | None,
+        typer.Argument(help="The full new order of tickets (pending ones may come and go)."),
+    ] = None,
+    add: Annotated[
+        list[int] | None, typer.Option("--add", help="Append this ticket (repeatable).")
+    ] = None,
+    remove: Annotated[
+        list[int] | None,
+        typer.Option("--remove", help="Take this pending ticket out (repeatable)."),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
+    description: Annotated[
+        str | None, typer.Option("-d", "--description", help="New description; '-' reads stdin.")
+    ] = None,
+    merge_each: MergeEach = None,
+    max_parallel: MaxParallel = None,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """Rename a queue, change its options, or reorder, add and remove its pending tickets."""
+    cli = CliContext.of(ctx)
+    changes: dict[str, Any] = {}
+    for key, value in (
+        ("name", name),
+        ("description", read_text_arg(description)),
+        ("merge_each", merge_each),
+        ("max_parallel", max_parallel),
+    ):
+        if value is not None:
+            changes[key] = value
+
+    async def update(api: ApiClient, slug: str) -> dict[str, Any]:
+        found = await find_queue(api, slug, queue)
+        if tickets or add or remove:
+            order = list(tickets) if tickets else [int(i["ticket"]) for i in found["items"]]
+            order += [number for number in add or [] if number not in order]
+            changes["tickets"] = [number for number in order if number not in (remove or [])]
+        if not changes:
+            raise CliError(
+                "nothing to change: give tickets, --add, --remove, --name, --description,"
+                " --merge-each or --max-parallel",
+                ExitCode.USAGE,
+            )
+        return await api.queues.update(slug, int(found["id"]), changes)
+
+    edited = cli.run_in_project(update)
+    cli.output(as_json, fields).done(
+        f"updated queue {edited['id']} {edited['name']!r}: {ticket_list(edited)}", edited
+    )
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, queue: QueueArgument, yes: Yes = False) -> None:
+    """Delete a queue that is not running (its tickets and their work stay)."""
+    cli = CliContext.of(ctx)
+    confirm(cli, yes, f"Delete queue {queue}?", "delete a queue")
+
+    async def delete_(api: ApiClient, slug: str) -> str:
+        found = await find_queue(api, slug, queue)
+        await api.queues.delete(slug, int(found["id"]))
+        return f"deleted queue {found['id']} {found['name']!r}"
+
+    cli.streams.message(cli.run_in_project(delete_))
