@@ -26,7 +26,9 @@ CREATE TABLE work_queue_items (
     position    INTEGER NOT NULL,
     status      TEXT NOT NULL DEFAULT 'pending'
                 CHECK (status IN ('pending', 'running', 'done', 'failed', 'skipped')),
-    session_id  INTEGER REFERENCES agent_sessions(id) ON DELETE SET NULL,
+    -- The item's latest agent session. No foreign key: sessions go only with their ticket (and
+    -- then so does the item), and a rebuild of the sessions table must never touch this column.
+    session_id  INTEGER,
     error       TEXT,
     started_at  TEXT,
     ended_at    TEXT,
