@@ -70,9 +70,10 @@ async def test_a_failing_migration_leaves_no_trace(
     from codality_server.db import migrate as migrate_module
 
     shipped = available_migrations()
+    number = shipped[-1][0] + 1  # after the last one (numbers may have gaps)
     broken = (
-        len(shipped) + 1,
-        f"{len(shipped) + 1:04d}_broken.sql",
+        number,
+        f"{number:04d}_broken.sql",
         "CREATE TABLE half_done (id INTEGER);\nTHIS IS NOT SQL;\n",
     )
     monkeypatch.setattr(migrate_module, "available_migrations", lambda: [*shipped, broken])
