@@ -16,6 +16,7 @@ class Services:
         from .agent_sessions import AgentSessionService
         from .auth import AuthService
         from .comments import CommentService
+        from .plans import PlanService
         from .profile import ProfileService
         from .projects import ProjectService
         from .queues import QueueService
@@ -33,6 +34,7 @@ class Services:
         self.profile = ProfileService(self)
         self.tickets = TicketService(self)
         self.comments = CommentService(self)
+        self.plans = PlanService(self)
         self.agent_sessions = AgentSessionService(self)
         self.agent = AgentRuntime(self)
         self.reviews = ReviewService(self)

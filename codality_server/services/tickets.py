@@ -163,6 +163,10 @@ class TicketService(Service):
     def publish_updated(self, project: Project, ticket: Ticket) -> None:
         self._publish("ticket:updated", project.id, ticket)
 
+    def publish_created(self, project: Project, ticket: Ticket) -> None:
+        """Announce a ticket another use case created (plan approval)."""
+        self._publish("ticket:created", project.id, ticket)
+
     # --- helpers ---------------------------------------------------------------------------
 
     async def _checked_assignee(self, conn: Connection, assignee: int | str | None) -> Assignee:
