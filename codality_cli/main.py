@@ -30,6 +30,7 @@ COMMANDS: list[tuple[tuple[str, ...], str]] = [
     (("login", "logout", "auth"), "auth"),
     (("project",), "project:app"),
     (("ticket",), "ticket:ticket_app"),
+    (("plan",), "plan:app"),
     (("queue",), "queue:app"),
     (("user",), "user:app"),
     (("me",), "me:app"),

@@ -14,6 +14,7 @@ from .comments import CommentsApi
 from .errors import ApiError, AuthRequired, ServerUnavailable
 from .events import EventsApi, ServerEvent
 from .me import MeApi
+from .plans import PlansApi
 from .projects import ProjectsApi
 from .queues import QueuesApi
 from .reviews import ReviewsApi
@@ -43,6 +44,7 @@ class ApiClient:
         self.reviews = ReviewsApi(self.transport)
         self.worktrees = WorktreesApi(self.transport)
         self.queues = QueuesApi(self.transport)
+        self.plans = PlansApi(self.transport)
 
     @property
     def base_url(self) -> str:

@@ -92,6 +92,18 @@ def codality(
     )
 
 
+def fake_editor(tmp_path: Path, text: str) -> str:
+    """An ``$EDITOR`` that puts ``text`` before what the file held (and saves)."""
+    script = tmp_path / "fake-editor"
+    script.write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        f"path = sys.argv[1]\nold = open(path).read()\n"
+        f"open(path, 'w').write({text!r} + old)\n"
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
 @pytest.fixture
 def local_data_dir(tmp_path: Path) -> Iterator[Path]:
     """A fresh data dir for a server the CLI starts itself; stopped at the end, whatever happens."""

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, fake_editor
 
 
 def test_api_command_calls_any_endpoint(cli: Cli, project: dict[str, Any]) -> None:
@@ -40,21 +39,10 @@ def test_events_replay_as_json_lines(cli: Cli, project: dict[str, Any]) -> None:
     assert bad.exit_code == 1 and "channel" in bad.stderr
 
 
-def _fake_editor(tmp_path: Path, text: str) -> str:
-    script = tmp_path / "fake-editor"
-    script.write_text(
-        f"#!{sys.executable}\nimport sys\n"
-        f"path = sys.argv[1]\nold = open(path).read()\n"
-        f"open(path, 'w').write({text!r} + old)\n"
-    )
-    script.chmod(0o755)
-    return str(script)
-
-
 def test_ticket_create_opens_the_editor_on_a_terminal(
     cli: Cli, project: dict[str, Any], tmp_path: Path
 ) -> None:
-    editor = _fake_editor(tmp_path, "## Steps\n\nClick twice.")
+    editor = fake_editor(tmp_path, "## Steps\n\nClick twice.")
     env = {"EDITOR": editor, "VISUAL": ""}
     made = cli("-p", project["slug"], "ticket", "create", "Edited", "--json", tty=True, env=env)
     assert made.exit_code == 0, made.stderr

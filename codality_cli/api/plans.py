@@ -1,0 +1,42 @@
+"""Plans of one project: the markdown design, its ticket drafts, approval into tickets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .resource import Resource, rows, segment
+
+Rows = list[dict[str, Any]]
+
+
+def plans_path(slug: str) -> str:
+    return f"/api/projects/{segment(slug)}/plans"
+
+
+def plan_path(slug: str, plan_id: int) -> str:
+    return f"{plans_path(slug)}/{int(plan_id)}"
+
+
+class PlansApi(Resource):
+    async def list(self, slug: str) -> Rows:
+        return rows(await self.t.get(plans_path(slug)))
+
+    async def create(self, slug: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """``fields``: ``title`` (empty: the model names it), ``body``, ``drafts``."""
+        result: dict[str, Any] = await self.t.post(plans_path(slug), fields)
+        return result
+
+    async def get(self, slug: str, plan_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self.t.get(plan_path(slug, plan_id))
+        return result
+
+    async def update(self, slug: str, plan_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.t.put(plan_path(slug, plan_id), fields)
+        return result
+
+    async def delete(self, slug: str, plan_id: int) -> None:
+        await self.t.delete(plan_path(slug, plan_id))
+
+    async def approve(self, slug: str, plan_id: int) -> Rows:
+        """Every draft becomes a ticket; answers the tickets created."""
+        return rows(await self.t.post(f"{plan_path(slug, plan_id)}/approve"))

@@ -1,0 +1,222 @@
+"""``codality plan …``: markdown designs of the current project and their ticket drafts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..context import CliContext
+from ..editor import edit_text, read_text_arg, text_or_editor
+from ..errors import CliError, ExitCode
+from ..output import Column, FieldsOption, JsonOption, Output
+from .ticket import TICKET_COLUMNS
+
+if TYPE_CHECKING:
+    from ..api import ApiClient
+
+app = typer.Typer(help="Plans: designs that become tickets.", no_args_is_help=True)
+
+PLAN_COLUMNS = [
+    Column("id", "id"),
+    Column("title", "title"),
+    Column("status", "status"),
+    Column("drafts", "drafts", lambda plan: len(plan.get("drafts") or [])),
+    Column("updated", "updated_at"),
+]
+PLAN_FIELDS = [
+    *PLAN_COLUMNS[:-1],
+    Column("ready", "readiness.ready"),
+    Column("created", "created_at"),
+    Column("updated", "updated_at"),
+    Column("approved", "approved_at"),
+]
+DRAFT_COLUMNS = [
+    Column("order", "order"),
+    Column("title", "title"),
+    Column("kind", "kind"),
+    Column("priority", "priority"),
+    Column("depends on", "depends_on", lambda d: " ".join(str(n) for n in d["depends_on"])),
+    Column("ticket", "ticket", lambda d: f"#{d['ticket']}" if d.get("ticket") else None),
+]
+BODY_HINT = "Write the plan in markdown: the goal, the design, what is out of scope."
+
+PlanArgument = Annotated[int, typer.Argument(help="Plan id (see `codality plan list`).", min=1)]
+BodyOption = Annotated[
+    str | None,
+    typer.Option("-b", "--body", help="Markdown text; '-' reads stdin; omitted: $EDITOR."),
+]
+DraftsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--drafts",
+        metavar="FILE",
+        help="A JSON list of ticket drafts (title, description, kind, priority, order,"
+        " depends_on); '-' reads stdin.",
+    ),
+]
+YesOption = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")]
+
+
+def read_drafts(source: Path) -> list[dict[str, Any]]:
+    """Drafts from a JSON file (or stdin for ``-``): a list, or a plan object with ``drafts``."""
+    import sys
+
+    try:
+        text = sys.stdin.read() if str(source) == "-" else source.read_text("utf-8")
+        data = json.loads(text)
+    except OSError as exc:
+        raise CliError(f"cannot read the drafts: {exc}", ExitCode.USAGE) from exc
+    except ValueError as exc:
+        raise CliError(f"the drafts are not valid JSON: {exc}", ExitCode.USAGE) from exc
+    if isinstance(data, dict) and isinstance(data.get("drafts"), list):
+        data = data["drafts"]
+    if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+        raise CliError("the drafts must be a JSON list of objects", ExitCode.USAGE)
+    return data
+
+
+def show_drafts(output: Output, drafts: list[dict[str, Any]]) -> None:
+    """The drafts as a table on a terminal, TSV rows when piped (after a ``--`` line)."""
+    if not drafts:
+        return
+    streams = output.streams
+    if streams.out_tty:
+        streams.console().print("\n[bold]Ticket drafts[/bold]")
+    else:
+        streams.write("--\n")
+    output.items(drafts, DRAFT_COLUMNS)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, as_json: JsonOption = False, fields: FieldsOption = None) -> None:
+    """List the project's plans, newest first."""
+    cli = CliContext.of(ctx)
+    plans = cli.run_in_project(lambda api, slug: api.plans.list(slug))
+    cli.output(as_json, fields).items(plans, PLAN_COLUMNS)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    title: Annotated[
+        str | None, typer.Argument(help="Title; omitted: the model names the plan.")
+    ] = None,
+    body: BodyOption = None,
+    drafts: DraftsOption = None,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """Write a plan; without --body on a terminal, $EDITOR opens for it."""
+    cli = CliContext.of(ctx)
+    fields_: dict[str, Any] = {"title": title or ""}
+    if drafts is not None:
+        fields_["drafts"] = read_drafts(drafts)
+    fields_["body"] = text_or_editor(body, cli.streams.interactive, BODY_HINT) or ""
+    plan = cli.run_in_project(lambda api, slug: api.plans.create(slug, fields_))
+    name = plan["title"] or "untitled; the model will name it"
+    cli.output(as_json, fields).done(f"created plan {plan['id']} ({name})", plan)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    plan_id: PlanArgument,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """Show a plan: its fields, its markdown body and its ticket drafts."""
+    cli = CliContext.of(ctx)
+    plan = cli.run_in_project(lambda api, slug: api.plans.get(slug, plan_id))
+    output = cli.output(as_json, fields)
+    output.item(plan, PLAN_FIELDS, body=plan.get("body") or None)
+    if not output.as_json:
+        show_drafts(output, plan.get("drafts") or [])
+
+
+@app.command("edit")
+def edit(
+    ctx: typer.Context,
+    plan_id: PlanArgument,
+    title: Annotated[str | None, typer.Option("--title", help="New title.")] = None,
+    body: BodyOption = None,
+    drafts: DraftsOption = None,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """Change a plan's title, body or drafts (no option on a terminal: $EDITOR on the body)."""
+    cli = CliContext.of(ctx)
+    changes: dict[str, Any] = {}
+    if title is not None:
+        changes["title"] = title
+    if body is not None:
+        changes["body"] = read_text_arg(body)
+    if drafts is not None:
+        changes["drafts"] = read_drafts(drafts)
+
+    async def update(api: ApiClient, slug: str) -> dict[str, Any]:
+        if not changes:
+            if not cli.streams.interactive:
+                raise CliError(
+                    "nothing to change: pass --title, --body or --drafts", ExitCode.USAGE
+                )
+            current = await api.plans.get(slug, plan_id)
+            changes["body"] = edit_text(current.get("body") or "", BODY_HINT)
+        return await api.plans.update(slug, plan_id, changes)
+
+    plan = cli.run_in_project(update)
+    cli.output(as_json, fields).done(f"updated plan {plan['id']}", plan)
+
+
+def confirmed(cli: CliContext, yes: bool, question: str, doing: str) -> None:
+    """Ask on a terminal (abort on no); without one, insist on ``--yes``."""
+    if yes:
+        return
+    if not cli.streams.interactive:
+        raise CliError(f"pass --yes to {doing} without a terminal", ExitCode.USAGE)
+    typer.confirm(question, abort=True, err=True)
+
+
+def plan_name(plan: dict[str, Any]) -> str:
+    return f"plan {plan['id']}" + (f" ({plan['title']})" if plan.get("title") else "")
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, plan_id: PlanArgument, yes: YesOption = False) -> None:
+    """Delete a plan (tickets already made from it stay)."""
+    cli = CliContext.of(ctx)
+
+    async def delete_(api: ApiClient, slug: str) -> dict[str, Any]:
+        plan = await api.plans.get(slug, plan_id)
+        confirmed(cli, yes, f"Delete {plan_name(plan)}?", "delete a plan")
+        await api.plans.delete(slug, plan_id)
+        return plan
+
+    plan = cli.run_in_project(delete_)
+    cli.streams.message(f"deleted {plan_name(plan)}")
+
+
+@app.command("approve")
+def approve(
+    ctx: typer.Context,
+    plan_id: PlanArgument,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """Turn every draft of a plan into a ticket (all or none) and print the tickets."""
+    cli = CliContext.of(ctx)
+
+    async def approve_(api: ApiClient, slug: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        plan = await api.plans.get(slug, plan_id)
+        count = len(plan.get("drafts") or [])
+        question = f"Create {count} ticket{'s' if count != 1 else ''} from {plan_name(plan)}?"
+        if count and plan.get("status") != "approved":  # else the server says why not
+            confirmed(cli, yes, question, "approve a plan")
+        return plan, await api.plans.approve(slug, plan_id)
+
+    plan, tickets = cli.run_in_project(approve_)
+    cli.streams.message(f"approved {plan_name(plan)}: {len(tickets)} tickets created")
+    cli.output(as_json, fields).items(tickets, TICKET_COLUMNS)
