@@ -77,6 +77,15 @@ class CliContext:
     def output(self, as_json: bool = False, fields: str | None = None) -> Output:
         return Output(self.streams, as_json, fields)
 
+    def confirm(self, question: str, yes: bool, doing: str) -> None:
+        """Ask before a destructive action; ``--yes`` skips it, and without a terminal it is
+        required (exit 2), so a script never acts without having said so."""
+        if yes:
+            return
+        if not self.streams.interactive:
+            raise CliError(f"pass --yes to {doing} without a terminal", ExitCode.USAGE)
+        typer.confirm(question, abort=True, err=True)
+
     # -- finding the server ------------------------------------------------------------------
 
     def server_url(self) -> str:

@@ -32,6 +32,11 @@ FieldsOption = Annotated[
     ),
 ]
 
+YesOption = Annotated[
+    bool,
+    typer.Option("-y", "--yes", help="Do not ask for confirmation (required without a terminal)."),
+]
+
 
 @dataclass(frozen=True)
 class Column:

@@ -9,9 +9,14 @@ from .tickets import ticket_path
 
 
 class WorktreesApi(Resource):
-    async def merge(self, slug: str, number: int, strategy: str | None = None) -> dict[str, Any]:
-        """``{ticket, merge, stats, push}``; a refused merge is a 409 listing ``conflicts``."""
-        body = {"strategy": strategy} if strategy else {}
+    async def merge(
+        self, slug: str, number: int, strategy: str | None = None, force: bool = False
+    ) -> dict[str, Any]:
+        """``{ticket, merge, stats, push}``; a refused merge is a 409 listing ``conflicts``
+        (``force`` merges a branch that changes nothing instead of refusing it)."""
+        body: dict[str, Any] = {"strategy": strategy} if strategy else {}
+        if force:
+            body["force"] = True
         path = f"{ticket_path(slug, number)}/worktree/merge"
         result: dict[str, Any] = await self.t.post(path, body)
         return result

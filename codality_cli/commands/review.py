@@ -16,7 +16,7 @@ import typer
 
 from ..context import CliContext
 from ..errors import CliError, ExitCode
-from ..output import Column, FieldsOption, JsonOption
+from ..output import Column, FieldsOption, JsonOption, YesOption
 from ..streams import Streams
 from .ticket import NumberArgument, ticket_app
 
@@ -204,7 +204,8 @@ def refused(exc: Any, action: str) -> CliError:
     """A 409 as one message naming the reason and every conflicting file (exit 6)."""
     paths = exc.details.get("conflicts") or []
     listing = "".join(f"\n  {path}" for path in paths)
-    return CliError(f"{action} refused: {exc.message}{listing}", ExitCode.CONFLICT)
+    hint = "; pass --force to merge it anyway" if exc.details.get("reason") == "no_changes" else ""
+    return CliError(f"{action} refused: {exc.message}{hint}{listing}", ExitCode.CONFLICT)
 
 
 @ticket_app.command("merge")
@@ -214,16 +215,21 @@ def merge(
     squash: Annotated[bool, typer.Option("--squash", help="One commit instead of a merge.")] = (
         False
     ),
+    force: Annotated[
+        bool, typer.Option("--force", help="Merge even when the branch changes nothing.")
+    ] = False,
+    yes: YesOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Merge the ticket's work into the default branch (exit 6 when refused)."""
     from ..api import ApiError
 
     cli = CliContext.of(ctx)
+    cli.confirm(f"Merge the work on #{number} into the default branch?", yes, "merge")
 
     async def call(api: ApiClient, slug: str) -> dict[str, Any]:
         try:
-            return await api.worktrees.merge(slug, number, "squash" if squash else None)
+            return await api.worktrees.merge(slug, number, "squash" if squash else None, force)
         except ApiError as exc:
             if exc.status == 409:
                 raise refused(exc, "merge") from exc
@@ -254,10 +260,17 @@ def discard(
     cancel: Annotated[
         bool, typer.Option("--cancel", help="Move the ticket to cancelled, not backlog.")
     ] = False,
+    yes: YesOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Remove the ticket's worktree and branch; the work stays under refs/codality/discarded/."""
     cli = CliContext.of(ctx)
+    cli.confirm(
+        f"Discard the work on #{number}? Its worktree and branch are removed"
+        " (the branch tip is kept under refs/codality/discarded/).",
+        yes,
+        "discard",
+    )
     result = cli.run_in_project(lambda api, slug: api.worktrees.discard(slug, number, cancel))
     kept = f"{result['kept_ref']} ({result['kept_sha'][:10]})"
     cli.output(as_json).done(f"discarded #{number}; the work is kept at {kept}", result)

@@ -24,6 +24,7 @@ ENV_COLUMNS = [
     Column("secret", "secret"),
     Column("value", "value"),
 ]
+SOURCE_COLUMN = Column("source", "source")
 RESTART_WAIT_S = 30.0
 
 
@@ -93,9 +94,15 @@ def defaults(ctx: typer.Context, as_json: JsonOption = False, fields: FieldsOpti
 
 @app.command("env")
 def env(ctx: typer.Context, as_json: JsonOption = False, fields: FieldsOption = None) -> None:
-    """Show the server's environment values (secrets masked)."""
+    """Show the server's environment values (secrets masked) and where each one comes from."""
     cli = CliContext.of(ctx)
-    cli.output(as_json, fields).items(cli.run(lambda api: api.settings.env()), ENV_COLUMNS)
+    rows = cli.run(lambda api: api.settings.env())
+    cli.output(as_json, fields).items(rows, env_columns(rows))
+
+
+def env_columns(rows: list[dict[str, Any]]) -> list[Column]:
+    """The env table's columns, with SOURCE (store or environment) when the server says it."""
+    return [*ENV_COLUMNS, SOURCE_COLUMN] if any("source" in row for row in rows) else ENV_COLUMNS
 
 
 @app.command("env-set")

@@ -9,7 +9,7 @@ import typer
 
 from ..context import CliContext
 from ..errors import CliError, ExitCode
-from ..output import Column, FieldsOption, JsonOption
+from ..output import Column, FieldsOption, JsonOption, YesOption
 
 if TYPE_CHECKING:
     from ..api import ApiClient
@@ -86,14 +86,11 @@ def role(
 def remove(
     ctx: typer.Context,
     who: WhoArgument,
-    yes: Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")] = False,
+    yes: YesOption = False,
 ) -> None:
     """Remove a user and end their sessions (their tickets and comments stay)."""
     cli = CliContext.of(ctx)
-    if not yes:
-        if not cli.streams.interactive:
-            raise CliError("pass --yes to remove a user without a terminal", ExitCode.USAGE)
-        typer.confirm(f"Remove {who}?", abort=True, err=True)
+    cli.confirm(f"Remove {who}?", yes, "remove a user")
 
     async def remove_(api: ApiClient) -> None:
         await api.users.remove(await user_id(api, who))

@@ -121,6 +121,13 @@ def _worktree_differs(
     return bool(blob_from_path_and_stat(full, st).id != entry.sha)
 
 
+def _nothing_to_merge(branch: str, target: str) -> Conflict:
+    return Conflict(
+        f"{branch} has no changes to merge into {target}; the ticket stays where it is",
+        details={"reason": "no_changes"},
+    )
+
+
 def merge_branch(
     repo_path: Path,
     branch: str,
@@ -128,12 +135,19 @@ def merge_branch(
     strategy: Strategy,
     message: str,
     author: tuple[str, str],
+    allow_empty: bool = True,
 ) -> MergeOutcome:
-    """Merge ``branch`` into ``target`` (fast-forward when possible) or squash it onto it."""
+    """Merge ``branch`` into ``target`` (fast-forward when possible) or squash it onto it.
+
+    Without ``allow_empty``, a branch that would change no file of ``target`` is refused
+    (Conflict, reason ``no_changes``) before anything is written.
+    """
     with Repo(str(repo_path)) as repo:
         target_ref = branch_ref(target)
         ours, theirs = branch_tip(repo, target), branch_tip(repo, branch)
         if ours == theirs or can_fast_forward(repo, theirs, ours):
+            if not allow_empty:
+                raise _nothing_to_merge(branch, target)
             return MergeOutcome("up_to_date", ours.decode(), ours.decode(), ())
         fast_forward = can_fast_forward(repo, ours, theirs)
         commit: Commit | None = None
@@ -151,6 +165,8 @@ def merge_branch(
             new_id = commit.id
         old_tree = commit_tree(repo, ours)
         changes = list(tree_changes(repo.object_store, old_tree, new_tree))
+        if not changes and not allow_empty:
+            raise _nothing_to_merge(branch, target)
         checkouts = _checkouts(repo, target_ref)
         for path in checkouts:
             with Repo(str(path)) as checkout:

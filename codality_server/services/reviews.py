@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from codality_server.db import reviews as db_reviews
-from codality_server.domain.errors import DomainError, InvalidInput, NotFound
+from codality_server.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from codality_server.domain.events import project_channel, ticket_channel
 from codality_server.domain.projects import Project
 from codality_server.domain.reviews import (
@@ -37,6 +37,16 @@ def ticket_branch(ticket: Ticket) -> str:
     """The branch holding the ticket's work; NotFound before the agent has made one."""
     if not ticket.branch:
         raise NotFound(f"ticket #{ticket.number} has no branch yet; start the agent on it first")
+    return ticket.branch
+
+
+def work_branch(ticket: Ticket, action: str) -> str:
+    """The branch an action (review, merge, discard) works on; 409 while there is none."""
+    if not ticket.branch:
+        raise Conflict(
+            f"ticket #{ticket.number} has no work to {action} yet; start the agent on it first",
+            details={"reason": "no_work"},
+        )
     return ticket.branch
 
 
@@ -91,6 +101,7 @@ class ReviewService(Service):
         chosen = parse_choice(ReviewState, state, "state")
         text, drafts = clean_review(chosen, body, comments)
         project, ticket = await self.services.tickets.get(slug, number)
+        work_branch(ticket, "review")
         if drafts:
             await self._check_against_diff(project, ticket, drafts)
         async with self.db.transaction() as conn:
@@ -107,10 +118,6 @@ class ReviewService(Service):
     async def _check_against_diff(
         self, project: Project, ticket: Ticket, drafts: builtins.list[ReviewCommentDraft]
     ) -> None:
-        if not ticket.branch:
-            raise InvalidInput(
-                f"comments: ticket #{ticket.number} has no diff to comment on", field="comments"
-            )
         diff = await self.ticket_diff(project, ticket, committed=False)
         for i, draft in enumerate(drafts):
             changed = diff.file(draft.path)

@@ -30,7 +30,7 @@ from codality_server.git.merge import (
 from codality_server.git.worktrees import commit_all, remove_worktree
 
 from .base import Service, now_iso
-from .reviews import ticket_branch
+from .reviews import work_branch
 
 if TYPE_CHECKING:
     pass
@@ -65,11 +65,20 @@ class WorktreeService(Service):
         return await self.services.tickets.set_worktree(ticket.id, None, None)
 
     async def merge(
-        self, slug: str, number: int, user: User, strategy: Strategy | None = None
+        self,
+        slug: str,
+        number: int,
+        user: User,
+        strategy: Strategy | None = None,
+        force: bool = False,
     ) -> dict[str, Any]:
-        """Merge the ticket's branch into the default branch; the ticket ends ``done``."""
+        """Merge the ticket's branch into the default branch; the ticket ends ``done``.
+
+        A branch that changes nothing is refused (409, ``no_changes``) unless ``force``: an
+        agent that did no work should not close its ticket by accident.
+        """
         project, ticket = await self.services.tickets.get(slug, number)
-        branch = ticket_branch(ticket)
+        branch = work_branch(ticket, "merge")
         chosen: Strategy = strategy or await self.services.settings.get("merge_strategy")
         async with self.services.repo_lock(project.path):
             self._refuse_while_agent_runs(ticket, "merge")
@@ -88,6 +97,7 @@ class WorktreeService(Service):
                 chosen,
                 message,
                 user.git_identity,
+                force,
             )
             diff = await asyncio.to_thread(commit_diff, repo, outcome.before, outcome.after)
             kept = MergeDiff(ticket.id, chosen, outcome.after, diff.patch, diff.stats(), now_iso())
@@ -125,7 +135,7 @@ class WorktreeService(Service):
     async def discard(self, slug: str, number: int, user: User, cancel: bool) -> dict[str, Any]:
         """Keep the branch tip under ``refs/codality/discarded/``, remove worktree and branch."""
         project, ticket = await self.services.tickets.get(slug, number)
-        branch = ticket_branch(ticket)
+        branch = work_branch(ticket, "discard")
         async with self.services.repo_lock(project.path):
             self._refuse_while_agent_runs(ticket, "discard")
             await self._commit_pending(ticket, user, "uncommitted work, kept on discard")

@@ -57,3 +57,26 @@ def test_settings_show_set_defaults_env(cli: Cli) -> None:
     assert not next(
         r for r in cli("settings", "env", "--json").json() if r["name"] == "ANTHROPIC_API_KEY"
     )["set"]
+
+
+def test_env_shows_where_each_value_comes_from_when_the_server_says() -> None:
+    from codality_cli.commands.settings import env_columns
+    from codality_cli.output import Output
+    from codality_cli.streams import Streams
+
+    rows = [
+        {"name": "ANTHROPIC_API_KEY", "set": True, "secret": True, "value": "…", "source": "store"},
+        {"name": "ANTHROPIC_BASE_URL", "set": True, "secret": False, "value": "http://x"},
+    ]
+    rows[1]["source"] = "environment"
+    table = Streams.for_test(tty=True, no_color=True)
+    Output(table).items(rows, env_columns(rows))
+    header = table.out.getvalue().splitlines()[0].split()  # type: ignore[attr-defined]
+    assert header == ["NAME", "SET", "SECRET", "VALUE", "SOURCE"]
+    piped = Streams.for_test()
+    Output(piped).items(rows, env_columns(rows))
+    lines = piped.out.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert [line.split("\t")[-1] for line in lines] == ["store", "environment"]
+    # An older server says nothing about sources: no empty column.
+    older = [{k: v for k, v in row.items() if k != "source"} for row in rows]
+    assert [c.header for c in env_columns(older)] == ["name", "set", "secret", "value"]

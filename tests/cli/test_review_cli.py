@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from codality_server.keys import SERVICES
 from tests.cli.conftest import Cli
 from tests.conftest import attach_work, git
 
@@ -75,7 +76,7 @@ def test_refused_merge_lists_conflicts_and_exits_6(
     cli: Cli, project: dict[str, Any], ticket: dict[str, Any], git_repo: Path
 ) -> None:
     (git_repo / "src" / "app.py").write_text("def greet(name):\n    return 'mine'\n")
-    result = cli("-p", project["slug"], "ticket", "merge", "1")
+    result = cli("-p", project["slug"], "ticket", "merge", "1", "--yes")
     assert result.exit_code == 6
     assert "merge refused:" in result.stderr and "\n  src/app.py" in result.stderr
     assert (git_repo / "src" / "app.py").read_text() == "def greet(name):\n    return 'mine'\n"
@@ -85,7 +86,7 @@ def test_squash_merge_then_merge_diff(
     cli: Cli, project: dict[str, Any], ticket: dict[str, Any], git_repo: Path
 ) -> None:
     p = ("-p", project["slug"])
-    merged = cli(*p, "ticket", "merge", "1", "--squash")
+    merged = cli(*p, "ticket", "merge", "1", "--squash", "--yes")
     assert merged.exit_code == 0, merged.stderr
     assert "merged #1 (squash" in merged.stderr and "2 file(s), +2 -1" in merged.stderr
     assert (git_repo / "notes.md").read_text() == "uncommitted notes\n"
@@ -102,8 +103,70 @@ def test_squash_merge_then_merge_diff(
 def test_discard_keeps_the_work(
     cli: Cli, project: dict[str, Any], ticket: dict[str, Any], git_repo: Path
 ) -> None:
-    result = cli("-p", project["slug"], "ticket", "discard", "1", "--cancel", "--json")
+    result = cli("-p", project["slug"], "ticket", "discard", "1", "--cancel", "--yes", "--json")
     assert result.exit_code == 0, result.stderr
     body = result.json()
     assert body["ticket"]["status"] == "cancelled"
     assert git(git_repo, "show", f"{body['kept_ref']}:notes.md") == "uncommitted notes\n"
+
+
+@pytest.mark.parametrize("verb", ["merge", "discard"])
+def test_merge_and_discard_ask_first_and_scripts_must_say_yes(
+    cli: Cli, project: dict[str, Any], ticket: dict[str, Any], git_repo: Path, verb: str
+) -> None:
+    p = ("-p", project["slug"])
+    branch = ticket_branch(cli, p)
+    unconfirmed = cli(*p, "ticket", verb, "1")
+    assert unconfirmed.exit_code == 2
+    assert unconfirmed.stderr.count("\n") == 1 and "--yes" in unconfirmed.stderr
+    declined = cli(*p, "ticket", verb, "1", tty=True, input="n\n")
+    assert declined.exit_code == 1 and "#1" in declined.stderr
+    assert git(git_repo, "branch", "--list", branch).strip(), "declining changed nothing"
+    assert cli(*p, "ticket", "show", "1", "--json").json()["branch"] == branch
+
+    accepted = cli(*p, "ticket", verb, "1", tty=True, input="y\n")
+    assert accepted.exit_code == 0, accepted.stderr
+    assert git(git_repo, "branch", "--list", branch).strip() == ""
+    status = cli(*p, "ticket", "show", "1", "--json").json()["status"]
+    assert status == ("done" if verb == "merge" else "backlog")
+
+
+def ticket_branch(cli: Cli, p: tuple[str, str]) -> str:
+    branch = cli(*p, "ticket", "show", "1", "--json").json()["branch"]
+    assert branch
+    return str(branch)
+
+
+def test_review_of_a_ticket_without_work_is_refused(cli: Cli, project: dict[str, Any]) -> None:
+    p = ("-p", project["slug"])
+    assert cli(*p, "ticket", "create", "Idle", "-d", "").exit_code == 0
+    approved = cli(*p, "ticket", "review", "1", "--approve")
+    assert approved.exit_code == 6, approved.stderr
+    assert "no work to review" in approved.stderr
+    assert cli(*p, "ticket", "reviews", "1", "--json").json() == []
+
+
+def test_merging_a_branch_without_changes_needs_force(
+    cli: Cli, project: dict[str, Any], git_repo: Path, tmp_path: Path
+) -> None:
+    p = ("-p", project["slug"])
+    created = cli(*p, "ticket", "create", "Nothing yet", "-d", "", "--json").json()
+    assert cli(*p, "ticket", "status", "1", "in_review").exit_code == 0
+    branch = "codality/1-nothing-yet"
+    worktree = tmp_path / "wt-empty"
+    git(git_repo, "worktree", "add", "-q", "-b", branch, str(worktree), "main")
+    cli.server.call(
+        cli.server.app[SERVICES].tickets.set_worktree(created["id"], branch, str(worktree))
+    )
+    main_before = git(git_repo, "rev-parse", "main")
+
+    warned = cli(*p, "ticket", "merge", "1", "--yes")
+    assert warned.exit_code == 6, warned.stderr
+    assert "no changes" in warned.stderr and "--force" in warned.stderr
+    shown = cli(*p, "ticket", "show", "1", "--json").json()
+    assert (shown["status"], shown["branch"]) == ("in_review", branch)
+    assert git(git_repo, "rev-parse", "main") == main_before
+
+    forced = cli(*p, "ticket", "merge", "1", "--yes", "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert cli(*p, "ticket", "show", "1", "--json").json()["status"] == "done"

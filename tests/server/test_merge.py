@@ -68,13 +68,46 @@ async def test_diff_and_stats_with_and_without_uncommitted_work(
     assert_error(await api.get(url(project, ticket, "diff?colour=1")), 400)
 
 
-async def test_diff_of_a_ticket_without_work_is_404(
+async def test_a_ticket_without_work_has_no_diff_and_refuses_review_merge_discard(
     api: httpx.AsyncClient, project: dict[str, Any]
 ) -> None:
     idle = await create_ticket(api, project["slug"], title="Idle")
     assert_error(await api.get(url(project, idle, "diff")), 404)
     assert_error(await api.get(url(project, idle, "merge-diff")), 404)
-    assert_error(await api.post(url(project, idle, "worktree/merge")), 404)
+    for action, body in (
+        ("worktree/merge", {}),
+        ("worktree/discard", {}),
+        ("reviews", {"state": "approved"}),
+        ("reviews", {"state": "commented", "body": "looks fine"}),
+    ):
+        refused = assert_error(await api.post(url(project, idle, action), json=body), 409)
+        assert refused["reason"] == "no_work"
+    assert (await api.get(url(project, idle, "reviews"))).json() == []
+    shown = (await api.get(f"/api/projects/{project['slug']}/tickets/{idle['number']}")).json()
+    assert shown["status"] == idle["status"]
+
+
+async def test_a_branch_without_changes_is_merged_only_with_force(
+    server: RunningServer, api: httpx.AsyncClient, project: dict[str, Any], tmp_path: Path
+) -> None:
+    repo = Path(project["path"])
+    ticket = await create_ticket(api, project["slug"], title="Nothing done", status="in_progress")
+    worktree = tmp_path / "worktrees" / "empty"
+    git(repo, "worktree", "add", "-q", "-b", "codality/empty", str(worktree), "main")
+    git(worktree, "commit", "-q", "--allow-empty", "-m", "an empty commit")
+    tickets = server.app[SERVICES].tickets
+    server.call(tickets.set_worktree(ticket["id"], "codality/empty", str(worktree)))
+    before = git(repo, "rev-parse", "main")
+
+    refused = assert_error(await api.post(url(project, ticket, "worktree/merge"), json={}), 409)
+    assert refused["reason"] == "no_changes"
+    assert git(repo, "rev-parse", "main") == before
+    kept = (await api.get(f"/api/projects/{project['slug']}/tickets/{ticket['number']}")).json()
+    assert (kept["status"], kept["branch"]) == ("in_progress", "codality/empty")
+
+    forced = await api.post(url(project, ticket, "worktree/merge"), json={"force": True})
+    assert forced.status_code == 200, forced.text
+    assert forced.json()["ticket"]["status"] == "done"
 
 
 async def test_merge_commits_pending_work_merges_and_cleans_up(
@@ -220,7 +253,7 @@ async def test_discard_keeps_the_work_under_a_ref(
     # Recovery: a branch made from the kept ref has the work back.
     git(repo, "branch", "recovered", result["kept_ref"])
     assert git(repo, "show", "recovered:notes.md") == "uncommitted notes\n"
-    assert_error(await api.post(url(project, ticket, "worktree/discard")), 404)
+    assert_error(await api.post(url(project, ticket, "worktree/discard")), 409)
 
 
 @asynccontextmanager

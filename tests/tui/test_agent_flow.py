@@ -129,9 +129,14 @@ async def test_merge_from_the_review_lands_on_main(
     app = await farewell_app(agent_api, fake_anthropic, slug, make_app)
     async with app.run_test(size=SIZE) as pilot:
         await run_to_review(pilot, app, agent_api, slug)
-        await open_review(pilot, app)
+        review = await open_review(pilot, app)
         await pilot.press("a")
-        await pilot.press("m")
+        await pilot.press("m")  # not merge: nothing happens on the review screen
+        await pilot.press("M", "n")  # asked, and declined
+        await pilot.pause(0.2)
+        assert app.screen is review
+        assert (await agent_api.get(f"/api/projects/{slug}/tickets/1")).json()["branch"]
+        await pilot.press("M", "y")
         board = await wait_for_screen(pilot, app, BoardScreen, 20)
         await wait_until(pilot, lambda: board.state.tickets[1].get("status") == "done")
     assert "goodbye" in git(git_repo, "show", "main:src/app.py")
@@ -155,7 +160,7 @@ async def test_a_conflicting_merge_is_refused_and_names_the_files(
         git(git_repo, "commit", "-qam", "conflicting change on main")
         head = git(git_repo, "rev-parse", "main")
         review = await open_review(pilot, app)
-        await pilot.press("m")
+        await pilot.press("M", "y")
         conflicts = review.query_one("#conflicts")
         await wait_until(pilot, lambda: conflicts.has_class("-visible"))
         assert "src/app.py" in str(conflicts.render())

@@ -1,4 +1,4 @@
-"""Yes/no before anything destructive (discard); answers through ``dismiss(bool)``."""
+"""Yes/no before anything destructive (merge, discard); answers through ``dismiss(bool)``."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """Diff review: files on the left, the coloured diff on the right, comments gathered into a review.
 
 ``c`` on a line or ``v`` range adds a pending comment; ``a`` approves and ``R`` requests changes
-(sending the pending comments, which restarts the agent); ``m`` merges and shows conflicting
-paths when the server refuses; ``D`` discards after a confirmation.
+(sending the pending comments, which restarts the agent). The two actions that end the ticket's
+branch are capitals and ask first: ``M`` merges (showing the conflicting paths when the server
+refuses), ``D`` discards. ``m`` is never merge: on the ticket screen it means "message agent".
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class ReviewScreen(LiveScreen):
         Binding("tab", "switch_pane", "Files/diff", show=False),
         Binding("a", "approve", "Approve"),
         Binding("R", "request_changes", "Request changes", key_display="R"),
-        Binding("m", "merge", "Merge"),
+        Binding("M", "merge", "Merge", key_display="M"),
         Binding("D", "discard", "Discard", key_display="D"),
     ]
 
@@ -166,8 +167,19 @@ class ReviewScreen(LiveScreen):
         else:
             self.notify(f"Approved #{self.number}.")
 
+    def action_merge(self) -> None:
+        question = (
+            f"Merge the work on #{self.number} into the default branch? Its worktree and branch "
+            "are removed and the ticket moves to done."
+        )
+        self.app.push_screen(ConfirmScreen(question, "Merge"), self._merge_confirmed)
+
+    def _merge_confirmed(self, confirmed: bool | None) -> None:
+        if confirmed:
+            self.merge()
+
     @work(exclusive=True, group="review-actions")
-    async def action_merge(self) -> None:
+    async def merge(self) -> None:
         conflicts = self.query_one("#conflicts", Static)
         try:
             await self.api.worktrees.merge(self.slug, self.number)

@@ -16,6 +16,7 @@ from ..validation import parse_body, path_int
 
 class MergeRequest(Body):
     strategy: Literal["merge", "squash"] | None = None
+    force: bool = False  # merge a branch that changes nothing (refused with 409 otherwise)
 
 
 class DiscardRequest(Body):
@@ -25,7 +26,11 @@ class DiscardRequest(Body):
 async def merge(request: web.Request) -> web.Response:
     payload = await parse_body(request, MergeRequest)
     result = await request.app[SERVICES].worktrees.merge(
-        request.match_info["slug"], path_int(request, "number"), request[USER], payload.strategy
+        request.match_info["slug"],
+        path_int(request, "number"),
+        request[USER],
+        payload.strategy,
+        payload.force,
     )
     return json_ok(result)
 
