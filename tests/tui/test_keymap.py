@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections import defaultdict
+from typing import Any
 
 from textual.binding import Binding
 from textual.screen import Screen
@@ -17,7 +18,7 @@ def screen_bindings() -> dict[str, set[tuple[str, str]]]:
     for module in pkgutil.iter_modules(screens_package.__path__):
         importlib.import_module(f"{screens_package.__name__}.{module.name}")
     found: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    pending: list[type[Screen[object]]] = list(Screen.__subclasses__())
+    pending: list[type[Any]] = list(Screen.__subclasses__())
     while pending:
         screen = pending.pop()
         pending.extend(screen.__subclasses__())
