@@ -46,11 +46,17 @@ def money(value: Any) -> str:
 
 
 def session_line(session: dict[str, Any]) -> str:
-    """``completed · 1200 in / 340 out tokens · $0.0087``."""
-    return (
+    """``completed · 1200 in / 340 out tokens · $0.0087 · sandbox bubblewrap``."""
+    line = (
         f"{session.get('status')} · {session.get('tokens_in', 0)} in / "
         f"{session.get('tokens_out', 0)} out tokens · {money(session.get('cost_usd'))}"
     )
+    return f"{line} · {sandbox_label(session['sandbox'])}" if session.get("sandbox") else line
+
+
+def sandbox_label(kind: str) -> str:
+    """Which sandbox ran the agent's commands; ``none`` spelled out, as it is the risky one."""
+    return "no sandbox (commands ran on the host)" if kind == "none" else f"sandbox {kind}"
 
 
 @dataclass
@@ -126,9 +132,8 @@ class AgentPrinter:
         elif kind == "thinking_delta":
             self._thinking(str(data.get("text", "")))
         elif kind == "started":
-            self._err(
-                f"── agent started · {data.get('model')} · sandbox {data.get('sandbox')}", "bold"
-            )
+            sandbox = sandbox_label(str(data.get("sandbox")))
+            self._err(f"── agent started · {data.get('model')} · {sandbox}", "bold")
         elif kind == "stopped":
             self.finish()
             self._err(f"── {session_line(data)}", "bold")

@@ -29,7 +29,7 @@ from codality_server.services.base import Service
 from . import prompts
 from .knowledge import ServiceKnowledge
 from .loop import AgentLoop, Inbox, MessageMode, ModelConfig, ModelFailure
-from .sandbox import choose_sandbox, scrubbed_env
+from .sandbox import Sandbox, choose_sandbox, sandbox_kind, scrubbed_env
 from .tools import Toolbox, ToolContext
 
 if TYPE_CHECKING:
@@ -274,7 +274,7 @@ class AgentRuntime(Service):
             ticket.worktree_path or self.config.worktrees_dir / project.slug / str(ticket.number)
         )
         branch = ticket.branch or branch_name(ticket.number, ticket.title)
-        sandbox_kind = choose_sandbox(settings["sandbox"], True, (), (), {}).kind
+        sandbox = await choose_sandbox(settings["sandbox"], settings["sandbox_network"])
         async with self.services.repo_lock(project.path):
             # A merge or discard may have finished while this start waited for the lock.
             self._check_status(await self.services.tickets.get_by_id(ticket.id))
@@ -284,7 +284,7 @@ class AgentRuntime(Service):
         ticket = await self.services.tickets.set_worktree(ticket.id, branch, str(worktree))
         ticket = await self.services.tickets.set_status(ticket.id, TicketStatus.IN_PROGRESS)
         session = await self.services.agent_sessions.create(
-            ticket.id, trigger, model or settings["model"], sandbox_kind, user.id if user else None
+            ticket.id, trigger, model or settings["model"], sandbox, user.id if user else None
         )
         ticket = await self.services.tickets.get_by_id(ticket.id)
         self.services.tickets.publish_updated(project, ticket)
@@ -330,8 +330,8 @@ class AgentRuntime(Service):
         worktree = Path(ticket.worktree_path or "")
         identity = context.user.git_identity if context.user else AGENT_IDENTITY
         secret_names = set(context.env)
-        sandbox = choose_sandbox(
-            settings["sandbox"],
+        sandbox = Sandbox(
+            sandbox_kind(run.session.sandbox),
             settings["sandbox_network"],
             writable=_git_dirs(Path(project.path)),
             hidden=(self.config.data_dir,),

@@ -1,10 +1,22 @@
-"""Where the agent's shell commands run: under bubblewrap when it works, otherwise on the host.
+"""Where the agent's shell commands run, and how they are kept away from the server's secrets.
+
+``sandbox: auto`` (the default) runs each command under bubblewrap when it works here, otherwise
+under Landlock (Linux 5.13+, no privileges needed, so it works in most containers), and refuses
+to start the agent when neither does: the error says how to fix it, and that the setting
+``sandbox: none`` accepts running commands on the host unconfined. It never falls back to the
+host silently. ``sandbox: bubblewrap`` insists on bubblewrap.
 
 Under bubblewrap the whole system is read-only, the worktree (and the repository's git dir, so
 commits work) is writable, ``/tmp`` is private, the server's data dir is hidden, the command has
 its own PID namespace and dies with the server, and the network is cut when the setting says so.
-Either way the command gets its own process group, so stopping a session kills everything it
-started, and the environment is scrubbed of the server's secrets.
+Under Landlock (see ``landlock.py``) the data dir is likewise unreadable and the same paths
+writable (plus the shared ``/tmp`` when the data dir is not in it); the command cannot signal or
+trace the server, TCP is cut when asked, and it dies with the server, but it shares the host's
+process table. Either way the command gets its own process group, so stopping a session kills
+everything it started, and the environment is scrubbed of the server's secrets.
+
+Probes run as asynchronous subprocesses, so they never block the event loop; a probe that worked
+is remembered for the process's life, one that failed is tried again at the next start.
 """
 
 from __future__ import annotations
@@ -15,16 +27,25 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-from collections.abc import Iterable, Mapping
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-from codality_server.domain.errors import InvalidInput
+from codality_server.domain.errors import Conflict, InvalidInput
 
-SandboxKind = Literal["bubblewrap", "none"]
+SandboxKind = Literal["bubblewrap", "landlock", "none"]
+MODES = ("auto", "bubblewrap", "none")
+LANDLOCK_SCRIPT = Path(__file__).with_name("landlock.py")
+# Writable scratch space besides the worktree (dropped under Landlock when it holds the data dir).
+_SCRATCH = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))
+_PROBE_TIMEOUT_S = 10.0
+ACCEPT_RISK = (
+    "or let the agent's commands run unconfined on this machine, able to read the server's data "
+    "dir and secrets, with `codality settings set sandbox none`"
+)
 
 _SECRET_NAME = re.compile(
     r"^(ANTHROPIC_|GITHUB_|GH_|SMTP_|CODALITY_TOKEN)|(TOKEN|SECRET|PASSWORD|API_KEY|PRIVATE_KEY)",
@@ -32,17 +53,102 @@ _SECRET_NAME = re.compile(
 )
 
 
-@lru_cache(maxsize=1)
-def bubblewrap_works() -> bool:
-    """Whether ``bwrap`` exists and can create its namespaces here (containers often forbid it)."""
+class SandboxUnavailable(Conflict):
+    """The ``sandbox`` setting cannot be honoured on this machine (409)."""
+
+    code = "sandbox_unavailable"
+
+
+def sandbox_kind(value: str) -> SandboxKind:
+    """A recorded kind read back (the sessions table stores plain text)."""
+    for kind in get_args(SandboxKind):
+        if value == kind:
+            return kind  # type: ignore[no-any-return]
+    raise InvalidInput(f"unknown sandbox kind {value!r}", field="sandbox")
+
+
+_proven: set[tuple[str, ...]] = set()
+
+
+async def _problem(argv: list[str]) -> str | None:
+    """None when ``argv`` runs and exits 0, otherwise what went wrong. Only a success is
+    remembered: a failure may be fixed (bwrap installed, a sysctl changed) by the next start."""
+    key = tuple(argv)
+    if key in _proven:
+        return None
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    try:
+        _, err = await asyncio.wait_for(process.communicate(), _PROBE_TIMEOUT_S)
+    except TimeoutError:
+        kill_group(process)
+        await process.wait()
+        return f"its test run took longer than {_PROBE_TIMEOUT_S:g} s"
+    if process.returncode == 0:
+        _proven.add(key)
+        return None
+    lines = err.decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else f"its test run exited with code {process.returncode}"
+
+
+async def bubblewrap_problem(network: bool) -> str | None:
+    """Why bubblewrap cannot run a command here (with this network setting), or None."""
     path = shutil.which("bwrap")
     if path is None:
-        return False
-    probe = [path, "--ro-bind", "/", "/", "--unshare-pid", "--die-with-parent", "true"]
-    try:
-        return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
+        return "bubblewrap (bwrap) is not installed"
+    probe = Sandbox("bubblewrap", network).argv("true", Path(tempfile.gettempdir()))
+    problem = await _problem([path, *probe[1:]])
+    return None if problem is None else f"bubblewrap cannot run here: {problem}"
+
+
+async def landlock_problem(network: bool) -> str | None:
+    """Why Landlock cannot confine a command here (with this network setting), or None."""
+    if not sys.platform.startswith("linux"):
+        return "Landlock needs Linux"
+    problem = await _problem(Sandbox("landlock", network).argv("true", Path(tempfile.gettempdir())))
+    return None if problem is None else problem.removeprefix("codality sandbox (landlock): ")
+
+
+Probe = Callable[[bool], Awaitable[str | None]]
+PROBES: Mapping[str, Probe] = {
+    "bubblewrap": bubblewrap_problem,
+    "landlock": landlock_problem,
+}
+
+
+async def choose_sandbox(
+    mode: str, network: bool, probes: Mapping[str, Probe] = PROBES
+) -> SandboxKind:
+    """The kind of sandbox a session gets from the ``sandbox`` setting (``auto|bubblewrap|none``);
+    raises ``SandboxUnavailable`` rather than run commands unconfined that were not meant to."""
+    if mode not in MODES:
+        raise InvalidInput(f"unknown sandbox mode {mode!r}", field="sandbox")
+    if mode == "none":
+        return "none"
+    bubblewrap = await probes["bubblewrap"](network)
+    if bubblewrap is None:
+        return "bubblewrap"
+    install = "install bubblewrap (and allow unprivileged user namespaces)"
+    if mode == "bubblewrap":
+        raise SandboxUnavailable(
+            f"the sandbox setting is 'bubblewrap' but {bubblewrap}; {install}, use "
+            f"`codality settings set sandbox auto` to allow Landlock instead, {ACCEPT_RISK}"
+        )
+    landlock = await probes["landlock"](network)
+    if landlock is None:
+        return "landlock"
+    raise SandboxUnavailable(
+        f"no sandbox can run the agent's commands here ({bubblewrap}; Landlock: {landlock}); "
+        f"{install}, {ACCEPT_RISK}"
+    )
 
 
 def scrubbed_env(
@@ -79,6 +185,8 @@ class Sandbox:
         shell = ["/bin/sh", "-c", script]
         if self.kind == "none":
             return shell
+        if self.kind == "landlock":
+            return [*self._landlock(cwd), "--", *shell]
         argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         argv += ["--tmpfs", "/tmp"]
         for path in self.hidden:
@@ -90,25 +198,16 @@ class Sandbox:
             argv.append("--unshare-net")
         return [*argv, "--", *shell]
 
-
-def choose_sandbox(
-    mode: str,
-    network: bool,
-    writable: Iterable[Path],
-    hidden: Iterable[Path],
-    env: dict[str, str],
-) -> Sandbox:
-    """The sandbox for a session from the ``sandbox`` setting (``auto|bubblewrap|none``)."""
-    if mode not in ("auto", "bubblewrap", "none"):
-        raise InvalidInput(f"unknown sandbox mode {mode!r}", field="sandbox")
-    kind: SandboxKind = "none"
-    if mode != "none" and bubblewrap_works():
-        kind = "bubblewrap"
-    elif mode == "bubblewrap":
-        raise InvalidInput(
-            "the sandbox setting is 'bubblewrap' but bwrap is not available here", field="sandbox"
-        )
-    return Sandbox(kind, network, tuple(writable), tuple(hidden), env)
+    def _landlock(self, cwd: Path) -> list[str]:
+        """The helper that applies the rules in the command's own process, then ``exec``s it."""
+        argv = [sys.executable, "-I", "-S", str(LANDLOCK_SCRIPT), "--parent", str(os.getpid())]
+        for path in self.hidden:
+            argv += ["--hide", str(path)]
+        for path in (cwd, *self.writable, *_SCRATCH):
+            argv += ["--write", str(path)]
+        if not self.network:
+            argv.append("--no-network")
+        return argv
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,61 @@
-"""Agent helpers: the ticket the scripted model works on, and waiting for sessions, blocks and
-events (the fake model and ``agent_api`` fixtures live in ``tests/conftest.py``)."""
+"""Agent helpers: the ticket the scripted model works on, waiting for sessions, blocks and
+events, and the sandboxes (the fake model and ``agent_api`` fixtures live in
+``tests/conftest.py``)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from codality_server.agent.landlock import abi_version
+from codality_server.agent.sandbox import bubblewrap_problem, landlock_problem
 from tests.conftest import create_ticket
+
+# ``.ci/run`` sets CODALITY_CI=1: there bubblewrap must be installed and must work.
+IN_CI = os.environ.get("CODALITY_CI") == "1"
+
+
+@pytest.fixture
+async def bubblewrap() -> None:
+    """For tests of bubblewrap: skipped only where bwrap is not installed and this is not CI; a
+    bwrap that is installed but cannot run (or is missing in CI) fails the test."""
+    if shutil.which("bwrap") is None and not IN_CI:
+        pytest.skip("bubblewrap is not installed")
+    problem = await bubblewrap_problem(network=False)
+    assert problem is None, problem
+
+
+@pytest.fixture
+async def landlock() -> int:
+    """For tests of Landlock: skipped on kernels without it; one that has it must work. Returns
+    the kernel's Landlock ABI version."""
+    abi = abi_version()
+    if abi < 1:
+        pytest.skip("this kernel has no Landlock")
+    problem = await landlock_problem(network=abi < 4)
+    assert problem is None, problem
+    return abi
+
+
+@pytest.fixture
+def broken_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A ``bwrap`` first on PATH that fails the way it does in a container without user
+    namespaces."""
+    folder = tmp_path / "broken-bin"
+    folder.mkdir()
+    fake = folder / "bwrap"
+    complaint = "bwrap: No permissions to creating new namespace"
+    fake.write_text(f"#!/bin/sh\necho '{complaint}' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    return fake
+
 
 TERMINAL = {"completed", "failed", "stopped", "timed_out", "interrupted"}
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.conftest import RunningServer, assert_error
+from tests.conftest import RunningServer, assert_error, git
 from tests.fakes.anthropic_server import FakeAnthropic, overloaded, text, tool
 
 from .conftest import agent_url, new_ticket, replay_events, wait_for_block, wait_for_end
@@ -198,31 +199,84 @@ async def test_an_error_event_mid_stream_is_retried(
     assert ended["status"] == "completed" and ended["summary"] == "Recovered."
 
 
+@pytest.mark.usefixtures("bubblewrap")
 async def test_the_sandbox_used_is_recorded(
     server: RunningServer,
     agent_api: httpx.AsyncClient,
     fake_anthropic: FakeAnthropic,
     project: dict[str, Any],
 ) -> None:
-    from codality_server.agent.sandbox import bubblewrap_works
-
-    for mode, expected in [
-        ("none", "none"),
-        ("auto", "bubblewrap" if bubblewrap_works() else "none"),
-    ]:
+    for mode, expected in [("none", "none"), ("auto", "bubblewrap")]:
         assert (await agent_api.put("/api/settings", json={"sandbox": mode})).status_code == 200
         fake_anthropic.script(tool("bash", command="echo $$ > pid.txt"), text("ok"))
         ticket = await new_ticket(agent_api, project["slug"], title=f"sandbox {mode}")
         started = (await agent_api.post(agent_url(project, ticket, "start"))).json()
         assert started["sandbox"] == expected
         ended = await wait_for_end(agent_api, project, ticket)
-        assert ended["status"] == "completed"
+        assert ended["status"] == "completed" and ended["sandbox"] == expected
         shown = (
             await agent_api.get(f"/api/projects/{project['slug']}/tickets/{ticket['number']}")
         ).json()
         pid = (Path(shown["worktree_path"]) / "pid.txt").read_text().strip()
         # Under bubblewrap the shell is PID 1 of its own namespace (or its direct child).
         assert (int(pid) <= 2) == (expected == "bubblewrap")
+
+
+@pytest.mark.usefixtures("broken_bwrap", "landlock")
+async def test_without_a_working_bubblewrap_auto_hides_the_data_dir_with_landlock(
+    server: RunningServer,
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+) -> None:
+    data = server.data_dir
+    assert (data / "codality.db").exists() and (data / "env").exists()
+    snoop = f"head -c 15 {data}/codality.db; cat {data}/env; ls {data}; echo made > made.txt"
+    fake_anthropic.script(tool("bash", command=snoop), text("Looked around."))
+    ticket = await new_ticket(agent_api, project["slug"])
+    session = (await agent_api.post(agent_url(project, ticket, "start"))).json()
+    assert session["sandbox"] == "landlock"
+    ended = await wait_for_end(agent_api, project, ticket)
+    assert ended["status"] == "completed" and ended["sandbox"] == "landlock"
+    stored = (await agent_api.get(agent_url(project, ticket, f"sessions/{session['id']}"))).json()
+    [result] = [b["data"] for b in stored["transcript"] if b["kind"] == "tool_result"]
+    output = result["output"]
+    assert "SQLite format" not in output and "sk-test-key" not in output
+    assert output.count("Permission denied") == 3, output
+    # The worktree (inside the data dir) is writable, and the agent's work is committed.
+    shown = (
+        await agent_api.get(f"/api/projects/{project['slug']}/tickets/{ticket['number']}")
+    ).json()
+    worktree = Path(shown["worktree_path"])
+    assert data in worktree.parents and (worktree / "made.txt").read_text() == "made\n"
+    assert "made.txt" in git(worktree, "show", "--name-only", "--format=", "HEAD")
+
+
+@pytest.mark.usefixtures("broken_bwrap")
+async def test_a_sandbox_setting_that_cannot_be_honoured_refuses_to_start(
+    agent_api: httpx.AsyncClient, fake_anthropic: FakeAnthropic, project: dict[str, Any]
+) -> None:
+    assert (await agent_api.put("/api/settings", json={"sandbox": "bubblewrap"})).status_code == 200
+    ticket = await new_ticket(agent_api, project["slug"])
+    refused = await agent_api.post(agent_url(project, ticket, "start"))
+    assert_error(refused, 409)
+    error = refused.json()["error"]
+    assert error["code"] == "sandbox_unavailable"
+    assert "No permissions" in error["message"]
+    assert "`codality settings set sandbox none`" in error["message"]
+    # Nothing was set up: no worktree, no session, the ticket as it was.
+    shown = (
+        await agent_api.get(f"/api/projects/{project['slug']}/tickets/{ticket['number']}")
+    ).json()
+    assert shown["status"] == ticket["status"] and shown["worktree_path"] is None
+    status = (await agent_api.get(agent_url(project, ticket, "status"))).json()
+    assert status["sessions"] == [] and fake_anthropic.requests == []
+    # Accepting the risk by name starts it on the host.
+    assert (await agent_api.put("/api/settings", json={"sandbox": "none"})).status_code == 200
+    fake_anthropic.script(text("Done."))
+    started = await agent_api.post(agent_url(project, ticket, "start"))
+    assert started.status_code == 202 and started.json()["sandbox"] == "none"
+    assert (await wait_for_end(agent_api, project, ticket))["status"] == "completed"
 
 
 async def test_text_is_stored_while_it_streams(

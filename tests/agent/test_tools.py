@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from codality_server.agent.sandbox import Sandbox, bubblewrap_works, choose_sandbox, scrubbed_env
+from codality_server.agent.sandbox import (
+    Sandbox,
+    SandboxUnavailable,
+    bubblewrap_problem,
+    choose_sandbox,
+    scrubbed_env,
+)
 from codality_server.agent.tools import Toolbox, ToolContext
+from codality_server.domain.errors import InvalidInput
 
 
 class NoKnowledge:
@@ -160,10 +168,7 @@ async def test_bash_env_has_the_git_identity_and_no_secrets(
         assert secret not in out
 
 
-needs_bwrap = pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap cannot run here")
-
-
-@needs_bwrap
+@pytest.mark.usefixtures("bubblewrap")
 async def test_bubblewrap_confines_writes_and_hides_the_data_dir(
     worktree: Path, tmp_path: Path
 ) -> None:
@@ -171,8 +176,8 @@ async def test_bubblewrap_confines_writes_and_hides_the_data_dir(
     data_dir.mkdir()
     (data_dir / "env").write_text("ANTHROPIC_API_KEY=sk-live\n")
     env = scrubbed_env(os.environ, set(), ("Ann", "ann@example.com"))
-    sandbox = choose_sandbox("bubblewrap", True, (), (data_dir,), env)
-    assert sandbox.kind == "bubblewrap"
+    assert await choose_sandbox("bubblewrap", True) == "bubblewrap"
+    sandbox = Sandbox("bubblewrap", True, (), (data_dir,), env)
     tools = Toolbox(ToolContext(worktree, sandbox, NoKnowledge(), 10))
     ok = await tools.run("bash", {"command": "echo hi > inside.txt && cat inside.txt && echo $$"})
     assert ok.ok and ok.output.split()[0] == "hi"
@@ -191,16 +196,168 @@ async def test_bubblewrap_confines_writes_and_hides_the_data_dir(
     assert int(pids.output.strip()) < 6  # its own PID namespace
 
 
-@needs_bwrap
+@pytest.mark.usefixtures("bubblewrap")
 async def test_bubblewrap_can_cut_the_network(worktree: Path) -> None:
     env = scrubbed_env(os.environ, set(), ("Ann", "ann@example.com"))
-    offline = choose_sandbox("auto", False, (), (), env)
-    tools = Toolbox(ToolContext(worktree, offline, NoKnowledge(), 10))
+    kind = await choose_sandbox("auto", False)
+    assert kind == "bubblewrap"
+    tools = Toolbox(ToolContext(worktree, Sandbox(kind, False, (), (), env), NoKnowledge(), 10))
     out = await tools.run("bash", {"command": "cat /proc/net/dev | tail -n +3 | cut -d: -f1"})
     assert out.ok and out.output.split() == ["lo"]
 
 
-def test_sandbox_modes() -> None:
-    assert choose_sandbox("none", True, (), (), {}).kind == "none"
-    with pytest.raises(Exception, match="unknown sandbox mode"):
-        choose_sandbox("docker", True, (), (), {})
+@pytest.mark.usefixtures("bubblewrap")
+async def test_a_failed_bubblewrap_probe_is_tried_again(
+    broken_bwrap: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    problem = await bubblewrap_problem(network=True)
+    assert problem is not None and "No permissions" in problem
+    # Fixed (here: the broken one is gone from PATH), the next start gets bubblewrap.
+    monkeypatch.setenv("PATH", os.environ["PATH"].replace(str(broken_bwrap.parent), ""))
+    assert await bubblewrap_problem(network=True) is None
+    assert await choose_sandbox("auto", True) == "bubblewrap"
+
+
+async def test_the_probe_leaves_the_event_loop_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bwrap that answers only once the loop has done something else: a probe that blocked the
+    loop would wait for it until its timeout."""
+    flag = tmp_path / "loop-ran"
+    folder = tmp_path / "slow-bin"
+    folder.mkdir()
+    fake = folder / "bwrap"
+    fake.write_text(
+        f"#!/bin/sh\nwhile [ ! -e {flag} ]; do sleep 0.01; done\necho 'bwrap: no' >&2\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+
+    async def meanwhile() -> None:
+        await asyncio.sleep(0.05)
+        flag.touch()
+
+    problem, _ = await asyncio.gather(bubblewrap_problem(network=True), meanwhile())
+    assert problem == "bubblewrap cannot run here: bwrap: no"
+
+
+async def test_sandbox_modes_and_refusals() -> None:
+    async def works(network: bool) -> str | None:
+        return None
+
+    async def no_userns(network: bool) -> str | None:
+        return "bubblewrap cannot run here: bwrap: No permissions to create a new namespace"
+
+    async def old_kernel(network: bool) -> str | None:
+        return "Landlock is not supported by this kernel (Linux 5.13+ needed)"
+
+    assert await choose_sandbox("none", True) == "none"
+    with pytest.raises(InvalidInput, match="unknown sandbox mode"):
+        await choose_sandbox("docker", True)
+    fallback = {"bubblewrap": no_userns, "landlock": works}
+    assert await choose_sandbox("auto", True, fallback) == "landlock"
+    # Asking for bubblewrap by name never settles for less.
+    with pytest.raises(SandboxUnavailable, match="is 'bubblewrap' but bubblewrap cannot run"):
+        await choose_sandbox("bubblewrap", True, fallback)
+    # Nothing works: refused, saying why and which setting accepts the risk.
+    with pytest.raises(SandboxUnavailable) as refused:
+        await choose_sandbox("auto", True, {"bubblewrap": no_userns, "landlock": old_kernel})
+    message = refused.value.message
+    assert "No permissions" in message and "5.13" in message
+    assert "`codality settings set sandbox none`" in message and "install bubblewrap" in message
+    assert refused.value.code == "sandbox_unavailable"
+
+
+def landlocked(worktree: Path, hidden: Path, network: bool = True, timeout: float = 10) -> Toolbox:
+    env = scrubbed_env(os.environ, set(), ("Ann", "ann@example.com"))
+    sandbox = Sandbox("landlock", network, (), (hidden,), env)
+    return Toolbox(ToolContext(worktree, sandbox, NoKnowledge(), timeout))
+
+
+@pytest.fixture
+def data_dir_with_worktree(tmp_path: Path) -> tuple[Path, Path]:
+    """The server's layout: worktrees live inside the data dir, next to its secrets."""
+    data_dir = tmp_path / "data"
+    worktree = data_dir / "worktrees" / "proj" / "1"
+    worktree.mkdir(parents=True)
+    (data_dir / "env").write_text("ANTHROPIC_API_KEY=sk-live\n")
+    (data_dir / "secret-key").write_text("very-secret\n")
+    (data_dir / "worktrees" / "proj" / "2").mkdir()
+    (data_dir / "worktrees" / "proj" / "2" / "other.txt").write_text("another ticket\n")
+    (tmp_path / "beside.txt").write_text("readable\n")
+    return data_dir, worktree
+
+
+@pytest.mark.usefixtures("landlock")
+async def test_landlock_hides_the_data_dir_and_confines_writes(
+    data_dir_with_worktree: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data_dir, worktree = data_dir_with_worktree
+    tools = landlocked(worktree, data_dir)
+    ok = await tools.run("bash", {"command": "echo hi > inside.txt && cat inside.txt"})
+    assert ok.ok and ok.output == "hi\n" and (worktree / "inside.txt").read_text() == "hi\n"
+    for secret in ("env", "secret-key", "worktrees/proj/2/other.txt"):
+        hidden = await tools.run("bash", {"command": f"cat {data_dir}/{secret}"})
+        assert not hidden.ok and "Permission denied" in hidden.output, secret
+    assert not (await tools.run("bash", {"command": f"ls {data_dir}"})).ok
+    assert not (await tools.run("bash", {"command": f"echo x > {data_dir}/planted"})).ok
+    assert not (data_dir / "planted").exists()
+    beside = await tools.run("bash", {"command": f"cat {tmp_path}/beside.txt"})
+    assert beside.ok and beside.output == "readable\n"
+    assert not (await tools.run("bash", {"command": f"echo x > {tmp_path}/beside.txt"})).ok
+    assert not (await tools.run("bash", {"command": "touch /usr/local/nope"})).ok
+    shell = await tools.run("bash", {"command": "echo quiet > /dev/null && git --version"})
+    assert shell.ok and shell.output.startswith("git version")
+
+
+@pytest.mark.usefixtures("landlock")
+async def test_landlock_keeps_the_server_process_out_of_reach(
+    data_dir_with_worktree: tuple[Path, Path],
+) -> None:
+    """Its environment (where exported keys live) cannot be read, nor can it be signalled."""
+    data_dir, worktree = data_dir_with_worktree
+    tools = landlocked(worktree, data_dir)
+    environ = await tools.run("bash", {"command": f"cat /proc/{os.getpid()}/environ"})
+    assert not environ.ok and "Permission denied" in environ.output
+    open_files = await tools.run("bash", {"command": f"ls -l /proc/{os.getpid()}/fd/"})
+    assert str(data_dir) not in open_files.output
+
+
+async def test_landlock_cannot_signal_the_server_or_connect_when_offline(
+    landlock: int, data_dir_with_worktree: tuple[Path, Path]
+) -> None:
+    if landlock < 6:
+        pytest.skip(f"signal scoping needs Landlock ABI 6 (this kernel: {landlock})")
+    data_dir, worktree = data_dir_with_worktree
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        online = landlocked(worktree, data_dir)
+        probe = f"python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}))'"
+        assert (await online.run("bash", {"command": probe})).ok
+        offline = landlocked(worktree, data_dir, network=False)
+        cut = await offline.run("bash", {"command": probe})
+        assert not cut.ok and "Permission denied" in cut.output
+        signal = await online.run("bash", {"command": f"kill -0 {os.getpid()}"})
+        assert not signal.ok and "not permitted" in signal.output
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.usefixtures("landlock")
+async def test_landlock_that_cannot_apply_its_rules_runs_nothing(
+    data_dir_with_worktree: tuple[Path, Path],
+) -> None:
+    data_dir, worktree = data_dir_with_worktree
+    tools = landlocked(worktree, data_dir, timeout=10)
+    # The server is not this shell's parent: the helper refuses (exit 125), nothing runs.
+    sandbox = tools.context.sandbox
+    argv = sandbox.argv(f"touch {worktree}/ran", worktree)
+    argv[argv.index("--parent") + 1] = "1"
+    process = await asyncio.create_subprocess_exec(
+        *argv, cwd=worktree, stderr=asyncio.subprocess.PIPE, env=sandbox.env
+    )
+    _, err = await process.communicate()
+    assert process.returncode == 125 and b"landlock" in err
+    assert not (worktree / "ran").exists()

@@ -90,6 +90,10 @@ def test_detach_then_say_watch_status_and_stop(
     assert status.json()["sessions"][0]["status"] == "completed"
     table = cli("-p", slug, "ticket", "status", str(number))
     assert "completed" in table.stdout and "not running" in table.stderr
+    # Which sandbox ran the commands is in the table and on the run's last line.
+    sandbox = status.json()["sessions"][0]["sandbox"]
+    assert sandbox in ("bubblewrap", "landlock") and sandbox in table.stdout
+    assert f"· sandbox {sandbox}" in watched.stderr
 
     assert cli("-p", slug, "ticket", "stop", str(number)).exit_code == 6
     assert cli("-p", slug, "ticket", "say", str(number), "hello?").exit_code == 6

@@ -1,0 +1,252 @@
+"""Run a command under Landlock: readable everywhere but the hidden paths, writable only where told.
+
+The fallback sandbox for machines where bubblewrap cannot create namespaces (most containers):
+Landlock needs no privileges and no namespaces, only a Linux kernel of 5.13 or later. It is run
+as a script of its own (``python -I -S landlock.py --hide D --write W -- argv…``), so the rules
+are applied in a fresh process that then ``exec``s the command; the server never restricts
+itself and never runs Python code between ``fork`` and ``exec``. It imports the standard library
+only, for a fast start.
+
+Landlock only grants, so hiding a directory means granting read access to everything around it:
+each entry of every ancestor of a hidden path, except the next step towards it. The ancestors
+themselves cannot be listed (a grant on a directory covers all beneath it). On top of that the
+command cannot ``ptrace`` or read ``/proc/PID/environ`` of processes outside its domain (the
+server's; a root server's commands lose every capability first, as ``CAP_SYS_PTRACE`` would
+open that door again), cannot signal them (ABI 6), TCP is cut when asked (ABI 4), and its shell
+is killed when the server dies. If any of it cannot be set up, the command does not run: exit
+125 with the reason.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import stat
+import sys
+from collections.abc import Callable
+
+# Syscall numbers are the same on every architecture (new syscalls share one table).
+_CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446
+_CREATE_RULESET_VERSION = 1
+_RULE_PATH_BENEATH = 1
+_PR_SET_PDEATHSIG, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 24, 38
+_CAPSET, _CAPABILITY_VERSION_3 = 126, 0x20080522
+_SIGKILL = 9
+
+EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+REMOVE_DIR, REMOVE_FILE, MAKE_CHAR, MAKE_DIR = 1 << 4, 1 << 5, 1 << 6, 1 << 7
+MAKE_REG, MAKE_SOCK, MAKE_FIFO, MAKE_BLOCK, MAKE_SYM = 1 << 8, 1 << 9, 1 << 10, 1 << 11, 1 << 12
+REFER, TRUNCATE = 1 << 13, 1 << 14  # ABI 2, ABI 3
+NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1  # ABI 4
+SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1  # ABI 6
+
+FAILED = 125
+# Devices a shell writes to all the time (``> /dev/null``).
+_WRITABLE_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/tty")
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+class LandlockError(Exception):
+    """Why the rules could not be applied; the command is then not run."""
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _call(function: Callable[..., int], *args: object) -> int:
+    """Call a variadic libc function (``syscall``, ``prctl``) with every int as a C long."""
+    converted = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
+    return int(function(*converted))
+
+
+def _check(result: int, what: str) -> int:
+    if result < 0:
+        errno = ctypes.get_errno()
+        raise LandlockError(f"{what}: {os.strerror(errno)}")
+    return result
+
+
+def abi_version() -> int:
+    """The kernel's Landlock ABI, 0 when it has none (too old, or Landlock not enabled)."""
+    if not sys.platform.startswith("linux"):
+        return 0
+    libc = _libc()
+    libc.syscall.restype = ctypes.c_long
+    return max(_call(libc.syscall, _CREATE_RULESET, None, 0, _CREATE_RULESET_VERSION), 0)
+
+
+def _rights(abi: int) -> tuple[int, int, int]:
+    """(every filesystem right handled, read rights, rights that make sense on a file)."""
+    everything = (1 << 13) - 1
+    file_only = EXECUTE | WRITE_FILE | READ_FILE
+    if abi >= 2:
+        everything |= REFER
+    if abi >= 3:
+        everything |= TRUNCATE
+        file_only |= TRUNCATE
+    return everything, EXECUTE | READ_FILE | READ_DIR, file_only
+
+
+def _contains(parent: str, child: str) -> bool:
+    return child == parent or child.startswith(parent.rstrip("/") + "/")
+
+
+def plan(hidden: list[str], writable: list[str]) -> list[tuple[str, str]]:
+    """The grants as (absolute path, "read" | "write"): everything readable but ``hidden``, and
+    ``writable`` (never one that would expose a hidden path)."""
+    grants: list[tuple[str, str]] = []
+
+    def around(directory: str) -> None:
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            return
+        for name in names:
+            path = os.path.join(directory, name)
+            if os.path.islink(path):
+                continue  # a link is checked where it leads
+            if any(_contains(path, h) for h in hidden):
+                if path not in hidden and os.path.isdir(path):
+                    around(path)
+                continue
+            grants.append((path, "read"))
+
+    if hidden:
+        around("/")
+    else:
+        grants.append(("/", "read"))
+    for path in writable:
+        if os.path.exists(path) and not any(_contains(path, h) for h in hidden):
+            grants.append((path, "write"))
+    grants += [(device, "write") for device in _WRITABLE_DEVICES if os.path.exists(device)]
+    return grants
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def drop_capabilities() -> None:
+    """Run as an ordinary user even when the server is root: with ``CAP_SYS_PTRACE`` a command
+    could still read the server's ``/proc/PID/environ`` through Landlock."""
+    libc = _libc()
+    for cap in range(64):  # empty the bounding set, so running a program cannot regain them
+        if _call(libc.prctl, _PR_CAPBSET_DROP, cap, 0, 0, 0) < 0:
+            if ctypes.get_errno() == 22:  # EINVAL: past the last capability
+                break
+            _check(-1, f"prctl(CAPBSET_DROP, {cap})")
+    header = _CapHeader(version=_CAPABILITY_VERSION_3, pid=0)
+    data = (_CapData * 2)()
+    libc.syscall.restype = ctypes.c_long
+    _check(_call(libc.syscall, _CAPSET, ctypes.byref(header), data), "capset")
+
+
+def restrict(hidden: list[str], writable: list[str], network: bool) -> None:
+    """Apply the rules to this process (and everything it runs from now on)."""
+    abi = abi_version()
+    if abi < 1:
+        raise LandlockError("Landlock is not supported by this kernel (Linux 5.13+ needed)")
+    if not network and abi < 4:
+        raise LandlockError("this kernel's Landlock cannot cut the network (ABI 4 needed)")
+    libc = _libc()
+    libc.syscall.restype = ctypes.c_long
+    everything, read, file_only = _rights(abi)
+    attr = _RulesetAttr(handled_access_fs=everything)
+    size = 8
+    if not network:
+        attr.handled_access_net = NET_BIND_TCP | NET_CONNECT_TCP
+        size = 16
+    if abi >= 6:
+        attr.scoped = SCOPE_SIGNAL | SCOPE_ABSTRACT_UNIX_SOCKET
+        size = 24
+    ruleset = _check(
+        _call(libc.syscall, _CREATE_RULESET, ctypes.byref(attr), size, 0),
+        "landlock_create_ruleset",
+    )
+    try:
+        for path, kind in plan(hidden, writable):
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue  # gone meanwhile: nothing to grant
+            try:
+                allowed = everything if kind == "write" else read
+                if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                    allowed &= file_only
+                rule = ctypes.byref(_PathBeneathAttr(allowed_access=allowed, parent_fd=fd))
+                added = _call(libc.syscall, _ADD_RULE, ruleset, _RULE_PATH_BENEATH, rule, 0)
+                _check(added, f"landlock_add_rule({path})")
+            finally:
+                os.close(fd)
+        _check(_call(libc.prctl, _PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+        _check(_call(libc.syscall, _RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
+    finally:
+        os.close(ruleset)
+
+
+def _arguments(argv: list[str]) -> tuple[list[str], list[str], bool, int, list[str]]:
+    """``[--hide P]… [--write P]… [--no-network] [--parent PID] -- COMMAND…``."""
+    hidden: list[str] = []
+    writable: list[str] = []
+    network, parent = True, 0
+    rest = list(argv)
+    while rest and rest[0] != "--":
+        flag = rest.pop(0)
+        if flag == "--no-network":
+            network = False
+        elif flag in ("--hide", "--write", "--parent") and rest:
+            value = rest.pop(0)
+            if flag == "--parent":
+                parent = int(value)
+            else:
+                (hidden if flag == "--hide" else writable).append(os.path.realpath(value))
+        else:
+            raise LandlockError(f"unexpected argument {flag!r}")
+    if len(rest) < 2:
+        raise LandlockError("no command after --")
+    return hidden, writable, network, parent, rest[1:]
+
+
+def main(argv: list[str]) -> int:
+    try:
+        hidden, writable, network, parent, command = _arguments(argv)
+        libc = _libc()
+        _check(_call(libc.prctl, _PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+        if parent and os.getppid() != parent:
+            raise LandlockError("the server is gone")
+        if os.geteuid() == 0:
+            drop_capabilities()
+        restrict(hidden, writable, network)
+    except (LandlockError, ValueError) as exc:
+        print(f"codality sandbox (landlock): {exc}", file=sys.stderr)
+        return FAILED
+    try:
+        os.execvp(command[0], command)
+    except OSError as exc:
+        print(f"codality sandbox (landlock): cannot run {command[0]}: {exc}", file=sys.stderr)
+    return 127
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
