@@ -23,11 +23,13 @@ from codality_cli.tui.messages import (
     ConnectionLost,
     ConnectionRestored,
     EventReceived,
+    PlansOpenRequested,
     ReviewRequested,
     TicketOpenRequested,
 )
 from codality_cli.tui.screens.base import LiveScreen
 from codality_cli.tui.screens.board import BoardScreen
+from codality_cli.tui.screens.plans import PlansScreen
 from codality_cli.tui.screens.project_picker import ProjectPickerScreen
 from codality_cli.tui.screens.review import ReviewScreen
 from codality_cli.tui.screens.ticket import TicketScreen
@@ -109,6 +111,9 @@ class CodalityApp(App[None]):
 
     def on_review_requested(self, message: ReviewRequested) -> None:
         self.push_screen(ReviewScreen(message.slug, message.number))
+
+    def on_plans_open_requested(self, message: PlansOpenRequested) -> None:
+        self.push_screen(PlansScreen(message.slug))
 
     # ---- the event stream ------------------------------------------------------------------
 

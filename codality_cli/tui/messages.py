@@ -67,3 +67,11 @@ class ReviewRequested(Message):
         super().__init__()
         self.slug = slug
         self.number = number
+
+
+class PlansOpenRequested(Message):
+    """A screen wants the project's plans opened."""
+
+    def __init__(self, slug: str) -> None:
+        super().__init__()
+        self.slug = slug

@@ -16,8 +16,9 @@ import pytest
 from textual.pilot import Pilot
 
 from codality_cli.tui.app import CodalityApp
-from codality_cli.tui.messages import ReviewRequested, TicketOpenRequested
+from codality_cli.tui.messages import PlansOpenRequested, ReviewRequested, TicketOpenRequested
 from codality_cli.tui.screens.board import BoardScreen
+from codality_cli.tui.screens.plans import PlansScreen
 from codality_cli.tui.screens.review import ReviewScreen
 from codality_cli.tui.screens.ticket import TicketScreen
 from codality_cli.tui.widgets.transcript import Transcript
@@ -179,6 +180,39 @@ def test_diff_review(
         review = await wait_for_screen(pilot, app, ReviewScreen)
         await wait_until(pilot, lambda: len(review.files) == 1)
         await pilot.press("down", "down", "down", "v", "down")
+        await settled(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_plans(
+    snap_compare: Snap,
+    http: httpx.Client,
+    git_repo: Path,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    slug = setup_project(http, git_repo, [])
+    body = (
+        "# Tags\n\nLet people **label** tickets and filter the board by label.\n\n"
+        "## Design\n\n- a `tags` table\n- `GET /tags`\n- a filter in the TUI\n"
+    )
+    drafts = [
+        {"title": "Schema for tags", "kind": "task", "priority": "high"},
+        {"title": "Tag API", "kind": "feature", "depends_on": [1]},
+        {"title": "Filter the board by tag", "kind": "feature", "depends_on": [1, 2]},
+    ]
+    http.post(f"/api/projects/{slug}/plans", json={"title": "Older idea", "body": "maybe"})
+    made = http.post(
+        f"/api/projects/{slug}/plans", json={"title": "Tags", "body": body, "drafts": drafts}
+    )
+    assert made.status_code == 201, made.text
+    app = make_app(slug, follow=False)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        app.post_message(PlansOpenRequested(slug))
+        plans = await wait_for_screen(pilot, app, PlansScreen)
+        await wait_until(pilot, lambda: plans.plan is not None)
         await settled(pilot)
 
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)

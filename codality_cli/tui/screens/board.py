@@ -15,7 +15,12 @@ from textual.containers import Horizontal
 from textual.widgets import Footer
 
 from codality_cli.tui.board_state import BoardState, Ticket
-from codality_cli.tui.messages import EventReceived, ReviewRequested, TicketOpenRequested
+from codality_cli.tui.messages import (
+    EventReceived,
+    PlansOpenRequested,
+    ReviewRequested,
+    TicketOpenRequested,
+)
 from codality_cli.tui.screens.base import LiveScreen
 from codality_cli.tui.screens.new_ticket import NewTicketScreen
 from codality_cli.tui.widgets.filter_bar import FilterBar
@@ -37,6 +42,7 @@ class BoardScreen(LiveScreen):
         Binding("x", "stop_agent", "Stop agent"),
         Binding("d", "review", "Review diff"),
         Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("p", "plans", "Plans"),
         Binding("C", "toggle_cancelled", "Cancelled column", key_display="C", show=False),
         Binding("r", "reload", "Reload", show=False),
     ]
@@ -171,6 +177,9 @@ class BoardScreen(LiveScreen):
         number = self.current_ticket
         if number is not None:
             self.app.post_message(ReviewRequested(self.slug, number))
+
+    def action_plans(self) -> None:
+        self.app.post_message(PlansOpenRequested(self.slug))
 
     def action_new_ticket(self) -> None:
         self.app.push_screen(NewTicketScreen(), self._create_ticket)
