@@ -18,7 +18,7 @@ from pathlib import Path
 
 from serving import agent_bench
 
-from codality_server.agent.scripted_model import REQUESTS
+from codality_server.scripted.server import REQUESTS
 
 
 def make_repo(path: Path) -> None:

@@ -23,7 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from codality_server.keys import SERVICES
+from codality_server.http.keys import SERVICES
 from codality_server.settings import ServerSettings
 from tests.conftest import git, sign_in, start_server
 
@@ -84,7 +84,7 @@ def main() -> None:
 
     data = work / "data"
     data.mkdir(mode=0o700)
-    server, thread = start_server(ServerSettings(data_dir=data, port=0))
+    server, thread = start_server(ServerSettings(data_dir=data, port=0, keyring=False))
     try:
         token = sign_in(server, "bench@example.com")
         with httpx.Client(

@@ -19,9 +19,8 @@ async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
     """Start ``app`` on a free loopback port; returns its runner (to clean up) and base URL."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
     return runner, f"http://127.0.0.1:{port}"
 
 
@@ -41,13 +40,15 @@ async def agent_bench(
 
     Yields the admin's client, the project's slug and the scripted model's app (its requests).
     """
-    from codality_server.agent.scripted_model import create_app as create_model
     from codality_server.app import create_app
+    from codality_server.scripted.server import create_app as create_model
     from codality_server.settings import ServerSettings
 
     model = create_model(turns)
     model_runner, model_url = await serve(model)
-    server_runner, url = await serve(create_app(ServerSettings(data_dir=data_dir, port=0)))
+    server_runner, url = await serve(
+        create_app(ServerSettings(data_dir=data_dir, port=0, keyring=False))
+    )
     try:
         async with httpx.AsyncClient(base_url=url, timeout=60) as api:
             # Signed in with this loop's client: the server runs on this very loop.

@@ -52,11 +52,11 @@ async def run(subscribers: int, rate: int, seconds: float) -> dict[str, float]:
     from serving import serve
 
     from codality_server.app import create_app
-    from codality_server.keys import BUS
+    from codality_server.http.keys import BUS
     from codality_server.settings import ServerSettings
 
     data_dir = Path(tempfile.mkdtemp(prefix="codality-bench-"))
-    app = create_app(ServerSettings(data_dir=data_dir, port=0))
+    app = create_app(ServerSettings(data_dir=data_dir, port=0, keyring=False))
     runner, url = await serve(app)
     code = (data_dir / "setup-code").read_text().strip()
     async with httpx.AsyncClient() as client:

@@ -30,7 +30,7 @@ class BenchServer:
 
     def publish_soon(self, type_: str, channels: list[str], data: dict[str, Any]) -> None:
         """Publish on the server's bus from any thread."""
-        from codality_server.keys import BUS
+        from codality_server.http.keys import BUS
 
         self.loop.call_soon_threadsafe(self.app[BUS].publish, type_, channels, data)
 
@@ -65,7 +65,7 @@ def start() -> BenchServer:
         loop = asyncio.new_event_loop()
 
         async def main() -> None:
-            app = create_app(ServerSettings(data_dir=data_dir, port=0))
+            app = create_app(ServerSettings(data_dir=data_dir, port=0, keyring=False))
             _, url = await serve(app)
             box.update(loop=loop, app=app, url=url)
             ready.set()

@@ -59,6 +59,17 @@ def _read_code(message: Path) -> str | None:
     return found.group(1) if found else None
 
 
+#: Where the root callback leaves the builder of the whole command tree, in click's ``meta``
+#: (shared by every nested context), for commands that describe the whole tree.
+APP_BUILDER = "codality.build_app"
+
+
+def full_app(ctx: typer.Context) -> typer.Typer:
+    """Every command, built on demand (a run builds only the command being run)."""
+    build: Callable[[], typer.Typer] = ctx.meta[APP_BUILDER]
+    return build()
+
+
 class CliContext:
     """Settings, streams and credentials of one invocation (Typer keeps it in ``ctx.obj``)."""
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import typer
-from typer._click.core import Command
 from typer.core import TyperGroup as Group
 from typer.core import TyperOption as Option
 
@@ -68,6 +67,16 @@ def _choices(param: Any) -> list[str]:
     return [str(c) for c in getattr(param.type, "choices", None) or []]
 
 
+class Command(Protocol):
+    """What ``describe`` reads of a command of the click tree Typer builds."""
+
+    params: list[Any]
+    help: str | None
+    hidden: bool
+
+    def get_short_help_str(self, limit: int = 45) -> str: ...
+
+
 def describe(command: Command, path: tuple[str, ...] = (PROG,)) -> CommandDoc:
     """A plain description of ``command`` and everything under it."""
     options = [
@@ -112,9 +121,9 @@ def walk(doc: CommandDoc) -> Iterator[CommandDoc]:
         yield from walk(sub)
 
 
-def command_tree() -> CommandDoc:
-    from .main import app
-
+def command_tree(app: typer.Typer) -> CommandDoc:
+    """The whole tree of ``app`` (``main.app``; a running command gets it from its context,
+    ``context.full_app``, since only the command being run is built)."""
     return describe(typer.main.get_command(app))
 
 
@@ -262,8 +271,8 @@ COMPLETIONS = {
 }
 
 
-def completion(shell: str, tree: CommandDoc | None = None) -> str:
-    return COMPLETIONS[shell][1](tree or command_tree())
+def completion(shell: str, tree: CommandDoc) -> str:
+    return COMPLETIONS[shell][1](tree)
 
 
 # -- man pages ----------------------------------------------------------------------------------
@@ -347,24 +356,20 @@ def root_page(tree: CommandDoc) -> str:
     return "\n".join(lines) + "\n"
 
 
-def root_help() -> str:
+def root_help(app: typer.Typer) -> str:
     """``codality --help`` as the framework prints it at 80 columns (served by ``launch.py``)."""
-    from typer._click.core import Context
-
-    from .main import app
-
     command = typer.main.get_command(app)
     # On any terminal of 80 columns or more, click formats help 78 wide.
     settings = {**command.context_settings, "terminal_width": 78}
-    with Context(command, info_name=PROG, **settings) as ctx:
+    with typer.Context(command, info_name=PROG, **settings) as ctx:
         return command.get_help(ctx) + "\n"
 
 
-def generated_files(tree: CommandDoc | None = None) -> dict[str, str]:
+def generated_files(app: typer.Typer) -> dict[str, str]:
     """Every generated file, by path relative to the repository root."""
-    tree = tree or command_tree()
+    tree = command_tree(app)
     files = {f"completions/{name}": make(tree) for name, make in COMPLETIONS.values()}
-    files[HELP_FILE] = root_help()
+    files[HELP_FILE] = root_help(app)
     files[f"man/{PROG}.1"] = root_page(tree)
     for sub in tree.subcommands:
         if sub.subcommands:

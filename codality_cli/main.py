@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .context import CliContext
+from .context import APP_BUILDER, CliContext
 from .errors import CliError, ExitCode
 from .settings import CliSettings
 from .streams import Streams
@@ -112,6 +112,7 @@ def root(
     streams = ctx.obj if isinstance(ctx.obj, Streams) else Streams.system(settings_.no_color)
     streams.no_color = settings_.no_color or streams.no_color
     ctx.obj = CliContext(settings_, streams)
+    ctx.meta[APP_BUILDER] = build_app
     if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
         if streams.out_tty and sys.stdin.isatty():
             from .commands import board

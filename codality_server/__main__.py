@@ -24,7 +24,7 @@ from aiohttp import web
 
 from codality_server import __version__
 from codality_server.app import create_app
-from codality_server.keys import SERVICES
+from codality_server.http.keys import SERVICES
 from codality_server.secrets_store import write_private
 from codality_server.settings import DEFAULT_PORT, ServerSettings, default_data_dir
 

@@ -20,8 +20,6 @@ def real_keyring_available() -> bool:
 
     ``codality_cli.credentials`` makes the same check: the two packages never import each other.
     """
-    if os.environ.get("CODALITY_NO_KEYRING"):
-        return False
     try:
         import keyring
         from keyring.backends import fail

@@ -31,6 +31,11 @@ class ServerSettings:
     heartbeat_s: float = 15.0
     event_ring_size: int = 10_000
     subscriber_queue_size: int = 5_000
+    #: Keep secret env values in the OS keyring when a real one works (else a 0600 file).
+    #: ``CODALITY_NO_KEYRING=1`` turns it off; tests and headless machines do.
+    keyring: bool = True
+    #: First wait before retrying a transient model failure; doubles per attempt. Tests use ~0.
+    retry_backoff_s: float = 1.0
 
     @classmethod
     def from_env(cls, data_dir: Path, host: str, port: int) -> ServerSettings:
@@ -42,6 +47,7 @@ class ServerSettings:
             app_url=os.environ.get("APP_URL") or None,
             worktree_base=Path(worktrees).expanduser() if worktrees else None,
             heartbeat_s=float(os.environ.get("CODALITY_HEARTBEAT_S", "15")),
+            keyring=not os.environ.get("CODALITY_NO_KEYRING"),
         )
 
     @property

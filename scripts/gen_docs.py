@@ -13,12 +13,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from codality_cli.docs import generated_files  # noqa: E402
+from codality_cli.main import build_app  # noqa: E402
 
 
 def stale_files(root: Path = ROOT) -> list[str]:
     """Generated files whose content on disk differs (or that are missing)."""
     stale = []
-    for relative, text in generated_files().items():
+    for relative, text in generated_files(build_app()).items():
         path = root / relative
         if not path.exists() or path.read_text("utf-8") != text:
             stale.append(relative)
@@ -31,7 +32,7 @@ def main(argv: list[str]) -> int:
         for relative in stale:
             print(f"stale: {relative}")
         return 1 if stale else 0
-    for relative, text in generated_files().items():
+    for relative, text in generated_files(build_app()).items():
         path = ROOT / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, "utf-8")

@@ -33,7 +33,15 @@ def isolated_home(
     monkeypatch.setenv("CODALITY_NO_KEYRING", "1")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name in ("CODALITY_URL", "CODALITY_TOKEN", "CODALITY_PROJECT", "CODALITY_DATA_DIR"):
+    # The server falls back to the process environment for names its env store lacks.
+    for name in (
+        "CODALITY_URL",
+        "CODALITY_TOKEN",
+        "CODALITY_PROJECT",
+        "CODALITY_DATA_DIR",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     (home / ".gitconfig").write_text(
         "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"
@@ -79,9 +87,8 @@ def start_server(settings: ServerSettings) -> tuple[RunningServer, threading.Thr
             running.app = app
             runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2)
             await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            port = runner.addresses[0][1]
             running.url = f"http://127.0.0.1:{port}"
             ready.set()
             while not running._stop.is_set():
@@ -113,7 +120,9 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server_settings(data_dir: Path, tmp_path: Path) -> ServerSettings:
-    return ServerSettings(data_dir=data_dir, port=0, heartbeat_s=0.5)
+    return ServerSettings(
+        data_dir=data_dir, port=0, heartbeat_s=0.5, keyring=False, retry_backoff_s=0.01
+    )
 
 
 @pytest.fixture
@@ -172,7 +181,7 @@ async def anon(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
 
 def publish(server: RunningServer, type_: str, channels: list[str], data: dict[str, Any]) -> int:
     """Put an event on the server's bus (on its loop), as the services do; returns its id."""
-    from codality_server.keys import BUS
+    from codality_server.http.keys import BUS
 
     async def put() -> int:
         return int(server.app[BUS].publish(type_, channels, data).id)
@@ -246,13 +255,10 @@ def fake_anthropic() -> Iterator[FakeAnthropic]:
 async def agent_api(
     server: RunningServer, api: httpx.AsyncClient, fake_anthropic: FakeAnthropic
 ) -> httpx.AsyncClient:
-    """The admin client, with the server's env pointing the agent at the fake model and quick
-    retries."""
-    from codality_server.keys import SERVICES
-
+    """The admin client, with the server's env pointing the agent at the fake model (the
+    ``server_settings`` fixture makes retries quick)."""
     env = {"ANTHROPIC_API_KEY": "sk-test-key", "ANTHROPIC_BASE_URL": fake_anthropic.url}
     assert (await api.put("/api/settings/env", json=env)).status_code == 200
-    server.app[SERVICES].agent.retry_backoff_s = 0.01
     return api
 
 
@@ -275,7 +281,7 @@ def attach_work(
 ) -> Any:
     """Give ``ticket`` a worktree with one commit (a friendlier greeting) and an uncommitted
     ``notes.md``, recorded through the tickets service; returns the updated ticket."""
-    from codality_server.keys import SERVICES
+    from codality_server.http.keys import SERVICES
 
     commit_on_branch(repo, worktree, branch, {"src/app.py": FRIENDLIER_GREET})
     (worktree / "notes.md").write_text("uncommitted notes\n")

@@ -10,27 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..agent_stream import TERMINAL_STATUSES, AgentPrinter, money
+from ..agent_stream import TERMINAL_STATUSES, AgentPrinter
 from ..context import CliContext
 from ..errors import CliError, ExitCode
-from ..output import Column, JsonOption
+from ..output import JsonOption
 from .ticket import NumberArgument, ticket_app
 
 if TYPE_CHECKING:
     from ..api import ApiClient
-
-SESSION_COLUMNS = [
-    Column("id", "id"),
-    Column("trigger", "trigger"),
-    Column("status", "status"),
-    Column("model", "model"),
-    Column("sandbox", "sandbox"),
-    Column("tokens in", "tokens_in"),
-    Column("tokens out", "tokens_out"),
-    Column("cost", "cost_usd", lambda s: money(s.get("cost_usd"))),
-    Column("started", "started_at"),
-    Column("summary", "summary"),
-]
 
 NoThinking = Annotated[
     bool, typer.Option("--no-thinking", help="Hide the model's thinking (shown dimmed).")
@@ -167,14 +154,3 @@ def say(
     mode = "queue" if queue else "steer"
     sent = cli.run_in_project(lambda api, slug: api.agent.message(slug, number, text, mode))
     cli.output(as_json).done(f"message delivered to the agent on ticket #{number} ({mode})", sent)
-
-
-def show_agent_status(cli: CliContext, number: int, as_json: bool, fields: str | None) -> None:
-    """The agent's current and past sessions on a ticket (``ticket status N`` without STATUS)."""
-    found = cli.run_in_project(lambda api, slug: api.agent.status(slug, number))
-    if as_json:
-        cli.output(True, fields).json(found)
-        return
-    state = "running" if found["running"] else "not running"
-    cli.streams.message(f"ticket #{number}: agent {state}")
-    cli.output(False, fields).items(found["sessions"], SESSION_COLUMNS)

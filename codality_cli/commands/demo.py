@@ -82,7 +82,7 @@ def scripted_model() -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "codality_server.agent.scripted_model",
+            "codality_server.scripted",
             "--port",
             "0",
             "--script",

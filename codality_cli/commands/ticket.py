@@ -209,8 +209,6 @@ def set_status(
     """Move a ticket to another column, or show its agent's current and past sessions."""
     cli = CliContext.of(ctx)
     if status is None:
-        from .agent import show_agent_status
-
         show_agent_status(cli, number, as_json, fields)
         return
     ticket = cli.run_in_project(
@@ -263,3 +261,28 @@ def search(
     cli = CliContext.of(ctx)
     found = cli.run_in_project(lambda api, slug: api.tickets.search(slug, query, limit))
     cli.output(as_json, fields).items(found, SEARCH_COLUMNS)
+
+
+def show_agent_status(cli: CliContext, number: int, as_json: bool, fields: str | None) -> None:
+    """The agent's current and past sessions on a ticket (``ticket status N`` without STATUS)."""
+    from ..agent_stream import money
+
+    found = cli.run_in_project(lambda api, slug: api.agent.status(slug, number))
+    if as_json:
+        cli.output(True, fields).json(found)
+        return
+    state = "running" if found["running"] else "not running"
+    cli.streams.message(f"ticket #{number}: agent {state}")
+    columns = [
+        Column("id", "id"),
+        Column("trigger", "trigger"),
+        Column("status", "status"),
+        Column("model", "model"),
+        Column("sandbox", "sandbox"),
+        Column("tokens in", "tokens_in"),
+        Column("tokens out", "tokens_out"),
+        Column("cost", "cost_usd", lambda s: money(s.get("cost_usd"))),
+        Column("started", "started_at"),
+        Column("summary", "summary"),
+    ]
+    cli.output(False, fields).items(found["sessions"], columns)

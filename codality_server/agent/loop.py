@@ -1,63 +1,22 @@
-"""The model ↔ tool loop over the anthropic SDK's streaming Messages API.
+"""The model ↔ tool loop: ask the model, run the tools it calls, repeat until it ends its turn.
 
-The loop knows nothing of the database or the bus: everything it sees goes out through one
-``emit(kind, data)`` callback, which keeps it testable and lets the runtime decide what is
-published and what is stored. Only the SDK's derived event family (``text``, ``thinking``,
-``content_block_stop``) is handled, never the raw deltas as well, so nothing is seen twice.
-
-Failures: rate limits, overload and connection errors are retried here with exponential backoff
-(the SDK's own retries are off, so there is one policy and the user sees each retry as an
-``error`` event); a stream that breaks mid-way (``httpx2.TransportError``, not an anthropic
-exception) or an error that persists raises ``ModelFailure`` with a message meant for people.
+The loop knows nothing of the database or the bus: what it sees goes out through a
+``LoopListener`` (the supervisor's recorder stores and publishes it), model calls go through the
+one ``ModelClient``, and people reach a running loop through its ``Inbox``. It works on any
+message history and returns the history it ended with, so a conversation can continue later.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
+from .model import CallUsage, Message, ModelClient, ModelRequest, StreamListener
 from .tools import Toolbox
 
-if TYPE_CHECKING:
-    import anthropic
-
-Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 MessageMode = Literal["steer", "queue"]
 
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504, 529})
-RETRYABLE_TYPES = frozenset({"overloaded_error", "rate_limit_error", "api_error"})
 EVENT_OUTPUT_LIMIT = 4 * 1024
-
-
-class ModelFailure(Exception):
-    """The model could not be reached or its answer broke off; the session fails with this."""
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    api_key: str
-    base_url: str | None
-    model: str
-    max_tokens: int
-    temperature: float | None = None
-    thinking_budget: int | None = None
-    max_attempts: int = 5
-    backoff_s: float = 1.0
-
-    def request(self, system: str, tools: list[dict[str, Any]]) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "model": self.model,
-            "max_tokens": self.max_tokens,
-            "system": system,
-            "tools": tools,
-        }
-        if self.thinking_budget:
-            params["thinking"] = {"type": "enabled", "budget_tokens": self.thinking_budget}
-        elif self.temperature is not None:
-            params["temperature"] = self.temperature
-        return params
 
 
 @dataclass
@@ -80,16 +39,24 @@ class Inbox:
         return taken
 
 
-@dataclass
-class Usage:
-    tokens_in: int = 0
-    tokens_out: int = 0
+class LoopListener(StreamListener):
+    """What a loop reports besides the stream: tool calls, their outcomes, and usage so far."""
+
+    async def tool_call(self, tool_use_id: str, name: str, tool_input: Any) -> None:
+        """The model asked for a tool; it runs next."""
+
+    async def tool_result(self, tool_use_id: str, name: str, ok: bool, output: str) -> None:
+        """A tool finished (``output`` capped for display)."""
+
+    async def usage(self, total: CallUsage) -> None:
+        """Tokens and cost of every call so far in this loop."""
 
 
 @dataclass(frozen=True)
 class LoopResult:
     summary: str
-    usage: Usage
+    messages: list[Message]
+    usage: CallUsage
 
 
 def _user_texts(texts: list[str]) -> list[dict[str, Any]]:
@@ -100,153 +67,51 @@ def _cap(text: str, limit: int = EVENT_OUTPUT_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit] + f"\n[… {len(text) - limit} more chars]"
 
 
-def _describe(exc: Exception) -> str:
-    import anthropic
-
-    if isinstance(exc, anthropic.APIStatusError):
-        body = exc.body if isinstance(exc.body, dict) else {}
-        error = body.get("error", {}) if isinstance(body.get("error"), dict) else {}
-        kind = error.get("type", "error")
-        message = error.get("message") or str(exc)
-        return f"the model API answered {exc.status_code} {kind}: {message}"
-    if isinstance(exc, anthropic.APIConnectionError):
-        return f"the model API could not be reached: {exc}"
-    return f"the model's stream broke off mid-way ({type(exc).__name__}: {exc})"
-
-
-def _retryable(exc: Exception) -> bool:
-    import anthropic
-
-    if isinstance(exc, anthropic.APIConnectionError):
-        return True
-    if isinstance(exc, anthropic.APIStatusError):
-        body = exc.body if isinstance(exc.body, dict) else {}
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
-        kind = error.get("type") if isinstance(error, dict) else None
-        return exc.status_code in RETRYABLE_STATUS or kind in RETRYABLE_TYPES
-    return False
-
-
 class AgentLoop:
-    """One session's conversation with the model, until it ends its turn with nothing pending."""
+    """One conversation with the model, until it ends its turn with nothing pending."""
 
     def __init__(
         self,
-        config: ModelConfig,
-        system: str,
+        client: ModelClient,
+        request: ModelRequest,
         toolbox: Toolbox,
-        emit: Emit,
-        inbox: Inbox,
-        session_id: int,
+        listener: LoopListener,
+        inbox: Inbox | None = None,
     ) -> None:
-        self.config = config
-        self.system = system
+        self.client = client
+        # The toolbox is the one source of the tools the model may call.
+        self.request = replace(request, tools=tuple(toolbox.specs()))
         self.toolbox = toolbox
-        self.emit = emit
-        self.inbox = inbox
-        self.session_id = session_id
-        self.usage = Usage()
-        self._client: anthropic.AsyncAnthropic | None = None
+        self.listener = listener
+        self.inbox = inbox or Inbox()
+        self.usage = CallUsage()
 
-    async def run(self, first_message: str) -> LoopResult:
-        messages: list[dict[str, Any]] = [{"role": "user", "content": first_message}]
-        try:
-            while True:
-                final = await self._call_model(messages)
-                content = final.model_dump(exclude_none=True)["content"]
-                messages.append({"role": "assistant", "content": content})
-                tool_uses = [block for block in final.content if block.type == "tool_use"]
-                if tool_uses:
-                    results = [await self._run_tool(b.id, b.name, b.input) for b in tool_uses]
-                    reply = [*results, *_user_texts(self.inbox.take_steer())]
-                    messages.append({"role": "user", "content": reply})
-                    continue
-                pending = self.inbox.take_all()
-                if pending:
-                    messages.append({"role": "user", "content": _user_texts(pending)})
-                    continue
-                text = "".join(b.text for b in final.content if b.type == "text").strip()
-                return LoopResult(text, self.usage)
-        finally:
-            if self._client is not None:
-                await self._client.close()
+    async def run(self, messages: list[Message]) -> LoopResult:
+        """Continue ``messages`` (which ends with the user's turn) until the model is done."""
+        while True:
+            reply = await self.client.reply(self.request, messages, self.listener)
+            messages = reply.messages
+            self.usage = self.usage + reply.usage
+            await self.listener.usage(self.usage)
+            tool_uses = reply.tool_uses
+            if tool_uses:
+                results = [await self._run_tool(u.id, u.name, u.input) for u in tool_uses]
+                answer = [*results, *_user_texts(self.inbox.take_steer())]
+                messages = [*messages, {"role": "user", "content": answer}]
+                continue
+            pending = self.inbox.take_all()
+            if pending:
+                messages = [*messages, {"role": "user", "content": _user_texts(pending)}]
+                continue
+            return LoopResult(reply.text, messages, self.usage)
 
     async def _run_tool(self, tool_use_id: str, name: str, raw_input: Any) -> dict[str, Any]:
-        ids = {"session_id": self.session_id, "tool_use_id": tool_use_id}
-        await self.emit("tool_call", {**ids, "name": name, "input": raw_input})
+        await self.listener.tool_call(tool_use_id, name, raw_input)
         outcome = await self.toolbox.run(name, raw_input)
-        await self.emit(
-            "tool_result", {**ids, "name": name, "ok": outcome.ok, "output": _cap(outcome.output)}
-        )
+        await self.listener.tool_result(tool_use_id, name, outcome.ok, _cap(outcome.output))
         return {
             "type": "tool_result",
             "tool_use_id": tool_use_id,
             "content": outcome.output or "(empty)",
             "is_error": not outcome.ok,
         }
-
-    def _sdk(self) -> anthropic.AsyncAnthropic:
-        if self._client is None:
-            import anthropic
-
-            self._client = anthropic.AsyncAnthropic(
-                api_key=self.config.api_key, base_url=self.config.base_url, max_retries=0
-            )
-        return self._client
-
-    async def _call_model(self, messages: list[dict[str, Any]]) -> Any:
-        """One streamed model call, retried with backoff while the failure is transient."""
-        import anthropic
-        import httpx2
-
-        params = self.config.request(self.system, self.toolbox.specs())
-        for attempt in range(1, self.config.max_attempts + 1):
-            try:
-                return await self._stream_once(params, messages)
-            except (anthropic.APIError, httpx2.TransportError) as exc:
-                message = _describe(exc)
-                if not _retryable(exc) or attempt == self.config.max_attempts:
-                    raise ModelFailure(
-                        message if attempt == 1 else f"{message} (after {attempt} attempts)"
-                    ) from exc
-                delay = self.config.backoff_s * 2 ** (attempt - 1)
-                await self.emit(
-                    "error",
-                    {
-                        "session_id": self.session_id,
-                        "message": f"{message}; retrying in {delay:g} s",
-                        "retrying": True,
-                    },
-                )
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable: the last attempt raises")
-
-    async def _stream_once(self, params: dict[str, Any], messages: list[dict[str, Any]]) -> Any:
-        ids = {"session_id": self.session_id}
-        # The history is plain dicts (the SDK's own dumps); the SDK validates them on send.
-        stream_messages: Any = messages
-        async with self._sdk().messages.stream(messages=stream_messages, **params) as stream:
-            async for event in stream:
-                if event.type == "text":
-                    await self.emit("text_delta", {**ids, "text": event.text})
-                elif event.type == "thinking":
-                    await self.emit("thinking_delta", {**ids, "text": event.thinking})
-                elif event.type == "content_block_stop":
-                    block = event.content_block
-                    if block.type == "text":
-                        await self.emit("text", {**ids, "text": block.text})
-                    elif block.type == "thinking":
-                        await self.emit("thinking", {**ids, "text": block.thinking})
-            final = await stream.get_final_message()
-        usage = final.usage
-        self.usage.tokens_in += (
-            usage.input_tokens
-            + (usage.cache_creation_input_tokens or 0)
-            + (usage.cache_read_input_tokens or 0)
-        )
-        self.usage.tokens_out += usage.output_tokens
-        await self.emit(
-            "usage",
-            {**ids, "tokens_in": self.usage.tokens_in, "tokens_out": self.usage.tokens_out},
-        )
-        return final

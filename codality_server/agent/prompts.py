@@ -1,8 +1,9 @@
-"""The agent's system prompt, first message and reasoning budget, all from the settings.
+"""The ticket agent's system prompt, first message and reasoning budget, all from the settings.
 
 System prompt order (codality-docs.md §5.3): base identity, the ticket kind's methodology, the
-priority's approach, the general approach, the tool list, the git rules, then the repository's
-own ``AGENTS.md`` / ``CLAUDE.md``. Reasoning effort comes from the priority unless the kind
+priority's approach, the general approach, the tools (listed from the session's toolbox by
+``tool_section``, which every kind's prompt uses), the git rules, then the repository's own
+``AGENTS.md`` / ``CLAUDE.md``. Reasoning effort comes from the priority unless the kind
 overrides it, and maps to an extended-thinking budget; temperature likewise (kind over priority
 over the global setting). The Messages API refuses a temperature with thinking enabled, so a
 temperature is only sent when thinking is off.
@@ -15,7 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from codality_server.domain.projects import Project
+from codality_server.domain.settings import KindConfig, PriorityConfig, Settings
 from codality_server.domain.tickets import Ticket
+
+from .tools import Toolbox
 
 REPO_INSTRUCTION_FILES = ("AGENTS.md", "CLAUDE.md")
 REPO_INSTRUCTION_LIMIT = 20 * 1024
@@ -29,23 +33,42 @@ class Reasoning:
     temperature: float | None
 
 
-def reasoning(settings: dict[str, Any], ticket: Ticket, max_tokens: int) -> Reasoning:
+def _configs(settings: Settings, ticket: Ticket) -> tuple[KindConfig, PriorityConfig]:
+    kind: KindConfig = getattr(settings.kinds, ticket.kind.value)
+    priority: PriorityConfig = getattr(settings.priorities, ticket.priority.value)
+    return kind, priority
+
+
+def reasoning(settings: Settings, ticket: Ticket) -> Reasoning:
     """Thinking budget and temperature for this ticket's kind and priority."""
-    kind = settings["kinds"].get(ticket.kind.value, {})
-    priority = settings["priorities"].get(ticket.priority.value, {})
-    effort = kind.get("reasoning_effort") or priority.get("reasoning_effort")
-    temperature = kind.get("temperature")
+    kind, priority = _configs(settings, ticket)
+    effort = kind.reasoning_effort or priority.reasoning_effort
+    temperature = kind.temperature
     if temperature is None:
-        temperature = priority.get("temperature")
+        temperature = priority.temperature
     if temperature is None:
-        temperature = settings.get("temperature")
+        temperature = settings.temperature
+    return thinking(effort, temperature, settings.max_tokens)
+
+
+def thinking(effort: str | None, temperature: float | None, max_tokens: int) -> Reasoning:
+    """A reasoning effort as a thinking budget that leaves the answer room (else none, and the
+    temperature instead: the API refuses both together)."""
     budget = THINKING_BUDGETS.get(effort or "")
     if budget is not None:
-        # The budget must stay below max_tokens so the answer itself has room.
         budget = min(budget, max_tokens // 2)
         if budget < MIN_THINKING_BUDGET:
             budget = None
     return Reasoning(budget, None if budget else temperature)
+
+
+def tool_section(preamble: str, toolbox: Toolbox) -> str:
+    """The prompt's tools: the preamble and one line per tool the session really has; a session
+    without tools is told so."""
+    lines = toolbox.describe()
+    if not lines:
+        return "You have no tools in this session: answer from the conversation alone."
+    return f"{preamble}\n\nTool reference:\n{lines}".strip()
 
 
 def repository_instructions(worktree: Path) -> str:
@@ -60,19 +83,17 @@ def repository_instructions(worktree: Path) -> str:
 
 
 def system_prompt(
-    settings: dict[str, Any], ticket: Ticket, tool_lines: str, worktree: Path, branch: str
+    settings: Settings, ticket: Ticket, toolbox: Toolbox, worktree: Path, branch: str
 ) -> str:
-    prompts = settings["prompts"]
-    kind = settings["kinds"].get(ticket.kind.value, {})
-    priority = settings["priorities"].get(ticket.priority.value, {})
+    prompts = settings.prompts
+    kind, priority = _configs(settings, ticket)
     sections = [
-        prompts.get("base_identity", ""),
-        f"# Ticket kind: {kind.get('label', ticket.kind.value)}\n\n{kind.get('prompt', '')}",
-        f"# Priority: {priority.get('label', ticket.priority.value)}\n\n"
-        f"{priority.get('prompt', '')}",
-        prompts.get("approach", ""),
-        f"{prompts.get('tool_availability', '')}\n\nTool reference:\n{tool_lines}",
-        f"{prompts.get('git_workflow', '')}\n\nYou are on branch `{branch}`.",
+        prompts.base_identity,
+        f"# Ticket kind: {kind.label}\n\n{kind.prompt}",
+        f"# Priority: {priority.label}\n\n{priority.prompt}",
+        prompts.approach,
+        tool_section(prompts.tool_availability, toolbox),
+        f"{prompts.git_workflow}\n\nYou are on branch `{branch}`.",
         repository_instructions(worktree),
     ]
     return "\n\n".join(section.strip() for section in sections if section.strip())

@@ -1,14 +1,13 @@
 """Read-only views of a project's history for the agent's ``memory`` tool.
 
-Each function answers one topic with plain dicts the tool serialises for the model. Plans live in
-a table another migration adds, so that topic checks the table exists before reading it.
+Each function answers one topic with plain dicts the tool serialises for the model.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .database import Connection, fetchall, fetchone
+from .database import Connection, fetchall
 
 
 async def status_counts(conn: Connection, project_id: int) -> dict[str, int]:
@@ -37,7 +36,8 @@ async def recent_sessions(
     rows = await fetchall(
         conn,
         "SELECT t.number AS ticket, s.id, s.trigger, s.status, s.summary, s.error, s.cost_usd,"
-        " s.started_at, s.ended_at FROM agent_sessions s JOIN tickets t ON t.id = s.ticket_id"
+        " s.started_at, s.ended_at FROM agent_sessions s"
+        " JOIN tickets t ON s.owner_kind = 'ticket' AND t.id = s.owner_id"
         " WHERE t.project_id = ? AND (? IS NULL OR t.id = ?) ORDER BY s.id DESC LIMIT ?",
         (project_id, ticket_id, ticket_id, limit),
     )
@@ -55,20 +55,5 @@ async def recent_reviews(
         " FROM reviews r JOIN tickets t ON t.id = r.ticket_id"
         " WHERE t.project_id = ? AND (? IS NULL OR t.id = ?) ORDER BY r.id DESC LIMIT ?",
         (project_id, ticket_id, ticket_id, limit),
-    )
-    return [dict(row) for row in rows]
-
-
-async def recent_plans(conn: Connection, project_id: int, limit: int) -> list[dict[str, Any]]:
-    exists = await fetchone(
-        conn, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'plans'"
-    )
-    if exists is None:
-        return []
-    rows = await fetchall(
-        conn,
-        "SELECT id, title, status, substr(body, 1, 2000) AS body, updated_at FROM plans"
-        " WHERE project_id = ? ORDER BY updated_at DESC LIMIT ?",
-        (project_id, limit),
     )
     return [dict(row) for row in rows]

@@ -1,23 +1,32 @@
-"""Agent sessions and their transcript blocks."""
+"""Agent sessions (of any owner) and their transcript blocks."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
-from codality_server.domain.sessions import AgentSession, SessionStatus, TranscriptBlock
+from codality_server.domain.sessions import (
+    AgentSession,
+    Owner,
+    OwnerKind,
+    SessionStatus,
+    TranscriptBlock,
+)
 
 from .database import Connection, Row, fetchall, fetchone
 
 _COLUMNS = (
-    "id, ticket_id, trigger, status, model, sandbox, tokens_in, tokens_out, cost_usd, summary,"
-    " error, started_by, started_at, ended_at"
+    "id, owner_kind, owner_id, agent, channels, trigger, status, model, sandbox, tokens_in,"
+    " tokens_out, cost_usd, summary, error, started_by, started_at, ended_at"
 )
 
 
 def _session(row: Row) -> AgentSession:
     return AgentSession(
         id=row["id"],
-        ticket_id=row["ticket_id"],
+        owner=Owner(OwnerKind(row["owner_kind"]), row["owner_id"]),
+        agent=row["agent"],
+        channels=tuple(json.loads(row["channels"])),
         trigger=row["trigger"],
         status=SessionStatus(row["status"]),
         model=row["model"],
@@ -35,7 +44,9 @@ def _session(row: Row) -> AgentSession:
 
 async def insert_session(
     conn: Connection,
-    ticket_id: int,
+    owner: Owner,
+    agent: str,
+    channels: Sequence[str],
     trigger: str,
     model: str,
     sandbox: str,
@@ -44,9 +55,20 @@ async def insert_session(
 ) -> AgentSession:
     row = await fetchone(
         conn,
-        "INSERT INTO agent_sessions(ticket_id, trigger, status, model, sandbox, started_by,"
-        f" started_at) VALUES (?, ?, 'running', ?, ?, ?, ?) RETURNING {_COLUMNS}",
-        (ticket_id, trigger, model, sandbox, started_by, now),
+        "INSERT INTO agent_sessions(owner_kind, owner_id, agent, channels, trigger, status, model,"
+        " sandbox, started_by, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)"
+        f" RETURNING {_COLUMNS}",
+        (
+            owner.kind.value,
+            owner.id,
+            agent,
+            json.dumps(list(channels)),
+            trigger,
+            model,
+            sandbox,
+            started_by,
+            now,
+        ),
     )
     assert row is not None
     return _session(row)
@@ -57,12 +79,13 @@ async def get_session(conn: Connection, session_id: int) -> AgentSession | None:
     return _session(row) if row else None
 
 
-async def ticket_sessions(conn: Connection, ticket_id: int) -> list[AgentSession]:
-    """A ticket's sessions, newest first."""
+async def owner_sessions(conn: Connection, owner: Owner) -> list[AgentSession]:
+    """An owner's sessions, newest first."""
     rows = await fetchall(
         conn,
-        f"SELECT {_COLUMNS} FROM agent_sessions WHERE ticket_id = ? ORDER BY id DESC",
-        (ticket_id,),
+        f"SELECT {_COLUMNS} FROM agent_sessions WHERE owner_kind = ? AND owner_id = ?"
+        " ORDER BY id DESC",
+        (owner.kind.value, owner.id),
     )
     return [_session(row) for row in rows]
 
@@ -93,14 +116,16 @@ async def finish_session(
     return _session(row) if row else None
 
 
-async def interrupt_running(conn: Connection, error: str, now: str) -> int:
-    """Every session still ``running`` (the server died under it) becomes ``interrupted``."""
-    cur = await conn.execute(
+async def interrupt_running(conn: Connection, error: str, now: str) -> list[AgentSession]:
+    """Every session still ``running`` (the server died under it) becomes ``interrupted``;
+    returns them as they are now."""
+    rows = await fetchall(
+        conn,
         "UPDATE agent_sessions SET status = 'interrupted', error = ?, ended_at = ?"
-        " WHERE status = 'running'",
+        f" WHERE status = 'running' RETURNING {_COLUMNS}",
         (error, now),
     )
-    return cur.rowcount
+    return sorted((_session(row) for row in rows), key=lambda s: s.id)
 
 
 async def append_block(

@@ -26,9 +26,11 @@ from .database import Connection, Params, Row, fetchall, fetchone
 _COLUMNS = (
     "t.id, t.project_id, t.number, t.title, t.description, t.kind, t.priority, t.status,"
     " t.assignee, t.branch, t.worktree_path, t.created_by, t.created_at, t.updated_at,"
-    " (SELECT s.status FROM agent_sessions s WHERE s.ticket_id = t.id"
+    " (SELECT s.status FROM agent_sessions s"
+    " WHERE s.owner_kind = 'ticket' AND s.owner_id = t.id"
     "  ORDER BY s.id DESC LIMIT 1) AS agent_status,"
-    " (SELECT coalesce(sum(s.cost_usd), 0) FROM agent_sessions s WHERE s.ticket_id = t.id)"
+    " (SELECT coalesce(sum(s.cost_usd), 0) FROM agent_sessions s"
+    "  WHERE s.owner_kind = 'ticket' AND s.owner_id = t.id)"
     "  AS agent_cost_usd,"
     " (SELECT group_concat(d.number) FROM ticket_dependencies x"
     "  JOIN tickets d ON d.id = x.depends_on_id WHERE x.ticket_id = t.id) AS depends_on"

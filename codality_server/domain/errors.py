@@ -63,3 +63,9 @@ class RateLimited(DomainError):
 
 class Unavailable(DomainError):
     code = "unavailable"
+
+
+class UpstreamFailed(DomainError):
+    """A service we depend on (the model API) refused or broke off; the message says why."""
+
+    code = "upstream_failed"

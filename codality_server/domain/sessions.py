@@ -1,10 +1,19 @@
-"""Agent sessions (product.md §5): one run of the agent on a ticket, and its stored transcript."""
+"""Agent sessions (product.md §5): one run of an agent, and its stored transcript.
+
+A session belongs to an owner: a ticket (the ticket agent), a plan (suggestions), a conversation
+(a discovery reply) or a queue item. ``agent`` names the kind of agent that ran (its tools);
+``channels`` are where its events went, kept so that even a session a dead server left behind
+can announce its end to whoever watches.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .settings import Price
 
 
 class SessionStatus(StrEnum):
@@ -16,6 +25,28 @@ class SessionStatus(StrEnum):
     INTERRUPTED = "interrupted"
 
 
+class OwnerKind(StrEnum):
+    TICKET = "ticket"
+    PLAN = "plan"
+    CONVERSATION = "conversation"
+    QUEUE_ITEM = "queue_item"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """What a session belongs to; at most one session runs per owner."""
+
+    kind: OwnerKind
+    id: int
+
+    @classmethod
+    def ticket(cls, ticket_id: int) -> Owner:
+        return cls(OwnerKind.TICKET, ticket_id)
+
+    def __str__(self) -> str:
+        return f"{self.kind.value} {self.id}"
+
+
 class Trigger(StrEnum):
     MANUAL = "manual"
     QUEUE = "queue"
@@ -24,18 +55,20 @@ class Trigger(StrEnum):
     COMMENT = "comment"
 
 
-def session_cost(tokens_in: int, tokens_out: int, price: dict[str, float] | None) -> float:
+def call_cost(tokens_in: int, tokens_out: int, price: Price | None) -> float:
     """US dollars for the tokens at the model's price per million; unknown models cost 0."""
-    if not price:
+    if price is None:
         return 0.0
-    cost = tokens_in * price["input_per_mtok"] + tokens_out * price["output_per_mtok"]
+    cost = tokens_in * price.input_per_mtok + tokens_out * price.output_per_mtok
     return round(cost / 1_000_000, 6)
 
 
 @dataclass(frozen=True)
 class AgentSession:
     id: int
-    ticket_id: int
+    owner: Owner
+    agent: str
+    channels: tuple[str, ...]
     trigger: str
     status: SessionStatus
     model: str
@@ -49,10 +82,20 @@ class AgentSession:
     started_at: str
     ended_at: str | None
 
+    @property
+    def ticket_id(self) -> int | None:
+        return self.owner.id if self.owner.kind is OwnerKind.TICKET else None
+
+    @property
+    def ended(self) -> bool:
+        return self.status is not SessionStatus.RUNNING
+
     def view(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "ticket_id": self.ticket_id,
+            "owner": {"kind": self.owner.kind.value, "id": self.owner.id},
+            "agent": self.agent,
             "trigger": self.trigger,
             "status": self.status.value,
             "model": self.model,

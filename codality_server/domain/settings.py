@@ -10,6 +10,8 @@ admin can edit one prompt without resending the others, and in the open-ended ``
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -41,20 +43,8 @@ changed. Never claim something works without having run it.
 5. Commit in small, self-contained steps with messages that say what changed and why."""
 
 TOOL_AVAILABILITY = """\
-Tools you can use (paths are relative to the worktree root; nothing outside it is reachable):
-- `bash`: run a shell command in the worktree (builds, tests, git). Commands time out, so avoid \
-anything interactive or long-running in the foreground.
-- `read_file`: read a file; very large files are cut off, so read the part you need.
-- `write_file`: create or overwrite a whole file; missing parent directories are created.
-- `edit_file`: replace one exact piece of text in a file; the text must occur exactly once. Prefer \
-it over `write_file` for small changes.
-- `grep`: search files with a regular expression; only the first matches are returned, so narrow \
-the pattern when there are many.
-- `list_directory`: list a directory with file sizes.
-- `get_ticket`: read another ticket of this project by its number.
-- `search_tickets`: find related tickets by free text.
-- `memory`: read-only project history: overview, recent tickets, a ticket's timeline, past agent \
-sessions and their outcomes, plans and reviews."""
+Use the tools listed below, and only those. Paths are relative to the worktree root; nothing \
+outside it is reachable."""
 
 GIT_WORKFLOW = """\
 Git rules:
@@ -228,18 +218,16 @@ def _invalid(exc: ValidationError) -> InvalidInput:
     return InvalidInput(f"{field}: {message}", field=field)
 
 
-def effective(stored: dict[str, Any]) -> dict[str, Any]:
+def effective(stored: dict[str, Any]) -> Settings:
     """Defaults overlaid with the stored values; stored keys this version no longer knows, or whose
     shape it no longer accepts, fall back to their defaults."""
     values = {key: value for key, value in stored.items() if key in SETTING_KEYS}
     for _ in range(len(values)):
         try:
-            parsed = Settings.model_validate(values)
+            return Settings.model_validate(values)
         except ValidationError as exc:
             values.pop(str(exc.errors()[0]["loc"][0]), None)
-        else:
-            return parsed.model_dump(mode="json")
-    return Settings.model_validate(values).model_dump(mode="json")
+    return Settings.model_validate(values)
 
 
 def _merge(current: Any, change: Any) -> Any:
@@ -310,16 +298,59 @@ def mask(value: str) -> str:
     return MASK
 
 
-def env_listing(values: dict[str, str]) -> list[dict[str, Any]]:
-    """Every known name and every stored one as ``{name, set, secret, value}``, secrets masked."""
+EnvSource = Literal["store", "environment"]
+
+
+def effective_env(
+    stored: Mapping[str, str], environ: Mapping[str, str]
+) -> dict[str, tuple[str, EnvSource]]:
+    """Every value the server uses, with where it comes from: the store, else (for the names the
+    server reads) the process environment, which an auto-started server inherits from the CLI."""
+    values: dict[str, tuple[str, EnvSource]] = {n: (v, "store") for n, v in stored.items()}
+    for name in KNOWN_ENV:
+        if name not in values and environ.get(name):
+            values[name] = (environ[name], "environment")
+    return values
+
+
+def env_listing(values: Mapping[str, tuple[str, EnvSource]]) -> list[dict[str, Any]]:
+    """Every known name and every stored one as ``{name, set, secret, value, source}``, secrets
+    masked; ``source`` is ``store``, ``environment`` or null when the name is not set."""
     names = [*KNOWN_ENV, *sorted(set(values) - set(KNOWN_ENV))]
     listing: list[dict[str, Any]] = []
     for name in names:
-        value = values.get(name)
+        value, source = values.get(name) or (None, None)
         secret = is_secret(name)
         shown = None if value is None else mask(value) if secret else value
-        listing.append({"name": name, "set": value is not None, "secret": secret, "value": shown})
+        listing.append(
+            {
+                "name": name,
+                "set": value is not None,
+                "secret": secret,
+                "value": shown,
+                "source": source,
+            }
+        )
     return listing
+
+
+MISSING_KEY = "ANTHROPIC_API_KEY is not set; run `codality settings env-set ANTHROPIC_API_KEY`"
+
+
+@dataclass(frozen=True)
+class ModelAccess:
+    """How to reach the model: the one place key and base URL are resolved for every feature."""
+
+    api_key: str
+    base_url: str | None
+
+    @classmethod
+    def from_env(cls, values: Mapping[str, str]) -> ModelAccess:
+        """From the effective env values; a missing key is a 400 naming it."""
+        key = (values.get("ANTHROPIC_API_KEY") or "").strip()
+        if not key:
+            raise InvalidInput(MISSING_KEY, field="ANTHROPIC_API_KEY")
+        return cls(key, (values.get("ANTHROPIC_BASE_URL") or "").strip() or None)
 
 
 def env_changes(changes: Any) -> dict[str, str | None]:

@@ -22,8 +22,9 @@ from codality_server.domain.errors import (
     RateLimited,
     Unauthorized,
     Unavailable,
+    UpstreamFailed,
 )
-from codality_server.keys import SERVICES, SESSION_TOKEN, SETTINGS, USER
+from codality_server.http.keys import SERVICES, SESSION_TOKEN, SETTINGS, USER
 
 from .responses import error_body
 from .route import Handler, Route
@@ -38,6 +39,7 @@ STATUS: dict[type[DomainError], int] = {
     Conflict: 409,
     PayloadTooLarge: 413,
     RateLimited: 429,
+    UpstreamFailed: 502,
     Unavailable: 503,
 }
 SESSION_COOKIE = "codality_session"

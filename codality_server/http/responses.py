@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from codality_server.db.database import MISSING
-from codality_server.keys import SERVICES
+from codality_server.http.keys import SERVICES
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 

@@ -11,17 +11,18 @@ class Services:
     """The registry of services; built once per application."""
 
     def __init__(self, core: Core) -> None:
-        from codality_server.agent.runtime import AgentRuntime
-
         from .agent_sessions import AgentSessionService
         from .auth import AuthService
         from .comments import CommentService
+        from .models import ModelService
         from .plans import PlanService
         from .profile import ProfileService
         from .projects import ProjectService
         from .queues import QueueService
         from .reviews import ReviewService
         from .settings import SettingsService
+        from .supervisor import Supervisor
+        from .ticket_agent import TicketAgentService
         from .tickets import TicketService
         from .users import UserService
         from .worktrees import WorktreeService
@@ -35,8 +36,10 @@ class Services:
         self.tickets = TicketService(self)
         self.comments = CommentService(self)
         self.plans = PlanService(self)
+        self.models = ModelService(self)
         self.agent_sessions = AgentSessionService(self)
-        self.agent = AgentRuntime(self)
+        self.supervisor = Supervisor(self)
+        self.agent = TicketAgentService(self)
         self.reviews = ReviewService(self)
         self.worktrees = WorktreeService(self)
         self.queues = QueueService(self)
@@ -48,11 +51,11 @@ class Services:
     async def start(self) -> None:
         """Work to do once the database is open (recovery, setup code)."""
         await self.auth.ensure_setup_code()
-        await self.agent.recover()
+        await self.supervisor.recover()
 
     async def stop(self) -> None:
         """Work to do before the database closes (stop agents)."""
-        await self.agent.shutdown()
+        await self.supervisor.shutdown()
 
     def repo_lock(self, repo_path: str) -> asyncio.Lock:
         """The one lock for git work that moves a repository's worktrees or branches.

@@ -1,16 +1,17 @@
 """Agent session records: the row of each run and its transcript, block by block.
 
-The runtime (``agent/runtime.py``) drives runs; this service is where their state is written, so
-that a crash loses nothing already seen live, and where the API reads sessions back.
+The supervisor (``services/supervisor.py``) drives runs; this service is where their state is
+written, so that a crash loses nothing already seen live, and where sessions are read back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from codality_server.db import sessions as db_sessions
 from codality_server.domain.errors import NotFound
-from codality_server.domain.sessions import AgentSession, SessionStatus
+from codality_server.domain.sessions import AgentSession, Owner, SessionStatus
 
 from .base import Service, now_iso
 
@@ -21,11 +22,18 @@ class AgentSessionService(Service):
     """Create, update and read agent sessions and their transcripts."""
 
     async def create(
-        self, ticket_id: int, trigger: str, model: str, sandbox: str, started_by: int | None
+        self,
+        owner: Owner,
+        agent: str,
+        channels: Sequence[str],
+        trigger: str,
+        model: str,
+        sandbox: str,
+        started_by: int | None,
     ) -> AgentSession:
         async with self.db.transaction() as conn:
             return await db_sessions.insert_session(
-                conn, ticket_id, trigger, model, sandbox, started_by, now_iso()
+                conn, owner, agent, channels, trigger, model, sandbox, started_by, now_iso()
             )
 
     async def append(self, session_id: int, kind: str, data: dict[str, Any]) -> int:
@@ -55,23 +63,29 @@ class AgentSessionService(Service):
             raise NotFound(f"no agent session {session_id}")
         return done
 
-    async def interrupt_running(self, message: str = INTERRUPTED_MESSAGE) -> int:
+    async def interrupt_running(self, message: str = INTERRUPTED_MESSAGE) -> list[AgentSession]:
         """Crash recovery: sessions left ``running`` by a dead server become ``interrupted``."""
         async with self.db.transaction() as conn:
             return await db_sessions.interrupt_running(conn, message, now_iso())
 
-    async def for_ticket(self, ticket_id: int) -> list[AgentSession]:
-        """The ticket's sessions, newest first."""
-        return await db_sessions.ticket_sessions(self.db.reader, ticket_id)
+    async def get(self, session_id: int) -> AgentSession:
+        session = await db_sessions.get_session(self.db.reader, session_id)
+        if session is None:
+            raise NotFound(f"no agent session {session_id}")
+        return session
 
-    async def with_transcript(self, ticket_id: int, session_id: int) -> dict[str, Any]:
-        """One session of the ticket with every stored block, and ``last_event_id``: the bus id
+    async def for_owner(self, owner: Owner) -> list[AgentSession]:
+        """The owner's sessions, newest first."""
+        return await db_sessions.owner_sessions(self.db.reader, owner)
+
+    async def with_transcript(self, owner: Owner, session_id: int) -> dict[str, Any]:
+        """One session of the owner with every stored block, and ``last_event_id``: the bus id
         read just before the transcript, so a viewer that follows the events after it misses
         nothing (it may see a block twice, never lose one)."""
         last_event_id = self.bus.last_id
         session = await db_sessions.get_session(self.db.reader, session_id)
-        if session is None or session.ticket_id != ticket_id:
-            raise NotFound(f"this ticket has no agent session {session_id}")
+        if session is None or session.owner != owner:
+            raise NotFound(f"this {owner.kind.value} has no agent session {session_id}")
         blocks = await db_sessions.transcript(self.db.reader, session_id)
         return {
             **session.view(),

@@ -136,13 +136,10 @@ class ReviewService(Service):
         self, project: Project, ticket: Ticket, user: User, review: Review
     ) -> dict[str, Any]:
         """Start the agent on the review, unless the setting is off; report what happened."""
-        if not await self.services.settings.get("feedback_on_review"):
+        if not (await self.services.settings.current()).feedback_on_review:
             return {"started": False, "reason": "feedback_on_review is off"}
-        agent = getattr(self.services, "agent", None)
-        if agent is None:
-            return {"started": False, "reason": "the agent runtime is not available"}
         try:
-            session = await agent.start(
+            session = await self.services.agent.start(
                 project.slug,
                 ticket.number,
                 user,

@@ -1,19 +1,22 @@
 """Settings and the server's environment values (product.md §9).
 
-Settings live in the database (validated by ``domain/settings.py``); environment values live in the
-``SecretStore`` (keyring or a 0600 file) and are read afresh on every use, so a changed API key
-applies to the next agent session without a restart.
+Settings live in the database (validated by ``domain/settings.py``) and are read as the typed
+``Settings`` object (``current()``). Environment values live in the ``SecretStore`` (keyring or a
+0600 file) and are read afresh on every use, so a changed API key applies to the next model call
+without a restart; a known name the store lacks is taken from the process environment.
+``model_access()`` is the one resolver of the model's key and base URL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from codality_server.db import settings as db_settings
 from codality_server.domain import settings as rules
-from codality_server.domain.errors import InvalidInput, Unavailable
+from codality_server.domain.errors import Unavailable
 from codality_server.secrets_store import SecretStore
 
 from .base import Service, now_iso
@@ -29,20 +32,19 @@ class SettingsService(Service):
 
     def __init__(self, services: Services) -> None:
         super().__init__(services)
-        self.secrets = SecretStore(self.config.env_file)
+        self.secrets = SecretStore(self.config.env_file, None if self.config.keyring else False)
         # The store is a read-modify-write of one file; two concurrent changes must not interleave.
         self._env_lock = asyncio.Lock()
 
     # --- settings ----------------------------------------------------------------------------
 
-    async def get_all(self) -> dict[str, Any]:
-        """Every setting: the stored value where an admin set one, else the default."""
+    async def current(self) -> rules.Settings:
+        """Every setting, typed: the stored value where an admin set one, else the default."""
         return rules.effective(await db_settings.stored_settings(self.db.reader))
 
-    async def get(self, key: str) -> Any:
-        if key not in rules.SETTING_KEYS:
-            raise InvalidInput(f"{key}: unknown setting", field=key)
-        return (await self.get_all())[key]
+    async def get_all(self) -> dict[str, Any]:
+        """Every setting as the API shows it."""
+        return (await self.current()).model_dump(mode="json")
 
     @staticmethod
     def defaults() -> dict[str, Any]:
@@ -51,20 +53,31 @@ class SettingsService(Service):
     async def update(self, changes: Any) -> dict[str, Any]:
         """Apply a partial settings object; returns every setting after the change."""
         async with self.db.transaction() as conn:
-            current = rules.effective(await db_settings.stored_settings(conn))
+            current = rules.effective(await db_settings.stored_settings(conn)).model_dump(
+                mode="json"
+            )
             changed = rules.apply_changes(current, changes)
             await db_settings.save_settings(conn, changed, now_iso())
         return {**current, **changed}
 
     # --- environment values -------------------------------------------------------------------
 
+    async def _effective_env(self) -> dict[str, tuple[str, rules.EnvSource]]:
+        stored = await asyncio.to_thread(self.secrets.values)
+        return rules.effective_env(stored, os.environ)
+
     async def env_values(self) -> dict[str, str]:
         """Real (unmasked) env values, for the server's own use only; never returned by the API."""
-        return await asyncio.to_thread(self.secrets.values)
+        return {name: value for name, (value, _) in (await self._effective_env()).items()}
+
+    async def model_access(self) -> rules.ModelAccess:
+        """The model's key and base URL; a missing key is a 400 naming ``ANTHROPIC_API_KEY``."""
+        return rules.ModelAccess.from_env(await self.env_values())
 
     async def env_list(self) -> list[dict[str, Any]]:
-        """What the API shows: known and stored names, secret values masked."""
-        return rules.env_listing(await self.env_values())
+        """What the API shows: known and stored names, secret values masked, and each value's
+        source (the store or the process environment)."""
+        return rules.env_listing(await self._effective_env())
 
     async def update_env(self, changes: Any) -> list[dict[str, Any]]:
         """Set (or, with null, unset) env values; returns the masked listing."""

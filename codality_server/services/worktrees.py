@@ -79,7 +79,7 @@ class WorktreeService(Service):
         """
         project, ticket = await self.services.tickets.get(slug, number)
         branch = work_branch(ticket, "merge")
-        chosen: Strategy = strategy or await self.services.settings.get("merge_strategy")
+        chosen: Strategy = strategy or (await self.services.settings.current()).merge_strategy
         async with self.services.repo_lock(project.path):
             self._refuse_while_agent_runs(ticket, "merge")
             await self._commit_pending(ticket, user, "uncommitted work, committed for the merge")
@@ -122,7 +122,7 @@ class WorktreeService(Service):
     async def _push(self, repo: Path, branch: str) -> dict[str, Any]:
         if not await asyncio.to_thread(has_origin, repo):
             return {"attempted": False, "ok": None, "error": None, "reason": "no origin remote"}
-        if not await self.services.settings.get("push_after_merge"):
+        if not (await self.services.settings.current()).push_after_merge:
             return {
                 "attempted": False,
                 "ok": None,

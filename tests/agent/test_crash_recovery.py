@@ -75,6 +75,20 @@ def wait_until(check: Any, timeout: float = 15) -> Any:
     raise AssertionError("timed out")
 
 
+def first_event(api: httpx.Client, channel: str, wanted: str) -> dict[str, Any]:
+    """The first ``wanted`` event on ``channel`` in the server's replay ring, over real SSE."""
+    from httpx_sse import connect_sse
+
+    params = {"channel": channel}
+    with connect_sse(
+        api, "GET", "/api/events", params=params, headers={"Last-Event-ID": "0"}
+    ) as source:
+        for sse in source.iter_sse():
+            if sse.data and sse.json()["type"] == wanted:
+                return dict(sse.json()["data"])
+    raise AssertionError(f"the stream ended before {wanted}")
+
+
 def test_kill_9_mid_run_then_restart_marks_the_session_interrupted(
     tmp_path: Path, git_repo: Path, fake: FakeAnthropic
 ) -> None:
@@ -123,6 +137,9 @@ def test_kill_9_mid_run_then_restart_marks_the_session_interrupted(
         assert stored[2]["data"]["input"] == {"command": MARKER}
         ticket = api.get(f"/api/projects/{slug}/tickets/1").json()
         assert ticket["agent_status"] == "interrupted"
+        # Whoever watches the ticket is told the session ended, so `ticket watch` never hangs.
+        stopped = first_event(api, f"ticket:{ticket['id']}", "agent:stopped")
+        assert stopped["session_id"] == session["id"] and stopped["status"] == "interrupted"
         assert Path(ticket["worktree_path"]).is_dir()  # worktrees are kept
         # and a new run can start on the same ticket, reusing the worktree
         fake.script()

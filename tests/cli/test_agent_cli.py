@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import pytest
 
-from codality_server.keys import SERVICES
 from tests.conftest import RunningServer
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
@@ -25,7 +24,6 @@ def fake(server: RunningServer, admin_token: str) -> Iterator[FakeAnthropic]:
         headers={"Authorization": f"Bearer {admin_token}"},
     )
     assert response.status_code == 200
-    server.app[SERVICES].agent.retry_backoff_s = 0.01
     yield fake
     fake.stop()
 

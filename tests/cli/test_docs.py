@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from codality_cli.docs import command_tree, generated_files, walk
+from codality_cli.main import build_app
 from scripts.gen_docs import ROOT, stale_files
 from tests.cli.conftest import Cli
 
@@ -19,7 +20,7 @@ def test_generated_files_are_current() -> None:
 
 
 def test_stale_detection_notices_a_change(tmp_path: Path) -> None:
-    for relative, text in generated_files().items():
+    for relative, text in generated_files(build_app()).items():
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text(text)
     assert stale_files(tmp_path) == []
@@ -28,8 +29,8 @@ def test_stale_detection_notices_a_change(tmp_path: Path) -> None:
 
 
 def test_every_command_has_help_and_a_man_section() -> None:
-    tree = command_tree()
-    pages = generated_files(tree)
+    tree = command_tree(build_app())
+    pages = generated_files(build_app())
     for doc in walk(tree):
         assert doc.help, f"{doc.key} has no help text"
         if len(doc.path) == 3:

@@ -91,7 +91,7 @@ def test_ticket_lifecycle_and_json_shapes(cli: Cli, project: dict[str, Any]) -> 
 
 def test_show_names_the_tickets_a_ticket_depends_on(cli: Cli, project: dict[str, Any]) -> None:
     from codality_server.db.dependencies import add_dependencies
-    from codality_server.keys import SERVICES
+    from codality_server.http.keys import SERVICES
 
     slug = project["slug"]
     ids = [cli("-p", slug, "ticket", "create", t, "-d", "", "--json").json()["id"] for t in "abc"]

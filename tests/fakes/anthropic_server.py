@@ -1,6 +1,6 @@
 """A fake Anthropic Messages server for tests: the shipped scripted endpoint, in a thread.
 
-It reuses ``codality_server.agent.scripted_model`` (the same SSE sequence ``codality demo``
+It reuses ``codality_server.scripted.server`` (the same SSE sequence ``codality demo``
 streams) and adds what tests need around it: a script per test, the recorded requests, and
 helpers to build turns (tool calls, error statuses, mid-stream errors, broken streams).
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from codality_server.agent.scripted_model import REQUESTS, TURNS, Turn, create_app
+from codality_server.scripted.server import REQUESTS, TURNS, Turn, create_app
 
 
 def text(value: str, **extra: Any) -> Turn:
@@ -55,9 +55,8 @@ class FakeAnthropic:
     async def _serve(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        port = self._runner.addresses[0][1]
         self.url = f"http://127.0.0.1:{port}"
 
     def script(self, *turns: Turn) -> None:

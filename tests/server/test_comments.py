@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from codality_server.keys import SERVICES
+from codality_server.http.keys import SERVICES
 from tests.conftest import RunningServer, assert_error, create_project, create_ticket
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 from tests.server.test_tickets import next_event, subscribed_lines

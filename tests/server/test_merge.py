@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from codality_server.keys import SERVICES
+from codality_server.http.keys import SERVICES
 from tests.conftest import RunningServer, assert_error, attach_work, create_ticket, git
 from tests.fakes.anthropic_server import FakeAnthropic, text
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from codality_server.keys import SERVICES
+from codality_server.http.keys import SERVICES
 from tests.conftest import RunningServer, assert_error, create_project
 from tests.server.repos import make_repo
 from tests.server.test_tickets import next_event, subscribed_lines

@@ -310,7 +310,7 @@ async def test_protected_main_once_linked_to_github(
     api: httpx.AsyncClient, project: dict[str, Any], server: RunningServer
 ) -> None:
     from codality_server.db import projects as db_projects
-    from codality_server.keys import SERVICES
+    from codality_server.http.keys import SERVICES
 
     async def link() -> None:
         async with server.app[SERVICES].core.db.transaction() as conn:

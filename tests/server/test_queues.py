@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from codality_server.keys import BUS
+from codality_server.http.keys import BUS
 from tests.conftest import RunningServer, assert_error, create_ticket
 
 
@@ -94,7 +94,7 @@ async def test_edit_reorders_adds_and_drops_pending_tickets(
     assert [item["position"] for item in body["items"]] == [1, 2, 3]
     # An item that has been worked on may not be dropped.
     from codality_server.db import queues as db_queues
-    from codality_server.keys import SERVICES
+    from codality_server.http.keys import SERVICES
 
     services = server.app[SERVICES]
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from codality_server.keys import SERVICES
+from codality_server.http.keys import SERVICES
 from tests.agent.conftest import wait_for_end
 from tests.conftest import RunningServer, assert_error
 from tests.fakes.anthropic_server import FakeAnthropic, text

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from codality_server.keys import SERVICES
+from codality_server.http.keys import SERVICES
 from tests.conftest import RunningServer, assert_error, spawn_server
 from tests.server.accounts import member_client
 
@@ -52,8 +52,9 @@ async def test_settings_start_at_the_documented_defaults(api: httpx.AsyncClient)
         "git_workflow",
     }
     assert all(text.strip() for text in defaults["prompts"].values())
+    # The tools themselves are listed from the session's toolbox, never by hand here.
     for tool in ("bash", "read_file", "write_file", "edit_file", "grep", "memory", "get_ticket"):
-        assert f"`{tool}`" in defaults["prompts"]["tool_availability"]
+        assert f"`{tool}`" not in defaults["prompts"]["tool_availability"]
     efforts = {p: v["reasoning_effort"] for p, v in defaults["priorities"].items()}
     assert efforts == {"urgent": "low", "high": "medium", "medium": "medium", "low": "high"}
     kind_efforts = {k: v["reasoning_effort"] for k, v in defaults["kinds"].items()}
@@ -97,7 +98,7 @@ async def test_a_partial_put_changes_only_what_it_names(
     # the defaults themselves never move, and the server's own reads see the change
     assert (await api.get("/api/settings/defaults")).json() == defaults
     service = server.app[SERVICES].settings
-    assert server.call(service.get("model")) == "claude-opus-4-5"
+    assert server.call(service.current()).model == "claude-opus-4-5"
     assert server.call(service.get_all())["prompts"]["approach"].startswith("Run `make check`")
     # an empty change is valid and changes nothing
     assert (await api.put("/api/settings", json={})).json() == current
@@ -188,7 +189,7 @@ async def test_env_values_are_stored_privately_and_shown_masked(
     listing = (await api.get("/api/settings/env")).json()
     by_name = {row["name"]: row for row in listing}
     assert by_name["ANTHROPIC_API_KEY"] == {
-        "name": "ANTHROPIC_API_KEY", "set": False, "secret": True, "value": None,
+        "name": "ANTHROPIC_API_KEY", "set": False, "secret": True, "value": None, "source": None,
     }  # fmt: skip
     assert by_name["SMTP_HOST"]["secret"] is False
 
@@ -207,6 +208,7 @@ async def test_env_values_are_stored_privately_and_shown_masked(
         rows = {row["name"]: row for row in response.json()}
         assert rows["ANTHROPIC_API_KEY"] == {
             "name": "ANTHROPIC_API_KEY", "set": True, "secret": True, "value": "sk-a…wxyz",
+            "source": "store",
         }  # fmt: skip
         assert rows["SMTP_PASSWORD"]["value"] == "••••"
         assert rows["DEPLOY_TOKEN"]["secret"] is True and rows["DEPLOY_TOKEN"]["set"] is True

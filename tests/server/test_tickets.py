@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from codality_server.domain.tickets import TicketStatus
-from codality_server.keys import SERVICES
+from codality_server.http.keys import SERVICES
 from tests.conftest import RunningServer, assert_error, create_project, create_ticket
 from tests.server.repos import make_repo
 

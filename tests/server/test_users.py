@@ -11,7 +11,7 @@ import pytest
 
 from codality_server.domain.errors import Conflict
 from codality_server.domain.users import Role
-from codality_server.keys import SERVICES
+from codality_server.http.keys import SERVICES
 from tests.conftest import RunningServer, assert_error, bearer_client
 from tests.server.accounts import add_user, member_client, otp_token
 

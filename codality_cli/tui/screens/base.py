@@ -7,7 +7,7 @@ crashed app; workers call ``attempt`` and get None back.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, cast
 
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -17,9 +17,18 @@ from codality_cli.tui.screens.help import HelpScreen, key_rows
 
 if TYPE_CHECKING:
     from codality_cli.api import ApiClient
-    from codality_cli.tui.app import CodalityApp
+    from codality_cli.tui.messages import EventReceived
 
 T = TypeVar("T")
+
+
+class AppParts(Protocol):
+    """What screens use of the app; the app provides it, and screens never import the app."""
+
+    @property
+    def api(self) -> ApiClient: ...
+
+    def live_run(self, ticket_id: int) -> list[EventReceived] | None: ...
 
 
 class LiveScreen(Screen[None]):
@@ -33,8 +42,8 @@ class LiveScreen(Screen[None]):
     ]
 
     @property
-    def codality(self) -> CodalityApp:
-        return cast("CodalityApp", self.app)
+    def codality(self) -> AppParts:
+        return cast("AppParts", self.app)
 
     @property
     def api(self) -> ApiClient:

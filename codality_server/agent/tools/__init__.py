@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,18 +19,29 @@ ALL_TOOLS: list[Tool] = [
     *tickets.TOOLS,
     *memory.TOOLS,
 ]
+BY_NAME = {tool.name: tool for tool in ALL_TOOLS}
+
+#: Looking without touching: what planners and discovery get (plus their own tools).
+READ_ONLY_TOOLS: tuple[Tool, ...] = tuple(
+    BY_NAME[name]
+    for name in ("read_file", "grep", "list_directory", "get_ticket", "search_tickets")
+)
 
 
 class Toolbox:
-    """Runs tools by name; every failure comes back as an error outcome for the model."""
+    """Runs tools by name; every failure comes back as an error outcome for the model.
 
-    def __init__(self, context: ToolContext, tools: list[Tool] | None = None) -> None:
-        """``tools=None`` means every tool; an empty list means none (a read-only run, say)."""
+    ``tools`` is exactly what the session gets: None means every tool, an empty list none.
+    """
+
+    def __init__(self, context: ToolContext | None, tools: Sequence[Tool] | None = None) -> None:
         self.context = context
         self.tools = {tool.name: tool for tool in (ALL_TOOLS if tools is None else tools)}
+        self._specs = tuple(tool.spec() for tool in self.tools.values())
 
     def specs(self) -> list[dict[str, Any]]:
-        return [tool.spec() for tool in self.tools.values()]
+        """The tools as the Messages API expects them (built once per toolbox)."""
+        return list(self._specs)
 
     def describe(self) -> str:
         """One line per tool, for the system prompt's tool section."""
@@ -48,6 +60,8 @@ class Toolbox:
                 for err in exc.errors()
             )
             return ToolOutcome(False, f"invalid input for {name}: {problems}")
+        if self.context is None:
+            return ToolOutcome(False, f"{name} has nothing to work on in this session")
         try:
             return ToolOutcome(True, await tool.run(self.context, args))
         except ToolError as exc:
@@ -58,4 +72,4 @@ class Toolbox:
             return ToolOutcome(False, f"{type(exc).__name__}: {exc.strerror or exc}")
 
 
-__all__ = ["ALL_TOOLS", "Tool", "ToolContext", "ToolOutcome", "Toolbox"]
+__all__ = ["ALL_TOOLS", "READ_ONLY_TOOLS", "Tool", "ToolContext", "ToolOutcome", "Toolbox"]

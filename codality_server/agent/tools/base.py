@@ -41,12 +41,24 @@ class ProjectKnowledge(Protocol):
 
 @dataclass(frozen=True)
 class ToolContext:
-    """Everything a tool may touch: the worktree, the sandbox and the project's knowledge."""
+    """Everything a tool may touch: the worktree (or, for read-only kinds, a checkout), the
+    sandbox and the project's knowledge. A kind without ``bash`` needs no sandbox, one without
+    the ticket tools no knowledge; a tool whose part is missing reports it to the model."""
 
     worktree: Path
-    sandbox: Sandbox
-    knowledge: ProjectKnowledge
+    sandbox: Sandbox | None = None
+    knowledge: ProjectKnowledge | None = None
     bash_timeout_s: float = 60.0
+
+    def need_sandbox(self) -> Sandbox:
+        if self.sandbox is None:
+            raise ToolError("this session has no shell")
+        return self.sandbox
+
+    def need_knowledge(self) -> ProjectKnowledge:
+        if self.knowledge is None:
+            raise ToolError("this session has no access to the project's tickets")
+        return self.knowledge
 
 
 @dataclass(frozen=True)

@@ -128,8 +128,8 @@ TOOLS = [
     ),
     Tool(
         "edit_file",
-        "Replace one exact occurrence of old_text with new_text in a file. Prefer this over "
-        "write_file for small changes.",
+        "Replace one exact occurrence of old_text with new_text in a file (old_text must occur "
+        "exactly once). Prefer this over write_file for small changes.",
         EditFileInput,
         edit_file,
     ),

@@ -9,14 +9,14 @@ from pydantic import Field
 
 from .base import Tool, ToolContext, ToolError, ToolInput
 
-Topic = Literal["overview", "recent_tickets", "ticket", "sessions", "plans", "reviews"]
+Topic = Literal["overview", "recent_tickets", "ticket", "sessions", "reviews"]
 
 
 class MemoryInput(ToolInput):
     topic: Topic = Field(
         "overview",
         description="overview (project and ticket counts), recent_tickets, ticket (one ticket's "
-        "timeline; needs number), sessions (past agent sessions and outcomes), plans, reviews",
+        "timeline; needs number), sessions (past agent sessions and outcomes), reviews",
     )
     number: int | None = Field(None, ge=1, description="ticket number, for topic=ticket")
     limit: int = Field(10, ge=1, le=50)
@@ -25,7 +25,7 @@ class MemoryInput(ToolInput):
 async def memory(ctx: ToolContext, args: MemoryInput) -> str:
     if args.topic == "ticket" and args.number is None:
         raise ToolError("topic 'ticket' needs a ticket number")
-    found = await ctx.knowledge.memory(args.topic, args.number, args.limit)
+    found = await ctx.need_knowledge().memory(args.topic, args.number, args.limit)
     return json.dumps(found, indent=1)
 
 
@@ -33,7 +33,7 @@ TOOLS = [
     Tool(
         "memory",
         "Read-only project history: overview, recent tickets, a ticket's timeline, past agent "
-        "sessions and their outcomes, plans and reviews. Call it first to get your bearings.",
+        "sessions and their outcomes, and reviews. Call it first to get your bearings.",
         MemoryInput,
         memory,
     )

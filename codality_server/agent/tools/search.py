@@ -67,7 +67,7 @@ TOOLS = [
     Tool(
         "grep",
         "Search the repository's text files with a regular expression; returns up to 50 "
-        "matching lines as path:line: text.",
+        "matching lines as path:line: text, so narrow the pattern when there are many.",
         GrepInput,
         grep,
     )

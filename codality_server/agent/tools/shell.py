@@ -23,7 +23,9 @@ class BashInput(ToolInput):
 
 async def bash(ctx: ToolContext, args: BashInput) -> str:
     timeout = min(args.timeout_s or ctx.bash_timeout_s, ctx.bash_timeout_s)
-    result = await run_command(ctx.sandbox, args.command, ctx.worktree, timeout, OUTPUT_LIMIT)
+    result = await run_command(
+        ctx.need_sandbox(), args.command, ctx.worktree, timeout, OUTPUT_LIMIT
+    )
     if result.timed_out:
         raise ToolError(f"{result.output}\n[killed after {timeout:g} s]".lstrip())
     if result.exit_code != 0:
@@ -35,7 +37,8 @@ TOOLS = [
     Tool(
         "bash",
         "Run a shell command in the repository (builds, tests, git). Output is capped at 30 KB, "
-        "keeping its head and tail; the default timeout is 60 s.",
+        "keeping its head and tail. Commands time out (60 s by default), so avoid anything "
+        "interactive or long-running in the foreground.",
         BashInput,
         bash,
     )

@@ -14,7 +14,7 @@ class GetTicketInput(ToolInput):
 
 
 async def get_ticket(ctx: ToolContext, args: GetTicketInput) -> str:
-    return json.dumps(await ctx.knowledge.get_ticket(args.number), indent=1)
+    return json.dumps(await ctx.need_knowledge().get_ticket(args.number), indent=1)
 
 
 class SearchTicketsInput(ToolInput):
@@ -25,7 +25,7 @@ class SearchTicketsInput(ToolInput):
 
 
 async def search_tickets(ctx: ToolContext, args: SearchTicketsInput) -> str:
-    found = await ctx.knowledge.search_tickets(args.query, args.limit)
+    found = await ctx.need_knowledge().search_tickets(args.query, args.limit)
     return json.dumps(found, indent=1) if found else "no tickets match"
 
 

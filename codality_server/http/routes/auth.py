@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from codality_server.domain.users import User
-from codality_server.keys import SERVICES, SESSION_TOKEN, SETTINGS, USER
+from codality_server.http.keys import SERVICES, SESSION_TOKEN, SETTINGS, USER
 
 from ..middlewares import SESSION_COOKIE
 from ..responses import json_ok

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from codality_server.domain.errors import InvalidInput
-from codality_server.keys import BUS, SETTINGS, STREAMS
+from codality_server.http.keys import BUS, SETTINGS, STREAMS
 
 from ..route import Route
 from ..sse import stream_events

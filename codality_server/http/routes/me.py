@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from codality_server.keys import SERVICES, USER
+from codality_server.http.keys import SERVICES, USER
 
 from ..responses import json_created, json_ok
 from ..route import Route

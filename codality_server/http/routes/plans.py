@@ -7,7 +7,7 @@ from pydantic import Field
 
 from codality_server.domain.plans import MAX_DRAFTS, DraftInput
 from codality_server.domain.tickets import Kind, Priority
-from codality_server.keys import SERVICES, USER
+from codality_server.http.keys import SERVICES, USER
 
 from ..responses import json_created, json_ok, no_content
 from ..route import Route

@@ -11,7 +11,7 @@ from codality_server.domain.queues import (
     MAX_PARALLEL,
     NAME_MAX_CHARS,
 )
-from codality_server.keys import SERVICES, USER
+from codality_server.http.keys import SERVICES, USER
 
 from ..responses import json_created, json_ok, no_content
 from ..route import Route

@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import Field
 
 from codality_server.domain.reviews import ReviewCommentDraft
-from codality_server.keys import SERVICES, USER
+from codality_server.http.keys import SERVICES, USER
 from codality_server.services.reviews import diff_view, stats_view
 
 from ..responses import json_created, json_ok

@@ -16,7 +16,7 @@ from codality_server.domain.tickets import (
     TicketStatus,
     parse_assignee_filter,
 )
-from codality_server.keys import SERVICES, USER
+from codality_server.http.keys import SERVICES, USER
 from codality_server.services.tickets import SEARCH_MAX_LIMIT
 
 from ..responses import json_cached, json_created, json_ok

@@ -15,14 +15,12 @@ A script is a list of turns, one per request, each a dict:
 - ``break_after``: drop the connection after that many blocks;
 - ``delay_s``: pause between frames; ``usage``: ``{"input_tokens", "output_tokens"}``.
 
-Run ``python -m codality_server.agent.scripted_model --port 0 --script demo``; it prints its URL.
+``python -m codality_server.scripted --port 0 --script demo`` serves a named script.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import itertools
 import json
 import time
@@ -161,41 +159,14 @@ def create_app(turns: list[Turn]) -> web.Application:
     return app
 
 
-def named_script(name: str) -> list[Turn]:
-    if name == "demo":
-        from .demo_script import DEMO_SCRIPT
-
-        return DEMO_SCRIPT
-    raise SystemExit(f"unknown script {name!r}; known: demo")
-
-
-async def _serve(host: str, port: int, turns: list[Turn]) -> None:
+async def serve_forever(host: str, port: int, turns: list[Turn]) -> None:
+    """Serve ``turns`` on ``host:port`` (0: any free port); prints the URL, then waits."""
     runner = web.AppRunner(create_app(turns), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    await web.TCPSite(runner, host, port).start()
+    bound = runner.addresses[0][1]
     print(f"http://{host}:{bound}", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Scripted Anthropic Messages endpoint")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--script", default="demo", help="a named script or a JSON file")
-    args = parser.parse_args(argv)
-    if args.script.endswith(".json"):
-        with open(args.script, encoding="utf-8") as handle:
-            turns = json.load(handle)
-    else:
-        turns = named_script(args.script)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.host, args.port, turns))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,8 @@
-"""The project knowledge behind ``get_ticket``, ``search_tickets`` and ``memory``, over services."""
+"""The project knowledge behind ``get_ticket``, ``search_tickets`` and ``memory``, over services.
+
+The agent's tools see only the ``ProjectKnowledge`` protocol (``agent/tools/base.py``); this adapter
+answers it from the services, so ``agent/`` never imports a service.
+"""
 
 from __future__ import annotations
 
@@ -51,8 +55,6 @@ class ServiceKnowledge:
             return {"tickets": await db_memory.recent_tickets(conn, pid, limit)}
         if topic == "sessions":
             return {"sessions": await db_memory.recent_sessions(conn, pid, limit)}
-        if topic == "plans":
-            return {"plans": await db_memory.recent_plans(conn, pid, limit)}
         if topic == "reviews":
             return {"reviews": await db_memory.recent_reviews(conn, pid, limit)}
         return {

@@ -6,7 +6,7 @@ its files. Frames are paced a little so the run reads like a live one.
 
 from __future__ import annotations
 
-from .scripted_model import Turn
+from .server import Turn
 
 PACE_S = 0.015
 

@@ -1,0 +1,276 @@
+"""The one model client: every model call of every feature goes through ``ModelClient``.
+
+It owns what each caller would otherwise repeat: the SDK's set-up from the resolved key and base
+URL (``ModelAccess``, from the settings service), the request's shape (model, max tokens, system
+prompt, tools, thinking budget or temperature), streaming, retries with exponential backoff, the
+broken-stream case, and the usage and cost of each call.
+
+A call takes a message history and returns it with the model's answer appended (as the SDK's own
+dump, so thinking blocks keep their signatures and the history can be sent again), which is all a
+conversation needs to continue. Failures: rate limits, overload, 5xx and connection errors are
+retried here (the SDK's own retries are off so there is one policy, and the listener hears of
+each retry); a stream that breaks mid-way (``httpx2.TransportError``, not an anthropic exception)
+or an error that persists raises ``ModelFailure`` with a message meant for people.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from codality_server.domain.sessions import call_cost
+from codality_server.domain.settings import ModelAccess, Price
+
+if TYPE_CHECKING:
+    import anthropic
+
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504, 529})
+RETRYABLE_TYPES = frozenset({"overloaded_error", "rate_limit_error", "api_error"})
+
+Message = dict[str, Any]
+BlockKind = Literal["text", "thinking"]
+
+
+class ModelFailure(Exception):
+    """The model could not be reached or its answer broke off; a session fails with this.
+
+    ``transient`` says whether trying later may help (overload, rate limits, the network) as
+    opposed to a request the API refuses.
+    """
+
+    def __init__(self, message: str, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """What to ask for, besides the messages: one per session or per one-shot call."""
+
+    model: str
+    max_tokens: int
+    system: str = ""
+    tools: tuple[Mapping[str, Any], ...] = ()
+    temperature: float | None = None
+    thinking_budget: int | None = None
+
+    def params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": self.model, "max_tokens": self.max_tokens}
+        if self.system:
+            params["system"] = self.system
+        if self.tools:
+            params["tools"] = list(self.tools)
+        # The Messages API refuses a temperature together with thinking.
+        if self.thinking_budget:
+            params["thinking"] = {"type": "enabled", "budget_tokens": self.thinking_budget}
+        elif self.temperature is not None:
+            params["temperature"] = self.temperature
+        return params
+
+
+@dataclass(frozen=True)
+class CallUsage:
+    """Tokens and US dollars of one call (or, added up, of a session)."""
+
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: CallUsage) -> CallUsage:
+        return CallUsage(
+            self.tokens_in + other.tokens_in,
+            self.tokens_out + other.tokens_out,
+            round(self.cost_usd + other.cost_usd, 6),
+        )
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    id: str
+    name: str
+    input: Any
+
+
+@dataclass(frozen=True)
+class ModelReply:
+    """One answer: the history with it appended, its blocks, why it stopped and what it cost."""
+
+    messages: list[Message]
+    content: list[dict[str, Any]]
+    stop_reason: str | None
+    usage: CallUsage
+
+    @property
+    def text(self) -> str:
+        return "".join(b.get("text", "") for b in self.content if b.get("type") == "text").strip()
+
+    @property
+    def tool_uses(self) -> list[ToolUse]:
+        return [
+            ToolUse(b["id"], b["name"], b.get("input"))
+            for b in self.content
+            if b.get("type") == "tool_use"
+        ]
+
+
+class StreamListener:
+    """What a caller hears while an answer streams; every method is optional (no-op here)."""
+
+    async def text_delta(self, text: str) -> None:
+        """A piece of the answer's text."""
+
+    async def thinking_delta(self, text: str) -> None:
+        """A piece of the model's thinking."""
+
+    async def block_done(self, kind: BlockKind, text: str) -> None:
+        """A text or thinking block is complete (``text`` is all of it)."""
+
+    async def retrying(self, message: str, delay_s: float) -> None:
+        """A call failed for a reason that may pass; it is tried again after ``delay_s``."""
+
+
+QUIET = StreamListener()
+
+
+class ModelClient:
+    """Model calls with one policy for set-up, retries, streaming and cost. Close it when done
+    (or use it as ``async with``); the SDK client is made at the first call."""
+
+    def __init__(
+        self,
+        access: ModelAccess,
+        prices: Mapping[str, Price] | None = None,
+        *,
+        max_attempts: int = 5,
+        backoff_s: float = 1.0,
+    ) -> None:
+        self.access = access
+        self.prices = prices or {}
+        self.max_attempts = max_attempts
+        self.backoff_s = backoff_s
+        self._sdk: anthropic.AsyncAnthropic | None = None
+
+    async def __aenter__(self) -> ModelClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._sdk is not None:
+            sdk, self._sdk = self._sdk, None
+            await sdk.close()
+
+    async def reply(
+        self,
+        request: ModelRequest,
+        messages: list[Message],
+        listener: StreamListener = QUIET,
+    ) -> ModelReply:
+        """One streamed call, retried while the failure is transient; ``messages`` is not
+        changed, the reply carries the extended history."""
+        import anthropic
+        import httpx2
+
+        params = request.params()
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return await self._stream_once(params, messages, listener)
+            except (anthropic.APIError, httpx2.TransportError) as exc:
+                message = describe_failure(exc)
+                retryable = is_retryable(exc)
+                if not retryable or attempt == self.max_attempts:
+                    raise ModelFailure(
+                        message if attempt == 1 else f"{message} (after {attempt} attempts)",
+                        transient=retryable or isinstance(exc, httpx2.TransportError),
+                    ) from exc
+                delay = self.backoff_s * 2 ** (attempt - 1)
+                await listener.retrying(f"{message}; retrying in {delay:g} s", delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the last attempt raises")
+
+    async def complete(
+        self,
+        request: ModelRequest,
+        prompt: str,
+        listener: StreamListener = QUIET,
+    ) -> ModelReply:
+        """A one-shot call (a title, a readiness check): one user message, the reply."""
+        return await self.reply(request, [{"role": "user", "content": prompt}], listener)
+
+    def _client(self) -> anthropic.AsyncAnthropic:
+        if self._sdk is None:
+            import anthropic
+
+            self._sdk = anthropic.AsyncAnthropic(
+                api_key=self.access.api_key, base_url=self.access.base_url, max_retries=0
+            )
+        return self._sdk
+
+    async def _stream_once(
+        self, params: dict[str, Any], messages: list[Message], listener: StreamListener
+    ) -> ModelReply:
+        # Only the SDK's derived events (text, thinking, content_block_stop) are handled, never
+        # the raw deltas as well, so nothing is heard twice. The history is plain dicts (the
+        # SDK's own dumps); the SDK checks them on send.
+        history: Any = messages
+        async with self._client().messages.stream(messages=history, **params) as stream:
+            async for event in stream:
+                if event.type == "text":
+                    await listener.text_delta(event.text)
+                elif event.type == "thinking":
+                    await listener.thinking_delta(event.thinking)
+                elif event.type == "content_block_stop":
+                    block = event.content_block
+                    if block.type == "text":
+                        await listener.block_done("text", block.text)
+                    elif block.type == "thinking":
+                        await listener.block_done("thinking", block.thinking)
+            final = await stream.get_final_message()
+        usage = final.usage
+        tokens_in = (
+            usage.input_tokens
+            + (usage.cache_creation_input_tokens or 0)
+            + (usage.cache_read_input_tokens or 0)
+        )
+        price = self.prices.get(final.model) or self.prices.get(params["model"])
+        cost = CallUsage(
+            tokens_in, usage.output_tokens, call_cost(tokens_in, usage.output_tokens, price)
+        )
+        content = final.model_dump(exclude_none=True)["content"]
+        return ModelReply(
+            [*messages, {"role": "assistant", "content": content}],
+            content,
+            final.stop_reason,
+            cost,
+        )
+
+
+def describe_failure(exc: Exception) -> str:
+    """A failure as people should read it."""
+    import anthropic
+
+    if isinstance(exc, anthropic.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error = body.get("error", {}) if isinstance(body.get("error"), dict) else {}
+        kind = error.get("type", "error")
+        message = error.get("message") or str(exc)
+        return f"the model API answered {exc.status_code} {kind}: {message}"
+    if isinstance(exc, anthropic.APIConnectionError):
+        return f"the model API could not be reached: {exc}"
+    return f"the model's stream broke off mid-way ({type(exc).__name__}: {exc})"
+
+
+def is_retryable(exc: Exception) -> bool:
+    import anthropic
+
+    if isinstance(exc, anthropic.APIConnectionError):
+        return True
+    if isinstance(exc, anthropic.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        kind = error.get("type") if isinstance(error, dict) else None
+        return exc.status_code in RETRYABLE_STATUS or kind in RETRYABLE_TYPES
+    return False

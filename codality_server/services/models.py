@@ -1,0 +1,51 @@
+"""The model, as services use it: a configured ``ModelClient``, and one-shot calls.
+
+``client()`` is how any feature gets the one model client (key and base URL resolved by the
+settings service, prices from the settings, the retry backoff from the server settings).
+``complete()`` is for short calls outside a session, such as naming a plan or checking that it is
+ready: the model's failure becomes a 503 (try again) or 502 (refused) with its reason, and a
+missing key a 400 naming ``ANTHROPIC_API_KEY``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from codality_server.agent.model import ModelClient, ModelFailure, ModelReply, ModelRequest
+from codality_server.domain.errors import Unavailable, UpstreamFailed
+
+from .base import Service
+
+Tier = Literal["model", "fast_model"]
+
+
+class ModelService(Service):
+    """Model clients for sessions and one-shot calls."""
+
+    async def client(self) -> ModelClient:
+        """A client for one session or call; close it (``async with``) when done."""
+        access = await self.services.settings.model_access()
+        settings = await self.services.settings.current()
+        return ModelClient(access, settings.prices, backoff_s=self.config.retry_backoff_s)
+
+    async def complete(
+        self,
+        prompt: str,
+        *,
+        system: str = "",
+        tier: Tier = "fast_model",
+        max_tokens: int | None = None,
+    ) -> ModelReply:
+        """One question, one answer, with ``fast_model`` unless ``tier`` says ``model``."""
+        settings = await self.services.settings.current()
+        request = ModelRequest(
+            model=getattr(settings, tier),
+            max_tokens=max_tokens or settings.max_tokens,
+            system=system,
+            temperature=settings.temperature,
+        )
+        async with await self.client() as client:
+            try:
+                return await client.complete(request, prompt)
+            except ModelFailure as exc:
+                raise (Unavailable if exc.transient else UpstreamFailed)(str(exc)) from exc

@@ -1,0 +1,118 @@
+"""A session's recorder: what its loop does goes to the bus and to the stored transcript.
+
+The supervisor gives every run one; the loop reports to it (it is the ``LoopListener``) and the
+session's job adds its own entries (the prompt, a commit). A text or thinking block is stored
+while it streams: its row is written at the first delta and rewritten at most every ``FLUSH_S``
+and once more, whole, when the block ends, so a crash mid-block keeps what viewers had already
+seen (up to the last flush). Writes are shielded: a stop may cancel the session at any await, and
+a transaction cut off half-way would leave the single writer connection unusable for everyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from codality_server.agent.loop import LoopListener
+from codality_server.agent.model import BlockKind, CallUsage
+from codality_server.events.bus import EventBus
+
+if TYPE_CHECKING:
+    from .agent_sessions import AgentSessionService
+
+
+class Recorder(LoopListener):
+    """Publishes a session's events on its channels and stores its transcript blocks."""
+
+    FLUSH_S = 0.25
+
+    def __init__(
+        self,
+        session_id: int,
+        channels: tuple[str, ...],
+        bus: EventBus,
+        sessions: AgentSessionService,
+    ) -> None:
+        self.session_id = session_id
+        self.channels = channels
+        self.bus = bus
+        self.sessions = sessions
+        self._block_kind: str | None = None
+        self._block_id: int | None = None
+        self._block_text = ""
+        self._flushed_at = 0.0
+
+    # --- the loop's reports --------------------------------------------------------------------
+
+    async def text_delta(self, text: str) -> None:
+        self._publish("agent:text_delta", {"text": text})
+        await self._grow("text", text)
+
+    async def thinking_delta(self, text: str) -> None:
+        self._publish("agent:thinking_delta", {"text": text})
+        await self._grow("thinking", text)
+
+    async def block_done(self, kind: BlockKind, text: str) -> None:
+        await self._grow(kind, "", whole=text)
+
+    async def tool_call(self, tool_use_id: str, name: str, tool_input: Any) -> None:
+        await self.entry(
+            "tool_call", {"tool_use_id": tool_use_id, "name": name, "input": tool_input}
+        )
+
+    async def tool_result(self, tool_use_id: str, name: str, ok: bool, output: str) -> None:
+        data = {"tool_use_id": tool_use_id, "name": name, "ok": ok, "output": output}
+        await self.entry("tool_result", data)
+
+    async def retrying(self, message: str, delay_s: float) -> None:
+        await self.entry("error", {"message": message, "retrying": True})
+
+    async def usage(self, total: CallUsage) -> None:
+        await asyncio.shield(
+            self.sessions.set_usage(
+                self.session_id, total.tokens_in, total.tokens_out, total.cost_usd
+            )
+        )
+
+    # --- entries of the session's own -------------------------------------------------------
+
+    async def prompt(self, text: str) -> None:
+        """The first message the model was given."""
+        await self.entry("prompt", {"text": text})
+
+    async def commit(self, sha: str, message: str) -> None:
+        await self.entry("commit", {"sha": sha, "message": message})
+
+    async def user_message(self, text: str, mode: str, source: str) -> None:
+        await self.entry("user_message", {"text": text, "mode": mode, "source": source})
+
+    async def error(self, message: str) -> None:
+        await self.entry("error", {"message": message})
+
+    async def entry(self, kind: str, data: dict[str, Any]) -> None:
+        """Publish ``agent:{kind}`` and store the block."""
+        self._publish(f"agent:{kind}", data)
+        await asyncio.shield(self.sessions.append(self.session_id, kind, data))
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _publish(self, event_type: str, data: dict[str, Any]) -> None:
+        self.bus.publish(event_type, self.channels, {"session_id": self.session_id, **data})
+
+    async def _grow(self, kind: str, delta: str, whole: str | None = None) -> None:
+        """Add to the streaming block (``whole`` ends it with its final text)."""
+        if kind != self._block_kind:
+            self._block_kind, self._block_id, self._block_text = kind, None, ""
+        self._block_text = whole if whole is not None else self._block_text + delta
+        now = time.monotonic()
+        if whole is None and self._block_id is not None and now - self._flushed_at < self.FLUSH_S:
+            return
+        data = {"text": self._block_text}
+        if self._block_id is None:
+            self._block_id = await asyncio.shield(self.sessions.append(self.session_id, kind, data))
+        else:
+            await asyncio.shield(self.sessions.rewrite(self._block_id, data))
+        self._flushed_at = now
+        if whole is not None:
+            self._block_kind, self._block_id, self._block_text = None, None, ""

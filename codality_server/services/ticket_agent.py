@@ -1,0 +1,257 @@
+"""The ticket agent (``services.agent``): one client of the supervisor.
+
+What is the ticket's own lives here: the checks before a start (409 when one runs or the ticket
+is done, 429 above ``max_concurrent_agents``, 400 without an API key), the worktree and branch,
+the ticket's status moves (``in_progress`` at the start, ``in_review`` after a completed run), the
+prompt from the ticket and its comments, and the final commit of what the agent left
+uncommitted. Task, inbox, stop, timeout and recording are the supervisor's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codality_server.agent import prompts
+from codality_server.agent.kinds import TICKET
+from codality_server.agent.loop import MessageMode
+from codality_server.agent.model import ModelClient, ModelRequest
+from codality_server.agent.sandbox import Sandbox, choose_sandbox, sandbox_kind, scrubbed_env
+from codality_server.agent.tools import ToolContext
+from codality_server.domain.errors import Conflict, InvalidInput
+from codality_server.domain.events import project_channel, ticket_channel
+from codality_server.domain.projects import Project
+from codality_server.domain.sessions import AgentSession, Owner, SessionStatus, Trigger
+from codality_server.domain.settings import ModelAccess, Settings
+from codality_server.domain.tickets import Ticket, TicketStatus
+from codality_server.domain.users import User
+from codality_server.git.worktrees import branch_name, commit_all, create_worktree
+
+from .base import Service
+from .knowledge import ServiceKnowledge
+from .supervisor import LoopJob, Run, SessionSpec
+
+AGENT_IDENTITY = ("Codality Agent", "agent@codality.invalid")
+
+
+class TicketAgentService(Service):
+    """Start, steer, stop and report the agent on tickets."""
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def is_busy(self, ticket_id: int) -> bool:
+        """Whether a session runs on the ticket or is being set up for it."""
+        return self.services.supervisor.is_busy(Owner.ticket(ticket_id))
+
+    def is_running(self, ticket_id: int) -> bool:
+        """Whether a session runs on the ticket (one still being prepared does not count)."""
+        return self.services.supervisor.running(Owner.ticket(ticket_id)) is not None
+
+    async def status(self, slug: str, number: int) -> dict[str, Any]:
+        """Whether an agent runs on the ticket, its current or last session, and every session."""
+        _, ticket = await self.services.tickets.get(slug, number)
+        owner = Owner.ticket(ticket.id)
+        sessions = [s.view() for s in await self.services.agent_sessions.for_owner(owner)]
+        return {
+            "running": self.is_running(ticket.id),
+            "session": sessions[0] if sessions else None,
+            "sessions": sessions,
+        }
+
+    async def session(self, slug: str, number: int, session_id: int) -> dict[str, Any]:
+        _, ticket = await self.services.tickets.get(slug, number)
+        return await self.services.agent_sessions.with_transcript(
+            Owner.ticket(ticket.id), session_id
+        )
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(
+        self,
+        slug: str,
+        number: int,
+        user: User | None,
+        trigger: str = Trigger.MANUAL.value,
+        message: str | None = None,
+        model: str | None = None,
+    ) -> dict[str, Any]:
+        """Start the agent on a ticket; returns the new session's view at once."""
+        trigger = Trigger(trigger).value
+        project, ticket = await self.services.tickets.get(slug, number)
+        self._check_can_start(ticket)
+        settings = await self.services.settings.current()
+        env = await self.services.settings.env_values()
+        access = ModelAccess.from_env(env)
+        if model is not None and not model.strip():
+            raise InvalidInput("model: must not be empty", field="model")
+        self._check_can_start(ticket)
+        owner = Owner.ticket(ticket.id)
+        busy = f"an agent is already running on ticket #{ticket.number}"
+        supervisor = self.services.supervisor
+        async with supervisor.claim(
+            owner, limit=settings.max_concurrent_agents, busy=busy
+        ) as claim:
+            ticket, sandbox_kind = await self._prepare(project, ticket)
+            job = TicketJob(self, project, ticket, user, trigger, message, settings, env, access)
+            session = await claim.launch(
+                SessionSpec(
+                    owner,
+                    TICKET,
+                    (ticket_channel(ticket.id), project_channel(project.id)),
+                    model or settings.model,
+                    trigger,
+                    sandbox_kind,
+                    user.id if user else None,
+                    float(settings.agent_timeout_s),
+                ),
+                job,
+            )
+        return session.view()
+
+    async def stop(self, slug: str, number: int) -> dict[str, Any]:
+        """Stop the running agent: its tool's process group is killed; the session ``stopped``."""
+        _, ticket = await self.services.tickets.get(slug, number)
+        if not self.is_running(ticket.id):
+            raise Conflict(f"no agent is running on ticket #{number}")
+        return (await self.services.supervisor.stop(Owner.ticket(ticket.id))).view()
+
+    async def deliver_message(
+        self, ticket_id: int, text: str, mode: MessageMode = "steer", source: str = "user"
+    ) -> dict[str, Any]:
+        """Hand a message to the running agent (``steer``: with the next tool results;
+        ``queue``: when it ends its turn) and publish it as ``agent:user_message``."""
+        return await self.services.supervisor.deliver(
+            Owner.ticket(ticket_id), text, mode, source, idle="no agent is running on this ticket"
+        )
+
+    async def message(self, slug: str, number: int, text: str, mode: MessageMode) -> dict[str, Any]:
+        _, ticket = await self.services.tickets.get(slug, number)
+        if not self.is_running(ticket.id):
+            raise Conflict(f"no agent is running on ticket #{number}")
+        return await self.deliver_message(ticket.id, text, mode, "user")
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _check_can_start(self, ticket: Ticket) -> None:
+        if self.is_busy(ticket.id):
+            raise Conflict(f"an agent is already running on ticket #{ticket.number}")
+        self._check_status(ticket)
+
+    @staticmethod
+    def _check_status(ticket: Ticket) -> None:
+        if ticket.status in (TicketStatus.DONE, TicketStatus.CANCELLED):
+            raise Conflict(
+                f"ticket #{ticket.number} is {ticket.status.value}; reopen it before starting "
+                "the agent"
+            )
+
+    async def _prepare(self, project: Project, ticket: Ticket) -> tuple[Ticket, str]:
+        """Worktree and ticket status for a new run; returns the ticket and the sandbox kind."""
+        settings = await self.services.settings.current()
+        worktree = Path(
+            ticket.worktree_path or self.config.worktrees_dir / project.slug / str(ticket.number)
+        )
+        branch = ticket.branch or branch_name(ticket.number, ticket.title)
+        kind = await choose_sandbox(settings.sandbox, settings.sandbox_network)
+        async with self.services.repo_lock(project.path):
+            # A merge or discard may have finished while this start waited for the lock.
+            self._check_status(await self.services.tickets.get_by_id(ticket.id))
+            await asyncio.to_thread(
+                create_worktree, Path(project.path), worktree, branch, project.default_branch
+            )
+        ticket = await self.services.tickets.set_worktree(ticket.id, branch, str(worktree))
+        ticket = await self.services.tickets.set_status(ticket.id, TicketStatus.IN_PROGRESS)
+        return ticket, kind
+
+
+@dataclass
+class TicketJob:
+    """One run on a ticket: the prompt from the ticket, the loop in its worktree, the commit."""
+
+    agent: TicketAgentService
+    project: Project
+    ticket: Ticket
+    user: User | None
+    trigger: str
+    message: str | None
+    settings: Settings
+    env: dict[str, str]
+    access: ModelAccess
+
+    async def run(self, run: Run) -> str:
+        services, settings, project, ticket = (
+            self.agent.services,
+            self.settings,
+            self.project,
+            self.ticket,
+        )
+        worktree = Path(ticket.worktree_path or "")
+        identity = self.user.git_identity if self.user else AGENT_IDENTITY
+        sandbox = Sandbox(
+            sandbox_kind(run.session.sandbox),
+            settings.sandbox_network,
+            writable=_git_dirs(Path(project.path)),
+            hidden=(self.agent.config.data_dir,),
+            env=scrubbed_env(os.environ, set(self.env), identity),
+        )
+        toolbox = TICKET.toolbox(
+            ToolContext(
+                worktree=worktree,
+                sandbox=sandbox,
+                knowledge=ServiceKnowledge(services, project),
+                bash_timeout_s=float(settings.bash_timeout_s),
+            )
+        )
+        reasoning = prompts.reasoning(settings, ticket)
+        system = await asyncio.to_thread(
+            prompts.system_prompt, settings, ticket, toolbox, worktree, ticket.branch or ""
+        )
+        comments = await services.comments.list(project.slug, ticket.number)
+        first = prompts.first_message(project, ticket, comments, self.trigger, self.message)
+        client = ModelClient(
+            self.access, settings.prices, backoff_s=self.agent.config.retry_backoff_s
+        )
+        request = ModelRequest(
+            model=run.session.model,
+            max_tokens=settings.max_tokens,
+            system=system,
+            temperature=reasoning.temperature,
+            thinking_budget=reasoning.thinking_budget,
+        )
+        loop = LoopJob(client, request, [{"role": "user", "content": first}], toolbox, first)
+        summary = await loop.run(run)
+        message = _commit_message(ticket, summary)
+        async with services.repo_lock(project.path):
+            sha = await asyncio.to_thread(commit_all, worktree, message, identity)
+        if sha:
+            await run.recorder.commit(sha, message)
+        return summary
+
+    async def started(self, run: Run) -> None:
+        """The board shows the new session's state on the ticket before ``agent:started``."""
+        tickets = self.agent.services.tickets
+        tickets.publish_updated(self.project, await tickets.get_by_id(self.ticket.id))
+
+    async def ended(self, run: Run, session: AgentSession) -> None:
+        """A completed run puts the ticket in review; any end shows the ticket's new state."""
+        tickets = self.agent.services.tickets
+        if session.status is SessionStatus.COMPLETED:
+            await tickets.set_status(self.ticket.id, TicketStatus.IN_REVIEW)
+        else:
+            tickets.publish_updated(self.project, await tickets.get_by_id(self.ticket.id))
+
+
+def _git_dirs(repo: Path) -> tuple[Path, ...]:
+    """The repository's git dir, which a linked worktree's commits write to."""
+    git_dir = repo / ".git"
+    return (git_dir,) if git_dir.is_dir() else ()
+
+
+def _commit_message(ticket: Ticket, summary: str) -> str:
+    subject = f"#{ticket.number}: {ticket.title}"
+    if len(subject) > 72:
+        subject = subject[:71] + "…"
+    return f"{subject}\n\n{summary.strip()}\n" if summary.strip() else f"{subject}\n"
