@@ -352,7 +352,8 @@ async def test_landlock_that_cannot_apply_its_rules_runs_nothing(
     data_dir, worktree = data_dir_with_worktree
     tools = landlocked(worktree, data_dir, timeout=10)
     # The server is not this shell's parent: the helper refuses (exit 125), nothing runs.
-    sandbox = tools.context.sandbox
+    assert tools.context is not None
+    sandbox = tools.context.need_sandbox()
     argv = sandbox.argv(f"touch {worktree}/ran", worktree)
     argv[argv.index("--parent") + 1] = "1"
     process = await asyncio.create_subprocess_exec(

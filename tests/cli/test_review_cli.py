@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from codality_server.keys import SERVICES
+from codality_server.http.keys import SERVICES
 from tests.cli.conftest import Cli
 from tests.conftest import attach_work, git
 
