@@ -14,6 +14,7 @@ class Services:
         from .agent_sessions import AgentSessionService
         from .auth import AuthService
         from .comments import CommentService
+        from .discover import DiscoverService
         from .models import ModelService
         from .plans import PlanService
         from .profile import ProfileService
@@ -43,6 +44,7 @@ class Services:
         self.reviews = ReviewService(self)
         self.worktrees = WorktreeService(self)
         self.queues = QueueService(self)
+        self.discover = DiscoverService(self)
         self._repo_locks: dict[str, asyncio.Lock] = {}
         # Set by the process runner (``__main__``); absent when the app is embedded in tests.
         self.restart_requested: asyncio.Event | None = None
@@ -52,6 +54,7 @@ class Services:
         """Work to do once the database is open (recovery, setup code)."""
         await self.auth.ensure_setup_code()
         await self.supervisor.recover()
+        await self.discover.interrupt_streaming()
 
     async def stop(self) -> None:
         """Work to do before the database closes (stop agents)."""

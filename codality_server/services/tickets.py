@@ -81,28 +81,59 @@ class TicketService(Service):
         assignee: int | str | None = None,
     ) -> Ticket:
         """A new ticket with the project's next number (publishes ``ticket:created``)."""
+        project = await self.services.projects.get(slug)
+        async with self.db.transaction() as conn:
+            ticket = await self.insert(
+                conn,
+                project,
+                author,
+                title=title,
+                description=description,
+                kind=kind,
+                priority=priority,
+                status=status,
+                assignee=assignee,
+            )
+        self.publish_created(ticket)
+        return ticket
+
+    async def insert(
+        self,
+        conn: Connection,
+        project: Project,
+        author: User | None,
+        *,
+        title: str,
+        description: str = "",
+        kind: str = Kind.TASK,
+        priority: str = Priority.MEDIUM,
+        status: str = TicketStatus.BACKLOG,
+        assignee: int | str | None = None,
+    ) -> Ticket:
+        """Check and insert a ticket inside the caller's transaction, so a use case that makes
+        several things at once (a confirmed proposal) commits them together. Nothing is
+        published: the caller calls ``publish_created`` once the transaction committed."""
         title = clean_title(title)
         description = clean_markdown(description, "description")
         chosen_kind = parse_choice(Kind, kind, "kind")
         chosen_priority = parse_choice(Priority, priority, "priority")
         chosen_status = parse_choice(TicketStatus, status, "status")
-        project = await self.services.projects.get(slug)
-        async with self.db.transaction() as conn:
-            who = await self._checked_assignee(conn, assignee)
-            ticket = await db_tickets.insert_ticket(
-                conn,
-                project.id,
-                title=title,
-                description=description,
-                kind=chosen_kind,
-                priority=chosen_priority,
-                status=chosen_status,
-                assignee=who,
-                created_by=author.id if author else None,
-                now=now_iso(),
-            )
-        self._publish("ticket:created", project.id, ticket)
-        return ticket
+        who = await self._checked_assignee(conn, assignee)
+        return await db_tickets.insert_ticket(
+            conn,
+            project.id,
+            title=title,
+            description=description,
+            kind=chosen_kind,
+            priority=chosen_priority,
+            status=chosen_status,
+            assignee=who,
+            created_by=author.id if author else None,
+            now=now_iso(),
+        )
+
+    def publish_created(self, ticket: Ticket) -> None:
+        self._publish("ticket:created", ticket.project_id, ticket)
 
     async def update(
         self,
@@ -115,6 +146,22 @@ class TicketService(Service):
         priority: str | None = None,
     ) -> Ticket:
         """Change the given fields; the others keep their values."""
+        changes = self.checked_changes(
+            title=title, description=description, kind=kind, priority=priority
+        )
+        project, ticket = await self.get(slug, number)
+        return await self._change(project.id, ticket.id, **changes)
+
+    @staticmethod
+    def checked_changes(
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        kind: str | None = None,
+        priority: str | None = None,
+        status: str | None = None,
+    ) -> dict[str, Any]:
+        """The given edits in their stored form, checked (400 when none or one is bad)."""
         changes: dict[str, Any] = {}
         if title is not None:
             changes["title"] = clean_title(title)
@@ -124,12 +171,21 @@ class TicketService(Service):
             changes["kind"] = parse_choice(Kind, kind, "kind")
         if priority is not None:
             changes["priority"] = parse_choice(Priority, priority, "priority")
+        if status is not None:
+            changes["status"] = parse_choice(TicketStatus, status, "status")
         if not changes:
             raise InvalidInput(
                 "give at least one of title, description, kind, priority", field="body"
             )
-        project, ticket = await self.get(slug, number)
-        return await self._change(project.id, ticket.id, **changes)
+        return changes
+
+    async def update_in(self, conn: Connection, ticket_id: int, changes: dict[str, Any]) -> Ticket:
+        """Apply ``checked_changes`` inside the caller's transaction (publish with
+        ``publish_updated`` after it commits)."""
+        updated = await db_tickets.update_ticket(conn, ticket_id, now_iso(), **changes)
+        if updated is None:
+            raise NotFound(f"no ticket with id {ticket_id}")
+        return updated
 
     async def change_status(self, slug: str, number: int, status: str) -> Ticket:
         """A manual move: any status may follow any other."""

@@ -1,0 +1,369 @@
+"""Discovery (product.md §8): conversations, their messages, and the model's proposals.
+
+A proposal is what the discovery model asks the user to confirm: tickets, a plan, a work queue or a
+change to a ticket. The schemas below are the single definition of each: they give the model its
+tool input schemas, check what the model sends (a malformed proposal is reported back to it and
+never stored), and check the user's ``edits`` when an action is confirmed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import InvalidInput
+from .tickets import MARKDOWN_MAX_BYTES, TITLE_MAX_CHARS, Kind, Priority, TicketStatus
+
+CONVERSATION_TITLE_MAX = 200
+MESSAGE_MAX_BYTES = 100 * 1024
+MAX_PROPOSED_TICKETS = 50
+
+
+class ReplyStatus(StrEnum):
+    """How a message stands: a reply is ``streaming`` until it ends one of the other ways."""
+
+    COMPLETE = "complete"
+    STREAMING = "streaming"
+    INTERRUPTED = "interrupted"  # the server stopped (or crashed) mid-reply
+    CANCELLED = "cancelled"  # a user cancelled it
+    FAILED = "failed"  # the model could not be reached or broke off
+
+
+class ActionKind(StrEnum):
+    TICKETS = "tickets"
+    PLAN = "plan"
+    QUEUE = "queue"
+    TICKET_UPDATE = "ticket_update"
+
+
+class ActionStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+# --- stored things --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    project_id: int
+    title: str
+    created_by: int | None
+    created_at: str
+    updated_at: str
+    message_count: int = 0
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "project_id": self.project_id,
+            "title": self.title,
+            "created_by": self.created_by,
+            "message_count": self.message_count,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(frozen=True)
+class Block:
+    """One stored piece of a message: text, a tool call, its result, a proposal, a note."""
+
+    id: int
+    message_id: int
+    kind: str
+    data: dict[str, Any]
+    created_at: str
+
+    def view(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "data": self.data, "created_at": self.created_at}
+
+
+@dataclass(frozen=True)
+class Action:
+    id: int
+    conversation_id: int
+    message_id: int
+    kind: ActionKind
+    proposal: dict[str, Any]
+    status: ActionStatus
+    result: dict[str, Any] | None
+    decided_by: int | None
+    decided_at: str | None
+    created_at: str
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "message_id": self.message_id,
+            "kind": self.kind.value,
+            "proposal": self.proposal,
+            "status": self.status.value,
+            "result": self.result,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    conversation_id: int
+    role: str
+    status: ReplyStatus
+    error: str | None
+    model: str | None
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    created_by: int | None
+    created_at: str
+    updated_at: str
+    blocks: tuple[Block, ...] = ()
+    actions: tuple[Action, ...] = field(default=())
+
+    @property
+    def text(self) -> str:
+        return "".join(str(b.data.get("text", "")) for b in self.blocks if b.kind == "text")
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "role": self.role,
+            "status": self.status.value,
+            "content": self.text,
+            "error": self.error,
+            "model": self.model,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "cost_usd": self.cost_usd,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "blocks": [b.view() for b in self.blocks],
+            "tool_calls": [b.data for b in self.blocks if b.kind == "tool_call"],
+            "actions": [a.view() for a in self.actions],
+        }
+
+
+def clean_message(content: str) -> str:
+    if not content.strip():
+        raise InvalidInput("content: must not be empty", field="content")
+    if len(content.encode()) > MESSAGE_MAX_BYTES:
+        raise InvalidInput(f"content: at most {MESSAGE_MAX_BYTES} bytes", field="content")
+    return content
+
+
+def clean_conversation_title(title: str) -> str:
+    title = " ".join(title.split())
+    if len(title) > CONVERSATION_TITLE_MAX:
+        raise InvalidInput(f"title: at most {CONVERSATION_TITLE_MAX} characters", field="title")
+    return title
+
+
+# --- proposals ------------------------------------------------------------------------------------
+
+Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX_CHARS, pattern=r"\S")]
+Markdown = Annotated[str, Field(max_length=MARKDOWN_MAX_BYTES)]
+Position = Annotated[int, Field(ge=1, le=MAX_PROPOSED_TICKETS)]
+Number = Annotated[int, Field(ge=1, le=2**62)]
+
+
+class _Strict(BaseModel):
+    # Enums arrive as JSON strings, so those fields are lax; everything else is strict.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class NewTicket(_Strict):
+    title: Title
+    description: Markdown = ""
+    kind: Kind = Field(default=Kind.TASK, strict=False)
+    priority: Priority = Field(default=Priority.MEDIUM, strict=False)
+
+
+class TicketDraft(NewTicket):
+    depends_on: list[Position] = Field(
+        default_factory=list,
+        description="1-based positions of earlier tickets in this list that must be done first",
+    )
+
+
+def _check_order(drafts: list[TicketDraft], where: str) -> None:
+    for index, draft in enumerate(drafts, start=1):
+        for position in draft.depends_on:
+            if position >= index:
+                raise ValueError(
+                    f"{where}[{index}] depends on position {position}: a ticket may only depend"
+                    " on tickets listed before it"
+                )
+
+
+class TicketsProposal(_Strict):
+    tickets: list[TicketDraft] = Field(min_length=1, max_length=MAX_PROPOSED_TICKETS)
+    rationale: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TicketsProposal:
+        _check_order(self.tickets, "tickets")
+        return self
+
+
+class PlanProposal(_Strict):
+    title: Title
+    body: Annotated[str, Field(min_length=1, max_length=MARKDOWN_MAX_BYTES)]
+    tickets: list[TicketDraft] = Field(default_factory=list, max_length=MAX_PROPOSED_TICKETS)
+    rationale: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PlanProposal:
+        _check_order(self.tickets, "tickets")
+        return self
+
+
+class ExistingTicket(_Strict):
+    ticket: Number = Field(description="the number of an existing ticket")
+
+
+class QueueProposal(_Strict):
+    name: Title
+    description: Markdown = ""
+    items: list[ExistingTicket | NewTicket] = Field(
+        min_length=1,
+        max_length=MAX_PROPOSED_TICKETS,
+        description="in the order they run: {ticket: N} for an existing ticket, or a new one",
+    )
+    rationale: str = ""
+
+
+class TicketUpdateProposal(_Strict):
+    number: Number
+    title: Title | None = None
+    description: Markdown | None = None
+    kind: Kind | None = Field(default=None, strict=False)
+    priority: Priority | None = Field(default=None, strict=False)
+    status: TicketStatus | None = Field(default=None, strict=False)
+    rationale: str = ""
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> TicketUpdateProposal:
+        if not self.changes():
+            raise ValueError("give at least one of title, description, kind, priority, status")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        fields = ("title", "description", "kind", "priority", "status")
+        return {name: getattr(self, name) for name in fields if getattr(self, name) is not None}
+
+
+Proposal = TicketsProposal | PlanProposal | QueueProposal | TicketUpdateProposal
+
+
+@dataclass(frozen=True)
+class ProposalTool:
+    name: str
+    kind: ActionKind
+    schema: type[BaseModel]
+    description: str
+
+
+PROPOSAL_TOOLS: dict[str, ProposalTool] = {
+    tool.name: tool
+    for tool in (
+        ProposalTool(
+            "propose_tickets",
+            ActionKind.TICKETS,
+            TicketsProposal,
+            "Propose new tickets (with dependencies between them) for the user to confirm."
+            " Nothing is created until the user confirms.",
+        ),
+        ProposalTool(
+            "propose_plan",
+            ActionKind.PLAN,
+            PlanProposal,
+            "Propose a plan: a markdown design document, optionally with ticket drafts. Nothing"
+            " is created until the user confirms.",
+        ),
+        ProposalTool(
+            "propose_queue",
+            ActionKind.QUEUE,
+            QueueProposal,
+            "Propose a work queue: tickets (existing ones by number, or new ones) that agents"
+            " work through in order. Nothing is created until the user confirms.",
+        ),
+        ProposalTool(
+            "propose_ticket_update",
+            ActionKind.TICKET_UPDATE,
+            TicketUpdateProposal,
+            "Propose changes to an existing ticket (title, description, kind, priority,"
+            " status). Nothing changes until the user confirms.",
+        ),
+    )
+}
+SCHEMAS: dict[ActionKind, type[BaseModel]] = {t.kind: t.schema for t in PROPOSAL_TOOLS.values()}
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """The schema with every ``$ref`` replaced by its definition (simpler for models)."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inline(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+        return {k: _inline(v, defs) for k, v in node.items() if k not in ("$defs", "title")}
+    if isinstance(node, list):
+        return [_inline(item, defs) for item in node]
+    return node
+
+
+def input_schema(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    inlined: dict[str, Any] = _inline(schema, schema.get("$defs", {}))
+    return inlined
+
+
+def proposal_specs() -> list[dict[str, Any]]:
+    """The proposal tools as the Messages API's tool definitions."""
+    return [
+        {"name": t.name, "description": t.description, "input_schema": input_schema(t.schema)}
+        for t in PROPOSAL_TOOLS.values()
+    ]
+
+
+def _problems(exc: ValidationError, prefix: str) -> tuple[str, str]:
+    """(field of the first problem, every problem on one line each)."""
+    lines, first = [], ""
+    for error in exc.errors():
+        where = ".".join(str(part) for part in (prefix, *error.get("loc", ())) if part != "")
+        message = "unknown field" if error.get("type") == "extra_forbidden" else error["msg"]
+        lines.append(f"{where or 'input'}: {message}")
+        first = first or where
+    return first, "; ".join(lines)
+
+
+def validate_proposal(kind: ActionKind, raw: Any, prefix: str = "") -> dict[str, Any]:
+    """The proposal in its stored form, or InvalidInput naming every problem."""
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{prefix or 'input'}: must be an object", field=prefix or None)
+    try:
+        parsed = SCHEMAS[kind].model_validate(raw)
+    except ValidationError as exc:
+        where, message = _problems(exc, prefix)
+        raise InvalidInput(message, field=where or None) from None
+    stored: dict[str, Any] = parsed.model_dump(mode="json", exclude_none=True)
+    return stored
+
+
+def with_edits(kind: ActionKind, proposal: dict[str, Any], edits: dict[str, Any]) -> dict[str, Any]:
+    """The proposal with the user's ``edits`` (top-level fields replaced), checked again."""
+    return validate_proposal(kind, {**proposal, **edits}, prefix="edits")
+
+
+def parse(kind: ActionKind, proposal: dict[str, Any]) -> Any:
+    """A stored (already valid) proposal as its schema object."""
+    return SCHEMAS[kind].model_validate(proposal)

@@ -1,0 +1,124 @@
+"""Discovery endpoints: conversations, their messages, and deciding the actions they propose."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import Field
+
+from codality_server.domain.discover import CONVERSATION_TITLE_MAX
+from codality_server.keys import SERVICES, USER
+
+from ..responses import json_created, json_ok, no_content
+from ..route import Route
+from ..schema import Body
+from ..validation import parse_body, path_int
+
+
+class ConversationCreate(Body):
+    title: str = Field("", max_length=CONVERSATION_TITLE_MAX)
+
+
+class ConversationUpdate(Body):
+    title: str = Field(min_length=1, max_length=CONVERSATION_TITLE_MAX)
+
+
+class Decision(Body):
+    decision: Literal["confirm", "reject"]
+    edits: dict[str, Any] | None = Field(
+        None, description="fields of the proposal to replace before it is carried out"
+    )
+
+
+def _slug(request: web.Request) -> str:
+    return request.match_info["slug"]
+
+
+def _id(request: web.Request) -> int:
+    return path_int(request, "id")
+
+
+async def list_conversations(request: web.Request) -> web.Response:
+    found = await request.app[SERVICES].discover.list(_slug(request))
+    return json_ok([c.view() for c in found])
+
+
+async def create_conversation(request: web.Request) -> web.Response:
+    body = await parse_body(request, ConversationCreate)
+    made = await request.app[SERVICES].discover.create(_slug(request), request[USER], body.title)
+    return json_created({**made.view(), "streaming": False, "messages": []})
+
+
+async def show_conversation(request: web.Request) -> web.Response:
+    return json_ok(await request.app[SERVICES].discover.show(_slug(request), _id(request)))
+
+
+async def update_conversation(request: web.Request) -> web.Response:
+    body = await parse_body(request, ConversationUpdate)
+    renamed = await request.app[SERVICES].discover.rename(_slug(request), _id(request), body.title)
+    return json_ok(renamed.view())
+
+
+async def delete_conversation(request: web.Request) -> web.Response:
+    await request.app[SERVICES].discover.delete(_slug(request), _id(request))
+    return no_content()
+
+
+async def decide_action(request: web.Request) -> web.Response:
+    body = await parse_body(request, Decision)
+    action = await request.app[SERVICES].discover.decide(
+        _slug(request),
+        _id(request),
+        path_int(request, "action_id"),
+        request[USER],
+        body.decision,
+        body.edits,
+    )
+    return json_ok(action.view())
+
+
+_CONVERSATIONS = "/api/projects/{slug}/discover/conversations"
+_CONVERSATION = _CONVERSATIONS + "/{id}"
+
+ROUTES = [
+    Route(
+        "GET",
+        _CONVERSATIONS,
+        list_conversations,
+        "List discovery conversations, most recently active first",
+        tag="discover",
+    ),
+    Route(
+        "POST",
+        _CONVERSATIONS,
+        create_conversation,
+        "Create a new conversation",
+        body=ConversationCreate,
+        tag="discover",
+    ),
+    Route(
+        "GET",
+        _CONVERSATION,
+        show_conversation,
+        "Get conversation with messages (blocks, tool calls, actions)",
+        tag="discover",
+    ),
+    Route(
+        "PUT",
+        _CONVERSATION,
+        update_conversation,
+        "Update conversation title",
+        body=ConversationUpdate,
+        tag="discover",
+    ),
+    Route("DELETE", _CONVERSATION, delete_conversation, "Delete conversation", tag="discover"),
+    Route(
+        "POST",
+        _CONVERSATION + "/actions/{action_id}",
+        decide_action,
+        "Confirm (carry out, with optional edits) or reject a pending action",
+        body=Decision,
+        tag="discover",
+    ),
+]

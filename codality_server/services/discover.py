@@ -1,0 +1,297 @@
+"""Discovery conversations and their proposals (product.md §8).
+
+This service owns what is stored: conversations, messages block by block, and proposals as
+pending actions. Deciding an action carries it out here, in one transaction, through the ticket
+(and plan and queue) services' in-transaction helpers, so a confirmed proposal makes all of its
+things or none. Writing a reply (the model) lives in ``discover_agent``; it stores through this
+service.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from codality_server.db import conversations as db
+from codality_server.db.database import Connection
+from codality_server.domain.discover import (
+    PROPOSAL_TOOLS,
+    Action,
+    ActionKind,
+    ActionStatus,
+    Conversation,
+    Message,
+    ReplyStatus,
+    TicketsProposal,
+    TicketUpdateProposal,
+    clean_conversation_title,
+    clean_message,
+    parse,
+    validate_proposal,
+    with_edits,
+)
+from codality_server.domain.errors import Conflict, InvalidInput, NotFound
+from codality_server.domain.events import project_channel
+from codality_server.domain.projects import Project
+from codality_server.domain.tickets import Ticket
+from codality_server.domain.users import User
+
+from .base import Service, now_iso
+
+INTERRUPTED = "the server stopped before the reply was finished"
+
+
+class DiscoverService(Service):
+    """Conversations of one project; each holds messages and the actions they propose."""
+
+    # --- conversations ---------------------------------------------------------------------------
+
+    async def list(self, slug: str) -> builtins.list[Conversation]:
+        project = await self.services.projects.get(slug)
+        return await db.list_conversations(self.db.reader, project.id)
+
+    async def create(self, slug: str, user: User | None, title: str = "") -> Conversation:
+        project = await self.services.projects.get(slug)
+        title = clean_conversation_title(title)
+        async with self.db.transaction() as conn:
+            return await db.insert_conversation(
+                conn, project.id, title, user.id if user else None, now_iso()
+            )
+
+    async def get(self, slug: str, conversation_id: int) -> tuple[Project, Conversation]:
+        project = await self.services.projects.get(slug)
+        found = await db.get_conversation(self.db.reader, conversation_id)
+        if found is None or found.project_id != project.id:
+            raise NotFound(f"project {slug!r} has no conversation {conversation_id}")
+        return project, found
+
+    async def show(self, slug: str, conversation_id: int) -> dict[str, Any]:
+        """The conversation with every message, its blocks, tool calls and actions."""
+        _, conversation = await self.get(slug, conversation_id)
+        messages = await db.messages(self.db.reader, conversation.id)
+        return {
+            **conversation.view(),
+            "streaming": any(m.status is ReplyStatus.STREAMING for m in messages),
+            "messages": [m.view() for m in messages],
+        }
+
+    async def rename(self, slug: str, conversation_id: int, title: str) -> Conversation:
+        title = clean_conversation_title(title)
+        if not title:
+            raise InvalidInput("title: must not be empty", field="title")
+        _, conversation = await self.get(slug, conversation_id)
+        return await self.set_title(conversation.id, title)
+
+    async def set_title(self, conversation_id: int, title: str) -> Conversation:
+        async with self.db.transaction() as conn:
+            if not await db.set_title(conn, conversation_id, title, now_iso()):
+                raise NotFound(f"no conversation {conversation_id}")
+            found = await db.get_conversation(conn, conversation_id)
+        assert found is not None
+        return found
+
+    async def delete(self, slug: str, conversation_id: int) -> None:
+        """Delete it with everything in it."""
+        _, conversation = await self.get(slug, conversation_id)
+        async with self.db.transaction() as conn:
+            await db.delete_conversation(conn, conversation.id)
+
+    async def messages(self, conversation_id: int) -> builtins.list[Message]:
+        return await db.messages(self.db.reader, conversation_id)
+
+    async def message(self, conversation_id: int, message_id: int) -> Message:
+        found = await db.messages(self.db.reader, conversation_id, message_id)
+        if not found:
+            raise NotFound(f"conversation {conversation_id} has no message {message_id}")
+        return found[0]
+
+    # --- storing a reply as it is written --------------------------------------------------------
+
+    async def add_user_message(self, conversation_id: int, user: User | None, content: str) -> int:
+        content = clean_message(content)
+        async with self.db.transaction() as conn:
+            now = now_iso()
+            message_id = await db.insert_message(
+                conn, conversation_id, "user", ReplyStatus.COMPLETE, user.id if user else None, now
+            )
+            await db.insert_block(conn, message_id, "text", {"text": content}, now)
+            await db.touch(conn, conversation_id, now)
+        return message_id
+
+    async def start_reply(self, conversation_id: int, model: str) -> int:
+        async with self.db.transaction() as conn:
+            now = now_iso()
+            message_id = await db.insert_message(
+                conn, conversation_id, "assistant", ReplyStatus.STREAMING, None, now, model
+            )
+            await db.touch(conn, conversation_id, now)
+        return message_id
+
+    async def append_block(self, message_id: int, kind: str, data: dict[str, Any]) -> int:
+        async with self.db.transaction() as conn:
+            return await db.insert_block(conn, message_id, kind, data, now_iso())
+
+    async def rewrite_block(self, block_id: int, data: dict[str, Any]) -> None:
+        async with self.db.transaction() as conn:
+            await db.rewrite_block(conn, block_id, data)
+
+    async def finish_reply(
+        self,
+        message_id: int,
+        status: ReplyStatus,
+        error: str | None = None,
+        usage: tuple[int, int, float] | None = None,
+    ) -> None:
+        async with self.db.transaction() as conn:
+            await db.finish_message(conn, message_id, status, error, usage, now_iso())
+
+    async def interrupt_streaming(self) -> int:
+        """At start-up: replies a dead server was writing are marked ``interrupted``."""
+        async with self.db.transaction() as conn:
+            return await db.interrupt_streaming(conn, now_iso())
+
+    async def propose(
+        self, project: Project, conversation_id: int, message_id: int, tool: str, raw: Any
+    ) -> Action:
+        """Check a proposal from the model and store it as a pending action on its message.
+
+        A malformed one raises InvalidInput (the caller reports it to the model as a tool error)
+        and stores nothing; so does one naming a ticket the project does not have.
+        """
+        spec = PROPOSAL_TOOLS[tool]
+        proposal = validate_proposal(spec.kind, raw)
+        await self._check_references(project, spec.kind, proposal)
+        async with self.db.transaction() as conn:
+            now = now_iso()
+            action = await db.insert_action(
+                conn, conversation_id, message_id, spec.kind, proposal, now
+            )
+            await db.insert_block(conn, message_id, "action", {"action_id": action.id}, now)
+        return action
+
+    async def _check_references(
+        self, project: Project, kind: ActionKind, proposal: dict[str, Any]
+    ) -> None:
+        for number in _referenced_numbers(kind, proposal):
+            await self.services.tickets.get(project.slug, number)
+
+    # --- deciding --------------------------------------------------------------------------------
+
+    async def decide(
+        self,
+        slug: str,
+        conversation_id: int,
+        action_id: int,
+        user: User | None,
+        decision: str,
+        edits: dict[str, Any] | None = None,
+    ) -> Action:
+        """Confirm (carry it out, in one transaction) or reject a pending action; twice → 409."""
+        project, conversation = await self.get(slug, conversation_id)
+        if decision not in ("confirm", "reject"):
+            raise InvalidInput(
+                f"decision: {decision!r} is not one of confirm, reject", field="decision"
+            )
+        if edits is not None and decision == "reject":
+            raise InvalidInput("edits: only a confirmed action takes edits", field="edits")
+        action = await db.get_action(self.db.reader, action_id)
+        if action is None or action.conversation_id != conversation.id:
+            raise NotFound(f"conversation {conversation_id} has no action {action_id}")
+        _check_pending(action)
+        proposal = action.proposal
+        if edits:
+            proposal = with_edits(action.kind, proposal, edits)
+        made: list[Ticket] = []
+        updated: list[Ticket] = []
+        async with self.db.transaction() as conn:
+            current = await db.get_action(conn, action.id)
+            assert current is not None
+            _check_pending(current)  # another decision may have committed while we checked
+            if decision == "reject":
+                result, status = None, ActionStatus.REJECTED
+            else:
+                result = await self._carry_out(
+                    conn, project, user, action.kind, proposal, made, updated
+                )
+                status = ActionStatus.CONFIRMED
+            decided = await db.decide_action(
+                conn, action.id, status, proposal, result, user.id if user else None, now_iso()
+            )
+            assert decided is not None
+        for ticket in made:
+            self.services.tickets.publish_created(ticket)
+        for ticket in updated:
+            self.services.tickets.publish_updated(project, ticket)
+        self.publish_message(
+            project, conversation.id, await self.message(conversation.id, action.message_id)
+        )
+        return decided
+
+    async def _carry_out(
+        self,
+        conn: Connection,
+        project: Project,
+        user: User | None,
+        kind: ActionKind,
+        proposal: dict[str, Any],
+        made: builtins.list[Ticket],
+        updated: builtins.list[Ticket],
+    ) -> dict[str, Any]:
+        """Make what the proposal describes inside ``conn``; returns what was made."""
+        tickets = self.services.tickets
+        if kind is ActionKind.TICKETS:
+            drafts = parse(kind, proposal)
+            assert isinstance(drafts, TicketsProposal)
+            for draft in drafts.tickets:
+                ticket = await tickets.insert(
+                    conn,
+                    project,
+                    user,
+                    title=draft.title,
+                    description=draft.description,
+                    kind=draft.kind,
+                    priority=draft.priority,
+                )
+                made.append(ticket)
+                await _add_dependencies(conn, ticket, [made[p - 1] for p in draft.depends_on])
+            return {"tickets": [t.view() for t in made]}
+        if kind is ActionKind.TICKET_UPDATE:
+            change = parse(kind, proposal)
+            assert isinstance(change, TicketUpdateProposal)
+            _, ticket = await tickets.get(project.slug, change.number)
+            checked = tickets.checked_changes(**change.changes())
+            ticket = await tickets.update_in(conn, ticket.id, checked)
+            updated.append(ticket)
+            return {"ticket": ticket.view()}
+        raise Conflict(f"{kind.value} proposals cannot be carried out by this server")
+
+    # --- events ----------------------------------------------------------------------------------
+
+    def publish_message(self, project: Project, conversation_id: int, message: Message) -> None:
+        self.bus.publish(
+            "discover:message",
+            (project_channel(project.id),),
+            {"conversation_id": conversation_id, "message": message.view()},
+        )
+
+
+def _check_pending(action: Action) -> None:
+    if action.status is not ActionStatus.PENDING:
+        raise Conflict(f"action {action.id} was already {action.status.value}")
+
+
+def _referenced_numbers(kind: ActionKind, proposal: dict[str, Any]) -> builtins.list[int]:
+    """Existing ticket numbers a proposal names (they must exist in the project)."""
+    if kind is ActionKind.TICKET_UPDATE:
+        return [int(proposal["number"])]
+    if kind is ActionKind.QUEUE:
+        return [int(item["ticket"]) for item in proposal["items"] if "ticket" in item]
+    return []
+
+
+async def _add_dependencies(conn: Connection, ticket: Ticket, on: builtins.list[Ticket]) -> None:
+    if not on:
+        return
+    from codality_server.db.dependencies import add_dependencies
+
+    await add_dependencies(conn, ticket.id, [t.id for t in on])
