@@ -13,7 +13,9 @@ import builtins
 from typing import Any
 
 from codality_server.db import conversations as db
+from codality_server.db import tickets as db_tickets
 from codality_server.db.database import Connection
+from codality_server.db.dependencies import add_dependencies
 from codality_server.domain.discover import (
     PROPOSAL_TOOLS,
     Action,
@@ -254,6 +256,8 @@ class DiscoverService(Service):
                 )
                 made.append(ticket)
                 await _add_dependencies(conn, ticket, [made[p - 1] for p in draft.depends_on])
+            # Re-read: the rows now name the tickets they depend on.
+            made[:] = [await _reread(conn, t) for t in made]
             return {"tickets": [t.view() for t in made]}
         if kind is ActionKind.TICKET_UPDATE:
             change = parse(kind, proposal)
@@ -290,8 +294,11 @@ def _referenced_numbers(kind: ActionKind, proposal: dict[str, Any]) -> builtins.
 
 
 async def _add_dependencies(conn: Connection, ticket: Ticket, on: builtins.list[Ticket]) -> None:
-    if not on:
-        return
-    from codality_server.db.dependencies import add_dependencies
+    if on:
+        await add_dependencies(conn, ticket.id, [t.id for t in on])
 
-    await add_dependencies(conn, ticket.id, [t.id for t in on])
+
+async def _reread(conn: Connection, ticket: Ticket) -> Ticket:
+    found = await db_tickets.get_ticket(conn, ticket.id)
+    assert found is not None
+    return found

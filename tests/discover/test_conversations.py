@@ -136,9 +136,9 @@ async def test_confirming_proposed_tickets_creates_them_and_answers_what_it_made
     decided = response.json()
     assert decided["status"] == "confirmed" and decided["decided_by"] is not None
     made = decided["result"]["tickets"]
-    assert [(t["number"], t["title"], t["kind"]) for t in made] == [
-        (1, "Add an SSO settings page", "feature"),
-        (2, "Log in with OIDC", "task"),
+    assert [(t["number"], t["title"], t["kind"], t["depends_on"]) for t in made] == [
+        (1, "Add an SSO settings page", "feature", []),
+        (2, "Log in with OIDC", "task", [1]),
     ]
     listed = (await api.get(f"/api/projects/{project['slug']}/tickets")).json()
     assert [t["title"] for t in listed] == ["Add an SSO settings page", "Log in with OIDC"]
