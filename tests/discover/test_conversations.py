@@ -44,7 +44,7 @@ def propose(
         message_id = await discover.start_reply(conversation["id"], "scripted")
         action = await discover.propose(found, conversation["id"], message_id, tool, raw)
         await discover.finish_reply(message_id, ReplyStatus.COMPLETE)
-        return action.view()
+        return dict(action.view())
 
     return dict(server.call(run()))
 
