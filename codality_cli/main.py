@@ -31,6 +31,7 @@ COMMANDS: list[tuple[tuple[str, ...], str]] = [
     (("project",), "project:app"),
     (("ticket",), "ticket:ticket_app"),
     (("plan",), "plan:app"),
+    (("discover",), "discover:app"),
     (("queue",), "queue:app"),
     (("user",), "user:app"),
     (("me",), "me:app"),

@@ -11,6 +11,7 @@ from types import TracebackType
 from .agent import AgentApi
 from .auth import AuthApi
 from .comments import CommentsApi
+from .discover import DiscoverApi
 from .errors import ApiError, AuthRequired, ServerUnavailable
 from .events import EventsApi, ServerEvent
 from .me import MeApi
@@ -45,6 +46,7 @@ class ApiClient:
         self.worktrees = WorktreesApi(self.transport)
         self.queues = QueuesApi(self.transport)
         self.plans = PlansApi(self.transport)
+        self.discover = DiscoverApi(self.transport)
 
     @property
     def base_url(self) -> str:

@@ -10,6 +10,7 @@ service.
 from __future__ import annotations
 
 import builtins
+from dataclasses import dataclass, field
 from typing import Any
 
 from codality_server.db import conversations as db
@@ -22,7 +23,10 @@ from codality_server.domain.discover import (
     ActionKind,
     ActionStatus,
     Conversation,
+    ExistingTicket,
     Message,
+    NewTicket,
+    QueueProposal,
     ReplyStatus,
     TicketsProposal,
     TicketUpdateProposal,
@@ -35,10 +39,21 @@ from codality_server.domain.discover import (
 from codality_server.domain.errors import Conflict, InvalidInput, NotFound
 from codality_server.domain.events import project_channel
 from codality_server.domain.projects import Project
+from codality_server.domain.queues import WorkQueue
 from codality_server.domain.tickets import Ticket
 from codality_server.domain.users import User
 
 from .base import Service, now_iso
+
+
+@dataclass
+class _Made:
+    """What one decision made or changed, published once its transaction committed."""
+
+    tickets: list[Ticket] = field(default_factory=list)
+    updated: list[Ticket] = field(default_factory=list)
+    queues: list[WorkQueue] = field(default_factory=list)
+
 
 INTERRUPTED = "the server stopped before the reply was finished"
 
@@ -203,30 +218,23 @@ class DiscoverService(Service):
         proposal = action.proposal
         if edits:
             proposal = with_edits(action.kind, proposal, edits)
-        made: list[Ticket] = []
-        updated: list[Ticket] = []
+        made = _Made()
         async with self.db.transaction() as conn:
             current = await db.get_action(conn, action.id)
             assert current is not None
             _check_pending(current)  # another decision may have committed while we checked
-            if decision == "reject":
-                result, status = None, ActionStatus.REJECTED
-            else:
-                result = await self._carry_out(
-                    conn, project, user, action.kind, proposal, made, updated
-                )
+            result: dict[str, Any] | None = None
+            status = ActionStatus.REJECTED
+            if decision == "confirm":
+                result = await self._carry_out(conn, project, user, action.kind, proposal, made)
                 status = ActionStatus.CONFIRMED
             decided = await db.decide_action(
                 conn, action.id, status, proposal, result, user.id if user else None, now_iso()
             )
             assert decided is not None
-        for ticket in made:
-            self.services.tickets.publish_created(ticket)
-        for ticket in updated:
-            self.services.tickets.publish_updated(project, ticket)
-        self.publish_message(
-            project, conversation.id, await self.message(conversation.id, action.message_id)
-        )
+        self._publish_made(project, made)
+        message = await self.message(conversation.id, action.message_id)
+        self.publish_message(project, conversation.id, message)
         return decided
 
     async def _carry_out(
@@ -236,38 +244,68 @@ class DiscoverService(Service):
         user: User | None,
         kind: ActionKind,
         proposal: dict[str, Any],
-        made: builtins.list[Ticket],
-        updated: builtins.list[Ticket],
+        made: _Made,
     ) -> dict[str, Any]:
         """Make what the proposal describes inside ``conn``; returns what was made."""
         tickets = self.services.tickets
-        if kind is ActionKind.TICKETS:
-            drafts = parse(kind, proposal)
-            assert isinstance(drafts, TicketsProposal)
-            for draft in drafts.tickets:
-                ticket = await tickets.insert(
-                    conn,
-                    project,
-                    user,
-                    title=draft.title,
-                    description=draft.description,
-                    kind=draft.kind,
-                    priority=draft.priority,
+        parsed = parse(kind, proposal)
+        if isinstance(parsed, TicketsProposal):
+            for draft in parsed.tickets:
+                ticket = await self._new_ticket(conn, project, user, draft, made)
+                await _add_dependencies(
+                    conn, ticket, [made.tickets[p - 1] for p in draft.depends_on]
                 )
-                made.append(ticket)
-                await _add_dependencies(conn, ticket, [made[p - 1] for p in draft.depends_on])
             # Re-read: the rows now name the tickets they depend on.
-            made[:] = [await _reread(conn, t) for t in made]
-            return {"tickets": [t.view() for t in made]}
-        if kind is ActionKind.TICKET_UPDATE:
-            change = parse(kind, proposal)
-            assert isinstance(change, TicketUpdateProposal)
-            _, ticket = await tickets.get(project.slug, change.number)
-            checked = tickets.checked_changes(**change.changes())
+            made.tickets[:] = [await _reread(conn, t) for t in made.tickets]
+            return {"tickets": [t.view() for t in made.tickets]}
+        if isinstance(parsed, TicketUpdateProposal):
+            _, ticket = await tickets.get(project.slug, parsed.number)
+            checked = tickets.checked_changes(**parsed.changes())
             ticket = await tickets.update_in(conn, ticket.id, checked)
-            updated.append(ticket)
+            made.updated.append(ticket)
             return {"ticket": ticket.view()}
+        if isinstance(parsed, QueueProposal):
+            numbers = []
+            for item in parsed.items:
+                if isinstance(item, ExistingTicket):
+                    numbers.append(item.ticket)
+                else:
+                    numbers.append((await self._new_ticket(conn, project, user, item, made)).number)
+            queue = await self.services.queues.insert(
+                conn,
+                project,
+                user,
+                name=parsed.name,
+                tickets=numbers,
+                description=parsed.description,
+            )
+            made.queues.append(queue)
+            return {"queue": queue.view(), "tickets": [t.view() for t in made.tickets]}
         raise Conflict(f"{kind.value} proposals cannot be carried out by this server")
+
+    async def _new_ticket(
+        self, conn: Connection, project: Project, user: User | None, draft: NewTicket, made: _Made
+    ) -> Ticket:
+        ticket = await self.services.tickets.insert(
+            conn,
+            project,
+            user,
+            title=draft.title,
+            description=draft.description,
+            kind=draft.kind,
+            priority=draft.priority,
+        )
+        made.tickets.append(ticket)
+        return ticket
+
+    def _publish_made(self, project: Project, made: _Made) -> None:
+        """Once committed, the usual events for everything the decision made or changed."""
+        for ticket in made.tickets:
+            self.services.tickets.publish_created(ticket)
+        for ticket in made.updated:
+            self.services.tickets.publish_updated(project, ticket)
+        for queue in made.queues:
+            self.services.queues.publish("queue:created", queue)
 
     # --- events ----------------------------------------------------------------------------------
 

@@ -64,28 +64,54 @@ class QueueService(Service):
         An unknown or repeated ticket is a 400; a ticket that a running or paused queue still
         has to work on is a 409 naming that queue.
         """
+        project = await self.services.projects.get(slug)
+        async with self.db.transaction() as conn:
+            queue = await self.insert(
+                conn,
+                project,
+                author,
+                name=name,
+                tickets=tickets,
+                description=description,
+                merge_each=merge_each,
+                max_parallel=max_parallel,
+            )
+        self.publish("queue:created", queue)
+        return queue
+
+    async def insert(
+        self,
+        conn: Connection,
+        project: Project,
+        author: User | None,
+        *,
+        name: str,
+        tickets: Sequence[int],
+        description: str = "",
+        merge_each: bool = False,
+        max_parallel: int = 1,
+    ) -> WorkQueue:
+        """Check and insert a queue inside the caller's transaction (a confirmed discovery
+        proposal makes its tickets and their queue together); the caller publishes
+        ``queue:created`` once it committed."""
         name = rules.clean_name(name)
         description = rules.clean_description(description)
         max_parallel = rules.check_max_parallel(max_parallel)
         numbers = rules.check_ticket_numbers(tickets)
-        project = await self.services.projects.get(slug)
-        async with self.db.transaction() as conn:
-            ticket_ids = await self._ticket_ids(conn, project, numbers)
-            await self._check_free(conn, ticket_ids, None)
-            queue_id = await db_queues.insert_queue(
-                conn,
-                project.id,
-                name=name,
-                description=description,
-                merge_each=merge_each,
-                max_parallel=max_parallel,
-                created_by=author.id if author else None,
-                now=now_iso(),
-            )
-            await db_queues.set_items(conn, queue_id, ticket_ids)
-            queue = await self.by_id(queue_id, conn)
-        self.publish("queue:created", queue)
-        return queue
+        ticket_ids = await self._ticket_ids(conn, project, numbers)
+        await self._check_free(conn, ticket_ids, None)
+        queue_id = await db_queues.insert_queue(
+            conn,
+            project.id,
+            name=name,
+            description=description,
+            merge_each=merge_each,
+            max_parallel=max_parallel,
+            created_by=author.id if author else None,
+            now=now_iso(),
+        )
+        await db_queues.set_items(conn, queue_id, ticket_ids)
+        return await self.by_id(queue_id, conn)
 
     async def update(
         self,

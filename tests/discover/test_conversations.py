@@ -267,3 +267,58 @@ async def test_an_action_of_another_conversation_is_not_found(
     assert_error(
         await api.post(url(project, f"/{one['id']}/actions/777"), json={"decision": "reject"}), 404
     )
+
+
+async def test_a_confirmed_queue_is_made_of_existing_and_new_tickets_in_order(
+    server: RunningServer, api: httpx.AsyncClient, project: dict[str, Any]
+) -> None:
+    existing = await create_ticket(api, project["slug"], title="Existing work")
+    conversation = await new_conversation(api, project)
+    proposal = {
+        "name": "SSO rollout",
+        "description": "Ship SSO step by step.",
+        "items": [{"title": "Settings page", "kind": "feature"}, {"ticket": existing["number"]}],
+    }
+    rejected = propose(server, project, conversation, "propose_queue", proposal)
+    assert (
+        await decide(api, project, conversation, rejected, decision="reject")
+    ).status_code == 200
+    assert (await api.get(f"/api/projects/{project['slug']}/discover/queues")).json() == []
+
+    action = propose(server, project, conversation, "propose_queue", proposal)
+    response = await decide(
+        api, project, conversation, action, decision="confirm", edits={"name": "SSO"}
+    )
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    assert [t["title"] for t in result["tickets"]] == ["Settings page"]
+    queue = result["queue"]
+    assert queue["name"] == "SSO" and queue["description"] == "Ship SSO step by step."
+    queues = (await api.get(f"/api/projects/{project['slug']}/discover/queues")).json()
+    assert [q["id"] for q in queues] == [queue["id"]]
+    shown = (await api.get(f"/api/projects/{project['slug']}/discover/queues/{queue['id']}")).json()
+    assert [item["ticket"] for item in shown["items"]] == [2, existing["number"]]
+
+
+async def test_a_queue_that_cannot_be_made_makes_nothing(
+    server: RunningServer, api: httpx.AsyncClient, project: dict[str, Any]
+) -> None:
+    """One transaction: a queue naming a ticket deleted meanwhile leaves no new tickets behind."""
+    existing = await create_ticket(api, project["slug"], title="Existing work")
+    conversation = await new_conversation(api, project)
+    action = propose(
+        server,
+        project,
+        conversation,
+        "propose_queue",
+        {"name": "Q", "items": [{"title": "New one"}, {"ticket": existing["number"]}]},
+    )
+    bad = {"items": [{"title": "New one"}, {"ticket": 42}]}
+    error = assert_error(
+        await decide(api, project, conversation, action, decision="confirm", edits=bad), 400
+    )
+    assert "#42" in error["message"]
+    assert len((await api.get(f"/api/projects/{project['slug']}/tickets")).json()) == 1
+    assert (await api.get(f"/api/projects/{project['slug']}/discover/queues")).json() == []
+    still = (await api.get(url(project, f"/{conversation['id']}"))).json()
+    assert still["messages"][0]["actions"][0]["status"] == "pending"

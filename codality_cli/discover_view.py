@@ -1,0 +1,117 @@
+"""How discovery conversations read in a terminal: messages, tool calls and proposal cards.
+
+Shared by ``codality discover show|say|chat`` and the TUI's discovery screen, so a proposal looks
+the same everywhere. Plain text lines only; callers add colour.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+PREVIEW = 70
+
+
+def _short(text: str, limit: int = PREVIEW) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _draft_line(position: int, draft: dict[str, Any]) -> str:
+    tags = f"[{draft.get('kind', 'task')}/{draft.get('priority', 'medium')}]"
+    after = draft.get("depends_on") or []
+    waits = f" (after {', '.join(str(p) for p in after)})" if after else ""
+    return f"  {position}. {tags} {_short(draft.get('title', ''))}{waits}"
+
+
+def card_lines(action: dict[str, Any]) -> list[str]:
+    """A proposal as a small card: a heading line, then what it would make or change."""
+    proposal = action.get("proposal") or {}
+    kind = action.get("kind")
+    heading = f"proposal {action.get('id')} · "
+    lines: list[str] = []
+    if kind == "tickets":
+        drafts = proposal.get("tickets") or []
+        heading += f"{len(drafts)} ticket{'s' if len(drafts) != 1 else ''}"
+        lines = [_draft_line(i, d) for i, d in enumerate(drafts, start=1)]
+    elif kind == "plan":
+        heading += f"plan: {_short(proposal.get('title', ''))}"
+        body = [line for line in str(proposal.get("body", "")).splitlines() if line.strip()]
+        lines = [f"  {_short(line)}" for line in body[:3]]
+        if len(body) > 3:
+            lines.append(f"  … {len(body) - 3} more lines")
+        lines += [_draft_line(i, d) for i, d in enumerate(proposal.get("tickets") or [], start=1)]
+    elif kind == "queue":
+        heading += f"queue: {_short(proposal.get('name', ''))}"
+        for position, item in enumerate(proposal.get("items") or [], start=1):
+            if "ticket" in item:
+                lines.append(f"  {position}. #{item['ticket']}")
+            else:
+                lines.append(f"  {position}. new: {_short(item.get('title', ''))}")
+    elif kind == "ticket_update":
+        heading += f"update ticket #{proposal.get('number')}"
+        for name in ("title", "kind", "priority", "status", "description"):
+            if name in proposal:
+                lines.append(f"  {name} → {_short(proposal[name])}")
+    else:
+        heading += str(kind)
+        lines = [f"  {_short(json.dumps(proposal))}"]
+    if proposal.get("rationale"):
+        lines.append(f"  why: {_short(proposal['rationale'], 200)}")
+    status = action.get("status", "pending")
+    if status != "pending":
+        made = made_summary(action)
+        lines.append(f"  {status}" + (f": {made}" if made else ""))
+    return [heading, *lines]
+
+
+def made_summary(action: dict[str, Any]) -> str:
+    """What a confirmed action made: ``created tickets #4, #5`` and the like."""
+    result = action.get("result") or {}
+    parts = []
+    if result.get("tickets"):
+        numbers = ", ".join(f"#{t['number']}" for t in result["tickets"])
+        parts.append(f"created ticket{'s' if len(result['tickets']) > 1 else ''} {numbers}")
+    if result.get("ticket"):
+        parts.append(f"updated ticket #{result['ticket']['number']}")
+    if result.get("plan"):
+        parts.append(f"created plan {result['plan']['id']}")
+    if result.get("queue"):
+        parts.append(f"created queue {result['queue']['id']}")
+    return "; ".join(parts)
+
+
+def tool_line(call: dict[str, Any]) -> str:
+    """One dim line for a tool call: its name and its most telling argument."""
+    tool_input = call.get("input")
+    shown = ""
+    if isinstance(tool_input, dict):
+        for key in ("path", "pattern", "query", "number"):
+            if key in tool_input:
+                shown = str(tool_input[key])
+                break
+    return f"▸ {call.get('name')} {_short(shown)}".rstrip()
+
+
+def message_lines(message: dict[str, Any]) -> list[tuple[str, str]]:
+    """A stored message as (style, text) lines: the text, tool calls and proposal cards in the
+    order they were written. Styles: ``you``, ``text``, ``tool``, ``card``, ``note``."""
+    if message.get("role") == "user":
+        return [("you", f"you: {message.get('content', '')}")]
+    actions = {a["id"]: a for a in message.get("actions") or []}
+    lines: list[tuple[str, str]] = []
+    for block in message.get("blocks") or []:
+        kind, data = block.get("kind"), block.get("data") or {}
+        if kind == "text":
+            lines.append(("text", str(data.get("text", ""))))
+        elif kind == "tool_call" and not str(data.get("name", "")).startswith("propose_"):
+            lines.append(("tool", tool_line(data)))
+        elif kind == "action" and data.get("action_id") in actions:
+            lines += [("card", line) for line in card_lines(actions[data["action_id"]])]
+        elif kind == "note":
+            lines.append(("note", str(data.get("text", ""))))
+    status = message.get("status")
+    if status not in (None, "complete", "streaming"):
+        reason = message.get("error") or ""
+        lines.append(("note", f"[reply {status}{': ' + reason if reason else ''}]"))
+    return lines
