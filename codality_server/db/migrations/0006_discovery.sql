@@ -23,6 +23,8 @@ CREATE TABLE conversation_messages (
     tokens_in        INTEGER NOT NULL DEFAULT 0,
     tokens_out       INTEGER NOT NULL DEFAULT 0,
     cost_usd         REAL NOT NULL DEFAULT 0,
+    -- The agent session that wrote a reply (its usage and how it ended), when there is one.
+    session_id       INTEGER,
     created_by       INTEGER REFERENCES users(id) ON DELETE SET NULL,
     created_at       TEXT NOT NULL,
     updated_at       TEXT NOT NULL
