@@ -26,6 +26,7 @@ from codality_server.domain.discover import (
     ExistingTicket,
     Message,
     NewTicket,
+    PlanProposal,
     QueueProposal,
     ReplyStatus,
     TicketsProposal,
@@ -38,6 +39,7 @@ from codality_server.domain.discover import (
 )
 from codality_server.domain.errors import Conflict, InvalidInput, NotFound
 from codality_server.domain.events import project_channel
+from codality_server.domain.plans import DraftInput, Plan
 from codality_server.domain.projects import Project
 from codality_server.domain.queues import WorkQueue
 from codality_server.domain.tickets import Ticket
@@ -53,6 +55,7 @@ class _Made:
     tickets: list[Ticket] = field(default_factory=list)
     updated: list[Ticket] = field(default_factory=list)
     queues: list[WorkQueue] = field(default_factory=list)
+    plans: list[Plan] = field(default_factory=list)
 
 
 INTERRUPTED = "the server stopped before the reply was finished"
@@ -281,7 +284,18 @@ class DiscoverService(Service):
             )
             made.queues.append(queue)
             return {"queue": queue.view(), "tickets": [t.view() for t in made.tickets]}
-        raise Conflict(f"{kind.value} proposals cannot be carried out by this server")
+        assert isinstance(parsed, PlanProposal)
+        drafts = [
+            DraftInput(
+                d.title, d.description, d.kind.value, d.priority.value, position, d.depends_on
+            )
+            for position, d in enumerate(parsed.tickets, start=1)
+        ]
+        plan = await self.services.plans.insert(
+            conn, project, user, title=parsed.title, body=parsed.body, drafts=drafts
+        )
+        made.plans.append(plan)
+        return {"plan": plan.view()}
 
     async def _new_ticket(
         self, conn: Connection, project: Project, user: User | None, draft: NewTicket, made: _Made
@@ -301,9 +315,11 @@ class DiscoverService(Service):
     def _publish_made(self, project: Project, made: _Made) -> None:
         """Once committed, the usual events for everything the decision made or changed."""
         for ticket in made.tickets:
-            self.services.tickets.publish_created(ticket)
+            self.services.tickets.publish_created(project, ticket)
         for ticket in made.updated:
             self.services.tickets.publish_updated(project, ticket)
+        for plan in made.plans:
+            self.services.plans.publish_created(plan)
         for queue in made.queues:
             self.services.queues.publish("queue:created", queue)
 

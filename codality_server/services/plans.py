@@ -60,22 +60,36 @@ class PlanService(Service):
         drafts: Sequence[DraftInput] = (),
     ) -> Plan:
         """A new draft plan (publishes ``plan:created``)."""
-        title = clean_plan_title(title)
-        body = clean_markdown(body, "body")
-        ordered = order_drafts(drafts)
         project = await self.services.projects.get(slug)
         async with self.db.transaction() as conn:
-            plan = await db_plans.insert_plan(
-                conn,
-                project.id,
-                title=title,
-                body=body,
-                drafts=ordered,
-                created_by=author.id if author else None,
-                now=now_iso(),
-            )
-        self._publish("plan:created", plan)
+            plan = await self.insert(conn, project, author, title=title, body=body, drafts=drafts)
+        self.publish_created(plan)
         return plan
+
+    async def insert(
+        self,
+        conn: Connection,
+        project: Project,
+        author: User | None,
+        *,
+        title: str = "",
+        body: str = "",
+        drafts: Sequence[DraftInput] = (),
+    ) -> Plan:
+        """Check and insert a draft plan inside the caller's transaction (a confirmed discovery
+        proposal); the caller calls ``publish_created`` once it committed."""
+        return await db_plans.insert_plan(
+            conn,
+            project.id,
+            title=clean_plan_title(title),
+            body=clean_markdown(body, "body"),
+            drafts=order_drafts(drafts),
+            created_by=author.id if author else None,
+            now=now_iso(),
+        )
+
+    def publish_created(self, plan: Plan) -> None:
+        self._publish("plan:created", plan)
 
     async def update(
         self,

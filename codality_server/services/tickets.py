@@ -94,7 +94,7 @@ class TicketService(Service):
                 status=status,
                 assignee=assignee,
             )
-        self.publish_created(ticket)
+        self.publish_created(project, ticket)
         return ticket
 
     async def insert(
@@ -131,9 +131,6 @@ class TicketService(Service):
             created_by=author.id if author else None,
             now=now_iso(),
         )
-
-    def publish_created(self, ticket: Ticket) -> None:
-        self._publish("ticket:created", ticket.project_id, ticket)
 
     async def update(
         self,

@@ -322,3 +322,30 @@ async def test_a_queue_that_cannot_be_made_makes_nothing(
     assert (await api.get(f"/api/projects/{project['slug']}/discover/queues")).json() == []
     still = (await api.get(url(project, f"/{conversation['id']}"))).json()
     assert still["messages"][0]["actions"][0]["status"] == "pending"
+
+
+async def test_a_confirmed_plan_is_a_draft_plan_with_its_ticket_drafts(
+    server: RunningServer, api: httpx.AsyncClient, project: dict[str, Any]
+) -> None:
+    conversation = await new_conversation(api, project)
+    proposal = {
+        "title": "Single sign-on",
+        "body": "# SSO\n\nUse OIDC.",
+        "tickets": [{"title": "OIDC client"}, {"title": "Login button", "depends_on": [1]}],
+    }
+    rejected = propose(server, project, conversation, "propose_plan", proposal)
+    assert (
+        await decide(api, project, conversation, rejected, decision="reject")
+    ).status_code == 200
+    assert (await api.get(f"/api/projects/{project['slug']}/plans")).json() == []
+
+    action = propose(server, project, conversation, "propose_plan", proposal)
+    response = await decide(api, project, conversation, action, decision="confirm")
+    assert response.status_code == 200, response.text
+    plan = response.json()["result"]["plan"]
+    shown = (await api.get(f"/api/projects/{project['slug']}/plans/{plan['id']}")).json()
+    assert (shown["title"], shown["status"]) == ("Single sign-on", "draft")
+    assert [(d["title"], d["depends_on"]) for d in shown["drafts"]] == [
+        ("OIDC client", []),
+        ("Login button", [1]),
+    ]
