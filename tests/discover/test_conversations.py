@@ -13,7 +13,7 @@ import pytest
 
 from codality_server.domain.discover import ReplyStatus
 from codality_server.domain.errors import InvalidInput, NotFound
-from codality_server.keys import SERVICES
+from codality_server.http.keys import SERVICES
 from tests.conftest import RunningServer, assert_error, create_ticket
 
 

@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import Field
 
 from codality_server.domain.discover import CONVERSATION_TITLE_MAX
-from codality_server.keys import SERVICES, USER
+from codality_server.http.keys import SERVICES, USER
 
 from ..responses import json_created, json_ok, no_content
 from ..route import Route
