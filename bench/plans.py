@@ -1,0 +1,120 @@
+"""Plans: the time the server takes to approve a 50-draft plan.
+
+Approval creates every draft as a ticket (with the full-text index), records the dependencies and
+marks the plan approved, in one transaction. Each round approves a fresh plan of ``--drafts``
+drafts (each depending on the one or two before it) in a project that already holds the tickets of
+the earlier rounds. Reported: the ``POST …/approve`` round trip on loopback (the client runs in the
+server's loop, so this is the server's time plus a little client work) and, separately, the time
+spent inside the service call. Goal (issue 12): ≤ 100 ms server time.
+Run: ``.venv/bin/python bench/plans.py [--rounds N] [--drafts N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from serving import serve
+
+
+def make_repo(path: Path) -> None:
+    path.mkdir()
+    (path / "README.md").write_text("# bench\n")
+    env = {
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@x",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@x",
+        "PATH": "/usr/bin:/bin",
+    }
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "init"]):
+        subprocess.run(["git", *args], cwd=path, env=env, check=True)
+
+
+def drafts(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "title": f"Step {n}: a piece of the plan",
+            "description": f"Do part {n} of the work.\n\n" + "Details. " * 40,
+            "kind": ("task", "feature", "chore", "bug")[n % 4],
+            "priority": ("low", "medium", "high")[n % 3],
+            "depends_on": [m for m in (n - 1, n - 2) if m >= 1],
+        }
+        for n in range(1, count + 1)
+    ]
+
+
+def summary(name: str, values: list[float]) -> str:
+    values = sorted(values)
+    return (
+        f"{name}: median {statistics.median(values):.1f} ms  "
+        f"p95 {values[int(len(values) * 0.95)]:.1f} ms  max {values[-1]:.1f} ms"
+    )
+
+
+async def measure(rounds: int, count: int, root: Path) -> tuple[list[float], list[float]]:
+    from codality_server.app import create_app
+    from codality_server.keys import SERVICES
+    from codality_server.settings import ServerSettings
+
+    app = create_app(ServerSettings(data_dir=root / "data", port=0))
+    runner, url = await serve(app)
+    http_ms: list[float] = []
+    service_ms: list[float] = []
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as api:
+            code = (root / "data" / "setup-code").read_text().strip()
+            signed = await api.post("/api/setup/verify", json={"code": code, "email": "b@x.io"})
+            api.headers["Authorization"] = f"Bearer {signed.json()['token']}"
+            made = await api.post(
+                "/api/projects", json={"mode": "existing", "path": str(root / "repo")}
+            )
+            slug = made.json()["slug"]
+            plans = app[SERVICES].plans
+            for round_ in range(rounds):
+                for via_http in (True, False):
+                    plan = await api.post(
+                        f"/api/projects/{slug}/plans",
+                        json={"title": f"Plan {round_}", "drafts": drafts(count)},
+                    )
+                    plan_id = plan.json()["id"]
+                    started = time.perf_counter()
+                    if via_http:
+                        answer = await api.post(f"/api/projects/{slug}/plans/{plan_id}/approve")
+                        assert answer.status_code == 200, answer.text
+                        assert len(answer.json()) == count
+                    else:
+                        tickets = await plans.approve(slug, plan_id, None)
+                        assert len(tickets) == count
+                    elapsed = (time.perf_counter() - started) * 1000
+                    (http_ms if via_http else service_ms).append(elapsed)
+    finally:
+        await runner.cleanup()
+    return http_ms, service_ms
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--drafts", type=int, default=50)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="codality-bench-plans-") as folder:
+        root = Path(folder)
+        make_repo(root / "repo")
+        http_ms, service_ms = asyncio.run(measure(args.rounds, args.drafts, root))
+    print(f"approve of a {args.drafts}-draft plan, {args.rounds} rounds each")
+    print(summary("  POST …/approve round trip", http_ms))
+    print(summary("  inside the service       ", service_ms))
+    median = statistics.median(http_ms)
+    print(f"goal ≤ 100 ms server time: {'met' if median <= 100 else 'NOT met'} (median round trip)")
+
+
+if __name__ == "__main__":
+    main()
