@@ -1,0 +1,234 @@
+"""What the model says about a plan, read strictly: suggestions, readiness and ticket drafts.
+
+The model answers in JSON (asked for in the prompts). Its answer is never trusted as is: a
+suggestion must point at a passage that is really in the plan, a readiness verdict must be a
+yes or no, and extracted drafts go through the same rules as drafts a person writes
+(``order_drafts``). What can be repaired is, and each repair is reported (an unknown kind or
+priority becomes the default; a dependency on an unknown or later draft is dropped); what can't
+(no JSON, a draft without a title) is refused with ``UnusableAnswer`` and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InvalidInput
+from .plans import MAX_DRAFTS, DraftInput, Readiness, Suggestion, TicketDraft, order_drafts
+from .tickets import Kind, Priority
+
+MAX_SUGGESTIONS = 20
+CHANGES_MAX_CHARS = 20_000
+KIND_SYNONYMS = {
+    "enhancement": Kind.FEATURE,
+    "story": Kind.FEATURE,
+    "user story": Kind.FEATURE,
+    "improvement": Kind.FEATURE,
+    "fix": Kind.BUG,
+    "defect": Kind.BUG,
+    "bugfix": Kind.BUG,
+    "maintenance": Kind.CHORE,
+    "refactor": Kind.CHORE,
+    "refactoring": Kind.CHORE,
+    "docs": Kind.CHORE,
+    "documentation": Kind.CHORE,
+    "test": Kind.TASK,
+    "tests": Kind.TASK,
+    "spike": Kind.TASK,
+}
+PRIORITY_SYNONYMS = {
+    "critical": Priority.URGENT,
+    "highest": Priority.URGENT,
+    "blocker": Priority.URGENT,
+    "p0": Priority.URGENT,
+    "p1": Priority.HIGH,
+    "p2": Priority.MEDIUM,
+    "normal": Priority.MEDIUM,
+    "p3": Priority.LOW,
+    "lowest": Priority.LOW,
+    "minor": Priority.LOW,
+}
+_FENCE = re.compile(r"```(?:json)?\s*\n(.*?)\n?```", re.DOTALL)
+
+
+class UnusableAnswer(Exception):
+    """The model's answer can't be used even after repairs; the message says what was wrong."""
+
+
+def json_in(text: str) -> Any:
+    """The JSON value in a model answer: the last fenced block, else the first parsable value."""
+    fenced = _FENCE.findall(text)
+    candidates = [*reversed(fenced), text]
+    decoder = json.JSONDecoder()
+    for candidate in candidates:
+        candidate = candidate.strip()
+        for start, char in enumerate(candidate):
+            if char in "[{":
+                try:
+                    value, _ = decoder.raw_decode(candidate, start)
+                except ValueError:
+                    continue
+                return value
+    raise UnusableAnswer("the answer holds no JSON")
+
+
+def changes_since(previous: str | None, current: str) -> str:
+    """A unified diff of the body since the last suggestions ('' when unchanged or first time)."""
+    if previous is None or previous == current:
+        return ""
+    diff = difflib.unified_diff(
+        previous.splitlines(), current.splitlines(), "before", "now", lineterm="", n=2
+    )
+    text = "\n".join(diff)
+    if len(text) > CHANGES_MAX_CHARS:
+        text = text[:CHANGES_MAX_CHARS] + "\n… (diff cut)"
+    return text
+
+
+def _text(item: dict[str, Any], key: str) -> str:
+    value = item.get(key, "")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def read_suggestions(answer: str, body: str) -> tuple[Suggestion, ...]:
+    """Suggestions from the model's answer, keeping only those that can be applied to ``body``.
+
+    Each needs a proposed ``text``; its ``passage`` must occur in the body verbatim (an empty
+    passage means "add at the end"). Suggestions that fail either are left out.
+    """
+    value = json_in(answer)
+    if isinstance(value, dict) and isinstance(value.get("suggestions"), list):
+        value = value["suggestions"]
+    if not isinstance(value, list):
+        raise UnusableAnswer("the suggestions are not a JSON list")
+    found: list[Suggestion] = []
+    for item in value:
+        if not isinstance(item, dict):
+            continue
+        passage = item.get("passage", "")
+        passage = passage if isinstance(passage, str) else ""
+        text = item.get("text", "")
+        if not isinstance(text, str) or not text.strip():
+            continue
+        if passage.strip() and passage not in body:
+            continue
+        found.append(Suggestion(passage, text, _text(item, "why")))
+    return tuple(found[:MAX_SUGGESTIONS])
+
+
+def apply_suggestion(body: str, suggestion: Suggestion) -> str:
+    """The body with the suggestion applied: its passage replaced once, or its text appended."""
+    if not suggestion.passage.strip():
+        return body.rstrip("\n") + ("\n\n" if body.strip() else "") + suggestion.text + "\n"
+    if suggestion.passage not in body:
+        raise InvalidInput("the suggestion's passage is no longer in the plan", field="body")
+    return body.replace(suggestion.passage, suggestion.text, 1)
+
+
+def read_readiness(answer: str, checked_at: str) -> Readiness:
+    """The fast model's verdict: ``{"ready": bool, "explanation": str, "missing": [str]}``."""
+    value = json_in(answer)
+    if not isinstance(value, dict) or not isinstance(value.get("ready"), bool):
+        raise UnusableAnswer('the verdict has no true/false "ready"')
+    missing = value.get("missing") or []
+    if not isinstance(missing, list):
+        missing = [missing]
+    return Readiness(
+        ready=value["ready"],
+        explanation=_text(value, "explanation"),
+        missing=tuple(str(m).strip() for m in missing if str(m).strip()),
+        checked_at=checked_at,
+    )
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """Drafts made sound, and what had to be repaired to get there (one sentence each)."""
+
+    drafts: tuple[TicketDraft, ...]
+    repairs: tuple[str, ...]
+
+
+def _choice(raw: Any, enum: type[Kind] | type[Priority], synonyms: dict[str, Any]) -> Any:
+    word = raw.strip().lower() if isinstance(raw, str) else ""
+    if word in {member.value for member in enum}:
+        return enum(word)
+    return synonyms.get(word)
+
+
+def read_drafts(answer: str) -> Extraction:
+    """Ordered ticket drafts from the model's answer, repaired where possible.
+
+    The model numbers drafts from 1 in implementation order; ``depends_on`` may name an earlier
+    draft by number or by exact title.
+    """
+    value = json_in(answer)
+    if isinstance(value, dict) and isinstance(value.get("drafts"), list):
+        value = value["drafts"]
+    if not isinstance(value, list):
+        raise UnusableAnswer("the ticket drafts are not a JSON list")
+    if not value:
+        raise UnusableAnswer("the model proposed no ticket drafts")
+    repairs: list[str] = []
+    if len(value) > MAX_DRAFTS:
+        repairs.append(f"kept the first {MAX_DRAFTS} of {len(value)} drafts")
+        value = value[:MAX_DRAFTS]
+    titles: dict[str, int] = {}
+    for position, item in enumerate(value, start=1):
+        if not isinstance(item, dict):
+            raise UnusableAnswer(f"draft {position} is not an object")
+        title = item.get("title")
+        if not isinstance(title, str) or not title.strip():
+            raise UnusableAnswer(f"draft {position} has no title")
+        titles.setdefault(title.strip().lower(), position)
+    inputs = []
+    for position, item in enumerate(value, start=1):
+        title = str(item["title"]).strip()
+        kind = _choice(item.get("kind", Kind.TASK.value), Kind, KIND_SYNONYMS)
+        if kind is None:
+            repairs.append(f"draft {position} ({title}): kind {item.get('kind')!r} → task")
+            kind = Kind.TASK
+        priority = _choice(item.get("priority", Priority.MEDIUM.value), Priority, PRIORITY_SYNONYMS)
+        if priority is None:
+            shown = item.get("priority")
+            repairs.append(f"draft {position} ({title}): priority {shown!r} → medium")
+            priority = Priority.MEDIUM
+        depends_on = []
+        raw_depends = item.get("depends_on") or []
+        for other in raw_depends if isinstance(raw_depends, list) else [raw_depends]:
+            number = _draft_number(other, titles, len(value))
+            if number is None or number >= position:
+                why = "an unknown draft" if number is None else "not an earlier draft"
+                repairs.append(f"draft {position} ({title}): dropped dependency {other!r} ({why})")
+                continue
+            depends_on.append(number)
+        description = item.get("description", "")
+        inputs.append(
+            DraftInput(
+                title=title[:500],
+                description=description if isinstance(description, str) else str(description),
+                kind=kind.value,
+                priority=priority.value,
+                order=position,
+                depends_on=depends_on,
+            )
+        )
+    try:
+        drafts = order_drafts(inputs)
+    except InvalidInput as exc:  # e.g. a description over the size limit
+        raise UnusableAnswer(exc.message) from exc
+    return Extraction(drafts, tuple(repairs))
+
+
+def _draft_number(reference: Any, titles: dict[str, int], count: int) -> int | None:
+    """The draft a dependency names (by number, ``#number`` or exact title), None if none."""
+    number: int | None = None
+    if isinstance(reference, int) and not isinstance(reference, bool):
+        number = reference
+    elif isinstance(reference, str):
+        text = reference.strip().lstrip("#")
+        number = int(text) if text.isdigit() else titles.get(reference.strip().lower())
+    return number if number is not None and 1 <= number <= count else None
