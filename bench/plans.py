@@ -61,7 +61,7 @@ def summary(name: str, values: list[float]) -> str:
 
 async def measure(rounds: int, count: int, root: Path) -> tuple[list[float], list[float]]:
     from codality_server.app import create_app
-    from codality_server.keys import SERVICES
+    from codality_server.http.keys import SERVICES
     from codality_server.settings import ServerSettings
 
     app = create_app(ServerSettings(data_dir=root / "data", port=0))
