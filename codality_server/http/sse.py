@@ -64,26 +64,40 @@ async def stream_events(
     task = asyncio.current_task()
     if task is not None:
         registry.add(task)
+    loop = asyncio.get_running_loop()
+    last_write = loop.time()
+    beat: asyncio.TimerHandle
+
+    def heartbeat() -> None:
+        # One timer per heartbeat period, not one per event: wake the writer once the stream
+        # has been quiet for ``heartbeat_s``.
+        nonlocal beat
+        quiet = loop.time() - last_write
+        if quiet >= heartbeat_s * 0.99:
+            sub.wake()
+            quiet = 0.0
+        beat = loop.call_later(heartbeat_s - quiet, heartbeat)
+
+    beat = loop.call_later(heartbeat_s, heartbeat)
     try:
         await response.write(b": connected\n\n")
         replayed = sub.drain()
         if replayed:
             await response.write(b"".join(encode(event, sub.channels) for event in replayed))
         while True:
-            try:
-                first = await asyncio.wait_for(sub.queue.get(), timeout=heartbeat_s)
-            except TimeoutError:
-                if sub.overflowed:
-                    break
+            await sub.wait()
+            batch = sub.drain()
+            if batch:
+                await response.write(b"".join(encode(event, sub.channels) for event in batch))
+            elif not sub.overflowed:
                 await response.write(b": keepalive\n\n")
-                continue
-            batch = [first, *sub.drain()]
-            await response.write(b"".join(encode(event, sub.channels) for event in batch))
-            if sub.overflowed and sub.queue.empty():
+            last_write = loop.time()
+            if sub.overflowed:  # everything it got is written; it resumes with Last-Event-ID
                 break
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
+        beat.cancel()
         sub.close()
         if task is not None:
             registry.discard(task)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 from httpx_sse import aconnect_sse
 
 from codality_server.events.bus import EventBus
+from codality_server.keys import BUS
 from codality_server.settings import ServerSettings
 from tests.conftest import (
     RunningServer,
@@ -112,6 +114,44 @@ async def test_slow_subscriber_is_dropped_and_publisher_never_blocks() -> None:
     replay = bus.subscribe(last_event_id=0)
     assert [e.data["i"] for e in replay.drain()] == list(range(50))
     assert not replay.overflowed
+
+
+def test_an_overflowing_stream_ends_and_resumes_where_it_stopped(data_dir: Path) -> None:
+    """A subscriber that cannot keep up gets what it had, then the stream ends; reconnecting
+    with ``Last-Event-ID`` delivers the rest from the ring, none lost or repeated."""
+    settings = ServerSettings(data_dir=data_dir, port=0, heartbeat_s=0.5, subscriber_queue_size=5)
+    server, thread = start_server(settings)
+    try:
+        token = sign_in(server)
+
+        async def burst() -> None:
+            for n in range(20):  # in one go: the stream's writer cannot run in between
+                server.app[BUS].publish("comment:created", ["ticket:1"], {"n": n})
+
+        async def read(headers: dict[str, str], until_end: bool, count: int = 0) -> list[Any]:
+            got = []
+            async with (
+                bearer_client(server.url, token) as client,
+                aconnect_sse(client, "GET", "/api/events", headers=headers) as source,
+            ):
+                if until_end:
+                    server.call(burst())
+                async for sse in source.aiter_sse():
+                    if sse.data:
+                        got.append(sse)
+                    if len(got) == count:
+                        break
+            return got
+
+        first = asyncio.run(asyncio.wait_for(read({}, until_end=True), 10))
+        assert [json.loads(e.data)["data"]["n"] for e in first] == [0, 1, 2, 3, 4]
+        rest = asyncio.run(
+            asyncio.wait_for(read({"Last-Event-ID": first[-1].id}, False, count=15), 10)
+        )
+        assert [json.loads(e.data)["data"]["n"] for e in rest] == list(range(5, 20))
+    finally:
+        server._stop.set()
+        thread.join(15)
 
 
 def test_ring_holds_at_least_ten_thousand_events() -> None:
