@@ -143,12 +143,12 @@ def server_side_timing(latencies: list[int]) -> Iterator[None]:
             now = time.monotonic_ns()
             latencies.extend(now - t for t in written)
 
-    sse.encode = timed_encode  # type: ignore[assignment]
+    sse.encode = timed_encode
     web.StreamResponse.write = timed_write  # type: ignore[method-assign]
     try:
         yield
     finally:
-        sse.encode = encode  # type: ignore[assignment]
+        sse.encode = encode
         web.StreamResponse.write = write  # type: ignore[method-assign]
 
 
