@@ -11,7 +11,7 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from codality_server.events.bus import EventBus
-from codality_server.keys import BUS
+from codality_server.http.keys import BUS
 from codality_server.settings import ServerSettings
 from tests.conftest import (
     RunningServer,
