@@ -1,9 +1,15 @@
 """``CliContext``: what every command needs, and ``run`` — the one sync → async bridge.
 
-``run(lambda api: …)`` does, inside a single ``asyncio.run``: find the server (the remote URL, or
-the data dir's embedded server, started on demand), sign in (a stored session, else the
-zero-touch local login, else "run `codality login`"), await the call, close the client, and turn
-API failures into ``CliError`` with the documented exit code.
+``run(lambda api: …)`` does, in one go: find the server (the remote URL, or the data dir's
+embedded server, started on demand), sign in (a stored session, else the zero-touch local login,
+else "run `codality login`"), await the call, close the client, and turn API failures into
+``CliError`` with the documented exit code.
+
+One-shot commands run on the blocking transport without an event loop, and the common path is
+a single request: the local server's address is taken from ``server.json`` without a health
+probe (its lock and pid say it lives; a refused connection falls back to finding or starting
+one), and the project holding the cwd comes from the remembered project paths. Streams
+(``stream=True``) run under asyncio with httpx.
 """
 
 from __future__ import annotations
@@ -111,11 +117,36 @@ class CliContext:
         with self.streams.spinner("starting the local server…"):
             return local_server.start(self.settings.data_dir).url
 
+    def _server(self) -> tuple[str, bool]:
+        """The server's URL, and whether it was checked (False: trusted from ``server.json``)."""
+        if self.settings.remote_url:
+            self._warn_if_clear(self.settings.remote_url)
+            return self.settings.remote_url, True
+        from . import local_server
+
+        recorded = local_server.recorded_url(self.settings.data_dir)
+        if recorded is not None:
+            return recorded, False
+        return self.server_url(), True
+
+    def _warn_if_clear(self, url: str) -> None:
+        """Plain http beyond this machine carries sign-in codes and the session token in clear."""
+        from urllib.parse import urlsplit
+
+        from .api.transport import is_loopback
+
+        parts = urlsplit(url)
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            self.streams.message(
+                f"warning: {url} is plain http: sign-in codes and your session travel"
+                " unencrypted; use an https:// address"
+            )
+
     # -- signing in ---------------------------------------------------------------------------
 
     async def local_login(self, api: ApiClient, email: str | None = None) -> dict[str, Any]:
         """Sign in to our own data dir's server by reading its setup code or outbox ourselves."""
-        import asyncio
+        import time
 
         data_dir = self.settings.data_dir
         default_email, name = local_identity()
@@ -131,7 +162,7 @@ class CliContext:
         suffix = f"-{_outbox_name(address)}.eml".lower()
         before = set(outbox.iterdir()) if outbox.is_dir() else set()
         await api.auth.request_otp(address)
-        deadline = asyncio.get_running_loop().time() + OTP_WAIT_S
+        deadline = time.monotonic() + OTP_WAIT_S
         while True:
             fresh = sorted(
                 p
@@ -141,13 +172,13 @@ class CliContext:
             otp = _read_code(fresh[-1]) if fresh else None
             if otp:
                 return await api.auth.verify_otp(address, otp)
-            if asyncio.get_running_loop().time() > deadline:
+            if time.monotonic() > deadline:
                 raise CliError(
                     f"{address} has no account on the local server (or mail goes over SMTP);"
                     " sign in with `codality login --email ADDRESS`",
                     ExitCode.AUTH,
                 )
-            await asyncio.sleep(0.05)
+            await api.transport.pause(0.05)
 
     async def sign_in(self, api: ApiClient) -> None:
         """Give ``api`` a session: the stored one, else a fresh local login (remote: an error)."""
@@ -165,14 +196,26 @@ class CliContext:
 
     # -- the bridge ---------------------------------------------------------------------------
 
-    def run(self, call: Callable[[ApiClient], Awaitable[T]], signed_in: bool = True) -> T:
-        """Run one API interaction to completion; failures become ``CliError``."""
-        import asyncio
+    def run(
+        self,
+        call: Callable[[ApiClient], Awaitable[T]],
+        signed_in: bool = True,
+        stream: bool = False,
+    ) -> T:
+        """Run one API interaction to completion; failures become ``CliError``.
 
+        ``stream``: the call follows the event stream, so it runs under asyncio with httpx;
+        otherwise on the blocking transport, without an event loop.
+        """
         from .api import ApiError, AuthRequired, ServerUnavailable
+        from .api.transport import run_blocking
 
         try:
-            return asyncio.run(self._run(call, signed_in))
+            if stream:
+                import asyncio
+
+                return asyncio.run(self._run(call, signed_in, stream))
+            return run_blocking(self._run(call, signed_in, stream))
         except AuthRequired as exc:
             hint = "" if self.settings.is_local else "; run `codality login`"
             raise CliError(f"{exc.message}{hint}", ExitCode.AUTH) from exc
@@ -181,18 +224,51 @@ class CliContext:
         except ServerUnavailable as exc:
             raise CliError(str(exc), ExitCode.UNREACHABLE) from exc
 
-    def run_in_project(self, call: Callable[[ApiClient, str], Awaitable[T]]) -> T:
-        """``run`` for project-scoped calls: the slug is resolved first (see ``project``)."""
+    def run_in_project(
+        self, call: Callable[[ApiClient, str], Awaitable[T]], stream: bool = False
+    ) -> T:
+        """``run`` for project-scoped calls: the slug is resolved first (see ``project``).
+
+        A slug found through the remembered project paths that the server no longer knows
+        (404) is looked up afresh, and the call made again when that finds another project.
+        """
+        from .api import ApiError
 
         async def scoped(api: ApiClient) -> T:
-            return await call(api, await self.project(api))
+            slug, remembered = await self._resolve_project(api)
+            try:
+                return await call(api, slug)
+            except ApiError as exc:
+                if exc.status != 404 or not remembered:
+                    raise
+                self.settings.forget_projects()
+                fresh, _ = await self._resolve_project(api)
+                if fresh == slug:
+                    raise
+                return await call(api, fresh)
 
-        return self.run(scoped)
+        return self.run(scoped, stream=stream)
 
-    async def _run(self, call: Callable[[ApiClient], Awaitable[T]], signed_in: bool) -> T:
+    async def _run(
+        self, call: Callable[[ApiClient], Awaitable[T]], signed_in: bool, stream: bool
+    ) -> T:
+        from .api import ServerUnavailable
+
+        url, checked = self._server()
+        try:
+            return await self._session(url, call, signed_in, stream)
+        except ServerUnavailable as exc:
+            if checked or not exc.nothing_sent:
+                raise
+        # server.json named a server that refused the connection: find or start one, once.
+        return await self._session(self.server_url(), call, signed_in, stream)
+
+    async def _session(
+        self, url: str, call: Callable[[ApiClient], Awaitable[T]], signed_in: bool, stream: bool
+    ) -> T:
         from .api import ApiClient, AuthRequired
 
-        async with ApiClient(self.server_url()) as api:
+        async with ApiClient(url, ca_cert=self.settings.ca_cert, blocking=not stream) as api:
             if not signed_in:
                 return await call(api)
             await self.sign_in(api)
@@ -210,23 +286,39 @@ class CliContext:
 
     async def project(self, api: ApiClient) -> str:
         """``-p``/``CODALITY_PROJECT``, else the project holding the cwd, else ``project use``."""
+        return (await self._resolve_project(api))[0]
+
+    async def _resolve_project(self, api: ApiClient) -> tuple[str, bool]:
+        """The slug, and whether it came from the remembered project paths (no request)."""
         if self.settings.project:
-            return self.settings.project
-        projects = await api.projects.list()
+            return self.settings.project, False
         here = Path.cwd().resolve()
-        holding = [
-            p
-            for p in projects
-            if p.get("path") and here.is_relative_to(Path(str(p["path"])).resolve())
-        ]
-        if holding:
-            return str(max(holding, key=lambda p: len(str(p["path"])))["slug"])
+        known = self.settings.known_projects()
+        if known:
+            slug = holding_project(known, here)
+            if slug:
+                return slug, True
+        projects = await api.projects.list()
+        self.settings.remember_projects(projects)
+        slug = holding_project([(str(p["slug"]), str(p.get("path") or "")) for p in projects], here)
+        if slug:
+            return slug, False
         chosen = self.settings.chosen_project()
         if chosen:
-            return chosen
+            return chosen, False
         names = ", ".join(str(p["slug"]) for p in projects) or "none yet"
         raise CliError(
             "which project? pass -p/--project, set CODALITY_PROJECT, run inside a project's"
             f" repository or choose one with `codality project use` (projects: {names})",
             ExitCode.USAGE,
         )
+
+
+def holding_project(projects: list[tuple[str, str]], here: Path) -> str | None:
+    """The slug of the innermost project whose path holds ``here``."""
+    holding = [
+        (len(path), slug)
+        for slug, path in projects
+        if path and here.is_relative_to(Path(path).resolve())
+    ]
+    return max(holding)[1] if holding else None

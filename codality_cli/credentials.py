@@ -4,6 +4,11 @@ The keyring only counts when a real backend works — not keyring's ``fail`` bac
 keyrings.alt's plaintext ones, which would silently downgrade "secure storage" to a base64 file
 (stack-notes §4). The fallback file is refused when group or others can read it. One entry per
 server (its URL, or ``local:<data dir>`` for the embedded one).
+
+Finding out which keyring backend works means importing and probing every one keyring knows
+(~120 ms on a machine that has none), so the answer is decided once and remembered in the config
+dir's ``config.json`` (``credential_store``: ``{"kind": "file"}`` or the backend's class). Delete
+that entry to have it probed again, e.g. after installing a keyring.
 """
 
 from __future__ import annotations
@@ -12,59 +17,105 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from .errors import CliError, ExitCode
-from .settings import write_private
+from .settings import read_config, write_config, write_private
 
 KEYRING_SERVICE = "codality"
 FILE_NAME = "credentials.json"
+STORE_KEY = "credential_store"
 
 
-def real_keyring_available() -> bool:
-    """True when the active keyring backend keeps secrets better than a plain file.
+def is_real_backend(backend: Any) -> bool:
+    """True when a keyring backend keeps secrets better than a plain file.
 
     The server's ``secrets_store`` makes the same check: kept twice because the CLI never
     imports the server (import-linter), and twenty lines do not justify a third package.
     """
-    if os.environ.get("CODALITY_NO_KEYRING"):
+    from keyring.backends import fail
+
+    module = type(backend).__module__
+    if isinstance(backend, fail.Keyring) or module.startswith("keyrings.alt"):
         return False
+    if "chainer" in module:
+        return bool(getattr(backend, "backends", []))
+    return float(getattr(backend, "priority", 0)) >= 1
+
+
+def probe_keyring() -> Any | None:
+    """The backend keyring would pick, when it is a real one (this is the slow probe)."""
     try:
         import keyring
-        from keyring.backends import fail
 
         backend = keyring.get_keyring()
-        module = type(backend).__module__
-        if isinstance(backend, fail.Keyring) or module.startswith("keyrings.alt"):
-            return False
-        if "chainer" in module:
-            return bool(getattr(backend, "backends", []))
-        return float(getattr(backend, "priority", 0)) >= 1
+        return backend if is_real_backend(backend) else None
     except Exception:
-        return False
+        return None
+
+
+def load_backend(where: str) -> Any | None:
+    """The remembered ``module:Class`` backend, built directly (no probing); None if it fails."""
+    module_name, _, class_name = where.partition(":")
+    try:
+        import importlib
+
+        backend = getattr(importlib.import_module(module_name), class_name)()
+        return backend if is_real_backend(backend) else None
+    except Exception:
+        return None
 
 
 class CredentialStore:
     """Session tokens per server, in the best store this machine offers."""
 
     def __init__(self, config_dir: Path, env_token: str | None = None) -> None:
+        self.config_dir = config_dir
         self.file = config_dir / FILE_NAME
         self.env_token = env_token
-        self._keyring: bool | None = None
+        self._backend: Any | None = None
+        self._decided = False
+
+    @property
+    def backend(self) -> Any | None:
+        """The keyring backend in use, or None for the file; decided once per machine."""
+        if self._decided:
+            return self._backend
+        self._decided = True
+        if os.environ.get("CODALITY_NO_KEYRING"):
+            return None
+        remembered = read_config(self.config_dir).get(STORE_KEY)
+        if isinstance(remembered, dict) and remembered.get("kind") == "file":
+            return None
+        if isinstance(remembered, dict) and remembered.get("kind") == "keyring":
+            self._backend = load_backend(str(remembered.get("backend", "")))
+            if self._backend is not None:
+                return self._backend
+        self._backend = probe_keyring()
+        self._remember()
+        return self._backend
 
     @property
     def uses_keyring(self) -> bool:
-        if self._keyring is None:
-            self._keyring = real_keyring_available()
-        return self._keyring
+        return self.backend is not None
+
+    def _remember(self) -> None:
+        if self._backend is None:
+            choice: dict[str, str] = {"kind": "file"}
+        else:
+            kind = type(self._backend)
+            choice = {"kind": "keyring", "backend": f"{kind.__module__}:{kind.__qualname__}"}
+        config = read_config(self.config_dir)
+        if config.get(STORE_KEY) != choice:
+            config[STORE_KEY] = choice
+            write_config(self.config_dir, config)
 
     def describe(self) -> str:
         """Which store holds sessions, for ``codality auth status`` and ``login``."""
         if self.env_token:
             return "the CODALITY_TOKEN environment variable"
-        if self.uses_keyring:
-            import keyring
-
-            return f"the system keyring ({type(keyring.get_keyring()).__name__})"
+        if self.backend is not None:
+            return f"the system keyring ({type(self.backend).__name__})"
         return f"{self.file} (plaintext, 0600)"
 
     def _read_file(self) -> dict[str, str]:
@@ -87,34 +138,31 @@ class CredentialStore:
     def get(self, target: str) -> str | None:
         if self.env_token:
             return self.env_token
-        if self.uses_keyring:
+        if self.backend is not None:
             try:
-                import keyring
-
-                return keyring.get_password(KEYRING_SERVICE, target)
+                found = self.backend.get_password(KEYRING_SERVICE, target)
             except Exception:
                 return None
+            return str(found) if found else None
         return self._read_file().get(target)
 
     def set(self, target: str, token: str) -> None:
-        if self.uses_keyring:
+        if self.backend is not None:
             try:
-                import keyring
-
-                keyring.set_password(KEYRING_SERVICE, target, token)
+                self.backend.set_password(KEYRING_SERVICE, target, token)
                 return
             except Exception:
-                self._keyring = False
+                # The keyring stopped working: the file from now on, and remembered as such.
+                self._backend = None
+                self._remember()
         tokens = self._read_file()
         tokens[target] = token
         write_private(self.file, json.dumps(tokens, indent=2))
 
     def delete(self, target: str) -> None:
-        if self.uses_keyring:
+        if self.backend is not None:
             try:
-                import keyring
-
-                keyring.delete_password(KEYRING_SERVICE, target)
+                self.backend.delete_password(KEYRING_SERVICE, target)
             except Exception:
                 return
             return

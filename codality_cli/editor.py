@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from .errors import CliError
@@ -16,6 +13,10 @@ MARKER = "<!-- Everything from this line down is ignored. Save and quit to conti
 
 def edit_text(initial: str = "", hint: str = "") -> str:
     """Open ``$VISUAL``/``$EDITOR`` (else ``vi``) on a temporary markdown file; return its text."""
+    import shlex
+    import subprocess
+    import tempfile
+
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     with tempfile.TemporaryDirectory(prefix="codality-") as folder:
         path = Path(folder) / "TEXT.md"

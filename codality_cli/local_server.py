@@ -5,25 +5,24 @@ spawns ``python -m codality_server --data-dir D --port 0`` in its own session (s
 CLI never reaches it) with its output appended to ``logs/server.log``, then waits for the new
 ``server.json`` and ``/healthz``. Whether *any* server holds the data dir is read from the
 ``flock`` on ``server.lock``, the same lock the server takes, so a stale ``server.json`` left by a
-crash never fools us. Probes use stdlib ``http.client``: cheaper to import than httpx.
+crash never fools us. Probes use stdlib ``http.client``: cheaper to import than httpx. Only
+what finding a running server needs is imported with the module (it is on every command's path).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import http.client
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
 
 from .errors import CliError, ExitCode
 from .settings import DEFAULT_PORT
@@ -56,6 +55,9 @@ def read_server_json(data_dir: Path) -> dict[str, Any] | None:
 
 def probe(url: str, timeout: float = 1.0) -> dict[str, Any] | None:
     """``/healthz`` of ``url``, or None when nothing healthy answers there."""
+    import http.client
+    from urllib.parse import urlsplit
+
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
     try:
@@ -86,6 +88,26 @@ def lock_held(data_dir: Path) -> bool:
         return False
 
 
+def recorded_url(data_dir: Path) -> str | None:
+    """``server.json``'s URL when its process is alive and holds the data dir's lock — no HTTP.
+
+    The caller talks to it straight away (a refused connection sends it back to
+    ``find_running``); a record left by a crashed server is never trusted, so a session token
+    never goes to whatever took over its port.
+    """
+    recorded = read_server_json(data_dir)
+    if not recorded or not recorded.get("url"):
+        return None
+    pid = int(recorded.get("pid") or 0)
+    try:
+        if pid <= 0:
+            return None
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return None
+    return str(recorded["url"]) if lock_held(data_dir) else None
+
+
 def find_running(data_dir: Path) -> ServerInfo | None:
     recorded = read_server_json(data_dir)
     if not recorded or not recorded.get("url"):
@@ -113,6 +135,8 @@ def spawn(
     data_dir: Path, host: str = "127.0.0.1", port: int = 0, foreground: bool = False
 ) -> subprocess.Popen[bytes]:
     """Start ``python -m codality_server``; detached (own session, output to the log) by default."""
+    import subprocess
+
     argv = [
         sys.executable, "-m", "codality_server",
         "--data-dir", str(data_dir), "--host", host, "--port", str(port),
@@ -142,6 +166,8 @@ def start_timeout() -> float:
 
 def default_port(host: str) -> int:
     """7420 (the documented port) when it is free on ``host``, else 0: the server picks one."""
+    import socket
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         try:
@@ -184,6 +210,8 @@ def stop(data_dir: Path, timeout: float = STOP_TIMEOUT_S) -> bool:
     pid = int(recorded.get("pid") or 0)
     if not lock_held(data_dir) or pid <= 0:
         return False
+    import signal
+
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout

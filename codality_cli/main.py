@@ -45,7 +45,7 @@ COMMANDS: list[tuple[tuple[str, ...], str]] = [
 # Modules that add verbs to ``ticket_app`` (comments, the agent, review).
 TICKET_VERBS = ("comment", "agent", "review")
 # Global options that take a value, so the command word can be found without parsing.
-VALUE_OPTIONS = {"--server", "--data-dir", "-p", "--project"}
+VALUE_OPTIONS = {"--server", "--data-dir", "-p", "--project", "--ca-cert"}
 
 
 def _new_app() -> typer.Typer:
@@ -93,6 +93,14 @@ def root(
             help="The project (default: CODALITY_PROJECT, else the one holding the cwd).",
         ),
     ] = None,
+    ca_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca-cert",
+            metavar="FILE",
+            help="Also trust this CA (PEM) for an https:// server (default: CODALITY_CA_CERT).",
+        ),
+    ] = None,
     no_color: Annotated[
         bool, typer.Option("--no-color", help="No colour (also: NO_COLOR).")
     ] = False,
@@ -107,8 +115,14 @@ def root(
     5 server unreachable, 6 conflict, 7 agent session ended unsuccessfully.
     """
     settings_ = CliSettings.load(
-        data_dir=data_dir, server=server_url, project=project_slug, no_color=no_color
+        data_dir=data_dir,
+        server=server_url,
+        project=project_slug,
+        no_color=no_color,
+        ca_cert=ca_cert,
     )
+    if settings_.ca_cert is not None and not settings_.ca_cert.is_file():
+        raise CliError(f"--ca-cert: no such file {settings_.ca_cert}", ExitCode.USAGE)
     # Tests may hand in Streams (to say which stream is a terminal); otherwise the process's.
     streams = ctx.obj if isinstance(ctx.obj, Streams) else Streams.system(settings_.no_color)
     streams.no_color = settings_.no_color or streams.no_color

@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import Any
 
 CONFIG_FILE = "config.json"
+PROJECTS_CACHE_FILE = "known-projects.json"  # a cache, kept apart from the user's choices
 DEFAULT_PORT = 7420  # where the local server listens unless the port is taken
+# How long the remembered project paths answer "which project holds the cwd" without asking
+# the server again; a 404 on the project, or any change through `codality project`, forgets them.
+PROJECTS_TTL_S = 300.0
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -36,7 +40,7 @@ def default_config_dir() -> Path:
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` readable by the owner only (0600), replacing the file atomically."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # concurrent writers never share it
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -54,6 +58,7 @@ class CliSettings:
     env_token: str | None
     no_color: bool
     config_dir: Path
+    ca_cert: Path | None = None
 
     @classmethod
     def load(
@@ -63,10 +68,12 @@ class CliSettings:
         server: str | None = None,
         project: str | None = None,
         no_color: bool = False,
+        ca_cert: Path | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> CliSettings:
         env = os.environ if environ is None else environ
         remote = server or env.get("CODALITY_URL") or None
+        ca = ca_cert or (Path(env["CODALITY_CA_CERT"]) if env.get("CODALITY_CA_CERT") else None)
         return cls(
             data_dir=(data_dir or default_data_dir(env)).expanduser().resolve(),
             remote_url=remote.rstrip("/") if remote else None,
@@ -74,6 +81,7 @@ class CliSettings:
             env_token=env.get("CODALITY_TOKEN") or None,
             no_color=no_color or "NO_COLOR" in env,
             config_dir=default_config_dir(),
+            ca_cert=ca.expanduser() if ca else None,
         )
 
     @property
@@ -87,12 +95,7 @@ class CliSettings:
         return self.remote_url or f"local:{self.data_dir}"
 
     def _config(self) -> dict[str, Any]:
-        path = self.config_dir / CONFIG_FILE
-        try:
-            data = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        return read_config(self.config_dir)
 
     def chosen_project(self) -> str | None:
         """The slug ``codality project use`` remembered for this server, if any."""
@@ -102,4 +105,45 @@ class CliSettings:
     def choose_project(self, slug: str) -> None:
         config = self._config()
         config.setdefault("projects", {})[self.target_key] = slug
-        write_private(self.config_dir / CONFIG_FILE, json.dumps(config, indent=2))
+        write_config(self.config_dir, config)
+
+    def known_projects(self) -> list[tuple[str, str]] | None:
+        """(slug, path) of this server's projects as last listed, while fresh; else None.
+
+        Finding the project that holds the cwd then costs no request: a warm ``ticket list``
+        is the list request alone.
+        """
+        import time
+
+        entry = read_config(self.config_dir, PROJECTS_CACHE_FILE).get(self.target_key)
+        if not isinstance(entry, dict) or not isinstance(entry.get("projects"), list):
+            return None
+        if not 0 <= time.time() - float(entry.get("at") or 0) < PROJECTS_TTL_S:
+            return None
+        return [(str(slug), str(path)) for slug, path in entry["projects"]]
+
+    def remember_projects(self, projects: list[dict[str, Any]]) -> None:
+        import time
+
+        cache = read_config(self.config_dir, PROJECTS_CACHE_FILE)
+        pairs = [[str(p["slug"]), str(p["path"])] for p in projects if p.get("path")]
+        cache[self.target_key] = {"at": time.time(), "projects": pairs}
+        write_config(self.config_dir, cache, PROJECTS_CACHE_FILE)
+
+    def forget_projects(self) -> None:
+        cache = read_config(self.config_dir, PROJECTS_CACHE_FILE)
+        if cache.pop(self.target_key, None) is not None:
+            write_config(self.config_dir, cache, PROJECTS_CACHE_FILE)
+
+
+def read_config(config_dir: Path, name: str = CONFIG_FILE) -> dict[str, Any]:
+    """A JSON object of the config dir (empty when missing or unreadable)."""
+    try:
+        data = json.loads((config_dir / name).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_config(config_dir: Path, config: dict[str, Any], name: str = CONFIG_FILE) -> None:
+    write_private(config_dir / name, json.dumps(config, indent=2))

@@ -86,7 +86,7 @@ declare -gA _codality_subs=(
     ["codality user role"]="admin member"
 )
 declare -gA _codality_opts=(
-    ["codality"]="--server --data-dir -p --project --no-color --version -h --help"
+    ["codality"]="--server --data-dir -p --project --ca-cert --no-color --version -h --help"
     ["codality api"]="-F --field -h --help"
     ["codality auth"]="-h --help"
     ["codality auth status"]="--json -h --help"

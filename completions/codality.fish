@@ -29,6 +29,7 @@ complete -c codality -n '__codality_at \'codality\'' -a 'user' -d 'Users and the
 complete -c codality -n '__codality_at \'codality\'' -l server -r -d 'A remote server (default: CODALITY_URL, else the local one).'
 complete -c codality -n '__codality_at \'codality\'' -l data-dir -r -d 'The local data dir (default: CODALITY_DATA_DIR, else the platform\'s).'
 complete -c codality -n '__codality_at \'codality\'' -s p -l project -r -d 'The project (default: CODALITY_PROJECT, else the one holding the cwd).'
+complete -c codality -n '__codality_at \'codality\'' -l ca-cert -r -d 'Also trust this CA (PEM) for an https:// server (default: CODALITY_CA_CERT).'
 complete -c codality -n '__codality_at \'codality\'' -l no-color -d 'No colour (also: NO_COLOR).'
 complete -c codality -n '__codality_at \'codality\'' -l version -d 'Print the version.'
 complete -c codality -n '__codality_at \'codality\'' -s h -l help -d 'Show the help and exit.'

@@ -6,6 +6,7 @@ over one ``Transport``. Use it as an async context manager so the connection poo
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
 
 from .agent import AgentApi
@@ -21,7 +22,7 @@ from .queues import QueuesApi
 from .reviews import ReviewsApi
 from .settings import SettingsApi
 from .tickets import TicketsApi
-from .transport import Transport
+from .transport import BlockingTransport, Transport
 from .users import UsersApi
 from .worktrees import WorktreesApi
 
@@ -31,8 +32,17 @@ __all__ = ["ApiClient", "ApiError", "AuthRequired", "ServerEvent", "ServerUnavai
 class ApiClient:
     """The facade: ``base_url`` plus an optional session token, one attribute per resource."""
 
-    def __init__(self, base_url: str, token: str | None = None) -> None:
-        self.transport = Transport(base_url, token)
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        ca_cert: Path | None = None,
+        blocking: bool = False,
+    ) -> None:
+        """``blocking``: one-shot commands, driven by ``run_blocking`` without an event loop."""
+        kind = BlockingTransport if blocking else Transport
+        self.transport: Transport = kind(base_url, token, ca_cert)
         self.auth = AuthApi(self.transport)
         self.projects = ProjectsApi(self.transport)
         self.tickets = TicketsApi(self.transport)

@@ -25,7 +25,10 @@ class AuthRequired(ApiError):
 class ServerUnavailable(Exception):
     """Nothing answered at the server's address (or the connection broke)."""
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str, nothing_sent: bool = False) -> None:
         super().__init__(f"cannot reach the server at {url}: {reason}")
         self.url = url
         self.reason = reason
+        # The connection was refused before any request of this client went out: the whole
+        # interaction may be tried again elsewhere without doing anything twice.
+        self.nothing_sent = nothing_sent

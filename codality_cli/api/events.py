@@ -6,15 +6,13 @@ timeout is None because the stream is idle between events (the server sends hear
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ServerUnavailable
 from .resource import Resource
-from .transport import clean_params, decode_error
+from .transport import clean_params, decode_error, load_httpx, unreachable
 
 
 @dataclass(frozen=True)
@@ -55,15 +53,20 @@ class EventsApi(Resource):
         last_event_id: int | None = None,
         retries: int | None = None,
         retry_delay: float = 1.0,
+        on_reconnect: Callable[[], Awaitable[bool]] | None = None,
     ) -> AsyncIterator[ServerEvent]:
         """Yield events forever, reconnecting from the last seen id.
 
         ``retries`` bounds consecutive failed reconnects (None: keep trying); an error answer
-        (4xx, such as a bad channel or an ended session) is raised at once.
+        (4xx, such as a bad channel or an ended session) is raised at once. ``on_reconnect`` runs
+        once each new connection is up (not the first): what happened while the stream was down
+        may never be replayed (a restarted server forgets its ring), so a follower re-reads the
+        state it waits on there, and returning False ends the stream.
         """
-        import httpx
+        httpx = load_httpx()
         from httpx_sse import aconnect_sse
 
+        connected_before = False
         failures = 0
         params = clean_params({"channel": list(channels) or None})
         timeout = httpx.Timeout(10.0, read=None)
@@ -84,6 +87,9 @@ class EventsApi(Resource):
                         await source.response.aread()
                         raise decode_error(source.response)
                     failures = 0
+                    if connected_before and on_reconnect is not None and not await on_reconnect():
+                        return
+                    connected_before = True
                     async for frame in source.aiter_sse():
                         event = parse_frame(frame.id, frame.event, frame.data)
                         if event.id is not None:
@@ -92,7 +98,5 @@ class EventsApi(Resource):
             except httpx.TransportError as exc:
                 failures += 1
                 if retries is not None and failures > retries:
-                    raise ServerUnavailable(
-                        self.t.base_url, str(exc) or type(exc).__name__
-                    ) from exc
-            await asyncio.sleep(retry_delay)
+                    raise unreachable(self.t.base_url, exc) from exc
+            await self.t.pause(retry_delay)

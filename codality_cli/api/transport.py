@@ -1,24 +1,56 @@
-"""The one place that speaks HTTP: base URL, Bearer token, timeouts, error decoding.
+"""The one place that speaks HTTP: base URL, Bearer token, TLS, timeouts, error decoding.
 
-httpx is imported inside ``Transport.open`` so that importing the CLI stays cheap, and the client
-is built with ``verify=False`` because building an SSL context costs ~20 ms and the embedded
-server is plain HTTP on loopback (stack-notes §6).
+Two transports share everything above the wire. ``Transport`` is httpx's async client, for what
+needs an event loop (the TUI, event streams). ``BlockingTransport`` is one kept-alive
+``http.client`` connection, for the one-shot commands: its coroutines never suspend, so
+``run_blocking`` completes them without asyncio, and a command like ``ticket list`` loads neither
+asyncio nor httpx (~60 ms of imports per invocation).
+
+TLS: an ``https://`` server's certificate is always verified — against the system store
+(``SSL_CERT_FILE``/``SSL_CERT_DIR`` included), plus ``--ca-cert``/``CODALITY_CA_CERT`` when
+given. Only plain ``http://`` builds no SSL context (it costs ~20 ms), which is what the embedded
+server on loopback speaks.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import ApiError, AuthRequired, ServerUnavailable
 
 if TYPE_CHECKING:
+    import http.client
+    import ssl
+
     import httpx
 
 Params = Mapping[str, str | int | bool | list[str] | None]
 QueryPairs = list[tuple[str, str | int | float | bool | None]]
+T = TypeVar("T")
+HEADERS = {"Accept": "application/json", "User-Agent": "codality-cli"}
+TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 5.0
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+class Response(Protocol):
+    """What callers read of an answer; ``httpx.Response`` and ``Reply`` both fit."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def reason_phrase(self) -> str: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    def json(self) -> Any: ...
 
 
 def load_httpx() -> ModuleType:
@@ -35,7 +67,73 @@ def load_httpx() -> ModuleType:
     return httpx
 
 
-def decode_error(response: httpx.Response) -> ApiError:
+def is_loopback(host: str | None) -> bool:
+    """True for ``localhost`` and 127.0.0.0/8 or ``::1`` addresses."""
+    if not host:
+        return False
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def tls_context(base_url: str, ca_cert: Path | None = None) -> ssl.SSLContext | None:
+    """The verifying context for an ``https://`` URL; None for ``http://`` (nothing to verify).
+
+    The system store comes from OpenSSL's defaults, which honour ``SSL_CERT_FILE`` and
+    ``SSL_CERT_DIR``; where a Python build has no usable store (python.org on macOS), certifi's
+    bundle stands in when it is installed. ``ca_cert`` adds a CA (a self-signed server's own
+    certificate, a company CA) on top.
+    """
+    from urllib.parse import urlsplit
+
+    if urlsplit(base_url).scheme != "https":
+        return None
+    import ssl
+
+    context = ssl.create_default_context()
+    if not context.get_ca_certs() and not _has_ca_dir():
+        try:
+            import certifi
+
+            context.load_verify_locations(cafile=certifi.where())
+        except ImportError:
+            pass
+    if ca_cert is not None:
+        context.load_verify_locations(cafile=str(ca_cert))
+    return context
+
+
+def _has_ca_dir() -> bool:
+    """A CA directory OpenSSL reads lazily (its certificates are not counted until used)."""
+    import os
+    import ssl
+
+    paths = ssl.get_default_verify_paths()
+    folder = os.environ.get(paths.openssl_capath_env) or paths.capath
+    return bool(folder) and os.path.isdir(folder) and any(os.scandir(folder))
+
+
+def unreachable(base_url: str, exc: BaseException, nothing_sent: bool = False) -> ServerUnavailable:
+    """A transport failure as one readable reason; an untrusted certificate says what to do."""
+    import ssl
+
+    cert = exc if isinstance(exc, ssl.SSLCertVerificationError) else exc.__context__
+    if isinstance(cert, ssl.SSLCertVerificationError):
+        detail = cert.verify_message or str(cert)
+        return ServerUnavailable(
+            base_url,
+            f"its TLS certificate is not trusted ({detail}); give its CA with --ca-cert FILE"
+            " or CODALITY_CA_CERT",
+        )
+    return ServerUnavailable(base_url, str(exc) or type(exc).__name__, nothing_sent)
+
+
+def decode_error(response: Response) -> ApiError:
     """The envelope's code and message, or the status line when the body is something else."""
     code, message, details = f"http_{response.status_code}", response.reason_phrase, {}
     try:
@@ -67,21 +165,26 @@ def clean_params(params: Params | None) -> QueryPairs:
 class Transport:
     """An open ``httpx.AsyncClient`` plus the decoding every resource client shares."""
 
-    def __init__(self, base_url: str, token: str | None = None) -> None:
+    def __init__(
+        self, base_url: str, token: str | None = None, ca_cert: Path | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
+        self.ca_cert = ca_cert
+        self.sent = 0  # requests that went out (a refused first one can be retried elsewhere)
         self._client: httpx.AsyncClient | None = None
 
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             httpx = load_httpx()
-            headers = {"Accept": "application/json", "User-Agent": "codality-cli"}
+            context = tls_context(self.base_url, self.ca_cert)
             self._client = httpx.AsyncClient(
                 base_url=self.base_url,
-                headers=headers,
-                timeout=httpx.Timeout(30.0, connect=5.0),
-                verify=False,
+                headers=HEADERS,
+                timeout=httpx.Timeout(TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+                # Plain http has nothing to verify; False spares httpx building a context.
+                verify=context if context is not None else False,
             )
         return self._client
 
@@ -93,6 +196,12 @@ class Transport:
             await self._client.aclose()
             self._client = None
 
+    async def pause(self, seconds: float) -> None:
+        """Wait without holding up anything else on the loop."""
+        import asyncio
+
+        await asyncio.sleep(seconds)
+
     async def send(
         self,
         method: str,
@@ -101,14 +210,14 @@ class Transport:
         json: Any = None,
         params: Params | None = None,
         timeout: float | None = None,
-    ) -> httpx.Response:
+    ) -> Response:
         """One request; a transport failure becomes ``ServerUnavailable``, never a traceback."""
         httpx = load_httpx()
         extra: dict[str, Any] = {}
         if timeout is not None:
             extra["timeout"] = timeout
         try:
-            return await self.client.request(
+            response = await self.client.request(
                 method,
                 path,
                 json=json,
@@ -117,7 +226,10 @@ class Transport:
                 **extra,
             )
         except httpx.TransportError as exc:
-            raise ServerUnavailable(self.base_url, str(exc) or type(exc).__name__) from exc
+            refused = isinstance(exc, httpx.ConnectError) and self.sent == 0
+            raise unreachable(self.base_url, exc, refused) from exc
+        self.sent += 1
+        return response
 
     async def request(
         self, method: str, path: str, *, json: Any = None, params: Params | None = None
@@ -154,3 +266,136 @@ class Transport:
         if response.status_code >= 400:
             raise decode_error(response)
         return response.content, response.headers.get("content-type", "")
+
+
+class Reply:
+    """An ``http.client`` answer read whole, with the part of httpx's interface callers use."""
+
+    def __init__(self, status: int, reason: str, headers: dict[str, str], content: bytes) -> None:
+        self.status_code = status
+        self.reason_phrase = reason
+        self.headers = headers  # names in lower case
+        self.content = content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.content)
+
+
+class BlockingTransport(Transport):
+    """Requests over one kept-alive ``http.client`` connection; its coroutines never suspend."""
+
+    def __init__(
+        self, base_url: str, token: str | None = None, ca_cert: Path | None = None
+    ) -> None:
+        super().__init__(base_url, token, ca_cert)
+        self._conn: http.client.HTTPConnection | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        raise RuntimeError("event streams need the async transport (CliContext.run(stream=True))")
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def pause(self, seconds: float) -> None:
+        import time
+
+        time.sleep(seconds)
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            import http.client
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.base_url)
+            host = parts.hostname or "127.0.0.1"
+            context = tls_context(self.base_url, self.ca_cert)
+            if context is not None:
+                self._conn = http.client.HTTPSConnection(
+                    host, parts.port, timeout=CONNECT_TIMEOUT_S, context=context
+                )
+            else:
+                self._conn = http.client.HTTPConnection(host, parts.port, timeout=CONNECT_TIMEOUT_S)
+        return self._conn
+
+    def _target(self, path: str, params: Params | None) -> str:
+        from urllib.parse import urlencode, urlsplit
+
+        prefix = urlsplit(self.base_url).path.rstrip("/")
+        pairs = clean_params(params)
+        return prefix + path + (("&" if "?" in path else "?") + urlencode(pairs) if pairs else "")
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Params | None = None,
+        timeout: float | None = None,
+    ) -> Response:
+        import http.client
+
+        headers = {**HEADERS, **self.auth_headers()}
+        body: bytes | None = None
+        if json is not None:
+            import json as json_
+
+            body = json_.dumps(json).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        target = self._target(path, params)
+        for attempt in (1, 2):
+            reused = self._conn is not None and self._conn.sock is not None
+            conn = self._connection()
+            try:
+                if conn.sock is None:
+                    conn.connect()
+                conn.sock.settimeout(timeout or TIMEOUT_S)
+                conn.request(method, target, body=body, headers=headers)
+                self.sent += 1
+                answer = conn.getresponse()
+                content = answer.read()
+            except (
+                http.client.RemoteDisconnected,
+                ConnectionResetError,
+                BrokenPipeError,
+            ) as exc:
+                # A kept-alive connection the server had already closed: once more, afresh.
+                conn.close()
+                self._conn = None
+                if reused and attempt == 1:
+                    continue
+                raise unreachable(self.base_url, exc) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                self._conn = None
+                refused = self.sent == 0 and isinstance(exc, ConnectionRefusedError)
+                raise unreachable(self.base_url, exc, refused) from exc
+            if answer.will_close:
+                conn.close()
+                self._conn = None
+            names = {name.lower(): value for name, value in answer.getheaders()}
+            return Reply(answer.status, answer.reason, names, content)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (it only awaits ``BlockingTransport``) to its end.
+
+    No event loop is created: the first ``send`` finishes it. Awaiting anything that really
+    suspends (a sleep, a stream) is a programming error, reported as such.
+    """
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError("a blocking API call tried to suspend; run it with stream=True")

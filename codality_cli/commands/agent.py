@@ -26,20 +26,39 @@ NoThinking = Annotated[
 
 async def follow(
     api: ApiClient,
-    ticket_id: int,
+    slug: str,
+    ticket: dict[str, Any],
     session_id: int,
     printer: AgentPrinter,
     after: int | None,
 ) -> dict[str, Any]:
-    """Print the session's live events after event id ``after`` until it stops."""
-    channel = f"ticket:{ticket_id}"
-    async for event in api.events.subscribe([channel], last_event_id=after, retries=5):
+    """Print the session's live events after event id ``after`` until it stops.
+
+    After every reconnect the session itself is read again: a server that restarted meanwhile
+    marked it interrupted, and the stop event of the old server is never coming.
+    """
+    channel = f"ticket:{ticket['id']}"
+    ended: dict[str, Any] = {}
+
+    async def still_running() -> bool:
+        session = await api.agent.session(slug, int(ticket["number"]), session_id)
+        if session.get("status") in TERMINAL_STATUSES:
+            ended.update(session)
+            return False
+        return True
+
+    async for event in api.events.subscribe(
+        [channel], last_event_id=after, retries=5, on_reconnect=still_running
+    ):
         data = event.data if isinstance(event.data, dict) else {}
         if not event.type.startswith("agent:") or data.get("session_id") != session_id:
             continue
         stopped = printer.event(event.type, data)
         if stopped is not None:
             return stopped
+    if ended:
+        printer.event("agent:stopped", ended)
+        return ended
     raise CliError("the event stream ended before the session did", ExitCode.UNREACHABLE)
 
 
@@ -55,7 +74,7 @@ def stream_session(
 ) -> dict[str, Any]:
     """Run ``call`` (which follows a session to its end); Ctrl-C detaches with a hint."""
     try:
-        result: dict[str, Any] = cli.run_in_project(call)
+        result: dict[str, Any] = cli.run_in_project(call, stream=True)
     except KeyboardInterrupt:
         printer.finish()
         _detach_hint(cli, number)
@@ -93,7 +112,7 @@ def start(
         if detach:
             return session
         # The run began a moment ago: replay the ring and keep this session's events only.
-        return await follow(api, int(ticket["id"]), int(session["id"]), printer, 0)
+        return await follow(api, slug, ticket, int(session["id"]), printer, 0)
 
     session = stream_session(cli, number, printer, run)
     if detach:
@@ -125,7 +144,7 @@ def watch(ctx: typer.Context, number: NumberArgument, no_thinking: NoThinking = 
             printer.event("agent:stopped", stored)
             return stored
         ticket = await api.tickets.get(slug, number)
-        return await follow(api, int(ticket["id"]), session_id, printer, stored["last_event_id"])
+        return await follow(api, slug, ticket, session_id, printer, stored["last_event_id"])
 
     exit_for(stream_session(cli, number, printer, run))
 

@@ -38,7 +38,7 @@ def open_board(cli: CliContext, project: str | None = None) -> None:
     from ..api import ApiClient
     from ..tui.app import CodalityApp
 
-    CodalityApp(ApiClient(url, token), slug).run()
+    CodalityApp(ApiClient(url, token, ca_cert=cli.settings.ca_cert), slug).run()
 
 
 def tui(

@@ -141,7 +141,7 @@ def demo(ctx: typer.Context) -> None:
             number = int(ticket["number"])
             cli.streams.message(f"filed ticket #{number}: {ticket['title']}\n")
             session = await api.agent.start(slug, number)
-            ended = await follow(api, int(ticket["id"]), int(session["id"]), printer, 0)
+            ended = await follow(api, slug, ticket, int(session["id"]), printer, 0)
             diff = await api.transport.get(f"/api/projects/{slug}/tickets/{number}/diff")
             cli.streams.message("\nThe agent's change, on the ticket's own branch:\n")
             cli.streams.write(diff if isinstance(diff, str) else str(diff.get("diff", "")))
@@ -153,7 +153,7 @@ def demo(ctx: typer.Context) -> None:
             return ended
 
         try:
-            ended = demo_cli.run(run)
+            ended = demo_cli.run(run, stream=True)
         except KeyboardInterrupt:
             printer.finish()
             raise typer.Exit(130) from None

@@ -37,7 +37,7 @@ def events(
             if count is not None and seen >= count:
                 return
 
-    cli.run(follow)
+    cli.run(follow, stream=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -50,7 +50,9 @@ def list_(ctx: typer.Context, as_json: JsonOption = False, fields: FieldsOption 
     """List projects."""
     cli = CliContext.of(ctx)
     out = cli.output(as_json, fields)
-    out.items(cli.run(lambda api: api.projects.list()), PROJECT_COLUMNS)
+    projects = cli.run(lambda api: api.projects.list())
+    cli.settings.remember_projects(projects)  # fresh paths for finding the cwd's project
+    out.items(projects, PROJECT_COLUMNS)
 
 
 @app.command("create")
@@ -92,6 +94,7 @@ def create(
     fields_ = {k: v for k, v in body.items() if v is not None and v is not False}
     with cli.streams.spinner("creating the project…"):
         created = cli.run(lambda api: api.projects.create(fields_))
+    cli.settings.forget_projects()  # it may hold the cwd now
     cli.output(as_json, fields).done(
         f"created project {created['slug']} at {created['path']}", created
     )
