@@ -17,6 +17,8 @@ import pytest
 from codality_server.settings import ServerSettings
 
 if TYPE_CHECKING:
+    import ssl
+
     from tests.fakes.anthropic_server import FakeAnthropic
 
 
@@ -69,7 +71,10 @@ class RunningServer:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
 
 
-def start_server(settings: ServerSettings) -> tuple[RunningServer, threading.Thread]:
+def start_server(
+    settings: ServerSettings, ssl_context: ssl.SSLContext | None = None
+) -> tuple[RunningServer, threading.Thread]:
+    """The real app in a thread; with ``ssl_context`` it serves https."""
     from aiohttp import web
 
     from codality_server.app import create_app
@@ -87,9 +92,10 @@ def start_server(settings: ServerSettings) -> tuple[RunningServer, threading.Thr
             running.app = app
             runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2)
             await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context).start()
             port = runner.addresses[0][1]
-            running.url = f"http://127.0.0.1:{port}"
+            scheme = "https" if ssl_context is not None else "http"
+            running.url = f"{scheme}://127.0.0.1:{port}"
             ready.set()
             while not running._stop.is_set():
                 await asyncio.sleep(0.05)

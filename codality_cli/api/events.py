@@ -59,14 +59,15 @@ class EventsApi(Resource):
 
         ``retries`` bounds consecutive failed reconnects (None: keep trying); an error answer
         (4xx, such as a bad channel or an ended session) is raised at once. ``on_reconnect`` runs
-        once each new connection is up (not the first): what happened while the stream was down
-        may never be replayed (a restarted server forgets its ring), so a follower re-reads the
-        state it waits on there, and returning False ends the stream.
+        once a connection is up after any earlier attempt (not on a first connection that went
+        through at once): what happened meanwhile may never be replayed (a restarted server
+        forgets its ring), so a follower re-reads the state it waits on there, and returning
+        False ends the stream.
         """
         httpx = load_httpx()
         from httpx_sse import aconnect_sse
 
-        connected_before = False
+        first_attempt = True
         failures = 0
         params = clean_params({"channel": list(channels) or None})
         timeout = httpx.Timeout(10.0, read=None)
@@ -87,15 +88,16 @@ class EventsApi(Resource):
                         await source.response.aread()
                         raise decode_error(source.response)
                     failures = 0
-                    if connected_before and on_reconnect is not None and not await on_reconnect():
+                    if not first_attempt and on_reconnect is not None and not await on_reconnect():
                         return
-                    connected_before = True
+                    first_attempt = False
                     async for frame in source.aiter_sse():
                         event = parse_frame(frame.id, frame.event, frame.data)
                         if event.id is not None:
                             last_event_id = event.id
                         yield event
             except httpx.TransportError as exc:
+                first_attempt = False
                 failures += 1
                 if retries is not None and failures > retries:
                     raise unreachable(self.t.base_url, exc) from exc

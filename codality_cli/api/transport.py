@@ -122,7 +122,9 @@ def unreachable(base_url: str, exc: BaseException, nothing_sent: bool = False) -
     """A transport failure as one readable reason; an untrusted certificate says what to do."""
     import ssl
 
-    cert = exc if isinstance(exc, ssl.SSLCertVerificationError) else exc.__context__
+    cert: BaseException | None = exc
+    while cert is not None and not isinstance(cert, ssl.SSLCertVerificationError):
+        cert = cert.__cause__ or cert.__context__  # httpx wraps httpcore, which wraps ssl
     if isinstance(cert, ssl.SSLCertVerificationError):
         detail = cert.verify_message or str(cert)
         return ServerUnavailable(

@@ -19,6 +19,8 @@ from .ticket import NumberArgument, ticket_app
 if TYPE_CHECKING:
     from ..api import ApiClient
 
+# One try a second: long enough for a server to restart (`codality settings restart` waits 30 s).
+RECONNECT_TRIES = 30
 NoThinking = Annotated[
     bool, typer.Option("--no-thinking", help="Hide the model's thinking (shown dimmed).")
 ]
@@ -48,7 +50,7 @@ async def follow(
         return True
 
     async for event in api.events.subscribe(
-        [channel], last_event_id=after, retries=5, on_reconnect=still_running
+        [channel], last_event_id=after, retries=RECONNECT_TRIES, on_reconnect=still_running
     ):
         data = event.data if isinstance(event.data, dict) else {}
         if not event.type.startswith("agent:") or data.get("session_id") != session_id:
@@ -139,11 +141,11 @@ def watch(ctx: typer.Context, number: NumberArgument, no_thinking: NoThinking = 
             raise CliError(f"the agent has never run on ticket #{number}", ExitCode.NOT_FOUND)
         session_id = int(status["session"]["id"])
         stored = await api.agent.session(slug, number, session_id)
+        ticket = await api.tickets.get(slug, number)  # before printing: then only the stream
         printer.transcript(stored["transcript"])
         if stored["status"] in TERMINAL_STATUSES:
             printer.event("agent:stopped", stored)
             return stored
-        ticket = await api.tickets.get(slug, number)
         return await follow(api, slug, ticket, session_id, printer, stored["last_event_id"])
 
     exit_for(stream_session(cli, number, printer, run))

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, sign_in, spawn_server
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
+from tests.tui.test_connection import free_port
 
 from .conftest import Cli
 
@@ -162,3 +171,74 @@ def test_ctrl_c_detaches_and_the_agent_keeps_working(
     assert f"codality ticket watch {number}" in stderr and "Traceback" not in stderr
     assert cli("-p", slug, "ticket", "status", str(number), "--json").json()["running"] is True
     assert cli("-p", slug, "ticket", "stop", str(number)).exit_code == 0
+
+
+def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 30) -> str:
+    """What the process wrote on stderr until ``marker`` (a line may still be open)."""
+    assert process.stderr is not None
+    fd, seen = process.stderr.fileno(), b""
+    deadline = time.monotonic() + timeout
+    while marker.encode() not in seen:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(fd, 4096) if ready else b""
+        assert chunk, f"no {marker!r} on stderr: {seen.decode(errors='replace')!r}"
+        seen += chunk
+    return seen.decode()
+
+
+def test_watch_ends_when_the_server_restarts_under_a_running_session(
+    tmp_path: Path, git_repo: Path
+) -> None:
+    """kill -9 the server mid-run and start it again: ``watch`` sees the session interrupted
+    (re-read after reconnecting) instead of waiting for a stop event that never comes."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    port = free_port()
+    fake = FakeAnthropic().start()
+    proc, url = spawn_server(data_dir, port)
+    watcher: subprocess.Popen[str] | None = None
+    try:
+        token = sign_in(SimpleNamespace(url=url, data_dir=data_dir))  # type: ignore[arg-type]
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as api:
+            env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake.url}
+            assert api.put("/api/settings/env", json=env).status_code == 200
+            body = {"mode": "existing", "path": str(git_repo)}
+            slug = api.post("/api/projects", json=body).json()["slug"]
+            assert api.post(f"/api/projects/{slug}/tickets", json={"title": "Slow"}).is_success
+            fake.script(tool("bash", command="sleep 120"), text("Slept."))
+            started = api.post(f"/api/projects/{slug}/tickets/1/agent/start", json={})
+            assert started.is_success, started.text
+        watcher = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "codality_cli",
+                "--server",
+                url,
+                "-p",
+                slug,
+                "ticket",
+                "watch",
+                "1",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "CODALITY_TOKEN": token},
+        )
+        read_until(watcher, "▸ bash sleep 120")  # the run so far is shown: following it now
+
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        proc, _ = spawn_server(data_dir, port)
+
+        _, err = watcher.communicate(timeout=60)  # the pipe's remainder
+        assert watcher.returncode == 7, err
+        assert "interrupted" in err
+    finally:
+        if watcher is not None and watcher.poll() is None:
+            watcher.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        fake.stop()
