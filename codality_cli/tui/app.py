@@ -24,6 +24,7 @@ from codality_cli.tui.messages import (
     ConnectionRestored,
     EventReceived,
     PlansOpenRequested,
+    QueuesRequested,
     ReviewRequested,
     TicketOpenRequested,
 )
@@ -31,6 +32,7 @@ from codality_cli.tui.screens.base import LiveScreen
 from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.screens.plans import PlansScreen
 from codality_cli.tui.screens.project_picker import ProjectPickerScreen
+from codality_cli.tui.screens.queue import QueueScreen
 from codality_cli.tui.screens.review import ReviewScreen
 from codality_cli.tui.screens.ticket import TicketScreen
 
@@ -114,6 +116,9 @@ class CodalityApp(App[None]):
 
     def on_plans_open_requested(self, message: PlansOpenRequested) -> None:
         self.push_screen(PlansScreen(message.slug))
+
+    def on_queues_requested(self, message: QueuesRequested) -> None:
+        self.push_screen(QueueScreen(message.slug, message.project_id))
 
     # ---- the event stream ------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 CANCELLED: tuple[str, str] = ("cancelled", "Cancelled")
 
 FAILED_STATUSES = frozenset({"failed", "timed_out", "interrupted"})
+# A queue in one of these still has tickets to work on; the board marks them.
+LIVE_QUEUES = frozenset({"pending", "running", "paused"})
 
 
 def agent_badge(ticket: Ticket) -> str | None:
@@ -58,6 +60,9 @@ class BoardState:
     tickets: dict[int, Ticket] = field(default_factory=dict)
     needle: str = ""
     show_cancelled: bool = False
+    # The project's work queues by id, and for each ticket the queue still to work on it.
+    queues: dict[int, dict[str, Any]] = field(default_factory=dict)
+    queued: dict[int, str] = field(default_factory=dict)
 
     def load(self, tickets: list[Ticket]) -> None:
         self.tickets = {int(t["id"]): t for t in tickets}
@@ -80,6 +85,35 @@ class BoardState:
         self.tickets[ticket_id] = {**ticket, "agent_status": status}
         return True
 
+    def load_queues(self, queues: list[dict[str, Any]]) -> None:
+        self.queues = {int(q["id"]): q for q in queues}
+        self._mark_queued()
+
+    def set_queue(self, queue: dict[str, Any]) -> bool:
+        """Take a queue's view from a ``queue:*`` event; True when a ticket's mark changed."""
+        if self.project_id is not None and queue.get("project_id") != self.project_id:
+            return False
+        self.queues[int(queue["id"])] = queue
+        return self._mark_queued()
+
+    def drop_queue(self, queue_id: int) -> bool:
+        if self.queues.pop(queue_id, None) is None:
+            return False
+        return self._mark_queued()
+
+    def _mark_queued(self) -> bool:
+        """Which queue each ticket waits in (a live queue's pending or running item)."""
+        marks: dict[int, str] = {}
+        for queue in self.queues.values():
+            if queue.get("status") not in LIVE_QUEUES:
+                continue
+            for item in queue.get("items") or []:
+                if item.get("status") in ("pending", "running"):
+                    marks.setdefault(int(item["ticket_id"]), str(queue.get("name", "")))
+        changed = marks != self.queued
+        self.queued = marks
+        return changed
+
     def columns(self) -> list[tuple[str, str]]:
         return [*COLUMNS, CANCELLED] if self.show_cancelled else list(COLUMNS)
 
@@ -87,7 +121,7 @@ class BoardState:
         """The visible tickets of one column: urgent first, then by number."""
         order = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
         found = [
-            t
+            {**t, "queued": self.queued[t["id"]]} if t["id"] in self.queued else t
             for t in self.tickets.values()
             if t.get("status") == status and matches(t, self.needle)
         ]

@@ -75,3 +75,12 @@ class PlansOpenRequested(Message):
     def __init__(self, slug: str) -> None:
         super().__init__()
         self.slug = slug
+
+
+class QueuesRequested(Message):
+    """A screen wants the project's work queues shown."""
+
+    def __init__(self, slug: str, project_id: int | None) -> None:
+        super().__init__()
+        self.slug = slug
+        self.project_id = project_id

@@ -19,6 +19,7 @@ from codality_cli.tui.app import CodalityApp
 from codality_cli.tui.messages import PlansOpenRequested, ReviewRequested, TicketOpenRequested
 from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.screens.plans import PlansScreen
+from codality_cli.tui.screens.queue import QueueScreen
 from codality_cli.tui.screens.review import ReviewScreen
 from codality_cli.tui.screens.ticket import TicketScreen
 from codality_cli.tui.widgets.transcript import Transcript
@@ -69,15 +70,44 @@ def test_board(
 ) -> None:
     slug = setup_project(http, git_repo, TICKETS)
     ticket = http.get(f"/api/projects/{slug}/tickets/5").json()
+    queue = {"name": "Night run", "tickets": [2, 3]}
+    assert http.post(f"/api/projects/{slug}/discover/queues", json=queue).status_code == 201
     app = make_app(slug)
 
     async def run_before(pilot: Pilot[Any]) -> None:
         board = await wait_for_screen(pilot, app, BoardScreen)
         await wait_until(pilot, lambda: len(board.state.tickets) == len(TICKETS))
+        await wait_until(pilot, lambda: len(board.state.queued) == 2)
         publish_on_ticket(server, "agent:started", ticket, {"id": 1, "status": "running"})
         await wait_until(
             pilot, lambda: board.state.tickets[ticket["id"]]["agent_status"] == "running"
         )
+        await settled(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_queue_panel(
+    snap_compare: Snap,
+    http: httpx.Client,
+    git_repo: Path,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    slug = setup_project(http, git_repo, TICKETS[:3])
+    queues = f"/api/projects/{slug}/discover/queues"
+    for queue in (
+        {"name": "Night run", "tickets": [3, 1, 2], "description": "The small fixes, overnight"},
+        {"name": "Later", "tickets": [2], "merge_each": True, "max_parallel": 2},
+    ):
+        assert http.post(queues, json=queue).status_code == 201
+    app = make_app(slug, follow=False)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        await pilot.press("q")
+        screen = await wait_for_screen(pilot, app, QueueScreen)
+        await wait_until(pilot, lambda: len(screen.queues) == 2)
+        await pilot.press("enter", "down")
         await settled(pilot)
 
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)

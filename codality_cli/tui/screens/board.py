@@ -18,6 +18,7 @@ from codality_cli.tui.board_state import BoardState, Ticket
 from codality_cli.tui.messages import (
     EventReceived,
     PlansOpenRequested,
+    QueuesRequested,
     ReviewRequested,
     TicketOpenRequested,
 )
@@ -43,6 +44,7 @@ class BoardScreen(LiveScreen):
         Binding("d", "review", "Review diff"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("p", "plans", "Plans"),
+        Binding("q", "queues", "Queues"),
         Binding("C", "toggle_cancelled", "Cancelled column", key_display="C", show=False),
         Binding("r", "reload", "Reload", show=False),
     ]
@@ -135,6 +137,8 @@ class BoardScreen(LiveScreen):
             if len(page) < PAGE:
                 break
         self.state.load(tickets)
+        queues = await self.attempt(self.api.queues.list(self.slug), "Loading the queues")
+        self.state.load_queues(queues or [])
         self._refresh_columns(None)
 
     # ---- live events -----------------------------------------------------------------------
@@ -147,6 +151,15 @@ class BoardScreen(LiveScreen):
                 touched = {str(event.data.get("status"))}
                 if before:
                     touched.add(str(before.get("status")))
+        elif event.type.startswith("queue:"):
+            queue = event.data.get("queue")
+            if event.type == "queue:deleted":
+                changed = self.state.drop_queue(int(event.data.get("id", 0)))
+            else:
+                changed = isinstance(queue, dict) and self.state.set_queue(queue)
+            if changed:
+                self._refresh_columns(None)
+            return
         elif event.type in ("agent:started", "agent:stopped") and event.ticket_id is not None:
             status = "running" if event.type == "agent:started" else event.data.get("status")
             if self.state.set_agent_status(event.ticket_id, str(status or "stopped")):
@@ -180,6 +193,9 @@ class BoardScreen(LiveScreen):
 
     def action_plans(self) -> None:
         self.app.post_message(PlansOpenRequested(self.slug))
+
+    def action_queues(self) -> None:
+        self.app.post_message(QueuesRequested(self.slug, self.state.project_id))
 
     def action_new_ticket(self) -> None:
         self.app.push_screen(NewTicketScreen(), self._create_ticket)

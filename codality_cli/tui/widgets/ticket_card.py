@@ -1,4 +1,5 @@
-"""A ticket as a two-line card: number and title, then kind, priority, agent badge and cost.
+"""A ticket as a two-line card: number and title (after ⧗ when a work queue will run it), then
+kind, priority, agent badge and cost.
 
 Cards are renderables inside a ``StatusColumn`` (an ``OptionList``) rather than one widget each,
 so a board of a thousand tickets paints in one pass (bench/tui_board.py).
@@ -21,6 +22,8 @@ BADGE_STYLES = {
 def render_card(ticket: Ticket) -> Text:
     """The card's text; the title is cut to one line by the column's width."""
     card = Text(no_wrap=True, overflow="ellipsis")
+    if ticket.get("queued"):
+        card.append("⧗ ", style="bold cyan")  # a work queue will run it (the queue panel: q)
     card.append(f"#{ticket.get('number')} ", style="bold")
     card.append(str(ticket.get("title", "")))
     card.append("\n")
