@@ -136,9 +136,10 @@ class BoardScreen(LiveScreen):
             tickets += page
             if len(page) < PAGE:
                 break
-        self.state.load(tickets)
         queues = await self.attempt(self.api.queues.list(self.slug), "Loading the queues")
+        # Tickets and queue marks land together, so the columns fill as soon as tickets are known.
         self.state.load_queues(queues or [])
+        self.state.load(tickets)
         self._refresh_columns(None)
 
     # ---- live events -----------------------------------------------------------------------
