@@ -38,7 +38,7 @@ from typing import Any
 SUBSCRIBER = r"""
 import asyncio, json, sys, time
 
-END = b'"type":"bench:end"'
+END = b'"type":"agent:prompt"'
 
 def frames(buffer, out_receive, out_parse, received_at):
     # Complete frames in ``buffer``; returns what is left and whether the end came.
@@ -52,11 +52,11 @@ def frames(buffer, out_receive, out_parse, received_at):
                 data = json.loads(line[6:])
         if data is None:
             continue
-        if data["type"] == "bench:end":
+        if data["type"] == "agent:prompt":  # the end marker
             ended = True
             continue
         out_parse.append(time.monotonic_ns() - start)
-        out_receive.append(received_at - data["data"]["t"])
+        out_receive.append(received_at - int(data["data"]["text"]))
     return rest, ended
 
 async def raw(url, token, receive, parse):
@@ -99,10 +99,10 @@ async def with_aiohttp(url, token, receive, parse):
                 if line.startswith(b"data: "):
                     now = time.monotonic_ns()
                     data = json.loads(line[6:])
-                    if data["type"] == "bench:end":
+                    if data["type"] == "agent:prompt":  # the end marker
                         return
                     parse.append(time.monotonic_ns() - now)
-                    receive.append(now - data["data"]["t"])
+                    receive.append(now - int(data["data"]["text"]))
 
 async def main():
     url, token, n, kind = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -131,7 +131,7 @@ def server_side_timing(latencies: list[int]) -> Iterator[None]:
     encode, write = sse.encode, web.StreamResponse.write
 
     def timed_encode(event: Any, channels: Any) -> bytes:
-        t = event.data.get("t") if event.type.startswith("agent:") else None
+        t = int(event.data["text"]) if event.type == "agent:text_delta" else None
         if t is not None:
             pending.setdefault(asyncio.current_task(), []).append(t)
         return encode(event, channels)
@@ -176,6 +176,7 @@ async def run(
     from serving import serve
 
     from codality_server.app import create_app
+    from codality_server.domain.events import AgentPrompt, AgentTextDelta
     from codality_server.http.keys import BUS
     from codality_server.settings import ServerSettings
 
@@ -222,13 +223,12 @@ async def run(
             delay = target - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            bus.publish(
-                "agent:text_delta", ["ticket:1", "project:1"], {"t": time.monotonic_ns(), "i": i}
-            )
+            sent = AgentTextDelta(session_id=i, text=str(time.monotonic_ns()))
+            bus.publish(sent, ["ticket:1", "project:1"])
         publishing_s = time.perf_counter() - start
         await asyncio.sleep(0.5)
         server_cpu_s = time.process_time() - cpu_start
-    bus.publish("bench:end", ["ticket:1"], {"t": time.monotonic_ns()})
+    bus.publish(AgentPrompt(session_id=0, text="end"), ["ticket:1"])
     counts: list[int] = []
     receive: list[int] = []
     parse: list[int] = []

@@ -185,12 +185,46 @@ async def anon(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+#: A session as ``agent:started`` shows it; tests override the fields they care about.
+SESSION_VIEW: dict[str, Any] = {
+    "id": 1,
+    "ticket_id": None,
+    "owner": {"kind": "ticket", "id": 1},
+    "agent": "ticket",
+    "trigger": "manual",
+    "status": "running",
+    "model": "claude-sonnet-4-6",
+    "sandbox": "none",
+    "tokens_in": 0,
+    "tokens_out": 0,
+    "cost_usd": 0.0,
+    "summary": None,
+    "error": None,
+    "started_at": "2026-01-01T00:00:00.000Z",
+    "ended_at": None,
+}
+
+
+def payload(type_: str, data: dict[str, Any]) -> Any:
+    """The catalogue's payload for ``type_`` from a test's partial data: agent events get
+    session 1 (``agent:started|stopped`` a whole session view) unless the data says otherwise."""
+    from codality_server.domain.events import CATALOGUE
+
+    if type_.startswith("agent:"):
+        data = {"session_id": data.get("id", 1), **data}
+        if type_ in ("agent:started", "agent:stopped"):
+            data = {**SESSION_VIEW, "id": data["session_id"], **data}
+        if type_ == "agent:stopped":
+            data = {"usage": {"tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0}, **data}
+    return CATALOGUE[type_].model_validate(data)
+
+
 def publish(server: RunningServer, type_: str, channels: list[str], data: dict[str, Any]) -> int:
     """Put an event on the server's bus (on its loop), as the services do; returns its id."""
     from codality_server.http.keys import BUS
 
     async def put() -> int:
-        return int(server.app[BUS].publish(type_, channels, data).id)
+        return int(server.app[BUS].publish(payload(type_, data), channels).id)
 
     return int(server.call(put()))
 

@@ -1,14 +1,44 @@
-"""Events: what happened, on which channels, with what payload.
+"""Events: the one catalogue of every event type, its payload model and the channels it goes on.
 
-Channels are ``ticket:{id}`` and ``project:{id}`` with the numeric ids the API returns. One event
-may be visible on several channels (an agent delta belongs to its ticket and its project) yet has a
-single id, so a subscriber to everything receives it once.
+Each payload is a pydantic model registered with ``@event(type, channels, description)``; the bus
+publishes models (``bus.publish(TicketUpdated.of(ticket), channels)``), so a payload that does
+not match its model fails where it is made, not in a client. ``CATALOGUE`` maps each type to its
+model; ``scripts/gen_events.py`` turns it into ``codality_cli/api/event_types.py`` (TypedDicts the
+CLI and TUI decode with, since the CLI never imports the server), and a test keeps that file
+current. The SSE endpoint accepts every channel kind the catalogue names.
+
+Channels are ``{kind}:{id}`` with the numeric ids the API returns. One event may be visible on
+several channels (an agent delta belongs to its ticket and its project) yet has a single id, so a
+subscriber to everything receives it once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+from typing import Any, ClassVar, Literal, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from .plans import PlanStatus
+from .queues import ItemStatus, QueueStatus
+from .reviews import ReviewState
+from .sessions import OwnerKind, SessionStatus
+from .tickets import Kind, Priority, TicketStatus
+
+
+class ChannelKind(StrEnum):
+    TICKET = "ticket"
+    PROJECT = "project"
+    PLAN = "plan"
+    CONVERSATION = "conversation"
+    QUEUE = "queue"
+
+
+def channel(kind: ChannelKind, ident: int) -> str:
+    return f"{kind.value}:{ident}"
 
 
 def ticket_channel(ticket_id: int) -> str:
@@ -19,6 +49,529 @@ def project_channel(project_id: int) -> str:
     return f"project:{project_id}"
 
 
+def plan_channel(plan_id: int) -> str:
+    return f"plan:{plan_id}"
+
+
+def conversation_channel(conversation_id: int) -> str:
+    return f"conversation:{conversation_id}"
+
+
+def queue_channel(queue_id: int) -> str:
+    return f"queue:{queue_id}"
+
+
+class Shape(BaseModel):
+    """A part of a payload; unknown fields are refused, so views and models cannot drift apart."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Payload(Shape):
+    """Base of every event payload; ``@event`` fills the class variables."""
+
+    TYPE: ClassVar[str]
+    CHANNELS: ClassVar[tuple[ChannelKind, ...]]
+    CHANNEL_KINDS: ClassVar[frozenset[str]]
+    DESCRIPTION: ClassVar[str]
+
+    @classmethod
+    def of(cls, view: dict[str, Any]) -> Self:
+        """The payload from a domain object's ``view()`` (checked against the model)."""
+        return cls.model_validate(view)
+
+
+CATALOGUE: dict[str, type[Payload]] = {}
+#: Models that are not payloads but that clients read too (they appear inside payloads or in
+#: API answers), exported to the CLI's generated module alongside the payloads.
+SHAPES: list[type[Shape]] = []
+
+P = TypeVar("P", bound=type[Payload])
+S = TypeVar("S", bound=type[Shape])
+
+
+def event(type_: str, channels: tuple[ChannelKind, ...], description: str) -> Callable[[P], P]:
+    """Register a payload model as the one for ``type_``."""
+
+    def register(cls: P) -> P:
+        if type_ in CATALOGUE:
+            raise ValueError(f"event type {type_!r} is registered twice")
+        cls.TYPE, cls.CHANNELS, cls.DESCRIPTION = type_, channels, description
+        cls.CHANNEL_KINDS = frozenset(kind.value for kind in channels)
+        CATALOGUE[type_] = cls
+        return cls
+
+    return register
+
+
+def shape(cls: S) -> S:
+    SHAPES.append(cls)
+    return cls
+
+
+def channel_kinds() -> frozenset[str]:
+    """Every channel kind some event type is published on."""
+    return frozenset(kind.value for cls in CATALOGUE.values() for kind in cls.CHANNELS)
+
+
+TICKET, PROJECT, PLAN, CONVERSATION, QUEUE = (
+    ChannelKind.TICKET,
+    ChannelKind.PROJECT,
+    ChannelKind.PLAN,
+    ChannelKind.CONVERSATION,
+    ChannelKind.QUEUE,
+)
+#: A session publishes on its owner's channels, whatever the owner is.
+SESSION_CHANNELS = (TICKET, PROJECT, PLAN, CONVERSATION, QUEUE)
+
+# --- shapes inside payloads -------------------------------------------------------------------
+
+
+@shape
+class TicketView(Shape):
+    id: int
+    project_id: int
+    number: int
+    title: str
+    description: str
+    kind: Kind
+    priority: Priority
+    status: TicketStatus
+    assignee: int | Literal["agent"] | None
+    branch: str | None
+    worktree_path: str | None
+    agent_status: SessionStatus | None
+    agent_cost_usd: float
+    pull_request: dict[str, Any] | None
+    depends_on: list[int]
+    created_by: int | None
+    created_at: str
+    updated_at: str
+
+
+@shape
+class SessionOwner(Shape):
+    kind: OwnerKind
+    id: int
+
+
+@shape
+class SessionView(Shape):
+    """An agent session as the API shows it (``GET …/agent/status``, ``agent:*`` events)."""
+
+    id: int
+    ticket_id: int | None
+    owner: SessionOwner
+    agent: str
+    trigger: str
+    status: SessionStatus
+    model: str
+    sandbox: str
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    summary: str | None
+    error: str | None
+    started_at: str
+    ended_at: str | None
+
+
+@shape
+class Usage(Shape):
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+
+
+@shape
+class TranscriptBlockView(Shape):
+    """One stored block of a session's transcript; ``data`` is the matching event's payload
+    without ``session_id`` (``text`` → the text blocks, ``tool_call`` → ``AgentToolCall`` …)."""
+
+    id: int
+    kind: str
+    data: dict[str, Any]
+    created_at: str
+
+
+@shape
+class CommentAuthor(Shape):
+    id: int
+    name: str
+    email: str
+
+
+@shape
+class ReviewCommentView(Shape):
+    id: int
+    review_id: int
+    path: str
+    line: int
+    body: str
+    created_at: str
+
+
+@shape
+class PlanDraftView(Shape):
+    title: str
+    description: str
+    kind: Kind
+    priority: Priority
+    order: int
+    depends_on: list[int]
+    ticket: int | None
+
+
+@shape
+class SuggestionView(Shape):
+    passage: str
+    text: str
+    why: str
+
+
+@shape
+class ReadinessView(Shape):
+    ready: bool
+    explanation: str
+    missing: list[str]
+    checked_at: str
+
+
+@shape
+class QueueItemView(Shape):
+    id: int
+    ticket: int
+    ticket_id: int
+    title: str
+    ticket_status: str
+    position: int
+    status: ItemStatus
+    session: int | None
+    error: str | None
+    started_at: str | None
+    ended_at: str | None
+
+
+@shape
+class QueueProgress(Shape):
+    total: int
+    pending: int
+    running: int
+    done: int
+    failed: int
+    skipped: int
+
+
+@shape
+class QueueView(Shape):
+    id: int
+    project_id: int
+    name: str
+    description: str
+    status: QueueStatus
+    merge_each: bool
+    max_parallel: int
+    reason: str | None
+    created_by: int | None
+    created_at: str
+    updated_at: str
+    started_at: str | None
+    ended_at: str | None
+    items: list[QueueItemView]
+    progress: QueueProgress
+
+
+# --- tickets, comments, reviews -----------------------------------------------------------------
+
+
+@event("ticket:created", (TICKET, PROJECT), "A ticket was filed")
+class TicketCreated(TicketView, Payload):
+    pass
+
+
+@event(
+    "ticket:updated", (TICKET, PROJECT), "A ticket changed (fields, status, branch, agent state)"
+)
+class TicketUpdated(TicketView, Payload):
+    pass
+
+
+@event("comment:created", (TICKET, PROJECT), "A comment was posted on a ticket")
+class CommentCreated(Payload):
+    id: int
+    ticket_id: int
+    author: CommentAuthor | None
+    author_kind: Literal["user", "agent"]
+    body: str
+    created_at: str
+
+
+@event("review:created", (TICKET, PROJECT), "A review was submitted")
+class ReviewCreated(Payload):
+    id: int
+    ticket_id: int
+    user_id: int | None
+    state: ReviewState
+    body: str
+    created_at: str
+    comments: list[ReviewCommentView]
+
+
+@event("feedback:started", (TICKET, PROJECT), "A review's requested changes started the agent")
+class FeedbackStarted(Payload):
+    ticket_id: int
+    review_id: int
+    session: SessionView
+
+
+# --- agent sessions (any owner) ----------------------------------------------------------------
+
+
+@event("agent:started", SESSION_CHANNELS, "An agent session began")
+class AgentStarted(SessionView, Payload):
+    session_id: int
+
+
+@event("agent:stopped", SESSION_CHANNELS, "An agent session ended (status, summary, usage)")
+class AgentStopped(SessionView, Payload):
+    session_id: int
+    usage: Usage
+
+
+@event("agent:text_delta", SESSION_CHANNELS, "Streaming text from the agent")
+class AgentTextDelta(Payload):
+    session_id: int
+    text: str
+
+
+@event("agent:thinking_delta", SESSION_CHANNELS, "Streaming thinking from the agent")
+class AgentThinkingDelta(Payload):
+    session_id: int
+    text: str
+
+
+@event("agent:tool_call", SESSION_CHANNELS, "The agent called a tool (name and input)")
+class AgentToolCall(Payload):
+    session_id: int
+    tool_use_id: str
+    name: str
+    input: Any
+
+
+@event("agent:tool_result", SESSION_CHANNELS, "A tool finished (output capped at 4 KB)")
+class AgentToolResult(Payload):
+    session_id: int
+    tool_use_id: str
+    name: str
+    ok: bool
+    output: str
+
+
+@event("agent:error", SESSION_CHANNELS, "An error in a session (``retrying``: it goes on)")
+class AgentError(Payload):
+    session_id: int
+    message: str
+    retrying: bool = False
+
+
+@event("agent:user_message", SESSION_CHANNELS, "A person sent the running agent a message")
+class AgentUserMessage(Payload):
+    session_id: int
+    text: str
+    mode: Literal["steer", "queue"]
+    source: str
+
+
+@event("agent:prompt", SESSION_CHANNELS, "The first message the model was given")
+class AgentPrompt(Payload):
+    session_id: int
+    text: str
+
+
+@event("agent:commit", SESSION_CHANNELS, "The agent's leftover work was committed at the end")
+class AgentCommit(Payload):
+    session_id: int
+    sha: str
+    message: str
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+
+@shape
+class PlanView(Shape):
+    id: int
+    project_id: int
+    title: str
+    body: str
+    status: PlanStatus
+    drafts: list[PlanDraftView]
+    suggestions: list[SuggestionView]
+    readiness: ReadinessView | None
+    created_by: int | None
+    approved_by: int | None
+    approved_at: str | None
+    created_at: str
+    updated_at: str
+
+
+@event("plan:created", (PROJECT, PLAN), "A plan was created")
+class PlanCreated(PlanView, Payload):
+    pass
+
+
+@event("plan:updated", (PROJECT, PLAN), "A plan changed (body, title, drafts, status)")
+class PlanUpdated(PlanView, Payload):
+    pass
+
+
+@event("plan:deleted", (PROJECT, PLAN), "A plan was deleted")
+class PlanDeleted(Payload):
+    id: int
+    project_id: int
+
+
+@event("plan:delta", (PROJECT, PLAN), "Streaming text while the model works on a plan")
+class PlanDelta(Payload):
+    plan_id: int
+    session_id: int | None = None
+    text: str
+
+
+# --- discovery ---------------------------------------------------------------------------------
+
+
+@event("discover:delta", (PROJECT, CONVERSATION), "Streaming text of a discovery reply")
+class DiscoverDelta(Payload):
+    conversation_id: int
+    session_id: int | None = None
+    message_id: int | None = None
+    text: str
+
+
+@event("discover:tool_call", (PROJECT, CONVERSATION), "The discovery agent called a tool")
+class DiscoverToolCall(Payload):
+    conversation_id: int
+    session_id: int | None = None
+    message_id: int | None = None
+    tool_use_id: str
+    name: str
+    input: Any
+
+
+@event("discover:tool_result", (PROJECT, CONVERSATION), "A discovery tool finished")
+class DiscoverToolResult(Payload):
+    conversation_id: int
+    session_id: int | None = None
+    message_id: int | None = None
+    tool_use_id: str
+    name: str
+    ok: bool
+    output: str
+
+
+@event(
+    "discover:message",
+    (PROJECT, CONVERSATION),
+    "A discovery message is complete (user or assistant)",
+)
+class DiscoverMessage(Payload):
+    conversation_id: int
+    message: dict[str, Any]
+
+
+@event("discover:error", (PROJECT, CONVERSATION), "A discovery reply failed or is retrying")
+class DiscoverError(Payload):
+    conversation_id: int
+    session_id: int | None = None
+    message: str
+    retrying: bool = False
+
+
+# --- work queues -------------------------------------------------------------------------------
+
+
+@event("queue:created", (PROJECT, QUEUE), "A work queue was made")
+class QueueCreated(Payload):
+    queue: QueueView
+
+
+@event("queue:updated", (PROJECT, QUEUE), "A work queue changed (items, order, settings)")
+class QueueUpdated(Payload):
+    queue: QueueView
+
+
+@event("queue:cancelled", (PROJECT, QUEUE, TICKET), "A work queue was cancelled")
+class QueueCancelled(Payload):
+    queue: QueueView
+    reason: str | None = None
+
+
+@event("queue:deleted", (PROJECT, QUEUE), "A work queue was deleted")
+class QueueDeleted(Payload):
+    id: int
+    project_id: int
+    name: str
+
+
+@event("queue:started", (PROJECT, QUEUE, TICKET), "A work queue started running")
+class QueueStarted(Payload):
+    queue: QueueView
+    item: QueueItemView | None = None
+    session: SessionView | None = None
+
+
+@event("queue:advanced", (PROJECT, QUEUE, TICKET), "An item finished and the next one started")
+class QueueAdvanced(Payload):
+    queue: QueueView
+    item: QueueItemView | None = None
+    session: SessionView | None = None
+
+
+@event(
+    "queue:paused", (PROJECT, QUEUE, TICKET), "A work queue paused (an item failed, or a conflict)"
+)
+class QueuePaused(Payload):
+    queue: QueueView
+    item: QueueItemView | None = None
+    session: SessionView | None = None
+    reason: str
+
+
+@event("queue:completed", (PROJECT, QUEUE, TICKET), "A work queue finished every ticket")
+class QueueCompleted(Payload):
+    queue: QueueView
+    item: QueueItemView | None = None
+    session: SessionView | None = None
+
+
+# --- GitHub ------------------------------------------------------------------------------------
+
+
+@event("pr:created", (TICKET, PROJECT), "A pull request was opened for a ticket")
+class PullRequestCreated(Payload):
+    ticket_id: int
+    pull_request: dict[str, Any]
+
+
+@event("pr:updated", (TICKET, PROJECT), "A pull request's state, checks or reviews changed")
+class PullRequestUpdated(Payload):
+    ticket_id: int
+    pull_request: dict[str, Any]
+
+
+@event("github:webhook", (PROJECT,), "A GitHub webhook delivery was received and handled")
+class GithubWebhook(Payload):
+    delivery_id: str
+    event: str
+    action: str | None = None
+    project_id: int | None = None
+    result: str
+
+
+# --- the published event -----------------------------------------------------------------------
+
+
 @dataclass(frozen=True, eq=False)
 class Event:
     """One published event; ``id`` and ``ts`` are assigned by the bus.
@@ -26,17 +579,37 @@ class Event:
     Compared and hashed by identity, so an encoded frame can be cached per event.
     """
 
-    type: str
+    payload: Payload
     channels: tuple[str, ...]
-    data: dict[str, Any] = field(default_factory=dict)
     id: int = 0
     ts: str = ""
+
+    @property
+    def type(self) -> str:
+        return self.payload.TYPE
+
+    @cached_property
+    def data(self) -> dict[str, Any]:
+        """The payload as JSON-ready data."""
+        return self.payload.model_dump(mode="json")
+
+    @cached_property
+    def data_json(self) -> str:
+        """The payload as JSON text, encoded once however many subscribers receive it."""
+        return self.payload.model_dump_json()
 
     def channel_for(self, wanted: frozenset[str] | None) -> str | None:
         """The channel under which a subscriber with ``wanted`` sees this event, or None."""
         if not wanted:
             return self.channels[0] if self.channels else "*"
-        for channel in self.channels:
-            if channel in wanted:
-                return channel
+        for name in self.channels:
+            if name in wanted:
+                return name
         return None
+
+
+def check_channels(payload: Payload, channels: tuple[str, ...]) -> None:
+    """Every channel is one of the kinds the catalogue names for this type."""
+    for name in channels:
+        if name.partition(":")[0] not in payload.CHANNEL_KINDS:
+            raise ValueError(f"{payload.TYPE} is not published on {name!r}")

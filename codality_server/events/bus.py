@@ -1,9 +1,10 @@
 """The events bus.
 
-``publish`` never blocks and never awaits: it stamps the event, keeps it in a replay ring and puts
-it on every matching subscriber's bounded queue. A subscriber whose queue is full is marked
-overflowed and disconnected by its reader (it can resume with ``Last-Event-ID``), so a slow
-terminal never slows an agent.
+It publishes payload models from the catalogue (``domain/events.py``) on channels the catalogue
+allows for their type. ``publish`` never blocks and never awaits: it stamps the event, keeps it
+in a replay ring and puts it on every matching subscriber's bounded queue. A subscriber whose
+queue is full is marked overflowed and disconnected by its reader (it can resume with
+``Last-Event-ID``), so a slow terminal never slows an agent.
 
 Event ids are integers that keep growing across restarts: a bus numbers its events on from the
 time it was created, in microseconds since the Unix epoch. A client that resumes with the
@@ -20,9 +21,8 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
-from codality_server.domain.events import Event
+from codality_server.domain.events import Event, Payload, check_channels
 
 
 class Subscription:
@@ -106,12 +106,13 @@ class EventBus:
         """The newest event's id; before any event, one less than the first id to come."""
         return self._ring[-1].id if self._ring else self._before_first
 
-    def publish(self, type_: str, channels: Iterable[str], data: dict[str, Any]) -> Event:
+    def publish(self, payload: Payload, channels: Iterable[str]) -> Event:
         """Stamp and deliver one event; returns it with its id."""
+        names = tuple(channels)
+        check_channels(payload, names)
         event = Event(
-            type=type_,
-            channels=tuple(channels),
-            data=data,
+            payload=payload,
+            channels=names,
             id=next(self._ids),
             ts=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )

@@ -21,8 +21,11 @@ def encode(event: Event, channels: frozenset[str] | None) -> bytes:
 @functools.lru_cache(maxsize=4096)
 def _frame(event: Event, channel: str) -> bytes:
     """One event's frame, encoded once however many subscribers receive it."""
-    payload = {"type": event.type, "channel": channel, "ts": event.ts, "data": event.data}
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+    # The payload's JSON is made once per event (``Event.data_json``) and spliced in.
+    head = json.dumps(
+        {"type": event.type, "channel": channel, "ts": event.ts}, separators=(",", ":")
+    )
+    data = f'{head[:-1]},"data":{event.data_json}}}'
     return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
 
 
@@ -94,9 +97,9 @@ async def stream_events(
             last_write = loop.time()
             if sub.overflowed:  # everything it got is written; it resumes with Last-Event-ID
                 break
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
-    finally:
+    except ConnectionResetError:
+        pass  # the client went away
+    finally:  # also on cancellation (a shutdown), which then goes on up to aiohttp
         beat.cancel()
         sub.close()
         if task is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from codality_server.db import comments as db_comments
-from codality_server.domain.events import project_channel, ticket_channel
+from codality_server.domain.events import CommentCreated, project_channel, ticket_channel
 from codality_server.domain.tickets import clean_markdown
 from codality_server.domain.users import User
 
@@ -41,7 +41,7 @@ class CommentService(Service):
             )
         view = comment.view()
         self.bus.publish(
-            "comment:created", (ticket_channel(ticket.id), project_channel(project.id)), view
+            CommentCreated.of(view), (ticket_channel(ticket.id), project_channel(project.id))
         )
         if author_kind == "user":
             await self._tell_running_agent(ticket.id, text)

@@ -38,7 +38,12 @@ from codality_server.domain.discover import (
     with_edits,
 )
 from codality_server.domain.errors import Conflict, InvalidInput, NotFound
-from codality_server.domain.events import project_channel
+from codality_server.domain.events import (
+    DiscoverMessage,
+    QueueCreated,
+    conversation_channel,
+    project_channel,
+)
 from codality_server.domain.plans import DraftInput, Plan
 from codality_server.domain.projects import Project
 from codality_server.domain.queues import WorkQueue
@@ -321,15 +326,14 @@ class DiscoverService(Service):
         for plan in made.plans:
             self.services.plans.publish_created(plan)
         for queue in made.queues:
-            self.services.queues.publish("queue:created", queue)
+            self.services.queues.publish(QueueCreated, queue)
 
     # --- events ----------------------------------------------------------------------------------
 
     def publish_message(self, project: Project, conversation_id: int, message: Message) -> None:
         self.bus.publish(
-            "discover:message",
-            (project_channel(project.id),),
-            {"conversation_id": conversation_id, "message": message.view()},
+            DiscoverMessage(conversation_id=conversation_id, message=message.view()),
+            (project_channel(project.id), conversation_channel(conversation_id)),
         )
 
 

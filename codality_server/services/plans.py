@@ -16,7 +16,13 @@ from codality_server.db import plans as db_plans
 from codality_server.db import tickets as db_tickets
 from codality_server.db.database import Connection
 from codality_server.domain.errors import Conflict, InvalidInput, NotFound
-from codality_server.domain.events import project_channel
+from codality_server.domain.events import (
+    PlanCreated,
+    PlanDeleted,
+    PlanUpdated,
+    plan_channel,
+    project_channel,
+)
 from codality_server.domain.plans import (
     DraftInput,
     Plan,
@@ -89,7 +95,7 @@ class PlanService(Service):
         )
 
     def publish_created(self, plan: Plan) -> None:
-        self._publish("plan:created", plan)
+        self._publish(PlanCreated, plan)
 
     async def update(
         self,
@@ -127,9 +133,8 @@ class PlanService(Service):
             if not await db_plans.delete_plan(conn, plan_id):
                 raise NotFound(f"project {slug!r} has no plan {plan_id}")
         self.bus.publish(
-            "plan:deleted",
-            (project_channel(project.id),),
-            {"id": plan_id, "project_id": project.id},
+            PlanDeleted(id=plan_id, project_id=project.id),
+            (project_channel(project.id), plan_channel(plan_id)),
         )
 
     async def approve(
@@ -202,8 +207,10 @@ class PlanService(Service):
     def _published(self, plan: Plan | None, plan_id: int) -> Plan:
         if plan is None:
             raise NotFound(f"no plan with id {plan_id}")
-        self._publish("plan:updated", plan)
+        self._publish(PlanUpdated, plan)
         return plan
 
-    def _publish(self, event_type: str, plan: Plan) -> None:
-        self.bus.publish(event_type, (project_channel(plan.project_id),), plan.view())
+    def _publish(self, event: type[PlanCreated | PlanUpdated], plan: Plan) -> None:
+        self.bus.publish(
+            event.of(plan.view()), (project_channel(plan.project_id), plan_channel(plan.id))
+        )

@@ -16,7 +16,14 @@ from codality_server.db import tickets as db_tickets
 from codality_server.db.database import Connection
 from codality_server.domain import queues as rules
 from codality_server.domain.errors import Conflict, InvalidInput, NotFound
-from codality_server.domain.events import project_channel
+from codality_server.domain.events import (
+    Payload,
+    QueueCreated,
+    QueueDeleted,
+    QueueUpdated,
+    project_channel,
+    queue_channel,
+)
 from codality_server.domain.projects import Project
 from codality_server.domain.queues import WorkQueue
 from codality_server.domain.users import User
@@ -76,7 +83,7 @@ class QueueService(Service):
                 merge_each=merge_each,
                 max_parallel=max_parallel,
             )
-        self.publish("queue:created", queue)
+        self.publish(QueueCreated, queue)
         return queue
 
     async def insert(
@@ -154,7 +161,7 @@ class QueueService(Service):
                 await db_queues.set_items(conn, queue.id, ticket_ids)
             await db_queues.update_queue(conn, queue.id, now_iso(), **changes)
             queue = await self.by_id(queue_id, conn)
-        self.publish("queue:updated", queue)
+        self.publish(QueueUpdated, queue)
         return queue
 
     async def delete(self, slug: str, queue_id: int) -> None:
@@ -166,17 +173,18 @@ class QueueService(Service):
             rules.check_can_delete(current)
             await db_queues.delete_queue(conn, queue_id)
         self.bus.publish(
-            "queue:deleted",
-            (project_channel(queue.project_id),),
-            {"id": queue.id, "project_id": queue.project_id, "name": queue.name},
+            QueueDeleted(id=queue.id, project_id=queue.project_id, name=queue.name),
+            (project_channel(queue.project_id), queue_channel(queue.id)),
         )
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def publish(self, event_type: str, queue: WorkQueue, **extra: Any) -> None:
-        """A queue event on its project's channel, with the queue's view."""
+    def publish(self, event: type[Payload], queue: WorkQueue, **extra: Any) -> None:
+        """A queue event (``QueueCreated`` …) on its project's and its own channel, with the
+        queue's view and ``extra`` (item, session and reason views)."""
         self.bus.publish(
-            event_type, (project_channel(queue.project_id),), {"queue": queue.view(), **extra}
+            event.model_validate({"queue": queue.view(), **extra}),
+            (project_channel(queue.project_id), queue_channel(queue.id)),
         )
 
     async def _ticket_ids(

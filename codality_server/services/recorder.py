@@ -16,10 +16,64 @@ from typing import TYPE_CHECKING, Any
 
 from codality_server.agent.loop import LoopListener
 from codality_server.agent.model import BlockKind, CallUsage
+from codality_server.domain.events import (
+    AgentCommit,
+    AgentError,
+    AgentPrompt,
+    AgentTextDelta,
+    AgentThinkingDelta,
+    AgentToolCall,
+    AgentToolResult,
+    AgentUserMessage,
+    Payload,
+)
 from codality_server.events.bus import EventBus
 
 if TYPE_CHECKING:
     from .agent_sessions import AgentSessionService
+
+
+class SessionEvents:
+    """The events a session publishes for what its loop does: ``agent:*`` here. A feature whose
+    clients expect events of its own (discovery's ``discover:delta``) overrides methods; one that
+    returns None publishes nothing for that report (the transcript still gets it)."""
+
+    def text_delta(self, session_id: int, text: str) -> Payload | None:
+        return AgentTextDelta(session_id=session_id, text=text)
+
+    def thinking_delta(self, session_id: int, text: str) -> Payload | None:
+        return AgentThinkingDelta(session_id=session_id, text=text)
+
+    def tool_call(
+        self, session_id: int, tool_use_id: str, name: str, tool_input: Any
+    ) -> Payload | None:
+        return AgentToolCall(
+            session_id=session_id, tool_use_id=tool_use_id, name=name, input=tool_input
+        )
+
+    def tool_result(
+        self, session_id: int, tool_use_id: str, name: str, ok: bool, output: str
+    ) -> Payload | None:
+        return AgentToolResult(
+            session_id=session_id, tool_use_id=tool_use_id, name=name, ok=ok, output=output
+        )
+
+    def error(self, session_id: int, message: str, retrying: bool) -> Payload | None:
+        return AgentError(session_id=session_id, message=message, retrying=retrying)
+
+    def user_message(self, session_id: int, text: str, mode: str, source: str) -> Payload | None:
+        return AgentUserMessage.model_validate(
+            {"session_id": session_id, "text": text, "mode": mode, "source": source}
+        )
+
+    def prompt(self, session_id: int, text: str) -> Payload | None:
+        return AgentPrompt(session_id=session_id, text=text)
+
+    def commit(self, session_id: int, sha: str, message: str) -> Payload | None:
+        return AgentCommit(session_id=session_id, sha=sha, message=message)
+
+
+AGENT_EVENTS = SessionEvents()
 
 
 class Recorder(LoopListener):
@@ -33,11 +87,13 @@ class Recorder(LoopListener):
         channels: tuple[str, ...],
         bus: EventBus,
         sessions: AgentSessionService,
+        events: SessionEvents = AGENT_EVENTS,
     ) -> None:
         self.session_id = session_id
         self.channels = channels
         self.bus = bus
         self.sessions = sessions
+        self.events = events
         self._block_kind: str | None = None
         self._block_id: int | None = None
         self._block_text = ""
@@ -46,27 +102,30 @@ class Recorder(LoopListener):
     # --- the loop's reports --------------------------------------------------------------------
 
     async def text_delta(self, text: str) -> None:
-        self._publish("agent:text_delta", {"text": text})
+        self._publish(self.events.text_delta(self.session_id, text))
         await self._grow("text", text)
 
     async def thinking_delta(self, text: str) -> None:
-        self._publish("agent:thinking_delta", {"text": text})
+        self._publish(self.events.thinking_delta(self.session_id, text))
         await self._grow("thinking", text)
 
     async def block_done(self, kind: BlockKind, text: str) -> None:
         await self._grow(kind, "", whole=text)
 
     async def tool_call(self, tool_use_id: str, name: str, tool_input: Any) -> None:
-        await self.entry(
+        self._publish(self.events.tool_call(self.session_id, tool_use_id, name, tool_input))
+        await self._store(
             "tool_call", {"tool_use_id": tool_use_id, "name": name, "input": tool_input}
         )
 
     async def tool_result(self, tool_use_id: str, name: str, ok: bool, output: str) -> None:
+        self._publish(self.events.tool_result(self.session_id, tool_use_id, name, ok, output))
         data = {"tool_use_id": tool_use_id, "name": name, "ok": ok, "output": output}
-        await self.entry("tool_result", data)
+        await self._store("tool_result", data)
 
     async def retrying(self, message: str, delay_s: float) -> None:
-        await self.entry("error", {"message": message, "retrying": True})
+        self._publish(self.events.error(self.session_id, message, True))
+        await self._store("error", {"message": message, "retrying": True})
 
     async def usage(self, total: CallUsage) -> None:
         await asyncio.shield(
@@ -79,26 +138,29 @@ class Recorder(LoopListener):
 
     async def prompt(self, text: str) -> None:
         """The first message the model was given."""
-        await self.entry("prompt", {"text": text})
+        self._publish(self.events.prompt(self.session_id, text))
+        await self._store("prompt", {"text": text})
 
     async def commit(self, sha: str, message: str) -> None:
-        await self.entry("commit", {"sha": sha, "message": message})
+        self._publish(self.events.commit(self.session_id, sha, message))
+        await self._store("commit", {"sha": sha, "message": message})
 
     async def user_message(self, text: str, mode: str, source: str) -> None:
-        await self.entry("user_message", {"text": text, "mode": mode, "source": source})
+        self._publish(self.events.user_message(self.session_id, text, mode, source))
+        await self._store("user_message", {"text": text, "mode": mode, "source": source})
 
     async def error(self, message: str) -> None:
-        await self.entry("error", {"message": message})
-
-    async def entry(self, kind: str, data: dict[str, Any]) -> None:
-        """Publish ``agent:{kind}`` and store the block."""
-        self._publish(f"agent:{kind}", data)
-        await asyncio.shield(self.sessions.append(self.session_id, kind, data))
+        self._publish(self.events.error(self.session_id, message, False))
+        await self._store("error", {"message": message})
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _publish(self, event_type: str, data: dict[str, Any]) -> None:
-        self.bus.publish(event_type, self.channels, {"session_id": self.session_id, **data})
+    def _publish(self, payload: Payload | None) -> None:
+        if payload is not None:
+            self.bus.publish(payload, self.channels)
+
+    async def _store(self, kind: str, data: dict[str, Any]) -> None:
+        await asyncio.shield(self.sessions.append(self.session_id, kind, data))
 
     async def _grow(self, kind: str, delta: str, whole: str | None = None) -> None:
         """Add to the streaming block (``whole`` ends it with its final text)."""

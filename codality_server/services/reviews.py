@@ -15,7 +15,12 @@ from typing import Any
 
 from codality_server.db import reviews as db_reviews
 from codality_server.domain.errors import Conflict, DomainError, InvalidInput, NotFound
-from codality_server.domain.events import project_channel, ticket_channel
+from codality_server.domain.events import (
+    FeedbackStarted,
+    ReviewCreated,
+    project_channel,
+    ticket_channel,
+)
 from codality_server.domain.projects import Project
 from codality_server.domain.reviews import (
     MergeDiff,
@@ -109,7 +114,7 @@ class ReviewService(Service):
                 conn, ticket.id, user.id, chosen, text, drafts, now_iso()
             )
         channels = (ticket_channel(ticket.id), project_channel(project.id))
-        self.bus.publish("review:created", channels, review.view())
+        self.bus.publish(ReviewCreated.of(review.view()), channels)
         answer = review.view()
         if chosen == ReviewState.CHANGES_REQUESTED:
             answer["feedback"] = await self._start_feedback(project, ticket, user, review)
@@ -150,5 +155,5 @@ class ReviewService(Service):
             return {"started": False, "reason": exc.message}
         data = {"ticket_id": ticket.id, "review_id": review.id, "session": session}
         channels = (ticket_channel(ticket.id), project_channel(project.id))
-        self.bus.publish("feedback:started", channels, data)
+        self.bus.publish(FeedbackStarted.of(data), channels)
         return {"started": True, "session": session}

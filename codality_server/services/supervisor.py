@@ -36,10 +36,11 @@ from codality_server.agent.loop import AgentLoop, Inbox, LoopResult, MessageMode
 from codality_server.agent.model import Message, ModelClient, ModelFailure, ModelRequest
 from codality_server.agent.tools import Toolbox
 from codality_server.domain.errors import Conflict, InvalidInput, RateLimited, Unavailable
+from codality_server.domain.events import AgentStarted, AgentStopped
 from codality_server.domain.sessions import AgentSession, Owner, SessionStatus, Trigger
 
 from .base import Service
-from .recorder import Recorder
+from .recorder import AGENT_EVENTS, Recorder, SessionEvents
 
 if TYPE_CHECKING:
     from . import Services
@@ -65,6 +66,8 @@ class SessionSpec:
     started_by: int | None = None
     #: None: the ``agent_timeout_s`` setting.
     timeout_s: float | None = None
+    #: The events its loop publishes (``agent:*``, or a feature's own such as ``discover:*``).
+    events: SessionEvents = AGENT_EVENTS
 
 
 class Job(Protocol):
@@ -218,7 +221,9 @@ class Supervisor(Service):
             spec.sandbox,
             spec.started_by,
         )
-        recorder = Recorder(session.id, spec.channels, self.bus, self.services.agent_sessions)
+        recorder = Recorder(
+            session.id, spec.channels, self.bus, self.services.agent_sessions, spec.events
+        )
         done: asyncio.Future[AgentSession] = asyncio.get_running_loop().create_future()
         run = Run(session, replace(spec, timeout_s=timeout), recorder, done)
         self._slots[spec.owner] = run
@@ -227,7 +232,7 @@ class Supervisor(Service):
         except Exception:  # the row exists: the session is announced and supervised regardless
             log.exception("the start of agent session %d: the client failed", session.id)
         self.bus.publish(
-            "agent:started", run.channels, {**session.view(), "session_id": session.id}
+            AgentStarted.of({**session.view(), "session_id": session.id}), run.channels
         )
         run.task = asyncio.create_task(
             self._supervise(run, job, float(timeout)), name=f"session-{session.id}"
@@ -359,11 +364,8 @@ class Supervisor(Service):
             "tokens_out": session.tokens_out,
             "cost_usd": session.cost_usd,
         }
-        self.bus.publish(
-            "agent:stopped",
-            session.channels,
-            {**session.view(), "session_id": session.id, "usage": usage},
-        )
+        stopped = AgentStopped.of({**session.view(), "session_id": session.id, "usage": usage})
+        self.bus.publish(stopped, session.channels)
 
     def _call_hooks(self, session: AgentSession) -> None:
         """The end hooks, in a task of their own so that a slow one never holds up a stop."""

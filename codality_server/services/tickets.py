@@ -12,7 +12,12 @@ from codality_server.db import tickets as db_tickets
 from codality_server.db import users as db_users
 from codality_server.db.database import Connection
 from codality_server.domain.errors import InvalidInput, NotFound
-from codality_server.domain.events import project_channel, ticket_channel
+from codality_server.domain.events import (
+    TicketCreated,
+    TicketUpdated,
+    project_channel,
+    ticket_channel,
+)
 from codality_server.domain.projects import Project
 from codality_server.domain.tickets import (
     Assignee,
@@ -214,11 +219,11 @@ class TicketService(Service):
         )
 
     def publish_updated(self, project: Project, ticket: Ticket) -> None:
-        self._publish("ticket:updated", project.id, ticket)
+        self._publish(TicketUpdated, project.id, ticket)
 
     def publish_created(self, project: Project, ticket: Ticket) -> None:
         """Announce a ticket another use case created (plan approval)."""
-        self._publish("ticket:created", project.id, ticket)
+        self._publish(TicketCreated, project.id, ticket)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -236,10 +241,12 @@ class TicketService(Service):
     def _published(self, project_id: int, ticket_id: int, updated: Ticket | None) -> Ticket:
         if updated is None:  # deleted between the lookup and the write
             raise NotFound(f"no ticket with id {ticket_id}")
-        self._publish("ticket:updated", project_id, updated)
+        self._publish(TicketUpdated, project_id, updated)
         return updated
 
-    def _publish(self, event_type: str, project_id: int, ticket: Ticket) -> None:
+    def _publish(
+        self, event: type[TicketCreated | TicketUpdated], project_id: int, ticket: Ticket
+    ) -> None:
         self.bus.publish(
-            event_type, (ticket_channel(ticket.id), project_channel(project_id)), ticket.view()
+            event.of(ticket.view()), (ticket_channel(ticket.id), project_channel(project_id))
         )

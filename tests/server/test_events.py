@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from httpx_sse import aconnect_sse
 
+from codality_server.domain.events import AgentTextDelta
 from codality_server.events.bus import EventBus
 from codality_server.http.keys import BUS
 from codality_server.settings import ServerSettings
@@ -49,38 +50,39 @@ async def test_frames_have_id_type_channel_and_data(
     server: RunningServer, api: httpx.AsyncClient
 ) -> None:
     def fire() -> None:
-        publish(server, "ticket:updated", ["ticket:7", "project:2"], {"number": 3})
+        publish(server, "agent:text_delta", ["ticket:7", "project:2"], {"text": "3"})
 
     [sse] = await asyncio.wait_for(
         read_events(api, {"channel": "project:2"}, 1, after_connect=fire), 10
     )
-    assert sse.event == "ticket:updated"
+    assert sse.event == "agent:text_delta"
     assert int(sse.id) > 0
     body = json.loads(sse.data)
-    assert body["type"] == "ticket:updated"
+    assert body["type"] == "agent:text_delta"
     assert body["channel"] == "project:2"
-    assert body["data"] == {"number": 3}
+    assert body["data"] == {"session_id": 1, "text": "3"}
     assert body["ts"].endswith("Z")
 
 
 async def test_channel_filter_and_replay_after_last_event_id(
     server: RunningServer, api: httpx.AsyncClient
 ) -> None:
-    first = publish(server, "comment:created", ["ticket:1", "project:1"], {"n": 1})
-    publish(server, "comment:created", ["ticket:2", "project:1"], {"n": 2})
-    publish(server, "comment:created", ["ticket:1", "project:1"], {"n": 3})
+    first = publish(server, "agent:text_delta", ["ticket:1", "project:1"], {"text": "1"})
+    publish(server, "agent:text_delta", ["ticket:2", "project:1"], {"text": "2"})
+    publish(server, "agent:text_delta", ["ticket:1", "project:1"], {"text": "3"})
     # Resuming after the first event on ticket:1 replays only the later ticket:1 event.
     [sse] = await asyncio.wait_for(
         read_events(api, {"channel": "ticket:1"}, 1, headers={"Last-Event-ID": str(first)}), 10
     )
-    assert json.loads(sse.data)["data"] == {"n": 3}
+    assert json.loads(sse.data)["data"]["text"] == "3"
     # No channel means everything, each event once even when it is on two channels.
     events = await asyncio.wait_for(read_events(api, {}, 3, headers={"Last-Event-ID": "0"}), 10)
-    assert [json.loads(e.data)["data"]["n"] for e in events] == [1, 2, 3]
+    assert [json.loads(e.data)["data"]["text"] for e in events] == ["1", "2", "3"]
 
 
 async def test_bad_channel_and_bad_last_event_id_are_400(api: httpx.AsyncClient) -> None:
     assert_error(await api.get("/api/events", params={"channel": "nonsense"}), 400)
+    assert_error(await api.get("/api/events", params={"channel": "session:1"}), 400)
     assert_error(await api.get("/api/events", headers={"Last-Event-ID": "x"}), 400)
 
 
@@ -105,14 +107,14 @@ async def test_slow_subscriber_is_dropped_and_publisher_never_blocks() -> None:
     slow = bus.subscribe()
     fast = bus.subscribe(["ticket:1"])
     for i in range(50):
-        bus.publish("agent:text_delta", ["ticket:1"], {"i": i})
+        bus.publish(AgentTextDelta(session_id=1, text=str(i)), ["ticket:1"])
         fast.drain()
     assert slow.overflowed
     assert bus.subscriber_count == 1
     assert not fast.overflowed
     # The ring (100) still holds all 50, and a replay is not limited by the live queue (10).
     replay = bus.subscribe(last_event_id=0)
-    assert [e.data["i"] for e in replay.drain()] == list(range(50))
+    assert [e.data["text"] for e in replay.drain()] == [str(i) for i in range(50)]
     assert not replay.overflowed
 
 
@@ -158,12 +160,12 @@ def test_ring_holds_at_least_ten_thousand_events() -> None:
     bus = EventBus()
     before = bus.last_id
     for i in range(10_050):
-        bus.publish("agent:text_delta", ["ticket:1"], {"i": i})
+        bus.publish(AgentTextDelta(session_id=1, text=str(i)), ["ticket:1"])
     sub = bus.subscribe(last_event_id=before + 50)
     held = sub.drain()
     assert len(held) == 10_000
     assert held[0].id == before + 51 and held[-1].id == before + 10_050
-    assert [e.data["i"] for e in held[:2]] == [50, 51]
+    assert [e.data["text"] for e in held[:2]] == ["50", "51"]
 
 
 def test_a_restarted_server_numbers_its_events_after_the_last_ones(
@@ -173,13 +175,13 @@ def test_a_restarted_server_numbers_its_events_after_the_last_ones(
     first, thread = start_server(server_settings)
     token = sign_in(first)
     try:
-        old = [publish(first, "comment:created", ["ticket:1"], {"n": n}) for n in range(3)]
+        old = [publish(first, "agent:text_delta", ["ticket:1"], {"text": str(n)}) for n in range(3)]
     finally:
         first._stop.set()
         thread.join(15)
     second, thread = start_server(server_settings)
     try:
-        new = publish(second, "comment:created", ["ticket:1"], {"n": "after restart"})
+        new = publish(second, "agent:text_delta", ["ticket:1"], {"text": "after restart"})
         assert new > max(old)
 
         async def resume() -> list[Any]:
@@ -188,7 +190,35 @@ def test_a_restarted_server_numbers_its_events_after_the_last_ones(
                 return await read_events(client, {"channel": "ticket:1"}, 1, headers=headers)
 
         [sse] = asyncio.run(asyncio.wait_for(resume(), 10))
-        assert int(sse.id) == new and json.loads(sse.data)["data"] == {"n": "after restart"}
+        assert int(sse.id) == new and json.loads(sse.data)["data"]["text"] == "after restart"
     finally:
         second._stop.set()
         thread.join(15)
+
+
+async def test_every_channel_kind_the_catalogue_names_can_be_followed(
+    server: RunningServer, api: httpx.AsyncClient
+) -> None:
+    from codality_server.domain.events import channel_kinds
+
+    assert channel_kinds() == {"ticket", "project", "plan", "conversation", "queue"}
+    for kind in sorted(channel_kinds()):
+        name = f"{kind}:5"
+
+        def fire(name: str = name) -> None:
+            publish(server, "agent:text_delta", [name], {"text": name})
+
+        [sse] = await asyncio.wait_for(
+            read_events(api, {"channel": name}, 1, after_connect=fire), 10
+        )
+        assert json.loads(sse.data)["channel"] == name
+
+
+def test_the_bus_refuses_a_channel_the_catalogue_does_not_name_for_the_type() -> None:
+    import pytest
+
+    from codality_server.domain.events import PlanDeleted
+
+    bus = EventBus()
+    with pytest.raises(ValueError, match="plan:deleted is not published on 'ticket:1'"):
+        bus.publish(PlanDeleted(id=1, project_id=1), ["ticket:1"])

@@ -7,7 +7,7 @@ crashed app; workers call ``attempt`` and get None back.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar, cast
 
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -71,13 +71,3 @@ class LiveScreen(Screen[None]):
 
     def notify_error(self, doing: str, exc: ApiError) -> None:
         self.notify(f"{doing} failed: {exc.message}", severity="error", timeout=8)
-
-
-def event_cost(data: dict[str, Any]) -> float | None:
-    """The cost an ``agent:stopped`` event reports, wherever the runtime puts it."""
-    for source in (data, data.get("usage") or {}, data.get("session") or {}):
-        if isinstance(source, dict):
-            value = source.get("cost_usd", source.get("cost"))
-            if isinstance(value, int | float):
-                return float(value)
-    return None

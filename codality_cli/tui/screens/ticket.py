@@ -7,7 +7,7 @@ reads in order: history first, then what streamed in meanwhile, then live.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual import work
@@ -18,11 +18,14 @@ from textual.widgets import Footer, Input, Label, Markdown, Static
 
 from codality_cli.tui.board_state import agent_badge
 from codality_cli.tui.messages import EventReceived, ReviewRequested
-from codality_cli.tui.screens.base import LiveScreen, event_cost
+from codality_cli.tui.screens.base import LiveScreen
 from codality_cli.tui.widgets.comment_list import CommentList
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.title_bar import TitleBar
 from codality_cli.tui.widgets.transcript import Transcript
+
+if TYPE_CHECKING:
+    from codality_cli.api.event_types import SessionView, TranscriptBlockView
 
 MODES = ("steer", "queue")
 
@@ -45,17 +48,15 @@ def ticket_fields(ticket: dict[str, Any]) -> Text:
 
 
 def stored_blocks(session: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """A stored session's transcript as (event type, data) pairs the transcript widget takes."""
-    blocks = session.get("transcript") or session.get("blocks") or []
+    """A stored session's transcript as (event type, data) pairs the transcript widget takes: a
+    block's ``data`` is its event's payload (a whole text block reads as one delta)."""
+    blocks = cast("list[TranscriptBlockView]", session["transcript"])
     pairs: list[tuple[str, dict[str, Any]]] = []
     for block in blocks:
-        if not isinstance(block, dict):
-            continue
-        kind = str(block.get("kind") or block.get("type") or "")
-        inner = block.get("data")
-        data: dict[str, Any] = inner if isinstance(inner, dict) else block
-        kind = {"text": "text_delta", "thinking": "thinking_delta"}.get(kind, kind)
-        pairs.append((f"agent:{kind.removeprefix('agent:')}", dict(data)))
+        kind = {"text": "text_delta", "thinking": "thinking_delta"}.get(
+            block["kind"], block["kind"]
+        )
+        pairs.append((f"agent:{kind}", block["data"]))
     return pairs
 
 
@@ -162,11 +163,11 @@ class TicketScreen(LiveScreen):
         if session.get("status") not in (None, "running"):
             self.transcript.add_event("agent:stopped", session)
 
-    def _status_line(self, session: dict[str, Any]) -> None:
-        cost = event_cost(session)
-        parts = [str(session.get("status") or "running"), str(session.get("model") or "")]
-        if cost:
-            parts.append(f"${cost:.2f}")
+    def _status_line(self, data: dict[str, Any]) -> None:
+        session = cast("SessionView", data)
+        parts = [session["status"], session["model"]]
+        if session["cost_usd"]:
+            parts.append(f"${session['cost_usd']:.2f}")
         self.query_one("#agent-status", Static).update(" · ".join(p for p in parts if p))
 
     # ---- live events -----------------------------------------------------------------------

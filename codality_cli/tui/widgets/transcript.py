@@ -8,7 +8,8 @@ pauses following; ``end`` (``jump_to_latest``) resumes it.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -18,6 +19,18 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from codality_cli.tui.widgets.tool_call import ToolCall
+
+if TYPE_CHECKING:
+    from codality_cli.api.event_types import (
+        AgentCommit,
+        AgentError,
+        AgentTextDelta,
+        AgentThinkingDelta,
+        AgentToolCall,
+        AgentToolResult,
+        AgentUserMessage,
+        SessionView,
+    )
 
 ROLL_CHARS = 2000
 FLUSH_INTERVAL_S = 0.05
@@ -64,19 +77,6 @@ class NoteBlock(Static):
     NoteBlock.-error { color: $error; }
     NoteBlock.-session { color: $text-muted; }
     """
-
-
-def _text_of(data: dict[str, Any], *keys: str) -> str:
-    for key in keys:
-        value = data.get(key)
-        if isinstance(value, str):
-            return value
-    return ""
-
-
-def _cost_suffix(data: dict[str, Any]) -> str:
-    cost = data.get("cost_usd", data.get("cost"))
-    return f" · ${cost:.2f}" if isinstance(cost, int | float) and cost else ""
 
 
 class Transcript(VerticalScroll, can_focus=True):
@@ -130,36 +130,37 @@ class Transcript(VerticalScroll, can_focus=True):
         self._open_calls.clear()
         self.remove_children()
 
-    def add_event(self, type_: str, data: dict[str, Any]) -> None:
-        """Take one ``agent:*`` event (live, or a stored block of the history)."""
+    def add_event(self, type_: str, data: Mapping[str, Any]) -> None:
+        """Take one ``agent:*`` event (live, or a stored block of the history: the same payload
+        as the event's, without ``session_id``; see ``api/event_types.py``)."""
         kind = type_.removeprefix("agent:")
         if kind == "text_delta":
-            self._append(TextBlock, _text_of(data, "text", "delta"))
+            self._append(TextBlock, cast("AgentTextDelta", data)["text"])
         elif kind == "thinking_delta":
-            self._append(ThinkingBlock, _text_of(data, "thinking", "text", "delta"))
+            self._append(ThinkingBlock, cast("AgentThinkingDelta", data)["text"])
         elif kind == "tool_call":
-            call_id = data.get("id") or data.get("tool_use_id")
-            call = ToolCall(str(data.get("name", "tool")), data.get("input"), call_id)
+            called = cast("AgentToolCall", data)
+            call = ToolCall(called["name"], called["input"], called["tool_use_id"])
             self._open_calls.append(call)
             self._add(call)
         elif kind == "tool_result":
-            self._finish_call(data)
+            self._finish_call(cast("AgentToolResult", data))
         elif kind == "user_message":
-            mode = data.get("mode") or "steer"
-            self._note(f"you ({mode}): {_text_of(data, 'message', 'text')}", "-user")
+            said = cast("AgentUserMessage", data)
+            self._note(f"you ({said['mode']}): {said['text']}", "-user")
         elif kind == "error":
-            self._note(f"error: {_text_of(data, 'message', 'error')}", "-error")
+            self._note(f"error: {cast('AgentError', data)['message']}", "-error")
         elif kind == "commit":
-            sha = str(data.get("sha") or "")[:10]
-            subject = _text_of(data, "message").partition("\n")[0]
-            self._note(f"committed {sha}: {subject}", "-session")
+            commit = cast("AgentCommit", data)
+            subject = commit["message"].partition("\n")[0]
+            self._note(f"committed {commit['sha'][:10]}: {subject}", "-session")
         elif kind == "started":
-            self._note(f"── agent started ({data.get('trigger') or 'manual'}) ──", "-session")
+            self._note(f"── agent started ({cast('SessionView', data)['trigger']}) ──", "-session")
         elif kind == "stopped":
-            status = data.get("status") or "stopped"
-            summary = _text_of(data, "summary")
-            tail = f": {summary}" if summary else ""
-            self._note(f"── {status}{_cost_suffix(data)}{tail} ──", "-session")
+            session = cast("SessionView", data)
+            cost = f" · ${session['cost_usd']:.2f}" if session["cost_usd"] else ""
+            tail = f": {session['summary']}" if session["summary"] else ""
+            self._note(f"── {session['status']}{cost}{tail} ──", "-session")
 
     def _append(self, block_type: type[TextBlock], text: str) -> None:
         if not text:
@@ -179,19 +180,14 @@ class Transcript(VerticalScroll, can_focus=True):
         self._stream = block
         self._dirty.add(block)
 
-    def _finish_call(self, data: dict[str, Any]) -> None:
-        call_id = data.get("id") or data.get("tool_use_id")
-        match = next((c for c in self._open_calls if call_id and c.call_id == call_id), None)
+    def _finish_call(self, result: AgentToolResult) -> None:
+        match = next((c for c in self._open_calls if c.call_id == result["tool_use_id"]), None)
         if match is None and self._open_calls:
             match = self._open_calls[0]
         if match is None:
             return
         self._open_calls.remove(match)
-        ok = data.get("ok")
-        if ok is None:
-            ok = not data.get("is_error", False)
-        output = data.get("output", data.get("content", ""))
-        match.set_result(bool(ok), output if isinstance(output, str) else str(output))
+        match.set_result(result["ok"], result["output"])
 
     def _note(self, text: str, cls: str) -> None:
         self._add(NoteBlock(Text(text), classes=cls))

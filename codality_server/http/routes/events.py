@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from codality_server.domain.errors import InvalidInput
+from codality_server.domain.events import channel_kinds
 from codality_server.http.keys import BUS, SETTINGS, STREAMS
 
 from ..route import Route
@@ -21,14 +22,16 @@ def _last_event_id(request: web.Request) -> int | None:
         raise InvalidInput("Last-Event-ID must be an integer", field="Last-Event-ID") from None
 
 
+_KINDS = sorted(channel_kinds())
+_CHANNELS = ", ".join(f"{kind}:{{id}}" for kind in _KINDS)
+
+
 async def events(request: web.Request) -> web.StreamResponse:
     channels = [c for c in request.query.getall("channel", []) if c and c != "*"]
     for channel in channels:
         kind, _, ident = channel.partition(":")
-        if kind not in ("ticket", "project") or not ident.isdigit():
-            raise InvalidInput(
-                f"channel {channel!r} is not ticket:{{id}}, project:{{id}} or *", field="channel"
-            )
+        if kind not in _KINDS or not ident.isdigit():
+            raise InvalidInput(f"channel {channel!r} is not {_CHANNELS} or *", field="channel")
     return await stream_events(
         request,
         request.app[BUS],
