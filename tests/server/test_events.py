@@ -128,7 +128,7 @@ def test_an_overflowing_stream_ends_and_resumes_where_it_stopped(data_dir: Path)
 
         async def burst() -> None:
             for n in range(20):  # in one go: the stream's writer cannot run in between
-                server.app[BUS].publish("comment:created", ["ticket:1"], {"n": n})
+                server.app[BUS].publish(AgentTextDelta(session_id=n, text=str(n)), ["ticket:1"])
 
         async def read(headers: dict[str, str], until_end: bool, count: int = 0) -> list[Any]:
             got = []
@@ -146,11 +146,11 @@ def test_an_overflowing_stream_ends_and_resumes_where_it_stopped(data_dir: Path)
             return got
 
         first = asyncio.run(asyncio.wait_for(read({}, until_end=True), 10))
-        assert [json.loads(e.data)["data"]["n"] for e in first] == [0, 1, 2, 3, 4]
+        assert [json.loads(e.data)["data"]["session_id"] for e in first] == [0, 1, 2, 3, 4]
         rest = asyncio.run(
             asyncio.wait_for(read({"Last-Event-ID": first[-1].id}, False, count=15), 10)
         )
-        assert [json.loads(e.data)["data"]["n"] for e in rest] == list(range(5, 20))
+        assert [json.loads(e.data)["data"]["session_id"] for e in rest] == list(range(5, 20))
     finally:
         server._stop.set()
         thread.join(15)
