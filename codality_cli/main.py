@@ -7,6 +7,7 @@ completion stay fast (tests/test_import_hygiene.py checks it).
 
 from __future__ import annotations
 
+import copy
 import importlib
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from types import ModuleType
 from typing import Annotated
 
 import typer
+from typer.models import CommandInfo
 
 from . import __version__
 from .context import APP_BUILDER, CliContext
@@ -142,8 +144,9 @@ def _command_module(name: str) -> ModuleType:
     return importlib.import_module(f"codality_cli.commands.{name}")
 
 
-def build_app(only: str | None = None) -> typer.Typer:
-    """The root app with every command, or with just the one named ``only``."""
+def build_app(only: str | None = None, verb: str | None = None) -> typer.Typer:
+    """The root app with every command, or with just the one named ``only`` — and of a noun's
+    verbs just ``verb`` when it names one (typer reads every command's signature it builds)."""
     app = _new_app()
     app.callback(invoke_without_command=True)(root)
     for words, where in COMMANDS:
@@ -156,19 +159,52 @@ def build_app(only: str | None = None) -> typer.Typer:
         if words == ("ticket",):
             for verbs in TICKET_VERBS:
                 _command_module(verbs)
-        app.add_typer(getattr(_command_module(module), attribute), name=words[0])
+        noun = getattr(_command_module(module), attribute)
+        app.add_typer(only_verb(noun, verb) if only is not None else noun, name=words[0])
     return app
+
+
+def command_word(info: CommandInfo) -> str:
+    """The word a registered command answers to (typer's own rule when it has no name)."""
+    if info.name:
+        return info.name
+    callback = info.callback
+    return getattr(callback, "__name__", "").lower().replace("_", "-")
+
+
+def only_verb(noun: typer.Typer, verb: str | None) -> typer.Typer:
+    """``noun`` with only the command ``verb`` (a copy), or unchanged when it has no such one."""
+    chosen = [info for info in noun.registered_commands if command_word(info) == verb]
+    if not chosen:
+        return noun
+    narrowed = copy.copy(noun)
+    narrowed.registered_commands = chosen
+    narrowed.registered_groups = []
+    return narrowed
+
+
+def invoked_words(argv: list[str]) -> tuple[str | None, str | None]:
+    """The command word of ``argv`` when it names a known command (else None: build them all),
+    and the word after it (a noun's verb, if it is one)."""
+    words: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg in VALUE_OPTIONS and not words:
+            next(args, None)
+        elif arg.startswith("-"):
+            continue
+        else:
+            words.append(arg)
+            if len(words) == 2:
+                break
+    if not words or not any(words[0] in known for known, _ in COMMANDS):
+        return None, None
+    return words[0], words[1] if len(words) > 1 else None
 
 
 def invoked_command(argv: list[str]) -> str | None:
     """The command word of ``argv`` when it names a known command, else None (build them all)."""
-    args = iter(argv)
-    for arg in args:
-        if arg in VALUE_OPTIONS:
-            next(args, None)
-        elif not arg.startswith("-"):
-            return arg if any(arg in words for words, _ in COMMANDS) else None
-    return None
+    return invoked_words(argv)[0]
 
 
 def __getattr__(name: str) -> typer.Typer:
@@ -181,7 +217,7 @@ def __getattr__(name: str) -> typer.Typer:
 def run() -> None:
     """Console-script entry point: never a traceback, always a documented exit code."""
     try:
-        build_app(invoked_command(sys.argv[1:]))(prog_name="codality")
+        build_app(*invoked_words(sys.argv[1:]))(prog_name="codality")
     except CliError as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -116,7 +116,8 @@ def start(
         # The run began a moment ago: replay the ring and keep this session's events only.
         return await follow(api, slug, ticket, int(session["id"]), printer, 0)
 
-    session = stream_session(cli, number, printer, run)
+    # Detached, nothing is streamed: the one-shot transport, without asyncio, will do.
+    session = cli.run_in_project(run) if detach else stream_session(cli, number, printer, run)
     if detach:
         cli.output(as_json).done(
             f"agent started on ticket #{number} (session {session['id']}); "

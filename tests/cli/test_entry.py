@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from codality_cli.main import build_app, invoked_command
+from codality_cli.main import build_app, invoked_command, invoked_words
 
 
 @pytest.mark.parametrize(
@@ -37,6 +37,33 @@ def test_one_command_builds_alone_and_all_build_together() -> None:
     assert {"ticket", "project", "login", "auth", "tui", "demo"} <= set(everything.commands)  # type: ignore[attr-defined]
     verbs = set(alone.commands["ticket"].commands)  # type: ignore[attr-defined]
     assert {"list", "comment", "start", "merge"} <= verbs  # ticket verbs from every module
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["ticket", "list", "--json"], ("ticket", "list")),
+        (["--server", "http://x", "ticket", "-h"], ("ticket", None)),
+        (["-p", "app", "ticket", "merge", "3", "--yes"], ("ticket", "merge")),
+        (["no-such-command", "list"], (None, None)),
+    ],
+)
+def test_the_verb_is_found_after_the_command(
+    argv: list[str], expected: tuple[str | None, str | None]
+) -> None:
+    assert invoked_words(argv) == expected
+
+
+def test_a_known_verb_is_built_alone_and_an_unknown_one_builds_them_all() -> None:
+    import typer
+
+    one = typer.main.get_command(build_app("ticket", "list"))
+    assert list(one.commands["ticket"].commands) == ["list"]  # type: ignore[attr-defined]
+    typo = typer.main.get_command(build_app("ticket", "lsit"))
+    assert {"list", "merge"} <= set(typo.commands["ticket"].commands)  # type: ignore[attr-defined]
+    # The shared sub-app itself keeps every verb for the next build.
+    again = typer.main.get_command(build_app("ticket"))
+    assert {"list", "merge"} <= set(again.commands["ticket"].commands)  # type: ignore[attr-defined]
 
 
 def test_running_a_command_imports_only_its_own_module() -> None:
