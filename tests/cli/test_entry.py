@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,18 @@ def test_running_a_command_imports_only_its_own_module() -> None:
     loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
     assert "codality_cli.commands.ticket" in loaded
     assert not loaded & {"codality_cli.commands.project", "codality_cli.commands.settings"}
+
+
+@pytest.mark.parametrize("xdg", ["", "  ", "/somewhere/else"])
+def test_config_and_data_dirs_follow_platformdirs(
+    xdg: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI finds them without importing platformdirs; the server uses platformdirs itself."""
+    import platformdirs
+
+    from codality_cli.settings import default_config_dir, default_data_dir
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
+    monkeypatch.setenv("XDG_DATA_HOME", xdg)
+    assert default_config_dir() == Path(platformdirs.user_config_dir("codality"))
+    assert default_data_dir({}) == Path(platformdirs.user_data_dir("codality"))
