@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,14 +29,12 @@ def median_ms(
     """Median wall and CPU milliseconds of ``argv`` over ``runs`` runs."""
     walls, cpus = [], []
     for _ in range(runs):
-        before = os.times()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(argv, env=env, cwd=cwd, check=True, capture_output=True)
         walls.append((time.perf_counter() - start) * 1000)
-        after = os.times()
-        used = (after.children_user - before.children_user) + (
-            after.children_system - before.children_system
-        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         cpus.append(used * 1000)
     return statistics.median(walls), statistics.median(cpus)
 
