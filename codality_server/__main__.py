@@ -25,6 +25,7 @@ from aiohttp import web
 from codality_server import __version__
 from codality_server.app import create_app
 from codality_server.http.keys import SERVICES
+from codality_server.http.serving import ApiRunner
 from codality_server.secrets_store import write_private
 from codality_server.settings import DEFAULT_PORT, ServerSettings, default_data_dir
 
@@ -76,7 +77,7 @@ def _configure_logging(settings: ServerSettings, level: str) -> None:
 async def serve(settings: ServerSettings) -> bool:
     """Serve until SIGTERM/SIGINT or a restart request; True when a restart was asked for."""
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
+    runner = ApiRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

@@ -10,7 +10,7 @@ from codality_server.db.database import Database
 from codality_server.db.migrate import migrate
 from codality_server.events.bus import EventBus
 from codality_server.http.keys import BUS, SERVICES, SETTINGS, STREAMS
-from codality_server.http.middlewares import error_envelope
+from codality_server.http.middlewares import error_envelope, request_guard
 from codality_server.http.routes import setup_routes
 from codality_server.http.sse import StreamRegistry
 from codality_server.http.validation import MAX_BODY_BYTES
@@ -43,7 +43,13 @@ async def _end_streams(app: web.Application) -> None:
 
 
 def create_app(settings: ServerSettings) -> web.Application:
-    app = web.Application(middlewares=[error_envelope], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[error_envelope, request_guard],
+        client_max_size=MAX_BODY_BYTES,
+        # Bodies are plain JSON: the guard refuses any Content-Encoding with a 415, so the
+        # parser must not try to inflate one first (a gzip bomb, or brotli without its library).
+        handler_args={"auto_decompress": False},
+    )
     app[SETTINGS] = settings
     app[BUS] = EventBus(settings.event_ring_size, settings.subscriber_queue_size)
     app[STREAMS] = StreamRegistry()

@@ -78,6 +78,7 @@ def start_server(
     from aiohttp import web
 
     from codality_server.app import create_app
+    from codality_server.http.serving import ApiRunner
 
     running = RunningServer(settings)
     ready = threading.Event()
@@ -90,7 +91,7 @@ def start_server(
         async def main() -> None:
             app = create_app(settings)
             running.app = app
-            runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2)
+            runner = ApiRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context).start()
             port = runner.addresses[0][1]

@@ -53,6 +53,12 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(DomainError):
+    """The body is not plain JSON (another media type, or compressed)."""
+
+    code = "unsupported_media_type"
+
+
 class RateLimited(DomainError):
     code = "rate_limited"
 

@@ -22,12 +22,14 @@ from codality_server.domain.errors import (
     RateLimited,
     Unauthorized,
     Unavailable,
+    UnsupportedMediaType,
     UpstreamFailed,
 )
 from codality_server.http.keys import SERVICES, SESSION_TOKEN, SETTINGS, USER
 
 from .responses import error_body
 from .route import Handler, Route
+from .validation import is_unicode_text, read_body
 
 log = logging.getLogger("codality.http")
 
@@ -38,6 +40,7 @@ STATUS: dict[type[DomainError], int] = {
     NotFound: 404,
     Conflict: 409,
     PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
     RateLimited: 429,
     UpstreamFailed: 502,
     Unavailable: 503,
@@ -50,6 +53,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    415: "unsupported_media_type",
 }
 
 
@@ -96,6 +100,8 @@ async def error_envelope(
             message = f"{request.method} is not allowed on {request.path}"
         elif exc.status == 413:
             message = "request body is larger than 1 MiB"
+        elif exc.status == 415:
+            message = "the body must be JSON, sent as Content-Type: application/json"
         return web.json_response(error_body(code, message), status=exc.status, headers=_allow(exc))
     except (ConnectionResetError, TimeoutError):
         raise
@@ -111,6 +117,57 @@ def _allow(exc: web.HTTPException) -> dict[str, str]:
     return {"Allow": allow} if allow else {}
 
 
+_SAFE = {"GET", "HEAD", "OPTIONS"}
+JSON_TYPE = "application/json"
+
+
+@web.middleware
+async def request_guard(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Refuse, before any route runs, what no route can take: NUL bytes in the path or query,
+    header values that are not UTF-8, compressed bodies, bodies over 1 MiB (read whole, so a route
+    that never reads its body still answers 413) and writes whose body is not JSON."""
+    _check_target(request)
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise UnsupportedMediaType(
+            f"compressed request bodies ({encoding}) are not accepted; send plain JSON"
+        )
+    body = await read_body(request) if request.body_exists else b""
+    if request.method not in _SAFE and (body or "Content-Type" in request.headers):
+        require_json(request)
+    return await handler(request)
+
+
+def require_json(request: web.Request) -> None:
+    if request.content_type != JSON_TYPE:
+        raise UnsupportedMediaType(
+            f"the body must be JSON, sent as Content-Type: {JSON_TYPE}"
+            f" (got {_quoted(request.headers.get('Content-Type', 'none'))})"
+        )
+
+
+def _quoted(value: str) -> str:
+    """A header value safe to repeat in a message: short, printable."""
+    value = "".join(ch if ch.isprintable() and ch.isascii() else "?" for ch in value[:60])
+    return repr(value)
+
+
+def _check_target(request: web.Request) -> None:
+    if "\x00" in request.path:
+        raise InvalidInput("the path has a NUL character", field="path")
+    for key, value in request.query.items():
+        if "\x00" in key or "\x00" in value:
+            field = "query" if "\x00" in key else key
+            raise InvalidInput(f"{field}: must not contain a NUL character", field=field)
+    for name, value in request.headers.items():
+        # aiohttp keeps bytes that are not UTF-8 as lone surrogates, which fail later wherever
+        # the value is encoded again (a token hashed, an address logged).
+        if not is_unicode_text(value):
+            raise InvalidInput(f"the {_quoted(name)} header is not valid UTF-8", field=name)
+
+
 def _token_of(request: web.Request) -> tuple[str | None, bool]:
     """(token, came_from_cookie)."""
     header = request.headers.get("Authorization", "")
@@ -120,7 +177,6 @@ def _token_of(request: web.Request) -> tuple[str | None, bool]:
     return (cookie or None), True
 
 
-_SAFE = {"GET", "HEAD", "OPTIONS"}
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
@@ -151,8 +207,14 @@ def guarded(route: Route) -> Handler:
         user = await request.app[SERVICES].auth.authenticate(token)
         if user is None:
             raise Unauthorized("the session has expired or was ended; sign in again")
-        if from_cookie and request.method not in _SAFE and not _origin_allowed(request):
-            raise Forbidden("cross-origin request refused")
+        if from_cookie and request.method not in _SAFE:
+            if not _origin_allowed(request):
+                raise Forbidden("cross-origin request refused")
+            if "Origin" in request.headers:
+                # A browser page: only a JSON content type makes it ask first (CORS preflight,
+                # which this server never grants), so another local port cannot post a form,
+                # text/plain or an empty body with the user's cookie.
+                require_json(request)
         if route.access == "admin" and not user.is_admin:
             raise Forbidden("only an admin may do this")
         request[USER] = user

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.web import RequestPayloadError
 from pydantic import BaseModel, ValidationError
 
 from codality_server.domain.errors import InvalidInput, PayloadTooLarge
@@ -23,21 +26,109 @@ def _describe(exc: ValidationError, where: str) -> InvalidInput:
 
 
 MAX_BODY_BYTES = 1024 * 1024
+# Deeper than any body the API takes; far below where the parser or pydantic would recurse out.
+MAX_JSON_DEPTH = 64
+_LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_TOO_LARGE = f"request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB"
 
 
-async def read_json(request: web.Request, limit: int = MAX_BODY_BYTES) -> Any:
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, however many segments or chunks it arrives in, up to ``MAX_BODY_BYTES``.
+
+    ``Request.read`` loops until the end of the body and caches it, so the request guard and the
+    handler that parses it read it once between them.
+    """
+    length = request.content_length
+    if length is not None and length > request.client_max_size:
+        raise PayloadTooLarge(_TOO_LARGE)
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(_TOO_LARGE) from None
+    except RequestPayloadError:
+        raise InvalidInput("the request body could not be read to its end", field="body") from None
+
+
+async def read_json(request: web.Request) -> Any:
     """The request body as JSON; an empty body is ``{}``."""
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+    raw = await read_body(request)
     if not raw.strip():
         return {}
+    return parse_json(raw)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON: no NaN/Infinity, numbers in range, text that is valid Unicode, bounded depth.
+
+    Each of those would otherwise pass ``json.loads`` (or blow its stack) and fail later, deep in a
+    handler or while encoding the response, as a 500.
+    """
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"body is not valid JSON: {exc}", field="body") from None
+        text = raw.decode("utf-8")  # RFC 8259: JSON between systems is UTF-8
+    except UnicodeDecodeError:
+        raise InvalidInput("body is not valid UTF-8", field="body") from None
+    try:
+        data = json.loads(text, parse_constant=_no_constants, parse_float=_finite)
+    except RecursionError:
+        raise _too_deep() from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+            field="body",
+        ) from None
+    except ValueError:  # NaN/Infinity, a float out of range, an integer past 4,300 digits
+        raise InvalidInput(
+            "body has a number JSON cannot carry (NaN, Infinity, or too many digits)", field="body"
+        ) from None
+    surrogates = _LONE_SURROGATE_ESCAPE.search(text) is not None
+    if surrogates or text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+        _check_tree(data, surrogates)
+    return data
+
+
+def _too_deep() -> InvalidInput:
+    return InvalidInput(f"body is nested more than {MAX_JSON_DEPTH} levels deep", field="body")
+
+
+def _check_tree(data: Any, surrogates: bool) -> None:
+    """Refuse nesting past ``MAX_JSON_DEPTH`` and text with lone surrogates (escaped
+    ``\\ud800`` without its pair), which SQLite and every response would fail to encode."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            if surrogates and not is_unicode_text(node):
+                raise InvalidInput(
+                    "body has text with a lone surrogate (\\ud800-\\udfff escape without its pair)",
+                    field="body",
+                )
+        elif isinstance(node, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                raise _too_deep()
+            children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+
+
+def is_unicode_text(text: str) -> bool:
+    """Whether ``text`` encodes to UTF-8 (no lone surrogates)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def parse_body(request: web.Request, model: type[M]) -> M:

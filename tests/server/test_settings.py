@@ -149,7 +149,13 @@ async def test_bad_settings_are_400_naming_the_key(
 
 async def test_settings_bodies_that_are_not_objects(api: httpx.AsyncClient) -> None:
     assert_error(await api.put("/api/settings", json=[1, 2]), 400, "invalid_input")
-    assert_error(await api.put("/api/settings", content=b"{model"), 400, "invalid_input")
+    assert_error(
+        await api.put(
+            "/api/settings", content=b"{model", headers={"Content-Type": "application/json"}
+        ),
+        400,
+        "invalid_input",
+    )
     assert_error(await api.put("/api/settings/env", json="ANTHROPIC_API_KEY"), 400)
 
 
