@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -333,7 +334,8 @@ async def test_landlock_cannot_signal_the_server_or_connect_when_offline(
     port = server.sockets[0].getsockname()[1]
     try:
         online = landlocked(worktree, data_dir)
-        probe = f"python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}))'"
+        connect = f"import socket; socket.create_connection(('127.0.0.1', {port}))"
+        probe = f'{sys.executable} -c "{connect}"'
         assert (await online.run("bash", {"command": probe})).ok
         offline = landlocked(worktree, data_dir, network=False)
         cut = await offline.run("bash", {"command": probe})
