@@ -159,6 +159,8 @@ def build_app(only: str | None = None, verb: str | None = None) -> typer.Typer:
         if words == ("ticket",):
             for verbs in TICKET_VERBS:
                 _command_module(verbs)
+        if words == ("discover",):
+            _command_module("discover_chat")  # adds ``say`` and ``chat``
         noun = getattr(_command_module(module), attribute)
         app.add_typer(only_verb(noun, verb) if only is not None else noun, name=words[0])
     return app

@@ -6,6 +6,9 @@ from typing import Any
 
 from .resource import Resource, rows, segment
 
+# A reply may read much of the code first; `say` waits as long as the server allows a session.
+REPLY_WAIT_S = 3600.0
+
 
 def conversations_path(slug: str) -> str:
     return f"/api/projects/{segment(slug)}/discover/conversations"
@@ -50,4 +53,31 @@ class DiscoverApi(Resource):
             body["edits"] = edits
         path = f"{conversation_path(slug, conversation_id)}/actions/{int(action_id)}"
         result: dict[str, Any] = await self.t.post(path, body)
+        return result
+
+    async def send(self, slug: str, conversation_id: int, content: str) -> dict[str, Any]:
+        """Send a message; answers at once (202) with its ``id``, the ``reply_id`` being
+        written and ``last_event_id`` (follow the reply's events after it)."""
+        path = f"{conversation_path(slug, conversation_id)}/messages"
+        result: dict[str, Any] = await self.t.post(path, {"content": content})
+        return result
+
+    async def say(self, slug: str, conversation_id: int, content: str) -> dict[str, Any]:
+        """Send a message and wait for the finished reply (however long the model takes)."""
+        from .transport import decode_error
+
+        path = f"{conversation_path(slug, conversation_id)}/messages"
+        response = await self.t.send(
+            "POST", path, json={"content": content}, params={"wait": "true"}, timeout=REPLY_WAIT_S
+        )
+        if response.status_code >= 400:
+            raise decode_error(response)
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def cancel(self, slug: str, conversation_id: int) -> dict[str, Any]:
+        """Cancel the reply being written (409 when none is)."""
+        result: dict[str, Any] = await self.t.post(
+            f"{conversation_path(slug, conversation_id)}/cancel"
+        )
         return result

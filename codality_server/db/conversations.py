@@ -25,7 +25,7 @@ _CONVERSATION = (
 )
 _MESSAGE = (
     "id, conversation_id, role, status, error, model, tokens_in, tokens_out, cost_usd,"
-    " created_by, created_at, updated_at"
+    " session_id, created_by, created_at, updated_at"
 )
 _ACTION = (
     "id, conversation_id, message_id, kind, proposal, status, result, decided_by, decided_at,"
@@ -56,6 +56,7 @@ def _message(row: Row, blocks: list[Block], actions: list[Action]) -> Message:
         tokens_in=row["tokens_in"],
         tokens_out=row["tokens_out"],
         cost_usd=row["cost_usd"],
+        session_id=row["session_id"],
         created_by=row["created_by"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
@@ -160,6 +161,12 @@ async def insert_message(
     )
     assert row is not None
     return int(row["id"])
+
+
+async def link_session(conn: Connection, message_id: int, session_id: int) -> None:
+    await conn.execute(
+        "UPDATE conversation_messages SET session_id = ? WHERE id = ?", (session_id, message_id)
+    )
 
 
 async def insert_block(

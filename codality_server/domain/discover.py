@@ -123,6 +123,7 @@ class Message:
     tokens_in: int
     tokens_out: int
     cost_usd: float
+    session_id: int | None
     created_by: int | None
     created_at: str
     updated_at: str
@@ -145,6 +146,7 @@ class Message:
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
             "cost_usd": self.cost_usd,
+            "session_id": self.session_id,
             "created_by": self.created_by,
             "created_at": self.created_at,
             "updated_at": self.updated_at,

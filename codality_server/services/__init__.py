@@ -15,6 +15,7 @@ class Services:
         from .auth import AuthService
         from .comments import CommentService
         from .discover import DiscoverService
+        from .discover_agent import DiscoverAgent
         from .models import ModelService
         from .plans import PlanService
         from .profile import ProfileService
@@ -45,6 +46,7 @@ class Services:
         self.worktrees = WorktreeService(self)
         self.queues = QueueService(self)
         self.discover = DiscoverService(self)
+        self.discover_agent = DiscoverAgent(self)
         self._repo_locks: dict[str, asyncio.Lock] = {}
         # Set by the process runner (``__main__``); absent when the app is embedded in tests.
         self.restart_requested: asyncio.Event | None = None
@@ -58,6 +60,7 @@ class Services:
 
     async def stop(self) -> None:
         """Work to do before the database closes (stop agents)."""
+        await self.discover_agent.stop()
         await self.supervisor.shutdown()
 
     def repo_lock(self, repo_path: str) -> asyncio.Lock:

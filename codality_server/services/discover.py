@@ -93,10 +93,12 @@ class DiscoverService(Service):
     async def show(self, slug: str, conversation_id: int) -> dict[str, Any]:
         """The conversation with every message, its blocks, tool calls and actions."""
         _, conversation = await self.get(slug, conversation_id)
+        last_event_id = self.bus.last_id  # follow live after this, nothing missed in between
         messages = await db.messages(self.db.reader, conversation.id)
         return {
             **conversation.view(),
-            "streaming": any(m.status is ReplyStatus.STREAMING for m in messages),
+            "streaming": self.services.discover_agent.streaming(conversation.id),
+            "last_event_id": last_event_id,
             "messages": [m.view() for m in messages],
         }
 
@@ -115,9 +117,13 @@ class DiscoverService(Service):
         assert found is not None
         return found
 
+    async def conversation(self, conversation_id: int) -> Conversation | None:
+        return await db.get_conversation(self.db.reader, conversation_id)
+
     async def delete(self, slug: str, conversation_id: int) -> None:
-        """Delete it with everything in it."""
+        """Delete it with everything in it; a reply being written is cancelled first."""
         _, conversation = await self.get(slug, conversation_id)
+        await self.services.discover_agent.cancel_quietly(conversation.id)
         async with self.db.transaction() as conn:
             await db.delete_conversation(conn, conversation.id)
 
@@ -151,6 +157,10 @@ class DiscoverService(Service):
             )
             await db.touch(conn, conversation_id, now)
         return message_id
+
+    async def link_session(self, message_id: int, session_id: int) -> None:
+        async with self.db.transaction() as conn:
+            await db.link_session(conn, message_id, session_id)
 
     async def append_block(self, message_id: int, kind: str, data: dict[str, Any]) -> int:
         async with self.db.transaction() as conn:

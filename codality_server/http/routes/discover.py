@@ -7,13 +7,13 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import Field
 
-from codality_server.domain.discover import CONVERSATION_TITLE_MAX
+from codality_server.domain.discover import CONVERSATION_TITLE_MAX, MESSAGE_MAX_BYTES
 from codality_server.http.keys import SERVICES, USER
 
-from ..responses import json_created, json_ok, no_content
+from ..responses import json_accepted, json_created, json_ok, no_content
 from ..route import Route
-from ..schema import Body
-from ..validation import parse_body, path_int
+from ..schema import Body, Query
+from ..validation import parse_body, parse_query, path_int
 
 
 class ConversationCreate(Body):
@@ -22,6 +22,14 @@ class ConversationCreate(Body):
 
 class ConversationUpdate(Body):
     title: str = Field(min_length=1, max_length=CONVERSATION_TITLE_MAX)
+
+
+class MessageCreate(Body):
+    content: str = Field(min_length=1, max_length=MESSAGE_MAX_BYTES)
+
+
+class MessageQuery(Query):
+    wait: bool = Field(False, description="answer with the finished reply instead of at once")
 
 
 class Decision(Body):
@@ -63,6 +71,22 @@ async def update_conversation(request: web.Request) -> web.Response:
 async def delete_conversation(request: web.Request) -> web.Response:
     await request.app[SERVICES].discover.delete(_slug(request), _id(request))
     return no_content()
+
+
+async def send_message(request: web.Request) -> web.Response:
+    query = parse_query(request, MessageQuery)
+    body = await parse_body(request, MessageCreate)
+    agent = request.app[SERVICES].discover_agent
+    slug, conversation_id = _slug(request), _id(request)
+    sent = await agent.send(slug, conversation_id, request[USER], body.content)
+    if not query.wait:
+        return json_accepted(sent)
+    reply = await agent.wait(conversation_id, sent["session_id"], sent["reply_id"])
+    return json_ok(reply.view())
+
+
+async def cancel_reply(request: web.Request) -> web.Response:
+    return json_ok(await request.app[SERVICES].discover_agent.cancel(_slug(request), _id(request)))
 
 
 async def decide_action(request: web.Request) -> web.Response:
@@ -113,6 +137,23 @@ ROUTES = [
         tag="discover",
     ),
     Route("DELETE", _CONVERSATION, delete_conversation, "Delete conversation", tag="discover"),
+    Route(
+        "POST",
+        _CONVERSATION + "/messages",
+        send_message,
+        "Send a message (answers 202 with its id; the reply streams as discover:* events;"
+        " ?wait=true answers with the finished reply)",
+        body=MessageCreate,
+        query=MessageQuery,
+        tag="discover",
+    ),
+    Route(
+        "POST",
+        _CONVERSATION + "/cancel",
+        cancel_reply,
+        "Cancel the reply being written (ext)",
+        tag="discover",
+    ),
     Route(
         "POST",
         _CONVERSATION + "/actions/{action_id}",

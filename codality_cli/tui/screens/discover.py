@@ -1,0 +1,297 @@
+"""Discovery: conversations on the left, the chat on the right, proposals as cards.
+
+The chat shows the stored conversation, then follows ``discover:*`` events for it: deltas grow
+the reply being written, tool calls add a dim line, and ``discover:message`` (a reply finished,
+or a proposal decided) reloads the conversation from the server, which is the record. A focused
+proposal card takes ``y`` (confirm), ``e`` (edit, then confirm) and ``n`` (reject); confirming
+jumps to the ticket it made or changed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, ListItem, ListView, Static, TextArea
+
+from codality_cli.api import ApiError
+from codality_cli.discover_view import card_lines, made_summary, message_lines, tool_line
+from codality_cli.tui.messages import EventReceived, TicketOpenRequested
+from codality_cli.tui.screens.base import LiveScreen
+from codality_cli.tui.widgets.status_bar import ConnectionBanner
+from codality_cli.tui.widgets.title_bar import TitleBar
+
+LINE_STYLES = {"you": "bold cyan", "tool": "dim", "note": "dim italic", "text": ""}
+
+
+class ProposalCard(Static, can_focus=True):
+    """One proposal; pending ones take ``y`` / ``e`` / ``n``."""
+
+    DEFAULT_CSS = """
+    ProposalCard { height: auto; border: round $warning; padding: 0 1; margin: 0 0 1 0; }
+    ProposalCard:focus { border: round $accent; background: $boost; }
+    ProposalCard.-decided { border: round $panel; color: $text-muted; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "decide('confirm')", "Confirm"),
+        Binding("e", "decide('edit')", "Edit"),
+        Binding("n", "decide('reject')", "Reject"),
+    ]
+
+    class Decided(Message):
+        def __init__(self, action: dict[str, Any], decision: str) -> None:
+            super().__init__()
+            self.action = action
+            self.decision = decision
+
+    def __init__(self, action: dict[str, Any]) -> None:
+        lines = card_lines(action)
+        pending = action.get("status") == "pending"
+        hint = "\ny confirm · e edit · n reject" if pending else ""
+        super().__init__(Text("\n".join(lines) + hint), classes="" if pending else "-decided")
+        self.action = action
+
+    def action_decide(self, decision: str) -> None:
+        if self.action.get("status") == "pending":
+            self.post_message(self.Decided(self.action, decision))
+
+
+class EditProposalScreen(ModalScreen[dict[str, Any] | None]):
+    """The proposal's JSON in a text area; ``ctrl+s`` confirms with the edits."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Confirm with edits", priority=True),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, proposal: dict[str, Any]) -> None:
+        super().__init__(classes="modal")
+        self.proposal = proposal
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static("Edit the proposal, then ctrl+s to confirm it", classes="dialog-text")
+            yield TextArea(json.dumps(self.proposal, indent=2), language="json", id="proposal")
+            yield Static("ctrl+s: confirm · escape: cancel", classes="dialog-hint")
+
+    def action_save(self) -> None:
+        try:
+            edited = json.loads(self.query_one(TextArea).text)
+        except json.JSONDecodeError as exc:
+            self.notify(f"Not valid JSON: {exc}", severity="error")
+            return
+        if not isinstance(edited, dict):
+            self.notify("The proposal must stay a JSON object", severity="error")
+            return
+        self.dismiss({k: v for k, v in edited.items() if self.proposal.get(k) != v})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class DiscoverScreen(LiveScreen):
+    HELP_TITLE = "Discovery"
+    WANTS_DELTAS = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("ctrl+n", "new_conversation", "New conversation"),
+        Binding("i", "focus_input", "Write"),
+        Binding("r", "reload", "Reload", show=False),
+    ]
+
+    def __init__(self, slug: str, conversation_id: int | None = None) -> None:
+        super().__init__(id="discover")
+        self.slug = slug
+        self.conversation_id = conversation_id
+        self.conversations: list[dict[str, Any]] = []
+        self._streaming: Static | None = None
+        self._streamed = ""
+
+    def compose(self) -> ComposeResult:
+        yield TitleBar(show_clock=False)
+        yield ConnectionBanner()
+        with Horizontal(id="discover-body"):
+            yield ListView(id="conversations")
+            with Vertical(id="chat"):
+                yield VerticalScroll(id="chat-log")
+                yield Input(placeholder="Ask about the code (enter to send)", id="chat-input")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.slug} · discovery"
+        self.load_list()
+
+    # ---- loading ---------------------------------------------------------------------------
+
+    @work(exclusive=True, group="discover-list")
+    async def load_list(self) -> None:
+        found = await self.attempt(self.api.discover.list(self.slug), "Listing conversations")
+        if found is None:
+            return
+        self.conversations = found
+        view = self.query_one("#conversations", ListView)
+        await view.clear()
+        for conversation in found:
+            title = conversation.get("title") or f"conversation {conversation['id']}"
+            await view.append(ListItem(Static(title), name=str(conversation["id"])))
+        if self.conversation_id is None and found:
+            self.conversation_id = int(found[0]["id"])
+        ids = [int(c["id"]) for c in found]
+        if self.conversation_id in ids:
+            view.index = ids.index(self.conversation_id)
+            self.load_chat()
+
+    @work(exclusive=True, group="discover-chat")
+    async def load_chat(self) -> None:
+        if self.conversation_id is None:
+            return
+        found = await self.attempt(
+            self.api.discover.get(self.slug, self.conversation_id), "Loading the conversation"
+        )
+        if found is None:
+            return
+        log = self.query_one("#chat-log", VerticalScroll)
+        await log.remove_children()
+        widgets: list[Static] = []
+        for message in found.get("messages", []):
+            widgets += self._message_widgets(message)
+        self._streaming, self._streamed = None, ""
+        await log.mount_all(widgets)
+        log.scroll_end(animate=False)
+
+    def _message_widgets(self, message: dict[str, Any]) -> list[Static]:
+        """The message's lines, a ``ProposalCard`` in place of each proposal's card lines."""
+        actions = {a["id"]: a for a in message.get("actions") or []}
+        cards = iter(
+            ProposalCard(actions[block["data"]["action_id"]])
+            for block in message.get("blocks") or []
+            if block.get("kind") == "action" and block["data"].get("action_id") in actions
+        )
+        widgets: list[Static] = []
+        for style, text in message_lines(message):
+            if style == "card":
+                if text.startswith("proposal "):
+                    widgets.append(next(cards))
+                continue
+            line = Text(text, style=LINE_STYLES.get(style, ""))
+            widgets.append(Static(line, classes=f"chat-{style}"))
+        return widgets
+
+    # ---- events ----------------------------------------------------------------------------
+
+    def on_event_received(self, message: EventReceived) -> None:
+        if not message.type.startswith("discover:"):
+            return
+        data = message.data
+        if data.get("conversation_id") != self.conversation_id:
+            if message.type == "discover:message":
+                self.load_list()
+            return
+        if message.type == "discover:delta":
+            self._grow(str(data.get("text", "")))
+        elif message.type == "discover:tool_call":
+            if not str(data.get("name", "")).startswith("propose_"):
+                self._end_stream()
+                self._append(Static(Text(tool_line(data), style="dim"), classes="chat-tool"))
+        elif message.type == "discover:message":
+            self.load_chat()
+
+    def _append(self, widget: Static) -> None:
+        log = self.query_one("#chat-log", VerticalScroll)
+        log.mount(widget)
+        log.scroll_end(animate=False)
+
+    def _grow(self, text: str) -> None:
+        if self._streaming is None:
+            self._streaming, self._streamed = Static("", classes="chat-text"), ""
+            self._append(self._streaming)
+        self._streamed += text
+        self._streaming.update(self._streamed)
+        self.query_one("#chat-log", VerticalScroll).scroll_end(animate=False)
+
+    def _end_stream(self) -> None:
+        self._streaming, self._streamed = None, ""
+
+    # ---- actions ---------------------------------------------------------------------------
+
+    def on_list_view_selected(self, event: ListView.Selected) -> None:
+        if event.item is not None and event.item.name:
+            self.conversation_id = int(event.item.name)
+            self.load_chat()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_reload(self) -> None:
+        self.load_list()
+
+    def action_focus_input(self) -> None:
+        self.query_one("#chat-input", Input).focus()
+
+    @work(group="discover-new")
+    async def action_new_conversation(self) -> None:
+        made = await self.attempt(self.api.discover.create(self.slug), "Starting a conversation")
+        if made is not None:
+            self.conversation_id = int(made["id"])
+            self.load_list()
+            self.action_focus_input()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        if text:
+            event.input.value = ""
+            self.send(text)
+
+    @work(group="discover-send")
+    async def send(self, text: str) -> None:
+        if self.conversation_id is None:
+            made = await self.attempt(self.api.discover.create(self.slug), "Starting")
+            if made is None:
+                return
+            self.conversation_id = int(made["id"])
+            self.load_list()
+        self._end_stream()
+        self._append(Static(Text(f"you: {text}", style="bold cyan"), classes="chat-you"))
+        await self.attempt(self.api.discover.send(self.slug, self.conversation_id, text), "Sending")
+
+    def on_proposal_card_decided(self, event: ProposalCard.Decided) -> None:
+        action = event.action
+        if event.decision != "edit":
+            self.decide(action, event.decision, None)
+            return
+
+        def edited(edits: dict[str, Any] | None) -> None:
+            if edits is not None:
+                self.decide(action, "confirm", edits)
+
+        self.app.push_screen(EditProposalScreen(action["proposal"]), edited)
+
+    @work(group="discover-decide")
+    async def decide(
+        self, action: dict[str, Any], decision: str, edits: dict[str, Any] | None
+    ) -> None:
+        assert self.conversation_id is not None
+        try:
+            decided = await self.api.discover.decide(
+                self.slug, self.conversation_id, int(action["id"]), decision, edits or None
+            )
+        except ApiError as exc:
+            self.notify_error("Deciding the proposal", exc)
+            return
+        self.load_chat()
+        if decision == "reject":
+            self.notify(f"Rejected proposal {action['id']}")
+            return
+        self.notify(made_summary(decided) or f"Confirmed proposal {action['id']}")
+        result = decided.get("result") or {}
+        ticket = (result.get("tickets") or [None])[0] or result.get("ticket")
+        if ticket:
+            self.post_message(TicketOpenRequested(self.slug, int(ticket["number"])))
