@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from codality_server.http.keys import SERVICES
 
+from codality_server.http.keys import SERVICES
 from tests.conftest import RunningServer, assert_error, create_ticket, git
 from tests.discover.test_conversations import new_conversation, url
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
