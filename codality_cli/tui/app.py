@@ -22,6 +22,7 @@ from codality_cli.tui.live import follow_events
 from codality_cli.tui.messages import (
     ConnectionLost,
     ConnectionRestored,
+    DiscoverOpenRequested,
     EventReceived,
     PlansOpenRequested,
     QueuesRequested,
@@ -30,6 +31,7 @@ from codality_cli.tui.messages import (
 )
 from codality_cli.tui.screens.base import LiveScreen
 from codality_cli.tui.screens.board import BoardScreen
+from codality_cli.tui.screens.discover import DiscoverScreen
 from codality_cli.tui.screens.plans import PlansScreen
 from codality_cli.tui.screens.project_picker import ProjectPickerScreen
 from codality_cli.tui.screens.queue import QueueScreen
@@ -119,6 +121,9 @@ class CodalityApp(App[None]):
 
     def on_queues_requested(self, message: QueuesRequested) -> None:
         self.push_screen(QueueScreen(message.slug, message.project_id))
+
+    def on_discover_open_requested(self, message: DiscoverOpenRequested) -> None:
+        self.push_screen(DiscoverScreen(message.slug))
 
     # ---- the event stream ------------------------------------------------------------------
 

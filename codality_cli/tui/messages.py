@@ -84,3 +84,11 @@ class QueuesRequested(Message):
         super().__init__()
         self.slug = slug
         self.project_id = project_id
+
+
+class DiscoverOpenRequested(Message):
+    """A screen wants the project's discovery chat opened."""
+
+    def __init__(self, slug: str) -> None:
+        super().__init__()
+        self.slug = slug

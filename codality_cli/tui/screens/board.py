@@ -16,6 +16,7 @@ from textual.widgets import Footer
 
 from codality_cli.tui.board_state import BoardState, Ticket
 from codality_cli.tui.messages import (
+    DiscoverOpenRequested,
     EventReceived,
     PlansOpenRequested,
     QueuesRequested,
@@ -45,6 +46,7 @@ class BoardScreen(LiveScreen):
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("p", "plans", "Plans"),
         Binding("q", "queues", "Queues"),
+        Binding("c", "discover", "Discovery chat"),
         Binding("C", "toggle_cancelled", "Cancelled column", key_display="C", show=False),
         Binding("r", "reload", "Reload", show=False),
     ]
@@ -197,6 +199,9 @@ class BoardScreen(LiveScreen):
 
     def action_queues(self) -> None:
         self.app.post_message(QueuesRequested(self.slug, self.state.project_id))
+
+    def action_discover(self) -> None:
+        self.app.post_message(DiscoverOpenRequested(self.slug))
 
     def action_new_ticket(self) -> None:
         self.app.push_screen(NewTicketScreen(), self._create_ticket)
