@@ -1,10 +1,12 @@
 """Discovery streaming latency: the model's first token to the first ``discover:delta`` on the wire.
 
-The scripted model stamps when it wrote the first text delta of each answer (``first_delta_at``);
-an SSE client subscribed to the project's channel stamps when the first ``discover:delta`` of the
-reply arrives. The gap is everything discovery adds on the way: the SDK's parsing, the listener
-(which publishes before it stores), the bus, the SSE frame and the client's read. Everything runs
-in one process and one event loop, so the clocks agree. Goal (issue 14): p99 ≤ 5 ms.
+Three processes, as in real use: the scripted model (``--serve-model``, standing in for the
+Messages API), the server (``python -m codality_server``) and this viewer. The model stamps when
+it wrote the first text delta of each answer; the viewer, subscribed to the project's SSE
+channel, stamps when the first ``discover:delta`` of the reply arrives. The gap is everything on
+the way: the SDK's parsing (the platform's model client), the reply listener (which publishes
+before it stores), the bus, the SSE frame and the viewer's read. ``CLOCK_MONOTONIC`` is one clock
+for every process on the machine. Goal (issue 14): p99 ≤ 5 ms.
 Run: ``.venv/bin/python bench/discover_first_delta.py [--replies N]``.
 """
 
@@ -15,13 +17,13 @@ import asyncio
 import json
 import statistics
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
-from serving import agent_bench
-
-from codality_server.scripted.server import REQUESTS
+import httpx
 
 ANSWER = {"blocks": [{"type": "text", "text": "A short answer about the code, in a few words."}]}
 
@@ -40,50 +42,117 @@ def make_repo(path: Path) -> None:
         subprocess.run(["git", *args], cwd=path, env=env, check=True)
 
 
-async def measure(replies: int, root: Path) -> list[float]:
-    bench = agent_bench([ANSWER] * replies, root / "repo", root / "data")
-    async with bench as (api, slug, model):
-        project = (await api.get(f"/api/projects/{slug}")).json()
-        base = f"/api/projects/{slug}/discover/conversations"
-        conversation = (await api.post(base, json={"title": "bench"})).json()
-        messages = f"{base}/{conversation['id']}/messages"
-        arrivals: dict[int, float] = {}
-        first = asyncio.Event()
+def serve_model(replies: int) -> None:
+    """The model process: prints its URL; a line on stdin makes it print the stamps and exit."""
+    from serving import serve
 
-        async def listen() -> None:
-            params = {"channel": f"project:{project['id']}"}
-            async with api.stream("GET", "/api/events", params=params, timeout=None) as stream:
-                async for line in stream.aiter_lines():
-                    if line == ": connected":
-                        first.set()
-                    if not line.startswith("data: ") or '"discover:delta"' not in line:
-                        continue
-                    now = time.monotonic()
-                    reply = json.loads(line.removeprefix("data: "))["data"]["message_id"]
-                    arrivals.setdefault(reply, now)
+    from codality_server.scripted.server import REQUESTS, create_app
 
-        listener = asyncio.create_task(listen())
-        await first.wait()
-        gaps = []
-        for index in range(replies):
-            reply = await api.post(messages, json={"content": "q"}, params={"wait": "true"})
-            reply_id = reply.json()["id"]
-            while reply_id not in arrivals:
-                await asyncio.sleep(0.001)
-            stamped = model[REQUESTS][index]["first_delta_at"]
-            gaps.append((arrivals[reply_id] - stamped) * 1000)
-        listener.cancel()
-    return gaps
+    async def main() -> None:
+        app = create_app([ANSWER] * replies)
+        runner, url = await serve(app)
+        print(url, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        print(json.dumps([entry.get("first_delta_at") for entry in app[REQUESTS]]), flush=True)
+        await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    data_dir.mkdir(mode=0o700)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "codality_server", "--data-dir", str(data_dir), "--port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            url = str(json.loads((data_dir / "server.json").read_text())["url"])
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return server, url
+        except (OSError, ValueError, KeyError, httpx.HTTPError):
+            pass
+        time.sleep(0.05)
+    server.kill()
+    raise SystemExit("the server did not start")
+
+
+def watch(
+    url: str, headers: dict[str, str], channel: str
+) -> tuple[dict[int, float], threading.Event]:
+    """The viewer's SSE stream, on a thread: when each reply's first delta arrived."""
+    arrivals: dict[int, float] = {}
+    connected = threading.Event()
+
+    def listen() -> None:
+        client = httpx.Client(base_url=url, headers=headers, timeout=None)
+        with client, client.stream("GET", "/api/events", params={"channel": channel}) as stream:
+            for line in stream.iter_lines():
+                now = time.monotonic()
+                if line == ": connected":
+                    connected.set()
+                elif line.startswith("data: ") and '"discover:delta"' in line:
+                    data = json.loads(line.removeprefix("data: "))["data"]
+                    arrivals.setdefault(data["message_id"], now)
+
+    threading.Thread(target=listen, daemon=True).start()
+    return arrivals, connected
+
+
+def measure(replies: int, root: Path) -> list[float]:
+    model = subprocess.Popen(
+        [sys.executable, __file__, "--serve-model", "--replies", str(replies)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert model.stdin is not None and model.stdout is not None
+    model_url = model.stdout.readline().strip()
+    server, url = start_server(root / "data")
+    try:
+        code = (root / "data" / "setup-code").read_text().strip()
+        signed = httpx.post(f"{url}/api/setup/verify", json={"code": code, "email": "b@x.io"})
+        headers = {"Authorization": f"Bearer {signed.json()['token']}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as api:
+            env = {"ANTHROPIC_API_KEY": "bench", "ANTHROPIC_BASE_URL": model_url}
+            api.put("/api/settings/env", json=env).raise_for_status()
+            body = {"mode": "existing", "path": str(root / "repo")}
+            project = api.post("/api/projects", json=body).json()
+            base = f"/api/projects/{project['slug']}/discover/conversations"
+            conversation = api.post(base, json={"title": "bench"}).json()
+            messages = f"{base}/{conversation['id']}/messages"
+            arrivals, connected = watch(url, headers, f"project:{project['id']}")
+            connected.wait(10)
+            reply_ids = []
+            for _ in range(replies):
+                reply = api.post(messages, json={"content": "q"}, params={"wait": "true"})
+                reply_ids.append(reply.json()["id"])
+                while reply_ids[-1] not in arrivals:
+                    time.sleep(0.001)
+        model.stdin.write("stamps\n")
+        model.stdin.flush()
+        stamps = json.loads(model.stdout.readline())
+    finally:
+        server.terminate()
+        server.wait(10)
+        model.kill()
+    return [(arrivals[r] - s) * 1000 for r, s in zip(reply_ids, stamps, strict=True)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--replies", type=int, default=300)
-    replies = parser.parse_args().replies
+    parser.add_argument("--serve-model", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_model:
+        serve_model(args.replies)
+        return
     with tempfile.TemporaryDirectory(prefix="codality-bench-discover-") as folder:
         root = Path(folder)
         make_repo(root / "repo")
-        gaps = sorted(asyncio.run(measure(replies, root)))
+        gaps = sorted(measure(args.replies, root))
     p99 = gaps[min(len(gaps) - 1, int(len(gaps) * 0.99))]
     print(
         f"first discover:delta after the model's first token, {len(gaps)} replies:"

@@ -123,6 +123,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
         if block is not None:
             for frame in _block_frames(index - 1, block):
                 await response.write(frame)
+                if "first_delta_at" not in entry and b'"text_delta"' in frame:
+                    entry["first_delta_at"] = time.monotonic()  # the model's first token
                 if delay:
                     await asyncio.sleep(delay)
         if turn.get("break_after") == index:
@@ -153,7 +155,8 @@ def create_app(turns: list[Turn]) -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[TURNS] = [dict(turn) for turn in turns]
     # Each request is recorded with its body, headers, and monotonic ``received_at`` /
-    # ``answered_at`` times (benchmarks measure the agent's own time between two calls).
+    # ``answered_at`` times (benchmarks measure the agent's own time between two calls), and
+    # ``first_delta_at``, when the first text delta was written (the first token's latency).
     app[REQUESTS] = []
     app.router.add_post("/v1/messages", messages)
     return app

@@ -132,6 +132,9 @@ class ReplyListener(LoopListener):
         self._text += text
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_text())
+        # The SDK hands over buffered deltas without yielding; yielding here lets the event
+        # streams write this one out now rather than after the whole burst.
+        await asyncio.sleep(0)
 
     async def block_done(self, kind: BlockKind, text: str) -> None:
         if kind == "text":

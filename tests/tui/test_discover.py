@@ -97,8 +97,10 @@ async def test_a_rejected_card_changes_nothing(
         await pilot.press("n")
         await wait_until(
             pilot,
-            lambda: bool(screen.query(ProposalCard))
-            and screen.query_one(ProposalCard).has_class("-decided"),
+            lambda: (
+                bool(screen.query(ProposalCard))
+                and screen.query_one(ProposalCard).has_class("-decided")
+            ),
         )
         assert "rejected" in str(screen.query_one(ProposalCard).render())
         assert isinstance(app.screen, DiscoverScreen)
