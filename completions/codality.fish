@@ -41,6 +41,7 @@ complete -c codality -n '__codality_at \'codality auth status\'' -l json -d 'Pri
 complete -c codality -n '__codality_at \'codality auth status\'' -s h -l help -d 'Show the help and exit.'
 complete -c codality -n '__codality_at \'codality completion\'' -a 'bash zsh fish' -d 'Your shell.'
 complete -c codality -n '__codality_at \'codality completion\'' -s h -l help -d 'Show the help and exit.'
+complete -c codality -n '__codality_at \'codality demo\'' -l discover -d 'Show a discovery conversation instead: the model reads the sample repository and proposes tickets and a work queue.'
 complete -c codality -n '__codality_at \'codality demo\'' -s h -l help -d 'Show the help and exit.'
 complete -c codality -n '__codality_at \'codality discover\'' -a 'chat' -d 'Talk with the model in a REPL; proposals are confirmed, edited or...'
 complete -c codality -n '__codality_at \'codality discover\'' -a 'confirm' -d 'Carry out a proposal: create its tickets, plan or queue, or apply its...'

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -76,8 +76,8 @@ def make_sample_repo(path: Path) -> None:
 
 
 @contextmanager
-def scripted_model() -> Iterator[str]:
-    """The scripted Messages endpoint as a subprocess; yields its URL."""
+def scripted_model(script: str = "demo") -> Iterator[str]:
+    """The scripted Messages endpoint as a subprocess, playing ``script``; yields its URL."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -86,7 +86,7 @@ def scripted_model() -> Iterator[str]:
             "--port",
             "0",
             "--script",
-            "demo",
+            script,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -115,7 +115,44 @@ async def _project(api: ApiClient, repo: Path) -> str:
     return str(created["slug"])
 
 
-def demo(ctx: typer.Context) -> None:
+DISCOVER_QUESTION = "What could we improve in greeter, and in what order?"
+
+
+async def discover_demo(cli: CliContext, api: ApiClient, slug: str) -> None:
+    """A scripted discovery conversation: the reply streams, then each proposal is shown as a
+    card and confirmed, as pressing ``y`` would."""
+    from ..discover_view import card_lines, made_summary
+    from .discover_chat import ReplyPrinter, stream_reply
+
+    conversation = await api.discover.create(slug, "Where next for greeter?")
+    cid = int(conversation["id"])
+    cli.streams.message(f"── discovery conversation {cid}\nyou: {DISCOVER_QUESTION}\n")
+    reply = await stream_reply(api, slug, cid, DISCOVER_QUESTION, ReplyPrinter(cli.streams))
+    console = cli.streams.console("err")
+    for action in reply.get("actions") or []:
+        cli.streams.message("")
+        for line in card_lines(action):
+            console.print(line, style="yellow", markup=False, highlight=False)
+        decided = await api.discover.decide(slug, cid, int(action["id"]), "confirm")
+        cli.streams.message(f"  confirmed (as y would): {made_summary(decided)}")
+    cli.streams.message(
+        f"\nGo on talking: `codality --data-dir {cli.settings.data_dir / 'demo'} -p {slug} "
+        f"discover chat {cid}`. For real work, set ANTHROPIC_API_KEY with "
+        "`codality settings env-set` and run `codality discover chat` in your repository."
+    )
+
+
+def demo(
+    ctx: typer.Context,
+    discover: Annotated[
+        bool,
+        typer.Option(
+            "--discover",
+            help="Show a discovery conversation instead: the model reads the sample repository"
+            " and proposes tickets and a work queue.",
+        ),
+    ] = False,
+) -> None:
     """See the whole product in one command: a sample repo, a ticket and a scripted agent run."""
     cli = CliContext.of(ctx)
     if not cli.settings.is_local:
@@ -130,13 +167,16 @@ def demo(ctx: typer.Context) -> None:
     printer = AgentPrinter(cli.streams)
     cli.streams.message(f"demo data dir: {demo_dir}\nsample repository: {repo}")
 
-    with scripted_model() as model_url:
+    with scripted_model("discover" if discover else "demo") as model_url:
 
-        async def run(api: ApiClient) -> dict[str, Any]:
+        async def run(api: ApiClient) -> dict[str, Any] | None:
             await api.settings.set_env(
                 {"ANTHROPIC_API_KEY": "demo-key-scripted", "ANTHROPIC_BASE_URL": model_url}
             )
             slug = await _project(api, repo)
+            if discover:
+                await discover_demo(cli, api, slug)
+                return None
             ticket = await api.tickets.create(slug, TICKET)
             number = int(ticket["number"])
             cli.streams.message(f"filed ticket #{number}: {ticket['title']}\n")
@@ -161,7 +201,8 @@ def demo(ctx: typer.Context) -> None:
             from .. import local_server
 
             local_server.stop(demo_dir)
-    exit_for(ended)
+    if ended is not None:
+        exit_for(ended)
 
 
 def register(app: typer.Typer) -> None:

@@ -195,7 +195,8 @@ class Chat:
         printer = ReplyPrinter(self.cli.streams)
         try:
             reply = self.cli.run_in_project(
-                lambda api, slug: stream_reply(api, slug, conversation_id, text, printer)
+                lambda api, slug: stream_reply(api, slug, conversation_id, text, printer),
+                stream=True,
             )
         except KeyboardInterrupt:
             printer.end_line()

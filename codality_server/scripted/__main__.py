@@ -15,7 +15,11 @@ def named_script(name: str) -> list[Turn]:
         from .demo import DEMO_SCRIPT
 
         return DEMO_SCRIPT
-    raise SystemExit(f"unknown script {name!r}; known: demo")
+    if name == "discover":
+        from .demo import DISCOVER_SCRIPT
+
+        return DISCOVER_SCRIPT
+    raise SystemExit(f"unknown script {name!r}; known: demo, discover")
 
 
 def main(argv: list[str] | None = None) -> None:

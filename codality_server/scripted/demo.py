@@ -61,3 +61,55 @@ DEMO_SCRIPT: list[Turn] = [
         )
     ),
 ]
+
+
+# The discovery conversation ``codality demo --discover`` plays: the model looks at the sample
+# repository, then proposes tickets and a work queue for the user to confirm.
+DISCOVER_SCRIPT: list[Turn] = [
+    _turn(
+        _say("Let me look at the project first.\n"),
+        _use("list_directory", path="."),
+    ),
+    _turn(_use("read_file", path="greeter.py")),
+    _turn(
+        _say(
+            "greeter is one function, `greet(name)`, with one test. Two small improvements"
+            " stand out: greeting in other languages, and documenting the function.\n"
+        ),
+        _use(
+            "propose_tickets",
+            tickets=[
+                {
+                    "title": "Greet in other languages",
+                    "description": "`greet(name, language='en')` with French and Spanish.",
+                    "kind": "feature",
+                    "priority": "medium",
+                },
+                {
+                    "title": "Document greet() in the README",
+                    "description": "Show the languages `greet` supports.",
+                    "kind": "chore",
+                    "priority": "low",
+                    "depends_on": [1],
+                },
+            ],
+            rationale="The README should describe the languages once they exist.",
+        ),
+    ),
+    _turn(
+        _say("For the agents to work through in order, a queue of two follow-ups:\n"),
+        {
+            "type": "tool_use",
+            "name": "propose_queue",
+            "input": {
+                "name": "Farewells",
+                "description": "Say goodbye as well as hello.",
+                "items": [
+                    {"title": "Add farewell(name)", "kind": "feature"},
+                    {"title": "Test farewell()", "kind": "chore"},
+                ],
+            },
+        },
+    ),
+    _turn(_say("Confirm what you want and the agents can start on it.")),
+]

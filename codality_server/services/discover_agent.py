@@ -267,6 +267,7 @@ class DiscoverAgent(Service):
     def __init__(self, services: Services) -> None:
         super().__init__(services)
         self._naming: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     async def send(
         self, slug: str, conversation_id: int, user: User | None, content: str
@@ -277,44 +278,52 @@ class DiscoverAgent(Service):
         supervisor = self.services.supervisor
         last_event_id = self.bus.last_id  # the reply's events all come after this one
         async with supervisor.claim(owner(conversation.id), busy=BUSY) as claim:
-            client = await self.services.models.client()
+            client = await self.services.models.client()  # 400 without a key: nothing stored
             settings = await self.services.settings.current()
-            message_id = await self.services.discover.add_user_message(
-                conversation.id, user, content
-            )
-            reply_id = await self.services.discover.start_reply(conversation.id, settings.model)
-            listener = ReplyListener(self, project, conversation.id, reply_id)
             checkout = await asyncio.to_thread(
                 branch_checkout,
                 Path(project.path),
                 project.default_branch,
                 self.config.data_dir / "discover" / str(project.id),
             )
-            kind = AgentKind("discovery", (*READ_ONLY_TOOLS, *listener.proposal_tools()))
-            context = ToolContext(checkout, knowledge=ServiceKnowledge(self.services, project))
-            toolbox = kind.toolbox(context)
-            turns, _ = history(
-                await self.services.discover.messages(conversation.id), self.context_budget_chars
+            message_id = await self.services.discover.add_user_message(
+                conversation.id, user, content
             )
-            system = tool_section(
-                SYSTEM.format(project=project.name, branch=project.default_branch), toolbox
-            )
-            request = ModelRequest(
-                model=settings.model,
-                max_tokens=settings.max_tokens,
-                system=system,
-                temperature=settings.temperature,
-            )
-            first = content if not conversation.title and conversation.message_count == 0 else None
-            job = ReplyJob(self, listener, client, request, turns, toolbox, first)
-            spec = SessionSpec(
-                owner(conversation.id),
-                kind,
-                channels=(project_channel(project.id),),
-                model=settings.model,
-                started_by=user.id if user else None,
-            )
-            session = await claim.launch(spec, job)
+            reply_id = await self.services.discover.start_reply(conversation.id, settings.model)
+            try:
+                listener = ReplyListener(self, project, conversation.id, reply_id)
+                kind = AgentKind("discovery", (*READ_ONLY_TOOLS, *listener.proposal_tools()))
+                context = ToolContext(checkout, knowledge=ServiceKnowledge(self.services, project))
+                toolbox = kind.toolbox(context)
+                stored = await self.services.discover.messages(conversation.id)
+                turns, _ = history(stored, self.context_budget_chars)
+                system = tool_section(
+                    SYSTEM.format(project=project.name, branch=project.default_branch), toolbox
+                )
+                request = ModelRequest(
+                    model=settings.model,
+                    max_tokens=settings.max_tokens,
+                    system=system,
+                    temperature=settings.temperature,
+                )
+                untitled = not conversation.title and conversation.message_count == 0
+                job = ReplyJob(
+                    self, listener, client, request, turns, toolbox, content if untitled else None
+                )
+                spec = SessionSpec(
+                    owner(conversation.id),
+                    kind,
+                    channels=(project_channel(project.id),),
+                    model=settings.model,
+                    started_by=user.id if user else None,
+                )
+                session = await claim.launch(spec, job)
+            except BaseException as exc:  # the reply never started: say so on it
+                reason = f"the reply could not start: {type(exc).__name__}: {exc}"
+                await asyncio.shield(
+                    self.services.discover.finish_reply(reply_id, ReplyStatus.FAILED, reason)
+                )
+                raise
         return {
             "id": message_id,
             "conversation_id": conversation.id,
@@ -346,6 +355,8 @@ class DiscoverAgent(Service):
     # --- naming ---------------------------------------------------------------------------------
 
     def name_later(self, conversation_id: int, first_message: str) -> None:
+        if self._closing:
+            return
         task = asyncio.create_task(self._name(conversation_id, first_message))
         self._naming.add(task)
         task.add_done_callback(self._naming.discard)
@@ -364,5 +375,7 @@ class DiscoverAgent(Service):
             log.warning("naming conversation %d failed: %s", conversation_id, exc)
 
     async def stop(self) -> None:
+        """Server shutdown: no more naming; the replies themselves end with the supervisor."""
+        self._closing = True
         for task in list(self._naming):
             task.cancel()

@@ -58,3 +58,8 @@ CREATE TABLE conversation_actions (
     created_at       TEXT NOT NULL
 );
 CREATE INDEX conversation_actions_conversation ON conversation_actions(conversation_id, id);
+
+-- A conversation's reply sessions go with it (as 0002 does for tickets).
+CREATE TRIGGER conversations_sessions_delete AFTER DELETE ON conversations BEGIN
+    DELETE FROM agent_sessions WHERE owner_kind = 'conversation' AND owner_id = old.id;
+END;
