@@ -44,7 +44,15 @@ from codality_server.domain.discover import (
 )
 from codality_server.domain.discover_history import history
 from codality_server.domain.errors import Conflict
-from codality_server.domain.events import project_channel
+from codality_server.domain.events import (
+    DiscoverDelta,
+    DiscoverError,
+    DiscoverToolCall,
+    DiscoverToolResult,
+    Payload,
+    conversation_channel,
+    project_channel,
+)
 from codality_server.domain.projects import Project
 from codality_server.domain.sessions import AgentSession, Owner, OwnerKind, SessionStatus
 from codality_server.domain.users import User
@@ -52,6 +60,7 @@ from codality_server.git.checkout import branch_checkout
 
 from .base import Service
 from .knowledge import ServiceKnowledge
+from .recorder import SessionEvents
 from .supervisor import Run, SessionSpec
 
 if TYPE_CHECKING:
@@ -87,6 +96,27 @@ def owner(conversation_id: int) -> Owner:
     return Owner(OwnerKind.CONVERSATION, conversation_id)
 
 
+def channels(project_id: int, conversation_id: int) -> tuple[str, str]:
+    return project_channel(project_id), conversation_channel(conversation_id)
+
+
+class DiscoverEvents(SessionEvents):
+    """What a reply's session publishes itself: failures and retries, as ``discover:error``.
+    ``ReplyListener`` publishes the stream (which it also stores as the reply); nothing else of
+    the session's own reaches the loop."""
+
+    def __init__(self, conversation_id: int) -> None:
+        self.conversation_id = conversation_id
+
+    def error(self, session_id: int, message: str, retrying: bool) -> Payload | None:
+        return DiscoverError(
+            conversation_id=self.conversation_id,
+            session_id=session_id,
+            message=message,
+            retrying=retrying,
+        )
+
+
 class _AnyInput(ToolInput):
     """A proposal's raw input: checked by the proposal's own schema, in the domain."""
 
@@ -112,8 +142,8 @@ class ReplyListener(LoopListener):
         self.agent = agent
         self.store = agent.services.discover
         self.project = project
-        self.channels = (project_channel(project.id),)
-        self.ids = {"conversation_id": conversation_id, "message_id": message_id}
+        self.channels = channels(project.id, conversation_id)
+        self.ids: dict[str, Any] = {"conversation_id": conversation_id, "message_id": message_id}
         self.conversation_id = conversation_id
         self.message_id = message_id
         self.session_recorder: LoopListener | None = None
@@ -128,7 +158,7 @@ class ReplyListener(LoopListener):
     # --- the stream -----------------------------------------------------------------------------
 
     async def text_delta(self, text: str) -> None:
-        self.agent.bus.publish("discover:delta", self.channels, {**self.ids, "text": text})
+        self.agent.bus.publish(DiscoverDelta(**self.ids, text=text), self.channels)
         self._text += text
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_text())
@@ -167,7 +197,7 @@ class ReplyListener(LoopListener):
         await self.flush()
         self._text, self._block_id, self._written = "", None, ""
         data = {"tool_use_id": tool_use_id, "name": name, "input": tool_input}
-        self.agent.bus.publish("discover:tool_call", self.channels, {**self.ids, **data})
+        self.agent.bus.publish(DiscoverToolCall(**self.ids, **data), self.channels)
         await asyncio.shield(self.store.append_block(self.message_id, "tool_call", data))
         self.current_call = tool_use_id
 
@@ -177,6 +207,12 @@ class ReplyListener(LoopListener):
         if tool_use_id in self.actions:
             data["action_id"] = self.actions[tool_use_id]
         self.current_call = None
+        self.agent.bus.publish(
+            DiscoverToolResult(
+                **self.ids, tool_use_id=tool_use_id, name=name, ok=ok, output=output
+            ),
+            self.channels,
+        )
         await asyncio.shield(self.store.append_block(self.message_id, "tool_result", data))
 
     async def retrying(self, message: str, delay_s: float) -> None:
@@ -231,6 +267,7 @@ class ReplyJob:
 
     async def started(self, run: Run) -> None:
         self.listener.session_recorder = run.recorder
+        self.listener.ids["session_id"] = run.session.id
         await self.agent.services.discover.link_session(self.listener.message_id, run.session.id)
 
     async def run(self, run: Run) -> str:
@@ -313,8 +350,9 @@ class DiscoverAgent(Service):
                 spec = SessionSpec(
                     owner(conversation.id),
                     kind,
-                    channels=(project_channel(project.id),),
+                    channels=channels(project.id, conversation.id),
                     model=settings.model,
+                    events=DiscoverEvents(conversation.id),
                     started_by=user.id if user else None,
                 )
                 session = await claim.launch(spec, job)

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from textual.widgets import Input, ListView, Static
+from textual.widgets import Input, ListView, Static, TextArea
 
 from codality_cli.tui.app import CodalityApp
 from codality_cli.tui.screens.board import BoardScreen
-from codality_cli.tui.screens.discover import DiscoverScreen, ProposalCard
+from codality_cli.tui.screens.discover import DiscoverScreen, EditProposalScreen, ProposalCard
 from codality_cli.tui.screens.ticket import TicketScreen
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
@@ -106,3 +106,72 @@ async def test_a_rejected_card_changes_nothing(
         assert isinstance(app.screen, DiscoverScreen)
         assert isinstance(screen.query_one("#chat-log").children[0], Static)
     assert (await agent_api.get(f"/api/projects/{slug}/tickets")).json() == []
+
+
+async def test_e_edits_the_proposal_then_confirms_it(
+    agent_api: httpx.AsyncClient,
+    project: dict[str, Any],
+    fake_anthropic: FakeAnthropic,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    slug = project["slug"]
+    made = await agent_api.post(
+        f"/api/projects/{slug}/discover/conversations", json={"title": "Edit"}
+    )
+    conversation = made.json()
+    fake_anthropic.script(tool("propose_tickets", tickets=[{"title": "Draft title"}]), text("ok"))
+    await agent_api.post(
+        f"/api/projects/{slug}/discover/conversations/{conversation['id']}/messages",
+        json={"content": "go"},
+        params={"wait": "true"},
+    )
+    app = make_app(slug)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_screen(pilot, app, BoardScreen)
+        await pilot.press("c")
+        screen = await wait_for_screen(pilot, app, DiscoverScreen)
+        await wait_until(pilot, lambda: bool(screen.query(ProposalCard)))
+        screen.query_one(ProposalCard).focus()
+        await pilot.press("e")
+        editor = await wait_for_screen(pilot, app, EditProposalScreen)
+        area = editor.query_one(TextArea)
+        area.text = area.text.replace("Draft title", "Edited in the TUI")
+        await pilot.press("ctrl+s")
+        ticket_screen = await wait_for_screen(pilot, app, TicketScreen)
+        assert ticket_screen.number == 1
+    tickets = (await agent_api.get(f"/api/projects/{slug}/tickets")).json()
+    assert [t["title"] for t in tickets] == ["Edited in the TUI"]
+
+
+async def test_a_confirmed_queue_opens_the_queues(
+    agent_api: httpx.AsyncClient,
+    project: dict[str, Any],
+    fake_anthropic: FakeAnthropic,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    from codality_cli.tui.screens.queue import QueueScreen
+
+    slug = project["slug"]
+    made = await agent_api.post(
+        f"/api/projects/{slug}/discover/conversations", json={"title": "Queue"}
+    )
+    conversation = made.json()
+    items = [{"title": "First"}, {"title": "Second"}]
+    call = {"type": "tool_use", "name": "propose_queue", "input": {"name": "Q", "items": items}}
+    fake_anthropic.script({"blocks": [call]}, text("ok"))
+    await agent_api.post(
+        f"/api/projects/{slug}/discover/conversations/{conversation['id']}/messages",
+        json={"content": "go"},
+        params={"wait": "true"},
+    )
+    app = make_app(slug)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_screen(pilot, app, BoardScreen)
+        await pilot.press("c")
+        screen = await wait_for_screen(pilot, app, DiscoverScreen)
+        await wait_until(pilot, lambda: bool(screen.query(ProposalCard)))
+        screen.query_one(ProposalCard).focus()
+        await pilot.press("y")
+        await wait_for_screen(pilot, app, QueueScreen)
+    queues = (await agent_api.get(f"/api/projects/{slug}/discover/queues")).json()
+    assert [q["name"] for q in queues] == ["Q"]

@@ -23,7 +23,12 @@ from textual.widgets import Footer, Input, ListItem, ListView, Static, TextArea
 
 from codality_cli.api import ApiError
 from codality_cli.discover_view import card_lines, made_summary, message_lines, tool_line
-from codality_cli.tui.messages import EventReceived, TicketOpenRequested
+from codality_cli.tui.messages import (
+    EventReceived,
+    PlansOpenRequested,
+    QueuesRequested,
+    TicketOpenRequested,
+)
 from codality_cli.tui.screens.base import LiveScreen
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.title_bar import TitleBar
@@ -291,7 +296,13 @@ class DiscoverScreen(LiveScreen):
             self.notify(f"Rejected proposal {action['id']}")
             return
         self.notify(made_summary(decided) or f"Confirmed proposal {action['id']}")
-        result = decided.get("result") or {}
-        ticket = (result.get("tickets") or [None])[0] or result.get("ticket")
-        if ticket:
-            self.post_message(TicketOpenRequested(self.slug, int(ticket["number"])))
+        self.post_message(self._destination(decided.get("result") or {}))
+
+    def _destination(self, result: dict[str, Any]) -> Message:
+        """Where a confirmed action's result lives: its queue, its plan, or its (first) ticket."""
+        if result.get("queue"):
+            return QueuesRequested(self.slug, result["queue"].get("project_id"))
+        if result.get("plan"):
+            return PlansOpenRequested(self.slug)
+        ticket = (result.get("tickets") or [{}])[0] or result.get("ticket") or {}
+        return TicketOpenRequested(self.slug, int(ticket["number"]))
