@@ -134,6 +134,8 @@ async def test_scrolling_up_pauses_following_and_end_jumps_back(
         await wait_until(pilot, lambda: not transcript.following)
         hint = screen.query_one("#follow-hint")
         await wait_until(pilot, lambda: hint.has_class("-visible"))
+        # page-up scrolls with an animation: read the position once it has come to rest
+        await pilot.wait_for_scheduled_animations()
         paused_at = transcript.scroll_y
         publish_on_ticket(server, "agent:text_delta", ticket, {"text": "more while paused\n"})
         await wait_until(pilot, lambda: "more while paused" in streamed(app))
