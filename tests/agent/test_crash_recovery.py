@@ -65,7 +65,7 @@ def fake() -> Iterator[FakeAnthropic]:
     fake.stop()
 
 
-def wait_until(check: Any, timeout: float = 15) -> Any:
+def wait_until(check: Any, timeout: float = 45) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
@@ -118,7 +118,7 @@ def test_kill_9_mid_run_then_restart_marks_the_session_interrupted(
     # Under bubblewrap the whole tool dies with the server; under Landlock only its shell, so
     # clean up what is left.
     if session["sandbox"] == "bubblewrap":
-        wait_until(lambda: not sandboxed_sleepers(), timeout=5)
+        wait_until(lambda: not sandboxed_sleepers(), timeout=15)
     for pid in sandboxed_sleepers():
         os.kill(pid, signal.SIGKILL)
     installed = shutil.which("bwrap") is not None or IN_CI
