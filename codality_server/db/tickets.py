@@ -7,6 +7,7 @@ ticket's latest agent session, read with every ticket.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from codality_server.domain.tickets import (
@@ -33,7 +34,12 @@ _COLUMNS = (
     "  WHERE s.owner_kind = 'ticket' AND s.owner_id = t.id)"
     "  AS agent_cost_usd,"
     " (SELECT group_concat(d.number) FROM ticket_dependencies x"
-    "  JOIN tickets d ON d.id = x.depends_on_id WHERE x.ticket_id = t.id) AS depends_on"
+    "  JOIN tickets d ON d.id = x.depends_on_id WHERE x.ticket_id = t.id) AS depends_on,"
+    # The card's pull request summary: the same shape as ``PullRequest.summary()``.
+    " (SELECT json_object('number', p.number, 'url', p.url, 'state', p.state,"
+    "  'review_state', p.review_state, 'checks', json_object('passed', p.checks_passed,"
+    "  'failed', p.checks_failed, 'pending', p.checks_pending))"
+    "  FROM pull_requests p WHERE p.ticket_id = t.id) AS pull_request"
 )
 _UPDATABLE = {
     "title",
@@ -76,6 +82,7 @@ def _ticket(row: Row) -> Ticket:
         agent_status=row["agent_status"],
         agent_cost_usd=float(row["agent_cost_usd"]),
         depends_on=_numbers(row["depends_on"]),
+        pull_request=json.loads(row["pull_request"]) if row["pull_request"] else None,
     )
 
 

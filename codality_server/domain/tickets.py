@@ -153,6 +153,7 @@ class Ticket:
     agent_status: str | None
     agent_cost_usd: float = 0.0  # what every agent session on the ticket has cost so far
     depends_on: tuple[int, ...] = ()  # numbers of the tickets this one waits for
+    pull_request: dict[str, Any] | None = None  # its GitHub PR's summary, when it has one
 
     def view(self) -> dict[str, Any]:
         return {
@@ -169,7 +170,7 @@ class Ticket:
             "worktree_path": self.worktree_path,
             "agent_status": self.agent_status,
             "agent_cost_usd": round(self.agent_cost_usd, 6),
-            "pull_request": None,
+            "pull_request": self.pull_request,
             "depends_on": list(self.depends_on),
             "created_by": self.created_by,
             "created_at": self.created_at,

@@ -17,16 +17,19 @@ class Services:
         from .discover import DiscoverService
         from .discover_agent import DiscoverAgent
         from .models import ModelService
+        from .github import GitHubService
         from .plans import PlanService
         from .profile import ProfileService
         from .projects import ProjectService
         from .queues import QueueService
+        from .pull_requests import PullRequestService
         from .reviews import ReviewService
         from .settings import SettingsService
         from .supervisor import Supervisor
         from .ticket_agent import TicketAgentService
         from .tickets import TicketService
         from .users import UserService
+        from .webhooks import WebhookService
         from .worktrees import WorktreeService
 
         self.core = core
@@ -47,6 +50,9 @@ class Services:
         self.queues = QueueService(self)
         self.discover = DiscoverService(self)
         self.discover_agent = DiscoverAgent(self)
+        self.github = GitHubService(self)
+        self.pull_requests = PullRequestService(self)
+        self.webhooks = WebhookService(self)
         self._repo_locks: dict[str, asyncio.Lock] = {}
         # Set by the process runner (``__main__``); absent when the app is embedded in tests.
         self.restart_requested: asyncio.Event | None = None
@@ -57,11 +63,14 @@ class Services:
         await self.auth.ensure_setup_code()
         await self.supervisor.recover()
         await self.discover.interrupt_streaming()
+        await self.webhooks.start()
 
     async def stop(self) -> None:
-        """Work to do before the database closes (stop agents)."""
+        """Work to do before the database closes (webhook work, agents, the GitHub client)."""
+        await self.webhooks.stop()
         await self.discover_agent.stop()
         await self.supervisor.shutdown()
+        await self.github.stop()
 
     def repo_lock(self, repo_path: str) -> asyncio.Lock:
         """The one lock for git work that moves a repository's worktrees or branches.

@@ -116,6 +116,7 @@ class ReviewService(Service):
         channels = (ticket_channel(ticket.id), project_channel(project.id))
         self.bus.publish(ReviewCreated.of(review.view()), channels)
         answer = review.view()
+        await self.services.pull_requests.on_codality_review(ticket, chosen.value, text)
         if chosen == ReviewState.CHANGES_REQUESTED:
             answer["feedback"] = await self._start_feedback(project, ticket, user, review)
         return answer

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from codality_server.agent.runtime import AGENT_IDENTITY
 from codality_server.db import reviews as db_reviews
 from codality_server.domain.errors import Conflict
 from codality_server.domain.projects import Project
@@ -32,9 +33,6 @@ from codality_server.git.worktrees import commit_all, remove_worktree
 from .base import Service, now_iso
 from .reviews import work_branch
 
-if TYPE_CHECKING:
-    pass
-
 
 class WorktreeService(Service):
     """Merging a ticket branch into the default branch, or setting it aside."""
@@ -46,13 +44,12 @@ class WorktreeService(Service):
                 details={"reason": "agent_running"},
             )
 
-    async def _commit_pending(self, ticket: Ticket, user: User, why: str) -> str | None:
+    async def _commit_pending(self, ticket: Ticket, user: User | None, why: str) -> str | None:
         if not ticket.worktree_path or not Path(ticket.worktree_path).is_dir():
             return None
         message = f"{ticket.title} (#{ticket.number}): {why}"
-        return await asyncio.to_thread(
-            commit_all, Path(ticket.worktree_path), message, user.git_identity
-        )
+        identity = user.git_identity if user else AGENT_IDENTITY
+        return await asyncio.to_thread(commit_all, Path(ticket.worktree_path), message, identity)
 
     async def _remove(self, project: Project, ticket: Ticket, branch: str) -> Ticket:
         """Remove worktree and branch; with no recorded worktree, look where the agent puts one."""
@@ -78,6 +75,12 @@ class WorktreeService(Service):
         agent that did no work should not close its ticket by accident.
         """
         project, ticket = await self.services.tickets.get(slug, number)
+        if project.protected_main:
+            raise Conflict(
+                f"{project.default_branch} is protected: merge ticket #{number}'s pull request on"
+                f" GitHub (`codality pr merge {number}`)",
+                details={"reason": "protected"},
+            )
         branch = work_branch(ticket, "merge")
         chosen: Strategy = strategy or (await self.services.settings.current()).merge_strategy
         async with self.services.repo_lock(project.path):
@@ -136,6 +139,8 @@ class WorktreeService(Service):
         """Keep the branch tip under ``refs/codality/discarded/``, remove worktree and branch."""
         project, ticket = await self.services.tickets.get(slug, number)
         branch = work_branch(ticket, "discard")
+        self._refuse_while_agent_runs(ticket, "discard")
+        closed = await self.services.pull_requests.close_for_discard(ticket)
         async with self.services.repo_lock(project.path):
             self._refuse_while_agent_runs(ticket, "discard")
             await self._commit_pending(ticket, user, "uncommitted work, kept on discard")
@@ -146,4 +151,26 @@ class WorktreeService(Service):
             await self._remove(project, ticket, branch)
             status = TicketStatus.CANCELLED if cancel else TicketStatus.BACKLOG
             updated = await self.services.tickets.set_status(ticket.id, status)
-        return {"ticket": updated.view(), "kept_ref": ref, "kept_sha": sha}
+        return {
+            "ticket": updated.view(),
+            "kept_ref": ref,
+            "kept_sha": sha,
+            "pull_request_closed": closed.number if closed else None,
+        }
+
+    async def remove_merged(self, project: Project, ticket: Ticket) -> None:
+        """After its PR merged on GitHub: the worktree and branch go. Uncommitted work (never
+        part of the PR) is committed and kept under ``refs/codality/discarded/`` first."""
+        async with self.services.repo_lock(project.path):
+            branch = ticket.branch
+            if branch and ticket.worktree_path and Path(ticket.worktree_path).is_dir():
+                why = "uncommitted work, kept when its pull request merged"
+                if await self._commit_pending(ticket, None, why):
+                    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+                    await asyncio.to_thread(
+                        keep_branch_tip, Path(project.path), branch, f"{ticket.number}-{stamp}"
+                    )
+            if branch:
+                await self._remove(project, ticket, branch)
+            else:
+                await self.services.tickets.set_worktree(ticket.id, None, None)

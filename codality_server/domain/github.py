@@ -1,0 +1,481 @@
+"""GitHub (product.md §7, codality-docs.md §7–§9): the rules, with no I/O.
+
+The App's configuration as read from the env store, the manifest the connection flow sends,
+owner/repo from a remote URL, pull requests with their checks and review state, the slash
+commands of PR comments, and the webhook log's rows. Services do the talking; this decides.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from .errors import InvalidInput
+
+GITHUB_WEB: Final = "https://github.com"
+GITHUB_API: Final = "https://api.github.com"
+#: Check runs Codality posts itself; they never start the CI feedback loop (docs §9.1).
+AGENT_CHECK: Final = "codality/agent"
+REVIEW_CHECK: Final = "codality/review"
+READINESS_CHECK: Final = "codality/merge-readiness"
+OUR_CHECKS: Final = frozenset({AGENT_CHECK, REVIEW_CHECK, READINESS_CHECK})
+#: Permissions of docs §8.1; metadata read is implied by every App.
+PERMISSIONS: Final = {
+    "contents": "write",
+    "pull_requests": "write",
+    "checks": "write",
+    "issues": "read",
+    "metadata": "read",
+}
+EVENTS: Final = (
+    "pull_request",
+    "pull_request_review",
+    "push",
+    "check_run",
+    "check_suite",
+    "issue_comment",
+)
+#: Env names the connection writes (secrets are masked by ``settings.is_secret``).
+ENV_APP_ID: Final = "GITHUB_APP_ID"
+ENV_APP_SLUG: Final = "GITHUB_APP_SLUG"
+ENV_CLIENT_ID: Final = "GITHUB_CLIENT_ID"
+ENV_CLIENT_SECRET: Final = "GITHUB_CLIENT_SECRET"
+ENV_PRIVATE_KEY: Final = "GITHUB_PRIVATE_KEY"
+ENV_WEBHOOK_SECRET: Final = "GITHUB_WEBHOOK_SECRET"
+ENV_INSTALLATION_ID: Final = "GITHUB_INSTALLATION_ID"
+ENV_INSTALLATION_ACCOUNT: Final = "GITHUB_INSTALLATION_ACCOUNT"
+ENV_WEB_URL: Final = "GITHUB_URL"
+ENV_API_URL: Final = "GITHUB_API_BASE_URL"
+MAX_WEBHOOK_BYTES: Final = 25 * 1024 * 1024
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _base(url: str, field: str) -> str:
+    """An http(s) base URL without a trailing slash; plain http only to this machine, since
+    installation tokens travel to it."""
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"{field}: {url!r} is not an http(s) URL", field=field)
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+        raise InvalidInput(
+            f"{field}: tokens are sent there, so it must be https (http only for localhost)",
+            field=field,
+        )
+    return url
+
+
+@dataclass(frozen=True)
+class GitHubConfig:
+    """The App's settings as stored in the env store; secrets stay inside the server."""
+
+    web_url: str
+    api_url: str
+    app_id: str | None
+    app_slug: str | None
+    client_id: str | None
+    private_key: str | None
+    webhook_secret: str | None
+    installation_id: str | None
+    installation_account: str | None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> GitHubConfig:
+        web = _base(env.get(ENV_WEB_URL) or GITHUB_WEB, ENV_WEB_URL)
+        api_default = GITHUB_API if web == GITHUB_WEB else f"{web}/api/v3"
+        api = _base(env.get(ENV_API_URL) or api_default, ENV_API_URL)
+
+        def value(name: str) -> str | None:
+            return (env.get(name) or "").strip() or None
+
+        return cls(
+            web_url=web,
+            api_url=api,
+            app_id=value(ENV_APP_ID),
+            app_slug=value(ENV_APP_SLUG),
+            client_id=value(ENV_CLIENT_ID),
+            private_key=env.get(ENV_PRIVATE_KEY) or None,
+            webhook_secret=env.get(ENV_WEBHOOK_SECRET) or None,
+            installation_id=value(ENV_INSTALLATION_ID),
+            installation_account=value(ENV_INSTALLATION_ACCOUNT),
+        )
+
+    @property
+    def has_app(self) -> bool:
+        return bool(self.app_id and self.private_key)
+
+    @property
+    def installed(self) -> bool:
+        return self.has_app and bool(self.installation_id)
+
+    @property
+    def install_url(self) -> str | None:
+        return f"{self.web_url}/apps/{self.app_slug}/installations/new" if self.app_slug else None
+
+    def clone_url(self, owner: str, repo: str) -> str:
+        return f"{self.web_url}/{owner}/{repo}.git"
+
+    def status_view(self, webhook_url: str) -> dict[str, Any]:
+        """The docs §8.1 status panel: ids and ✓/✗ for secrets, never a secret's value."""
+        return {
+            "configured": self.has_app,
+            "app": {
+                "id": self.app_id,
+                "slug": self.app_slug,
+                "client_id": self.client_id,
+                "url": f"{self.web_url}/apps/{self.app_slug}" if self.app_slug else None,
+            },
+            "private_key": self.private_key is not None,
+            "webhook_secret": self.webhook_secret is not None,
+            "installation": (
+                {"id": self.installation_id, "account": self.installation_account}
+                if self.installation_id
+                else None
+            ),
+            "install_url": self.install_url,
+            "web_url": self.web_url,
+            "api_url": self.api_url,
+            "webhook_url": webhook_url,
+        }
+
+
+def manifest(app_url: str, name: str) -> dict[str, Any]:
+    """The App manifest: permissions and events of docs §8.1, every URL on ``app_url``."""
+    return {
+        "name": name,
+        "url": app_url,
+        "hook_attributes": {"url": f"{app_url}/api/github/webhooks", "active": True},
+        "redirect_url": f"{app_url}/api/github/app/callback",
+        "setup_url": f"{app_url}/api/github/app/setup",
+        "setup_on_update": True,
+        "public": False,
+        "default_permissions": dict(PERMISSIONS),
+        "default_events": list(EVENTS),
+    }
+
+
+def manifest_post_url(web_url: str, organization: str | None, state: str) -> str:
+    """Where the browser posts the manifest: the user's apps, or an organisation's."""
+    where = f"organizations/{organization}/settings" if organization else "settings"
+    return f"{web_url}/{where}/apps/new?state={state}"
+
+
+_NAME = r"[A-Za-z0-9_.-]+"
+_OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
+_REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+_SCP = re.compile(rf"^(?:(?P<user>[^@/\s]+)@)?(?P<host>[^:/\s]+):(?P<path>{_NAME}/{_NAME})/?$")
+
+
+@dataclass(frozen=True)
+class RemoteRepo:
+    host: str
+    owner: str
+    repo: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.repo}"
+
+
+def check_repo_name(owner: str, repo: str) -> tuple[str, str]:
+    """GitHub's rules for an owner login and a repository name, as a 400 naming the field."""
+    if not _OWNER.fullmatch(owner):
+        raise InvalidInput(f"owner: {owner!r} is not a GitHub account name", field="owner")
+    if not _REPO.fullmatch(repo) or repo in (".", ".."):
+        raise InvalidInput(f"repo: {repo!r} is not a GitHub repository name", field="repo")
+    return owner, repo
+
+
+def parse_remote(url: str) -> RemoteRepo:
+    """owner/repo from a remote URL: ``https://host/o/r(.git)``, ``ssh://git@host/o/r.git``,
+    ``git@host:o/r.git``; credentials in the URL are ignored."""
+    url = url.strip()
+    scp = _SCP.match(url) if "://" not in url else None
+    if scp:
+        host, path = scp.group("host"), scp.group("path")
+    else:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http", "ssh", "git") or not parts.hostname:
+            raise InvalidInput(f"url: {url!r} is not a GitHub remote URL", field="url")
+        host, path = parts.hostname, parts.path.strip("/")
+    segments = path.removesuffix(".git").split("/")
+    if len(segments) != 2:
+        raise InvalidInput(f"url: {url!r} does not name OWNER/REPO", field="url")
+    owner, repo = check_repo_name(*segments)
+    return RemoteRepo(host.lower(), owner, repo)
+
+
+def parse_full_name(text: str) -> tuple[str, str]:
+    owner, _, repo = text.strip().partition("/")
+    if not repo:
+        raise InvalidInput(f"repository: {text!r} is not OWNER/REPO", field="repository")
+    return check_repo_name(owner, repo.removesuffix(".git"))
+
+
+# --- pull requests -------------------------------------------------------------------------
+
+
+class PrState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    MERGED = "merged"
+
+
+class ReviewState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    CHANGES_REQUESTED = "changes_requested"
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    id: int
+    ticket_id: int
+    project_id: int
+    owner: str
+    repo: str
+    number: int
+    url: str
+    title: str
+    state: PrState
+    head_branch: str
+    head_sha: str
+    base_branch: str
+    review_state: ReviewState
+    checks_passed: int
+    checks_failed: int
+    checks_pending: int
+    auto_retry_count: int
+    merged_sha: str | None
+    created_at: str
+    updated_at: str
+    closed_at: str | None
+    ticket_number: int = 0
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.repo}"
+
+    def summary(self) -> dict[str, Any]:
+        """What a ticket card shows: number, state, check counts and review state."""
+        return {
+            "number": self.number,
+            "url": self.url,
+            "state": self.state.value,
+            "review_state": self.review_state.value,
+            "checks": {
+                "passed": self.checks_passed,
+                "failed": self.checks_failed,
+                "pending": self.checks_pending,
+            },
+        }
+
+    def view(self) -> dict[str, Any]:
+        return {
+            **self.summary(),
+            "id": self.id,
+            "ticket_id": self.ticket_id,
+            "ticket_number": self.ticket_number,
+            "project_id": self.project_id,
+            "repository": self.full_name,
+            "title": self.title,
+            "head_branch": self.head_branch,
+            "head_sha": self.head_sha,
+            "base_branch": self.base_branch,
+            "auto_retry_count": self.auto_retry_count,
+            "merged_sha": self.merged_sha,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "closed_at": self.closed_at,
+        }
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """One check run of a commit, ours or the repository's CI."""
+
+    github_id: int
+    head_sha: str
+    name: str
+    status: str  # queued | in_progress | completed
+    conclusion: str | None
+    app: str = ""
+    title: str = ""
+    details_url: str = ""
+
+    @property
+    def outcome(self) -> str:
+        """``passed``, ``failed`` or ``pending`` (docs §8.2: ✓ / ✗ / ●)."""
+        if self.status != "completed":
+            return "pending"
+        if self.conclusion in ("success", "neutral", "skipped"):
+            return "passed"
+        return "failed"
+
+    @property
+    def ours(self) -> bool:
+        return self.name in OUR_CHECKS
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": self.github_id,
+            "name": self.name,
+            "status": self.status,
+            "conclusion": self.conclusion,
+            "outcome": self.outcome,
+            "app": self.app,
+            "title": self.title,
+            "details_url": self.details_url,
+            "head_sha": self.head_sha,
+        }
+
+    @classmethod
+    def from_github(cls, data: dict[str, Any]) -> CheckRun:
+        output = data.get("output") or {}
+        app = data.get("app") or {}
+        return cls(
+            github_id=int(data["id"]),
+            head_sha=str(data.get("head_sha") or ""),
+            name=str(data.get("name") or ""),
+            status=str(data.get("status") or "queued"),
+            conclusion=data.get("conclusion"),
+            app=str(app.get("slug") or app.get("name") or ""),
+            title=str(output.get("title") or ""),
+            details_url=str(data.get("details_url") or data.get("html_url") or ""),
+        )
+
+
+def latest_runs(runs: list[CheckRun]) -> list[CheckRun]:
+    """One run per check name, the newest (highest id): a re-run replaces the earlier one."""
+    newest: dict[str, CheckRun] = {}
+    for run in sorted(runs, key=lambda r: r.github_id):
+        newest[run.name] = run
+    return sorted(newest.values(), key=lambda r: r.name)
+
+
+def check_counts(runs: list[CheckRun]) -> dict[str, int]:
+    """✓ / ✗ / ● counts of the repository's own checks (Codality's are listed, not counted)."""
+    counts = {"passed": 0, "failed": 0, "pending": 0}
+    for run in latest_runs(runs):
+        if not run.ours:
+            counts[run.outcome] += 1
+    return counts
+
+
+def review_state(reviews: list[dict[str, Any]]) -> ReviewState:
+    """From GitHub's reviews: each reviewer's latest approving or change-requesting review
+    counts; any changes requested wins, then any approval, else pending."""
+    latest: dict[str, str] = {}
+    for review in reviews:
+        state = str(review.get("state") or "").upper()
+        login = str((review.get("user") or {}).get("login") or "")
+        if state in ("APPROVED", "CHANGES_REQUESTED"):
+            latest[login] = state
+        elif state == "DISMISSED":
+            latest.pop(login, None)
+    if "CHANGES_REQUESTED" in latest.values():
+        return ReviewState.CHANGES_REQUESTED
+    if "APPROVED" in latest.values():
+        return ReviewState.APPROVED
+    return ReviewState.PENDING
+
+
+def pr_body(description: str, number: int) -> str:
+    """The PR's description: the ticket's, and where it came from."""
+    text = description.strip()
+    footer = f"Opened by Codality for ticket #{number}."
+    return f"{text}\n\n---\n{footer}\n" if text else f"{footer}\n"
+
+
+def readiness(
+    agent_ok: bool | None, review: ReviewState, counts: dict[str, int]
+) -> tuple[str, str, str]:
+    """``codality/merge-readiness``: (conclusion, title, summary) from what is known now."""
+    missing: list[str] = []
+    if agent_ok is False:
+        missing.append("the last agent run did not complete")
+    if counts["failed"]:
+        missing.append(f"{counts['failed']} check(s) failing")
+    if counts["pending"]:
+        missing.append(f"{counts['pending']} check(s) still running")
+    if review is ReviewState.CHANGES_REQUESTED:
+        missing.append("changes were requested")
+    elif review is not ReviewState.APPROVED:
+        missing.append("no approving review yet")
+    if not missing:
+        return "success", "Ready to merge", "Agent done, checks green, approved."
+    blocked = agent_ok is False or counts["failed"] or review is ReviewState.CHANGES_REQUESTED
+    summary = "Not ready: " + "; ".join(missing) + "."
+    return ("failure" if blocked else "neutral"), "Not ready to merge", summary
+
+
+# --- PR comments: slash commands ----------------------------------------------------------
+
+SLASH_PREFIX: Final = "/codality"
+COMMANDS: Final = {
+    "retry": "reset the CI auto-fix counter, so the next CI failure gets a fresh budget",
+    "status": "reply with the ticket's status, the agent's state and the retry count",
+}
+
+
+def is_bot(login: str) -> bool:
+    """Accounts whose login ends in ``[bot]`` (ours included) never trigger anything."""
+    return login.lower().endswith("[bot]")
+
+
+def slash_command(body: str) -> str | None:
+    """The command on the comment's first line (``/codality retry`` → ``retry``; a bare
+    ``/codality`` → ``""``), or None when the comment is ordinary text."""
+    first = body.lstrip().split("\n", 1)[0].strip()
+    if first != SLASH_PREFIX and not first.startswith(SLASH_PREFIX + " "):
+        return None
+    rest = first[len(SLASH_PREFIX) :].split()
+    return rest[0].lower() if rest else ""
+
+
+def commands_help(unknown: str | None = None) -> str:
+    lines = [f"Unknown command `{SLASH_PREFIX} {unknown}`." if unknown else "", "Commands:"]
+    lines += [f"- `{SLASH_PREFIX} {name}` — {text}" for name, text in COMMANDS.items()]
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+# --- the webhook log ---------------------------------------------------------------------
+
+
+class DeliveryStatus(StrEnum):
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    id: int
+    delivery_id: str
+    event: str
+    action: str | None
+    repository: str | None
+    project_id: int | None
+    status: DeliveryStatus
+    result: str
+    received_at: str
+    processed_at: str | None
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "delivery_id": self.delivery_id,
+            "event": self.event,
+            "action": self.action,
+            "repository": self.repository,
+            "project_id": self.project_id,
+            "status": self.status.value,
+            "result": self.result,
+            "received_at": self.received_at,
+            "processed_at": self.processed_at,
+        }

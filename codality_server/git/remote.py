@@ -1,0 +1,204 @@
+"""Talking to a hosted copy of the repository over HTTPS with a short-lived token, and bringing
+local branches up to date with it.
+
+The token is handed to dulwich as the HTTP password of each call; it is never part of a URL, a
+remote in ``.git/config`` or a message (``scrub`` removes it from any error text).
+Everything here is synchronous; services call it through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from dulwich import porcelain
+from dulwich.client import HTTPUnauthorized
+from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
+from dulwich.graph import can_fast_forward
+from dulwich.index import update_working_tree
+from dulwich.objects import ObjectID
+from dulwich.refs import Ref
+from dulwich.repo import Repo
+
+from codality_server.domain.errors import Conflict
+
+from .diff import branch_ref, commit_tree
+from .merge import _checkouts, _local_edits
+
+TOKEN_USER = "x-access-token"
+_FAILURES = (
+    porcelain.Error,
+    GitProtocolError,
+    HangupException,
+    HTTPUnauthorized,
+    NotGitRepository,
+    OSError,
+    KeyError,
+    ValueError,
+)
+
+
+class RemoteError(Exception):
+    """A push or fetch that failed; the message never holds the token."""
+
+
+def scrub(text: str, token: str) -> str:
+    return text.replace(token, "***") if token else text
+
+
+def _failure(exc: Exception, errors: io.BytesIO, token: str) -> RemoteError:
+    detail = errors.getvalue().decode(errors="replace").strip()
+    text = f"{type(exc).__name__}: {exc}" + (f" ({detail})" if detail else "")
+    return RemoteError(scrub(text, token))
+
+
+def push(repo_path: Path, url: str, token: str, branch: str, force: bool = False) -> str:
+    """Push ``branch`` to the same name at ``url``; returns the pushed commit."""
+    errors = io.BytesIO()
+    ref = branch_ref(branch)
+    try:
+        with Repo(str(repo_path)) as repo:
+            sha = repo.refs[ref].decode()
+            result = porcelain.push(
+                repo,
+                url,
+                [ref],
+                outstream=io.BytesIO(),
+                errstream=errors,
+                force=force,
+                username=TOKEN_USER,
+                password=token,
+            )
+    except _FAILURES as exc:
+        raise _failure(exc, errors, token) from None
+    refused = {r.decode(): s for r, s in (result.ref_status or {}).items() if s}
+    if refused:
+        raise RemoteError(scrub(f"push refused: {refused}", token))
+    return sha
+
+
+def fetch_branch(repo_path: Path, url: str, token: str, branch: str) -> str | None:
+    """Fetch ``url`` into the repository's objects; the remote tip of ``branch`` (None if the
+    remote has no such branch). With an ``origin`` remote its tracking ref is updated too."""
+    errors = io.BytesIO()
+    try:
+        with Repo(str(repo_path)) as repo:
+            result = porcelain.fetch(
+                repo,
+                url,
+                outstream=io.StringIO(),
+                errstream=errors,
+                username=TOKEN_USER,
+                password=token,
+                quiet=True,
+            )
+            tip = result.refs.get(branch_ref(branch))
+            if tip is not None and repo.get_config().has_section((b"remote", b"origin")):
+                repo.refs[Ref(f"refs/remotes/origin/{branch}".encode())] = tip
+    except _FAILURES as exc:
+        raise _failure(exc, errors, token) from None
+    return tip.decode() if tip is not None else None
+
+
+def origin_url(repo_path: Path) -> str | None:
+    with Repo(str(repo_path)) as repo:
+        config = repo.get_config()
+        try:
+            return config.get((b"remote", b"origin"), b"url").decode()
+        except KeyError:
+            return None
+
+
+FastForward = Literal["up_to_date", "fast_forward", "diverged"]
+
+
+def fast_forward(repo_path: Path, branch: str, target_sha: str) -> FastForward:
+    """Move ``branch`` forward to ``target_sha`` (already in the object store) and update its
+    checkouts file by file; a branch with commits the target lacks is left alone."""
+    with Repo(str(repo_path)) as repo:
+        ref = branch_ref(branch)
+        ours = repo.refs[ref]
+        theirs = ObjectID(target_sha.encode())
+        if ours == theirs or can_fast_forward(repo, theirs, ours):
+            return "up_to_date"
+        if not can_fast_forward(repo, ours, theirs):
+            return "diverged"
+        old_tree, new_tree = commit_tree(repo, ours), commit_tree(repo, theirs)
+        from dulwich.diff_tree import tree_changes
+
+        changes = list(tree_changes(repo.object_store, old_tree, new_tree))
+        checkouts = _checkouts(repo, ref)
+        for path in checkouts:
+            with Repo(str(path)) as checkout:
+                blocked = _local_edits(checkout, changes)
+            if blocked:
+                raise Conflict(
+                    f"{path} has uncommitted changes to files the update would change",
+                    details={"reason": "local_changes", "conflicts": blocked},
+                )
+        if not repo.refs.set_if_equals(ref, ours, theirs):
+            raise Conflict(f"{branch} moved while updating it; try again")
+        for path in checkouts:
+            with Repo(str(path)) as checkout:
+                update_working_tree(checkout, old_tree, new_tree, iter(changes))
+        return "fast_forward"
+
+
+@dataclass(frozen=True)
+class RebaseOutcome:
+    """``rebased`` / ``up_to_date``, or ``conflict`` (then ``paths`` lists the files) or
+    ``dirty`` (uncommitted work): in both the worktree is left exactly as it was."""
+
+    kind: Literal["rebased", "up_to_date", "conflict", "dirty"]
+    head: str
+    paths: tuple[str, ...] = ()
+
+
+def rebase_worktree(worktree: Path, onto: str) -> RebaseOutcome:
+    """Replay the worktree's branch onto ``onto`` (a local branch)."""
+    from .worktrees import has_changes
+
+    with Repo(str(worktree)) as repo:
+        head = repo.refs[Ref(b"HEAD")]
+        upstream = repo.refs[branch_ref(onto)]
+        if upstream == head or can_fast_forward(repo, upstream, head):
+            return RebaseOutcome("up_to_date", head.decode())
+    if has_changes(worktree):
+        return RebaseOutcome("dirty", head.decode())
+    with Repo(str(worktree)) as repo:
+        try:
+            porcelain.rebase(repo, onto)
+        except porcelain.Error as exc:
+            porcelain.rebase(repo, onto, abort=True)
+            porcelain.reset(repo, "hard", head)
+            text = str(exc)
+            paths = text.split(":", 1)[1] if ":" in text else ""
+            names = tuple(p.strip() for p in paths.split(",") if p.strip())
+            return RebaseOutcome("conflict", head.decode(), names)
+        porcelain.reset(repo, "hard", "HEAD")
+        new_head = repo.refs[Ref(b"HEAD")].decode()
+    return RebaseOutcome("rebased", new_head)
+
+
+def first_parent(repo_path: Path, sha: str) -> str | None:
+    """The first parent of a commit in the object store (None if absent or a root commit)."""
+    from dulwich.objects import Commit
+
+    with Repo(str(repo_path)) as repo:
+        try:
+            commit = repo[ObjectID(sha.encode())]
+        except KeyError:
+            return None
+        if not isinstance(commit, Commit) or not commit.parents:
+            return None
+        return commit.parents[0].decode()
+
+
+def branch_sha(repo_path: Path, branch: str) -> str | None:
+    with Repo(str(repo_path)) as repo:
+        try:
+            return repo.refs[branch_ref(branch)].decode()
+        except KeyError:
+            return None

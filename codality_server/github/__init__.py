@@ -1,0 +1,1 @@
+"""GitHub's REST API and webhook signatures (gidgethub, loaded only once GitHub is configured)."""

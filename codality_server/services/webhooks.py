@@ -1,0 +1,307 @@
+"""GitHub webhooks (docs §8.4–§8.5): verify, log, answer at once, do the work afterwards.
+
+``receive`` checks the HMAC-SHA256 signature over the raw body before anything else (a bad or
+missing one is a 403 and nothing is stored or run), records the delivery, publishes
+``github:webhook`` and returns; the event's work runs in a background task, one repository at a
+time in arrival order. A delivery id seen before is answered and logged as skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from codality_server.db import github as db_github
+from codality_server.domain import github as gh
+from codality_server.domain.errors import DomainError, Forbidden, InvalidInput
+from codality_server.domain.github import DeliveryStatus
+from codality_server.domain.projects import Project
+from codality_server.github.client import verify_signature
+
+from .base import Service, now_iso
+
+log = logging.getLogger("codality.webhooks")
+KEEP_EVENTS = 10_000
+PRUNE_EVERY = 500
+Outcome = tuple[DeliveryStatus, str]
+
+
+class WebhookService(Service):
+    """The receiver, the delivery log and the dispatcher of §8.4's table."""
+
+    def __init__(self, services: Any) -> None:
+        super().__init__(services)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._inserted = 0
+
+    async def start(self) -> None:
+        async with self.db.transaction() as conn:
+            count = await db_github.fail_unprocessed(conn, now_iso())
+        if count:
+            log.warning("%d webhook deliveries were never processed before the last stop", count)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+
+    async def idle(self) -> None:
+        """Wait until every delivery received so far has been processed (tests, benches)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    # --- receiving --------------------------------------------------------------------------
+
+    async def receive(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        env = await self.services.settings.env_values()
+        secret = env.get(gh.ENV_WEBHOOK_SECRET)
+        if not secret:
+            raise Forbidden("webhooks are not set up: GITHUB_WEBHOOK_SECRET is not set")
+        signature = headers.get("X-Hub-Signature-256")
+        if not signature:
+            raise Forbidden("the X-Hub-Signature-256 header is missing")
+        if not verify_signature(body, signature, secret):
+            raise Forbidden("the signature does not match the body")
+        event = (headers.get("X-GitHub-Event") or "").strip()
+        delivery = (headers.get("X-GitHub-Delivery") or "").strip()
+        if not event or len(event) > 100:
+            raise InvalidInput("the X-GitHub-Event header is missing", field="X-GitHub-Event")
+        if not delivery or len(delivery) > 200:
+            raise InvalidInput("the X-GitHub-Delivery header is missing", field="X-GitHub-Delivery")
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise InvalidInput("the body is not JSON", field="body") from None
+        if not isinstance(payload, dict):
+            raise InvalidInput("the body is not a JSON object", field="body")
+        action = payload.get("action") if isinstance(payload.get("action"), str) else None
+        repository = _full_name(payload)
+        project = await self.services.github.project_for_repo(repository) if repository else None
+        async with self.db.transaction() as conn:
+            repeated = await db_github.delivery_seen(conn, delivery)
+            if repeated:
+                status, result = DeliveryStatus.SKIPPED, "repeated delivery; handled before"
+            elif event == "ping":
+                status, result = DeliveryStatus.PROCESSED, "pong"
+            else:
+                status, result = DeliveryStatus.RECEIVED, ""
+            row = await db_github.insert_event(
+                conn,
+                delivery_id=delivery,
+                event=event,
+                action=action,
+                repository=repository,
+                project_id=project.id if project else None,
+                status=status,
+                result=result,
+                now=now_iso(),
+            )
+            self._inserted += 1
+            if self._inserted % PRUNE_EVERY == 0:
+                await db_github.prune_events(conn, KEEP_EVENTS)
+        self.services.github.publish(
+            "github:webhook", project.id if project else None, None, row.view()
+        )
+        if status is DeliveryStatus.RECEIVED:
+            task = asyncio.get_running_loop().create_task(
+                self._process(row.id, event, payload, project, repository or "")
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        answer = {"ok": True, "id": row.id, "status": status.value}
+        if event == "ping":
+            answer["zen"] = "pong"
+        return answer
+
+    async def events(
+        self, slug: str | None, limit: int, offset: int
+    ) -> builtins.list[dict[str, Any]]:
+        project_id = (await self.services.projects.get(slug)).id if slug else None
+        rows = await db_github.list_events(self.db.reader, project_id, limit, offset)
+        return [row.view() for row in rows]
+
+    # --- processing ---------------------------------------------------------------------------
+
+    async def _process(
+        self,
+        event_id: int,
+        event: str,
+        payload: dict[str, Any],
+        project: Project | None,
+        repository: str,
+    ) -> None:
+        lock = self._locks.setdefault(repository.lower(), asyncio.Lock())
+        async with lock:
+            try:
+                status, result = await self._dispatch(event, payload, project)
+            except DomainError as exc:
+                status, result = DeliveryStatus.FAILED, exc.message
+            except asyncio.CancelledError:
+                status, result = DeliveryStatus.FAILED, "the server stopped while processing it"
+            except Exception as exc:
+                log.exception("processing webhook %d (%s) failed", event_id, event)
+                status, result = DeliveryStatus.FAILED, f"internal error: {type(exc).__name__}"
+            async with self.db.transaction() as conn:
+                await db_github.finish_event(conn, event_id, status, result[:2000], now_iso())
+
+    async def _dispatch(
+        self, event: str, payload: dict[str, Any], project: Project | None
+    ) -> Outcome:
+        if event == "installation":
+            return await self._installation(payload)
+        if project is None:
+            return DeliveryStatus.IGNORED, f"no project is linked to {_full_name(payload)}"
+        handler = {
+            "pull_request": self._pull_request,
+            "push": self._push,
+            "check_run": self._check_run,
+            "check_suite": self._check_suite,
+            "issue_comment": self._issue_comment,
+            "pull_request_review": self._review,
+        }.get(event)
+        if handler is None:
+            return DeliveryStatus.IGNORED, f"{event} events are not handled"
+        return await handler(project, payload)
+
+    async def _installation(self, payload: dict[str, Any]) -> Outcome:
+        installation = payload.get("installation") or {}
+        config = await self.services.github.app_config()
+        if str(installation.get("app_id") or "") != (config.app_id or ""):
+            return DeliveryStatus.IGNORED, "an installation of another App"
+        if payload.get("action") == "deleted":
+            forgot = await self.services.github.forget_installation(str(installation.get("id")))
+            return DeliveryStatus.PROCESSED, "installation removed" if forgot else "not ours"
+        if payload.get("action") == "created" and not config.installation_id:
+            await self.services.github.record_installation(str(installation.get("id")), "install")
+            return DeliveryStatus.PROCESSED, f"installation {installation.get('id')} recorded"
+        return DeliveryStatus.PROCESSED, "logged"
+
+    async def _pr(self, project: Project, number: Any) -> gh.PullRequest | None:
+        if not isinstance(number, int):
+            return None
+        assert project.github_owner and project.github_repo
+        return await db_github.pr_by_number(
+            self.db.reader, project.github_owner, project.github_repo, number
+        )
+
+    async def _pull_request(self, project: Project, payload: dict[str, Any]) -> Outcome:
+        data = payload.get("pull_request") or {}
+        pr = await self._pr(project, data.get("number"))
+        if pr is None:
+            return DeliveryStatus.IGNORED, f"pull request #{data.get('number')} is no ticket's"
+        pulls = self.services.pull_requests
+        action = payload.get("action")
+        if action == "closed" and data.get("merged"):
+            sha = str(data.get("merge_commit_sha") or "")
+            return DeliveryStatus.PROCESSED, await pulls.on_merged(project, pr, sha)
+        if action == "closed":
+            return DeliveryStatus.PROCESSED, await pulls.on_closed(project, pr)
+        if action in ("opened", "reopened", "synchronize", "edited"):
+            return DeliveryStatus.PROCESSED, await pulls.on_pr_changed(project, pr, data)
+        return DeliveryStatus.PROCESSED, f"logged ({action})"
+
+    async def _push(self, project: Project, payload: dict[str, Any]) -> Outcome:
+        ref = str(payload.get("ref") or "")
+        if ref != f"refs/heads/{project.default_branch}":
+            return DeliveryStatus.IGNORED, f"a push to {ref}, not the default branch"
+        if payload.get("deleted"):
+            return DeliveryStatus.IGNORED, "the default branch was deleted"
+        pulls = self.services.pull_requests
+        return DeliveryStatus.PROCESSED, await pulls.sync_default_branch(project, rebase=True)
+
+    async def _check_run(self, project: Project, payload: dict[str, Any]) -> Outcome:
+        run = gh.CheckRun.from_github(payload.get("check_run") or {})
+        prs = await self.services.pull_requests.on_check_run(project, run)
+        if not prs:
+            return DeliveryStatus.IGNORED, f"{run.name}: not the head of a ticket's pull request"
+        numbers = ", ".join(f"#{pr.number}" for pr in prs)
+        return DeliveryStatus.PROCESSED, f"{run.name} {run.outcome} on {numbers}"
+
+    async def _check_suite(self, project: Project, payload: dict[str, Any]) -> Outcome:
+        suite = payload.get("check_suite") or {}
+        return (
+            DeliveryStatus.PROCESSED,
+            f"logged ({suite.get('conclusion') or suite.get('status')})",
+        )
+
+    async def _issue_comment(self, project: Project, payload: dict[str, Any]) -> Outcome:
+        issue = payload.get("issue") or {}
+        comment = payload.get("comment") or {}
+        if not issue.get("pull_request"):
+            return DeliveryStatus.IGNORED, "a comment on an issue, not a pull request"
+        pr = await self._pr(project, issue.get("number"))
+        if pr is None:
+            return DeliveryStatus.IGNORED, f"pull request #{issue.get('number')} is no ticket's"
+        if payload.get("action") != "created":
+            return DeliveryStatus.PROCESSED, f"logged ({payload.get('action')})"
+        author = str((comment.get("user") or {}).get("login") or "")
+        if gh.is_bot(author):
+            return DeliveryStatus.IGNORED, f"a comment by {author}"
+        body = str(comment.get("body") or "")
+        command = gh.slash_command(body)
+        if command is not None:
+            return DeliveryStatus.PROCESSED, await self._command(pr, command)
+        await self.services.pull_requests.store_comment(pr, "issue", comment)
+        await self.services.pull_requests.set_retry_count(pr, 0)
+        self.services.github.publish(
+            "pr:comment", project.id, pr.ticket_id, {"pull_request": pr.number, "author": author}
+        )
+        return DeliveryStatus.PROCESSED, f"comment by {author} stored; retries reset"
+
+    async def _command(self, pr: gh.PullRequest, command: str) -> str:
+        pulls = self.services.pull_requests
+        limit = await self.services.settings.get("ci_max_retries")
+        if command == "retry":
+            await pulls.set_retry_count(pr, 0)
+            await pulls.reply(
+                pr,
+                f"🔄 CI auto-fix counter reset: the next CI failure gets {limit} fresh attempts.",
+            )
+            return "/codality retry: counter reset"
+        if command == "status":
+            await pulls.reply(pr, await self._status_text(pr, limit))
+            return "/codality status: replied"
+        await pulls.reply(pr, gh.commands_help(command or None))
+        return f"/codality {command}: unknown; replied with the commands"
+
+    async def _status_text(self, pr: gh.PullRequest, limit: int) -> str:
+        ticket = await self.services.tickets.get_by_id(pr.ticket_id)
+        sessions = await self.services.agent_sessions.for_ticket(ticket.id)
+        running = self.services.agent.is_running(ticket.id)
+        agent = (
+            "running"
+            if running
+            else (f"idle (last run {sessions[0].status.value})" if sessions else "never ran")
+        )
+        return (
+            f"**Codality status** for ticket #{ticket.number} — {ticket.title}\n\n"
+            f"- Ticket: {ticket.status.value}\n"
+            f"- Agent: {agent}\n"
+            f"- CI auto-fix attempts: {pr.auto_retry_count}/{limit}\n"
+        )
+
+    async def _review(self, project: Project, payload: dict[str, Any]) -> Outcome:
+        review = payload.get("review") or {}
+        pr = await self._pr(project, (payload.get("pull_request") or {}).get("number"))
+        if pr is None:
+            return DeliveryStatus.IGNORED, "the review is on no ticket's pull request"
+        if payload.get("action") != "submitted":
+            return DeliveryStatus.PROCESSED, f"logged ({payload.get('action')})"
+        author = str((review.get("user") or {}).get("login") or "")
+        result = await self.services.pull_requests.on_review(project, pr, review)
+        if str(review.get("state") or "").lower() == "changes_requested" and not gh.is_bot(author):
+            await self.services.pull_requests.set_retry_count(pr, 0)
+        return DeliveryStatus.PROCESSED, result
+
+
+def _full_name(payload: dict[str, Any]) -> str | None:
+    repository = payload.get("repository")
+    if isinstance(repository, dict) and isinstance(repository.get("full_name"), str):
+        return str(repository["full_name"])[:300]
+    return None
