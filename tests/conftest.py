@@ -376,3 +376,15 @@ def spawn_server(
         time.sleep(0.05)
     proc.kill()
     raise AssertionError("server did not become ready")
+
+
+@pytest.fixture
+def fake_github(tmp_path: Path) -> Iterator[Any]:
+    """A fake GitHub (REST API, git smart HTTP, signed webhooks) on loopback ports."""
+    from tests.fakes.github_server import FakeGitHub
+
+    fake = FakeGitHub(tmp_path / "github").start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
