@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 import httpx
 
 from tests.conftest import RunningServer, assert_error, create_project, git
