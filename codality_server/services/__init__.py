@@ -21,8 +21,8 @@ class Services:
         from .plans import PlanService
         from .profile import ProfileService
         from .projects import ProjectService
-        from .queues import QueueService
         from .pull_requests import PullRequestService
+        from .queues import QueueService
         from .reviews import ReviewService
         from .settings import SettingsService
         from .supervisor import Supervisor
