@@ -35,6 +35,8 @@ COMMANDS: list[tuple[tuple[str, ...], str]] = [
     (("plan",), "plan:app"),
     (("discover",), "discover:app"),
     (("queue",), "queue:app"),
+    (("pr",), "pr:app"),
+    (("github",), "github:app"),
     (("user",), "user:app"),
     (("me",), "me:app"),
     (("settings",), "settings:app"),

@@ -15,9 +15,11 @@ from .comments import CommentsApi
 from .discover import DiscoverApi
 from .errors import ApiError, AuthRequired, ServerUnavailable
 from .events import EventsApi, ServerEvent
+from .github import GitHubApi
 from .me import MeApi
 from .plans import PlansApi
 from .projects import ProjectsApi
+from .pull_requests import PullRequestsApi
 from .queues import QueuesApi
 from .reviews import ReviewsApi
 from .settings import SettingsApi
@@ -54,6 +56,8 @@ class ApiClient:
         self.agent = AgentApi(self.transport)
         self.reviews = ReviewsApi(self.transport)
         self.worktrees = WorktreesApi(self.transport)
+        self.github = GitHubApi(self.transport)
+        self.pull_requests = PullRequestsApi(self.transport)
         self.queues = QueuesApi(self.transport)
         self.plans = PlansApi(self.transport)
         self.discover = DiscoverApi(self.transport)

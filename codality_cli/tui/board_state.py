@@ -41,6 +41,26 @@ def agent_badge(ticket: Ticket) -> str | None:
     return None
 
 
+PR_MARKS = (("passed", "✓"), ("failed", "✗"), ("pending", "●"))
+
+
+def pr_summary(ticket: Ticket) -> str | None:
+    """The card's pull request: ``PR #3 open ✓2 ✗1 ●0 approved`` (None without a PR).
+
+    Counts are the repository's own CI checks; the review state shows once there is one.
+    """
+    pr = ticket.get("pull_request")
+    if not isinstance(pr, dict) or pr.get("number") is None:
+        return None
+    checks = pr.get("checks") or {}
+    marks = " ".join(f"{mark}{checks.get(key, 0)}" for key, mark in PR_MARKS)
+    text = f"PR #{pr['number']} {pr.get('state', '')} {marks}"
+    review = pr.get("review_state")
+    if review and review != "pending":
+        text += f" {str(review).replace('_', ' ')}"
+    return text
+
+
 def matches(ticket: Ticket, needle: str) -> bool:
     """Filter rule: every word appears in ``#number title kind priority``, case-insensitively."""
     if not needle:
@@ -113,6 +133,14 @@ class BoardState:
         changed = marks != self.queued
         self.queued = marks
         return changed
+    def set_pull_request(self, ticket_id: int, pr: dict[str, Any]) -> bool:
+        """Record a ``pr:created``/``pr:updated`` from the stream; False for an unknown ticket."""
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None:
+            return False
+        keys = ("number", "url", "state", "review_state", "checks")
+        self.tickets[ticket_id] = {**ticket, "pull_request": {k: pr.get(k) for k in keys}}
+        return True
 
     def columns(self) -> list[tuple[str, str]]:
         return [*COLUMNS, CANCELLED] if self.show_cancelled else list(COLUMNS)

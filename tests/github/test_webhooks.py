@@ -234,7 +234,7 @@ async def test_check_runs_update_the_pr_and_the_card(
     linked: dict[str, Any],
     with_pr: dict[str, Any],
 ) -> None:
-    events = []
+    events: list[Any] = []
 
     def collect() -> None:
         from codality_server.keys import BUS

@@ -163,6 +163,9 @@ class BoardScreen(LiveScreen):
             if changed:
                 self._refresh_columns(None)
             return
+        elif event.type in ("pr:created", "pr:updated") and event.ticket_id is not None:
+            if self.state.set_pull_request(event.ticket_id, event.data):
+                touched = {str(self.state.tickets[event.ticket_id].get("status"))}
         elif event.type in ("agent:started", "agent:stopped") and event.ticket_id is not None:
             status = "running" if event.type == "agent:started" else event.data.get("status")
             if self.state.set_agent_status(event.ticket_id, str(status or "stopped")):

@@ -16,11 +16,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Input, Label, Markdown, Static
 
-from codality_cli.tui.board_state import agent_badge
+from codality_cli.tui.board_state import agent_badge, pr_summary
 from codality_cli.tui.messages import EventReceived, ReviewRequested
 from codality_cli.tui.screens.base import LiveScreen
 from codality_cli.tui.widgets.comment_list import CommentList
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
+from codality_cli.tui.widgets.ticket_card import pr_style
 from codality_cli.tui.widgets.title_bar import TitleBar
 from codality_cli.tui.widgets.transcript import Transcript
 
@@ -44,6 +45,9 @@ def ticket_fields(ticket: dict[str, Any]) -> Text:
         text.append(f"\ndepends on {waits_for}", style="dim")
     if ticket.get("branch"):
         text.append(f"\nbranch {ticket['branch']}", style="dim")
+    pr = pr_summary(ticket)
+    if pr:
+        text.append(f"\n{pr}", style=pr_style(ticket))
     return text
 
 
@@ -183,6 +187,10 @@ class TicketScreen(LiveScreen):
             return
         if event.type == "ticket:updated":
             self._show_ticket(event.data)
+        elif event.type in ("pr:created", "pr:updated"):
+            keys = ("number", "url", "state", "review_state", "checks")
+            pr = {k: event.data.get(k) for k in keys}
+            self._show_ticket({**self.ticket, "pull_request": pr})
         elif event.type == "comment:created":
             self.query_one(CommentList).add(event.data)
         elif event.type.startswith("agent:"):

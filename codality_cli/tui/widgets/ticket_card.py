@@ -1,5 +1,5 @@
 """A ticket as a two-line card: number and title (after ⧗ when a work queue will run it), then
-kind, priority, agent badge and cost.
+kind, priority, agent badge, cost and the pull request with its check summary.
 
 Cards are renderables inside a ``StatusColumn`` (an ``OptionList``) rather than one widget each,
 so a board of a thousand tickets paints in one pass (bench/tui_board.py).
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from codality_cli.tui.board_state import Ticket, agent_badge
+from codality_cli.tui.board_state import Ticket, agent_badge, pr_summary
 
 PRIORITY_STYLES = {"urgent": "bold red", "high": "yellow", "medium": "cyan", "low": "dim"}
 BADGE_STYLES = {
@@ -38,4 +38,18 @@ def render_card(ticket: Ticket) -> Text:
     cost = ticket.get("agent_cost_usd")
     if isinstance(cost, int | float) and cost:
         card.append(f"  ${cost:.2f}", style="dim")
+    pr = pr_summary(ticket)
+    if pr:
+        card.append("  ")
+        card.append(pr, style=pr_style(ticket))
     return card
+
+
+def pr_style(ticket: Ticket) -> str:
+    """Red while a check fails, magenta once merged, dim when closed, else green."""
+    pr = ticket.get("pull_request") or {}
+    if pr.get("state") == "merged":
+        return "magenta"
+    if pr.get("state") == "closed":
+        return "dim"
+    return "red" if (pr.get("checks") or {}).get("failed") else "green"
