@@ -284,47 +284,60 @@ def _event(row: Row) -> WebhookEvent:
     )
 
 
-async def delivery_seen(conn: Connection, delivery_id: str) -> bool:
-    """Whether a delivery with this id was accepted before (a logged repeat does not count)."""
-    row = await fetchone(
-        conn,
-        "SELECT 1 FROM webhook_events WHERE delivery_id = ? AND status != 'skipped' LIMIT 1",
-        (delivery_id,),
-    )
-    return row is not None
-
-
-async def insert_event(
+async def record_delivery(
     conn: Connection,
     *,
     delivery_id: str,
     event: str,
     action: str | None,
     repository: str | None,
-    project_id: int | None,
-    status: DeliveryStatus,
-    result: str,
+    answered: str | None,
     now: str,
 ) -> WebhookEvent:
-    processed = None if status is DeliveryStatus.RECEIVED else now
+    """Log a delivery in one statement: ``skipped`` when its id was accepted before (then with
+    that delivery's project), ``processed`` with ``answered`` as the result when the receiver
+    answered it itself (a ping), else ``received`` (the work comes later)."""
     row = await fetchone(
         conn,
-        "INSERT INTO webhook_events(delivery_id, event, action, repository, project_id, status,"
-        " result, received_at, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        f" RETURNING {_EVENT_COLUMNS}",
-        (delivery_id, event, action, repository, project_id, status.value, result, now, processed),
+        "WITH earlier(project_id, seen) AS (SELECT max(project_id), count(*) > 0"
+        "  FROM webhook_events WHERE delivery_id = :delivery AND status != 'skipped')"
+        " INSERT INTO webhook_events(delivery_id, event, action, repository, project_id, status,"
+        " result, received_at, processed_at)"
+        " SELECT :delivery, :event, :action, :repository, earlier.project_id,"
+        "  CASE WHEN seen THEN 'skipped' WHEN :answered IS NOT NULL THEN 'processed'"
+        "   ELSE 'received' END,"
+        "  CASE WHEN seen THEN 'repeated delivery; handled before' ELSE coalesce(:answered, '')"
+        "   END,"
+        "  :now, CASE WHEN seen OR :answered IS NOT NULL THEN :now END"
+        f" FROM earlier RETURNING {_EVENT_COLUMNS}",
+        {
+            "delivery": delivery_id,
+            "event": event,
+            "action": action,
+            "repository": repository,
+            "answered": answered,
+            "now": now,
+        },
     )
     assert row is not None
     return _event(row)
 
 
 async def finish_event(
-    conn: Connection, event_id: int, status: DeliveryStatus, result: str, now: str
-) -> None:
-    await conn.execute(
-        "UPDATE webhook_events SET status = ?, result = ?, processed_at = ? WHERE id = ?",
-        (status.value, result, now, event_id),
+    conn: Connection,
+    event_id: int,
+    project_id: int | None,
+    status: DeliveryStatus,
+    result: str,
+    now: str,
+) -> WebhookEvent | None:
+    row = await fetchone(
+        conn,
+        "UPDATE webhook_events SET project_id = ?, status = ?, result = ?, processed_at = ?"
+        f" WHERE id = ? RETURNING {_EVENT_COLUMNS}",
+        (project_id, status.value, result, now, event_id),
     )
+    return _event(row) if row else None
 
 
 async def fail_unprocessed(conn: Connection, now: str) -> int:

@@ -43,6 +43,17 @@ async def project_by_id(conn: Connection, project_id: int) -> Project | None:
     return _project(row) if row else None
 
 
+async def project_by_github(conn: Connection, owner: str, repo: str) -> Project | None:
+    """The project linked to ``owner/repo``; GitHub compares these names case-insensitively."""
+    row = await fetchone(
+        conn,
+        f"SELECT {_COLUMNS} FROM projects WHERE github_owner = ? COLLATE NOCASE"
+        " AND github_repo = ? COLLATE NOCASE ORDER BY id LIMIT 1",
+        (owner, repo),
+    )
+    return _project(row) if row else None
+
+
 async def project_by_path(conn: Connection, path: str) -> Project | None:
     row = await fetchone(conn, f"SELECT {_COLUMNS} FROM projects WHERE path = ?", (path,))
     return _project(row) if row else None

@@ -342,12 +342,7 @@ class GitHubService(Service):
     async def project_for_repo(self, full_name: str) -> Project | None:
         """The project linked to ``owner/repo`` (names compare case-insensitively)."""
         owner, _, repo = full_name.partition("/")
-        for project in await self.services.projects.list():
-            if (project.github_owner or "").lower() == owner.lower() and (
-                project.github_repo or ""
-            ).lower() == repo.lower():
-                return project
-        return None
+        return await db_projects.project_by_github(self.db.reader, owner, repo)
 
 
 @dataclass(frozen=True)

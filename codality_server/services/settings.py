@@ -35,6 +35,9 @@ class SettingsService(Service):
         self.secrets = SecretStore(self.config.env_file, None if self.config.keyring else False)
         # The store is a read-modify-write of one file; two concurrent changes must not interleave.
         self._env_lock = asyncio.Lock()
+        # The last values read and the env file's (mtime, size) then: a webhook or an agent start
+        # reads them without a thread hop while nothing changed.
+        self._env_cache: tuple[tuple[int, int] | None, dict[str, str]] | None = None
 
     # --- settings ----------------------------------------------------------------------------
 
@@ -63,8 +66,17 @@ class SettingsService(Service):
     # --- environment values -------------------------------------------------------------------
 
     async def _effective_env(self) -> dict[str, tuple[str, rules.EnvSource]]:
-        stored = await asyncio.to_thread(self.secrets.values)
-        return rules.effective_env(stored, os.environ)
+        """The store's values over the process environment's. The store is read again only when
+        its file changed (every change, the keyring's too, rewrites it): a webhook or an agent
+        start reads it without a thread hop while nothing changed."""
+        stamp = self._env_stamp()
+        cached = self._env_cache
+        if cached is not None and stamp is not None and cached[0] == stamp:
+            stored = cached[1]
+        else:
+            stored = await asyncio.to_thread(self.secrets.values)
+            self._env_cache = (stamp, stored)
+        return rules.effective_env(dict(stored), os.environ)
 
     async def env_values(self) -> dict[str, str]:
         """Real (unmasked) env values, for the server's own use only; never returned by the API."""
@@ -73,6 +85,13 @@ class SettingsService(Service):
     async def model_access(self) -> rules.ModelAccess:
         """The model's key and base URL; a missing key is a 400 naming ``ANTHROPIC_API_KEY``."""
         return rules.ModelAccess.from_env(await self.env_values())
+
+    def _env_stamp(self) -> tuple[int, int] | None:
+        try:
+            info = os.stat(self.secrets.file)
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size
 
     async def env_list(self) -> list[dict[str, Any]]:
         """What the API shows: known and stored names, secret values masked, and each value's

@@ -82,39 +82,28 @@ class WebhookService(Service):
             raise InvalidInput("the body is not a JSON object", field="body")
         action = payload.get("action") if isinstance(payload.get("action"), str) else None
         repository = _full_name(payload)
-        project = await self.services.github.project_for_repo(repository) if repository else None
         async with self.db.transaction() as conn:
-            repeated = await db_github.delivery_seen(conn, delivery)
-            if repeated:
-                status, result = DeliveryStatus.SKIPPED, "repeated delivery; handled before"
-            elif event == "ping":
-                status, result = DeliveryStatus.PROCESSED, "pong"
-            else:
-                status, result = DeliveryStatus.RECEIVED, ""
-            row = await db_github.insert_event(
+            row = await db_github.record_delivery(
                 conn,
                 delivery_id=delivery,
                 event=event,
                 action=action,
                 repository=repository,
-                project_id=project.id if project else None,
-                status=status,
-                result=result,
+                answered="pong" if event == "ping" else None,
                 now=now_iso(),
             )
             self._inserted += 1
             if self._inserted % PRUNE_EVERY == 0:
                 await db_github.prune_events(conn, KEEP_EVENTS)
-        self.services.github.publish(
-            "github:webhook", project.id if project else None, None, row.view()
-        )
-        if status is DeliveryStatus.RECEIVED:
+        if row.status is DeliveryStatus.RECEIVED:
             task = asyncio.get_running_loop().create_task(
-                self._process(row.id, event, payload, project, repository or "")
+                self._process(row.id, event, payload, repository or "")
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        answer = {"ok": True, "id": row.id, "status": status.value}
+        else:
+            self.services.github.publish("github:webhook", row.project_id, None, row.view())
+        answer = {"ok": True, "id": row.id, "status": row.status.value}
         if event == "ping":
             answer["zen"] = "pong"
         return answer
@@ -129,15 +118,15 @@ class WebhookService(Service):
     # --- processing ---------------------------------------------------------------------------
 
     async def _process(
-        self,
-        event_id: int,
-        event: str,
-        payload: dict[str, Any],
-        project: Project | None,
-        repository: str,
+        self, event_id: int, event: str, payload: dict[str, Any], repository: str
     ) -> None:
+        """The delivery's work, after the answer; its log row gets the project and the result,
+        and ``github:webhook`` goes out on the project's channel."""
         lock = self._locks.setdefault(repository.lower(), asyncio.Lock())
         async with lock:
+            project = (
+                await self.services.github.project_for_repo(repository) if repository else None
+            )
             try:
                 status, result = await self._dispatch(event, payload, project)
             except DomainError as exc:
@@ -147,8 +136,13 @@ class WebhookService(Service):
             except Exception as exc:
                 log.exception("processing webhook %d (%s) failed", event_id, event)
                 status, result = DeliveryStatus.FAILED, f"internal error: {type(exc).__name__}"
+            project_id = project.id if project else None
             async with self.db.transaction() as conn:
-                await db_github.finish_event(conn, event_id, status, result[:2000], now_iso())
+                row = await db_github.finish_event(
+                    conn, event_id, project_id, status, result[:2000], now_iso()
+                )
+            if row is not None:
+                self.services.github.publish("github:webhook", project_id, None, row.view())
 
     async def _dispatch(
         self, event: str, payload: dict[str, Any], project: Project | None
