@@ -18,6 +18,7 @@ CREATE TABLE pull_requests (
     checks_failed    INTEGER NOT NULL DEFAULT 0,
     checks_pending   INTEGER NOT NULL DEFAULT 0,
     auto_retry_count INTEGER NOT NULL DEFAULT 0,
+    ci_handled_sha   TEXT,
     merged_sha       TEXT,
     created_at       TEXT NOT NULL,
     updated_at       TEXT NOT NULL,
