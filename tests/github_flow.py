@@ -74,7 +74,7 @@ async def eventually(
 
 def webhooks_idle(server: RunningServer) -> None:
     """Wait until the server has processed every webhook it received."""
-    from codality_server.keys import SERVICES
+    from codality_server.http.keys import SERVICES
 
     server.call(server.app[SERVICES].webhooks.idle())
 

@@ -16,8 +16,8 @@ class Services:
         from .comments import CommentService
         from .discover import DiscoverService
         from .discover_agent import DiscoverAgent
-        from .models import ModelService
         from .github import GitHubService
+        from .models import ModelService
         from .plans import PlanService
         from .profile import ProfileService
         from .projects import ProjectService

@@ -15,14 +15,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from codality_server.agent.runtime import AGENT_IDENTITY
 from codality_server.db import github as db_github
 from codality_server.db import reviews as db_reviews
 from codality_server.domain import github as gh
 from codality_server.domain.errors import Conflict, NotFound
 from codality_server.domain.projects import Project
 from codality_server.domain.reviews import MergeDiff
-from codality_server.domain.sessions import SessionStatus
+from codality_server.domain.sessions import Owner, SessionStatus
 from codality_server.domain.tickets import Ticket, TicketStatus
 from codality_server.domain.users import User
 from codality_server.git import remote
@@ -33,6 +32,7 @@ from codality_server.github.client import GitHubClient, GitHubError
 from .base import Service, now_iso
 from .github import unavailable
 from .reviews import ticket_branch
+from .ticket_agent import AGENT_IDENTITY
 
 log = logging.getLogger("codality.github")
 MERGE_METHODS = ("merge", "squash", "rebase")
@@ -257,7 +257,7 @@ class PullRequestService(Service):
             raise Conflict(
                 f"pull request #{pr.number} is {pr.state.value}", {"reason": "pr_not_open"}
             )
-        chosen = method or await self.services.settings.get("merge_strategy")
+        chosen = method or (await self.services.settings.current()).merge_strategy
         client, token = await self.services.github.api()
         try:
             result = await client.put(
@@ -511,7 +511,7 @@ class PullRequestService(Service):
         self, pr: gh.PullRequest, client: GitHubClient | None = None, token: str | None = None
     ) -> None:
         """``codality/agent`` from the ticket's last agent session, then the readiness check."""
-        sessions = await self.services.agent_sessions.for_ticket(pr.ticket_id)
+        sessions = await self.services.agent_sessions.for_owner(Owner.ticket(pr.ticket_id))
         last = sessions[0] if sessions else None
         agent_ok: bool | None = None
         if last is None:
@@ -549,7 +549,7 @@ class PullRequestService(Service):
         conclusion = {"approved": "success", "changes_requested": "failure"}.get(state, "neutral")
         title = f"Review: {state.replace('_', ' ')}"
         await self.post_check(pr, gh.REVIEW_CHECK, conclusion, title, body.strip() or title)
-        sessions = await self.services.agent_sessions.for_ticket(pr.ticket_id)
+        sessions = await self.services.agent_sessions.for_owner(Owner.ticket(pr.ticket_id))
         agent_ok = None if not sessions else sessions[0].status is SessionStatus.COMPLETED
         await self.post_readiness(pr, agent_ok)
 

@@ -20,6 +20,7 @@ from codality_server.domain import github as gh
 from codality_server.domain.errors import DomainError, Forbidden, InvalidInput
 from codality_server.domain.github import DeliveryStatus
 from codality_server.domain.projects import Project
+from codality_server.domain.sessions import Owner
 from codality_server.github.client import verify_signature
 
 from .base import Service, now_iso
@@ -250,7 +251,7 @@ class WebhookService(Service):
 
     async def _command(self, pr: gh.PullRequest, command: str) -> str:
         pulls = self.services.pull_requests
-        limit = await self.services.settings.get("ci_max_retries")
+        limit = (await self.services.settings.current()).ci_max_retries
         if command == "retry":
             await pulls.set_retry_count(pr, 0)
             await pulls.reply(
@@ -266,7 +267,7 @@ class WebhookService(Service):
 
     async def _status_text(self, pr: gh.PullRequest, limit: int) -> str:
         ticket = await self.services.tickets.get_by_id(pr.ticket_id)
-        sessions = await self.services.agent_sessions.for_ticket(ticket.id)
+        sessions = await self.services.agent_sessions.for_owner(Owner.ticket(ticket.id))
         running = self.services.agent.is_running(ticket.id)
         agent = (
             "running"

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from codality_server.agent.runtime import AGENT_IDENTITY
 from codality_server.db import reviews as db_reviews
 from codality_server.domain.errors import Conflict
 from codality_server.domain.projects import Project
@@ -32,6 +31,7 @@ from codality_server.git.worktrees import commit_all, remove_worktree
 
 from .base import Service, now_iso
 from .reviews import work_branch
+from .ticket_agent import AGENT_IDENTITY
 
 
 class WorktreeService(Service):

@@ -58,7 +58,7 @@ async def test_tokens_never_leak(
     settle(server, fake_github)
     answers.append(str((await api.get("/api/github/webhooks/events?limit=500")).json()))
 
-    from codality_server.keys import BUS
+    from codality_server.http.keys import BUS
 
     events = [str(e.data) for e in server.app[BUS]._ring]
     logs = [r.getMessage() for r in caplog.records]

@@ -188,7 +188,7 @@ async def test_push_to_default_syncs_and_rebases_open_worktrees(
     git(git_repo, "worktree", "add", "-q", "-b", "codality/2-conflicting", str(other), "main")
     (other / "README.md").write_text("# Mine\n")
     git(other, "commit", "-qam", "mine")
-    from codality_server.keys import SERVICES
+    from codality_server.http.keys import SERVICES
 
     server.call(
         server.app[SERVICES].tickets.set_worktree(
@@ -237,7 +237,7 @@ async def test_check_runs_update_the_pr_and_the_card(
     events: list[Any] = []
 
     def collect() -> None:
-        from codality_server.keys import BUS
+        from codality_server.http.keys import BUS
 
         events.extend(e for e in server.app[BUS]._ring if e.type == "pr:updated")
 
@@ -272,7 +272,7 @@ async def test_slash_commands_and_ordinary_comments(
     linked: dict[str, Any],
     with_pr: dict[str, Any],
 ) -> None:
-    from codality_server.keys import SERVICES
+    from codality_server.http.keys import SERVICES
 
     pulls = server.app[SERVICES].pull_requests
     pr = server.call(pulls.find(with_pr["ticket_id"]))
@@ -312,7 +312,7 @@ async def test_reviews_set_the_review_state(
     linked: dict[str, Any],
     with_pr: dict[str, Any],
 ) -> None:
-    from codality_server.keys import SERVICES
+    from codality_server.http.keys import SERVICES
 
     pulls = server.app[SERVICES].pull_requests
     server.call(pulls.set_retry_count(server.call(pulls.find(with_pr["ticket_id"])), 3))

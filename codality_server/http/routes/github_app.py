@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import Field
 
-from codality_server.keys import SERVICES
+from codality_server.http.keys import SERVICES
 
 from ..responses import json_created, json_ok
 from ..route import Route

@@ -7,7 +7,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
-from codality_server.keys import SERVICES, USER
+from codality_server.http.keys import SERVICES, USER
 
 from ..responses import json_created, json_ok
 from ..route import Route

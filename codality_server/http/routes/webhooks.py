@@ -6,7 +6,7 @@ from aiohttp import web
 
 from codality_server.domain.errors import PayloadTooLarge
 from codality_server.domain.github import MAX_WEBHOOK_BYTES
-from codality_server.keys import SERVICES
+from codality_server.http.keys import SERVICES
 
 from ..responses import json_ok
 from ..route import Route
