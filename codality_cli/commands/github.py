@@ -97,13 +97,10 @@ def _open(cli: CliContext, url: str, what: str) -> None:
 
 def _wait(cli: CliContext, done: Any, timeout: float, waiting_for: str) -> dict[str, Any]:
     """Poll the status until ``done(status)``; a timeout is an error naming what was missing."""
-
-    async def poll(api: ApiClient) -> dict[str, Any]:
-        import asyncio
-
-        deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout
+    with cli.streams.spinner(f"waiting for {waiting_for}…"):
         while True:
-            found = await api.github.status()
+            found = cli.run(lambda api: api.github.status())
             if done(found):
                 return found
             if time.monotonic() > deadline:
@@ -111,10 +108,7 @@ def _wait(cli: CliContext, done: Any, timeout: float, waiting_for: str) -> dict[
                     f"timed out waiting for {waiting_for}; run `codality github connect` again"
                     " or check `codality github status`"
                 )
-            await asyncio.sleep(POLL_S)
-
-    with cli.streams.spinner(f"waiting for {waiting_for}…"):
-        return cli.run(poll)
+            time.sleep(POLL_S)
 
 
 @app.command("connect")
