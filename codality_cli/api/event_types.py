@@ -227,10 +227,12 @@ class ReviewCreated(TypedDict):
 
 
 class FeedbackStarted(TypedDict):
-    """``feedback:started``: A review's requested changes started the agent."""
+    """``feedback:started``: Feedback (a review, CI, a PR comment) started the agent."""
 
     ticket_id: int
-    review_id: int
+    review_id: int | None
+    trigger: str
+    pull_request: int | None
     session: SessionView
 
 
@@ -490,11 +492,16 @@ class PullRequestUpdated(TypedDict):
 class GithubWebhook(TypedDict):
     """``github:webhook``: A GitHub webhook delivery was received and handled."""
 
+    id: int
     delivery_id: str
     event: str
     action: str | None
+    repository: str | None
     project_id: int | None
+    status: str
     result: str
+    received_at: str
+    processed_at: str | None
 
 
 PAYLOADS: dict[str, type] = {

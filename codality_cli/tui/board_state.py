@@ -133,6 +133,7 @@ class BoardState:
         changed = marks != self.queued
         self.queued = marks
         return changed
+
     def set_pull_request(self, ticket_id: int, pr: dict[str, Any]) -> bool:
         """Record a ``pr:created``/``pr:updated`` from the stream; False for an unknown ticket."""
         ticket = self.tickets.get(ticket_id)

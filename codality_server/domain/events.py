@@ -317,10 +317,17 @@ class ReviewCreated(Payload):
     comments: list[ReviewCommentView]
 
 
-@event("feedback:started", (TICKET, PROJECT), "A review's requested changes started the agent")
+@event(
+    "feedback:started", (TICKET, PROJECT), "Feedback (a review, CI, a PR comment) started the agent"
+)
 class FeedbackStarted(Payload):
+    """The agent started on feedback: a review inside Codality, or on GitHub a CI failure, a PR
+    comment or a review (then ``trigger`` says which and ``pull_request`` names the PR)."""
+
     ticket_id: int
-    review_id: int
+    review_id: int | None = None
+    trigger: str = "review"
+    pull_request: int | None = None
     session: SessionView
 
 
@@ -562,11 +569,18 @@ class PullRequestUpdated(Payload):
 
 @event("github:webhook", (PROJECT,), "A GitHub webhook delivery was received and handled")
 class GithubWebhook(Payload):
+    """A row of the webhook log (``GET /api/github/webhooks/events``)."""
+
+    id: int
     delivery_id: str
     event: str
     action: str | None = None
+    repository: str | None = None
     project_id: int | None = None
+    status: str
     result: str
+    received_at: str
+    processed_at: str | None = None
 
 
 # --- the published event -----------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from codality_server.db import projects as db_projects
 from codality_server.domain import github as gh
 from codality_server.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
-from codality_server.domain.events import project_channel, ticket_channel
+from codality_server.domain.events import Payload, project_channel, ticket_channel
 from codality_server.domain.projects import Project
 from codality_server.git import remote
 from codality_server.git.repository import redact_url
@@ -71,16 +71,15 @@ class GitHubService(Service):
                 asyncio.get_running_loop().create_task(old.close())
         return self._client
 
-    def publish(
-        self, type_: str, project_id: int | None, ticket_id: int | None, data: dict[str, Any]
-    ) -> None:
-        """Every GitHub-related event, on the ticket's and the project's channels."""
+    def publish(self, payload: Payload, project_id: int | None, ticket_id: int | None) -> None:
+        """Every GitHub-related event, on the ticket's and the project's channels (those the
+        catalogue names for its type)."""
         channels = []
         if ticket_id is not None:
             channels.append(ticket_channel(ticket_id))
         if project_id is not None:
             channels.append(project_channel(project_id))
-        self.bus.publish(type_, channels, data)
+        self.bus.publish(payload, channels)
 
     async def api(self) -> tuple[GitHubClient, str]:
         """The client and a valid installation token; 409 until the App is installed."""
@@ -186,7 +185,6 @@ class GitHubService(Service):
         await self.services.settings.update_env(values)
         self.client(config).tokens.clear()
         updated = await self.app_config()
-        self.publish("github:app", None, None, {"connected": True, "app_id": updated.app_id})
         return updated.install_url or config.web_url
 
     async def record_installation(self, installation_id: str, action: str | None) -> dict[str, Any]:
@@ -206,9 +204,6 @@ class GitHubService(Service):
         account = str((found.get("account") or {}).get("login") or "")
         await self.services.settings.update_env(
             {gh.ENV_INSTALLATION_ID: installation_id, gh.ENV_INSTALLATION_ACCOUNT: account or None}
-        )
-        self.publish(
-            "github:app", None, None, {"installed": True, "installation_id": installation_id}
         )
         return {"installed": True, "installation_id": installation_id, "account": account}
 
@@ -336,7 +331,6 @@ class GitHubService(Service):
             updated = await db_projects.update_project(conn, project.id, now_iso(), **fields)
         if updated is None:
             raise NotFound(f"no project with slug {project.slug!r}")
-        self.publish("project:updated", project.id, None, updated.view())
         return updated
 
     async def project_for_repo(self, full_name: str) -> Project | None:

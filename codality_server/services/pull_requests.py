@@ -19,6 +19,7 @@ from codality_server.db import github as db_github
 from codality_server.db import reviews as db_reviews
 from codality_server.domain import github as gh
 from codality_server.domain.errors import Conflict, NotFound
+from codality_server.domain.events import PullRequestCreated, PullRequestUpdated
 from codality_server.domain.projects import Project
 from codality_server.domain.reviews import MergeDiff
 from codality_server.domain.sessions import Owner, SessionStatus
@@ -165,7 +166,7 @@ class PullRequestService(Service):
                 base_branch=str((data.get("base") or {}).get("ref") or project.default_branch),
                 now=now_iso(),
             )
-        self.services.github.publish("pr:created", project.id, ticket.id, pr.view())
+        self._announce(pr, created=True)
         await self._ticket_changed(project, ticket.id)
         await self.post_agent_check(pr, client, token)
         return pr.view()
@@ -180,7 +181,7 @@ class PullRequestService(Service):
         client, token = await self.services.github.api()
         _, sha = await self._push(project, ticket, user, token)
         pr = await self._save(pr, head_sha=sha)
-        self.services.github.publish("pr:updated", project.id, ticket.id, pr.view())
+        self._announce(pr)
         await self._ticket_changed(project, ticket.id)
         await self.post_agent_check(pr, client, token)
         return pr.view()
@@ -215,7 +216,7 @@ class PullRequestService(Service):
             checks_pending=counts["pending"],
         )
         if updated.summary() != pr.summary() or updated.head_sha != pr.head_sha:
-            self.services.github.publish("pr:updated", project.id, ticket.id, updated.view())
+            self._announce(updated)
             await self._ticket_changed(project, ticket.id)
         return {
             "pull_request": updated.view(),
@@ -297,7 +298,7 @@ class PullRequestService(Service):
         except GitHubError as exc:
             raise unavailable(exc, f"close pull request #{pr.number}") from None
         closed = await self._save(pr, state=gh.PrState.CLOSED, closed_at=now_iso())
-        self.services.github.publish("pr:updated", closed.project_id, ticket.id, closed.view())
+        self._announce(closed)
         return closed
 
     # --- what GitHub tells us (webhooks) --------------------------------------------------------
@@ -309,7 +310,7 @@ class PullRequestService(Service):
             pr = await self._save(
                 pr, state=gh.PrState.MERGED, merged_sha=merged_sha or None, closed_at=now_iso()
             )
-            self.services.github.publish("pr:updated", project.id, pr.ticket_id, pr.view())
+            self._announce(pr)
         ticket = await self.services.tickets.get_by_id(pr.ticket_id)
         notes: list[str] = []
         if ticket.branch or ticket.worktree_path:
@@ -327,7 +328,7 @@ class PullRequestService(Service):
         """Closed without merging: the ticket is cancelled (its worktree stays for a look)."""
         if pr.state is gh.PrState.OPEN:
             pr = await self._save(pr, state=gh.PrState.CLOSED, closed_at=now_iso())
-            self.services.github.publish("pr:updated", project.id, pr.ticket_id, pr.view())
+            self._announce(pr)
         ticket = await self.services.tickets.get_by_id(pr.ticket_id)
         if ticket.status in (TicketStatus.DONE, TicketStatus.CANCELLED):
             return f"ticket #{ticket.number} already {ticket.status.value}"
@@ -344,7 +345,7 @@ class PullRequestService(Service):
             pr, head_sha=head, title=str(data.get("title") or pr.title), state=state
         )
         if updated.view() != pr.view():
-            self.services.github.publish("pr:updated", project.id, pr.ticket_id, updated.view())
+            self._announce(updated)
             await self._ticket_changed(project, pr.ticket_id)
         return f"pull request #{pr.number} head {head[:10]}"
 
@@ -368,9 +369,7 @@ class PullRequestService(Service):
                 checks_failed=counts["failed"],
                 checks_pending=counts["pending"],
             )
-            self.services.github.publish(
-                "pr:updated", project.id, pr.ticket_id, {**updated.view(), "check": run.view()}
-            )
+            self._announce(updated, check=run)
             await self._ticket_changed(project, pr.ticket_id)
             changed.append(updated)
         return changed
@@ -385,7 +384,7 @@ class PullRequestService(Service):
         elif state == "changes_requested":
             new = gh.ReviewState.CHANGES_REQUESTED
         updated = await self._save(pr, review_state=new)
-        self.services.github.publish("pr:updated", project.id, pr.ticket_id, updated.view())
+        self._announce(updated)
         await self._ticket_changed(project, pr.ticket_id)
         return f"review {state or 'submitted'} on pull request #{pr.number}"
 
@@ -554,6 +553,18 @@ class PullRequestService(Service):
         await self.post_readiness(pr, agent_ok)
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _announce(
+        self, pr: gh.PullRequest, created: bool = False, check: gh.CheckRun | None = None
+    ) -> None:
+        """``pr:created`` / ``pr:updated`` on the ticket's and the project's channels."""
+        view = pr.view()
+        if check is not None:
+            view["check"] = check.view()
+        kind = PullRequestCreated if created else PullRequestUpdated
+        self.services.github.publish(
+            kind(ticket_id=pr.ticket_id, pull_request=view), pr.project_id, pr.ticket_id
+        )
 
     async def _save(self, pr: gh.PullRequest, **fields: Any) -> gh.PullRequest:
         async with self.db.transaction() as conn:

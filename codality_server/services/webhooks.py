@@ -18,6 +18,7 @@ from typing import Any
 from codality_server.db import github as db_github
 from codality_server.domain import github as gh
 from codality_server.domain.errors import DomainError, Forbidden, InvalidInput
+from codality_server.domain.events import GithubWebhook
 from codality_server.domain.github import DeliveryStatus
 from codality_server.domain.projects import Project
 from codality_server.domain.sessions import Owner
@@ -103,7 +104,7 @@ class WebhookService(Service):
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         else:
-            self.services.github.publish("github:webhook", row.project_id, None, row.view())
+            self.services.github.publish(GithubWebhook(**row.view()), row.project_id, None)
         answer = {"ok": True, "id": row.id, "status": row.status.value}
         if event == "ping":
             answer["zen"] = "pong"
@@ -143,7 +144,7 @@ class WebhookService(Service):
                     conn, event_id, project_id, status, result[:2000], now_iso()
                 )
             if row is not None:
-                self.services.github.publish("github:webhook", project_id, None, row.view())
+                self.services.github.publish(GithubWebhook(**row.view()), project_id, None)
 
     async def _dispatch(
         self, event: str, payload: dict[str, Any], project: Project | None
@@ -244,9 +245,6 @@ class WebhookService(Service):
             return DeliveryStatus.PROCESSED, await self._command(pr, command)
         await self.services.pull_requests.store_comment(pr, "issue", comment)
         await self.services.pull_requests.set_retry_count(pr, 0)
-        self.services.github.publish(
-            "pr:comment", project.id, pr.ticket_id, {"pull_request": pr.number, "author": author}
-        )
         return DeliveryStatus.PROCESSED, f"comment by {author} stored; retries reset"
 
     async def _command(self, pr: gh.PullRequest, command: str) -> str:

@@ -164,7 +164,7 @@ class BoardScreen(LiveScreen):
                 self._refresh_columns(None)
             return
         elif event.type in ("pr:created", "pr:updated") and event.ticket_id is not None:
-            if self.state.set_pull_request(event.ticket_id, event.data):
+            if self.state.set_pull_request(event.ticket_id, event.data.get("pull_request") or {}):
                 touched = {str(self.state.tickets[event.ticket_id].get("status"))}
         elif event.type in ("agent:started", "agent:stopped") and event.ticket_id is not None:
             status = "running" if event.type == "agent:started" else event.data.get("status")

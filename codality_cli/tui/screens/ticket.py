@@ -189,7 +189,8 @@ class TicketScreen(LiveScreen):
             self._show_ticket(event.data)
         elif event.type in ("pr:created", "pr:updated"):
             keys = ("number", "url", "state", "review_state", "checks")
-            pr = {k: event.data.get(k) for k in keys}
+            view = event.data.get("pull_request") or {}
+            pr = {k: view.get(k) for k in keys}
             self._show_ticket({**self.ticket, "pull_request": pr})
         elif event.type == "comment:created":
             self.query_one(CommentList).add(event.data)
