@@ -22,7 +22,7 @@ _PR_COLUMNS = (
     "p.id, p.ticket_id, p.project_id, p.owner, p.repo, p.number, p.url, p.title, p.state,"
     " p.head_branch, p.head_sha, p.base_branch, p.review_state, p.checks_passed,"
     " p.checks_failed, p.checks_pending, p.auto_retry_count, p.merged_sha, p.created_at,"
-    " p.updated_at, p.closed_at, t.number AS ticket_number"
+    " p.updated_at, p.closed_at, p.ci_handled_sha, t.number AS ticket_number"
 )
 _PR_FROM = "FROM pull_requests p JOIN tickets t ON t.id = p.ticket_id"
 _PR_UPDATABLE = {
@@ -36,6 +36,7 @@ _PR_UPDATABLE = {
     "auto_retry_count",
     "merged_sha",
     "closed_at",
+    "ci_handled_sha",
 }
 
 
@@ -63,6 +64,7 @@ def _pr(row: Row) -> PullRequest:
         updated_at=row["updated_at"],
         closed_at=row["closed_at"],
         ticket_number=row["ticket_number"],
+        ci_handled_sha=row["ci_handled_sha"],
     )
 
 

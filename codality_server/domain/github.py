@@ -254,6 +254,7 @@ class PullRequest:
     updated_at: str
     closed_at: str | None
     ticket_number: int = 0
+    ci_handled_sha: str | None = None  # the head whose failing CI the feedback loop took up
 
     @property
     def full_name(self) -> str:

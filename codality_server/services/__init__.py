@@ -16,6 +16,7 @@ class Services:
         from .comments import CommentService
         from .discover import DiscoverService
         from .discover_agent import DiscoverAgent
+        from .feedback import FeedbackService
         from .github import GitHubService
         from .models import ModelService
         from .plans import PlanService
@@ -53,6 +54,7 @@ class Services:
         self.github = GitHubService(self)
         self.pull_requests = PullRequestService(self)
         self.webhooks = WebhookService(self)
+        self.feedback = FeedbackService(self)
         self._repo_locks: dict[str, asyncio.Lock] = {}
         # Set by the process runner (``__main__``); absent when the app is embedded in tests.
         self.restart_requested: asyncio.Event | None = None
@@ -64,6 +66,7 @@ class Services:
         await self.supervisor.recover()
         await self.discover.interrupt_streaming()
         await self.webhooks.start()
+        self.feedback.start()
 
     async def stop(self) -> None:
         """Work to do before the database closes (webhook work, agents, the GitHub client)."""

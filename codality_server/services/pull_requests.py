@@ -391,6 +391,10 @@ class PullRequestService(Service):
     async def set_retry_count(self, pr: gh.PullRequest, count: int) -> gh.PullRequest:
         return await self._save(pr, auto_retry_count=count)
 
+    async def reset_ci(self, pr: gh.PullRequest) -> gh.PullRequest:
+        """``/codality retry``: a fresh budget, and the head's CI may be taken up again."""
+        return await self._save(pr, auto_retry_count=0, ci_handled_sha=None)
+
     async def reply(self, pr: gh.PullRequest, body: str) -> None:
         """Post a comment on the PR as the App."""
         client, token = await self.services.github.api()

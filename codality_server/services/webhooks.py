@@ -216,8 +216,11 @@ class WebhookService(Service):
         prs = await self.services.pull_requests.on_check_run(project, run)
         if not prs:
             return DeliveryStatus.IGNORED, f"{run.name}: not the head of a ticket's pull request"
-        numbers = ", ".join(f"#{pr.number}" for pr in prs)
-        return DeliveryStatus.PROCESSED, f"{run.name} {run.outcome} on {numbers}"
+        notes = [f"{run.name} {run.outcome} on " + ", ".join(f"#{pr.number}" for pr in prs)]
+        if run.status == "completed" and not run.ours:
+            for pr in prs:
+                notes.append(await self.services.feedback.on_check_completed(project, pr))
+        return DeliveryStatus.PROCESSED, "; ".join(notes)
 
     async def _check_suite(self, project: Project, payload: dict[str, Any]) -> Outcome:
         suite = payload.get("check_suite") or {}
@@ -244,14 +247,15 @@ class WebhookService(Service):
         if command is not None:
             return DeliveryStatus.PROCESSED, await self._command(pr, command)
         await self.services.pull_requests.store_comment(pr, "issue", comment)
-        await self.services.pull_requests.set_retry_count(pr, 0)
-        return DeliveryStatus.PROCESSED, f"comment by {author} stored; retries reset"
+        pr = await self.services.pull_requests.set_retry_count(pr, 0)
+        answer = await self.services.feedback.on_comment(project, pr, author, body)
+        return DeliveryStatus.PROCESSED, f"comment by {author} stored; retries reset; {answer}"
 
     async def _command(self, pr: gh.PullRequest, command: str) -> str:
         pulls = self.services.pull_requests
         limit = (await self.services.settings.current()).ci_max_retries
         if command == "retry":
-            await pulls.set_retry_count(pr, 0)
+            await pulls.reset_ci(pr)
             await pulls.reply(
                 pr,
                 f"🔄 CI auto-fix counter reset: the next CI failure gets {limit} fresh attempts.",
@@ -288,8 +292,14 @@ class WebhookService(Service):
             return DeliveryStatus.PROCESSED, f"logged ({payload.get('action')})"
         author = str((review.get("user") or {}).get("login") or "")
         result = await self.services.pull_requests.on_review(project, pr, review)
-        if str(review.get("state") or "").lower() == "changes_requested" and not gh.is_bot(author):
-            await self.services.pull_requests.set_retry_count(pr, 0)
+        if gh.is_bot(author):
+            return DeliveryStatus.PROCESSED, result
+        asks = str(review.get("state") or "").lower() == "changes_requested"
+        if asks or str(review.get("body") or "").strip():
+            pr = await self.services.pull_requests.set_retry_count(pr, 0)
+            result += "; retries reset"
+        if asks:
+            result += "; " + await self.services.feedback.on_changes_requested(project, pr, review)
         return DeliveryStatus.PROCESSED, result
 
 
