@@ -55,7 +55,8 @@ async def main():
         signed = await client.post("/api/setup/verify", json={"code": code, "email": "a@b.c"})
         auth = {"Authorization": "Bearer " + (await signed.json())["token"]}
         hook = await client.post("/api/github/webhooks", data=b"{}",
-                                 headers={"X-Hub-Signature-256": "sha256=00"})
+                                 headers={"X-Hub-Signature-256": "sha256=00",
+                                          "Content-Type": "application/json"})
         assert hook.status == 403, hook.status
         status = await client.get("/api/github/app/status", headers=auth)
         assert (await status.json())["configured"] is False

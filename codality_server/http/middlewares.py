@@ -29,7 +29,7 @@ from codality_server.http.keys import SERVICES, SESSION_TOKEN, SETTINGS, USER
 
 from .responses import error_body
 from .route import Handler, Route
-from .validation import is_unicode_text, read_body
+from .validation import LARGE_BODIES, is_unicode_text, read_body
 
 log = logging.getLogger("codality.http")
 
@@ -134,6 +134,8 @@ async def request_guard(
         raise UnsupportedMediaType(
             f"compressed request bodies ({encoding}) are not accepted; send plain JSON"
         )
+    if request.path in LARGE_BODIES:
+        request = request.clone(client_max_size=LARGE_BODIES[request.path])
     body = await read_body(request) if request.body_exists else b""
     if request.method not in _SAFE and (body or "Content-Type" in request.headers):
         require_json(request)

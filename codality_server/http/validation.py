@@ -12,6 +12,7 @@ from aiohttp.web import RequestPayloadError
 from pydantic import BaseModel, ValidationError
 
 from codality_server.domain.errors import InvalidInput, PayloadTooLarge
+from codality_server.domain.github import MAX_WEBHOOK_BYTES
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -29,7 +30,8 @@ MAX_BODY_BYTES = 1024 * 1024
 # Deeper than any body the API takes; far below where the parser or pydantic would recurse out.
 MAX_JSON_DEPTH = 64
 _LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_TOO_LARGE = f"request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB"
+# Routes that take more than MAX_BODY_BYTES: GitHub sends webhook bodies up to 25 MiB.
+LARGE_BODIES: dict[str, int] = {"/api/github/webhooks": MAX_WEBHOOK_BYTES}
 
 
 async def read_body(request: web.Request) -> bytes:
@@ -39,12 +41,13 @@ async def read_body(request: web.Request) -> bytes:
     handler that parses it read it once between them.
     """
     length = request.content_length
+    too_large = f"request body is larger than {request.client_max_size // (1024 * 1024)} MiB"
     if length is not None and length > request.client_max_size:
-        raise PayloadTooLarge(_TOO_LARGE)
+        raise PayloadTooLarge(too_large)
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLarge(_TOO_LARGE) from None
+        raise PayloadTooLarge(too_large) from None
     except RequestPayloadError:
         raise InvalidInput("the request body could not be read to its end", field="body") from None
 

@@ -4,33 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from codality_server.domain.errors import PayloadTooLarge
-from codality_server.domain.github import MAX_WEBHOOK_BYTES
 from codality_server.http.keys import SERVICES
 
 from ..responses import json_ok
 from ..route import Route
-
-
-async def read_raw(request: web.Request, limit: int) -> bytes:
-    """The whole body, refused past ``limit`` bytes (a read may return a part, so loop)."""
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await request.content.read(min(1024 * 1024, limit + 1 - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-    return b"".join(chunks)
+from ..validation import read_body
 
 
 async def receive(request: web.Request) -> web.Response:
-    body = await read_raw(request, MAX_WEBHOOK_BYTES)
+    body = await read_body(request)  # up to 25 MiB: the request guard raised the limit
     return json_ok(await request.app[SERVICES].webhooks.receive(request.headers, body))
 
 
