@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.cli.conftest import Cli
 
 
@@ -80,3 +82,17 @@ def test_env_shows_where_each_value_comes_from_when_the_server_says() -> None:
     # An older server says nothing about sources: no empty column.
     older = [{k: v for k, v in row.items() if k != "source"} for row in rows]
     assert [c.header for c in env_columns(older)] == ["name", "set", "secret", "value"]
+
+
+def test_env_says_which_values_come_from_the_servers_environment(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://model.example")  # the server's process env
+    assert cli("settings", "env-set", "ANTHROPIC_API_KEY", "sk-test-1234567890").exit_code == 0
+    rows = {
+        line.split("\t")[0]: line.split("\t") for line in cli("settings", "env").stdout.splitlines()
+    }
+    assert rows["ANTHROPIC_API_KEY"][-1] == "store"
+    assert rows["ANTHROPIC_BASE_URL"][-2:] == ["http://model.example", "environment"]
+    table = cli("settings", "env", tty=True).stdout
+    assert "SOURCE" in table.splitlines()[0]
