@@ -23,20 +23,30 @@ import time
 from pathlib import Path
 
 
-def median_ms(
-    argv: list[str], runs: int, env: dict[str, str], cwd: Path | None = None
-) -> tuple[float, float]:
-    """Median wall and CPU milliseconds of ``argv`` over ``runs`` runs."""
-    walls, cpus = [], []
+def one_run(argv: list[str], env: dict[str, str], cwd: Path | None) -> tuple[float, float]:
+    """Wall and CPU (user + system) milliseconds of one run of ``argv``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, cwd=cwd, check=True, capture_output=True)
+    wall = (time.perf_counter() - start) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu * 1000
+
+
+def medians(
+    commands: list[tuple[list[str], Path | None]], runs: int, env: dict[str, str]
+) -> list[tuple[float, float]]:
+    """Median wall and CPU ms of each command; the commands take turns, run after run, so a
+    machine that gets busier or quieter meanwhile weighs on all of them alike."""
+    samples: list[list[tuple[float, float]]] = [[] for _ in commands]
     for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(argv, env=env, cwd=cwd, check=True, capture_output=True)
-        walls.append((time.perf_counter() - start) * 1000)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        cpus.append(used * 1000)
-    return statistics.median(walls), statistics.median(cpus)
+        for taken, (argv, cwd) in zip(samples, commands, strict=True):
+            taken.append(one_run(argv, env, cwd))
+    return [
+        (statistics.median(w for w, _ in taken), statistics.median(c for _, c in taken))
+        for taken in samples
+    ]
 
 
 def main() -> None:
@@ -71,9 +81,16 @@ def main() -> None:
                 cwd=repo, env=env, check=True, capture_output=True,
             )  # fmt: skip
         try:
-            bare = median_ms([sys.executable, "-c", "pass"], runs, env)
-            help_ms = median_ms([*codality, "--help"], runs, env)
-            listing = median_ms([*codality, "ticket", "list", "--json"], runs, env, repo)
+            subprocess.run([*codality, "ticket", "list"], cwd=repo, env=env, capture_output=True)
+            bare, help_ms, listing = medians(
+                [
+                    ([sys.executable, "-c", "pass"], None),
+                    ([*codality, "--help"], None),
+                    ([*codality, "ticket", "list", "--json"], repo),
+                ],
+                runs,
+                env,
+            )
         finally:
             subprocess.run([*codality, "logout"], env=env, capture_output=True)
             subprocess.run([*codality, "server", "stop"], env=env, capture_output=True)
