@@ -35,6 +35,7 @@ HEADERS = {"Accept": "application/json", "User-Agent": "codality-cli"}
 TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 5.0
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
 class Response(Protocol):
@@ -385,10 +386,11 @@ class BlockingTransport(Transport):
                 ConnectionResetError,
                 BrokenPipeError,
             ) as exc:
-                # A kept-alive connection the server had already closed: once more, afresh.
+                # A kept-alive connection the server had already closed: once more, afresh —
+                # unless the request may have been acted on and must not be sent twice.
                 conn.close()
                 self._conn = None
-                if reused and attempt == 1:
+                if reused and attempt == 1 and method in IDEMPOTENT:
                     continue
                 raise unreachable(self.base_url, exc) from exc
             except (OSError, http.client.HTTPException) as exc:
@@ -407,8 +409,8 @@ class BlockingTransport(Transport):
 def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine that never suspends (it only awaits ``BlockingTransport``) to its end.
 
-    No event loop is created: the first ``send`` finishes it. Awaiting anything that really
-    suspends (a sleep, a stream) is a programming error, reported as such.
+    No event loop is created: one ``coro.send(None)`` runs it to its end. Awaiting anything that
+    really suspends (an asyncio sleep, a stream) is a programming error, reported as such.
     """
     try:
         coro.send(None)

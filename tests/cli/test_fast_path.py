@@ -182,3 +182,38 @@ def test_the_credential_store_is_decided_once(tmp_path: Path, server: RunningSer
     config = json.loads((home / ".config" / "codality" / "config.json").read_text())
     assert config["credential_store"] == {"kind": "file"}
     assert keyring_loaded() == "False"  # remembered: no probing, no import
+
+
+def test_a_connection_the_server_dropped_is_reopened_for_reads_only() -> None:
+    """A server that closes every connection after one answer (no ``Connection: close``)."""
+    from codality_cli.api import ApiClient, ServerUnavailable
+    from codality_cli.api.transport import run_blocking
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            with client:
+                request = client.recv(65536)
+                seen.append(request.split(b"\r\n", 1)[0])
+                client.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 2\r\n\r\n[]"
+                )
+
+    threading.Thread(target=serve, daemon=True).start()
+    api = ApiClient(f"http://127.0.0.1:{listener.getsockname()[1]}", "t", blocking=True)
+    try:
+        assert run_blocking(api.projects.list()) == []
+        assert run_blocking(api.projects.list()) == []  # reopened, sent once more
+        with pytest.raises(ServerUnavailable):
+            run_blocking(api.tickets.create("p", {"title": "x"}))  # never sent twice
+    finally:
+        run_blocking(api.aclose())
+        listener.close()
+    assert seen == [b"GET /api/projects HTTP/1.1"] * 2
