@@ -20,7 +20,8 @@ from tests.fakes.anthropic_server import FakeAnthropic, tool
 
 from .conftest import IN_CI
 
-MARKER = "sleep 47.25"
+# Unique per test process: other runs of this suite on the machine must not be mistaken for ours.
+MARKER = f"sleep 47.{os.getpid()}"
 
 
 def spawn(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
