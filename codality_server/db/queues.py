@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from codality_server.domain.queues import ItemStatus, QueueItem, QueueStatus, WorkQueue
+from codality_server.domain.queues import (
+    Dependency,
+    ItemStatus,
+    QueueItem,
+    QueueStatus,
+    WorkQueue,
+)
 
 from .database import Connection, Row, fetchall, fetchone
 
@@ -216,3 +222,31 @@ async def holders(
         (*ticket_ids, other_than or 0),
     )
     return [(row["number"], row["name"], row["status"]) for row in rows]
+
+
+async def queue_of_session(conn: Connection, session_id: int, ticket_id: int) -> int | None:
+    """The queue whose item ran the session, or whose item of that ticket is starting its agent
+    (the session may end before the item records it), if any."""
+    row = await fetchone(
+        conn,
+        "SELECT queue_id FROM work_queue_items WHERE session_id = ?"
+        " OR (ticket_id = ? AND status = 'running' AND session_id IS NULL) LIMIT 1",
+        (session_id, ticket_id),
+    )
+    return int(row["queue_id"]) if row else None
+
+
+async def pending_dependencies(conn: Connection, queue_id: int) -> list[Dependency]:
+    """What the queue's pending tickets depend on, and whether each of those is done."""
+    rows = await fetchall(
+        conn,
+        "SELECT x.ticket_id, x.depends_on_id, d.number, d.status FROM ticket_dependencies x"
+        " JOIN work_queue_items i ON i.ticket_id = x.ticket_id"
+        " JOIN tickets d ON d.id = x.depends_on_id"
+        " WHERE i.queue_id = ? AND i.status = 'pending' ORDER BY i.position, d.number",
+        (queue_id,),
+    )
+    return [
+        Dependency(row["ticket_id"], row["depends_on_id"], row["number"], row["status"] == "done")
+        for row in rows
+    ]

@@ -530,9 +530,13 @@ class QueueStarted(Payload):
 
 @event("queue:advanced", (PROJECT, QUEUE, TICKET), "An item finished and the next one started")
 class QueueAdvanced(Payload):
+    """``item`` and ``session``: the item that started and its session; ``previous``: the item
+    whose completion led here (None when a free place in parallel was filled)."""
+
     queue: QueueView
     item: QueueItemView | None = None
     session: SessionView | None = None
+    previous: QueueItemView | None = None
 
 
 @event(

@@ -193,8 +193,11 @@ def check_can_start(queue: WorkQueue) -> None:
 
 
 def check_can_cancel(queue: WorkQueue) -> None:
-    if queue.status not in (QueueStatus.RUNNING, QueueStatus.PAUSED, QueueStatus.PENDING):
-        raise Conflict(f"queue {queue.name!r} is {queue.status.value}; there is nothing to cancel")
+    if queue.status not in ACTIVE:
+        raise Conflict(
+            f"queue {queue.name!r} is {queue.status.value}; only a running or paused queue can"
+            " be cancelled"
+        )
 
 
 def check_can_release(queue: WorkQueue) -> None:
@@ -206,7 +209,7 @@ def check_can_release(queue: WorkQueue) -> None:
 
 
 def check_can_delete(queue: WorkQueue) -> None:
-    if queue.status is QueueStatus.RUNNING:
+    if queue.status is QueueStatus.RUNNING or queue.running_items():
         raise Conflict(f"queue {queue.name!r} is running; cancel it before deleting it")
 
 

@@ -23,6 +23,7 @@ class Services:
         from .profile import ProfileService
         from .projects import ProjectService
         from .pull_requests import PullRequestService
+        from .queue_runner import QueueRunner
         from .queues import QueueService
         from .reviews import ReviewService
         from .settings import SettingsService
@@ -49,6 +50,7 @@ class Services:
         self.reviews = ReviewService(self)
         self.worktrees = WorktreeService(self)
         self.queues = QueueService(self)
+        self.queue_runner = QueueRunner(self)
         self.discover = DiscoverService(self)
         self.discover_agent = DiscoverAgent(self)
         self.github = GitHubService(self)
@@ -64,6 +66,7 @@ class Services:
         """Work to do once the database is open (recovery, setup code)."""
         await self.auth.ensure_setup_code()
         await self.supervisor.recover()
+        await self.queue_runner.recover()
         await self.discover.interrupt_streaming()
         await self.webhooks.start()
         self.feedback.start()

@@ -25,7 +25,7 @@ from codality_server.domain.events import (
     queue_channel,
 )
 from codality_server.domain.projects import Project
-from codality_server.domain.queues import WorkQueue
+from codality_server.domain.queues import QueueStatus, WorkQueue
 from codality_server.domain.users import User
 
 from .base import Service, now_iso
@@ -106,7 +106,7 @@ class QueueService(Service):
         max_parallel = rules.check_max_parallel(max_parallel)
         numbers = rules.check_ticket_numbers(tickets)
         ticket_ids = await self._ticket_ids(conn, project, numbers)
-        await self._check_free(conn, ticket_ids, None)
+        await self.check_free(conn, ticket_ids, None)
         queue_id = await db_queues.insert_queue(
             conn,
             project.id,
@@ -149,26 +149,32 @@ class QueueService(Service):
                 field="body",
             )
         project, _ = await self.get(slug, queue_id)
-        async with self.db.transaction() as conn:
-            queue = await self.by_id(queue_id, conn)
-            if numbers is not None:
-                current = {item.ticket_id: item.ticket_number for item in queue.items}
-                rules.check_edit(queue, numbers, current)
-                ticket_ids = await self._ticket_ids(conn, project, numbers)
-                added = [tid for tid in ticket_ids if tid not in current]
-                if queue.status in rules.ACTIVE:
-                    await self._check_free(conn, added, queue.id)
-                await db_queues.set_items(conn, queue.id, ticket_ids)
-            await db_queues.update_queue(conn, queue.id, now_iso(), **changes)
-            queue = await self.by_id(queue_id, conn)
-        self.publish(QueueUpdated, queue)
+        runner = self.services.queue_runner
+        async with runner.lock(queue_id):
+            async with self.db.transaction() as conn:
+                queue = await self.by_id(queue_id, conn)
+                if numbers is not None:
+                    current = {item.ticket_id: item.ticket_number for item in queue.items}
+                    rules.check_edit(queue, numbers, current)
+                    ticket_ids = await self._ticket_ids(conn, project, numbers)
+                    added = [tid for tid in ticket_ids if tid not in current]
+                    if queue.status in rules.ACTIVE:
+                        await self.check_free(conn, added, queue.id)
+                    await db_queues.set_items(conn, queue.id, ticket_ids)
+                await db_queues.update_queue(conn, queue.id, now_iso(), **changes)
+                queue = await self.by_id(queue_id, conn)
+            self.publish(QueueUpdated, queue)
+        if queue.status is QueueStatus.RUNNING:
+            # New tickets or more room in parallel: start what may run now.
+            await runner.kick(queue.id)
+            queue = await self.by_id(queue.id)
         return queue
 
     async def delete(self, slug: str, queue_id: int) -> None:
         """Delete a queue that is not running (its tickets and their work stay)."""
         _, queue = await self.get(slug, queue_id)
         rules.check_can_delete(queue)
-        async with self.db.transaction() as conn:
+        async with self.services.queue_runner.lock(queue_id), self.db.transaction() as conn:
             current = await self.by_id(queue_id, conn)
             rules.check_can_delete(current)
             await db_queues.delete_queue(conn, queue_id)
@@ -200,9 +206,10 @@ class QueueService(Service):
             ids.append(ticket.id)
         return ids
 
-    async def _check_free(
+    async def check_free(
         self, conn: Connection, ticket_ids: Sequence[int], other_than: int | None
     ) -> None:
+        """409 naming the queue when a running or paused queue still has to work on a ticket."""
         held = await db_queues.holders(conn, ticket_ids, other_than)
         if held:
             number, queue_name, status = held[0]

@@ -1,4 +1,7 @@
-"""Work queue endpoints: list, create (ext), show, edit, delete, start, cancel, release."""
+"""Work queue endpoints: list, create (ext), show, edit, delete, start, cancel, release.
+
+``start`` answers 200 with the queue once its first agents run (the agents themselves answer
+202 elsewhere; here the queue's new state is the result)."""
 
 from __future__ import annotations
 
@@ -74,6 +77,19 @@ async def delete_queue(request: web.Request) -> web.Response:
     return no_content()
 
 
+async def start_queue(request: web.Request) -> web.Response:
+    queue = await request.app[SERVICES].queue_runner.start(*_queue(request), request[USER])
+    return json_ok(queue.view())
+
+
+async def cancel_queue(request: web.Request) -> web.Response:
+    return json_ok((await request.app[SERVICES].queue_runner.cancel(*_queue(request))).view())
+
+
+async def release_queue(request: web.Request) -> web.Response:
+    return json_ok((await request.app[SERVICES].queue_runner.release(*_queue(request))).view())
+
+
 _QUEUES = "/api/projects/{slug}/discover/queues"
 _QUEUE = _QUEUES + "/{id}"
 
@@ -97,4 +113,25 @@ ROUTES = [
         tag="queues",
     ),
     Route("DELETE", _QUEUE, delete_queue, "Delete queue", tag="queues"),
+    Route(
+        "POST",
+        _QUEUE + "/start",
+        start_queue,
+        "Start sequential execution (the first pending tickets' agents start now)",
+        tag="queues",
+    ),
+    Route(
+        "POST",
+        _QUEUE + "/cancel",
+        cancel_queue,
+        "Cancel queue execution (running agents are stopped)",
+        tag="queues",
+    ),
+    Route(
+        "POST",
+        _QUEUE + "/release",
+        release_queue,
+        "Reset queue to pending (every ticket not done is pending again)",
+        tag="queues",
+    ),
 ]
