@@ -207,6 +207,11 @@ class AgentPrinter:
             if block.get("kind") != "prompt":
                 self.block(str(block.get("kind")), dict(block.get("data") or {}))
 
+    def heading(self, text: str) -> None:
+        """A bold line of its own on stderr (a queue's next ticket), after whatever is open."""
+        self.finish()
+        self._err(text, "bold")
+
     def finish(self) -> None:
         """End what is open: a thinking line, a text line, a tool call that never returned."""
         self._close_thinking()

@@ -456,6 +456,7 @@ class QueueAdvanced(TypedDict):
     queue: QueueView
     item: QueueItemView | None
     session: SessionView | None
+    previous: QueueItemView | None
 
 
 class QueuePaused(TypedDict):

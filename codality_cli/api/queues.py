@@ -38,3 +38,17 @@ class QueuesApi(Resource):
 
     async def delete(self, slug: str, queue_id: int) -> None:
         await self.t.delete(queue_path(slug, queue_id))
+
+    async def start(self, slug: str, queue_id: int) -> dict[str, Any]:
+        """Start a pending queue; answers it with its first items running."""
+        result: dict[str, Any] = await self.t.post(f"{queue_path(slug, queue_id)}/start")
+        return result
+
+    async def cancel(self, slug: str, queue_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self.t.post(f"{queue_path(slug, queue_id)}/cancel")
+        return result
+
+    async def release(self, slug: str, queue_id: int) -> dict[str, Any]:
+        """A paused, cancelled or completed queue back to pending (its done tickets stay done)."""
+        result: dict[str, Any] = await self.t.post(f"{queue_path(slug, queue_id)}/release")
+        return result

@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..agent_stream import AgentPrinter
 from ..context import CliContext
 from ..editor import read_text_arg
 from ..errors import CliError, ExitCode
 from ..output import Column, FieldsOption, JsonOption
+from ..queue_stream import FINAL_STATUSES, QueueFollower
+from .agent import NoThinking
 
 if TYPE_CHECKING:
     from ..api import ApiClient
@@ -242,3 +245,123 @@ def delete(ctx: typer.Context, queue: QueueArgument, yes: Yes = False) -> None:
         return f"deleted queue {found['id']} {found['name']!r}"
 
     cli.streams.message(cli.run_in_project(delete_))
+
+
+# One try a second: long enough for a server to restart.
+RECONNECT_TRIES = 30
+
+
+async def follow_queue(
+    api: ApiClient, slug: str, queue: dict[str, Any], printer: AgentPrinter
+) -> dict[str, Any]:
+    """Stream the queue's runs, one ticket after another, until it stops; returns it then."""
+    follower = QueueFollower(queue, printer)
+
+    async def still_running() -> bool:
+        current = await api.queues.get(slug, follower.queue_id)
+        if current.get("status") in FINAL_STATUSES:
+            follower.final = current
+            return False
+        return True
+
+    channel = f"project:{queue['project_id']}"
+    # The queue started a moment ago: replay the ring; the follower keeps this start's runs.
+    async for event in api.events.subscribe(
+        [channel], last_event_id=0, retries=RECONNECT_TRIES, on_reconnect=still_running
+    ):
+        data = event.data if isinstance(event.data, dict) else {}
+        if follower.event(event.type, data):
+            break
+    follower.finish()
+    if follower.final is None:
+        raise CliError("the event stream ended before the queue stopped", ExitCode.UNREACHABLE)
+    return follower.final
+
+
+def outcome(queue: dict[str, Any]) -> str:
+    """``queue 1 'Night run' completed: 3/3 done`` (with the reason when it stopped early)."""
+    line = f"queue {queue['id']} {queue['name']!r} {queue['status']}: {progress(queue)}"
+    return f"{line} — {queue['reason']}" if queue.get("reason") else line
+
+
+@app.command("start")
+def start(
+    ctx: typer.Context,
+    queue: QueueArgument,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "-f",
+            "--follow",
+            help="Stream each ticket's run in turn until the queue stops (exit 0 when it"
+            " completes, 7 when it pauses or is cancelled).",
+        ),
+    ] = False,
+    no_thinking: NoThinking = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Start a pending queue: the agent works its tickets one after another, in the server."""
+    cli = CliContext.of(ctx)
+    printer = AgentPrinter(cli.streams, not no_thinking, text_on_stderr=as_json)
+
+    async def run(api: ApiClient, slug: str) -> dict[str, Any]:
+        found = await find_queue(api, slug, queue)
+        started = await api.queues.start(slug, int(found["id"]))
+        if not follow:
+            return started
+        cli.streams.message(f"started queue {started['id']} {started['name']!r}")
+        return await follow_queue(api, slug, started, printer)
+
+    try:
+        result = cli.run_in_project(run, stream=follow)
+    except KeyboardInterrupt:
+        printer.finish()
+        cli.streams.message(
+            f"\ndetached; the queue keeps running. See it with `codality queue show {queue}`"
+            f" or cancel it with `codality queue cancel {queue}`."
+        )
+        raise typer.Exit(130) from None
+    if not follow:
+        running = " ".join(f"#{i['ticket']}" for i in result["items"] if i["status"] == "running")
+        cli.output(as_json).done(
+            f"started queue {result['id']} {result['name']!r}: {running or 'nothing'} running;"
+            f" follow it with `codality queue show {result['id']}`",
+            result,
+        )
+        return
+    cli.streams.message(outcome(result))
+    if as_json:
+        cli.output(True).json(result)
+    if result.get("status") != "completed":
+        raise typer.Exit(int(ExitCode.AGENT_UNSUCCESSFUL))
+
+
+@app.command("cancel")
+def cancel(
+    ctx: typer.Context, queue: QueueArgument, yes: Yes = False, as_json: JsonOption = False
+) -> None:
+    """Cancel a running or paused queue; its running agents are stopped."""
+    cli = CliContext.of(ctx)
+    confirm(cli, yes, f"Cancel queue {queue} and stop its running agents?", "cancel a queue")
+
+    async def cancel_(api: ApiClient, slug: str) -> dict[str, Any]:
+        found = await find_queue(api, slug, queue)
+        return await api.queues.cancel(slug, int(found["id"]))
+
+    cancelled = cli.run_in_project(cancel_)
+    cli.output(as_json).done(outcome(cancelled), cancelled)
+
+
+@app.command("release")
+def release(ctx: typer.Context, queue: QueueArgument, as_json: JsonOption = False) -> None:
+    """Put a paused, cancelled or completed queue back to pending (done tickets stay done)."""
+    cli = CliContext.of(ctx)
+
+    async def release_(api: ApiClient, slug: str) -> dict[str, Any]:
+        found = await find_queue(api, slug, queue)
+        return await api.queues.release(slug, int(found["id"]))
+
+    released = cli.run_in_project(release_)
+    cli.output(as_json).done(
+        f"{outcome(released)}; start it with `codality queue start {released['id']}`", released
+    )

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from codality_cli.main import app
 from codality_cli.streams import Streams
 from tests.conftest import RunningServer
+from tests.fakes.anthropic_server import FakeAnthropic
 
 
 @dataclass
@@ -68,6 +70,21 @@ class Cli:
 @pytest.fixture
 def cli(server: RunningServer, admin_token: str) -> Cli:
     return Cli(server, admin_token)
+
+
+@pytest.fixture
+def fake(server: RunningServer, admin_token: str) -> Iterator[FakeAnthropic]:
+    """The fake model, with the server's agent pointed at it."""
+    fake = FakeAnthropic().start()
+    env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake.url}
+    response = httpx.put(
+        f"{server.url}/api/settings/env",
+        json=env,
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
+    assert response.status_code == 200
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture

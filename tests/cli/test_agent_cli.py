@@ -8,33 +8,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.conftest import RunningServer, sign_in, spawn_server
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 from tests.tui.test_connection import free_port
 
 from .conftest import Cli
-
-
-@pytest.fixture
-def fake(server: RunningServer, admin_token: str) -> Iterator[FakeAnthropic]:
-    fake = FakeAnthropic().start()
-    env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake.url}
-    response = httpx.put(
-        f"{server.url}/api/settings/env",
-        json=env,
-        headers={"Authorization": f"Bearer {admin_token}"},
-    )
-    assert response.status_code == 200
-    yield fake
-    fake.stop()
 
 
 def file_ticket(cli: Cli, project: dict[str, Any], title: str = "Say hello") -> int:

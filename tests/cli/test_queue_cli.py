@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.cli.conftest import Cli
+from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
 
 def file_tickets(cli: Cli, slug: str, count: int) -> None:
@@ -86,3 +87,61 @@ def test_delete_confirms_on_a_terminal_and_takes_yes(cli: Cli, project: dict[str
     assert cli("-p", slug, "queue", "list", "--json").json() == []
     assert cli("-p", slug, "queue", "create", "R", "1").exit_code == 0
     assert cli("-p", slug, "queue", "delete", "R", "--yes").exit_code == 0
+
+
+def test_start_follow_streams_each_ticket_in_turn_and_exits_0(
+    cli: Cli, project: dict[str, Any], fake: FakeAnthropic
+) -> None:
+    slug = project["slug"]
+    file_tickets(cli, slug, 2)
+    fake.script(
+        tool("list_directory", say="Looking around.", path="."),
+        text("Alpha done."),
+        text("Beta done."),
+    )
+    assert cli("-p", slug, "queue", "create", "Night run", "1", "2").exit_code == 0
+    run = cli("-p", slug, "queue", "start", "Night run", "--follow", "--no-thinking")
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout == "Looking around.\nAlpha done.\nBeta done.\n"
+    err = run.stderr
+    assert err.index("══ #1 Ticket 1 · 1 of 2") < err.index("▸ list_directory")
+    assert err.index("▸ list_directory") < err.index("══ #2 Ticket 2 · 2 of 2")
+    assert err.count("── completed") == 2
+    assert err.rstrip().endswith("queue 1 'Night run' completed: 2/2 done")
+
+    # Following again is refused: a completed queue must be released first (exit 6).
+    again = cli("-p", slug, "queue", "start", "1", "--follow")
+    assert again.exit_code == 6 and "release it" in again.stderr
+    released = cli("-p", slug, "queue", "release", "1")
+    assert released.exit_code == 0
+    assert "queue 1 'Night run' pending: 2/2 done" in released.stderr
+
+
+def test_a_paused_queue_exits_7_and_cancel_and_release_work(
+    cli: Cli, project: dict[str, Any], fake: FakeAnthropic
+) -> None:
+    slug = project["slug"]
+    file_tickets(cli, slug, 3)
+    broken = {"status": 400, "error_type": "invalid_request_error", "message": "no good"}
+    fake.script(text("First."), broken)
+    assert cli("-p", slug, "queue", "create", "Q", "1", "2", "3").exit_code == 0
+    run = cli("-p", slug, "queue", "start", "Q", "--follow")
+    assert run.exit_code == 7, run.stderr
+    assert run.stdout == "First.\n"
+    assert "── failed" in run.stderr
+    assert "queue 1 'Q' paused: 1/3 done, 1 failed — #2 failed:" in run.stderr
+
+    fake.script(tool("bash", command="sleep 30"))
+    assert cli("-p", slug, "queue", "release", "Q").exit_code == 0
+    started = cli("-p", slug, "queue", "start", "Q", "--json")
+    assert started.exit_code == 0, started.stderr
+    assert [i["status"] for i in started.json()["items"]] == ["done", "running", "pending"]
+    shown = cli("-p", slug, "queue", "show", "Q").stdout
+    assert "status:\trunning" in shown
+    refused = cli("-p", slug, "queue", "cancel", "Q")
+    assert refused.exit_code == 2 and "--yes" in refused.stderr
+    cancelled = cli("-p", slug, "queue", "cancel", "Q", "--yes")
+    assert cancelled.exit_code == 0, cancelled.stderr
+    assert "queue 1 'Q' cancelled: 1/3 done, 1 failed — cancelled by a user" in cancelled.stderr
+    assert cli("-p", slug, "queue", "cancel", "Q", "--yes").exit_code == 6
+    assert cli("-p", slug, "queue", "release", "Q", "--json").json()["status"] == "pending"
