@@ -431,6 +431,7 @@ class QueueCancelled(TypedDict):
     """``queue:cancelled``: A work queue was cancelled."""
 
     queue: QueueView
+    item: QueueItemView | None
     reason: str | None
 
 

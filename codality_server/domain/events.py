@@ -510,7 +510,10 @@ class QueueUpdated(Payload):
 
 @event("queue:cancelled", (PROJECT, QUEUE, TICKET), "A work queue was cancelled")
 class QueueCancelled(Payload):
+    """``item``: the first item whose agent the cancel stopped, if one ran."""
+
     queue: QueueView
+    item: QueueItemView | None = None
     reason: str | None = None
 
 
