@@ -46,7 +46,8 @@ def spawn(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise AssertionError("the server did not start")
 
 
-def sandboxed_sleepers() -> list[int]:
+def sandboxed_sleepers(marker: str = MARKER) -> list[int]:
+    """Processes whose command line holds ``marker`` (a test's unmistakable sleep)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -54,7 +55,7 @@ def sandboxed_sleepers() -> list[int]:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if MARKER in cmdline:
+            if marker in cmdline:
                 found.append(int(entry.name))
     return found
 
