@@ -76,6 +76,7 @@ class Services:
         await self.webhooks.stop()
         await self.discover_agent.stop()
         await self.supervisor.shutdown()
+        await self.queue_runner.shutdown()
         await self.github.stop()
 
     def repo_lock(self, repo_path: str) -> asyncio.Lock:

@@ -151,20 +151,26 @@ class TicketAgentService(Service):
     async def _prepare(self, project: Project, ticket: Ticket) -> tuple[Ticket, str]:
         """Worktree and ticket status for a new run; returns the ticket and the sandbox kind."""
         settings = await self.services.settings.current()
+        kind = await choose_sandbox(settings.sandbox, settings.sandbox_network)
+        ticket = await self.make_worktree(project, ticket)
+        ticket = await self.services.tickets.set_status(ticket.id, TicketStatus.IN_PROGRESS)
+        return ticket, kind
+
+    async def make_worktree(self, project: Project, ticket: Ticket) -> Ticket:
+        """The ticket's worktree and branch (made from the default branch when missing, kept as
+        they are otherwise), recorded on the ticket. Work queues call it ahead of a ticket's
+        turn, so the step to it does not wait on git."""
         worktree = Path(
             ticket.worktree_path or self.config.worktrees_dir / project.slug / str(ticket.number)
         )
         branch = ticket.branch or branch_name(ticket.number, ticket.title)
-        kind = await choose_sandbox(settings.sandbox, settings.sandbox_network)
         async with self.services.repo_lock(project.path):
             # A merge or discard may have finished while this start waited for the lock.
             self._check_status(await self.services.tickets.get_by_id(ticket.id))
             await asyncio.to_thread(
                 create_worktree, Path(project.path), worktree, branch, project.default_branch
             )
-        ticket = await self.services.tickets.set_worktree(ticket.id, branch, str(worktree))
-        ticket = await self.services.tickets.set_status(ticket.id, TicketStatus.IN_PROGRESS)
-        return ticket, kind
+        return await self.services.tickets.set_worktree(ticket.id, branch, str(worktree))
 
 
 @dataclass
