@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from textual.widgets import OptionList
+from textual.widgets import OptionList, Static
 
 from codality_cli.tui.app import CodalityApp
 from codality_cli.tui.screens.board import BoardScreen
@@ -14,6 +14,7 @@ from codality_cli.tui.screens.queue import QueueScreen, parse_new_queue
 from codality_cli.tui.screens.ticket import TicketScreen
 from codality_cli.tui.widgets.status_column import StatusColumn
 from tests.conftest import create_ticket
+from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
 from .conftest import SIZE, wait_for_screen, wait_until
 
@@ -115,3 +116,45 @@ def test_a_new_queue_is_a_name_a_colon_and_numbers() -> None:
     assert parse_new_queue("no numbers:") is None
     assert parse_new_queue(": 3") is None
     assert parse_new_queue("3 5") is None
+
+
+def item_states(screen: QueueScreen) -> list[str]:
+    queue = screen.queue or {}
+    return [str(item["status"]) for item in queue.get("items", [])]
+
+
+async def test_start_release_and_cancel_from_the_panel_follow_the_run_live(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    slug = project["slug"]
+    for title in ("One", "Two", "Three"):
+        await create_ticket(agent_api, slug, title=title)
+    broken = {"status": 400, "error_type": "invalid_request_error", "message": "no good"}
+    fake_anthropic.script(text("One done."), broken)
+    await make_queue(agent_api, project, "Night run", [1, 2, 3])
+    app = make_app(slug)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_screen(pilot, app, BoardScreen)
+        await pilot.press("q")
+        screen = await wait_for_screen(pilot, app, QueueScreen)
+        await wait_until(pilot, lambda: item_states(screen) == ["pending"] * 3)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: item_states(screen) == ["done", "failed", "pending"])
+        await wait_until(pilot, lambda: (screen.queue or {}).get("status") == "paused")
+        header = str(screen.query_one("#queue-header", Static).render())
+        assert "paused" in header and "#2 failed" in header
+
+        fake_anthropic.script(tool("bash", command="sleep 30"))
+        await pilot.press("r")
+        await wait_until(pilot, lambda: item_states(screen) == ["done", "pending", "pending"])
+        await pilot.press("s")
+        await wait_until(pilot, lambda: item_states(screen) == ["done", "running", "pending"])
+        await pilot.press("x")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: (screen.queue or {}).get("status") == "cancelled")
+        assert item_states(screen) == ["done", "failed", "pending"]
+        shown = (await agent_api.get(queues_url(project, 1))).json()
+        assert shown["status"] == "cancelled"

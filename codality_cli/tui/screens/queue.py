@@ -1,9 +1,9 @@
 """Work queues: the project's queues on the left, the chosen one's tickets and their states on the
 right, live from the event stream.
 
-Keys act on the chosen queue (``D`` delete, ``n`` a new one) and on the ticket under the cursor
-(``K``/``J`` move a pending ticket up or down, ``enter`` opens it — the running one's live
-transcript is on its ticket screen).
+Keys act on the chosen queue (``s`` start, ``x`` cancel, ``r`` release, ``D`` delete, ``n`` a new
+one) and on the ticket under the cursor (``K``/``J`` move a pending ticket up or down, ``enter``
+opens it — the running one's live transcript is on its ticket screen).
 """
 
 from __future__ import annotations
@@ -104,6 +104,9 @@ class QueueScreen(LiveScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("tab", "switch_pane", "Queues/tickets", show=False),
+        Binding("s", "start", "Start"),
+        Binding("x", "cancel_queue", "Cancel"),
+        Binding("r", "release", "Release"),
         Binding("K", "move(-1)", "Move up", key_display="K"),
         Binding("J", "move(1)", "Move down", key_display="J"),
         Binding("n", "new_queue", "New queue"),
@@ -246,6 +249,47 @@ class QueueScreen(LiveScreen):
         )
         if changed is not None:
             self._keep(changed)
+
+    @work(group="queue-actions")
+    async def action_start(self) -> None:
+        queue = self.queue
+        if queue is None:
+            return
+        started = await self.attempt(
+            self.api.queues.start(self.slug, int(queue["id"])), "Starting the queue"
+        )
+        if started is not None:
+            self._keep(started)
+            self.notify(f"Started queue {started['name']!r}")
+
+    def action_cancel_queue(self) -> None:
+        queue = self.queue
+        if queue is not None:
+            question = f"Cancel queue {queue['name']!r}? Its running agents are stopped."
+            self.app.push_screen(ConfirmScreen(question, "Cancel queue"), self._cancel_confirmed)
+
+    def _cancel_confirmed(self, confirmed: bool | None) -> None:
+        if confirmed and self.chosen is not None:
+            self.cancel_queue(self.chosen)
+
+    @work(group="queue-actions")
+    async def cancel_queue(self, queue_id: int) -> None:
+        cancelled = await self.attempt(
+            self.api.queues.cancel(self.slug, queue_id), "Cancelling the queue"
+        )
+        if cancelled is not None:
+            self._keep(cancelled)
+
+    @work(group="queue-actions")
+    async def action_release(self) -> None:
+        queue = self.queue
+        if queue is None:
+            return
+        released = await self.attempt(
+            self.api.queues.release(self.slug, int(queue["id"])), "Releasing the queue"
+        )
+        if released is not None:
+            self._keep(released)
 
     def action_new_queue(self) -> None:
         question = "New queue — a name, a colon, then ticket numbers in order (Night run: 3 5 8)"
