@@ -3,8 +3,9 @@
 It uses its own data dir (``<data>/demo``, so the user's key and projects are never touched),
 makes a small sample repository with the ``git`` CLI, starts the scripted Messages endpoint that
 ships with the server (as a subprocess: the CLI never imports the server), points the demo
-server's ``ANTHROPIC_BASE_URL`` at it, files a ticket, streams the agent's run through the same
-loop and SDK a real run uses, and shows the diff the agent left on the ticket's branch.
+server's ``ANTHROPIC_BASE_URL`` at it, files two tickets, queues them and streams the agent's
+runs one after another (the same queue, loop and SDK real work uses), and shows the diff each
+run left on its ticket's branch.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import typer
 from ..agent_stream import AgentPrinter
 from ..context import CliContext
 from ..errors import CliError, ExitCode
-from .agent import exit_for, follow
+from .queue import follow_queue, outcome
 
 if TYPE_CHECKING:
     from ..api import ApiClient
@@ -40,12 +41,20 @@ SAMPLE_FILES = {
         '        self.assertEqual(greet("Ada"), "Hello, Ada")\n'
     ),
 }
-TICKET = {
-    "title": "Greet people with an exclamation mark",
-    "description": '`greet("Ada")` should return `"Hello, Ada!"`, not `"Hello, Ada"`.',
-    "kind": "bug",
-    "priority": "high",
-}
+TICKETS = [
+    {
+        "title": "Greet people with an exclamation mark",
+        "description": '`greet("Ada")` should return `"Hello, Ada!"`, not `"Hello, Ada"`.',
+        "kind": "bug",
+        "priority": "high",
+    },
+    {
+        "title": "Say goodbye too",
+        "description": 'Add `farewell(name)` next to `greet`: `farewell("Ada")` is'
+        ' `"Goodbye, Ada!"`.',
+        "kind": "feature",
+    },
+]
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Codality Demo",
     "GIT_AUTHOR_EMAIL": "demo@codality.invalid",
@@ -153,7 +162,8 @@ def demo(
         ),
     ] = False,
 ) -> None:
-    """See the whole product in one command: a sample repo, a ticket and a scripted agent run."""
+    """See the whole product in one command: a sample repo, two tickets run by a scripted agent
+    through a work queue (or, with --discover, a discovery conversation)."""
     cli = CliContext.of(ctx)
     if not cli.settings.is_local:
         raise CliError(
@@ -177,18 +187,26 @@ def demo(
             if discover:
                 await discover_demo(cli, api, slug)
                 return None
-            ticket = await api.tickets.create(slug, TICKET)
-            number = int(ticket["number"])
-            cli.streams.message(f"filed ticket #{number}: {ticket['title']}\n")
-            session = await api.agent.start(slug, number)
-            ended = await follow(api, slug, ticket, int(session["id"]), printer, 0)
-            diff = await api.transport.get(f"/api/projects/{slug}/tickets/{number}/diff")
-            cli.streams.message("\nThe agent's change, on the ticket's own branch:\n")
-            cli.streams.write(diff if isinstance(diff, str) else str(diff.get("diff", "")))
+            numbers = []
+            for fields in TICKETS:
+                ticket = await api.tickets.create(slug, fields)
+                numbers.append(int(ticket["number"]))
+                cli.streams.message(f"filed ticket #{ticket['number']}: {ticket['title']}")
+            queue = await api.queues.create(slug, {"name": "Demo", "tickets": numbers})
+            listed = " then ".join(f"#{n}" for n in numbers)
+            cli.streams.message(f"queued {listed} as work queue {queue['id']}; starting it\n")
+            started = await api.queues.start(slug, int(queue["id"]))
+            ended = await follow_queue(api, slug, started, printer)
+            cli.streams.message(outcome(ended))
+            for number in numbers:
+                diff = await api.transport.get(f"/api/projects/{slug}/tickets/{number}/diff")
+                cli.streams.message(f"\nThe agent's change for #{number}, on its own branch:\n")
+                cli.streams.write(diff if isinstance(diff, str) else str(diff.get("diff", "")))
             cli.streams.message(
-                f"\nReplay it: `codality --data-dir {cli.settings.data_dir / 'demo'} -p {slug} "
-                f"ticket watch {number}`. For real work, set ANTHROPIC_API_KEY with "
-                "`codality settings env-set` and start the agent on one of your tickets."
+                f"\nReplay a run: `codality --data-dir {cli.settings.data_dir / 'demo'} -p {slug}"
+                f" ticket watch {numbers[0]}`. For real work, set ANTHROPIC_API_KEY with "
+                "`codality settings env-set`, then start the agent on a ticket or queue a few"
+                " with `codality queue create NAME 3 5 8` and `codality queue start NAME --follow`."
             )
             return ended
 
@@ -201,8 +219,8 @@ def demo(
             from .. import local_server
 
             local_server.stop(demo_dir)
-    if ended is not None:
-        exit_for(ended)
+    if ended is not None and ended.get("status") != "completed":
+        raise typer.Exit(int(ExitCode.AGENT_UNSUCCESSFUL))
 
 
 def register(app: typer.Typer) -> None:

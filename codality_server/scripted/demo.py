@@ -1,4 +1,5 @@
-"""The scripted session ``codality demo`` plays: fix a small bug in the sample ``greeter`` repo.
+"""The scripted sessions ``codality demo`` plays, one after another through a work queue: fix a
+small bug in the sample ``greeter`` repo, then add a ``farewell`` beside ``greet``.
 
 The sample repository is made by ``codality_cli/commands/demo.py``; the tool inputs below match
 its files. Frames are paced a little so the run reads like a live one.
@@ -58,6 +59,37 @@ DEMO_SCRIPT: list[Turn] = [
         _say(
             'Greetings now end with an exclamation mark: `greet("Ada")` returns '
             '`"Hello, Ada!"`. I updated `test_greeter.py` to match and the tests pass.'
+        )
+    ),
+    # The second ticket, on its own branch from main: ``greet`` is as it was there.
+    _turn(
+        _say("I'll add `farewell` right after `greet`.\n"),
+        _use(
+            "edit_file",
+            path="greeter.py",
+            old_text='    return "Hello, " + name\n',
+            new_text='    return "Hello, " + name\n\n\ndef farewell(name):\n'
+            '    """Say goodbye to someone by name."""\n    return f"Goodbye, {name}!"\n',
+        ),
+    ),
+    _turn(
+        _say("And a test for it.\n"),
+        _use(
+            "write_file",
+            path="test_greeter.py",
+            content="import unittest\n\nfrom greeter import farewell, greet\n\n\n"
+            "class GreetTest(unittest.TestCase):\n"
+            "    def test_greet(self):\n"
+            '        self.assertEqual(greet("Ada"), "Hello, Ada")\n\n'
+            "    def test_farewell(self):\n"
+            '        self.assertEqual(farewell("Ada"), "Goodbye, Ada!")\n',
+        ),
+    ),
+    _turn(_use("bash", command="python3 -m unittest -v 2>&1")),
+    _turn(
+        _say(
+            'Added `farewell(name)`: `farewell("Ada")` returns `"Goodbye, Ada!"`, with a test;'
+            " the tests pass."
         )
     ),
 ]

@@ -109,16 +109,22 @@ def test_stop_from_the_cli_ends_a_long_run(
     assert cli("-p", slug, "ticket", "watch", str(number)).exit_code == 7
 
 
-def test_demo_runs_a_scripted_session_offline_and_shows_the_diff(
+def test_demo_queues_its_tickets_runs_them_offline_and_shows_the_diffs(
     server: RunningServer, tmp_path: Any
 ) -> None:
     data_dir = tmp_path / "user-data"
     run = Cli(server, None)("--data-dir", str(data_dir), "demo", server=False)
     assert run.exit_code == 0, run.stderr
     assert "Greetings now end with an exclamation mark" in run.stdout
+    assert "Added `farewell(name)`" in run.stdout
     assert '+    return f"Hello, {name}!"' in run.stdout
-    assert "▸ bash python3 -m unittest -v 2>&1  ✓" in run.stderr
-    assert "── completed" in run.stderr
+    assert '+    return f"Goodbye, {name}!"' in run.stdout
+    err = run.stderr
+    assert "queued #1 then #2 as work queue 1" in err
+    assert err.index("══ #1 Greet people") < err.index("══ #2 Say goodbye too")
+    assert err.count("▸ bash python3 -m unittest -v 2>&1  ✓") == 2
+    assert err.count("── completed") == 2
+    assert "queue 1 'Demo' completed: 2/2 done" in err
     assert (data_dir / "demo" / "sample-repo" / ".git").is_dir()
     assert not (data_dir / "codality.db").exists()  # the user's own data dir is untouched
     assert not (data_dir / "demo" / "server.json").exists()  # the demo server was stopped
