@@ -303,6 +303,8 @@ class QueueRunner(Service):
             outcome = await self._start_item(queue, item, first)
             if outcome is None:
                 return  # the queue paused
+            if outcome == "stopping":
+                return
             if outcome == "wait":
                 break
             queue = await self.services.queues.by_id(queue_id)
@@ -336,8 +338,8 @@ class QueueRunner(Service):
     async def _start_item(
         self, queue: WorkQueue, item: QueueItem, first: bool
     ) -> dict[str, Any] | str | None:
-        """Start the item's agent: its session's view, ``"wait"`` when no agent slot is free
-        (or the server is stopping), None when the queue paused instead."""
+        """Start the item's agent: its session's view, ``"wait"`` when no agent slot is free,
+        ``"stopping"`` when the server is going down, None when the queue paused instead."""
         async with self.db.transaction() as conn:
             await db_queues.update_item(
                 conn,
@@ -363,8 +365,10 @@ class QueueRunner(Service):
             )
         except (RateLimited, Unavailable) as exc:
             await self._unstart(item)
-            if first or isinstance(exc, Unavailable):
+            if first:
                 raise
+            if isinstance(exc, Unavailable):
+                return "stopping"  # the server is going down; start-up goes on from here
             self._waiting.add(queue.id)
             return "wait"
         except DomainError as exc:
