@@ -46,8 +46,10 @@ def spawn(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise AssertionError("the server did not start")
 
 
-def sandboxed_sleepers(marker: str = MARKER) -> list[int]:
-    """Processes whose command line holds ``marker`` (a test's unmistakable sleep)."""
+def sandboxed_sleepers(marker: str = MARKER, under: int | None = None) -> list[int]:
+    """Processes whose command line holds ``marker`` (a test's unmistakable sleep) and, with
+    ``under``, that descend from that process: other test runs on the machine (other worktrees
+    run the same tests) must not be mistaken for this one's."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -55,9 +57,34 @@ def sandboxed_sleepers(marker: str = MARKER) -> list[int]:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if marker in cmdline:
+            if marker in cmdline and (under is None or descends(int(entry.name), under)):
                 found.append(int(entry.name))
     return found
+
+
+def descends(pid: int, ancestor: int) -> bool:
+    """Whether ``ancestor`` is among ``pid``'s parents (read from /proc)."""
+    while pid > 1:
+        try:
+            fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return False
+        pid = int(fields[1])  # the parent's pid follows the state letter
+        if pid == ancestor:
+            return True
+    return False
+
+
+def alive(pids: list[int]) -> list[int]:
+    """Those of ``pids`` still running (a zombie has an empty command line)."""
+    running = []
+    for pid in pids:
+        try:
+            if (Path("/proc") / str(pid) / "cmdline").read_bytes():
+                running.append(pid)
+        except OSError:
+            pass
+    return running
 
 
 @pytest.fixture
@@ -112,7 +139,7 @@ def test_kill_9_mid_run_then_restart_marks_the_session_interrupted(
         api.post(f"/api/projects/{slug}/tickets", json={"title": "Slow"})
         base = f"/api/projects/{slug}/tickets/1/agent"
         session = api.post(f"{base}/start").json()
-        wait_until(sandboxed_sleepers)
+        sleepers = wait_until(lambda: sandboxed_sleepers(under=process.pid))
     finally:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
@@ -120,8 +147,8 @@ def test_kill_9_mid_run_then_restart_marks_the_session_interrupted(
     # Under bubblewrap the whole tool dies with the server; under Landlock only its shell, so
     # clean up what is left.
     if session["sandbox"] == "bubblewrap":
-        wait_until(lambda: not sandboxed_sleepers(), timeout=15)
-    for pid in sandboxed_sleepers():
+        wait_until(lambda: not alive(sleepers), timeout=15)
+    for pid in alive(sleepers):
         os.kill(pid, signal.SIGKILL)
     installed = shutil.which("bwrap") is not None or IN_CI
     assert session["sandbox"] == ("bubblewrap" if installed else "landlock")

@@ -17,7 +17,14 @@ import httpx
 
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
-from .test_crash_recovery import fake, first_event, sandboxed_sleepers, spawn, wait_until
+from .test_crash_recovery import (
+    alive,
+    fake,
+    first_event,
+    sandboxed_sleepers,
+    spawn,
+    wait_until,
+)
 
 __all__ = ["fake"]  # the fixture, used by name below
 
@@ -52,12 +59,12 @@ def test_kill_9_mid_queue_then_restart_pauses_it_with_the_item_failed(
         queues = f"/api/projects/{slug}/discover/queues"
         queue = api.post(queues, json={"name": "Night run", "tickets": [1, 2, 3]}).json()
         assert api.post(f"{queues}/{queue['id']}/start").status_code == 200
-        wait_until(lambda: sandboxed_sleepers(MARKER))
+        sleepers = wait_until(lambda: sandboxed_sleepers(MARKER, under=process.pid))
         token = str(api.headers["Authorization"]).removeprefix("Bearer ")
     finally:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
-    for pid in sandboxed_sleepers(MARKER):  # a tool outside bubblewrap may outlive the server
+    for pid in alive(sleepers):  # a tool outside bubblewrap may outlive the server
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
