@@ -217,3 +217,26 @@ def test_a_connection_the_server_dropped_is_reopened_for_reads_only() -> None:
         run_blocking(api.aclose())
         listener.close()
     assert seen == [b"GET /api/projects HTTP/1.1"] * 2
+
+
+def test_a_one_shot_command_loads_no_event_loop_http_library_or_keyring(
+    cli: Cli, project: dict[str, Any]
+) -> None:
+    """``ticket list --json`` needs typer and http.client; asyncio, httpx, keyring, rich and
+    platformdirs are each tens of milliseconds it does without."""
+    heavy = ["asyncio", "httpx", "keyring", "rich", "platformdirs", "textual"]
+    argv = ["codality", "--server", cli.server.url, "-p", project["slug"], "ticket", "list"]
+    probe = (
+        "import json, sys\n"
+        "from codality_cli.launch import run\n"
+        f"sys.argv = {[*argv, '--json']!r}\n"
+        "try:\n    run()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "CODALITY_TOKEN": str(cli.token)}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []
