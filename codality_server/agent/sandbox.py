@@ -181,8 +181,8 @@ class Sandbox:
     hidden: tuple[Path, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
 
-    def argv(self, script: str, cwd: Path) -> list[str]:
-        shell = ["/bin/sh", "-c", script]
+    def argv(self, script: str, cwd: Path, gate: _Gate | None = None) -> list[str]:
+        shell = ["/bin/sh", "-c", script] if gate is None else gate.shell(script)
         if self.kind == "none":
             return shell
         if self.kind == "landlock":
@@ -252,23 +252,95 @@ def kill_group(process: asyncio.subprocess.Process) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
+class _Gate:
+    """Holds a bubblewrap command back until the whole sandbox is bound to the server's life.
+
+    With ``--die-with-parent`` the sandbox's first process asks for its parent-death signal only
+    after its set-up (mounts and all), when bwrap outside may already be gone with a server
+    killed meanwhile; nothing would then kill it (bubblewrap 0.8). So the command's shell first
+    says it is up (by then the ask is made), and runs the command only when the server, alive
+    at that moment, answers; a server gone before answering closes the pipe and the shell exits
+    125 instead. The pipes are reached through ``/proc/self/fd`` (dash knows fds 0–9 only).
+    """
+
+    def __init__(self) -> None:
+        self.ready_r, self.ready_w = os.pipe()
+        self.go_r, self.go_w = os.pipe()
+
+    @property
+    def child_ends(self) -> tuple[int, int]:
+        return self.ready_w, self.go_r
+
+    def shell(self, script: str) -> list[str]:
+        prologue = (
+            f"printf . > /proc/self/fd/{self.ready_w} && "
+            f"read -r _ < /proc/self/fd/{self.go_r} || exit 125; "
+            'exec /bin/sh -c "$1"'
+        )
+        return ["/bin/sh", "-c", prologue, "sh", script]
+
+    def started(self) -> None:
+        """The child has its copies: drop ours, so each pipe ends when its other side does."""
+        for fd in self.child_ends:
+            os.close(fd)
+
+    async def open(self) -> None:
+        """Wait until the shell is up (or bwrap gone), then tell it to run the command."""
+        loop = asyncio.get_running_loop()
+        up = loop.create_future()
+
+        def readable() -> None:
+            try:
+                os.read(self.ready_r, 1)
+            except BlockingIOError:
+                return
+            if not up.done():
+                up.set_result(None)
+
+        os.set_blocking(self.ready_r, False)
+        loop.add_reader(self.ready_r, readable)
+        try:
+            await up
+        finally:
+            loop.remove_reader(self.ready_r)
+        with contextlib.suppress(BrokenPipeError):  # bwrap failed and is gone
+            os.write(self.go_w, b"go\n")
+
+    def close(self) -> None:
+        for fd in (self.ready_r, self.go_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
 async def run_command(
     sandbox: Sandbox, script: str, cwd: Path, timeout_s: float, limit: int
 ) -> CommandResult:
     """Run ``script``; a timeout or a cancellation kills the process group before returning."""
-    process = await asyncio.create_subprocess_exec(
-        *sandbox.argv(script, cwd),
-        cwd=str(cwd),
-        env=sandbox.env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-    )
+    gate = _Gate() if sandbox.kind == "bubblewrap" else None
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *sandbox.argv(script, cwd, gate),
+            cwd=str(cwd),
+            env=sandbox.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=gate.child_ends if gate else (),
+        )
+    except BaseException:
+        if gate is not None:
+            gate.started()
+            gate.close()
+        raise
+    if gate is not None:
+        gate.started()
     buffer = CappedBuffer(limit)
 
     async def pump() -> None:
         assert process.stdout is not None
+        if gate is not None:
+            await gate.open()
         while chunk := await process.stdout.read(65536):
             buffer.feed(chunk)
         await process.wait()
@@ -281,4 +353,6 @@ async def run_command(
     finally:
         kill_group(process)
         await asyncio.shield(process.wait())
+        if gate is not None:
+            gate.close()
     return CommandResult(None if timed_out else process.returncode, buffer.text(), timed_out)

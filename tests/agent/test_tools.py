@@ -207,6 +207,51 @@ async def test_bubblewrap_can_cut_the_network(worktree: Path) -> None:
     assert out.ok and out.output.split() == ["lo"]
 
 
+ORPHANED = """
+import asyncio, os, sys
+from pathlib import Path
+from codality_server.agent.sandbox import Sandbox, _Gate
+
+async def main():
+    gate = _Gate()
+    sandbox = Sandbox("bubblewrap", True, (), (), dict(os.environ))
+    argv = sandbox.argv(sys.argv[1], Path(sys.argv[2]), gate)
+    process = await asyncio.create_subprocess_exec(
+        *argv, pass_fds=gate.child_ends, start_new_session=True
+    )
+    print(process.pid, flush=True)
+    await asyncio.sleep(0.5)
+    os._exit(0)  # the server dies before letting the command run
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.usefixtures("bubblewrap")
+async def test_a_command_whose_server_died_while_bubblewrap_set_up_never_runs(
+    worktree: Path,
+) -> None:
+    marker = worktree / "ran"
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        ORPHANED,
+        f"touch {marker}; sleep 30",
+        str(worktree),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await server.communicate()
+    group = int(out)
+    async with asyncio.timeout(10):
+        while True:  # the whole sandbox goes away by itself
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                break
+            await asyncio.sleep(0.05)
+    assert not marker.exists()
+
+
 @pytest.mark.usefixtures("bubblewrap")
 async def test_a_failed_bubblewrap_probe_is_tried_again(
     broken_bwrap: Path, monkeypatch: pytest.MonkeyPatch
