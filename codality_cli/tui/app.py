@@ -2,7 +2,8 @@
 
 Screens post navigation requests up (``TicketOpenRequested`` …) and the app pushes the screen;
 events from ``live.py`` are forwarded to every live screen in the stack, so the board is current
-when you come back to it. An agent that finishes or fails is announced wherever you are.
+when you come back to it. An agent that finishes or fails, and a work queue that pauses or
+completes, is announced wherever you are.
 """
 
 from __future__ import annotations
@@ -59,6 +60,17 @@ def announcement(data: dict[str, Any], which: str) -> tuple[str, bool] | None:
         return f"Agent finished on {which}" + (f": {summary[:120]}" if summary else ""), False
     detail = str(data.get("error") or data.get("summary") or status.replace("_", " "))
     return f"Agent {status.replace('_', ' ')} on {which}: {detail[:120]}", True
+
+
+def queue_announcement(type_: str, data: dict[str, Any]) -> tuple[str, bool] | None:
+    """(message, failed) when a work queue stopped by itself: it paused or it completed."""
+    queue = data.get("queue")
+    if type_ not in ("queue:paused", "queue:completed") or not isinstance(queue, dict):
+        return None
+    name = queue.get("name", "")
+    if type_ == "queue:completed":
+        return f"Queue {name!r} completed", False
+    return f"Queue {name!r} paused: {str(data.get('reason') or '')[:120]}", True
 
 
 class CodalityApp(App[None]):
@@ -157,6 +169,11 @@ class CodalityApp(App[None]):
                 text, failed = told
                 self.notify(text, severity="error" if failed else "information", timeout=10)
                 self.bell()
+        queue_told = queue_announcement(message.type, message.data)
+        if queue_told:
+            text, failed = queue_told
+            self.notify(text, severity="error" if failed else "information", timeout=10)
+            self.bell()
         delta = message.type in DELTAS
         for screen in self.screen_stack:
             if isinstance(screen, LiveScreen) and (screen.WANTS_DELTAS or not delta):

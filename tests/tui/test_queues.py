@@ -16,7 +16,7 @@ from codality_cli.tui.widgets.status_column import StatusColumn
 from tests.conftest import create_ticket
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
-from .conftest import SIZE, wait_for_screen, wait_until
+from .conftest import SIZE, notifications, wait_for_screen, wait_until
 
 
 def queues_url(project: dict[str, Any], *rest: object) -> str:
@@ -146,6 +146,10 @@ async def test_start_release_and_cancel_from_the_panel_follow_the_run_live(
         await wait_until(pilot, lambda: (screen.queue or {}).get("status") == "paused")
         header = str(screen.query_one("#queue-header", Static).render())
         assert "paused" in header and "#2 failed" in header
+        assert any(
+            severity == "error" and message.startswith("Queue 'Night run' paused: #2 failed")
+            for severity, message in notifications(app)
+        )
 
         fake_anthropic.script(tool("bash", command="sleep 30"))
         await pilot.press("r")
