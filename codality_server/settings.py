@@ -31,6 +31,8 @@ class ServerSettings:
     heartbeat_s: float = 15.0
     event_ring_size: int = 10_000
     subscriber_queue_size: int = 5_000
+    # Connecting, TLS and each SMTP reply: an unreachable mail server is a prompt 503.
+    smtp_timeout_s: float = 5.0
     #: Keep secret env values in the OS keyring when a real one works (else a 0600 file).
     #: ``CODALITY_NO_KEYRING=1`` turns it off; tests and headless machines do.
     keyring: bool = True

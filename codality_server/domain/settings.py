@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -272,6 +273,7 @@ KNOWN_ENV: tuple[str, ...] = (
     "APP_URL",
     "SMTP_HOST",
     "SMTP_PORT",
+    "SMTP_TLS",
     "SMTP_USER",
     "SMTP_PASSWORD",
     "SMTP_FROM",
@@ -286,20 +288,61 @@ KNOWN_ENV: tuple[str, ...] = (
     "GITHUB_INSTALLATION_ID",
     "GITHUB_INSTALLATION_ACCOUNT",
 )
-_SECRET_WORDS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PASS", "PASSPHRASE", "CREDENTIALS", "PEM")
+#: The names whose values are configuration, not credentials: shown in full (a URL's password
+#: still masked). Every other value, known or not, is a secret: ``DATABASE_URL``, ``MY_PWD``…
+PUBLIC_ENV = frozenset(
+    {
+        "ANTHROPIC_BASE_URL",
+        "ANTHROPIC_MODEL",
+        "ANTHROPIC_SMALL_FAST_MODEL",
+        "APP_URL",
+        "WORKTREE_BASE",
+        "SMTP_HOST",
+        "SMTP_PORT",
+        "SMTP_TLS",
+        "SMTP_FROM",
+        "GITHUB_URL",
+        "GITHUB_API_BASE_URL",
+        "GITHUB_APP_ID",
+        "GITHUB_CLIENT_ID",
+    }
+)
 
 
 def is_secret(name: str) -> bool:
-    """Whether a value must never be shown: any ``_``-separated part of the name ends in a word
-    like KEY, SECRET, TOKEN or PASSWORD (``ANTHROPIC_API_KEY``, ``GITHUB_WEBHOOK_SECRET``)."""
-    return any(part.endswith(_SECRET_WORDS) for part in name.split("_"))
+    """Whether a value is masked: all are, except the allow-listed ``PUBLIC_ENV`` names."""
+    return name not in PUBLIC_ENV
 
 
 def mask(value: str) -> str:
-    """Enough of a long secret to recognise it (``sk-a…wxyz``); short ones reveal nothing."""
-    if len(value) >= 20:
-        return f"{value[:4]}…{value[-4:]}"
-    return MASK
+    """A fixed mask, with the last two characters of a long value to tell keys apart."""
+    return f"{MASK}{value[-2:]}" if len(value) >= 16 else MASK
+
+
+def _displayable(text: str) -> str:
+    """``text`` as valid Unicode: a lone surrogate (bytes the process environment could not
+    decode, or a value saved before bodies were checked) becomes ``?`` instead of breaking the
+    whole listing."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _without_password(value: str) -> str:
+    if "://" not in value or "@" not in value:
+        return value
+    try:
+        parts = urlsplit(value)
+        password = parts.password
+    except ValueError:
+        return MASK
+    if not password:
+        return value
+    netloc = parts.netloc.replace(f":{password}@", f":{MASK}@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def shown_value(name: str, value: str) -> str:
+    """What the API shows of ``name``'s value: masked unless public, always valid Unicode."""
+    return _displayable(mask(value) if is_secret(name) else _without_password(value))
 
 
 EnvSource = Literal["store", "environment"]
@@ -325,7 +368,7 @@ def env_listing(values: Mapping[str, tuple[str, EnvSource]]) -> list[dict[str, A
     for name in names:
         value, source = values.get(name) or (None, None)
         secret = is_secret(name)
-        shown = None if value is None else mask(value) if secret else value
+        shown = None if value is None else shown_value(name, value)
         listing.append(
             {
                 "name": name,
@@ -370,9 +413,12 @@ def env_changes(changes: Any) -> dict[str, str | None]:
             )
         if value is not None and not isinstance(value, str):
             raise InvalidInput(f"{name}: the value must be a string or null", field=name)
-        if value is not None and ("\x00" in value or len(value) > ENV_VALUE_MAX):
+        if value is not None and (
+            "\x00" in value or len(value) > ENV_VALUE_MAX or _displayable(value) != value
+        ):
             raise InvalidInput(
-                f"{name}: the value must have no NUL byte and at most {ENV_VALUE_MAX} characters",
+                f"{name}: the value must be valid Unicode, with no NUL byte and at most"
+                f" {ENV_VALUE_MAX} characters",
                 field=name,
             )
         checked[name] = value or None

@@ -72,7 +72,9 @@ class Services:
         self.feedback.start()
 
     async def stop(self) -> None:
-        """Work to do before the database closes (webhook work, agents, the GitHub client)."""
+        """Work to do before the database closes (mail being sent, webhook work, agents, the
+        GitHub client)."""
+        await self.auth.stop()
         await self.webhooks.stop()
         await self.discover_agent.stop()
         await self.supervisor.shutdown()

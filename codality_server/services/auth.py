@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from codality_server.db import users as db_users
 from codality_server.db.database import MISSING, Connection
@@ -16,7 +19,10 @@ from codality_server.domain.users import Role, User
 from codality_server.secrets_store import write_private
 
 from .base import Service, now_iso
-from .mail import send_mail
+from .mail import compose, open_mail
+
+if TYPE_CHECKING:
+    from . import Services
 
 log = logging.getLogger("codality.auth")
 
@@ -28,6 +34,7 @@ OTP_MAX_TRIES = 5
 OTP_WINDOW_MINUTES = 15
 OTP_MAX_REQUESTS = 5
 OTP_SENT_MESSAGE = "If this e-mail belongs to a user, a sign-in code is on its way."
+SETUP_MAX_TRIES = 5
 
 
 def _iso(moment: datetime) -> str:
@@ -53,14 +60,27 @@ def normalise_email(email: str) -> str:
 class AuthService(Service):
     """Setup code, OTP codes and sessions; the only code that sees raw tokens."""
 
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        self._pepper_bytes: bytes | None = None
+        self._setup_failures = 0
+        self._mail_tasks: set[asyncio.Task[None]] = set()
+
     def _pepper(self) -> bytes:
-        path = self.config.data_dir / "secret-key"
-        if not path.exists():
-            write_private(path, secrets.token_hex(32))
-        return path.read_text().strip().encode()
+        if self._pepper_bytes is None:
+            path = self.config.data_dir / "secret-key"
+            if not path.exists():
+                write_private(path, secrets.token_hex(32))
+            self._pepper_bytes = path.read_text().strip().encode()
+        return self._pepper_bytes
 
     def _code_hash(self, email: str, code: str) -> str:
         return hmac.new(self._pepper(), f"{email}:{code}".encode(), hashlib.sha256).hexdigest()
+
+    async def stop(self) -> None:
+        """Let mail still being sent finish (each step is bounded by the SMTP timeout)."""
+        if self._mail_tasks:
+            await asyncio.wait(self._mail_tasks, timeout=self.config.smtp_timeout_s * 3)
 
     # --- setup ---------------------------------------------------------------------------
 
@@ -75,13 +95,17 @@ class AuthService(Service):
                 path.unlink()
             return
         if not path.exists():
-            code = "".join(secrets.choice(SETUP_ALPHABET) for _ in range(8))
-            write_private(path, code + "\n")
+            self._new_setup_code()
         log.warning(
             "first-time setup: the setup code is %s (also in %s)",
             path.read_text().strip(),
             path,
         )
+
+    def _new_setup_code(self) -> None:
+        code = "".join(secrets.choice(SETUP_ALPHABET) for _ in range(8))
+        write_private(self.config.setup_code_path, code + "\n")
+        self._setup_failures = 0
 
     async def verify_setup(self, code: str, email: str, name: str | None) -> tuple[User, str]:
         """Create the first admin from the setup code; returns the user and a session token."""
@@ -94,7 +118,7 @@ class AuthService(Service):
             if not expected or not hmac.compare_digest(
                 code.strip().upper().encode(), expected.encode()
             ):
-                raise Unauthorized("wrong setup code")
+                raise self._wrong_setup_code()
             now = now_iso()
             user = await db_users.insert_user(
                 conn, email, (name or "").strip() or email.split("@")[0], Role.ADMIN, now
@@ -103,14 +127,50 @@ class AuthService(Service):
         path.unlink(missing_ok=True)
         return user, token
 
+    def _wrong_setup_code(self) -> Unauthorized:
+        """Count a wrong code; the ``SETUP_MAX_TRIES``-th replaces it, as five wrong tries
+        retire a sign-in code, so guessing never gets more than five tries at one code."""
+        self._setup_failures += 1
+        left = SETUP_MAX_TRIES - self._setup_failures
+        if left > 0:
+            return Unauthorized(f"wrong setup code ({left} tries left before it is replaced)")
+        self._new_setup_code()
+        path = self.config.setup_code_path
+        log.warning(
+            "first-time setup: %d wrong setup codes; the new code is %s (also in %s)",
+            SETUP_MAX_TRIES,
+            path.read_text().strip(),
+            path,
+        )
+        return Unauthorized(
+            f"wrong setup code, {SETUP_MAX_TRIES} times: the code has been replaced; read the new"
+            f" one from {path} or the server log"
+        )
+
     # --- one-time passwords ----------------------------------------------------------------
 
     async def request_otp(self, email: str, client: str) -> str:
-        """Send a code when the user exists; the answer never tells whether it does."""
+        """Send a code when the user exists; the answer never tells whether it does.
+
+        Known and unknown addresses take the same path, so neither the status (a mail server that
+        fails is a 503 for both) nor the time taken tells them apart: the code is hashed and
+        stored for both (one never sent can never be used), the mail is composed and, over SMTP,
+        the session opened and signed in for both; only its last step differs, delivering or
+        dropping the message. Over SMTP that step runs after the answer; the outbox is written
+        before it, as the CLI reads it next.
+        """
         email = normalise_email(email)
         now = datetime.now(UTC)
         since = _iso(now - timedelta(minutes=OTP_WINDOW_MINUTES))
         code = f"{secrets.randbelow(10**6):06d}"
+        code_hash = self._code_hash(email, code)
+        env = await self.services.settings.env_values()
+        message = compose(
+            env,
+            email,
+            "Your Codality sign-in code",
+            f"Your Codality sign-in code is {code}\n\nIt works once, for {OTP_MINUTES} minutes.\n",
+        )
         async with self.db.transaction() as conn:
             for column, value in (("email", email), ("client", client)):
                 if (
@@ -125,22 +185,28 @@ class AuthService(Service):
                     )
             await db_users.record_otp_request(conn, email, client, _iso(now))
             user = await db_users.user_by_email(conn, email)
-            if user is not None:
-                expires = _iso(now + timedelta(minutes=OTP_MINUTES))
-                await db_users.replace_otp(
-                    conn, email, self._code_hash(email, code), _iso(now), expires
-                )
-        if user is not None:
-            env = await self.services.settings.env_values()
-            await send_mail(
-                self.config.outbox_dir,
-                env,
-                user.email,
-                "Your Codality sign-in code",
-                f"Your Codality sign-in code is {code}\n\n"
-                f"It works once, for {OTP_MINUTES} minutes.\n",
-            )
+            expires = _iso(now + timedelta(minutes=OTP_MINUTES))
+            await db_users.replace_otp(conn, email, code_hash, _iso(now), expires)
+        draft = await asyncio.to_thread(
+            open_mail, self.config.outbox_dir, env, message, self.config.smtp_timeout_s
+        )
+        finish: Callable[[], object] = draft.deliver if user is not None else draft.discard
+        if draft.smtp is None:
+            await asyncio.to_thread(finish)
+        else:
+            self._in_background(finish)
         return OTP_SENT_MESSAGE
+
+    def _in_background(self, work: Callable[[], object]) -> None:
+        async def run() -> None:
+            try:
+                await asyncio.to_thread(work)
+            except Exception as exc:  # the answer is gone; the log is where this can go
+                log.warning("finishing a sign-in mail failed: %s: %s", type(exc).__name__, exc)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._mail_tasks.add(task)
+        task.add_done_callback(self._mail_tasks.discard)
 
     async def verify_otp(self, email: str, code: str) -> tuple[User, str]:
         email = normalise_email(email)

@@ -1,12 +1,15 @@
 """A small SMTP server on loopback that accepts every message and keeps it, for delivery tests.
 
 It speaks just enough of RFC 5321 for ``smtplib`` (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP,
-QUIT); it advertises neither STARTTLS nor AUTH, so it is the plain relay a local test needs.
+QUIT); it never offers STARTTLS, so it is the plain relay a local test needs. With ``auth`` it
+offers AUTH PLAIN and keeps the credentials it was given; with ``silent`` it accepts connections
+and never says a word, like a host that swallows packets.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -23,6 +26,10 @@ class Delivery:
 @dataclass
 class FakeSmtp:
     deliveries: list[Delivery] = field(default_factory=list)
+    auth: bool = False
+    silent: bool = False
+    logins: list[tuple[str, str]] = field(default_factory=list)
+    sessions: int = 0
     port: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
     _server: asyncio.Server | None = None
@@ -31,13 +38,22 @@ class FakeSmtp:
         def say(line: str) -> None:
             writer.write(f"{line}\r\n".encode())
 
+        self.sessions += 1
+        if self.silent:
+            await reader.read()  # until the client gives up
+            writer.close()
+            return
         sender = ""
         recipients: list[str] = []
         say("220 fake-smtp ready")
         while line := (await reader.readline()).decode().rstrip("\r\n"):
             verb = line[:4].upper()
             if verb in ("EHLO", "HELO"):
-                say("250 fake-smtp")
+                say("250-fake-smtp\r\n250 AUTH PLAIN" if self.auth else "250 fake-smtp")
+            elif verb == "AUTH" and self.auth:
+                _, user, password = base64.b64decode(line.split()[2]).decode().split("\0")
+                self.logins.append((user, password))
+                say("235 accepted")
             elif verb == "MAIL":
                 sender, recipients = line.split(":", 1)[1].strip(" <>"), []
                 say("250 ok")

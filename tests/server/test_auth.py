@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import httpx
 
 from tests.conftest import RunningServer, assert_error, bearer_client, latest_outbox_code, sign_in
@@ -135,6 +138,10 @@ async def test_codes_go_out_over_smtp_when_it_is_configured(
         assert configured.status_code == 200, configured.text
         sent = await anon.post("/api/auth/request-otp", json={"email": "owner@example.com"})
         assert sent.status_code == 200
+        # Over SMTP the message goes out after the answer (the session is open by then).
+        deadline = time.monotonic() + 10
+        while not smtp.deliveries and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
     finally:
         smtp.stop()
     [delivery] = smtp.deliveries
@@ -173,3 +180,23 @@ async def test_an_expired_session_is_refused(server: RunningServer) -> None:
         db.execute("UPDATE auth_sessions SET expires_at = '2020-01-01T00:00:00.000Z'")
     async with bearer_client(server.url, token) as client:
         assert_error(await client.get("/api/auth/me"), 401)
+
+
+async def test_five_wrong_setup_codes_replace_the_code(
+    server: RunningServer, anon: httpx.AsyncClient
+) -> None:
+    code_file = server.data_dir / "setup-code"
+    first = code_file.read_text().strip()
+    guess = {"code": "WRONGONE", "email": "a@b.org"}  # O is not in the alphabet: never a code
+    for left in (4, 3, 2, 1):
+        error = assert_error(await anon.post("/api/setup/verify", json=guess), 401)
+        assert f"{left} tries left" in error["message"]
+    error = assert_error(await anon.post("/api/setup/verify", json=guess), 401)
+    assert "replaced" in error["message"] and str(code_file) in error["message"]
+    second = code_file.read_text().strip()
+    assert second != first and len(second) == 8
+    assert code_file.stat().st_mode & 0o777 == 0o600
+    # the old code is spent; the new one works, with a fresh count of tries
+    assert_error(await anon.post("/api/setup/verify", json={**guess, "code": first}), 401)
+    made = await anon.post("/api/setup/verify", json={**guess, "code": second})
+    assert made.status_code == 201, made.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
@@ -213,7 +214,7 @@ async def test_env_values_are_stored_privately_and_shown_masked(
             assert secret not in response.text
         rows = {row["name"]: row for row in response.json()}
         assert rows["ANTHROPIC_API_KEY"] == {
-            "name": "ANTHROPIC_API_KEY", "set": True, "secret": True, "value": "sk-a…wxyz",
+            "name": "ANTHROPIC_API_KEY", "set": True, "secret": True, "value": "••••yz",
             "source": "store",
         }  # fmt: skip
         assert rows["SMTP_PASSWORD"]["value"] == "••••"
@@ -232,6 +233,66 @@ async def test_env_values_are_stored_privately_and_shown_masked(
     assert "DEPLOY_TOKEN" not in rows  # not a known name, and no longer stored
     assert "hunter2" not in env_file.read_text()
     assert env_file.stat().st_mode & 0o777 == 0o600
+
+
+async def test_every_value_is_masked_unless_its_name_is_known_to_be_public(
+    api: httpx.AsyncClient,
+) -> None:
+    change = {
+        "DATABASE_URL": "postgres://app:pa55word@db.internal/prod",
+        "MY_SERVICE_PWD": "correct-horse-battery-staple",
+        "SOME_SETTING": "not obviously secret, masked all the same",
+        "ANTHROPIC_API_KEY": API_KEY,
+        "ANTHROPIC_BASE_URL": "https://proxy-user:proxy-pass@llm.example.org/v1",
+        "APP_URL": "https://codality.example.org",
+        "SMTP_PORT": "465",
+        "SMTP_TLS": "tls",
+        "SMTP_USER": "AKIAIOSFODNN7EXAMPLE",
+    }
+    response = await api.put("/api/settings/env", json=change)
+    assert response.status_code == 200, response.text
+    rows = {row["name"]: row for row in response.json()}
+    for name in (
+        "DATABASE_URL",
+        "MY_SERVICE_PWD",
+        "SOME_SETTING",
+        "ANTHROPIC_API_KEY",
+        "SMTP_USER",
+    ):
+        assert rows[name]["secret"] is True, name
+        shown = rows[name]["value"]
+        # a fixed mask and at most the last two characters: never 4+4 of a secret
+        assert shown.startswith("••••") and len(shown) <= 6, (name, shown)
+        assert change[name].endswith(shown[4:]), (name, shown)
+    for secret in ("pa55word", "app:", "horse", "obviously", API_KEY[:8], "AKIA", "proxy-pass"):
+        assert secret not in response.text
+    assert rows["ANTHROPIC_BASE_URL"]["secret"] is False
+    assert rows["ANTHROPIC_BASE_URL"]["value"] == "https://proxy-user:••••@llm.example.org/v1"
+    assert rows["APP_URL"]["value"] == "https://codality.example.org"
+    assert (rows["SMTP_PORT"]["value"], rows["SMTP_TLS"]["value"]) == ("465", "tls")
+
+
+async def test_a_value_that_is_not_valid_unicode_never_breaks_the_listing(
+    server: RunningServer, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lone surrogate in a stored value (saved before bodies were checked, or by the keyring)
+    or in the process environment (bytes it could not decode) shows as ``?``; saving one is a
+    400."""
+    settings = server.app[SERVICES].settings
+    server.call(asyncio.to_thread(settings.secrets.update, {"SMTP_FROM": "bad\udc80ly@x.org"}))
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://proxy\udcff.example")
+    listing = await api.get("/api/settings/env")
+    assert listing.status_code == 200, listing.text
+    rows = {row["name"]: row for row in listing.json()}
+    assert rows["SMTP_FROM"]["value"] == "bad?ly@x.org"
+    assert rows["ANTHROPIC_BASE_URL"]["value"] == "http://proxy?.example"
+    refused = await api.put(
+        "/api/settings/env",
+        content=b'{"SMTP_HOST": "a\\ud800b"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert_error(refused, 400, "invalid_input")
+    assert (await api.get("/api/settings/env")).status_code == 200
 
 
 @pytest.mark.parametrize(
