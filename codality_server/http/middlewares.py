@@ -102,7 +102,8 @@ async def error_envelope(
             message = "request body is larger than 1 MiB"
         elif exc.status == 415:
             message = "the body must be JSON, sent as Content-Type: application/json"
-        return web.json_response(error_body(code, message), status=exc.status, headers=_allow(exc))
+        headers = {"Allow": await _allowed(request)} if exc.status == 405 else {}
+        return web.json_response(error_body(code, message), status=exc.status, headers=headers)
     except (ConnectionResetError, TimeoutError):
         raise
     except Exception:
@@ -112,9 +113,17 @@ async def error_envelope(
         )
 
 
-def _allow(exc: web.HTTPException) -> dict[str, str]:
-    allow = exc.headers.get("Allow")
-    return {"Allow": allow} if allow else {}
+async def _allowed(request: web.Request) -> str:
+    """The methods of the path the request names: those of the first route pattern it matches
+    (the router tries them in order), not of every pattern it could match (``…/tickets/search``
+    also fits ``…/tickets/{number}``, whose methods it does not have)."""
+    canonical, methods = None, set()
+    for resource in request.app.router.resources():
+        _, allowed = await resource.resolve(request)
+        if allowed and canonical in (None, resource.canonical):
+            canonical = resource.canonical
+            methods |= allowed
+    return ", ".join(sorted(methods))
 
 
 _SAFE = {"GET", "HEAD", "OPTIONS"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -28,3 +28,9 @@ class Route:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     tag: str = ""
+    # The body changes only the fields it names (nested objects merge): none is required.
+    partial: bool = False
+    # What a success answers: its status and, unless it has no body, the JSON Schema of the body
+    # (``views.ref``/``views.array_of``). Routes without ``returns`` are documented as "2XX".
+    status: int = 200
+    returns: dict[str, Any] | None = None

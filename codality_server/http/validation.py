@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from codality_server.domain.errors import InvalidInput, PayloadTooLarge
 from codality_server.domain.github import MAX_WEBHOOK_BYTES
+from codality_server.services.auth import EMAIL_PATTERN
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -23,6 +24,10 @@ def _describe(exc: ValidationError, where: str) -> InvalidInput:
     message = first.get("msg", "invalid value")
     if first.get("type") == "extra_forbidden":
         message = "unknown field"
+    elif first.get("type") == "string_pattern_mismatch":
+        # pydantic would quote the whole regular expression
+        is_email = first.get("ctx", {}).get("pattern") == EMAIL_PATTERN
+        message = "is not an e-mail address" if is_email else "is not in the expected form"
     return InvalidInput(f"{field}: {message}", field=field)
 
 
@@ -60,10 +65,14 @@ async def read_json(request: web.Request) -> Any:
     return parse_json(raw)
 
 
-def _finite(text: str) -> float:
+def _finite(text: str) -> float | int:
+    """A JSON number with a fraction or exponent; integral ones (``600.0``, ``1e3``) are integers,
+    as JSON Schema counts them, so an integer field takes them."""
     value = float(text)
     if math.isinf(value):
         raise ValueError("number out of range")
+    if value.is_integer() and abs(value) <= 2**63:
+        return int(value)
     return value
 
 
@@ -158,12 +167,29 @@ def parse_query(request: web.Request, model: type[M], repeated: tuple[str, ...] 
         raise _describe(exc, "query") from None
 
 
+PATH_INT_MAX = 2**62
+
+
+def is_path_int(name: str) -> bool:
+    """Path placeholders read with ``path_int``: ``{number}``, ``{id}`` and ``{…_id}``."""
+    return name in ("number", "id") or name.endswith("_id")
+
+
+def path_param_schema(name: str) -> dict[str, Any]:
+    """What a path placeholder takes, as the OpenAPI document states it."""
+    if is_path_int(name):
+        return {"type": "integer", "minimum": 1, "maximum": PATH_INT_MAX}
+    if name == "path":
+        return {"type": "string"}
+    return {"type": "string", "minLength": 1}
+
+
 def path_int(request: web.Request, name: str) -> int:
     raw = request.match_info[name]
     try:
         value = int(raw)
     except ValueError:
         raise InvalidInput(f"{name} must be an integer, got {raw!r}", field=name) from None
-    if value < 1 or value > 2**62:
+    if value < 1 or value > PATH_INT_MAX:
         raise InvalidInput(f"{name} must be a positive integer", field=name)
     return value

@@ -127,7 +127,8 @@ class Draft:
         os.unlink(scratch)
 
     def _file_name(self) -> str:
-        to = re.sub(r"[^A-Za-z0-9@._-]", "_", str(self.message["To"]))
+        # An address may be 254 characters; a file name only 255 bytes.
+        to = re.sub(r"[^A-Za-z0-9@._-]", "_", str(self.message["To"]))[:100]
         return f"{time.time_ns()}-{to}.eml"
 
     def _quit(self) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from ..middlewares import guarded
 from ..openapi import build_openapi
 from ..responses import json_ok
 from ..route import Route
+from ..validation import is_path_int
+from ..views import ref
 from . import (
     agent,
     auth,
@@ -56,10 +60,44 @@ def all_routes() -> list[Route]:
         *settings.ROUTES,
         *me.ROUTES,
         *users.ROUTES,
-        Route("GET", "/api/openapi.json", openapi, "This document", "public", tag="meta"),
+        Route(
+            "GET",
+            "/api/openapi.json",
+            openapi,
+            "This document",
+            "public",
+            tag="meta",
+            returns=ref("OpenAPI"),
+        ),
     ]
 
 
+def router_paths(paths: list[str]) -> dict[str, str]:
+    """Each path as registered with aiohttp: an integer placeholder does not match a word that
+    a sibling route has at that place, so ``…/tickets/search`` is never also
+    ``…/tickets/{number}`` (a PUT there is a 405, not "number must be an integer"), while
+    ``…/tickets/abc`` still reaches the route and its 400."""
+    words: dict[tuple[str, ...], set[str]] = {}
+    for path in paths:
+        parts = path.split("/")
+        for index, part in enumerate(parts):
+            if not part.startswith("{"):
+                words.setdefault(tuple(parts[:index]), set()).add(part)
+    registered = {}
+    for path in paths:
+        parts = path.split("/")
+        for index, part in enumerate(parts):
+            name = part[1:-1]
+            siblings = words.get(tuple(parts[:index]))
+            if part.startswith("{") and ":" not in part and is_path_int(name) and siblings:
+                taken = "|".join(re.escape(word) for word in sorted(siblings))
+                parts[index] = f"{{{name}:(?!(?:{taken})(?:/|$))[^/]+}}"
+        registered[path] = "/".join(parts)
+    return registered
+
+
 def setup_routes(app: web.Application) -> None:
-    for route in all_routes():
-        app.router.add_route(route.method, route.path, guarded(route))
+    routes = all_routes()
+    paths = router_paths([route.path for route in routes])
+    for route in routes:
+        app.router.add_route(route.method, paths[route.path], guarded(route))

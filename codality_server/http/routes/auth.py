@@ -10,22 +10,23 @@ from codality_server.http.keys import SERVICES, SESSION_TOKEN, SETTINGS, USER
 from ..middlewares import SESSION_COOKIE
 from ..responses import json_ok
 from ..route import Route
-from ..schema import Body
+from ..schema import Body, Email
 from ..validation import parse_body
+from ..views import ref
 
 
 class SetupVerify(Body):
     code: str
-    email: str
+    email: Email
     name: str | None = None
 
 
 class OtpRequest(Body):
-    email: str
+    email: Email
 
 
 class OtpVerify(Body):
-    email: str
+    email: Email
     code: str
 
 
@@ -79,12 +80,32 @@ async def me(request: web.Request) -> web.Response:
 
 
 ROUTES = [
-    Route("GET", "/api/setup/status", setup_status, "Whether first-time setup is needed", "public"),
     Route(
-        "POST", "/api/setup/verify", setup_verify, "Create the first admin", "public", SetupVerify
+        "GET",
+        "/api/setup/status",
+        setup_status,
+        "Whether first-time setup is needed",
+        "public",
+        returns=ref("SetupStatus"),
     ),
     Route(
-        "POST", "/api/auth/request-otp", request_otp, "E-mail a sign-in code", "public", OtpRequest
+        "POST",
+        "/api/setup/verify",
+        setup_verify,
+        "Create the first admin",
+        "public",
+        SetupVerify,
+        status=201,
+        returns=ref("SignedIn"),
+    ),
+    Route(
+        "POST",
+        "/api/auth/request-otp",
+        request_otp,
+        "E-mail a sign-in code",
+        "public",
+        OtpRequest,
+        returns=ref("Ok"),
     ),
     Route(
         "POST",
@@ -93,7 +114,8 @@ ROUTES = [
         "Exchange a code for a session",
         "public",
         OtpVerify,
+        returns=ref("SignedIn"),
     ),
-    Route("POST", "/api/auth/logout", logout, "End the current session"),
-    Route("GET", "/api/auth/me", me, "The signed-in user"),
+    Route("POST", "/api/auth/logout", logout, "End the current session", returns=ref("Ok")),
+    Route("GET", "/api/auth/me", me, "The signed-in user", returns=ref("User")),
 ]

@@ -8,12 +8,13 @@ from codality_server.http.keys import SERVICES, USER
 
 from ..responses import json_created, json_ok
 from ..route import Route
-from ..schema import Body
+from ..schema import Body, NonBlank
 from ..validation import parse_body, path_int
+from ..views import array_of, ref
 
 
 class CommentCreate(Body):
-    body: str
+    body: NonBlank
 
 
 async def list_comments(request: web.Request) -> web.Response:
@@ -34,8 +35,22 @@ async def create_comment(request: web.Request) -> web.Response:
 _COMMENTS = "/api/projects/{slug}/tickets/{number}/comments"
 
 ROUTES = [
-    Route("GET", _COMMENTS, list_comments, "List ticket comments", tag="comments"),
     Route(
-        "POST", _COMMENTS, create_comment, "Create a comment", body=CommentCreate, tag="comments"
+        "GET",
+        _COMMENTS,
+        list_comments,
+        "List ticket comments",
+        tag="comments",
+        returns=array_of("Comment"),
+    ),
+    Route(
+        "POST",
+        _COMMENTS,
+        create_comment,
+        "Create a comment",
+        body=CommentCreate,
+        tag="comments",
+        status=201,
+        returns=ref("Comment"),
     ),
 ]

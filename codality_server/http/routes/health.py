@@ -9,6 +9,7 @@ from codality_server.http.keys import SERVICES
 
 from ..responses import json_ok
 from ..route import Route
+from ..views import ref
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -16,4 +17,13 @@ async def healthz(request: web.Request) -> web.Response:
     return json_ok({"status": "ok", "version": __version__, "setup_required": setup_required})
 
 
-ROUTES = [Route("GET", "/healthz", healthz, "Health check: version and setup status", "public")]
+ROUTES = [
+    Route(
+        "GET",
+        "/healthz",
+        healthz,
+        "Health check: version and setup status",
+        "public",
+        returns=ref("Health"),
+    )
+]

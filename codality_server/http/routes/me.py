@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import Field
 
 from codality_server.http.keys import SERVICES, USER
 
 from ..responses import json_created, json_ok
 from ..route import Route
-from ..schema import Body
+from ..schema import Blank, Body, DisplayName, Email, stated
 from ..validation import parse_body
+from ..views import ref
 
 
 class ProfileChange(Body):
-    name: str
+    name: DisplayName
 
 
 class GitIdentity(Body):
-    name: str | None = None
-    email: str | None = None
+    name: str | None = Field(
+        None,
+        description="blank or null: the display name",
+        json_schema_extra=stated(DisplayName, Blank, None),
+    )
+    email: str | None = Field(
+        None,
+        description="blank or null: the account's e-mail",
+        json_schema_extra=stated(Email, Blank, None),
+    )
 
 
 async def update_profile(request: web.Request) -> web.Response:
@@ -43,13 +53,21 @@ async def generate_ssh_key(request: web.Request) -> web.Response:
 
 
 ROUTES = [
-    Route("PUT", "/api/me/profile", update_profile, "Change your display name", body=ProfileChange),
+    Route(
+        "PUT",
+        "/api/me/profile",
+        update_profile,
+        "Change your display name",
+        body=ProfileChange,
+        returns=ref("User"),
+    ),
     Route(
         "PUT",
         "/api/me/git-identity",
         update_git_identity,
         "Set the name and e-mail of your commits; null or empty resets to the defaults",
         body=GitIdentity,
+        returns=ref("User"),
     ),
     Route("GET", "/api/me/ssh-key", get_ssh_key, "Your SSH public key and fingerprint"),
     Route(

@@ -13,6 +13,7 @@ from ..responses import json_created, json_ok
 from ..route import Route
 from ..schema import Body, Query
 from ..validation import parse_body, parse_query
+from ..views import array_of, ref
 
 MAX_PATH = 4096
 
@@ -108,10 +109,27 @@ async def blob(request: web.Request) -> web.Response:
 
 
 ROUTES = [
-    Route("GET", "/api/projects", list_projects, "List all projects"),
-    Route("POST", "/api/projects", create_project, "Create a project", body=ProjectCreate),
-    Route("GET", "/api/projects/{slug}", get_project, "Get project details"),
-    Route("PUT", "/api/projects/{slug}", update_project, "Update project", body=ProjectUpdate),
+    Route("GET", "/api/projects", list_projects, "List all projects", returns=array_of("Project")),
+    Route(
+        "POST",
+        "/api/projects",
+        create_project,
+        "Create a project",
+        body=ProjectCreate,
+        status=201,
+        returns=ref("Project"),
+    ),
+    Route(
+        "GET", "/api/projects/{slug}", get_project, "Get project details", returns=ref("Project")
+    ),
+    Route(
+        "PUT",
+        "/api/projects/{slug}",
+        update_project,
+        "Update project",
+        body=ProjectUpdate,
+        returns=ref("Project"),
+    ),
     Route("GET", "/api/projects/{slug}/files", list_files, "List project files", query=FilesQuery),
     Route(
         "GET", "/api/projects/{slug}/browse", browse, "Browse repository tree", query=BrowseQuery

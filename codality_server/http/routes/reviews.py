@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from codality_server.domain.reviews import ReviewCommentDraft
 from codality_server.http.keys import SERVICES, USER
@@ -13,7 +13,7 @@ from codality_server.services.reviews import diff_view, stats_view
 
 from ..responses import json_created, json_ok
 from ..route import Route
-from ..schema import Body, Query, RowId
+from ..schema import Body, NonBlank, Query, RowId
 from ..validation import parse_body, parse_query, path_int
 
 
@@ -24,10 +24,23 @@ class DiffQuery(Query):
 class ReviewCommentIn(Body):
     path: str = Field(min_length=1, max_length=4096)
     line: RowId
-    body: str
+    body: NonBlank
 
 
 class ReviewCreate(Body):
+    # domain/reviews.py: only an approval may come with neither a body nor inline comments.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"state": {"not": {"const": "approved"}}}},
+            "then": {
+                "anyOf": [
+                    {"required": ["body"], "properties": {"body": {"pattern": r"\S"}}},
+                    {"required": ["comments"], "properties": {"comments": {"minItems": 1}}},
+                ]
+            },
+        }
+    )
+
     state: Literal["approved", "changes_requested", "commented"]
     body: str = ""
     comments: list[ReviewCommentIn] = Field(default_factory=list, max_length=500)

@@ -6,10 +6,13 @@ number.
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from aiohttp import web
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from codality_server.domain.tickets import (
+    TITLE_MAX_CHARS,
     Kind,
     Priority,
     TicketFilter,
@@ -21,24 +24,33 @@ from codality_server.services.tickets import SEARCH_MAX_LIMIT
 
 from ..responses import json_cached, json_created, json_ok
 from ..route import Route
-from ..schema import Body, Count, Query, RowId
+from ..schema import Body, Count, NonBlank, Query, RowId, at_least_one_of, stated
 from ..validation import parse_body, parse_query, path_int
+from ..views import array_of, ref
 
 # JSON has no enum type, so enum fields are lax (``strict=False``): they take their string values
 # and list the allowed ones on error.
 
 
+# Checked by the domain (``parse_assignee``), which names the field in its message.
+ASSIGNEE = stated(RowId, Literal["agent"], None)
+
+
 class TicketCreate(Body):
-    title: str
+    title: Annotated[NonBlank, Field(max_length=TITLE_MAX_CHARS)]
     description: str = ""
     kind: Kind = Field(default=Kind.TASK, strict=False)
     priority: Priority = Field(default=Priority.MEDIUM, strict=False)
     status: TicketStatus = Field(default=TicketStatus.BACKLOG, strict=False)
-    assignee: RowId | str | None = None
+    assignee: RowId | str | None = Field(None, json_schema_extra=ASSIGNEE)
 
 
 class TicketUpdate(Body):
-    title: str | None = None
+    model_config = ConfigDict(
+        json_schema_extra=at_least_one_of("title", "description", "kind", "priority")
+    )
+
+    title: Annotated[NonBlank, Field(max_length=TITLE_MAX_CHARS)] | None = None
     description: str | None = None
     kind: Kind | None = Field(default=None, strict=False)
     priority: Priority | None = Field(default=None, strict=False)
@@ -49,20 +61,26 @@ class StatusChange(Body):
 
 
 class Assignment(Body):
-    assignee: RowId | str | None = Field(description='a user id, "agent", or null')
+    assignee: RowId | str | None = Field(
+        description='a user id, "agent", or null', json_schema_extra=ASSIGNEE
+    )
 
 
 class TicketListQuery(Query):
     status: list[TicketStatus] | None = None
     kind: Kind | None = None
     priority: Priority | None = None
-    assignee: str | None = Field(default=None, description='a user id, "agent" or "none"')
+    assignee: str | None = Field(
+        default=None,
+        pattern=r"^\s*(?:agent|none|[0-9]*[1-9][0-9]*)\s*$",
+        description='a user id, "agent" or "none"',
+    )
     limit: int = Field(default=100, ge=1, le=500)
     offset: Count = 0
 
 
 class SearchQuery(Query):
-    q: str
+    q: str = Field(pattern=r"[^\s*]", description="words; a trailing * searches by prefix")
     limit: int = Field(default=20, ge=1, le=SEARCH_MAX_LIMIT)
 
 
@@ -142,6 +160,7 @@ ROUTES = [
         "Search tickets by text (title, description, comments), best match first",
         query=SearchQuery,
         tag="tickets",
+        returns=array_of("SearchHit"),
     ),
     Route(
         "GET",
@@ -150,10 +169,28 @@ ROUTES = [
         "List tickets by number ascending (filters: status, kind, priority, assignee)",
         query=TicketListQuery,
         tag="tickets",
+        returns=array_of("Ticket"),
     ),
-    Route("POST", _TICKETS, create_ticket, "Create a ticket", body=TicketCreate, tag="tickets"),
-    Route("GET", _TICKET, show_ticket, "Get ticket details", tag="tickets"),
-    Route("PUT", _TICKET, update_ticket, "Update ticket", body=TicketUpdate, tag="tickets"),
+    Route(
+        "POST",
+        _TICKETS,
+        create_ticket,
+        "Create a ticket",
+        body=TicketCreate,
+        tag="tickets",
+        status=201,
+        returns=ref("Ticket"),
+    ),
+    Route("GET", _TICKET, show_ticket, "Get ticket details", tag="tickets", returns=ref("Ticket")),
+    Route(
+        "PUT",
+        _TICKET,
+        update_ticket,
+        "Update ticket",
+        body=TicketUpdate,
+        tag="tickets",
+        returns=ref("Ticket"),
+    ),
     Route(
         "PATCH",
         _TICKET + "/status",
@@ -161,6 +198,7 @@ ROUTES = [
         "Update ticket status",
         body=StatusChange,
         tag="tickets",
+        returns=ref("Ticket"),
     ),
     Route(
         "PATCH",
@@ -169,5 +207,6 @@ ROUTES = [
         "Assign ticket",
         body=Assignment,
         tag="tickets",
+        returns=ref("Ticket"),
     ),
 ]

@@ -10,13 +10,18 @@ from codality_server.http.keys import SERVICES, USER
 
 from ..responses import json_created, json_ok, no_content
 from ..route import Route
-from ..schema import Body
+from ..schema import Blank, Body, DisplayName, Email, stated
 from ..validation import parse_body, path_int
+from ..views import array_of, ref
 
 
 class UserInvite(Body):
-    email: str
-    name: str | None = None
+    email: Email
+    name: str | None = Field(
+        None,
+        description="blank or null: from the e-mail",
+        json_schema_extra=stated(DisplayName, Blank, None),
+    )
     role: Role = Field(default=Role.MEMBER, strict=False)
 
 
@@ -48,10 +53,25 @@ async def remove_user(request: web.Request) -> web.Response:
 
 
 ROUTES = [
-    Route("GET", "/api/users", list_users, "Every user", "admin"),
-    Route("POST", "/api/users", invite_user, "Invite a user", "admin", UserInvite),
+    Route("GET", "/api/users", list_users, "Every user", "admin", returns=array_of("User")),
     Route(
-        "PATCH", "/api/users/{id}/role", change_role, "Change a user's role", "admin", RoleChange
+        "POST",
+        "/api/users",
+        invite_user,
+        "Invite a user",
+        "admin",
+        UserInvite,
+        status=201,
+        returns=ref("User"),
     ),
-    Route("DELETE", "/api/users/{id}", remove_user, "Remove a user", "admin"),
+    Route(
+        "PATCH",
+        "/api/users/{id}/role",
+        change_role,
+        "Change a user's role",
+        "admin",
+        RoleChange,
+        returns=ref("User"),
+    ),
+    Route("DELETE", "/api/users/{id}", remove_user, "Remove a user", "admin", status=204),
 ]
