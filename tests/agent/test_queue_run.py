@@ -380,3 +380,23 @@ async def test_parallel_items_run_side_by_side_within_the_limits(
     assert done["status"] == "completed"
     four, five = done["items"]
     assert five["started_at"] >= four["ended_at"]
+
+
+async def test_edits_while_running_take_effect_at_once(
+    agent_api: httpx.AsyncClient, fake_anthropic: FakeAnthropic, project: dict[str, Any]
+) -> None:
+    slow = {"blocks": [{"type": "text", "text": "Working on it. " * 6}], "delay_s": 0.1}
+    fake_anthropic.script(slow, slow, slow)
+    await file_tickets(agent_api, project, 3)
+    queue = await make_queue(agent_api, project, [1, 2])
+    await start(agent_api, project, queue)
+    url = queues_url(project, queue["id"])
+    # The running ticket stays; room for two more starts #3 (put first) beside #1 at once.
+    error = assert_error(await agent_api.put(url, json={"tickets": [2]}), 409)
+    assert "#1 is running" in error["message"]
+    edited = await agent_api.put(url, json={"tickets": [1, 3, 2], "max_parallel": 2})
+    assert edited.status_code == 200, edited.text
+    assert states(edited.json()) == [(1, "running"), (3, "running"), (2, "pending")]
+    assert_error(await agent_api.delete(url), 409)
+    done = await wait_for_queue(agent_api, project, queue)
+    assert states(done) == [(1, "done"), (3, "done"), (2, "done")]
