@@ -11,9 +11,9 @@ from codality_server.db.migrate import migrate
 from codality_server.events.bus import EventBus
 from codality_server.http.keys import BUS, SERVICES, SETTINGS, STREAMS
 from codality_server.http.middlewares import error_envelope, request_guard
+from codality_server.http.route import MAX_BODY_BYTES
 from codality_server.http.routes import setup_routes
 from codality_server.http.sse import StreamRegistry
-from codality_server.http.validation import MAX_BODY_BYTES
 from codality_server.services import Services
 from codality_server.services.base import Core
 from codality_server.settings import ServerSettings

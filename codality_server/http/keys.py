@@ -17,5 +17,7 @@ SETTINGS: web.AppKey[ServerSettings] = web.AppKey("settings")
 SERVICES: web.AppKey[Services] = web.AppKey("services")
 BUS: web.AppKey[EventBus] = web.AppKey("bus")
 STREAMS: web.AppKey[StreamRegistry] = web.AppKey("sse_streams")
+#: Routes whose body limit is not the default (``Route.body_limit``), for the request guard.
+BODY_LIMITS: web.AppKey[dict[web.AbstractRoute, int]] = web.AppKey("body_limits")
 USER: web.RequestKey[User] = web.RequestKey("user")
 SESSION_TOKEN: web.RequestKey[str] = web.RequestKey("session_token")

@@ -25,11 +25,11 @@ from codality_server.domain.errors import (
     UnsupportedMediaType,
     UpstreamFailed,
 )
-from codality_server.http.keys import SERVICES, SESSION_TOKEN, SETTINGS, USER
+from codality_server.http.keys import BODY_LIMITS, SERVICES, SESSION_TOKEN, SETTINGS, USER
 
 from .responses import error_body
 from .route import Handler, Route
-from .validation import LARGE_BODIES, is_unicode_text, read_body
+from .validation import is_unicode_text, read_body
 
 log = logging.getLogger("codality.http")
 
@@ -135,16 +135,17 @@ async def request_guard(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Refuse, before any route runs, what no route can take: NUL bytes in the path or query,
-    header values that are not UTF-8, compressed bodies, bodies over 1 MiB (read whole, so a route
-    that never reads its body still answers 413) and writes whose body is not JSON."""
+    header values that are not UTF-8, compressed bodies, bodies over the route's limit (read whole,
+    so a route that never reads its body still answers 413) and writes whose body is not JSON."""
     _check_target(request)
+    limit = request.app[BODY_LIMITS].get(request.match_info.route)
+    if limit is not None:  # a route declared with a larger (or smaller) body limit
+        request = request.clone(client_max_size=limit)
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding not in ("", "identity"):
         raise UnsupportedMediaType(
             f"compressed request bodies ({encoding}) are not accepted; send plain JSON"
         )
-    if request.path in LARGE_BODIES:
-        request = request.clone(client_max_size=LARGE_BODIES[request.path])
     body = await read_body(request) if request.body_exists else b""
     if request.method not in _SAFE and (body or "Content-Type" in request.headers):
         require_json(request)

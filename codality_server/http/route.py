@@ -1,8 +1,8 @@
 """The route table's row type.
 
 Every endpoint is declared once as a ``Route``: the router is built from these rows, the
-authentication middleware reads ``access`` from them, and ``/api/openapi.json`` is generated from
-them, so the three can never disagree.
+authentication middleware reads ``access`` (``public`` routes need no session) and the body
+limit from them, and ``/api/openapi.json`` is generated from them, so they can never disagree.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from pydantic import BaseModel
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Access = Literal["public", "user", "admin"]
+
+#: The default body limit; a route that takes more (webhooks: 25 MiB) says so on its row.
+MAX_BODY_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -34,3 +37,7 @@ class Route:
     # (``views.ref``/``views.array_of``). Routes without ``returns`` are documented as "2XX".
     status: int = 200
     returns: dict[str, Any] | None = None
+    #: Larger bodies are refused with 413, whether the handler reads them or not. The guard reads
+    #: every body whole before the handler runs; ``await validation.read_body(request)`` gives the
+    #: exact bytes (what a webhook signature is computed over).
+    body_limit: int = MAX_BODY_BYTES

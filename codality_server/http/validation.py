@@ -12,8 +12,9 @@ from aiohttp.web import RequestPayloadError
 from pydantic import BaseModel, ValidationError
 
 from codality_server.domain.errors import InvalidInput, PayloadTooLarge
-from codality_server.domain.github import MAX_WEBHOOK_BYTES
 from codality_server.services.auth import EMAIL_PATTERN
+
+MIB = 1024 * 1024
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -31,28 +32,31 @@ def _describe(exc: ValidationError, where: str) -> InvalidInput:
     return InvalidInput(f"{field}: {message}", field=field)
 
 
-MAX_BODY_BYTES = 1024 * 1024
 # Deeper than any body the API takes; far below where the parser or pydantic would recurse out.
 MAX_JSON_DEPTH = 64
 _LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-# Routes that take more than MAX_BODY_BYTES: GitHub sends webhook bodies up to 25 MiB.
-LARGE_BODIES: dict[str, int] = {"/api/github/webhooks": MAX_WEBHOOK_BYTES}
+
+
+def too_large(limit: int) -> PayloadTooLarge:
+    size = f"{limit // MIB} MiB" if limit % MIB == 0 else f"{limit} bytes"
+    return PayloadTooLarge(f"request body is larger than {size}")
 
 
 async def read_body(request: web.Request) -> bytes:
-    """The whole body, however many segments or chunks it arrives in, up to ``MAX_BODY_BYTES``.
+    """The whole body, however many segments or chunks it arrives in, up to the route's limit
+    (``Route.body_limit``, which the guard makes the request's ``client_max_size``).
 
     ``Request.read`` loops until the end of the body and caches it, so the request guard and the
-    handler that parses it read it once between them.
+    handler that parses it read it once between them; the bytes are exactly those received.
     """
     length = request.content_length
-    too_large = f"request body is larger than {request.client_max_size // (1024 * 1024)} MiB"
-    if length is not None and length > request.client_max_size:
-        raise PayloadTooLarge(too_large)
+    limit = request.client_max_size
+    if length is not None and length > limit:
+        raise too_large(limit)
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLarge(too_large) from None
+        raise too_large(limit) from None
     except RequestPayloadError:
         raise InvalidInput("the request body could not be read to its end", field="body") from None
 

@@ -6,10 +6,11 @@ import re
 
 from aiohttp import web
 
+from ..keys import BODY_LIMITS
 from ..middlewares import guarded
 from ..openapi import build_openapi
 from ..responses import json_ok
-from ..route import Route
+from ..route import MAX_BODY_BYTES, Route
 from ..validation import is_path_int
 from ..views import ref
 from . import (
@@ -96,8 +97,13 @@ def router_paths(paths: list[str]) -> dict[str, str]:
     return registered
 
 
-def setup_routes(app: web.Application) -> None:
-    routes = all_routes()
+def setup_routes(app: web.Application, routes: list[Route] | None = None) -> None:
+    """Add every route (or ``routes``) and the body limits the request guard applies."""
+    routes = all_routes() if routes is None else routes
     paths = router_paths([route.path for route in routes])
+    limits: dict[web.AbstractRoute, int] = {}
     for route in routes:
-        app.router.add_route(route.method, paths[route.path], guarded(route))
+        added = app.router.add_route(route.method, paths[route.path], guarded(route))
+        if route.body_limit != MAX_BODY_BYTES:
+            limits[added] = route.body_limit
+    app[BODY_LIMITS] = limits
