@@ -1,7 +1,8 @@
 """Exit codes and the one error type commands raise.
 
-``CliError`` is a click exception, so Typer's own handling (in a real run and under ``CliRunner``
-alike) prints it through ``show()`` as one ``error: …`` line on stderr and exits with its code.
+The root command (``main.CodalityGroup``) catches ``CliError`` around every command, in a real run
+and under ``CliRunner`` alike, prints it through ``show()`` as one ``error: …`` line on stderr and
+exits with its code.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 import sys
 from enum import IntEnum
 from typing import IO, Any
-
-from typer._click.exceptions import ClickException
 
 
 class ExitCode(IntEnum):
@@ -26,11 +25,12 @@ class ExitCode(IntEnum):
     AGENT_UNSUCCESSFUL = 7
 
 
-class CliError(ClickException):
+class CliError(Exception):
     """A failure to report as one readable line, with the exit code that says what kind it was."""
 
     def __init__(self, message: str, exit_code: ExitCode = ExitCode.ERROR) -> None:
         super().__init__(message)
+        self.message = message
         self.exit_code = int(exit_code)
 
     def show(self, file: IO[Any] | None = None) -> None:

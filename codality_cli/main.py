@@ -12,9 +12,10 @@ import importlib
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 from typer.models import CommandInfo
 
 from . import __version__
@@ -52,8 +53,21 @@ TICKET_VERBS = ("comment", "agent", "review")
 VALUE_OPTIONS = {"--server", "--data-dir", "-p", "--project", "--ca-cert"}
 
 
+class CodalityGroup(TyperGroup):
+    """The root command: a ``CliError`` from any command becomes its one ``error: …`` line and
+    its exit code (under ``CliRunner`` too, which never goes through ``run``)."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except CliError as exc:
+            exc.show()
+            raise typer.Exit(exc.exit_code) from exc
+
+
 def _new_app() -> typer.Typer:
     return typer.Typer(
+        cls=CodalityGroup,
         name="codality",
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
