@@ -17,6 +17,9 @@ from .base import Service, now_iso
 
 INTERRUPTED_MESSAGE = "the server stopped while the agent was running"
 
+#: Tokens in, tokens out, US dollars: a session's usage so far.
+Usage = tuple[int, int, float]
+
 
 class AgentSessionService(Service):
     """Create, update and read agent sessions and their transcripts."""
@@ -36,21 +39,28 @@ class AgentSessionService(Service):
                 conn, owner, agent, channels, trigger, model, sandbox, started_by, now_iso()
             )
 
-    async def append(self, session_id: int, kind: str, data: dict[str, Any]) -> int:
-        """Store one transcript block; returns its id."""
+    async def append(
+        self, session_id: int, kind: str, data: dict[str, Any], usage: Usage | None = None
+    ) -> int:
+        """Store one transcript block (and, in the same transaction, the session's usage so
+        far when given); returns its id."""
         async with self.db.transaction() as conn:
+            if usage is not None:
+                await db_sessions.set_usage(conn, session_id, *usage)
             return await db_sessions.append_block(conn, session_id, kind, data, now_iso())
 
-    async def rewrite(self, block_id: int, data: dict[str, Any]) -> None:
-        """Replace a stored block's data (a streaming block that grew)."""
+    async def rewrite(
+        self, session_id: int, block_id: int, data: dict[str, Any], usage: Usage | None = None
+    ) -> None:
+        """Replace a stored block's data (a streaming block that grew), with the usage too."""
         async with self.db.transaction() as conn:
+            if usage is not None:
+                await db_sessions.set_usage(conn, session_id, *usage)
             await db_sessions.replace_block_data(conn, block_id, data)
 
-    async def set_usage(
-        self, session_id: int, tokens_in: int, tokens_out: int, cost_usd: float
-    ) -> None:
+    async def set_usage(self, session_id: int, usage: Usage) -> None:
         async with self.db.transaction() as conn:
-            await db_sessions.set_usage(conn, session_id, tokens_in, tokens_out, cost_usd)
+            await db_sessions.set_usage(conn, session_id, *usage)
 
     async def finish(
         self, session_id: int, status: SessionStatus, summary: str | None, error: str | None

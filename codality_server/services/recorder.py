@@ -30,7 +30,7 @@ from codality_server.domain.events import (
 from codality_server.events.bus import EventBus
 
 if TYPE_CHECKING:
-    from .agent_sessions import AgentSessionService
+    from .agent_sessions import AgentSessionService, Usage
 
 
 class SessionEvents:
@@ -98,6 +98,7 @@ class Recorder(LoopListener):
         self._block_id: int | None = None
         self._block_text = ""
         self._flushed_at = 0.0
+        self._usage: Usage | None = None
 
     # --- the loop's reports --------------------------------------------------------------------
 
@@ -128,11 +129,15 @@ class Recorder(LoopListener):
         await self._store("error", {"message": message, "retrying": True})
 
     async def usage(self, total: CallUsage) -> None:
-        await asyncio.shield(
-            self.sessions.set_usage(
-                self.session_id, total.tokens_in, total.tokens_out, total.cost_usd
-            )
-        )
+        # Written with the next stored block (one transaction instead of two per tool round),
+        # or by ``flush`` at the end: a crash loses at most the usage of the last call.
+        self._usage = (total.tokens_in, total.tokens_out, total.cost_usd)
+
+    async def flush(self) -> None:
+        """Write what is still only in memory (the usage of the last call)."""
+        usage, self._usage = self._usage, None
+        if usage is not None:
+            await asyncio.shield(self.sessions.set_usage(self.session_id, usage))
 
     # --- entries of the session's own -------------------------------------------------------
 
@@ -160,7 +165,8 @@ class Recorder(LoopListener):
             self.bus.publish(payload, self.channels)
 
     async def _store(self, kind: str, data: dict[str, Any]) -> None:
-        await asyncio.shield(self.sessions.append(self.session_id, kind, data))
+        usage, self._usage = self._usage, None
+        await asyncio.shield(self.sessions.append(self.session_id, kind, data, usage))
 
     async def _grow(self, kind: str, delta: str, whole: str | None = None) -> None:
         """Add to the streaming block (``whole`` ends it with its final text)."""
@@ -171,10 +177,13 @@ class Recorder(LoopListener):
         if whole is None and self._block_id is not None and now - self._flushed_at < self.FLUSH_S:
             return
         data = {"text": self._block_text}
+        usage, self._usage = self._usage, None
         if self._block_id is None:
-            self._block_id = await asyncio.shield(self.sessions.append(self.session_id, kind, data))
+            append = self.sessions.append(self.session_id, kind, data, usage)
+            self._block_id = await asyncio.shield(append)
         else:
-            await asyncio.shield(self.sessions.rewrite(self._block_id, data))
+            rewrite = self.sessions.rewrite(self.session_id, self._block_id, data, usage)
+            await asyncio.shield(rewrite)
         self._flushed_at = now
         if whole is not None:
             self._block_kind, self._block_id, self._block_text = None, None, ""

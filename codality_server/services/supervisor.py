@@ -344,6 +344,7 @@ class Supervisor(Service):
             error = f"internal error: {type(exc).__name__}: {exc}"
         ended = replace(run.session, status=status, summary=summary, error=error)
         try:
+            await run.recorder.flush()
             if error:
                 await run.recorder.error(error)
             ended = await self.services.agent_sessions.finish(
