@@ -95,17 +95,27 @@ class TicketAgentService(Service):
             owner, limit=settings.max_concurrent_agents, busy=busy
         ) as claim:
             ticket, sandbox_kind = await self._prepare(project, ticket)
-            job = TicketJob(self, project, ticket, user, trigger, message, settings, env, access)
+            job = TicketJob(
+                self,
+                project,
+                ticket,
+                user=user,
+                trigger=trigger,
+                message=message,
+                settings=settings,
+                env=env,
+                access=access,
+            )
             session = await claim.launch(
                 SessionSpec(
                     owner,
                     TICKET,
-                    (ticket_channel(ticket.id), project_channel(project.id)),
-                    model or settings.model,
-                    trigger,
-                    sandbox_kind,
-                    user.id if user else None,
-                    float(settings.agent_timeout_s),
+                    channels=(ticket_channel(ticket.id), project_channel(project.id)),
+                    model=model or settings.model,
+                    trigger=trigger,
+                    sandbox=sandbox_kind,
+                    started_by=user.id if user else None,
+                    timeout_s=float(settings.agent_timeout_s),
                 ),
                 job,
             )
