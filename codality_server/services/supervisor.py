@@ -169,10 +169,6 @@ class Supervisor(Service):
         run = self._slots.get(owner)
         return run if run is not None and run.task is not None else None
 
-    @property
-    def active(self) -> int:
-        return len(self._slots)
-
     # --- starting -----------------------------------------------------------------------------
 
     @asynccontextmanager
