@@ -4,7 +4,9 @@ The supervisor gives every run one; the loop reports to it (it is the ``LoopList
 session's job adds its own entries (the prompt, a commit). A text or thinking block is stored
 while it streams: its row is written at the first delta and rewritten at most every ``FLUSH_S``
 and once more, whole, when the block ends, so a crash mid-block keeps what viewers had already
-seen (up to the last flush). Writes are shielded: a stop may cancel the session at any await, and
+seen (up to the last flush). Every other entry is stored before its event is published, so a
+viewer that reads the transcript, then follows the events after its ``last_event_id``, misses
+none. Writes are shielded: a stop may cancel the session at any await, and
 a transaction cut off half-way would leave the single writer connection unusable for everyone.
 """
 
@@ -114,19 +116,19 @@ class Recorder(LoopListener):
         await self._grow(kind, "", whole=text)
 
     async def tool_call(self, tool_use_id: str, name: str, tool_input: Any) -> None:
-        self._publish(self.events.tool_call(self.session_id, tool_use_id, name, tool_input))
-        await self._store(
-            "tool_call", {"tool_use_id": tool_use_id, "name": name, "input": tool_input}
+        data = {"tool_use_id": tool_use_id, "name": name, "input": tool_input}
+        await self._entry(
+            "tool_call", data, self.events.tool_call(self.session_id, tool_use_id, name, tool_input)
         )
 
     async def tool_result(self, tool_use_id: str, name: str, ok: bool, output: str) -> None:
-        self._publish(self.events.tool_result(self.session_id, tool_use_id, name, ok, output))
         data = {"tool_use_id": tool_use_id, "name": name, "ok": ok, "output": output}
-        await self._store("tool_result", data)
+        payload = self.events.tool_result(self.session_id, tool_use_id, name, ok, output)
+        await self._entry("tool_result", data, payload)
 
     async def retrying(self, message: str, delay_s: float) -> None:
-        self._publish(self.events.error(self.session_id, message, True))
-        await self._store("error", {"message": message, "retrying": True})
+        data = {"message": message, "retrying": True}
+        await self._entry("error", data, self.events.error(self.session_id, message, True))
 
     async def usage(self, total: CallUsage) -> None:
         # Written with the next stored block (one transaction instead of two per tool round),
@@ -143,20 +145,20 @@ class Recorder(LoopListener):
 
     async def prompt(self, text: str) -> None:
         """The first message the model was given."""
-        self._publish(self.events.prompt(self.session_id, text))
-        await self._store("prompt", {"text": text})
+        await self._entry("prompt", {"text": text}, self.events.prompt(self.session_id, text))
 
     async def commit(self, sha: str, message: str) -> None:
-        self._publish(self.events.commit(self.session_id, sha, message))
-        await self._store("commit", {"sha": sha, "message": message})
+        data = {"sha": sha, "message": message}
+        await self._entry("commit", data, self.events.commit(self.session_id, sha, message))
 
     async def user_message(self, text: str, mode: str, source: str) -> None:
-        self._publish(self.events.user_message(self.session_id, text, mode, source))
-        await self._store("user_message", {"text": text, "mode": mode, "source": source})
+        data = {"text": text, "mode": mode, "source": source}
+        payload = self.events.user_message(self.session_id, text, mode, source)
+        await self._entry("user_message", data, payload)
 
     async def error(self, message: str) -> None:
-        self._publish(self.events.error(self.session_id, message, False))
-        await self._store("error", {"message": message})
+        payload = self.events.error(self.session_id, message, False)
+        await self._entry("error", {"message": message}, payload)
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -164,9 +166,12 @@ class Recorder(LoopListener):
         if payload is not None:
             self.bus.publish(payload, self.channels)
 
-    async def _store(self, kind: str, data: dict[str, Any]) -> None:
+    async def _entry(self, kind: str, data: dict[str, Any], payload: Payload | None) -> None:
+        """Store a block, then publish its event: a viewer that reads the transcript and then
+        follows the events after its ``last_event_id`` sees the entry at least once."""
         usage, self._usage = self._usage, None
         await asyncio.shield(self.sessions.append(self.session_id, kind, data, usage))
+        self._publish(payload)
 
     async def _grow(self, kind: str, delta: str, whole: str | None = None) -> None:
         """Add to the streaming block (``whole`` ends it with its final text)."""

@@ -18,7 +18,7 @@ from codality_server.http.keys import BUS, SERVICES
 from codality_server.services import Services
 from codality_server.services.supervisor import LoopJob, Run, SessionSpec, Supervisor
 from tests.conftest import RunningServer
-from tests.fakes.anthropic_server import FakeAnthropic, overloaded, text
+from tests.fakes.anthropic_server import FakeAnthropic, overloaded, text, tool
 
 from .conftest import agent_url, new_ticket, wait_for_end
 
@@ -261,3 +261,49 @@ async def test_an_exported_key_is_used_when_the_store_has_none(
     rows = {row["name"]: row for row in (await api.get("/api/settings/env")).json()}
     assert rows["ANTHROPIC_API_KEY"]["source"] == "store"
     assert rows["ANTHROPIC_BASE_URL"]["source"] == "environment"
+
+
+async def test_an_entry_is_stored_before_its_event_goes_out(
+    server: RunningServer,
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+) -> None:
+    """So a viewer that reads the transcript and then follows the events after its
+    ``last_event_id`` never misses a tool call (``ticket watch`` used to hang on one)."""
+    import sqlite3
+
+    from .conftest import agent_url, new_ticket, wait_for_end
+
+    fake_anthropic.script(tool("list_directory", path="."), text("Done."))
+    stored_at_publish: list[tuple[str, bool]] = []
+    bus = server.app[BUS]
+
+    def watch() -> Any:
+        sub = bus.subscribe()
+        offer = sub.offer
+
+        def checked(event: Any) -> None:
+            kind = event.type.removeprefix("agent:")
+            if kind in ("tool_call", "tool_result", "prompt"):
+                with sqlite3.connect(server.settings.db_path) as db:
+                    found = db.execute(
+                        "SELECT count(*) FROM transcript_blocks WHERE session_id = ? AND kind = ?",
+                        (event.data["session_id"], kind),
+                    ).fetchone()[0]
+                stored_at_publish.append((kind, found > 0))
+            offer(event)
+
+        sub.offer = checked
+        return sub
+
+    async def subscribe() -> Any:
+        return watch()
+
+    sub = server.call(subscribe())
+    ticket = await new_ticket(agent_api, project["slug"])
+    await agent_api.post(agent_url(project, ticket, "start"))
+    await wait_for_end(agent_api, project, ticket)
+    sub.close()
+    assert [kind for kind, _ in stored_at_publish] == ["prompt", "tool_call", "tool_result"]
+    assert all(stored for _, stored in stored_at_publish), stored_at_publish
