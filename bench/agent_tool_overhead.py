@@ -3,8 +3,10 @@
 A scripted model asks for ``read_file`` on a small file N times in one session. The scripted
 endpoint stamps when it finished answering call i and when call i+1 arrived; the gap is the
 agent's own time for one tool round: parsing the streamed answer, publishing and storing the
-events and blocks, running the tool, and building and sending the next request. Goal (issue 4):
-median ≤ 10 ms. Run: ``.venv/bin/python bench/agent_tool_overhead.py [--calls N]``.
+events and blocks, running the tool, and building and sending the next request. The SDK copies
+and encodes the whole history on every call (and the scripted endpoint, in this same process,
+parses it), so later rounds cost more: compare figures at the same ``--calls``. Goal (issues 4
+and 10): median ≤ 10 ms. Run: ``.venv/bin/python bench/agent_tool_overhead.py [--calls N]``.
 """
 
 from __future__ import annotations

@@ -106,6 +106,7 @@ class AgentLoop:
             return LoopResult(reply.text, messages, self.usage)
 
     async def _run_tool(self, tool_use_id: str, name: str, raw_input: Any) -> dict[str, Any]:
+        # Recorded before the tool runs: listeners may link what the tool makes to the call.
         await self.listener.tool_call(tool_use_id, name, raw_input)
         outcome = await self.toolbox.run(name, raw_input)
         await self.listener.tool_result(tool_use_id, name, outcome.ok, _cap(outcome.output))
