@@ -232,3 +232,85 @@ def _draft_number(reference: Any, titles: dict[str, int], count: int) -> int | N
         text = reference.strip().lstrip("#")
         number = int(text) if text.isdigit() else titles.get(reference.strip().lower())
     return number if number is not None and 1 <= number <= count else None
+
+
+# --- what the model is asked -------------------------------------------------------------------
+
+SUGGEST_SYSTEM = """\
+You review a plan: a markdown design document for work on the project {project}. Your tools read \
+the project's code on its default branch ({branch}), read-only, and its tickets; use them so that \
+what you suggest fits the real code (name the files, functions and tickets involved).
+
+Suggest what would make the plan better before it is split into tickets: missing steps or \
+considerations, structure, technical detail, risks, what is out of scope. Leave what is fine \
+alone, don't repeat earlier suggestions the author ignored, and suggest at most 8 changes.
+
+Answer with only a JSON list in a ```json block, one object per suggestion:
+- "passage": the exact text of the plan the suggestion replaces, copied verbatim (a line or a \
+paragraph), or "" to add the text at the end;
+- "text": the new markdown text;
+- "why": one sentence.
+An empty list means the plan needs nothing."""
+
+READINESS_SYSTEM = """\
+You judge whether a plan (a markdown design document) is detailed enough to be split into \
+tickets. Be lenient: a plan with substantive content about what to build and roughly how passes. \
+It is not ready only when essential information is missing, such as what the goal is or what \
+has to change.
+
+Answer with only a JSON object: {"ready": true or false, "explanation": "one or two sentences", \
+"missing": ["what is missing, one short item each; empty when ready"]}."""
+
+EXTRACT_SYSTEM = """\
+You split a plan (a markdown design document) into tickets an AI coding agent will work on one \
+at a time, in implementation order: earlier tickets first, each small enough for one focused \
+change and useful on its own.
+
+Answer with only a JSON list in a ```json block, one object per ticket, in order (the first is \
+ticket 1):
+- "title": short, imperative;
+- "description": self-contained markdown: what to do, where, and how to check it is done;
+- "kind": one of bug, feature, task, chore;
+- "priority": one of urgent, high, medium, low;
+- "depends_on": the numbers of earlier tickets this one needs (may be empty)."""
+
+TITLE_PROMPT = (
+    "Give a short title (at most 8 words, no quotes, no full stop) for this plan:\n\n{body}"
+)
+PLAN_PROMPT_MAX_CHARS = 60_000
+
+
+def plan_document(title: str, body: str) -> str:
+    """The plan as the model reads it (cut when it is huge)."""
+    text = f"# {title}\n\n{body}" if title else body
+    if len(text) > PLAN_PROMPT_MAX_CHARS:
+        text = text[:PLAN_PROMPT_MAX_CHARS] + "\n… (the rest of the plan is cut)"
+    return text
+
+
+def suggest_prompt(title: str, body: str, changes: str, previous: tuple[Suggestion, ...]) -> str:
+    """The first message of a suggestion round: the plan, what changed, what was suggested."""
+    parts = [f"The plan:\n\n<plan>\n{plan_document(title, body)}\n</plan>"]
+    if changes:
+        parts.append(f"What changed since your last suggestions:\n\n```diff\n{changes}\n```")
+    if previous:
+        shown = json.dumps([s.view() for s in previous], ensure_ascii=False, indent=1)
+        parts.append(f"Your last suggestions (some may be applied above):\n\n{shown}")
+    parts.append("Read what you need in the code, then answer with your suggestions.")
+    return "\n\n".join(parts)
+
+
+def readiness_prompt(title: str, body: str) -> str:
+    document = plan_document(title, body)
+    return f"Is this plan ready to be split into tickets?\n\n<plan>\n{document}\n</plan>"
+
+
+def extract_prompt(title: str, body: str) -> str:
+    return f"Split this plan into tickets.\n\n<plan>\n{plan_document(title, body)}\n</plan>"
+
+
+def clean_generated_title(text: str) -> str:
+    """A model's title as a plan title: one line, no quotes or full stop, at most 200 chars."""
+    line = next((part for part in text.strip().splitlines() if part.strip()), "")
+    line = line.strip().strip("\"'`*#").strip().rstrip(".")
+    return " ".join(line.split())[:200]

@@ -19,6 +19,7 @@ class Services:
         from .feedback import FeedbackService
         from .github import GitHubService
         from .models import ModelService
+        from .plan_agent import PlanAgent
         from .plans import PlanService
         from .profile import ProfileService
         from .projects import ProjectService
@@ -43,6 +44,7 @@ class Services:
         self.tickets = TicketService(self)
         self.comments = CommentService(self)
         self.plans = PlanService(self)
+        self.plan_agent = PlanAgent(self)
         self.models = ModelService(self)
         self.agent_sessions = AgentSessionService(self)
         self.supervisor = Supervisor(self)
@@ -77,6 +79,7 @@ class Services:
         await self.auth.stop()
         await self.webhooks.stop()
         await self.discover_agent.stop()
+        await self.plan_agent.stop()
         await self.supervisor.shutdown()
         await self.queue_runner.shutdown()
         await self.github.stop()

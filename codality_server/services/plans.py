@@ -95,7 +95,9 @@ class PlanService(Service):
         )
 
     def publish_created(self, plan: Plan) -> None:
+        """Announce a new plan (``plan:created``); an untitled one is named in the background."""
         self._publish(PlanCreated, plan)
+        self.services.plan_agent.name_later(plan)
 
     async def update(
         self,
@@ -124,6 +126,27 @@ class PlanService(Service):
                     f"plan {plan_id} is approved: its drafts became tickets and can't change"
                 )
             updated = await db_plans.update_plan(conn, plan_id, now_iso(), **changes)
+        plan = self._published(updated, plan_id)
+        self.services.plan_agent.name_later(plan)  # untitled, with a body at last
+        return plan
+
+    async def record(self, project: Project, plan_id: int, **fields: object) -> Plan:
+        """Store what the model made for a plan (drafts, suggestions, readiness) and publish it;
+        drafts for a plan approved meanwhile are refused (409)."""
+        async with self.db.transaction() as conn:
+            plan = await self._current(conn, project, plan_id)
+            if "drafts" in fields and plan.approved:
+                raise Conflict(f"plan {plan_id} was approved meanwhile; its drafts are final")
+            updated = await db_plans.update_plan(conn, plan_id, now_iso(), **fields)
+        return self._published(updated, plan_id)
+
+    async def name(self, plan_id: int, title: str) -> Plan | None:
+        """Give a plan the model's title, unless someone titled it (or deleted it) meanwhile."""
+        async with self.db.transaction() as conn:
+            plan = await db_plans.get_plan(conn, plan_id)
+            if plan is None or plan.title:
+                return None
+            updated = await db_plans.update_plan(conn, plan_id, now_iso(), title=title)
         return self._published(updated, plan_id)
 
     async def delete(self, slug: str, plan_id: int) -> None:

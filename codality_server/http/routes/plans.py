@@ -24,6 +24,8 @@ class DraftIn(Body):
     depends_on: list[RowId] = Field(
         default_factory=list, max_length=MAX_DRAFTS, description="orders of earlier drafts"
     )
+    # Drafts as a plan shows them can be sent back as they are; approval sets this, not a PUT.
+    ticket: RowId | None = Field(default=None, description="ignored: approval sets it")
 
     def draft(self) -> DraftInput:
         return DraftInput(
@@ -88,6 +90,22 @@ async def approve_plan(request: web.Request) -> web.Response:
     return json_ok([ticket.view() for ticket in tickets])
 
 
+async def check_ready(request: web.Request) -> web.Response:
+    readiness = await request.app[SERVICES].plan_agent.check_ready(*_plan(request))
+    return json_ok(readiness.view())
+
+
+async def extract_tickets(request: web.Request) -> web.Response:
+    plan, extraction = await request.app[SERVICES].plan_agent.extract(*_plan(request))
+    return json_ok(
+        {
+            "drafts": [draft.view() for draft in plan.drafts],
+            "repairs": list(extraction.repairs),
+            "plan": plan.view(),
+        }
+    )
+
+
 _PLANS = "/api/projects/{slug}/plans"
 _PLAN = _PLANS + "/{id}"
 
@@ -102,6 +120,20 @@ ROUTES = [
         _PLAN + "/approve",
         approve_plan,
         "Approve plan: every draft becomes a ticket (all or nothing); answers the tickets",
+        tag="plans",
+    ),
+    Route(
+        "POST",
+        _PLAN + "/ai/check-ready",
+        check_ready,
+        "Check plan readiness (fast model): {ready, explanation, missing}",
+        tag="plans",
+    ),
+    Route(
+        "POST",
+        _PLAN + "/ai/extract-tickets",
+        extract_tickets,
+        "Extract tickets from plan: ordered drafts stored on the plan, with any repairs made",
         tag="plans",
     ),
 ]
