@@ -7,6 +7,8 @@ from typing import Any
 from .resource import Resource, rows, segment
 
 Rows = list[dict[str, Any]]
+# The model may think (and read code) for minutes; the server bounds it with agent_timeout_s.
+MODEL_WAIT_S = 900.0
 
 
 def plans_path(slug: str) -> str:
@@ -40,3 +42,15 @@ class PlansApi(Resource):
     async def approve(self, slug: str, plan_id: int) -> Rows:
         """Every draft becomes a ticket; answers the tickets created."""
         return rows(await self.t.post(f"{plan_path(slug, plan_id)}/approve"))
+
+    async def check_ready(self, slug: str, plan_id: int) -> dict[str, Any]:
+        """``{ready, explanation, missing, checked_at}`` from the fast model."""
+        path = f"{plan_path(slug, plan_id)}/ai/check-ready"
+        result: dict[str, Any] = await self.t.post(path, timeout=MODEL_WAIT_S)
+        return result
+
+    async def extract(self, slug: str, plan_id: int) -> dict[str, Any]:
+        """``{drafts, repairs, plan}``: the drafts the model extracted, now on the plan."""
+        path = f"{plan_path(slug, plan_id)}/ai/extract-tickets"
+        result: dict[str, Any] = await self.t.post(path, timeout=MODEL_WAIT_S)
+        return result

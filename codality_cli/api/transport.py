@@ -235,10 +235,17 @@ class Transport:
         return response
 
     async def request(
-        self, method: str, path: str, *, json: Any = None, params: Params | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Params | None = None,
+        timeout: float | None = None,
     ) -> Any:
-        """The decoded JSON body of a 2xx answer (None for 204); ``ApiError`` otherwise."""
-        response = await self.send(method, path, json=json, params=params)
+        """The decoded JSON body of a 2xx answer (None for 204); ``ApiError`` otherwise.
+        ``timeout``: seconds to wait for the answer, for calls that wait on the model."""
+        response = await self.send(method, path, json=json, params=params, timeout=timeout)
         if response.status_code >= 400:
             raise decode_error(response)
         if response.status_code == 204 or not response.content:
@@ -249,9 +256,15 @@ class Transport:
     async def get(self, path: str, params: Params | None = None) -> Any:
         return await self.request("GET", path, params=params)
 
-    async def post(self, path: str, json: Any = None, params: Params | None = None) -> Any:
+    async def post(
+        self,
+        path: str,
+        json: Any = None,
+        params: Params | None = None,
+        timeout: float | None = None,
+    ) -> Any:
         return await self.request(
-            "POST", path, json=json if json is not None else {}, params=params
+            "POST", path, json=json if json is not None else {}, params=params, timeout=timeout
         )
 
     async def put(self, path: str, json: Any) -> Any:

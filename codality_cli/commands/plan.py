@@ -220,3 +220,50 @@ def approve(
     plan, tickets = cli.run_in_project(approve_)
     cli.streams.message(f"approved {plan_name(plan)}: {len(tickets)} tickets created")
     cli.output(as_json, fields).items(tickets, TICKET_COLUMNS)
+
+
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    plan_id: PlanArgument,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """Ask the fast model whether the plan is detailed enough to become tickets."""
+    cli = CliContext.of(ctx)
+    with cli.streams.spinner("the model is reading the plan…"):
+        verdict = cli.run_in_project(lambda api, slug: api.plans.check_ready(slug, plan_id))
+    output = cli.output(as_json, fields)
+    if output.as_json:
+        output.json(output.select(verdict))
+        return
+    lines = ["ready" if verdict.get("ready") else "not ready"]
+    if verdict.get("explanation"):
+        lines[0] += f": {verdict['explanation']}"
+    lines += [f"  missing: {item}" for item in verdict.get("missing") or []]
+    cli.streams.write("\n".join(lines) + "\n")
+
+
+@app.command("extract")
+def extract(
+    ctx: typer.Context,
+    plan_id: PlanArgument,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """Have the model split the plan into ordered ticket drafts (stored on the plan)."""
+    cli = CliContext.of(ctx)
+    with cli.streams.spinner("the model is splitting the plan into tickets…"):
+        answer = cli.run_in_project(lambda api, slug: api.plans.extract(slug, plan_id))
+    output = cli.output(as_json, fields)
+    if output.as_json:
+        output.json(output.select(answer))
+        return
+    for repair in answer.get("repairs") or []:
+        cli.streams.message(f"repaired: {repair}")
+    drafts = answer.get("drafts") or []
+    cli.streams.message(
+        f"{len(drafts)} ticket drafts on plan {plan_id}; edit them with"
+        f" `codality plan edit {plan_id} --drafts FILE`, then `codality plan approve {plan_id}`"
+    )
+    output.items(drafts, DRAFT_COLUMNS)

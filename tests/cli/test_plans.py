@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli.conftest import Cli, fake_editor
+from tests.fakes.anthropic_server import FakeAnthropic, text
 
 DRAFTS = [
     {"title": "Schema for tags", "kind": "task"},
@@ -118,3 +119,49 @@ def test_approve_with_yes_prints_json_and_delete_confirms(
     assert deleted.exit_code == 0 and "deleted plan 1 (Tags)" in deleted.stderr
     assert cli("-p", slug, "plan", "list", "--json").json() == []
     assert len(cli("-p", slug, "ticket", "list", "--json").json()) == 2  # the tickets stay
+
+
+def test_check_and_extract_with_the_model(
+    cli: Cli, project: dict[str, Any], fake: FakeAnthropic
+) -> None:
+    slug = project["slug"]
+    made = cli("-p", slug, "plan", "create", "Tags", "-b", "# Tags\n\nLabels for tickets.")
+    assert made.exit_code == 0, made.stderr
+    verdict = {"ready": False, "explanation": "Storage is open.", "missing": ["a schema", "UI"]}
+    fake.script(text(json.dumps(verdict)))
+    checked = cli("-p", slug, "plan", "check", "1")
+    assert checked.exit_code == 0, checked.stderr
+    assert checked.stdout.splitlines() == [
+        "not ready: Storage is open.",
+        "  missing: a schema",
+        "  missing: UI",
+    ]
+    fake.script(text(json.dumps({**verdict, "ready": True, "missing": []})))
+    assert cli("-p", slug, "plan", "check", "1", "--json").json()["ready"] is True
+
+    drafts = [
+        {"title": "Tags table", "kind": "task"},
+        {"title": "Tag API", "kind": "epic", "depends_on": [1]},
+    ]
+    fake.script(text(f"```json\n{json.dumps(drafts)}\n```"))
+    extracted = cli("-p", slug, "plan", "extract", "1")
+    assert extracted.exit_code == 0, extracted.stderr
+    assert extracted.stdout.splitlines() == [
+        "1\tTags table\ttask\tmedium\t\t",
+        "2\tTag API\ttask\tmedium\t1\t",
+    ]
+    assert "repaired: draft 2 (Tag API): kind 'epic' → task" in extracted.stderr
+    assert "codality plan approve 1" in extracted.stderr
+
+    fake.script(text("no idea"))
+    broken = cli("-p", slug, "plan", "extract", "1")
+    assert broken.exit_code == 1 and "nothing was stored" in broken.stderr
+    assert broken.stderr.count("\n") == 1  # one readable line
+    approved = cli("-p", slug, "plan", "approve", "1", "--yes", "--json")
+    assert [t["title"] for t in approved.json()] == ["Tags table", "Tag API"]
+
+
+def test_check_without_a_key_names_it(cli: Cli, project: dict[str, Any]) -> None:
+    cli("-p", project["slug"], "plan", "create", "Tags", "-b", "x")
+    missing = cli("-p", project["slug"], "plan", "check", "1")
+    assert missing.exit_code == 1 and "ANTHROPIC_API_KEY" in missing.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.screens.confirm import ConfirmScreen
 from codality_cli.tui.screens.plans import PlansScreen
 from codality_cli.tui.screens.prompt import PromptScreen
+from tests.fakes.anthropic_server import FakeAnthropic, text
 
 from .conftest import SIZE, notifications, wait_for_screen, wait_until
 
@@ -150,3 +152,28 @@ async def test_write_a_new_plan_in_the_editor_then_delete_it(
         assert (await api.get(f"/api/projects/{slug}/plans")).json() == []
         await pilot.press("escape")
         await wait_for_screen(pilot, app, BoardScreen)
+
+
+async def test_check_readiness_and_extract_tickets_with_the_model(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    slug = project["slug"]
+    await new_plan(agent_api, slug, title="Tags", body="# Tags\n\nLabel tickets.")
+    verdict = {"ready": False, "explanation": "Storage is open.", "missing": ["a schema"]}
+    drafts = [{"title": "Tags table"}, {"title": "Tag API", "kind": "story", "depends_on": [1]}]
+    fake_anthropic.script(text(json.dumps(verdict)), text(json.dumps(drafts)))
+    app = make_app(slug)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_plans(pilot, app)
+        await wait_until(pilot, lambda: screen.plan is not None)
+        header = screen.query_one("#plan-header", Static)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: "not ready" in str(header.render()))
+        assert "Storage is open." in str(header.render()) and "a schema" in str(header.render())
+        await pilot.press("x")
+        await wait_until(pilot, lambda: len(draft_rows(screen)) == 2)
+        assert draft_rows(screen)[1] == ["2", "Tag API", "feature", "medium", "1", ""]
+        assert ("information", "2 ticket drafts; a approves them") in notifications(app)

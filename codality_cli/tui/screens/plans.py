@@ -87,6 +87,8 @@ class PlansScreen(LiveScreen):
         Binding("n", "new_plan", "New plan"),
         Binding("e", "edit", "Edit body"),
         Binding("ctrl+s", "save", "Save body", priority=True),
+        Binding("c", "check", "Check readiness"),
+        Binding("x", "extract", "Extract tickets"),
         Binding("a", "approve", "Approve"),
         Binding("D", "delete", "Delete", key_display="D"),
         Binding("r", "reload", "Reload", show=False),
@@ -260,6 +262,42 @@ class PlansScreen(LiveScreen):
             self._show_list()
             self._show_plan()
             self._start_editing("")
+
+    # ---- the model -------------------------------------------------------------------------
+
+    def action_check(self) -> None:
+        if self.plan is not None and not self.editing:
+            self.check(int(self.plan["id"]))
+
+    @work(exclusive=True, group="plans-model")
+    async def check(self, plan_id: int) -> None:
+        self.notify("Asking the model whether the plan is ready…")
+        verdict = await self.attempt(self.api.plans.check_ready(self.slug, plan_id), "Checking")
+        if verdict is None:
+            return
+        plan = self.plans.get(plan_id)
+        if plan is not None:
+            self.plans[plan_id] = {**plan, "readiness": verdict}
+            self._show_plan()
+        self.notify("Ready for tickets" if verdict.get("ready") else "Not ready yet")
+
+    def action_extract(self) -> None:
+        if self.plan is not None and not self.editing:
+            self.extract(int(self.plan["id"]))
+
+    @work(exclusive=True, group="plans-model")
+    async def extract(self, plan_id: int) -> None:
+        self.notify("The model is splitting the plan into tickets…")
+        answer = await self.attempt(self.api.plans.extract(self.slug, plan_id), "Extracting")
+        if answer is None:
+            return
+        self.plans[plan_id] = answer["plan"]
+        self._show_list()
+        self._show_plan()
+        repairs = answer.get("repairs") or []
+        drafts = len(answer.get("drafts") or [])
+        note = f" ({len(repairs)} repaired: {'; '.join(repairs)})" if repairs else ""
+        self.notify(f"{drafts} ticket drafts; a approves them{note}", timeout=10)
 
     def action_approve(self) -> None:
         plan = self.plan
