@@ -365,6 +365,8 @@ class PlanDelta(TypedDict):
     plan_id: int
     session_id: int | None
     text: str
+    tool: str | None
+    input: Any
 
 
 class DiscoverDelta(TypedDict):

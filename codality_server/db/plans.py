@@ -140,5 +140,9 @@ async def update_plan(conn: Connection, plan_id: int, now: str, **fields: Any) -
 
 
 async def delete_plan(conn: Connection, plan_id: int) -> bool:
+    """Delete the plan and its sessions (suggestion rounds; 0004 predates session owners)."""
     cur = await conn.execute("DELETE FROM plans WHERE id = ?", (plan_id,))
+    await conn.execute(
+        "DELETE FROM agent_sessions WHERE owner_kind = 'plan' AND owner_id = ?", (plan_id,)
+    )
     return cur.rowcount > 0

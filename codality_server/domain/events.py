@@ -443,6 +443,9 @@ class PlanDelta(Payload):
     plan_id: int
     session_id: int | None = None
     text: str
+    #: A tool call of the model's (its name and input) rather than text.
+    tool: str | None = None
+    input: Any = None
 
 
 # --- discovery ---------------------------------------------------------------------------------

@@ -119,15 +119,6 @@ def read_suggestions(answer: str, body: str) -> tuple[Suggestion, ...]:
     return tuple(found[:MAX_SUGGESTIONS])
 
 
-def apply_suggestion(body: str, suggestion: Suggestion) -> str:
-    """The body with the suggestion applied: its passage replaced once, or its text appended."""
-    if not suggestion.passage.strip():
-        return body.rstrip("\n") + ("\n\n" if body.strip() else "") + suggestion.text + "\n"
-    if suggestion.passage not in body:
-        raise InvalidInput("the suggestion's passage is no longer in the plan", field="body")
-    return body.replace(suggestion.passage, suggestion.text, 1)
-
-
 def read_readiness(answer: str, checked_at: str) -> Readiness:
     """The fast model's verdict: ``{"ready": bool, "explanation": str, "missing": [str]}``."""
     value = json_in(answer)

@@ -12,24 +12,41 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from codality_server.domain.errors import Conflict, UpstreamFailed
+from codality_server.agent.kinds import AgentKind
+from codality_server.agent.model import ModelFailure, ModelRequest
+from codality_server.agent.prompts import tool_section
+from codality_server.agent.tools import READ_ONLY_TOOLS, ToolContext
+from codality_server.domain.errors import Conflict, Unavailable, UpstreamFailed
+from codality_server.domain.events import Payload, PlanDelta, plan_channel, project_channel
 from codality_server.domain.planning import (
     EXTRACT_SYSTEM,
     READINESS_SYSTEM,
+    SUGGEST_SYSTEM,
     TITLE_PROMPT,
     Extraction,
     UnusableAnswer,
+    changes_since,
     clean_generated_title,
     extract_prompt,
     read_drafts,
     read_readiness,
+    read_suggestions,
     readiness_prompt,
+    suggest_prompt,
 )
-from codality_server.domain.plans import Plan, Readiness
+from codality_server.domain.plans import Plan, Readiness, Suggestion
+from codality_server.domain.projects import Project
+from codality_server.domain.sessions import Owner, OwnerKind, SessionStatus
+from codality_server.domain.users import User
 
 from .base import Service, now_iso
+from .knowledge import ServiceKnowledge
+from .recorder import SessionEvents
+from .supervisor import LoopJob, Run, SessionSpec
 
 if TYPE_CHECKING:
     from . import Services
@@ -38,6 +55,55 @@ log = logging.getLogger("codality.plans")
 
 TITLE_MAX_TOKENS = 60
 READINESS_MAX_TOKENS = 1024
+#: Reads code and tickets, changes nothing.
+PLANNER = AgentKind("planner", READ_ONLY_TOOLS)
+BUSY = "suggestions are already being written for this plan; wait for them or stop them"
+
+
+def plan_owner(plan_id: int) -> Owner:
+    return Owner(OwnerKind.PLAN, plan_id)
+
+
+class PlanEvents(SessionEvents):
+    """A suggestion round streams as ``plan:delta`` (its text, and a line per tool call)."""
+
+    def __init__(self, plan_id: int) -> None:
+        self.plan_id = plan_id
+
+    def text_delta(self, session_id: int, text: str) -> Payload | None:
+        return PlanDelta(plan_id=self.plan_id, session_id=session_id, text=text)
+
+    def thinking_delta(self, session_id: int, text: str) -> Payload | None:
+        return None
+
+    def tool_call(
+        self, session_id: int, tool_use_id: str, name: str, tool_input: Any
+    ) -> Payload | None:
+        return PlanDelta(
+            plan_id=self.plan_id, session_id=session_id, text="", tool=name, input=tool_input
+        )
+
+    def tool_result(
+        self, session_id: int, tool_use_id: str, name: str, ok: bool, output: str
+    ) -> Payload | None:
+        return None
+
+    def prompt(self, session_id: int, text: str) -> Payload | None:
+        return None
+
+
+@dataclass
+class SuggestJob(LoopJob):
+    """The loop, keeping the model's failure so the answer can say 503 (try again) or 502."""
+
+    failure: ModelFailure | None = None
+
+    async def run(self, run: Run) -> str:
+        try:
+            return await super().run(run)
+        except ModelFailure as exc:
+            self.failure = exc
+            raise
 
 
 class PlanAgent(Service):
@@ -85,6 +151,80 @@ class PlanAgent(Service):
             ) from exc
         stored = await self.services.plans.record(project, plan.id, drafts=extraction.drafts)
         return stored, extraction
+
+    # --- suggestions ------------------------------------------------------------------------
+
+    async def suggest(self, slug: str, plan_id: int, user: User | None) -> tuple[Suggestion, ...]:
+        """One round of suggestions, from the main model reading the code; waits for its end.
+
+        The round is a plan-owned session (one at a time per plan: 409), streamed as
+        ``plan:delta``; the model sees the plan, what changed since its last round and what it
+        suggested then. Suggestions that can't be applied to the plan are left out.
+        """
+        project, plan = await self.services.plans.get(slug, plan_id)
+        settings = await self.services.settings.current()
+        client = await self.services.models.client()  # 400 without a key, before anything runs
+        checkout = await self._code_of(project)
+        toolbox = PLANNER.toolbox(
+            ToolContext(checkout, knowledge=ServiceKnowledge(self.services, project))
+        )
+        system = SUGGEST_SYSTEM.format(project=project.name, branch=project.default_branch)
+        prompt = suggest_prompt(
+            plan.title, plan.body, changes_since(plan.suggested_body, plan.body), plan.suggestions
+        )
+        job = SuggestJob(
+            client,
+            ModelRequest(
+                model=settings.model,
+                max_tokens=settings.max_tokens,
+                system=tool_section(system, toolbox),
+                temperature=settings.temperature,
+            ),
+            [{"role": "user", "content": prompt}],
+            toolbox,
+            prompt=prompt,
+        )
+        spec = SessionSpec(
+            plan_owner(plan.id),
+            PLANNER,
+            channels=(project_channel(project.id), plan_channel(plan.id)),
+            model=settings.model,
+            started_by=user.id if user else None,
+            events=PlanEvents(plan.id),
+        )
+        session = await self.services.supervisor.start(spec, job, busy=BUSY)
+        ended = await self.services.supervisor.wait(session.id)
+        if ended.status is not SessionStatus.COMPLETED or job.result is None:
+            raise self._round_failed(ended.status, ended.error, job.failure)
+        try:
+            suggestions = read_suggestions(job.result.summary, plan.body)
+        except UnusableAnswer as exc:
+            raise UpstreamFailed(f"the model's suggestions were unusable: {exc}") from exc
+        await self.services.plans.record(
+            project, plan.id, suggestions=suggestions, suggested_body=plan.body
+        )
+        return suggestions
+
+    async def _code_of(self, project: Project) -> Path:
+        """The tree the planner reads: the project's repository."""
+        return Path(project.path)
+
+    @staticmethod
+    def _round_failed(
+        status: SessionStatus, error: str | None, failure: ModelFailure | None
+    ) -> Exception:
+        if failure is not None:
+            return (Unavailable if failure.transient else UpstreamFailed)(str(failure))
+        if status is SessionStatus.STOPPED:
+            return Conflict("the suggestion round was stopped before it finished")
+        if status is SessionStatus.TIMED_OUT:
+            return Unavailable("the suggestion round took longer than agent_timeout_s allows")
+        return Unavailable(f"the suggestion round ended {status.value}: {error or 'no reason'}")
+
+    async def stop_round(self, plan_id: int) -> None:
+        """Stop a running suggestion round (the plan is going away)."""
+        if self.services.supervisor.running(plan_owner(plan_id)) is not None:
+            await self.services.supervisor.stop(plan_owner(plan_id))
 
     # --- naming -----------------------------------------------------------------------------
 

@@ -152,6 +152,7 @@ class PlanService(Service):
     async def delete(self, slug: str, plan_id: int) -> None:
         """Delete a plan; tickets an approval made from it stay (publishes ``plan:deleted``)."""
         project, _ = await self.get(slug, plan_id)
+        await self.services.plan_agent.stop_round(plan_id)
         async with self.db.transaction() as conn:
             if not await db_plans.delete_plan(conn, plan_id):
                 raise NotFound(f"project {slug!r} has no plan {plan_id}")

@@ -3,15 +3,17 @@ titles, readiness, extraction (repairs and refusals), a missing key, a model tha
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import httpx
 import pytest
 
+from codality_server.domain.sessions import Owner, OwnerKind
 from codality_server.http.keys import SERVICES
 from tests.conftest import RunningServer, assert_error
-from tests.fakes.anthropic_server import FakeAnthropic, overloaded, text
+from tests.fakes.anthropic_server import FakeAnthropic, overloaded, text, tool
 from tests.server.test_plans import create_plan, plans_url
 from tests.server.test_tickets import next_event, subscribed_lines
 
@@ -226,3 +228,110 @@ async def test_a_model_that_overloads_then_answers(
     fake_anthropic.script(*[overloaded()] * 5)
     error = assert_error(await agent_api.post(url + "/ai/extract-tickets"), 503, "unavailable")
     assert "529" in error["message"] and "overloaded" in error["message"].lower()
+
+
+# --- suggestions ------------------------------------------------------------------------------
+
+PLAN_BODY = "# Friendlier greetings\n\nChange the greeting.\n\n## Tests\n\nTBD\n"
+
+
+def suggestions_answer(*items: dict[str, str]) -> str:
+    return "Here they are.\n\n```json\n" + json.dumps(list(items)) + "\n```"
+
+
+async def test_suggest_reads_the_code_streams_and_answers_the_suggestions(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+) -> None:
+    plan = await create_plan(agent_api, project, title="Greetings", body=PLAN_BODY)
+    url = plans_url(project, f"/{plan['id']}")
+    first = {"passage": "TBD", "text": "A test for `greet` in tests/.", "why": "It has none."}
+    stale = {"passage": "not in the plan", "text": "x", "why": "y"}
+    fake_anthropic.script(
+        tool("read_file", say="Let me read the greeter.", path="src/app.py"),
+        text(suggestions_answer(first, stale)),
+    )
+    async with agent_api.stream(
+        "GET", "/api/events", params={"channel": f"plan:{plan['id']}"}, timeout=None
+    ) as stream:
+        lines = await subscribed_lines(stream)
+        answered = await agent_api.post(url + "/ai/suggest")
+        assert answered.status_code == 200, answered.text
+        delta = await next_event(lines, "plan:delta")
+        tool_line = await next_event(lines, "plan:delta")
+        updated = await next_event(lines, "plan:updated")
+    assert answered.json() == [first]  # the one that can't apply is left out
+    assert delta["data"]["plan_id"] == plan["id"] and delta["data"]["text"]
+    assert (tool_line["data"]["tool"], tool_line["data"]["input"]) == (
+        "read_file",
+        {"path": "src/app.py"},
+    )
+    assert updated["data"]["suggestions"] == [first]
+
+    # The model was given the plan, read-only tools, and the file it asked for.
+    request = fake_anthropic.requests[0]
+    assert "Change the greeting." in prompt_of(request)
+    assert {t["name"] for t in request["tools"]} == {
+        "read_file",
+        "grep",
+        "list_directory",
+        "get_ticket",
+        "search_tickets",
+    }
+    tool_result = fake_anthropic.requests[1]["messages"][-1]["content"][0]
+    assert "def greet(name)" in str(tool_result["content"])
+
+    # The next round sees what changed since, and what it suggested before.
+    await agent_api.put(url, json={"body": PLAN_BODY.replace("TBD", first["text"])})
+    fake_anthropic.script(text(suggestions_answer()))
+    again = await agent_api.post(url + "/ai/suggest")
+    assert again.status_code == 200 and again.json() == []
+    prompt = prompt_of(fake_anthropic.requests[-1])
+    assert "-TBD" in prompt and "+A test for `greet` in tests/." in prompt
+    assert "It has none." in prompt  # the last suggestions
+    assert (await agent_api.get(url)).json()["suggestions"] == []
+
+
+async def test_suggest_failures_are_clear(
+    agent_api: httpx.AsyncClient, fake_anthropic: FakeAnthropic, project: dict[str, Any]
+) -> None:
+    plan = await create_plan(agent_api, project, title="Greetings", body=PLAN_BODY)
+    url = plans_url(project, f"/{plan['id']}")
+    fake_anthropic.script(text("I have no suggestions in any format."))
+    error = assert_error(await agent_api.post(url + "/ai/suggest"), 502, "upstream_failed")
+    assert "suggestions were unusable" in error["message"]
+    fake_anthropic.script(*[overloaded()] * 5)
+    error = assert_error(await agent_api.post(url + "/ai/suggest"), 503, "unavailable")
+    assert "overloaded" in error["message"].lower()
+    assert (await agent_api.get(url)).json()["suggestions"] == []
+
+
+async def test_one_suggestion_round_at_a_time_and_deleting_stops_it(
+    server: RunningServer,
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+) -> None:
+    plan = await create_plan(agent_api, project, title="Greetings", body=PLAN_BODY)
+    url = plans_url(project, f"/{plan['id']}")
+    slow = text("x" * 2000)
+    slow["delay_s"] = 0.05
+    fake_anthropic.script(slow)
+    first = asyncio.create_task(agent_api.post(url + "/ai/suggest"))
+    supervisor = server.app[SERVICES].supervisor
+    owner = Owner(OwnerKind.PLAN, plan["id"])
+    async with asyncio.timeout(10):
+        while supervisor.running(owner) is None:
+            await asyncio.sleep(0.02)
+    busy = assert_error(await agent_api.post(url + "/ai/suggest"), 409, "conflict")
+    assert "already being written" in busy["message"]
+    assert (await agent_api.delete(url)).status_code == 204
+    stopped = await first
+    assert stopped.status_code == 409 and "stopped" in stopped.json()["error"]["message"]
+    sessions = server.call(
+        server.app[SERVICES].core.db.fetchall(
+            "SELECT id FROM agent_sessions WHERE owner_kind = 'plan'"
+        )
+    )
+    assert sessions == []

@@ -6,17 +6,14 @@ import json
 
 import pytest
 
-from codality_server.domain.errors import InvalidInput
 from codality_server.domain.planning import (
     UnusableAnswer,
-    apply_suggestion,
     changes_since,
     json_in,
     read_drafts,
     read_readiness,
     read_suggestions,
 )
-from codality_server.domain.plans import Suggestion
 
 BODY = "# Tags\n\nLet people label tickets.\n\n## Storage\n\nTBD\n"
 
@@ -50,12 +47,6 @@ def test_suggestions_must_apply_to_the_plan() -> None:
     found = read_suggestions(answer, BODY)
     assert [s.passage for s in found] == ["TBD", ""]
     assert found[0].why == "Be concrete."
-    applied = apply_suggestion(BODY, found[0])
-    assert "A `tags` table (id, name)." in applied and "TBD" not in applied
-    appended = apply_suggestion(BODY, found[1])
-    assert appended.endswith("TBD\n\n## Out of scope\n\nColours.\n")
-    with pytest.raises(InvalidInput):
-        apply_suggestion("changed", Suggestion("TBD", "x", ""))
     assert read_suggestions('{"suggestions": []}', BODY) == ()
     with pytest.raises(UnusableAnswer):
         read_suggestions('{"advice": "none"}', BODY)

@@ -90,6 +90,11 @@ async def approve_plan(request: web.Request) -> web.Response:
     return json_ok([ticket.view() for ticket in tickets])
 
 
+async def suggest(request: web.Request) -> web.Response:
+    suggestions = await request.app[SERVICES].plan_agent.suggest(*_plan(request), request[USER])
+    return json_ok([suggestion.view() for suggestion in suggestions])
+
+
 async def check_ready(request: web.Request) -> web.Response:
     readiness = await request.app[SERVICES].plan_agent.check_ready(*_plan(request))
     return json_ok(readiness.view())
@@ -120,6 +125,14 @@ ROUTES = [
         _PLAN + "/approve",
         approve_plan,
         "Approve plan: every draft becomes a ticket (all or nothing); answers the tickets",
+        tag="plans",
+    ),
+    Route(
+        "POST",
+        _PLAN + "/ai/suggest",
+        suggest,
+        "Get AI suggestions: the model reads the plan and the code (streams plan:delta);"
+        " answers [{passage, text, why}]",
         tag="plans",
     ),
     Route(
