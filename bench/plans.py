@@ -1,4 +1,4 @@
-"""Plans: the time the server takes to approve a 50-draft plan.
+"""Plans: the time the server takes to approve a 50-draft plan, and extraction's own overhead.
 
 Approval creates every draft as a ticket (with the full-text index), records the dependencies and
 marks the plan approved, in one transaction. Each round approves a fresh plan of ``--drafts``
@@ -6,13 +6,20 @@ drafts (each depending on the one or two before it) in a project that already ho
 the earlier rounds. Reported: the ``POST …/approve`` round trip on loopback (the client runs in the
 server's loop, so this is the server's time plus a little client work) and, separately, the time
 spent inside the service call. Goal (issue 12): ≤ 100 ms server time.
-Run: ``.venv/bin/python bench/plans.py [--rounds N] [--drafts N]``.
+
+Extraction: ``POST …/ai/extract-tickets`` against the scripted model (in-process, on the same
+loop), whose endpoint stamps when each request arrived and when its answer was complete; the
+overhead is the round trip minus that model time: building the prompt, the SDK's request and
+stream handling, reading and repairing the ``--extract-drafts`` drafts, storing them and
+publishing. Goal: ≤ 20 ms.
+Run: ``.venv/bin/python bench/plans.py [--rounds N] [--drafts N] [--extract-drafts N]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import subprocess
 import tempfile
@@ -21,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from serving import serve
+from serving import agent_bench, serve
 
 
 def make_repo(path: Path) -> None:
@@ -100,20 +107,65 @@ async def measure(rounds: int, count: int, root: Path) -> tuple[list[float], lis
     return http_ms, service_ms
 
 
+def extract_answer(count: int) -> str:
+    tickets = [
+        {
+            "title": f"Step {n}",
+            "description": f"Do part {n}.\n\n" + "Details. " * 30,
+            "kind": ("task", "feature", "enhancement")[n % 3],
+            "priority": ("high", "medium", "p3")[n % 3],
+            "depends_on": [m for m in (n - 1,) if m >= 1],
+        }
+        for n in range(1, count + 1)
+    ]
+    return "Here is the split.\n\n```json\n" + json.dumps(tickets, indent=1) + "\n```"
+
+
+async def measure_extract(rounds: int, count: int, root: Path) -> list[float]:
+    from codality_server.scripted.server import REQUESTS
+
+    answer = {"blocks": [{"type": "text", "text": extract_answer(count)}]}
+    overheads: list[float] = []
+    async with agent_bench([answer] * rounds, root / "repo", root / "extract-data") as (
+        api,
+        slug,
+        model,
+    ):
+        body = "# Plan\n\n" + "A paragraph of design. " * 200
+        made = await api.post(f"/api/projects/{slug}/plans", json={"title": "P", "body": body})
+        url = f"/api/projects/{slug}/plans/{made.json()['id']}/ai/extract-tickets"
+        for _ in range(rounds):
+            started = time.monotonic()
+            reply = await api.post(url)
+            finished = time.monotonic()
+            assert reply.status_code == 200, reply.text
+            assert len(reply.json()["drafts"]) == count
+            call = model[REQUESTS][-1]
+            model_s = call["answered_at"] - call["received_at"]
+            overheads.append((finished - started - model_s) * 1000)
+    return overheads
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--drafts", type=int, default=50)
+    parser.add_argument("--extract-drafts", type=int, default=10)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="codality-bench-plans-") as folder:
         root = Path(folder)
         make_repo(root / "repo")
         http_ms, service_ms = asyncio.run(measure(args.rounds, args.drafts, root))
+        extract_ms = asyncio.run(measure_extract(args.rounds, args.extract_drafts, root))
     print(f"approve of a {args.drafts}-draft plan, {args.rounds} rounds each")
     print(summary("  POST …/approve round trip", http_ms))
     print(summary("  inside the service       ", service_ms))
     median = statistics.median(http_ms)
     print(f"goal ≤ 100 ms server time: {'met' if median <= 100 else 'NOT met'} (median round trip)")
+    print(f"extract of {args.extract_drafts} drafts, {args.rounds} rounds")
+    print(summary("  overhead beyond model time", extract_ms))
+    median = statistics.median(extract_ms)
+    print(f"goal ≤ 20 ms overhead: {'met' if median <= 20 else 'NOT met'} (median)")
 
 
 if __name__ == "__main__":

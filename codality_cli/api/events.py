@@ -54,6 +54,7 @@ class EventsApi(Resource):
         retries: int | None = None,
         retry_delay: float = 1.0,
         on_reconnect: Callable[[], Awaitable[bool]] | None = None,
+        on_connect: Callable[[], object] | None = None,
     ) -> AsyncIterator[ServerEvent]:
         """Yield events forever, reconnecting from the last seen id.
 
@@ -62,7 +63,8 @@ class EventsApi(Resource):
         once a connection is up after any earlier attempt (not on a first connection that went
         through at once): what happened meanwhile may never be replayed (a restarted server
         forgets its ring), so a follower re-reads the state it waits on there, and returning
-        False ends the stream.
+        False ends the stream. ``on_connect`` is called once the first connection is up (the
+        server is subscribed then), so a caller can start what it wants to follow without a gap.
         """
         httpx = load_httpx()
         from httpx_sse import aconnect_sse
@@ -90,6 +92,9 @@ class EventsApi(Resource):
                     failures = 0
                     if not first_attempt and on_reconnect is not None and not await on_reconnect():
                         return
+                    if on_connect is not None:
+                        on_connect()
+                        on_connect = None
                     first_attempt = False
                     async for frame in source.aiter_sse():
                         event = parse_frame(frame.id, frame.event, frame.data)

@@ -43,6 +43,11 @@ class PlansApi(Resource):
         """Every draft becomes a ticket; answers the tickets created."""
         return rows(await self.t.post(f"{plan_path(slug, plan_id)}/approve"))
 
+    async def suggest(self, slug: str, plan_id: int) -> Rows:
+        """A round of suggestions ``[{passage, text, why}]``; ``plan:delta`` streams meanwhile."""
+        path = f"{plan_path(slug, plan_id)}/ai/suggest"
+        return rows(await self.t.post(path, timeout=MODEL_WAIT_S))
+
     async def check_ready(self, slug: str, plan_id: int) -> dict[str, Any]:
         """``{ready, explanation, missing, checked_at}`` from the fast model."""
         path = f"{plan_path(slug, plan_id)}/ai/check-ready"

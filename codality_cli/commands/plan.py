@@ -11,7 +11,9 @@ import typer
 from ..context import CliContext
 from ..editor import edit_text, read_text_arg, text_or_editor
 from ..errors import CliError, ExitCode
-from ..output import Column, FieldsOption, JsonOption, Output
+from ..output import Column, FieldsOption, JsonOption, Output, plain
+from ..streams import Streams
+from ..suggestions import apply_suggestion
 from .ticket import TICKET_COLUMNS
 
 if TYPE_CHECKING:
@@ -267,3 +269,102 @@ def extract(
         f" `codality plan edit {plan_id} --drafts FILE`, then `codality plan approve {plan_id}`"
     )
     output.items(drafts, DRAFT_COLUMNS)
+
+
+def render_delta(streams: Streams, data: dict[str, Any]) -> None:
+    """A ``plan:delta`` on stderr: the model's text as it comes, a line per tool call."""
+    from ..agent_stream import _preview
+
+    if data.get("tool"):
+        streams.err.write(f"\n▸ {data['tool']} {_preview(data.get('input'))}\n")
+    else:
+        streams.err.write(str(data.get("text") or ""))
+    streams.err.flush()
+
+
+def show_suggestion(streams: Streams, index: int, count: int, suggestion: dict[str, Any]) -> None:
+    """One suggestion for a person: why, the passage it replaces (-) and the new text (+)."""
+    from rich.text import Text
+
+    text = Text()
+    text.append(f"\nSuggestion {index}/{count}: {suggestion.get('why') or ''}\n", style="bold")
+    passage = str(suggestion.get("passage") or "")
+    if passage.strip():
+        for line in passage.splitlines():
+            text.append(f"- {line}\n", style="red")
+    else:
+        text.append("(added at the end)\n", style="dim")
+    for line in str(suggestion.get("text") or "").splitlines():
+        text.append(f"+ {line}\n", style="green")
+    streams.console("err").print(text, end="")
+
+
+@app.command("suggest")
+def suggest(
+    ctx: typer.Context,
+    plan_id: PlanArgument,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """Have the model read the plan and the code and suggest changes; on a terminal, accept or
+    skip each one (accepted ones are saved to the plan)."""
+    cli = CliContext.of(ctx)
+    quiet = as_json or fields is not None
+
+    async def round_(api: ApiClient, slug: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        import asyncio
+
+        connected = asyncio.Event()
+
+        async def follow() -> None:
+            channels = [f"plan:{plan_id}"]
+            async for event in api.events.subscribe(channels, on_connect=connected.set):
+                if event.type == "plan:delta" and not quiet and isinstance(event.data, dict):
+                    render_delta(cli.streams, event.data)
+
+        follower = asyncio.create_task(follow())
+        try:
+            waiting = asyncio.create_task(connected.wait())
+            await asyncio.wait({waiting, follower}, return_when=asyncio.FIRST_COMPLETED)
+            if follower.done():
+                follower.result()  # the stream failed: say why
+            suggestions = await api.plans.suggest(slug, plan_id)
+        finally:
+            follower.cancel()
+        if not quiet:
+            cli.streams.err.write("\n")
+        return await api.plans.get(slug, plan_id), suggestions
+
+    plan, suggestions = cli.run_in_project(round_, stream=True)
+    output = cli.output(as_json, fields)
+    if output.as_json:
+        output.json([output.select(s) for s in suggestions])
+        return
+    if not suggestions:
+        cli.streams.message("no suggestions: the model found nothing to add")
+        return
+    if not cli.streams.interactive:
+        for index, item in enumerate(suggestions, start=1):
+            cli.streams.write(
+                f"{index}\t{plain(item.get('why'))}\t{plain(item.get('passage'))}"
+                f"\t{plain(item.get('text'))}\n"
+            )
+        return
+    body = str(plan.get("body") or "")
+    accepted = 0
+    for index, item in enumerate(suggestions, start=1):
+        show_suggestion(cli.streams, index, len(suggestions), item)
+        answer = typer.prompt("[a]ccept, [s]kip, [q]uit", default="s", err=True)
+        choice = answer.strip().lower()[:1]
+        if choice == "q":
+            break
+        if choice != "a":
+            continue
+        applied = apply_suggestion(body, item)
+        if applied is None:
+            cli.streams.message("its passage is gone (an accepted suggestion changed it); skipped")
+            continue
+        body, accepted = applied, accepted + 1
+    if accepted:
+        cli.run_in_project(lambda api, slug: api.plans.update(slug, plan_id, {"body": body}))
+    cli.streams.message(f"accepted {accepted} of {len(suggestions)} suggestions")

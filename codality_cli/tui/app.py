@@ -161,8 +161,8 @@ class CodalityApp(App[None]):
 
     def on_event_received(self, message: EventReceived) -> None:
         self._remember(message)
-        if message.type == "agent:stopped":
-            number = self.ticket_numbers.get(message.ticket_id or 0)
+        if message.type == "agent:stopped" and message.ticket_id is not None:
+            number = self.ticket_numbers.get(message.ticket_id)
             which = f"#{number}" if number is not None else f"ticket {message.ticket_id}"
             told = announcement(message.data, which)
             if told:

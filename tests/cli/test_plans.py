@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli.conftest import Cli, fake_editor
-from tests.fakes.anthropic_server import FakeAnthropic, text
+from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
 DRAFTS = [
     {"title": "Schema for tags", "kind": "task"},
@@ -165,3 +165,35 @@ def test_check_without_a_key_names_it(cli: Cli, project: dict[str, Any]) -> None
     cli("-p", project["slug"], "plan", "create", "Tags", "-b", "x")
     missing = cli("-p", project["slug"], "plan", "check", "1")
     assert missing.exit_code == 1 and "ANTHROPIC_API_KEY" in missing.stderr
+
+
+def test_suggest_streams_then_walks_the_suggestions(
+    cli: Cli, project: dict[str, Any], fake: FakeAnthropic
+) -> None:
+    slug = project["slug"]
+    body = "# Greetings\n\nChange the greeting.\n\n## Tests\n\nTBD\n"
+    cli("-p", slug, "plan", "create", "Greetings", "-b", body)
+    first = {"passage": "TBD", "text": "Test `greet` in tests/.", "why": "There is no test."}
+    second = {"passage": "", "text": "## Out of scope\n\nTranslations.", "why": "Say what not."}
+    answer = f"Done.\n```json\n{json.dumps([first, second])}\n```"
+    fake.script(tool("read_file", say="Reading the greeter.", path="src/app.py"), text(answer))
+    piped = cli("-p", slug, "plan", "suggest", "1")
+    assert piped.exit_code == 0, piped.stderr
+    assert "Reading the greeter." in piped.stderr and "▸ read_file src/app.py" in piped.stderr
+    assert piped.stdout.splitlines() == [
+        "1\tThere is no test.\tTBD\tTest `greet` in tests/.",
+        "2\tSay what not.\t\t## Out of scope  Translations.",
+    ]
+
+    fake.script(text(answer))
+    as_json = cli("-p", slug, "plan", "suggest", "1", "--json")
+    assert as_json.json() == [first, second] and "Done." not in as_json.stderr
+
+    fake.script(text(answer))
+    walked = cli("--no-color", "-p", slug, "plan", "suggest", "1", tty=True, input="a\ns\n")
+    assert walked.exit_code == 0, walked.stderr
+    assert "Suggestion 1/2: There is no test." in walked.stderr
+    assert "- TBD" in walked.stderr and "+ Test `greet` in tests/." in walked.stderr
+    assert "accepted 1 of 2 suggestions" in walked.stderr
+    saved = cli("-p", slug, "plan", "show", "1", "--json").json()["body"]
+    assert saved == body.replace("TBD", "Test `greet` in tests/.")

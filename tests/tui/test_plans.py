@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,7 @@ from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.screens.confirm import ConfirmScreen
 from codality_cli.tui.screens.plans import PlansScreen
 from codality_cli.tui.screens.prompt import PromptScreen
-from tests.fakes.anthropic_server import FakeAnthropic, text
+from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
 from .conftest import SIZE, notifications, wait_for_screen, wait_until
 
@@ -177,3 +178,49 @@ async def test_check_readiness_and_extract_tickets_with_the_model(
         await wait_until(pilot, lambda: len(draft_rows(screen)) == 2)
         assert draft_rows(screen)[1] == ["2", "Tag API", "feature", "medium", "1", ""]
         assert ("information", "2 ticket drafts; a approves them") in notifications(app)
+
+
+async def test_suggestions_beside_the_plan_to_accept_or_dismiss(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    slug = project["slug"]
+    body = "# Greetings\n\nChange the greeting.\n\n## Tests\n\nTBD\n"
+    plan = await new_plan(agent_api, slug, title="Greetings", body=body)
+    first = {"passage": "TBD", "text": "Test `greet`.", "why": "There is no test."}
+    second = {"passage": "", "text": "## Out of scope", "why": "Say what is not done."}
+    fake_anthropic.script(
+        tool("read_file", say="Reading the greeter.", path="src/app.py"),
+        text(f"```json\n{json.dumps([first, second])}\n```"),
+    )
+    app = make_app(slug)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_plans(pilot, app)
+        await wait_until(pilot, lambda: screen.plan is not None)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: len(screen.pending) == 2)
+        status = str(screen.query_one("#suggest-status", Static).render())
+        assert "2 suggestions" in status
+        assert "Reading the greeter." in screen.streamed
+        assert "▸ read_file src/app.py" in screen.streamed
+        suggestions = screen.query_one("#suggestions", OptionList)
+        assert suggestions.has_focus and suggestions.option_count == 2
+        await pilot.press("enter")  # accept the first
+        url = f"/api/projects/{slug}/plans/{plan['id']}"
+
+        async def saved() -> str:
+            return str((await agent_api.get(url)).json()["body"])
+
+        expected = body.replace("TBD", "Test `greet`.")
+        async with asyncio.timeout(10):
+            while await saved() != expected:
+                await pilot.pause(0.05)
+        await wait_until(
+            pilot, lambda: screen.query_one("#plan-markdown", Markdown).source == expected
+        )
+        assert [p["why"] for p in screen.pending] == ["Say what is not done."]
+        await pilot.press("d")  # dismiss the other
+        assert screen.pending == [] and suggestions.option_count == 0
+        assert await saved() == expected

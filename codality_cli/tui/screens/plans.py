@@ -1,5 +1,6 @@
 """Plans: the project's plans beside the selected one — its rendered markdown body (or an editor
-for it), its ticket drafts, and approval into tickets after a confirmation.
+for it), the model's suggestions beside it (accept or dismiss each), its readiness, its ticket
+drafts, and approval into tickets after a confirmation.
 
 The list answer carries whole plans, so selecting one needs no request; ``plan:*`` events keep the
 list and the open plan current. While the body is being edited, events do not overwrite it.
@@ -18,6 +19,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Label, Markdown, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from codality_cli.agent_stream import _preview as tool_target
+from codality_cli.suggestions import apply_suggestion
 from codality_cli.tui.messages import EventReceived
 from codality_cli.tui.screens.base import LiveScreen
 from codality_cli.tui.screens.confirm import ConfirmScreen
@@ -26,6 +29,7 @@ from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.title_bar import TitleBar
 
 Plan = dict[str, Any]
+STREAM_TAIL = 600
 DRAFT_COLUMNS = (
     ("order", "#"),
     ("title", "title"),
@@ -67,6 +71,20 @@ def plan_header(plan: Plan) -> Text:
     return text
 
 
+def suggestion_label(item: dict[str, Any]) -> Text:
+    """A suggestion in the list: why, then what it replaces and the new text, shortened."""
+    text = Text()
+    text.append(str(item.get("why") or "Suggestion"), style="bold")
+    passage = " ".join(str(item.get("passage") or "").split())
+    if passage:
+        text.append(f"\n- {passage[:60]}", style="red")
+    else:
+        text.append("\n(added at the end)", style="dim")
+    new = " ".join(str(item.get("text") or "").split())
+    text.append(f"\n+ {new[:60]}", style="green")
+    return text
+
+
 def draft_cells(draft: dict[str, Any]) -> list[str]:
     depends = " ".join(str(n) for n in draft.get("depends_on") or [])
     ticket = f"#{draft['ticket']}" if draft.get("ticket") else ""
@@ -87,6 +105,8 @@ class PlansScreen(LiveScreen):
         Binding("n", "new_plan", "New plan"),
         Binding("e", "edit", "Edit body"),
         Binding("ctrl+s", "save", "Save body", priority=True),
+        Binding("s", "suggest", "Suggest"),
+        Binding("d", "dismiss_suggestion", "Dismiss suggestion", show=False),
         Binding("c", "check", "Check readiness"),
         Binding("x", "extract", "Extract tickets"),
         Binding("a", "approve", "Approve"),
@@ -101,6 +121,8 @@ class PlansScreen(LiveScreen):
         self.current: int | None = None
         self.project_id: int | None = None
         self.editing = False
+        self.pending: list[dict[str, Any]] = []  # suggestions not yet accepted or dismissed
+        self.streamed = ""  # what the model said so far in the running suggestion round
         self.sub_title = f"{slug} plans"
 
     def compose(self) -> ComposeResult:
@@ -110,9 +132,14 @@ class PlansScreen(LiveScreen):
             yield OptionList(id="plan-list")
             with Vertical(id="plan-pane"):
                 yield Static("No plan yet: n writes one.", id="plan-header")
-                with VerticalScroll(id="plan-doc"):
-                    yield Markdown("", id="plan-markdown")
-                yield TextArea("", id="plan-editor", soft_wrap=True, show_line_numbers=False)
+                with Horizontal(id="plan-main"):
+                    with VerticalScroll(id="plan-doc"):
+                        yield Markdown("", id="plan-markdown")
+                    yield TextArea("", id="plan-editor", soft_wrap=True, show_line_numbers=False)
+                    with Vertical(id="suggestion-pane"):
+                        yield Label("Suggestions", classes="section")
+                        yield Static("s asks the model", id="suggest-status")
+                        yield OptionList(id="suggestions")
                 yield Label("Ticket drafts", classes="section")
                 yield DataTable(id="drafts", cursor_type="row", zebra_stripes=True)
         yield Footer()
@@ -137,6 +164,8 @@ class PlansScreen(LiveScreen):
         self.plans = {int(plan["id"]): plan for plan in plans}
         if self.current not in self.plans:
             self.current = next(iter(self.plans), None)
+        if self.plan is not None:
+            self.pending = self._pending_of(self.plan)
         self._show_list()
         self._show_plan()
 
@@ -167,19 +196,43 @@ class PlansScreen(LiveScreen):
             self.query_one("#plan-markdown", Markdown).update(body)
         for draft in plan.get("drafts") or []:
             table.add_row(*draft_cells(draft), key=str(draft.get("order")))
+        self._show_suggestions()
+
+    def _show_suggestions(self) -> None:
+        options = self.query_one("#suggestions", OptionList)
+        options.clear_options()
+        options.add_options(
+            [Option(suggestion_label(item), id=str(i)) for i, item in enumerate(self.pending)]
+        )
+        if self.pending:
+            options.highlighted = 0
+
+    def _pending_of(self, plan: Plan) -> list[dict[str, Any]]:
+        """The plan's last suggestions that still apply and are not in the body yet."""
+        body = str(plan.get("body") or "")
+        return [
+            item
+            for item in plan.get("suggestions") or []
+            if apply_suggestion(body, item) is not None and str(item.get("text")) not in body
+        ]
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        if event.option.id is None or self.editing:
+        if event.option_list.id != "plan-list" or event.option.id is None or self.editing:
             return
         chosen = int(event.option.id)
         if chosen != self.current:
             self.current = chosen
+            self.pending = self._pending_of(self.plans[chosen])
             self._show_plan()
 
     # ---- live events -----------------------------------------------------------------------
 
     def on_event_received(self, event: EventReceived) -> None:
         if not event.type.startswith("plan:"):
+            return
+        if event.type == "plan:delta":
+            if event.data.get("plan_id") == self.current:
+                self._show_progress(event.data)
             return
         plan_id = int(event.data.get("id") or 0)
         if event.type == "plan:deleted":
@@ -223,13 +276,14 @@ class PlansScreen(LiveScreen):
             self.save_body(self.current, self.query_one("#plan-editor", TextArea).text)
 
     @work(group="plans-actions")
-    async def save_body(self, plan_id: int, body: str) -> None:
+    async def save_body(self, plan_id: int, body: str, editing: bool = True) -> None:
         saved = await self.attempt(
             self.api.plans.update(self.slug, plan_id, {"body": body}), "Saving the plan"
         )
         if saved is not None:
             self.plans[plan_id] = saved
-            self._stop_editing()
+            if editing:
+                self._stop_editing()
             self._show_plan()
             self.notify("Plan saved")
 
@@ -264,6 +318,61 @@ class PlansScreen(LiveScreen):
             self._start_editing("")
 
     # ---- the model -------------------------------------------------------------------------
+
+    def _show_progress(self, data: dict[str, Any]) -> None:
+        if data.get("tool"):
+            self.streamed += f"\n▸ {data['tool']} {tool_target(data.get('input'))}\n"
+        else:
+            self.streamed += str(data.get("text") or "")
+        self.query_one("#suggest-status", Static).update(self.streamed[-STREAM_TAIL:])
+
+    def action_suggest(self) -> None:
+        if self.plan is not None and not self.editing:
+            self.suggest(int(self.plan["id"]))
+
+    @work(exclusive=True, group="plans-model")
+    async def suggest(self, plan_id: int) -> None:
+        self.streamed = ""
+        status = self.query_one("#suggest-status", Static)
+        status.update("The model is reading the plan and the code…")
+        found = await self.attempt(self.api.plans.suggest(self.slug, plan_id), "Suggesting")
+        if found is None:
+            status.update("s asks the model")
+            return
+        if self.current == plan_id:
+            self.pending = list(found)
+            self._show_suggestions()
+            if found:
+                self.query_one("#suggestions", OptionList).focus()
+        count = len(found)
+        status.update(
+            f"{count} suggestion{'s' if count != 1 else ''}: enter accepts, d dismisses"
+            if count
+            else "No suggestions: the plan looks complete."
+        )
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option_list.id == "suggestions" and event.option.id is not None:
+            self.accept(int(event.option.id))
+
+    def accept(self, index: int) -> None:
+        plan = self.plan
+        if plan is None or not 0 <= index < len(self.pending):
+            return
+        body = apply_suggestion(str(plan.get("body") or ""), self.pending[index])
+        del self.pending[index]
+        self._show_suggestions()
+        if body is None:
+            self.notify("That suggestion no longer fits the plan; dismissed", severity="warning")
+            return
+        self.save_body(int(plan["id"]), body, editing=False)
+
+    def action_dismiss_suggestion(self) -> None:
+        options = self.query_one("#suggestions", OptionList)
+        index = options.highlighted
+        if index is not None and 0 <= index < len(self.pending):
+            del self.pending[index]
+            self._show_suggestions()
 
     def action_check(self) -> None:
         if self.plan is not None and not self.editing:
