@@ -42,6 +42,7 @@ from codality_server.domain.plans import Plan, Readiness, Suggestion
 from codality_server.domain.projects import Project
 from codality_server.domain.sessions import Owner, OwnerKind, SessionStatus
 from codality_server.domain.users import User
+from codality_server.git.checkout import branch_checkout
 
 from .base import Service, now_iso
 from .knowledge import ServiceKnowledge
@@ -206,8 +207,14 @@ class PlanAgent(Service):
         return suggestions
 
     async def _code_of(self, project: Project) -> Path:
-        """The tree the planner reads: the project's repository."""
-        return Path(project.path)
+        """The tree the planner reads: the tip of the default branch (a cached read-only
+        checkout), not whatever the project's own working tree holds."""
+        return await asyncio.to_thread(
+            branch_checkout,
+            Path(project.path),
+            project.default_branch,
+            self.config.data_dir / "plans" / str(project.id),
+        )
 
     @staticmethod
     def _round_failed(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -244,6 +245,8 @@ async def test_suggest_reads_the_code_streams_and_answers_the_suggestions(
     fake_anthropic: FakeAnthropic,
     project: dict[str, Any],
 ) -> None:
+    # The planner reads the default branch, not the project's working tree.
+    (Path(project["path"]) / "src" / "app.py").write_text("uncommitted, not on main\n")
     plan = await create_plan(agent_api, project, title="Greetings", body=PLAN_BODY)
     url = plans_url(project, f"/{plan['id']}")
     first = {"passage": "TBD", "text": "A test for `greet` in tests/.", "why": "It has none."}
