@@ -200,11 +200,13 @@ async def test_suggestions_beside_the_plan_to_accept_or_dismiss(
         screen = await open_plans(pilot, app)
         await wait_until(pilot, lambda: screen.plan is not None)
         await pilot.press("s")
-        await wait_until(pilot, lambda: len(screen.pending) == 2)
-        status = str(screen.query_one("#suggest-status", Static).render())
-        assert "2 suggestions" in status
+        status = screen.query_one("#suggest-status", Static)
+        await wait_until(pilot, lambda: "2 suggestions" in str(status.render()))
+        assert len(screen.pending) == 2
+        # The round's deltas come over the event stream, possibly after the answer.
+        await wait_until(pilot, lambda: "▸ read_file src/app.py" in screen.streamed)
         assert "Reading the greeter." in screen.streamed
-        assert "▸ read_file src/app.py" in screen.streamed
+        assert "2 suggestions" in str(status.render())
         suggestions = screen.query_one("#suggestions", OptionList)
         assert suggestions.has_focus and suggestions.option_count == 2
         await pilot.press("enter")  # accept the first

@@ -123,6 +123,7 @@ class PlansScreen(LiveScreen):
         self.editing = False
         self.pending: list[dict[str, Any]] = []  # suggestions not yet accepted or dismissed
         self.streamed = ""  # what the model said so far in the running suggestion round
+        self.suggesting = False
         self.sub_title = f"{slug} plans"
 
     def compose(self) -> ComposeResult:
@@ -324,7 +325,8 @@ class PlansScreen(LiveScreen):
             self.streamed += f"\n▸ {data['tool']} {tool_target(data.get('input'))}\n"
         else:
             self.streamed += str(data.get("text") or "")
-        self.query_one("#suggest-status", Static).update(self.streamed[-STREAM_TAIL:])
+        if self.suggesting:  # deltas may still arrive after the answer; it has the last word
+            self.query_one("#suggest-status", Static).update(self.streamed[-STREAM_TAIL:])
 
     def action_suggest(self) -> None:
         if self.plan is not None and not self.editing:
@@ -335,7 +337,11 @@ class PlansScreen(LiveScreen):
         self.streamed = ""
         status = self.query_one("#suggest-status", Static)
         status.update("The model is reading the plan and the code…")
-        found = await self.attempt(self.api.plans.suggest(self.slug, plan_id), "Suggesting")
+        self.suggesting = True
+        try:
+            found = await self.attempt(self.api.plans.suggest(self.slug, plan_id), "Suggesting")
+        finally:
+            self.suggesting = False
         if found is None:
             status.update("s asks the model")
             return
