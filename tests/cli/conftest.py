@@ -109,21 +109,6 @@ def codality(
     )
 
 
-@pytest.fixture
-def fake(server: RunningServer, admin_token: str) -> Iterator[FakeAnthropic]:
-    """The fake model, with the server's env pointing the agent at it."""
-    fake = FakeAnthropic().start()
-    env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake.url}
-    response = httpx.put(
-        f"{server.url}/api/settings/env",
-        json=env,
-        headers={"Authorization": f"Bearer {admin_token}"},
-    )
-    assert response.status_code == 200
-    yield fake
-    fake.stop()
-
-
 def fake_editor(tmp_path: Path, text: str) -> str:
     """An ``$EDITOR`` that puts ``text`` before what the file held (and saves)."""
     script = tmp_path / "fake-editor"
