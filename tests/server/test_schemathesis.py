@@ -47,6 +47,15 @@ ACCEPTED: dict[tuple[str, str], str] = {
     ("POST /api/projects/{slug}/tickets/{number}/agent/start", "ST202"): (
         "refused with 400 while ANTHROPIC_API_KEY is not set: server configuration, not input"
     ),
+    ("POST /api/projects/{slug}/plans/{id}/ai/suggest", "ST202"): (
+        "refused with 400 while ANTHROPIC_API_KEY is not set: server configuration, not input"
+    ),
+    ("POST /api/projects/{slug}/plans/{id}/ai/check-ready", "ST202"): (
+        "refused with 400 while ANTHROPIC_API_KEY is not set: server configuration, not input"
+    ),
+    ("POST /api/projects/{slug}/plans/{id}/ai/extract-tickets", "ST202"): (
+        "refused with 400 while ANTHROPIC_API_KEY is not set: server configuration, not input"
+    ),
     ("PUT /api/projects/{slug}", "ST202"): (
         "`default_branch` must name a branch that exists in the repository"
     ),
