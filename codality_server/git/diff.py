@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from dulwich.diff_tree import tree_changes
-from dulwich.graph import find_merge_base
 from dulwich.ignore import IgnoreFilterManager
 from dulwich.index import ConflictedIndexEntry, IndexEntry, blob_from_path_and_stat, cleanup_mode
 from dulwich.object_store import (
@@ -37,6 +36,8 @@ from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from codality_server.domain.errors import NotFound
+
+from .history import merge_bases
 
 Entry = tuple[int, ObjectID]  # (mode, blob id)
 Change = tuple[bytes, Entry | None, Entry | None]  # (path, old, new); None = absent
@@ -381,7 +382,7 @@ def commit_tree(repo: Repo, commit_id: ObjectID) -> ObjectID:
 def merge_base(repo: Repo, branch: str, default_branch: str) -> ObjectID:
     """The merge base of ``branch`` with ``default_branch`` (the branch's root when unrelated)."""
     head = branch_tip(repo, branch)
-    bases = find_merge_base(repo, [branch_tip(repo, default_branch), head])
+    bases = merge_bases(repo, branch_tip(repo, default_branch), head)
     return bases[0] if bases else head
 
 

@@ -21,7 +21,6 @@ from typing import Literal
 from dulwich import porcelain
 from dulwich.diff_tree import TreeChange, tree_changes
 from dulwich.errors import GitProtocolError, HangupException
-from dulwich.graph import can_fast_forward, find_merge_base
 from dulwich.index import IndexEntry, blob_from_path_and_stat, update_working_tree
 from dulwich.objects import Commit, ObjectID, TreeEntry
 from dulwich.refs import Ref
@@ -30,6 +29,7 @@ from dulwich.repo import Repo
 from codality_server.domain.errors import Conflict
 
 from .diff import IndexSnapshot, branch_ref, branch_tip, commit_tree, expected_stat, stat_clean
+from .history import is_ancestor, merge_bases
 
 Strategy = Literal["merge", "squash"]
 MergeKind = Literal["fast_forward", "merge_commit", "squash", "up_to_date"]
@@ -62,7 +62,7 @@ def _new_commit(
 
 def _merged_tree(repo: Repo, ours: ObjectID, theirs: ObjectID) -> ObjectID:
     """The three-way merged tree, or Conflict naming the paths that do not merge."""
-    bases = find_merge_base(repo, [ours, theirs])
+    bases = merge_bases(repo, ours, theirs)
     base_tree = commit_tree(repo, bases[0]) if bases else None
     tree, conflicts = porcelain.merge_tree(
         repo, base_tree, commit_tree(repo, ours), commit_tree(repo, theirs)
@@ -145,11 +145,11 @@ def merge_branch(
     with Repo(str(repo_path)) as repo:
         target_ref = branch_ref(target)
         ours, theirs = branch_tip(repo, target), branch_tip(repo, branch)
-        if ours == theirs or can_fast_forward(repo, theirs, ours):
+        if is_ancestor(repo, theirs, ours):
             if not allow_empty:
                 raise _nothing_to_merge(branch, target)
             return MergeOutcome("up_to_date", ours.decode(), ours.decode(), ())
-        fast_forward = can_fast_forward(repo, ours, theirs)
+        fast_forward = is_ancestor(repo, ours, theirs)
         commit: Commit | None = None
         if strategy == "merge" and fast_forward:
             kind: MergeKind = "fast_forward"

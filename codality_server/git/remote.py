@@ -16,7 +16,6 @@ from typing import Literal
 from dulwich import porcelain
 from dulwich.client import HTTPUnauthorized
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
-from dulwich.graph import can_fast_forward
 from dulwich.index import update_working_tree
 from dulwich.objects import ObjectID
 from dulwich.refs import Ref
@@ -25,6 +24,7 @@ from dulwich.repo import Repo
 from codality_server.domain.errors import Conflict
 
 from .diff import branch_ref, commit_tree
+from .history import is_ancestor
 from .merge import _checkouts, _local_edits
 
 TOKEN_USER = "x-access-token"
@@ -121,9 +121,9 @@ def fast_forward(repo_path: Path, branch: str, target_sha: str) -> FastForward:
         ref = branch_ref(branch)
         ours = repo.refs[ref]
         theirs = ObjectID(target_sha.encode())
-        if ours == theirs or can_fast_forward(repo, theirs, ours):
+        if is_ancestor(repo, theirs, ours):
             return "up_to_date"
-        if not can_fast_forward(repo, ours, theirs):
+        if not is_ancestor(repo, ours, theirs):
             return "diverged"
         old_tree, new_tree = commit_tree(repo, ours), commit_tree(repo, theirs)
         from dulwich.diff_tree import tree_changes
@@ -163,7 +163,7 @@ def rebase_worktree(worktree: Path, onto: str) -> RebaseOutcome:
     with Repo(str(worktree)) as repo:
         head = repo.refs[Ref(b"HEAD")]
         upstream = repo.refs[branch_ref(onto)]
-        if upstream == head or can_fast_forward(repo, upstream, head):
+        if is_ancestor(repo, upstream, head):
             return RebaseOutcome("up_to_date", head.decode())
     if has_changes(worktree):
         return RebaseOutcome("dirty", head.decode())
