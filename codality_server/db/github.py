@@ -294,23 +294,25 @@ async def record_delivery(
     action: str | None,
     repository: str | None,
     answered: str | None,
+    payload: bytes,
     now: str,
 ) -> WebhookEvent:
     """Log a delivery in one statement: ``skipped`` when its id was accepted before (then with
     that delivery's project), ``processed`` with ``answered`` as the result when the receiver
-    answered it itself (a ping), else ``received`` (the work comes later)."""
+    answered it itself (a ping), else ``received`` with its ``payload`` (the work comes later)."""
     row = await fetchone(
         conn,
         "WITH earlier(project_id, seen) AS (SELECT max(project_id), count(*) > 0"
         "  FROM webhook_events WHERE delivery_id = :delivery AND status != 'skipped')"
         " INSERT INTO webhook_events(delivery_id, event, action, repository, project_id, status,"
-        " result, received_at, processed_at)"
+        " result, received_at, processed_at, payload)"
         " SELECT :delivery, :event, :action, :repository, earlier.project_id,"
         "  CASE WHEN seen THEN 'skipped' WHEN :answered IS NOT NULL THEN 'processed'"
         "   ELSE 'received' END,"
         "  CASE WHEN seen THEN 'repeated delivery; handled before' ELSE coalesce(:answered, '')"
         "   END,"
-        "  :now, CASE WHEN seen OR :answered IS NOT NULL THEN :now END"
+        "  :now, CASE WHEN seen OR :answered IS NOT NULL THEN :now END,"
+        "  CASE WHEN seen OR :answered IS NOT NULL THEN NULL ELSE :payload END"
         f" FROM earlier RETURNING {_EVENT_COLUMNS}",
         {
             "delivery": delivery_id,
@@ -318,6 +320,7 @@ async def record_delivery(
             "action": action,
             "repository": repository,
             "answered": answered,
+            "payload": payload,
             "now": now,
         },
     )
@@ -335,21 +338,37 @@ async def finish_event(
 ) -> WebhookEvent | None:
     row = await fetchone(
         conn,
-        "UPDATE webhook_events SET project_id = ?, status = ?, result = ?, processed_at = ?"
-        f" WHERE id = ? RETURNING {_EVENT_COLUMNS}",
+        "UPDATE webhook_events SET project_id = ?, status = ?, result = ?, processed_at = ?,"
+        f" payload = NULL WHERE id = ? RETURNING {_EVENT_COLUMNS}",
         (project_id, status.value, result, now, event_id),
     )
     return _event(row) if row else None
 
 
-async def fail_unprocessed(conn: Connection, now: str) -> int:
-    """At start-up: deliveries a stopped server never got to."""
+async def mark_started(conn: Connection, event_id: int, now: str) -> None:
+    """The delivery's work begins: from here a stop means it may be half done."""
+    await conn.execute("UPDATE webhook_events SET started_at = ? WHERE id = ?", (now, event_id))
+
+
+async def fail_interrupted(conn: Connection, now: str) -> int:
+    """At start-up: deliveries whose work began and never finished (doing it twice could,
+    say, restart an agent twice), and any kept without a body, are failed."""
     cursor = await conn.execute(
-        "UPDATE webhook_events SET status = 'failed', result = ?, processed_at = ?"
-        " WHERE status = 'received'",
-        ("the server stopped before processing it", now),
+        "UPDATE webhook_events SET status = 'failed', result = ?, processed_at = ?, payload = NULL"
+        " WHERE status = 'received' AND (started_at IS NOT NULL OR payload IS NULL)",
+        ("the server stopped while processing it", now),
     )
     return cursor.rowcount
+
+
+async def waiting_deliveries(conn: Connection) -> list[tuple[int, str, bytes, str]]:
+    """(id, event, payload, repository) of deliveries never started, oldest first."""
+    rows = await fetchall(
+        conn,
+        "SELECT id, event, payload, repository FROM webhook_events"
+        " WHERE status = 'received' AND started_at IS NULL AND payload IS NOT NULL ORDER BY id",
+    )
+    return [(r["id"], r["event"], bytes(r["payload"]), r["repository"] or "") for r in rows]
 
 
 async def list_events(

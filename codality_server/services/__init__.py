@@ -70,8 +70,8 @@ class Services:
         await self.supervisor.recover()
         await self.queue_runner.recover()
         await self.discover.interrupt_streaming()
-        await self.webhooks.start()
         self.feedback.start()
+        await self.webhooks.start()
 
     async def stop(self) -> None:
         """Work to do before the database closes (mail being sent, webhook work, agents, the

@@ -1,9 +1,11 @@
 """GitHub webhooks (docs §8.4–§8.5): verify, log, answer at once, do the work afterwards.
 
 ``receive`` checks the HMAC-SHA256 signature over the raw body before anything else (a bad or
-missing one is a 403 and nothing is stored or run), records the delivery, publishes
+missing one is a 403 and nothing is stored or run), records the delivery with its body, publishes
 ``github:webhook`` and returns; the event's work runs in a background task, one repository at a
-time in arrival order. A delivery id seen before is answered and logged as skipped.
+time in arrival order. A delivery id seen before is answered and logged as skipped. The body is
+kept until the work is done: a delivery still waiting when the server stops (or is killed) runs
+at the next start; one whose work had begun is marked failed rather than done twice.
 """
 
 from __future__ import annotations
@@ -42,16 +44,24 @@ class WebhookService(Service):
         self._inserted = 0
 
     async def start(self) -> None:
+        """Fail the deliveries a stop cut short; run the ones that were still waiting."""
         async with self.db.transaction() as conn:
-            count = await db_github.fail_unprocessed(conn, now_iso())
-        if count:
-            log.warning("%d webhook deliveries were never processed before the last stop", count)
+            failed = await db_github.fail_interrupted(conn, now_iso())
+            waiting = await db_github.waiting_deliveries(conn)
+        if failed:
+            log.warning("%d webhook deliveries were stopped while being processed", failed)
+        for event_id, event, body, repository in waiting:
+            self._schedule(event_id, event, json.loads(body), repository)
 
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
+
+    def repository_lock(self, repository: str) -> asyncio.Lock:
+        """The lock that runs one repository's deliveries one at a time, in arrival order."""
+        return self._locks.setdefault(repository.lower(), asyncio.Lock())
 
     async def idle(self) -> None:
         """Wait until every delivery received so far has been processed (tests, benches)."""
@@ -92,17 +102,14 @@ class WebhookService(Service):
                 action=action,
                 repository=repository,
                 answered="pong" if event == "ping" else None,
+                payload=body,
                 now=now_iso(),
             )
             self._inserted += 1
             if self._inserted % PRUNE_EVERY == 0:
                 await db_github.prune_events(conn, KEEP_EVENTS)
         if row.status is DeliveryStatus.RECEIVED:
-            task = asyncio.get_running_loop().create_task(
-                self._process(row.id, event, payload, repository or "")
-            )
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._schedule(row.id, event, payload, repository or "")
         else:
             self.services.github.publish(GithubWebhook(**row.view()), row.project_id, None)
         answer = {"ok": True, "id": row.id, "status": row.status.value}
@@ -119,13 +126,24 @@ class WebhookService(Service):
 
     # --- processing ---------------------------------------------------------------------------
 
+    def _schedule(
+        self, event_id: int, event: str, payload: dict[str, Any], repository: str
+    ) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._process(event_id, event, payload, repository)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _process(
         self, event_id: int, event: str, payload: dict[str, Any], repository: str
     ) -> None:
         """The delivery's work, after the answer; its log row gets the project and the result,
-        and ``github:webhook`` goes out on the project's channel."""
-        lock = self._locks.setdefault(repository.lower(), asyncio.Lock())
-        async with lock:
+        and ``github:webhook`` goes out on the project's channel. Cancelled while it waits for
+        its turn, the delivery stays ``received`` and runs at the next start."""
+        async with self.repository_lock(repository):
+            async with self.db.transaction() as conn:
+                await db_github.mark_started(conn, event_id, now_iso())
             project = (
                 await self.services.github.project_for_repo(repository) if repository else None
             )

@@ -5,13 +5,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import RunningServer, attach_work, create_ticket, git
+from codality_server.http.keys import SERVICES
+from codality_server.settings import ServerSettings
+from tests.conftest import (
+    RunningServer,
+    attach_work,
+    bearer_client,
+    create_ticket,
+    git,
+    start_server,
+)
 from tests.fakes.github_server import FakeGitHub
 from tests.github_flow import OWNER, connect, linked_project, settle
 
@@ -337,3 +347,39 @@ async def test_events_for_unlinked_repositories_are_logged_and_ignored(
     settle(server, fake_github)
     row = (await log(api))[0]
     assert row["status"] == "ignored" and "no project is linked" in row["result"]
+
+
+async def test_a_delivery_waiting_at_a_stop_runs_at_the_next_start(
+    server: RunningServer,
+    server_settings: ServerSettings,
+    admin_token: str,
+    api: httpx.AsyncClient,
+    fake_github: FakeGitHub,
+    linked: dict[str, Any],
+    with_pr: dict[str, Any],
+    git_repo: Path,
+) -> None:
+    """Answered but not yet worked on (the repository was busy) when the server stopped: the
+    body was kept, so the next start does the work."""
+    webhooks = server.app[SERVICES].webhooks
+    server.call(webhooks.repository_lock(FULL).acquire())  # the repository's turn is taken
+    sha = fake_github.merge_pull(FULL, 1, by="alice")
+    fake_github.wait_deliveries()
+    closed = [r for r in await log(api) if r["action"] == "closed"]
+    assert [r["status"] for r in closed] == ["received"]
+    server._stop.set()
+    while not (server.loop and server.loop.is_closed()):
+        time.sleep(0.05)
+
+    again, thread = start_server(server_settings)
+    try:
+        again.call(again.app[SERVICES].webhooks.idle())
+        async with bearer_client(again.url, admin_token) as client:
+            ticket = await ticket_of(client, linked["slug"])
+            rows = [r for r in await log(client) if r["action"] == "closed"]
+        assert ticket["status"] == "done"
+        assert git(git_repo, "rev-parse", "main").strip() == sha
+        assert [r["status"] for r in rows] == ["processed"] and "done" in rows[0]["result"]
+    finally:
+        again._stop.set()
+        thread.join(15)
