@@ -134,9 +134,17 @@ class StreamListener:
 QUIET = StreamListener()
 
 
+def sdk_client(access: ModelAccess) -> anthropic.AsyncAnthropic:
+    """The SDK's client for ``access``; retries are ours (``ModelClient.reply``), not the SDK's."""
+    import anthropic
+
+    return anthropic.AsyncAnthropic(api_key=access.api_key, base_url=access.base_url, max_retries=0)
+
+
 class ModelClient:
     """Model calls with one policy for set-up, retries, streaming and cost. Close it when done
-    (or use it as ``async with``); the SDK client is made at the first call."""
+    (or use it as ``async with``). Given ``sdk``, it borrows that SDK client and leaves it
+    open; otherwise it makes its own at the first call and closes it."""
 
     def __init__(
         self,
@@ -145,12 +153,14 @@ class ModelClient:
         *,
         max_attempts: int = 5,
         backoff_s: float = 1.0,
+        sdk: anthropic.AsyncAnthropic | None = None,
     ) -> None:
         self.access = access
         self.prices = prices or {}
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
-        self._sdk: anthropic.AsyncAnthropic | None = None
+        self._sdk = sdk
+        self._owns_sdk = sdk is None
 
     async def __aenter__(self) -> ModelClient:
         return self
@@ -159,8 +169,8 @@ class ModelClient:
         await self.close()
 
     async def close(self) -> None:
-        if self._sdk is not None:
-            sdk, self._sdk = self._sdk, None
+        sdk, self._sdk = self._sdk, None
+        if sdk is not None and self._owns_sdk:
             await sdk.close()
 
     async def reply(
@@ -202,11 +212,7 @@ class ModelClient:
 
     def _client(self) -> anthropic.AsyncAnthropic:
         if self._sdk is None:
-            import anthropic
-
-            self._sdk = anthropic.AsyncAnthropic(
-                api_key=self.access.api_key, base_url=self.access.base_url, max_retries=0
-            )
+            self._sdk = sdk_client(self.access)
         return self._sdk
 
     async def _stream_once(

@@ -83,6 +83,7 @@ class Services:
         await self.supervisor.shutdown()
         await self.queue_runner.shutdown()
         await self.github.stop()
+        await self.models.stop()
 
     def repo_lock(self, repo_path: str) -> asyncio.Lock:
         """The one lock for git work that moves a repository's worktrees or branches.

@@ -18,7 +18,7 @@ from typing import Any
 from codality_server.agent import prompts
 from codality_server.agent.kinds import TICKET
 from codality_server.agent.loop import MessageMode
-from codality_server.agent.model import ModelClient, ModelRequest
+from codality_server.agent.model import ModelRequest
 from codality_server.agent.sandbox import Sandbox, choose_sandbox, sandbox_kind, scrubbed_env
 from codality_server.agent.tools import ToolContext
 from codality_server.domain.errors import Conflict, InvalidInput
@@ -227,9 +227,7 @@ class TicketJob:
         )
         comments = await services.comments.list(project.slug, ticket.number)
         first = prompts.first_message(project, ticket, comments, self.trigger, self.message)
-        client = ModelClient(
-            self.access, settings.prices, backoff_s=self.agent.config.retry_backoff_s
-        )
+        client = await services.models.client(self.access)
         request = ModelRequest(
             model=run.session.model,
             max_tokens=settings.max_tokens,
