@@ -121,12 +121,14 @@ def extract_answer(count: int) -> str:
     return "Here is the split.\n\n```json\n" + json.dumps(tickets, indent=1) + "\n```"
 
 
-async def measure_extract(rounds: int, count: int, root: Path) -> list[float]:
+async def measure_extract(rounds: int, count: int, root: Path) -> tuple[float, list[float]]:
+    """The first call's overhead (it imports the SDK and makes the server's shared SDK client),
+    then each later round's."""
     from codality_server.scripted.server import REQUESTS
 
     answer = {"blocks": [{"type": "text", "text": extract_answer(count)}]}
     overheads: list[float] = []
-    async with agent_bench([answer] * rounds, root / "repo", root / "extract-data") as (
+    async with agent_bench([answer] * (rounds + 1), root / "repo", root / "extract-data") as (
         api,
         slug,
         model,
@@ -134,7 +136,7 @@ async def measure_extract(rounds: int, count: int, root: Path) -> list[float]:
         body = "# Plan\n\n" + "A paragraph of design. " * 200
         made = await api.post(f"/api/projects/{slug}/plans", json={"title": "P", "body": body})
         url = f"/api/projects/{slug}/plans/{made.json()['id']}/ai/extract-tickets"
-        for _ in range(rounds):
+        for _ in range(rounds + 1):
             started = time.monotonic()
             reply = await api.post(url)
             finished = time.monotonic()
@@ -143,7 +145,7 @@ async def measure_extract(rounds: int, count: int, root: Path) -> list[float]:
             call = model[REQUESTS][-1]
             model_s = call["answered_at"] - call["received_at"]
             overheads.append((finished - started - model_s) * 1000)
-    return overheads
+    return overheads[0], overheads[1:]
 
 
 def main() -> None:
@@ -156,13 +158,14 @@ def main() -> None:
         root = Path(folder)
         make_repo(root / "repo")
         http_ms, service_ms = asyncio.run(measure(args.rounds, args.drafts, root))
-        extract_ms = asyncio.run(measure_extract(args.rounds, args.extract_drafts, root))
+        first_ms, extract_ms = asyncio.run(measure_extract(args.rounds, args.extract_drafts, root))
     print(f"approve of a {args.drafts}-draft plan, {args.rounds} rounds each")
     print(summary("  POST …/approve round trip", http_ms))
     print(summary("  inside the service       ", service_ms))
     median = statistics.median(http_ms)
     print(f"goal ≤ 100 ms server time: {'met' if median <= 100 else 'NOT met'} (median round trip)")
-    print(f"extract of {args.extract_drafts} drafts, {args.rounds} rounds")
+    print(f"extract of {args.extract_drafts} drafts, {args.rounds} rounds after a first call")
+    print(f"  first call's overhead (imports the SDK, makes its client): {first_ms:.1f} ms")
     print(summary("  overhead beyond model time", extract_ms))
     median = statistics.median(extract_ms)
     print(f"goal ≤ 20 ms overhead: {'met' if median <= 20 else 'NOT met'} (median)")
