@@ -13,7 +13,7 @@ import typer
 
 from ..context import CliContext
 from ..errors import CliError, ExitCode
-from ..output import Column, FieldsOption, JsonOption
+from ..output import Column, FieldsOption, JsonOption, YesOption
 
 if TYPE_CHECKING:
     from ..api import ApiClient
@@ -111,14 +111,11 @@ def rename(
 def delete(
     ctx: typer.Context,
     conversation: ConversationArgument,
-    yes: Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")] = False,
+    yes: YesOption = False,
 ) -> None:
     """Delete a conversation with its messages (what its proposals made stays)."""
     cli = CliContext.of(ctx)
-    if not yes:
-        if not cli.streams.interactive:
-            raise CliError("pass --yes to delete a conversation without a terminal", ExitCode.USAGE)
-        typer.confirm(f"Delete conversation {conversation}?", abort=True, err=True)
+    cli.confirm(f"Delete conversation {conversation}?", yes, "delete a conversation")
     cli.run_in_project(lambda api, slug: api.discover.delete(slug, conversation))
     cli.streams.message(f"deleted conversation {conversation}")
 

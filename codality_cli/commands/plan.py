@@ -11,7 +11,7 @@ import typer
 from ..context import CliContext
 from ..editor import edit_text, read_text_arg, text_or_editor
 from ..errors import CliError, ExitCode
-from ..output import Column, FieldsOption, JsonOption, Output, plain
+from ..output import Column, FieldsOption, JsonOption, Output, YesOption, plain
 from ..streams import Streams
 from ..suggestions import apply_suggestion
 from .ticket import TICKET_COLUMNS
@@ -59,7 +59,6 @@ DraftsOption = Annotated[
         " depends_on); '-' reads stdin.",
     ),
 ]
-YesOption = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")]
 
 
 def read_drafts(source: Path) -> list[dict[str, Any]]:
@@ -172,15 +171,6 @@ def edit(
     cli.output(as_json, fields).done(f"updated plan {plan['id']}", plan)
 
 
-def confirmed(cli: CliContext, yes: bool, question: str, doing: str) -> None:
-    """Ask on a terminal (abort on no); without one, insist on ``--yes``."""
-    if yes:
-        return
-    if not cli.streams.interactive:
-        raise CliError(f"pass --yes to {doing} without a terminal", ExitCode.USAGE)
-    typer.confirm(question, abort=True, err=True)
-
-
 def plan_name(plan: dict[str, Any]) -> str:
     return f"plan {plan['id']}" + (f" ({plan['title']})" if plan.get("title") else "")
 
@@ -192,7 +182,7 @@ def delete(ctx: typer.Context, plan_id: PlanArgument, yes: YesOption = False) ->
 
     async def delete_(api: ApiClient, slug: str) -> dict[str, Any]:
         plan = await api.plans.get(slug, plan_id)
-        confirmed(cli, yes, f"Delete {plan_name(plan)}?", "delete a plan")
+        cli.confirm(f"Delete {plan_name(plan)}?", yes, "delete a plan")
         await api.plans.delete(slug, plan_id)
         return plan
 
@@ -216,7 +206,7 @@ def approve(
         count = len(plan.get("drafts") or [])
         question = f"Create {count} ticket{'s' if count != 1 else ''} from {plan_name(plan)}?"
         if count and plan.get("status") != "approved":  # else the server says why not
-            confirmed(cli, yes, question, "approve a plan")
+            cli.confirm(question, yes, "approve a plan")
         return plan, await api.plans.approve(slug, plan_id)
 
     plan, tickets = cli.run_in_project(approve_)

@@ -13,7 +13,7 @@ from ..agent_stream import AgentPrinter
 from ..context import CliContext
 from ..editor import read_text_arg
 from ..errors import CliError, ExitCode
-from ..output import Column, FieldsOption, JsonOption
+from ..output import Column, FieldsOption, JsonOption, YesOption
 from ..queue_stream import FINAL_STATUSES, QueueFollower
 from .agent import NoThinking
 
@@ -69,7 +69,6 @@ ITEM_COLUMNS = [
 ]
 
 QueueArgument = Annotated[str, typer.Argument(help="Queue id or name.", metavar="QUEUE")]
-Yes = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")]
 MergeEach = Annotated[
     bool | None,
     typer.Option(
@@ -102,15 +101,6 @@ async def find_queue(api: ApiClient, slug: str, which: str) -> dict[str, Any]:
         )
     names = ", ".join(f"{q['id']} {q['name']!r}" for q in queues) or "none yet"
     raise CliError(f"no queue {which!r} in {slug} (queues: {names})", ExitCode.NOT_FOUND)
-
-
-def confirm(cli: CliContext, yes: bool, question: str, what: str) -> None:
-    """Ask on a terminal; without one, insist on ``--yes``."""
-    if yes:
-        return
-    if not cli.streams.interactive:
-        raise CliError(f"pass --yes to {what} without a terminal", ExitCode.USAGE)
-    typer.confirm(question, abort=True, err=True)
 
 
 @app.command("list")
@@ -234,10 +224,10 @@ def edit(
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, queue: QueueArgument, yes: Yes = False) -> None:
+def delete(ctx: typer.Context, queue: QueueArgument, yes: YesOption = False) -> None:
     """Delete a queue that is not running (its tickets and their work stay)."""
     cli = CliContext.of(ctx)
-    confirm(cli, yes, f"Delete queue {queue}?", "delete a queue")
+    cli.confirm(f"Delete queue {queue}?", yes, "delete a queue")
 
     async def delete_(api: ApiClient, slug: str) -> str:
         found = await find_queue(api, slug, queue)
@@ -338,11 +328,11 @@ def start(
 
 @app.command("cancel")
 def cancel(
-    ctx: typer.Context, queue: QueueArgument, yes: Yes = False, as_json: JsonOption = False
+    ctx: typer.Context, queue: QueueArgument, yes: YesOption = False, as_json: JsonOption = False
 ) -> None:
     """Cancel a running or paused queue; its running agents are stopped."""
     cli = CliContext.of(ctx)
-    confirm(cli, yes, f"Cancel queue {queue} and stop its running agents?", "cancel a queue")
+    cli.confirm(f"Cancel queue {queue} and stop its running agents?", yes, "cancel a queue")
 
     async def cancel_(api: ApiClient, slug: str) -> dict[str, Any]:
         found = await find_queue(api, slug, queue)
