@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # ``tests`` as a package
 
 
 @dataclass
@@ -29,10 +32,12 @@ class BenchServer:
         return httpx.Client(base_url=self.url, headers=headers, timeout=60)
 
     def publish_soon(self, type_: str, channels: list[str], data: dict[str, Any]) -> None:
-        """Publish on the server's bus from any thread."""
+        """Publish on the server's bus from any thread; ``data`` is completed to the catalogue's
+        payload as the tests do (``agent:*`` events get session 1)."""
         from codality_server.http.keys import BUS
+        from tests.conftest import payload
 
-        self.loop.call_soon_threadsafe(self.app[BUS].publish, type_, channels, data)
+        self.loop.call_soon_threadsafe(self.app[BUS].publish, payload(type_, data), channels)
 
 
 def _repo(root: Path) -> Path:

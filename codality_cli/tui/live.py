@@ -3,6 +3,10 @@
 When the stream breaks, the app hears ``ConnectionLost`` (its banner shows), this worker waits
 for the server to answer ``/healthz`` again, says ``ConnectionRestored`` and resubscribes with
 ``Last-Event-ID`` so the events published meanwhile are replayed, not lost.
+
+A streaming agent sends thousands of text deltas a second; posting each as a message kept the
+app's queue so busy that a key waited behind them (bench/tui_stream.py). ``DeltaBatcher`` joins
+the deltas that arrive within one frame into a single message.
 """
 
 from __future__ import annotations
@@ -21,6 +25,58 @@ if TYPE_CHECKING:
 
 Post = Callable[[Message], object]
 
+# Joined per frame: a run of one session's text (or thinking) deltas becomes one event.
+BATCHED = frozenset({"agent:text_delta", "agent:thinking_delta"})
+FRAME_S = 1 / 30
+
+
+class DeltaBatcher:
+    """Posts events in order, joining consecutive deltas of one kind, channel and session.
+
+    A joined run is posted when another event comes, when ``flush`` is called, or a frame after
+    its first delta, so text shows within a frame and no event overtakes another.
+    """
+
+    def __init__(self, post: Post, frame_s: float = FRAME_S) -> None:
+        self._post = post
+        self._frame_s = frame_s
+        self._run: EventReceived | None = None
+        self._texts: list[str] = []
+        self._last_id: int | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, message: EventReceived) -> None:
+        run = self._run
+        if message.type not in BATCHED:
+            self.flush()
+            self._post(message)
+        elif (
+            run is not None
+            and run.type == message.type
+            and run.channel == message.channel
+            and run.data.get("session_id") == message.data.get("session_id")
+        ):
+            self._texts.append(str(message.data.get("text") or ""))
+            self._last_id = message.event_id if message.event_id is not None else self._last_id
+        else:
+            self.flush()
+            self._run = message
+            self._texts = [str(message.data.get("text") or "")]
+            self._last_id = message.event_id
+            self._timer = asyncio.get_running_loop().call_later(self._frame_s, self.flush)
+
+    def flush(self) -> None:
+        """Post the run being joined, if any."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        run, self._run = self._run, None
+        if run is None:
+            return
+        data = {**run.data, "text": "".join(self._texts)}
+        self._texts = []
+        self._post(EventReceived(self._last_id, run.type, run.channel, data, run.event_id))
+
 
 async def wait_for_server(api: ApiClient, delay_s: float) -> None:
     """Return once the server answers its health check."""
@@ -35,14 +91,16 @@ async def wait_for_server(api: ApiClient, delay_s: float) -> None:
 async def follow_events(api: ApiClient, post: Post, retry_delay_s: float = 0.5) -> None:
     """Forward events forever (until the worker is cancelled), resuming from the last id."""
     last_id: int | None = None
+    batcher = DeltaBatcher(post)
     while True:
         try:
             async for event in api.events.subscribe(last_event_id=last_id, retries=0):
                 if event.id is not None:
                     last_id = event.id
                 data = event.data if isinstance(event.data, dict) else {"value": event.data}
-                post(EventReceived(event.id, event.type, event.channel, data))
+                batcher.add(EventReceived(event.id, event.type, event.channel, data))
         except (ServerUnavailable, ApiError) as exc:
+            batcher.flush()
             post(ConnectionLost(str(exc)))
             await asyncio.sleep(retry_delay_s)
             await wait_for_server(api, retry_delay_s)

@@ -14,15 +14,27 @@ from textual.message import Message
 class EventReceived(Message, bubble=False):
     """One event from the server's SSE stream (``/api/events``).
 
+    Consecutive agent text (or thinking) deltas of one session arrive joined into one message per
+    frame (``live.py``): then ``data["text"]`` is their text, ``event_id`` the last one's id and
+    ``first_event_id`` the first one's (the same id for any other event).
+
     It does not bubble: the app forwards a copy to each screen, and bubbling back up would loop.
     """
 
-    def __init__(self, event_id: int | None, type_: str, channel: str, data: dict[str, Any]):
+    def __init__(
+        self,
+        event_id: int | None,
+        type_: str,
+        channel: str,
+        data: dict[str, Any],
+        first_event_id: int | None = None,
+    ):
         super().__init__()
         self.event_id = event_id
         self.type = type_
         self.channel = channel
         self.data = data
+        self.first_event_id = event_id if first_event_id is None else first_event_id
 
     @property
     def ticket_id(self) -> int | None:
@@ -35,7 +47,7 @@ class EventReceived(Message, bubble=False):
 
     def copy(self) -> EventReceived:
         """A fresh message for another recipient (a message is handled once)."""
-        return EventReceived(self.event_id, self.type, self.channel, self.data)
+        return EventReceived(self.event_id, self.type, self.channel, self.data, self.first_event_id)
 
 
 class ConnectionLost(Message):
@@ -47,8 +59,11 @@ class ConnectionLost(Message):
 
 
 class ConnectionRestored(Message, bubble=False):
-    """The server answers again; the app tells each screen, which reloads what it shows (a
-    server that restarted numbers its events afresh, so ``Last-Event-ID`` alone is not enough)."""
+    """The server answers again; the app tells each screen, which reloads what it shows.
+
+    Event ids stay unique across server restarts, so resuming with ``Last-Event-ID`` never skips
+    a new server's events; but a restarted server's replay ring starts empty (and any ring is
+    bounded), so what changed while the stream was down may never be replayed."""
 
 
 class TicketOpenRequested(Message):

@@ -1,9 +1,12 @@
 """The live agent transcript: streaming text, thinking, tool calls, messages, start and stop.
 
-Built for fast streams (bench/tui_stream.py): deltas only append to a string; a timer renders the
-blocks that changed twenty times a second, and a text block is closed after ~2,000 characters at a
-line break so a long answer never re-renders as one huge widget (textual #4586). Scrolling up
-pauses following; ``end`` (``jump_to_latest``) resumes it.
+Built for fast streams (bench/tui_stream.py): deltas only append to a string (``live.py`` already
+joins those of one frame); a timer renders the blocks that changed twenty times a second, and a
+text block is closed after ~8,000 characters at a line break so a long answer never re-renders as
+one huge widget (textual #4586). Following the stream uses Textual's anchoring, which keeps the
+view at the bottom within the same layout pass: scrolling after each refresh instead cost a
+second full repaint per update. Scrolling up pauses following; ``end`` (``jump_to_latest``)
+resumes it.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
         SessionView,
     )
 
-ROLL_CHARS = 2000
+ROLL_CHARS = 8000
 FLUSH_INTERVAL_S = 0.05
 
 
@@ -84,7 +87,6 @@ class Transcript(VerticalScroll, can_focus=True):
 
     DEFAULT_CSS = """
     Transcript { height: 1fr; }
-    Transcript.-hide-thinking ThinkingBlock { display: none; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("end", "jump_to_latest", "Latest", show=False)]
 
@@ -105,10 +107,14 @@ class Transcript(VerticalScroll, can_focus=True):
         self._open_calls: list[ToolCall] = []
 
     def on_mount(self) -> None:
+        self.anchor()
         self.set_interval(FLUSH_INTERVAL_S, self.flush)
 
     def watch_show_thinking(self, show: bool) -> None:
-        self.set_class(not show, "-hide-thinking")
+        # Each thinking block's own ``display``, not a class on the transcript: a class change
+        # restyles every block, the costliest thing a key could do to a long transcript.
+        for block in self.query_children(ThinkingBlock):
+            block.display = show
 
     def watch_following(self, following: bool) -> None:
         self.post_message(self.FollowChanged(following))
@@ -167,18 +173,23 @@ class Transcript(VerticalScroll, can_focus=True):
             return
         block = self._stream
         if type(block) is not block_type or block is None:
-            block = block_type()
-            self._add(block)
+            block = self._new_block(block_type)
         elif block.size_so_far + len(text) > ROLL_CHARS and "\n" in text:
             cut = text.rindex("\n") + 1
             block.pending += text[:cut]
             self._dirty.add(block)
             text = text[cut:]
-            block = block_type()
-            self._add(block)
+            block = self._new_block(block_type)
         block.pending += text
         self._stream = block
         self._dirty.add(block)
+
+    def _new_block(self, block_type: type[TextBlock]) -> TextBlock:
+        block = block_type()
+        if block_type is ThinkingBlock:
+            block.display = self.show_thinking
+        self._add(block)
+        return block
 
     def _finish_call(self, result: AgentToolResult) -> None:
         match = next((c for c in self._open_calls if c.call_id == result["tool_use_id"]), None)
@@ -196,17 +207,11 @@ class Transcript(VerticalScroll, can_focus=True):
         if not isinstance(widget, TextBlock):
             self._stream = None
         self.mount(widget)
-        self._scroll_if_following()
 
     def flush(self) -> None:
-        """Render what arrived since the last tick, then keep the newest line in view."""
+        """Render what arrived since the last tick (the anchor keeps the newest line in view)."""
         if not self._dirty:
             return
         for block in self._dirty:
             block.flush()
         self._dirty.clear()
-        self._scroll_if_following()
-
-    def _scroll_if_following(self) -> None:
-        if self.following:
-            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
