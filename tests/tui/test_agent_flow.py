@@ -9,14 +9,16 @@ from typing import Any
 
 import httpx
 
+from codality_cli.agent_stream import money
 from codality_cli.tui.app import CodalityApp
 from codality_cli.tui.screens.board import BoardScreen
-from codality_cli.tui.screens.review import ReviewScreen
-from codality_cli.tui.screens.ticket import TicketScreen
+from codality_cli.tui.screens.review import REVIEW_ACTIONS, ReviewScreen
+from codality_cli.tui.screens.runs import RunsScreen
+from codality_cli.tui.screens.ticket import COMMENT_HINTS, TicketScreen
 from codality_cli.tui.widgets.diff_view import DiffView
 from codality_cli.tui.widgets.ticket_card import render_card
 from codality_cli.tui.widgets.tool_call import ToolCall
-from codality_cli.tui.widgets.transcript import NoteBlock, TextBlock, ThinkingBlock
+from codality_cli.tui.widgets.transcript import NoteBlock, TextBlock, ThinkingBlock, Transcript
 from tests.conftest import create_ticket, git
 from tests.fakes.anthropic_server import FakeAnthropic, overloaded, text, tool
 
@@ -139,6 +141,28 @@ async def test_merge_from_the_review_lands_on_main(
         await pilot.press("M", "y")
         board = await wait_for_screen(pilot, app, BoardScreen, 20)
         await wait_until(pilot, lambda: board.state.tickets[1].get("status") == "done")
+        merged = git(git_repo, "rev-parse", "main").strip()
+
+        # The review screen, opened again, says what happened and shows the diff as merged;
+        # its actions are off.
+        board.focus_ticket(1)
+        review = await open_review(pilot, app)
+        assert f"was merged in {merged[:10]}" in str(review.query_one("#outcome").render())
+        assert review.query_one("#outcome").display
+        assert [f.path for f in review.files] == ["src/app.py"]
+        assert all(review.check_action(a, ()) is None for a in REVIEW_ACTIONS)
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        assert app.screen is review
+        await pilot.press("escape")
+
+        # The ticket screen says it too.
+        await wait_for_screen(pilot, app, BoardScreen)
+        await pilot.press("enter")
+        screen = await wait_for_screen(pilot, app, TicketScreen)
+        await wait_until(pilot, lambda: screen.outcome is not None)
+        fields = str(screen.query_one("#fields").render())
+        assert f"work merged in {merged[:10]}" in fields
     assert "goodbye" in git(git_repo, "show", "main:src/app.py")
     reviews = (await agent_api.get(f"/api/projects/{slug}/tickets/1/reviews")).json()
     assert [r["state"] for r in reviews] == ["approved"]
@@ -187,6 +211,23 @@ async def test_discard_asks_first_then_keeps_the_tip_and_moves_the_ticket_back(
         await pilot.press("D", "y")
         board = await wait_for_screen(pilot, app, BoardScreen, 20)
         await wait_until(pilot, lambda: board.state.tickets[1].get("status") == "backlog")
+
+        # Opened again, the review says the work was discarded instead of "start the agent".
+        board.focus_ticket(1)
+        await pilot.press("d")
+        review = await wait_for_screen(pilot, app, ReviewScreen)
+        outcome = review.query_one("#outcome")
+        await wait_until(pilot, lambda: outcome.has_class("-visible"))
+        assert "was discarded" in str(outcome.render())
+        assert "start the agent on it first" not in str(outcome.render())
+        assert review.files == []
+        assert all(review.check_action(a, ()) is None for a in REVIEW_ACTIONS)
+        await pilot.press("escape")
+        await wait_for_screen(pilot, app, BoardScreen)
+        await pilot.press("enter")
+        screen = await wait_for_screen(pilot, app, TicketScreen)
+        await wait_until(pilot, lambda: screen.outcome == "discarded")
+        assert "work discarded" in str(screen.query_one("#fields").render())
     assert git(git_repo, "branch", "--list", branch).strip() == ""
     assert git(git_repo, "for-each-ref", "refs/codality/discarded/").strip()
 
@@ -290,3 +331,119 @@ async def test_a_finished_run_opened_later_shows_its_stored_transcript(
         assert "Where is greet?" in thinking
         notes = [str(n.render()) for n in screen.query(NoteBlock)]
         assert any("completed" in note and "All done here." in note for note in notes)
+
+
+def shown_text(screen: TicketScreen) -> str:
+    return "".join(b.text + b.pending for b in screen.query(TextBlock) if type(b) is TextBlock)
+
+
+def notes(screen: TicketScreen) -> list[str]:
+    return [str(n.render()) for n in screen.query(NoteBlock)]
+
+
+async def test_message_box_while_running_comments_reach_the_agent_stopped_call_says_so(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    slug = project["slug"]
+    fake_anthropic.script(tool("bash", say="Running the slow suite.", command="sleep 30"))
+    await create_ticket(agent_api, slug, title="Slow suite")
+    app = make_app(slug)
+    async with app.run_test(size=SIZE) as pilot:
+        await board_ready(pilot, app)
+        await pilot.press("enter")
+        screen = await wait_for_screen(pilot, app, TicketScreen)
+        await wait_until(pilot, lambda: screen.ticket is not None and screen._held is None)
+        # No agent: no message box, and the comment box says only people read comments.
+        row, hint = screen.query_one("#message-row"), screen.query_one("#comment-hint")
+        assert not row.display
+        assert str(hint.render()) == COMMENT_HINTS[False]
+        await pilot.press("m")
+        assert not screen.query_one("#message-input").has_focus
+
+        await pilot.press("s")
+        await wait_until(pilot, lambda: screen.running)
+        assert row.display
+        assert str(hint.render()) == COMMENT_HINTS[True]
+        call = await wait_for_call(pilot, screen)
+        assert call.outcome is None and "…" in str(call.render())
+
+        # A comment on a ticket whose agent runs reaches the agent as a steer message.
+        await pilot.press("c", *"Skip the slow tests", "enter")
+        await wait_until(
+            pilot, lambda: any("you (steer): Skip the slow tests" in n for n in notes(screen))
+        )
+        await pilot.press("x")
+        await wait_until(pilot, lambda: not screen.running, 20)
+        # The call never returned: it reads as stopped, not as running forever.
+        await wait_until(pilot, lambda: call.cut_short is not None)
+        assert "■ stopped" in str(call.render()) and "…" not in str(call.render())
+        assert not row.display
+        assert str(hint.render()) == COMMENT_HINTS[False]
+        assert not screen.check_action("focus_message", ())
+
+    # A replay of the stored run shows the call stopped too.
+    app = make_app(slug)
+    async with app.run_test(size=SIZE) as pilot:
+        await board_ready(pilot, app)
+        await pilot.press("enter")
+        screen = await wait_for_screen(pilot, app, TicketScreen)
+        call = await wait_for_call(pilot, screen)
+        await wait_until(pilot, lambda: call.cut_short == "stopped")
+
+
+async def wait_for_call(pilot: Any, screen: TicketScreen) -> ToolCall:
+    await wait_until(pilot, lambda: bool(screen.query(ToolCall)), 20)
+    return screen.query_one(ToolCall)
+
+
+async def test_run_history_replays_an_earlier_run_with_costs_as_the_cli_shows_them(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    slug = project["slug"]
+    fake_anthropic.script(text("First run's answer."), text("Second run's answer."))
+    await create_ticket(agent_api, slug, title="Twice")
+    for _ in range(2):
+        started = await agent_api.post(f"/api/projects/{slug}/tickets/1/agent/start", json={})
+        assert started.is_success, started.text
+        async with asyncio.timeout(30):
+            while (await session_status(agent_api, slug, 1))["running"]:
+                await asyncio.sleep(0.05)
+    sessions = (await session_status(agent_api, slug, 1))["sessions"]
+    assert len(sessions) == 2 and sessions[0]["cost_usd"] > 0
+    app = make_app(slug)
+    async with app.run_test(size=SIZE) as pilot:
+        await board_ready(pilot, app)
+        await pilot.press("enter")
+        screen = await wait_for_screen(pilot, app, TicketScreen)
+        await wait_until(pilot, lambda: "Second run's answer." in shown_text(screen))
+        # The run's cost as `codality ticket status 1` prints it (one formatter for both).
+        status_line = str(screen.query_one("#agent-status").render())
+        assert money(sessions[0]["cost_usd"]) in status_line
+        assert not screen.query_one("#replay-banner").display
+
+        await pilot.press("r")
+        runs = await wait_for_screen(pilot, app, RunsScreen)
+        labels = [str(runs.query_one("#runs").get_option_at_index(i).prompt) for i in (0, 1)]
+        assert labels[0].startswith("▸ run 2") and labels[1].startswith("  run 1")
+        assert money(sessions[1]["cost_usd"]) in labels[1]
+        await pilot.press("down", "enter")
+        await wait_for_screen(pilot, app, TicketScreen)
+        await wait_until(pilot, lambda: "First run's answer." in shown_text(screen))
+        assert "Second run's answer." not in shown_text(screen)
+        banner = screen.query_one("#replay-banner")
+        assert banner.display and "replaying run 1 of 2" in str(banner.render())
+
+        # Back to the latest run.
+        await pilot.press("r")
+        await wait_for_screen(pilot, app, RunsScreen)
+        await pilot.press("up", "enter")
+        await wait_until(pilot, lambda: "Second run's answer." in shown_text(screen))
+        assert "First run's answer." not in shown_text(screen)
+        assert not banner.display
+        assert screen.query_one(Transcript).following

@@ -185,6 +185,45 @@ def test_ticket_mid_stream(
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
 
 
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_ticket_after_a_stopped_run(
+    size: tuple[int, int],
+    snap_compare: Snap,
+    server: RunningServer,
+    http: httpx.Client,
+    git_repo: Path,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    """A run stopped in the middle of a tool call: the call reads as stopped, the cost as the CLI
+    prints it, no message box, and the comment box says only people read comments."""
+    fields = {"title": "Add a farewell function", "description": "Next to `greet`."}
+    slug = setup_project(http, git_repo, [fields])
+    ticket = http.get(f"/api/projects/{slug}/tickets/1").json()
+    app = make_app(slug)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        app.post_message(TicketOpenRequested(slug, 1))
+        screen = await wait_for_screen(pilot, app, TicketScreen)
+        await wait_until(pilot, lambda: screen.ticket is not None and screen._held is None)
+        started = {"id": 1, "status": "running", "model": "claude-sonnet-4-5"}
+        publish_on_ticket(server, "agent:started", ticket, started)
+        publish_on_ticket(
+            server, "agent:text_delta", ticket, {"text": "Running the tests before I edit."}
+        )
+        call = {"tool_use_id": "t1", "name": "bash", "input": {"command": "pytest -q"}}
+        publish_on_ticket(server, "agent:tool_call", ticket, call)
+        stopped = {**started, "status": "stopped", "cost_usd": 0.0123}
+        publish_on_ticket(server, "agent:stopped", ticket, stopped)
+        await wait_until(
+            pilot, lambda: "stopped" in str(screen.query_one("#agent-status").render())
+        )
+        screen.query_one(Transcript).focus()
+        await settled(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=size)
+
+
 def test_diff_review(
     snap_compare: Snap,
     http: httpx.Client,

@@ -4,11 +4,14 @@
 (sending the pending comments, which restarts the agent). The two actions that end the ticket's
 branch are capitals and ask first: ``M`` merges (showing the conflicting paths when the server
 refuses), ``D`` discards. ``m`` is never merge: on the ticket screen it means "message agent".
+
+Once the branch is gone the screen says why instead of offering a review of nothing: merged
+(then it shows the diff as merged) or discarded, or no work yet; every review action is off.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -18,7 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from codality_cli.api import ApiError
+from codality_cli.api import ApiError, ServerUnavailable
 from codality_cli.tui.diff_parse import FileDiff, parse_diff
 from codality_cli.tui.screens.base import LiveScreen
 from codality_cli.tui.screens.confirm import ConfirmScreen
@@ -26,6 +29,11 @@ from codality_cli.tui.screens.prompt import PromptScreen
 from codality_cli.tui.widgets.diff_view import DiffView
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.title_bar import TitleBar
+
+if TYPE_CHECKING:
+    from codality_cli.api import ApiClient
+
+REVIEW_ACTIONS = frozenset({"approve", "request_changes", "merge", "discard"})
 
 
 def file_label(diff: FileDiff) -> Text:
@@ -40,6 +48,33 @@ def conflict_paths(error: ApiError) -> list[str]:
     """The files a refused merge names (``details.conflicts``: conflicting or locally edited)."""
     found = error.details.get("conflicts")
     return [str(path) for path in found] if isinstance(found, list) else []
+
+
+async def merged_diff(api: ApiClient, slug: str, number: int) -> dict[str, Any] | None:
+    """The diff kept when the ticket's work was merged, or None if it never was."""
+    try:
+        return await api.reviews.merge_diff(slug, number)
+    except (ApiError, ServerUnavailable):
+        return None
+
+
+def outcome_of(merged: dict[str, Any] | None, sessions: list[dict[str, Any]]) -> str | None:
+    """For a ticket without a branch: "merged in abc1234", "discarded", or None (no work yet).
+
+    A branch goes only when its work is merged (the merge diff is kept) or discarded; a merge
+    older than the latest run means that run's work went the other way.
+    """
+    latest = str(sessions[0].get("started_at") or "") if sessions else ""
+    if merged is not None and str(merged.get("created_at") or "") >= latest:
+        return f"merged in {str(merged.get('merged_sha') or '')[:10]}"
+    return "discarded" if sessions else None
+
+
+async def work_outcome(
+    api: ApiClient, slug: str, number: int, sessions: list[dict[str, Any]]
+) -> str | None:
+    """``outcome_of`` a ticket whose branch is gone, read from the server."""
+    return outcome_of(await merged_diff(api, slug, number), sessions)
 
 
 class ReviewScreen(LiveScreen):
@@ -59,6 +94,8 @@ class ReviewScreen(LiveScreen):
         self.number = number
         self.files: list[FileDiff] = []
         self.pending: list[dict[str, Any]] = []
+        # Why there is nothing to review (merged, discarded, no work yet); None while there is.
+        self.no_review: str | None = None
 
     def compose(self) -> ComposeResult:
         yield TitleBar(show_clock=False)
@@ -66,6 +103,7 @@ class ReviewScreen(LiveScreen):
         with Horizontal(id="review-body"):
             yield OptionList(id="files")
             with Vertical(id="diff-pane"):
+                yield Static("", id="outcome")
                 yield DiffView(id="diff")
                 yield Static("", id="conflicts")
                 yield Static("no pending comments", id="pending")
@@ -79,15 +117,47 @@ class ReviewScreen(LiveScreen):
 
     @work(exclusive=True, group="review-load")
     async def load(self) -> None:
-        found = await self.attempt(
-            self.api.reviews.diff(self.slug, self.number), "Loading the diff"
-        )
+        try:
+            found: dict[str, Any] | None = await self.api.reviews.diff(self.slug, self.number)
+        except ApiError as exc:
+            # A branch-less ticket answers 404/409; what happened to its work is told instead.
+            found = await self._explain_no_diff(exc)
+        except ServerUnavailable as exc:
+            self.notify(f"Loading the diff failed: {exc}", severity="error", timeout=8)
+            found = None
         self.files = parse_diff(str((found or {}).get("diff") or ""))
         files = self.query_one("#files", OptionList)
         files.set_options(Option(file_label(f), id=str(i)) for i, f in enumerate(self.files))
         if self.files:
             files.highlighted = 0
         self._show(0)
+
+    async def _explain_no_diff(self, error: ApiError) -> dict[str, Any] | None:
+        """Say why there is no diff to review; answers the merged diff when there is one."""
+        merged = await merged_diff(self.api, self.slug, self.number)
+        status = await self.attempt(self.api.agent.status(self.slug, self.number), "Agent status")
+        outcome = outcome_of(merged, list((status or {}).get("sessions") or []))
+        if outcome is None:
+            self.no_review = f"Nothing to review: {error.message}"
+        elif outcome == "discarded":
+            self.no_review = (
+                f"The work on #{self.number} was discarded: nothing to review "
+                "(s on the ticket screen starts the agent again)."
+            )
+        else:
+            self.no_review = f"#{self.number} was {outcome}: this is the diff as merged."
+        banner = self.query_one("#outcome", Static)
+        banner.update(Text(self.no_review, style="bold"))
+        banner.add_class("-visible")
+        self.sub_title = f"{self.slug} #{self.number} · {outcome or 'no work yet'}"
+        self.refresh_bindings()
+        return merged if outcome and outcome != "discarded" else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Review actions show as disabled once there is nothing to review."""
+        if action in REVIEW_ACTIONS and self.no_review is not None:
+            return None
+        return True
 
     def _show(self, index: int) -> None:
         diff = self.files[index] if 0 <= index < len(self.files) else None
@@ -112,6 +182,9 @@ class ReviewScreen(LiveScreen):
     # ---- comments --------------------------------------------------------------------------
 
     def on_diff_view_comment_requested(self, message: DiffView.CommentRequested) -> None:
+        if self.no_review is not None:
+            self.notify(self.no_review)
+            return
         where = f"{message.path}:{message.first}"
         if message.last != message.first:
             where += f"-{message.last}"

@@ -2,7 +2,13 @@
 
 On open the screen loads the ticket, its comments and the latest run's stored transcript, and
 holds back live events for the ticket until that history is shown, so a run already in progress
-reads in order: history first, then what streamed in meanwhile, then live.
+reads in order: history first, then what streamed in meanwhile, then live. ``r`` lists every run
+of the agent on the ticket; picking an earlier one replays its stored transcript (live events
+then only update the status until the latest run is picked again).
+
+The message box (steer or queue) shows only while an agent runs; the comment box is always there
+and says whether a comment also reaches the agent (the server hands a comment on a ticket whose
+agent runs to the agent as a steer message).
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Input, Label, Markdown, Static
 
+from codality_cli.agent_stream import money
 from codality_cli.tui.board_state import agent_badge, pr_summary
-from codality_cli.tui.messages import EventReceived, ReviewRequested
+from codality_cli.tui.messages import ConnectionRestored, EventReceived, ReviewRequested
 from codality_cli.tui.screens.base import LiveScreen
+from codality_cli.tui.screens.review import work_outcome
+from codality_cli.tui.screens.runs import RunsScreen
 from codality_cli.tui.widgets.comment_list import CommentList
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.ticket_card import pr_style
@@ -29,6 +38,12 @@ if TYPE_CHECKING:
     from codality_cli.api.event_types import SessionView, TranscriptBlockView
 
 MODES = ("steer", "queue")
+COMMENT_HINTS = {
+    True: "An agent is running: it gets your comment too (as a steer message).",
+    False: "No agent is running: only people read comments.",
+}
+# Keys that only make sense while an agent runs, and one that only does when none does.
+WHILE_RUNNING = frozenset({"focus_message", "toggle_mode", "stop_agent"})
 
 
 def ticket_fields(ticket: dict[str, Any]) -> Text:
@@ -69,14 +84,17 @@ class TicketScreen(LiveScreen):
     WANTS_DELTAS = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
-        Binding("t", "toggle_thinking", "Thinking"),
+        Binding("t", "toggle_thinking", "Thinking", show=False),
         Binding("end", "latest", "Jump to latest", show=False),
-        Binding("s", "start_agent", "Start agent"),
-        Binding("x", "stop_agent", "Stop agent"),
+        # Short words: the footer has to fit 80 columns (the help screen says more).
+        Binding("s", "start_agent", "Start"),
+        Binding("x", "stop_agent", "Stop"),
+        Binding("r", "runs", "Runs"),
         Binding("d", "review", "Diff"),
-        Binding("m", "focus_message", "Message agent"),
+        Binding("m", "focus_message", "Message"),
         Binding("c", "focus_comment", "Comment"),
-        Binding("ctrl+t", "toggle_mode", "Steer/queue", priority=True),
+        # Shown next to the message box instead of in the footer.
+        Binding("ctrl+t", "toggle_mode", "Steer/queue", show=False, priority=True),
     ]
 
     def __init__(self, slug: str, number: int) -> None:
@@ -86,6 +104,12 @@ class TicketScreen(LiveScreen):
         self.ticket: dict[str, Any] | None = None
         self.mode = MODES[0]
         self._held: list[EventReceived] | None = []
+        self.running = False
+        # The ticket's agent sessions, newest first, and the earlier one replayed (None: latest).
+        self.sessions: list[dict[str, Any]] = []
+        self.replaying: int | None = None
+        # What became of the work once the branch is gone: "merged in abc1234", "discarded".
+        self.outcome: str | None = None
 
     def compose(self) -> ComposeResult:
         yield TitleBar(show_clock=False)
@@ -97,14 +121,16 @@ class TicketScreen(LiveScreen):
                 yield Label("Comments", classes="section")
                 yield CommentList(id="comments")
                 yield Input(placeholder="Add a comment (enter to post)", id="comment-input")
+                yield Static(COMMENT_HINTS[False], id="comment-hint")
             with Vertical(id="agent"):
                 yield Static("no agent run yet", id="agent-status")
+                yield Static("", id="replay-banner")
                 yield Transcript(id="transcript")
                 yield Static("following paused — end: jump to latest", id="follow-hint")
                 with Horizontal(id="message-row"):
                     yield Input(placeholder="Message the running agent", id="message-input")
-                    yield Static(self.mode, id="mode")
-        yield Footer()
+                    yield Static(self._mode_label(), id="mode")
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.slug} #{self.number}"
@@ -117,6 +143,12 @@ class TicketScreen(LiveScreen):
 
     # ---- loading ---------------------------------------------------------------------------
 
+    def reload(self) -> None:
+        """Load everything again, holding live events meanwhile (back to the latest run)."""
+        self._held = []
+        self.replaying = None
+        self.load()
+
     @work(exclusive=True, group="ticket-load")
     async def load(self) -> None:
         ticket = await self.attempt(self.api.tickets.get(self.slug, self.number), "Loading")
@@ -125,27 +157,37 @@ class TicketScreen(LiveScreen):
         self._show_ticket(ticket)
         comments = await self.attempt(self.api.comments.list(self.slug, self.number), "Comments")
         self.query_one(CommentList).show(comments or [])
+        status = await self.attempt(self.api.agent.status(self.slug, self.number), "Agent status")
+        self.sessions = list((status or {}).get("sessions") or [])
+        self._set_running(bool((status or {}).get("running")))
+        self._show_replay_banner()
+        if not ticket.get("branch") and self.sessions:
+            self.outcome = await work_outcome(self.api, self.slug, self.number, self.sessions)
+            self._show_ticket(ticket)
         live = self.codality.live_run(int(ticket["id"]))
         if live:
             # The app saw this run from its start: replay it whole (held events are in it).
+            self._set_running(True)
             self.transcript.clear()
             self._status_line(live[0].data)
             for event in live:
                 self.transcript.add_event(event.type, event.data)
             self._held = None
             return
-        status = await self.attempt(self.api.agent.status(self.slug, self.number), "Agent status")
-        session = (status or {}).get("session")
+        session = self.sessions[0] if self.sessions else None
         shown_up_to = 0
-        if isinstance(session, dict) and session.get("id") is not None:
+        if session is not None and session.get("id") is not None:
             full = await self.attempt(
                 self.api.agent.session(self.slug, self.number, int(session["id"])), "Transcript"
             )
             self._show_session(full or session)
             shown_up_to = int((full or {}).get("last_event_id") or 0)
+        else:
+            self.transcript.clear()
         held, self._held = self._held or [], None
         for event in held:
-            # Agent events up to the transcript's ``last_event_id`` are already in it.
+            # Agent events up to the transcript's ``last_event_id`` are already in it (a joined
+            # run of deltas that only began before it is shown whole: twice beats never).
             if not (event.type.startswith("agent:") and (event.event_id or 0) <= shown_up_to):
                 self._apply(event)
 
@@ -154,7 +196,12 @@ class TicketScreen(LiveScreen):
             return  # the app is closing: its header can no longer take a title
         self.ticket = ticket
         self.title = str(ticket.get("title", ""))
-        self.query_one("#fields", Static).update(ticket_fields(ticket))
+        fields = ticket_fields(ticket)
+        if ticket.get("branch"):
+            self.outcome = None
+        elif self.outcome:
+            fields.append(f"\nwork {self.outcome}", style="bold")
+        self.query_one("#fields", Static).update(fields)
         description = str(ticket.get("description") or "*No description.*")
         self.query_one("#description", Markdown).update(description)
 
@@ -168,11 +215,44 @@ class TicketScreen(LiveScreen):
             self.transcript.add_event("agent:stopped", session)
 
     def _status_line(self, data: dict[str, Any]) -> None:
+        """``running · model · $0.0123``: the session's cost as the CLI prints it."""
         session = cast("SessionView", data)
-        parts = [session["status"], session["model"]]
-        if session["cost_usd"]:
-            parts.append(f"${session['cost_usd']:.2f}")
+        parts = [session["status"], session["model"], money(session["cost_usd"])]
         self.query_one("#agent-status", Static).update(" · ".join(p for p in parts if p))
+
+    @work(exclusive=True, group="ticket-outcome")
+    async def find_outcome(self) -> None:
+        """The branch just went: say whether the work was merged or discarded."""
+        self.outcome = await work_outcome(self.api, self.slug, self.number, self.sessions)
+        if self.ticket is not None:
+            self._show_ticket(self.ticket)
+
+    def _set_running(self, running: bool) -> None:
+        """Show the message box only while an agent runs; say where a comment goes."""
+        self.running = running
+        self.query_one("#message-row").display = running
+        self.query_one("#comment-hint", Static).update(COMMENT_HINTS[running])
+        if not running and self.focused is self.query_one("#message-input"):
+            self.transcript.focus()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in WHILE_RUNNING:
+            return self.running
+        if action == "start_agent":
+            return not self.running
+        return True
+
+    def _show_replay_banner(self) -> None:
+        banner = self.query_one("#replay-banner", Static)
+        ids = [s.get("id") for s in self.sessions]
+        if self.replaying is None or self.replaying not in ids:
+            banner.display = False
+            return
+        run = len(ids) - ids.index(self.replaying)
+        newer = "the agent is running now" if self.running else "a later run is the latest"
+        banner.update(f"replaying run {run} of {len(ids)} ({newer}) — r: pick another run")
+        banner.display = True
 
     # ---- live events -----------------------------------------------------------------------
 
@@ -182,11 +262,20 @@ class TicketScreen(LiveScreen):
         else:
             self._apply(event)
 
+    def on_connection_restored(self, message: ConnectionRestored) -> None:
+        if self.replaying is None:  # a replayed run is stored: nothing of it was missed
+            self.reload()
+
     def _apply(self, event: EventReceived) -> None:
         if self.ticket is None or event.ticket_id != self.ticket.get("id"):
             return
+        if event.type in ("agent:started", "agent:stopped"):
+            self._track_session(event.type, event.data)
         if event.type == "ticket:updated":
+            had_branch = bool(self.ticket.get("branch"))
             self._show_ticket(event.data)
+            if had_branch and not event.data.get("branch"):
+                self.find_outcome()
         elif event.type in ("pr:created", "pr:updated"):
             keys = ("number", "url", "state", "review_state", "checks")
             view = event.data.get("pull_request") or {}
@@ -194,10 +283,21 @@ class TicketScreen(LiveScreen):
             self._show_ticket({**self.ticket, "pull_request": pr})
         elif event.type == "comment:created":
             self.query_one(CommentList).add(event.data)
-        elif event.type.startswith("agent:"):
+        elif event.type.startswith("agent:") and self.replaying is None:
             self.transcript.add_event(event.type, event.data)
             if event.type in ("agent:started", "agent:stopped"):
                 self._status_line(event.data)
+
+    def _track_session(self, type_: str, data: dict[str, Any]) -> None:
+        """Keep the run list and the running flag current as runs start and end."""
+        others = [s for s in self.sessions if s.get("id") != data.get("id")]
+        self.sessions = (
+            [dict(data), *others]
+            if type_ == "agent:started"
+            else [dict(data) if s.get("id") == data.get("id") else s for s in self.sessions]
+        )
+        self._set_running(type_ == "agent:started")
+        self._show_replay_banner()
 
     def on_transcript_follow_changed(self, message: Transcript.FollowChanged) -> None:
         self.query_one("#follow-hint").set_class(not message.following, "-visible")
@@ -213,6 +313,35 @@ class TicketScreen(LiveScreen):
     def action_latest(self) -> None:
         self.transcript.action_jump_to_latest()
 
+    def action_runs(self) -> None:
+        if not self.sessions:
+            self.notify("No agent runs on this ticket yet (s starts one).")
+            return
+        shown = self.replaying if self.replaying is not None else self.sessions[0].get("id")
+        self.app.push_screen(RunsScreen(self.number, self.sessions, shown), self._run_picked)
+
+    def _run_picked(self, session_id: int | None) -> None:
+        if session_id is None:
+            return
+        if session_id == self.sessions[0].get("id"):
+            if self.replaying is not None:
+                self.reload()  # back to the latest run, live again
+        else:
+            self.replay(session_id)
+
+    @work(exclusive=True, group="ticket-load")
+    async def replay(self, session_id: int) -> None:
+        """Show an earlier run's stored transcript in place of the latest one."""
+        full = await self.attempt(
+            self.api.agent.session(self.slug, self.number, session_id), "Loading the run"
+        )
+        if full is None:
+            return
+        self.replaying = session_id
+        self._held = None  # live events held for the latest run: picking it again reloads
+        self._show_session(full)
+        self._show_replay_banner()
+
     def action_review(self) -> None:
         self.app.post_message(ReviewRequested(self.slug, self.number))
 
@@ -224,7 +353,12 @@ class TicketScreen(LiveScreen):
 
     def action_toggle_mode(self) -> None:
         self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
-        self.query_one("#mode", Static).update(self.mode)
+        self.query_one("#mode", Static).update(self._mode_label())
+
+    def _mode_label(self) -> Text:
+        label = Text(self.mode, style="bold")
+        label.append("\n^t", style="dim")
+        return label
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()

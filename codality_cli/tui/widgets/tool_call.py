@@ -1,4 +1,8 @@
-"""One tool call in a transcript: one line that expands on ``enter`` to its input and output."""
+"""One tool call in a transcript: one line that expands on ``enter`` to its input and output.
+
+A call whose run ended before its result came (stopped, interrupted, failed) is marked as such:
+its ``…`` would otherwise read as still running forever.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ class ToolCall(Widget, can_focus=True):
     ToolCall { height: auto; padding: 0 1; }
     ToolCall:focus { background: $boost; }
     ToolCall.-error { color: $error; }
+    ToolCall.-stopped { color: $warning; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "toggle_expanded", "Expand", show=False)
@@ -43,6 +48,8 @@ class ToolCall(Widget, can_focus=True):
 
     expanded: reactive[bool] = reactive(False, layout=True)
     outcome: reactive[bool | None] = reactive(None, layout=True)
+    # Why the run ended while this call had no result ("stopped", "interrupted" …), if it did.
+    cut_short: reactive[str | None] = reactive(None, layout=True)
 
     def __init__(self, name: str, tool_input: Any, call_id: str | None = None) -> None:
         super().__init__(classes="tool-call")
@@ -56,17 +63,25 @@ class ToolCall(Widget, can_focus=True):
         self.outcome = ok
         self.set_class(not ok, "-error")
 
+    def set_cut_short(self, why: str) -> None:
+        """The run ended before this call returned."""
+        self.cut_short = why
+        self.add_class("-stopped")
+
     def action_toggle_expanded(self) -> None:
         self.expanded = not self.expanded
 
     def render(self) -> RenderableType:
         marker = "▾" if self.expanded else "▸"
-        state = {None: "…", True: "✓", False: "✗"}[self.outcome]
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f"{marker} ")
         line.append(self.tool_name, style="bold")
         line.append(f"  {summarize_input(self.tool_input)}  ", style="dim")
-        line.append(state, style={None: "dim", True: "green", False: "red"}[self.outcome])
+        if self.outcome is None and self.cut_short:
+            line.append(f"■ {self.cut_short.replace('_', ' ')}", style="yellow")
+        else:
+            state = {None: "…", True: "✓", False: "✗"}[self.outcome]
+            line.append(state, style={None: "dim", True: "green", False: "red"}[self.outcome])
         if not self.expanded:
             return line
         pretty = json.dumps(self.tool_input, indent=2, ensure_ascii=False, default=str)
@@ -76,4 +91,6 @@ class ToolCall(Widget, can_focus=True):
         parts: list[RenderableType] = [line, Text(pretty, style="dim")]
         if self.outcome is not None:
             parts.append(Text(output or "(no output)"))
+        elif self.cut_short:
+            parts.append(Text(f"(no result: {self.cut_short.replace('_', ' ')})"))
         return Group(*parts)

@@ -5,8 +5,9 @@ joins those of one frame); a timer renders the blocks that changed twenty times 
 text block is closed after ~8,000 characters at a line break so a long answer never re-renders as
 one huge widget (textual #4586). Following the stream uses Textual's anchoring, which keeps the
 view at the bottom within the same layout pass: scrolling after each refresh instead cost a
-second full repaint per update. Scrolling up pauses following; ``end`` (``jump_to_latest``)
-resumes it.
+second full repaint per update. The anchor is set once the blocks overflow the view (anchored,
+a short transcript would sit at the bottom of the pane). Scrolling up pauses following; ``end``
+(``jump_to_latest``) resumes it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from codality_cli.agent_stream import money
 from codality_cli.tui.widgets.tool_call import ToolCall
 
 if TYPE_CHECKING:
@@ -107,8 +109,22 @@ class Transcript(VerticalScroll, can_focus=True):
         self._open_calls: list[ToolCall] = []
 
     def on_mount(self) -> None:
-        self.anchor()
         self.set_interval(FLUSH_INTERVAL_S, self.flush)
+
+    def on_resize(self) -> None:
+        self._anchor_when_overflowing()
+
+    def _grew(self) -> None:
+        """Content was added: anchor at the first overflow (then Textual keeps following)."""
+        if not self.is_anchored and self.following:
+            self.call_after_refresh(self._anchor_when_overflowing)
+
+    def _anchor_when_overflowing(self) -> None:
+        overflowing = self.virtual_size.height > self.scrollable_content_region.height
+        if overflowing and self.following and not self.is_anchored:
+            self.anchor()
+        elif not overflowing and self.is_anchored:
+            self.anchor(False)
 
     def watch_show_thinking(self, show: bool) -> None:
         # Each thinking block's own ``display``, not a class on the transcript: a class change
@@ -131,6 +147,7 @@ class Transcript(VerticalScroll, can_focus=True):
         self.scroll_end(animate=False)
 
     def clear(self) -> None:
+        self.anchor(False)
         self._stream = None
         self._dirty.clear()
         self._open_calls.clear()
@@ -161,10 +178,13 @@ class Transcript(VerticalScroll, can_focus=True):
             subject = commit["message"].partition("\n")[0]
             self._note(f"committed {commit['sha'][:10]}: {subject}", "-session")
         elif kind == "started":
+            self._cut_open_calls("interrupted")  # a run before it ended without a word
             self._note(f"── agent started ({cast('SessionView', data)['trigger']}) ──", "-session")
         elif kind == "stopped":
             session = cast("SessionView", data)
-            cost = f" · ${session['cost_usd']:.2f}" if session["cost_usd"] else ""
+            ended = session["status"]
+            self._cut_open_calls("no result" if ended == "completed" else ended)
+            cost = f" · {money(session['cost_usd'])}" if session["cost_usd"] else ""
             tail = f": {session['summary']}" if session["summary"] else ""
             self._note(f"── {session['status']}{cost}{tail} ──", "-session")
 
@@ -200,6 +220,12 @@ class Transcript(VerticalScroll, can_focus=True):
         self._open_calls.remove(match)
         match.set_result(result["ok"], result["output"])
 
+    def _cut_open_calls(self, why: str) -> None:
+        """Calls still waiting for a result when their run ends never get one: say so."""
+        for call in self._open_calls:
+            call.set_cut_short(why)
+        self._open_calls.clear()
+
     def _note(self, text: str, cls: str) -> None:
         self._add(NoteBlock(Text(text), classes=cls))
 
@@ -207,6 +233,7 @@ class Transcript(VerticalScroll, can_focus=True):
         if not isinstance(widget, TextBlock):
             self._stream = None
         self.mount(widget)
+        self._grew()
 
     def flush(self) -> None:
         """Render what arrived since the last tick (the anchor keeps the newest line in view)."""
@@ -215,3 +242,4 @@ class Transcript(VerticalScroll, can_focus=True):
         for block in self._dirty:
             block.flush()
         self._dirty.clear()
+        self._grew()
