@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from textual.widgets import OptionList
 
 from codality_cli.agent_stream import money
 from codality_cli.tui.app import CodalityApp
@@ -429,7 +430,8 @@ async def test_run_history_replays_an_earlier_run_with_costs_as_the_cli_shows_th
 
         await pilot.press("r")
         runs = await wait_for_screen(pilot, app, RunsScreen)
-        labels = [str(runs.query_one("#runs").get_option_at_index(i).prompt) for i in (0, 1)]
+        options = runs.query_one("#runs", OptionList)
+        labels = [str(options.get_option_at_index(i).prompt) for i in (0, 1)]
         assert labels[0].startswith("▸ run 2") and labels[1].startswith("  run 1")
         assert money(sessions[1]["cost_usd"]) in labels[1]
         await pilot.press("down", "enter")
