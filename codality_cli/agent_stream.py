@@ -70,6 +70,8 @@ class AgentPrinter:
     _in_thinking: bool = False
     _shown_tools: set[str] = field(default_factory=set)
     _pending_call: str | None = None
+    # The transcript block the open text or thinking line belongs to: another one starts afresh.
+    _block: int | None = None
     # A tool call shown at once, its line left open for the outcome to complete it.
     _open_call: str | None = None
 
@@ -95,8 +97,16 @@ class AgentPrinter:
             self.streams.err.flush()
             self._open_call = None
 
-    def _text(self, text: str) -> None:
+    def _new_block(self, block: int | None) -> None:
+        """A delta or stored block of another message than the open line's ends that line."""
+        if block is not None and block != self._block:
+            self._close_thinking()
+            self._end_text()
+        self._block = block
+
+    def _text(self, text: str, block: int | None = None) -> None:
         self._close_open_call()
+        self._new_block(block)
         if self._in_thinking:
             self.streams.err.write("\n")
             self._in_thinking = False
@@ -107,7 +117,8 @@ class AgentPrinter:
             self.streams.write(text)
         self._at_line_start = text.endswith("\n")
 
-    def _thinking(self, text: str) -> None:
+    def _thinking(self, text: str, block: int | None = None) -> None:
+        self._new_block(block)
         if not self.show_thinking:
             return
         self._close_open_call()
@@ -128,9 +139,9 @@ class AgentPrinter:
         """Show one ``agent:*`` event; returns the session when it is ``agent:stopped``."""
         kind = type_.removeprefix("agent:")
         if kind == "text_delta":
-            self._text(str(data.get("text", "")))
+            self._text(str(data.get("text", "")), data.get("block"))
         elif kind == "thinking_delta":
-            self._thinking(str(data.get("text", "")))
+            self._thinking(str(data.get("text", "")), data.get("block"))
         elif kind == "started":
             sandbox = sandbox_label(str(data.get("sandbox")))
             self._err(f"── agent started · {data.get('model')} · {sandbox}", "bold")
@@ -144,15 +155,16 @@ class AgentPrinter:
             self.block(kind, data)
         return None
 
-    def block(self, kind: str, data: dict[str, Any]) -> None:
-        """Show one stored transcript block (also used for the non-delta live events)."""
+    def block(self, kind: str, data: dict[str, Any], block_id: int | None = None) -> None:
+        """Show one stored transcript block (also used for the non-delta live events).
+
+        A stored text or thinking block is shown as the one delta that holds all of it, so a
+        replay takes the very path the live stream took and prints the same lines.
+        """
         if kind == "text":
-            self._close_thinking()
-            self._text(str(data.get("text", "")))
-            self._end_text()
+            self._text(str(data.get("text", "")), block_id)
         elif kind == "thinking":
-            self._thinking(str(data.get("text", "")))
-            self._close_thinking()
+            self._thinking(str(data.get("text", "")), block_id)
         elif kind == "tool_call":
             self._close_thinking()
             tool_id = str(data.get("tool_use_id"))
@@ -205,7 +217,12 @@ class AgentPrinter:
         """A stored transcript, from the first block (the prompt is not repeated)."""
         for block in blocks:
             if block.get("kind") != "prompt":
-                self.block(str(block.get("kind")), dict(block.get("data") or {}))
+                block_id = block.get("id")
+                self.block(
+                    str(block.get("kind")),
+                    dict(block.get("data") or {}),
+                    block_id if isinstance(block_id, int) else None,
+                )
 
     def heading(self, text: str) -> None:
         """A bold line of its own on stderr (a queue's next ticket), after whatever is open."""

@@ -284,6 +284,7 @@ class AgentTextDelta(TypedDict):
 
     session_id: int
     text: str
+    block: int | None
 
 
 class AgentThinkingDelta(TypedDict):
@@ -291,6 +292,7 @@ class AgentThinkingDelta(TypedDict):
 
     session_id: int
     text: str
+    block: int | None
 
 
 class AgentToolCall(TypedDict):

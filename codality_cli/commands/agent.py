@@ -1,4 +1,4 @@
-"""``codality ticket start | stop | status | say | watch``: the agent on a ticket.
+"""``codality ticket start | stop | runs | say | watch``: the agent on a ticket.
 
 ``start`` and ``watch`` stream the run (text on stdout; thinking, tool lines and the summary on
 stderr) until the session ends; Ctrl-C only detaches, the agent keeps running in the server.
@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..agent_stream import TERMINAL_STATUSES, AgentPrinter
+from ..agent_stream import TERMINAL_STATUSES, AgentPrinter, money
 from ..context import CliContext
 from ..errors import CliError, ExitCode
-from ..output import JsonOption
+from ..output import Column, FieldsOption, JsonOption
 from .ticket import NumberArgument, ticket_app
 
 if TYPE_CHECKING:
@@ -21,6 +21,18 @@ if TYPE_CHECKING:
 
 # One try a second: long enough for a server to restart (`codality settings restart` waits 30 s).
 RECONNECT_TRIES = 30
+RUN_COLUMNS = [
+    Column("id", "id"),
+    Column("trigger", "trigger"),
+    Column("status", "status"),
+    Column("model", "model"),
+    Column("sandbox", "sandbox"),
+    Column("tokens in", "tokens_in"),
+    Column("tokens out", "tokens_out"),
+    Column("cost", "cost_usd", lambda s: money(s.get("cost_usd"))),
+    Column("started", "started_at"),
+    Column("summary", "summary"),
+]
 NoThinking = Annotated[
     bool, typer.Option("--no-thinking", help="Hide the model's thinking (shown dimmed).")
 ]
@@ -131,18 +143,34 @@ def start(
 
 
 @ticket_app.command("watch")
-def watch(ctx: typer.Context, number: NumberArgument, no_thinking: NoThinking = False) -> None:
-    """Show the current (or last) run's transcript so far, then follow it live."""
+def watch(
+    ctx: typer.Context,
+    number: NumberArgument,
+    session: Annotated[
+        int | None,
+        typer.Option(
+            "--session", help="Replay this earlier run (ids: `codality ticket runs N`).", min=1
+        ),
+    ] = None,
+    no_thinking: NoThinking = False,
+) -> None:
+    """Show the current (or last) run's transcript so far, then follow it live.
+
+    Replayed, a run prints the same lines `ticket start` printed while it ran.
+    """
     cli = CliContext.of(ctx)
     printer = AgentPrinter(cli.streams, show_thinking=not no_thinking)
 
     async def run(api: ApiClient, slug: str) -> dict[str, Any]:
-        status = await api.agent.status(slug, number)
-        if status["session"] is None:
-            raise CliError(f"the agent has never run on ticket #{number}", ExitCode.NOT_FOUND)
-        session_id = int(status["session"]["id"])
+        session_id = session
+        if session_id is None:
+            status = await api.agent.status(slug, number)
+            if status["session"] is None:
+                raise CliError(f"the agent has never run on ticket #{number}", ExitCode.NOT_FOUND)
+            session_id = int(status["session"]["id"])
         stored = await api.agent.session(slug, number, session_id)
         ticket = await api.tickets.get(slug, number)  # before printing: then only the stream
+        printer.event("agent:started", stored)
         printer.transcript(stored["transcript"])
         if stored["status"] in TERMINAL_STATUSES:
             printer.event("agent:stopped", stored)
@@ -150,6 +178,24 @@ def watch(ctx: typer.Context, number: NumberArgument, no_thinking: NoThinking = 
         return await follow(api, slug, ticket, session_id, printer, stored["last_event_id"])
 
     exit_for(stream_session(cli, number, printer, run))
+
+
+@ticket_app.command("runs")
+def runs(
+    ctx: typer.Context,
+    number: NumberArgument,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """The agent's current and past runs on a ticket (replay one with `ticket watch --session`)."""
+    cli = CliContext.of(ctx)
+    found = cli.run_in_project(lambda api, slug: api.agent.status(slug, number))
+    if as_json or fields:
+        cli.output(True, fields).json(found)
+        return
+    state = "running" if found["running"] else "not running"
+    cli.streams.message(f"ticket #{number}: agent {state}")
+    cli.output(False).items(found["sessions"], RUN_COLUMNS)
 
 
 @ticket_app.command("stop")

@@ -40,11 +40,13 @@ class SessionEvents:
     clients expect events of its own (discovery's ``discover:delta``) overrides methods; one that
     returns None publishes nothing for that report (the transcript still gets it)."""
 
-    def text_delta(self, session_id: int, text: str) -> Payload | None:
-        return AgentTextDelta(session_id=session_id, text=text)
+    def text_delta(self, session_id: int, text: str, block: int | None = None) -> Payload | None:
+        return AgentTextDelta(session_id=session_id, text=text, block=block)
 
-    def thinking_delta(self, session_id: int, text: str) -> Payload | None:
-        return AgentThinkingDelta(session_id=session_id, text=text)
+    def thinking_delta(
+        self, session_id: int, text: str, block: int | None = None
+    ) -> Payload | None:
+        return AgentThinkingDelta(session_id=session_id, text=text, block=block)
 
     def tool_call(
         self, session_id: int, tool_use_id: str, name: str, tool_input: Any
@@ -105,12 +107,13 @@ class Recorder(LoopListener):
     # --- the loop's reports --------------------------------------------------------------------
 
     async def text_delta(self, text: str) -> None:
-        self._publish(self.events.text_delta(self.session_id, text))
+        # Grown first, so the event can name the block it belongs to.
         await self._grow("text", text)
+        self._publish(self.events.text_delta(self.session_id, text, self._block_id))
 
     async def thinking_delta(self, text: str) -> None:
-        self._publish(self.events.thinking_delta(self.session_id, text))
         await self._grow("thinking", text)
+        self._publish(self.events.thinking_delta(self.session_id, text, self._block_id))
 
     async def block_done(self, kind: BlockKind, text: str) -> None:
         await self._grow(kind, "", whole=text)

@@ -232,3 +232,63 @@ def test_watch_ends_when_the_server_restarts_under_a_running_session(
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
         fake.stop()
+
+
+def merged_output(
+    server: RunningServer, token: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``codality ARGS`` in a real process with stdout and stderr on one pipe, as a terminal
+    shows them: the order of text, tool lines and commits is part of what is compared."""
+    return subprocess.run(
+        [sys.executable, "-m", "codality_cli", "--server", server.url, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "CODALITY_TOKEN": token},
+        timeout=60,
+    )
+
+
+def test_start_and_watch_print_the_same_lines(
+    server: RunningServer, admin_token: str, cli: Cli, project: dict[str, Any], fake: FakeAnthropic
+) -> None:
+    """Two messages in one reply, a message after hidden thinking, and the final commit: the
+    live run and both replays (the last run, and by ``--session``) print them line for line."""
+    write = {"type": "tool_use", "name": "write_file", "input": {"path": "n.txt", "content": "n\n"}}
+    fake.script(
+        {"blocks": [{"type": "text", "text": "First."}, {"type": "text", "text": "2nd."}, write]},
+        {
+            "blocks": [
+                {"type": "thinking", "thinking": "Check it."},
+                {"type": "text", "text": "Third."},
+                {"type": "thinking", "thinking": "Done?"},
+                {"type": "text", "text": "Fourth."},
+            ]
+        },
+    )
+    slug = project["slug"]
+    number = str(file_ticket(cli, project))
+    live = merged_output(server, admin_token, "-p", slug, "ticket", "start", number)
+    assert live.returncode == 0, live.stdout
+    lines = live.stdout.splitlines()
+    assert lines[0].startswith("── agent started")
+    assert lines[1:7] == [
+        "First.",
+        "2nd.",
+        "▸ write_file n.txt  ✓ wrote 2 bytes to n.txt",
+        "Check it.",
+        "Third.",
+        "Done?",
+    ]
+    assert lines[7] == "Fourth." and lines[8].startswith("● committed ")
+    assert lines[9].startswith("── completed") and len(lines) == 10
+
+    session = cli("-p", slug, "ticket", "runs", number, "--json").json()["sessions"][0]["id"]
+    replay = merged_output(server, admin_token, "-p", slug, "ticket", "watch", number)
+    earlier = ("-p", slug, "ticket", "watch", number, "--session", str(session))
+    assert replay.stdout.splitlines() == lines
+    assert merged_output(server, admin_token, *earlier).stdout.splitlines() == lines
+
+    # Without thinking, the messages either side of it still get lines of their own.
+    quiet = merged_output(server, admin_token, *earlier, "--no-thinking").stdout.splitlines()
+    assert quiet == [line for line in lines if line not in ("Check it.", "Done?")]
