@@ -40,11 +40,16 @@ YesOption = Annotated[
 
 @dataclass(frozen=True)
 class Column:
-    """One column: its header and the (dotted) key it shows, or a function of the object."""
+    """One column: its header and the (dotted) key it shows, or a function of the object.
+
+    ``truncate``: in a terminal's table this column gives way when the rows are too wide, cut
+    short with "…" on one line (a title); the others then keep their width. Never in JSON/TSV.
+    """
 
     header: str
     key: str
     get: Callable[[dict[str, Any]], Any] | None = None
+    truncate: bool = False
 
     def value(self, obj: dict[str, Any]) -> Any:
         if self.get is not None:
@@ -141,12 +146,22 @@ class Output:
             self.streams.message("nothing to show")
             return
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(box=None, header_style="bold", pad_edge=False)
+        shrinks = any(c.truncate for c in columns)
         for column in columns:
-            table.add_column(column.header.upper())
+            # Only the truncating column may shrink; its cells stay one line, cut with "…".
+            table.add_column(column.header.upper(), no_wrap=shrinks and not column.truncate)
         for row in rows:
-            table.add_row(*(human(c.value(row), c.key) for c in columns))
+            table.add_row(
+                *(
+                    Text(human(c.value(row), c.key), no_wrap=True, overflow="ellipsis")
+                    if c.truncate
+                    else human(c.value(row), c.key)
+                    for c in columns
+                )
+            )
         self.streams.console().print(table)
 
     def item(self, obj: dict[str, Any], columns: Sequence[Column], body: str | None = None) -> None:

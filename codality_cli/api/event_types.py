@@ -23,6 +23,7 @@ class TicketView(TypedDict):
     priority: Literal["urgent", "high", "medium", "low"]
     status: Literal["inbox", "backlog", "in_progress", "in_review", "done", "cancelled"]
     assignee: int | Literal["agent"] | None
+    assignee_name: str | None
     branch: str | None
     worktree_path: str | None
     agent_status: (
@@ -220,6 +221,7 @@ class ReviewCreated(TypedDict):
     id: int
     ticket_id: int
     user_id: int | None
+    user_name: str | None
     state: Literal["approved", "changes_requested", "commented"]
     body: str
     created_at: str

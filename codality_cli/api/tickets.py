@@ -23,8 +23,15 @@ class TicketsApi(Resource):
         assignee: str | None = None,
         limit: int | None = None,
         offset: int | None = None,
+        sort: str | None = None,
+        order: str | None = None,
+        query: str | None = None,
     ) -> Rows:
+        """``sort``: number, created, updated, priority or status; ``query``: words to find."""
         params = {
+            "sort": sort,
+            "order": order,
+            "q": query,
             "status": status or None,
             "kind": kind,
             "priority": priority,

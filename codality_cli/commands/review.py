@@ -33,7 +33,7 @@ STAT_COLUMNS = [
 REVIEW_COLUMNS = [
     Column("id", "id"),
     Column("state", "state"),
-    Column("user", "user_id"),
+    Column("author", "user_name", lambda r: r.get("user_name") or r.get("user_id")),
     Column("comments", "comments", lambda r: len(r.get("comments") or [])),
     Column("created", "created_at"),
     Column("body", "body", lambda r: (r.get("body") or "").strip().split("\n")[0]),

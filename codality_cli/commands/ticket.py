@@ -12,6 +12,7 @@ from ..context import CliContext
 from ..editor import edit_text, read_text_arg, text_or_editor
 from ..errors import CliError, ExitCode
 from ..output import Column, FieldsOption, JsonOption
+from ..people import assignee_label
 
 if TYPE_CHECKING:
     from ..api import ApiClient
@@ -42,13 +43,36 @@ class Priority(StrEnum):
     low = "low"
 
 
+OPEN_STATUSES = (Status.inbox, Status.backlog, Status.in_progress, Status.in_review)
+CLOSED_STATUSES = (Status.done, Status.cancelled)
+
+
+class State(StrEnum):
+    open = "open"
+    closed = "closed"
+    all = "all"
+
+
+class Sort(StrEnum):
+    number = "number"
+    created = "created"
+    updated = "updated"
+    priority = "priority"
+    status = "status"
+
+
+class Order(StrEnum):
+    asc = "asc"
+    desc = "desc"
+
+
 TICKET_COLUMNS = [
     Column("#", "number"),
-    Column("title", "title"),
+    Column("title", "title", truncate=True),
     Column("kind", "kind"),
     Column("priority", "priority"),
     Column("status", "status"),
-    Column("assignee", "assignee"),
+    Column("assignee", "assignee", assignee_label, truncate=True),
     Column("agent", "agent_status"),
     Column("updated", "updated_at"),
 ]
@@ -61,7 +85,9 @@ def dependency_list(ticket: dict[str, Any]) -> str | None:
 
 
 TICKET_FIELDS = [
-    *TICKET_COLUMNS[:-1],
+    Column("#", "number"),
+    Column("title", "title"),
+    *TICKET_COLUMNS[2:-1],
     Column("depends on", "depends_on", dependency_list),
     Column("branch", "branch"),
     Column("worktree", "worktree_path"),
@@ -70,7 +96,7 @@ TICKET_FIELDS = [
 ]
 SEARCH_COLUMNS = [
     Column("#", "number"),
-    Column("title", "title"),
+    Column("title", "title", truncate=True),
     Column("status", "status"),
     Column("snippet", "snippet"),
 ]
@@ -80,13 +106,58 @@ KindOption = Annotated[Kind | None, typer.Option("--kind", help="Ticket kind.")]
 PriorityOption = Annotated[Priority | None, typer.Option("--priority", help="Priority.")]
 DescriptionOption = Annotated[
     str | None,
-    typer.Option("-d", "--description", help="Markdown text; '-' reads stdin; omitted: $EDITOR."),
+    typer.Option(
+        "-d",
+        "--description",
+        "-b",
+        "--body",
+        help="Markdown text; '-' reads stdin; omitted: $EDITOR.",
+    ),
 ]
+PERSON_HELP = "'me', an e-mail, a name or a user id"
+
+
+def one_line_title(title: str) -> str:
+    """A title as the server takes it: not blank, one line (exit 2 otherwise)."""
+    stripped = title.strip()
+    if not stripped:
+        raise CliError("the title must not be empty", ExitCode.USAGE)
+    if "\n" in stripped or "\r" in stripped:
+        raise CliError("the title must be one line; put the rest in --body", ExitCode.USAGE)
+    return stripped
+
+
+async def assignee_value(api: ApiClient, who: str) -> str | int | None:
+    """``agent``, ``none`` (None), or a person (``me``, an e-mail, a name, an id) → their id."""
+    from ..people import person_id
+
+    folded = who.strip().casefold()
+    if folded == "agent":
+        return "agent"
+    if folded in ("none", "nobody"):
+        return None
+    return await person_id(api, who)
+
+
+def list_statuses(status: list[Status] | None, state: State | None) -> list[str] | None:
+    """``--status`` as given; else the ``--state`` (open unless told) as its statuses."""
+    if status:
+        if state is not None:
+            raise CliError("give --status or --state, not both", ExitCode.USAGE)
+        return [s.value for s in status]
+    chosen = state or State.open
+    if chosen is State.all:
+        return None
+    return [s.value for s in (OPEN_STATUSES if chosen is State.open else CLOSED_STATUSES)]
 
 
 @ticket_app.command("list")
 def list_(
     ctx: typer.Context,
+    state: Annotated[
+        State | None,
+        typer.Option("--state", help="open (the default: not done or cancelled), closed or all."),
+    ] = None,
     status: Annotated[
         list[Status] | None,
         typer.Option("-s", "--status", help="Only these statuses (repeatable)."),
@@ -94,54 +165,136 @@ def list_(
     kind: KindOption = None,
     priority: PriorityOption = None,
     assignee: Annotated[
-        str | None, typer.Option("--assignee", help="A user id, or 'agent'.")
+        str | None,
+        typer.Option("--assignee", help=f"Only tickets of {PERSON_HELP}, 'agent' or 'none'."),
+    ] = None,
+    search: Annotated[
+        str | None,
+        typer.Option("-S", "--search", help="Only tickets whose text holds these words."),
+    ] = None,
+    sort: Annotated[
+        Sort, typer.Option("--sort", help="Order by number, created, updated, priority, status.")
+    ] = Sort.number,
+    order: Annotated[
+        Order | None,
+        typer.Option("--order", help="asc or desc (default: newest first for times, else asc)."),
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many.", min=1)] = None,
     offset: Annotated[int | None, typer.Option("--offset", help="Skip this many.", min=0)] = None,
     as_json: JsonOption = False,
     fields: FieldsOption = None,
 ) -> None:
-    """List tickets by number."""
+    """List the open tickets (alias: ls); --state closed|all for the others."""
     cli = CliContext.of(ctx)
-    statuses = [s.value for s in status] if status else None
-    tickets = cli.run_in_project(
-        lambda api, slug: api.tickets.list(
+    statuses = list_statuses(status, state)
+
+    async def listing(api: ApiClient, slug: str) -> list[dict[str, Any]]:
+        who: str | None = None
+        if assignee is not None:
+            value = await assignee_value(api, assignee)
+            who = "none" if value is None else str(value)
+        return await api.tickets.list(
             slug,
             statuses,
             kind and kind.value,
             priority and priority.value,
-            assignee,
+            who,
             limit,
             offset,
+            None if sort is Sort.number else sort.value,
+            order and order.value,
+            search,
         )
-    )
+
+    tickets = cli.run_in_project(listing)
+    if not tickets and cli.streams.out_tty and not (as_json or fields):
+        filtered = status or state or search or kind or priority or assignee
+        cli.streams.message(
+            "no tickets match; `codality ticket list --state all` shows every ticket"
+            if filtered
+            else "no open tickets; file one with `codality ticket create TITLE`"
+        )
+        return
     cli.output(as_json, fields).items(tickets, TICKET_COLUMNS)
+
+
+ticket_app.command("ls", hidden=True)(list_)
+
+
+def _body_text(description: str | None, body_file: str | None, interactive: bool) -> str | None:
+    """The description from --body, --body-file (``-``: stdin) or, on a terminal, $EDITOR."""
+    if description is not None and body_file is not None:
+        raise CliError("give --body or --body-file, not both", ExitCode.USAGE)
+    if body_file is None:
+        return text_or_editor(description, interactive, "Describe the ticket in markdown.")
+    if body_file == "-":
+        return read_text_arg("-")
+    from pathlib import Path
+
+    try:
+        return Path(body_file).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {body_file}: {exc}", ExitCode.USAGE) from exc
 
 
 @ticket_app.command("create")
 def create(
     ctx: typer.Context,
-    title: Annotated[str, typer.Argument(help="One-line title.")],
+    title_arg: Annotated[
+        str | None, typer.Argument(metavar="[TITLE]", help="One-line title (or --title).")
+    ] = None,
+    title: Annotated[str | None, typer.Option("-t", "--title", help="One-line title.")] = None,
     description: DescriptionOption = None,
+    body_file: Annotated[
+        str | None,
+        typer.Option(
+            "--body-file", metavar="FILE", help="Read the description from FILE ('-': stdin)."
+        ),
+    ] = None,
     kind: KindOption = None,
     priority: PriorityOption = None,
     status: Annotated[Status | None, typer.Option("--status", help="Initial status.")] = None,
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", help=f"Assign to {PERSON_HELP}, or 'agent'.")
+    ] = None,
     as_json: JsonOption = False,
     fields: FieldsOption = None,
 ) -> None:
-    """File a ticket; without --description on a terminal, $EDITOR opens for it."""
+    """File a ticket (alias: new); piped, prints just its number.
+
+    Without a title on a terminal it is asked for; without --body, $EDITOR opens for the
+    description.
+    """
     cli = CliContext.of(ctx)
-    described = text_or_editor(
-        description, cli.streams.interactive, "Describe the ticket in markdown."
-    )
-    body: dict[str, Any] = {"title": title, "description": described or ""}
+    if title is not None and title_arg is not None and title != title_arg:
+        raise CliError("give the title once: as TITLE or as --title", ExitCode.USAGE)
+    given = title if title is not None else title_arg
+    if given is None:
+        if not cli.streams.interactive:
+            raise CliError(
+                "a title is needed: `codality ticket create --title TEXT`", ExitCode.USAGE
+            )
+        given = str(typer.prompt("Title", err=True))
+    chosen_title = one_line_title(given)
+    described = _body_text(description, body_file, cli.streams.interactive)
+    body: dict[str, Any] = {"title": chosen_title, "description": described or ""}
     for key, value in (("kind", kind), ("priority", priority), ("status", status)):
         if value is not None:
             body[key] = value.value
-    ticket = cli.run_in_project(lambda api, slug: api.tickets.create(slug, body))
-    cli.output(as_json, fields).done(
-        f"created ticket #{ticket['number']}: {ticket['title']}", ticket
-    )
+
+    async def file(api: ApiClient, slug: str) -> dict[str, Any]:
+        if assignee is not None:
+            body["assignee"] = await assignee_value(api, assignee)
+        return await api.tickets.create(slug, body)
+
+    ticket = cli.run_in_project(file)
+    out = cli.output(as_json, fields)
+    if not out.as_json and not cli.streams.out_tty:
+        cli.streams.write(f"{ticket['number']}\n")
+    out.done(f"created ticket #{ticket['number']}: {ticket['title']}", ticket)
+
+
+ticket_app.command("new", hidden=True)(create)
 
 
 @ticket_app.command("show")
@@ -151,17 +304,20 @@ def show(
     as_json: JsonOption = False,
     fields: FieldsOption = None,
 ) -> None:
-    """Show a ticket and its description."""
+    """Show a ticket and its description (alias: view)."""
     cli = CliContext.of(ctx)
     ticket = cli.run_in_project(lambda api, slug: api.tickets.get(slug, number))
     cli.output(as_json, fields).item(ticket, TICKET_FIELDS, body=ticket.get("description") or None)
+
+
+ticket_app.command("view", hidden=True)(show)
 
 
 @ticket_app.command("edit")
 def edit(
     ctx: typer.Context,
     number: NumberArgument,
-    title: Annotated[str | None, typer.Option("--title", help="New title.")] = None,
+    title: Annotated[str | None, typer.Option("-t", "--title", help="New title.")] = None,
     description: DescriptionOption = None,
     kind: KindOption = None,
     priority: PriorityOption = None,
@@ -172,7 +328,7 @@ def edit(
     cli = CliContext.of(ctx)
     changes: dict[str, Any] = {}
     if title is not None:
-        changes["title"] = title
+        changes["title"] = one_line_title(title)
     if description is not None:
         changes["description"] = read_text_arg(description)
     if kind is not None:
@@ -184,7 +340,7 @@ def edit(
         if not changes:
             if not cli.streams.interactive:
                 raise CliError(
-                    "nothing to change: pass --title, --description, --kind or --priority",
+                    "nothing to change: pass --title, --body, --kind or --priority",
                     ExitCode.USAGE,
                 )
             current = await api.tickets.get(slug, number)
@@ -195,21 +351,30 @@ def edit(
     cli.output(as_json, fields).done(f"updated ticket #{ticket['number']}", ticket)
 
 
+STATUS_FIELDS = [
+    Column("#", "number"),
+    Column("title", "title"),
+    Column("status", "status"),
+    Column("agent", "agent_status"),
+]
+
+
 @ticket_app.command("status")
 def set_status(
     ctx: typer.Context,
     number: NumberArgument,
     status: Annotated[
         Status | None,
-        typer.Argument(help="The new status; without it, show the agent's sessions instead."),
+        typer.Argument(help="The new status; without it, show the ticket's status."),
     ] = None,
     as_json: JsonOption = False,
     fields: FieldsOption = None,
 ) -> None:
-    """Move a ticket to another column, or show its agent's current and past sessions."""
+    """Move a ticket to another column, or show where it is (its agent's runs: `ticket runs`)."""
     cli = CliContext.of(ctx)
     if status is None:
-        show_agent_status(cli, number, as_json, fields)
+        ticket = cli.run_in_project(lambda api, slug: api.tickets.get(slug, number))
+        cli.output(as_json, fields).item(ticket, STATUS_FIELDS)
         return
     ticket = cli.run_in_project(
         lambda api, slug: api.tickets.set_status(slug, number, status.value)
@@ -217,35 +382,69 @@ def set_status(
     cli.output(as_json, fields).done(f"ticket #{number} is now {ticket['status']}", ticket)
 
 
+def _move(
+    cli: CliContext, number: int, to: Status, unless: tuple[Status, ...], verb: str
+) -> tuple[dict[str, Any], str]:
+    """Move a ticket to ``to`` unless it already is in one of ``unless`` (then say so)."""
+
+    async def move(api: ApiClient, slug: str) -> tuple[dict[str, Any], bool]:
+        ticket = await api.tickets.get(slug, number)
+        if ticket["status"] in unless:
+            return ticket, False
+        return await api.tickets.set_status(slug, number, to.value), True
+
+    ticket, moved = cli.run_in_project(move)
+    if moved:
+        return ticket, f"{verb} ticket #{number} ({ticket['status']})"
+    return ticket, f"ticket #{number} is already {ticket['status']}"
+
+
+@ticket_app.command("close")
+def close(
+    ctx: typer.Context,
+    number: NumberArgument,
+    cancel: Annotated[
+        bool, typer.Option("--cancel", help="Close it as cancelled (not planned), not done.")
+    ] = False,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """Close a ticket: done, or cancelled with --cancel."""
+    cli = CliContext.of(ctx)
+    to = Status.cancelled if cancel else Status.done
+    ticket, said = _move(cli, number, to, (to,), "closed")
+    cli.output(as_json, fields).done(said, ticket)
+
+
+@ticket_app.command("reopen")
+def reopen(
+    ctx: typer.Context,
+    number: NumberArgument,
+    as_json: JsonOption = False,
+    fields: FieldsOption = None,
+) -> None:
+    """Reopen a done or cancelled ticket (back to the backlog)."""
+    cli = CliContext.of(ctx)
+    ticket, said = _move(cli, number, Status.backlog, OPEN_STATUSES, "reopened")
+    cli.output(as_json, fields).done(said, ticket)
+
+
 @ticket_app.command("assign")
 def assign(
     ctx: typer.Context,
     number: NumberArgument,
-    who: Annotated[str, typer.Argument(help="'me', 'agent', 'none', or a user id.")],
+    who: Annotated[str, typer.Argument(help=f"{PERSON_HELP}, 'agent' or 'none'.")],
     as_json: JsonOption = False,
     fields: FieldsOption = None,
 ) -> None:
-    """Assign a ticket to a user or to the agent."""
+    """Assign a ticket to a person or to the agent ('none' unassigns it)."""
     cli = CliContext.of(ctx)
 
     async def assign_(api: ApiClient, slug: str) -> dict[str, Any]:
-        assignee: str | int | None
-        if who == "me":
-            assignee = int((await api.me.show())["id"])
-        elif who == "none":
-            assignee = None
-        elif who == "agent":
-            assignee = "agent"
-        elif who.isdigit():
-            assignee = int(who)
-        else:
-            raise CliError(
-                f"assign to 'me', 'agent', 'none' or a user id, not {who!r}", ExitCode.USAGE
-            )
-        return await api.tickets.assign(slug, number, assignee)
+        return await api.tickets.assign(slug, number, await assignee_value(api, who))
 
     ticket = cli.run_in_project(assign_)
-    target = ticket.get("assignee") or "nobody"
+    target = assignee_label(ticket) or "nobody"
     cli.output(as_json, fields).done(f"ticket #{number} is assigned to {target}", ticket)
 
 
@@ -261,28 +460,3 @@ def search(
     cli = CliContext.of(ctx)
     found = cli.run_in_project(lambda api, slug: api.tickets.search(slug, query, limit))
     cli.output(as_json, fields).items(found, SEARCH_COLUMNS)
-
-
-def show_agent_status(cli: CliContext, number: int, as_json: bool, fields: str | None) -> None:
-    """The agent's current and past sessions on a ticket (``ticket status N`` without STATUS)."""
-    from ..agent_stream import money
-
-    found = cli.run_in_project(lambda api, slug: api.agent.status(slug, number))
-    if as_json:
-        cli.output(True, fields).json(found)
-        return
-    state = "running" if found["running"] else "not running"
-    cli.streams.message(f"ticket #{number}: agent {state}")
-    columns = [
-        Column("id", "id"),
-        Column("trigger", "trigger"),
-        Column("status", "status"),
-        Column("model", "model"),
-        Column("sandbox", "sandbox"),
-        Column("tokens in", "tokens_in"),
-        Column("tokens out", "tokens_out"),
-        Column("cost", "cost_usd", lambda s: money(s.get("cost_usd"))),
-        Column("started", "started_at"),
-        Column("summary", "summary"),
-    ]
-    cli.output(False, fields).items(found["sessions"], columns)

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..context import CliContext
-from ..errors import CliError, ExitCode
 from ..output import Column, FieldsOption, JsonOption, YesOption
 
 if TYPE_CHECKING:
@@ -29,17 +28,14 @@ USER_COLUMNS = [
     Column("role", "role"),
     Column("created", "created_at"),
 ]
-WhoArgument = Annotated[str, typer.Argument(help="User id or e-mail.")]
+WhoArgument = Annotated[str, typer.Argument(help="'me', an e-mail, a name or a user id.")]
 
 
 async def user_id(api: ApiClient, who: str) -> int:
-    """A user id from an id or an e-mail address."""
-    if who.isdigit():
-        return int(who)
-    for user in await api.users.list():
-        if str(user.get("email", "")).lower() == who.lower():
-            return int(user["id"])
-    raise CliError(f"no user with e-mail {who}", ExitCode.NOT_FOUND)
+    """A user id from ``me``, an id, an e-mail or a name (unknown: exit 3)."""
+    from ..people import person_id
+
+    return await person_id(api, who)
 
 
 @app.command("list")

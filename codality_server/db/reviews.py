@@ -29,7 +29,7 @@ def _comment(row: Row) -> ReviewComment:
     )
 
 
-def _review(row: Row, comments: tuple[ReviewComment, ...]) -> Review:
+def _review(row: Row, comments: tuple[ReviewComment, ...], user_name: str | None = None) -> Review:
     return Review(
         id=row["id"],
         ticket_id=row["ticket_id"],
@@ -38,6 +38,7 @@ def _review(row: Row, comments: tuple[ReviewComment, ...]) -> Review:
         body=row["body"],
         created_at=row["created_at"],
         comments=comments,
+        user_name=user_name,
     )
 
 
@@ -67,7 +68,8 @@ async def insert_review(
         )
         assert comment_row is not None
         saved.append(_comment(comment_row))
-    return _review(row, tuple(saved))
+    named = await fetchone(conn, "SELECT name FROM users WHERE id = ?", (user_id,))
+    return _review(row, tuple(saved), named["name"] if named else None)
 
 
 async def list_review_comments(conn: Connection, ticket_id: int) -> list[ReviewComment]:
@@ -85,8 +87,8 @@ async def list_reviews(conn: Connection, ticket_id: int) -> list[Review]:
     """The ticket's reviews with their inline comments, oldest first."""
     rows = await fetchall(
         conn,
-        "SELECT id, ticket_id, user_id, state, body, created_at FROM reviews"
-        " WHERE ticket_id = ? ORDER BY id",
+        "SELECT r.id, r.ticket_id, r.user_id, r.state, r.body, r.created_at, u.name AS user_name"
+        " FROM reviews r LEFT JOIN users u ON u.id = r.user_id WHERE r.ticket_id = ? ORDER BY r.id",
         (ticket_id,),
     )
     comments = {
@@ -95,7 +97,7 @@ async def list_reviews(conn: Connection, ticket_id: int) -> list[Review]:
             await list_review_comments(conn, ticket_id), key=lambda c: c.review_id
         )
     }
-    return [_review(r, comments.get(r["id"], ())) for r in rows]
+    return [_review(r, comments.get(r["id"], ()), r["user_name"]) for r in rows]
 
 
 async def save_merge_diff(conn: Connection, merge_diff: MergeDiff) -> None:

@@ -19,6 +19,7 @@ from codality_server.domain.tickets import (
     SearchHit,
     Ticket,
     TicketFilter,
+    TicketSort,
     TicketStatus,
 )
 
@@ -27,6 +28,7 @@ from .database import Connection, Params, Row, fetchall, fetchone
 _COLUMNS = (
     "t.id, t.project_id, t.number, t.title, t.description, t.kind, t.priority, t.status,"
     " t.assignee, t.branch, t.worktree_path, t.created_by, t.created_at, t.updated_at,"
+    " (SELECT u.name FROM users u WHERE u.id = CAST(t.assignee AS INTEGER)) AS assignee_name,"
     " (SELECT s.status FROM agent_sessions s"
     " WHERE s.owner_kind = 'ticket' AND s.owner_id = t.id"
     "  ORDER BY s.id DESC LIMIT 1) AS agent_status,"
@@ -83,6 +85,7 @@ def _ticket(row: Row) -> Ticket:
         agent_cost_usd=float(row["agent_cost_usd"]),
         depends_on=_numbers(row["depends_on"]),
         pull_request=json.loads(row["pull_request"]) if row["pull_request"] else None,
+        assignee_name=row["assignee_name"],
     )
 
 
@@ -115,8 +118,32 @@ async def tickets_where(conn: Connection, condition: str, params: Params = ()) -
     return [_ticket(row) for row in rows]
 
 
+def _rank(column: str, values: tuple[str, ...]) -> str:
+    """A CASE ranking ``column`` by the order of ``values`` (enum members, never user text)."""
+    cases = " ".join(f"WHEN '{value}' THEN {i}" for i, value in enumerate(values))
+    return f"CASE {column} {cases} ELSE {len(values)} END"
+
+
+_SORT_KEYS = {
+    TicketSort.NUMBER: "t.number",
+    TicketSort.CREATED: "t.created_at",
+    TicketSort.UPDATED: "t.updated_at",
+    TicketSort.PRIORITY: _rank("t.priority", tuple(p.value for p in Priority)),
+    TicketSort.STATUS: _rank("t.status", tuple(s.value for s in TicketStatus)),
+}
+
+
+def _order(where: TicketFilter) -> str:
+    """The ORDER BY of a list: its sort key, then the ticket number."""
+    direction = "DESC" if where.descending else "ASC"
+    key = _SORT_KEYS[where.sort]
+    return (
+        f"{key} {direction}" if where.sort is TicketSort.NUMBER else f"{key} {direction}, t.number"
+    )
+
+
 async def list_tickets(conn: Connection, project_id: int, where: TicketFilter) -> list[Ticket]:
-    """One page of a project's tickets, by number ascending."""
+    """One page of a project's tickets, in the filter's order (by number unless told)."""
     clauses = ["t.project_id = ?"]
     params: list[Any] = [project_id]
     if where.statuses:
@@ -128,6 +155,9 @@ async def list_tickets(conn: Connection, project_id: int, where: TicketFilter) -
     if where.priority is not None:
         clauses.append("t.priority = ?")
         params.append(where.priority.value)
+    if where.search is not None:
+        clauses.append("t.id IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ?)")
+        params.append(where.search)
     if where.assignee == UNASSIGNED:
         clauses.append("t.assignee IS NULL")
     elif where.assignee is not None:
@@ -136,7 +166,7 @@ async def list_tickets(conn: Connection, project_id: int, where: TicketFilter) -
     rows = await fetchall(
         conn,
         f"SELECT {_COLUMNS} FROM tickets t WHERE {' AND '.join(clauses)}"
-        " ORDER BY t.number LIMIT ? OFFSET ?",
+        f" ORDER BY {_order(where)} LIMIT ? OFFSET ?",
         (*params, where.limit, where.offset),
     )
     return [_ticket(row) for row in rows]

@@ -138,6 +138,7 @@ class TicketView(Shape):
     priority: Priority
     status: TicketStatus
     assignee: int | Literal["agent"] | None
+    assignee_name: str | None = None
     branch: str | None
     worktree_path: str | None
     agent_status: SessionStatus | None
@@ -311,6 +312,7 @@ class ReviewCreated(Payload):
     id: int
     ticket_id: int
     user_id: int | None
+    user_name: str | None = None
     state: ReviewState
     body: str
     created_at: str

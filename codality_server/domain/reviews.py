@@ -59,12 +59,14 @@ class Review:
     body: str
     created_at: str
     comments: tuple[ReviewComment, ...]
+    user_name: str | None = None  # the reviewer's display name (None once they are removed)
 
     def view(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "ticket_id": self.ticket_id,
             "user_id": self.user_id,
+            "user_name": self.user_name,
             "state": self.state.value,
             "body": self.body,
             "created_at": self.created_at,

@@ -59,6 +59,8 @@ def clean_title(title: str) -> str:
     title = title.strip()
     if not title:
         raise InvalidInput("title: must not be empty", field="title")
+    if "\n" in title or "\r" in title:
+        raise InvalidInput("title: must be one line", field="title")
     if len(title) > TITLE_MAX_CHARS:
         raise InvalidInput(f"title: at most {TITLE_MAX_CHARS} characters", field="title")
     return title
@@ -103,9 +105,29 @@ def parse_assignee_filter(raw: str) -> AssigneeFilter:
     )
 
 
+class TicketSort(StrEnum):
+    """What a ticket list is ordered by (then by number); priority and status in board order."""
+
+    NUMBER = "number"
+    CREATED = "created"
+    UPDATED = "updated"
+    PRIORITY = "priority"
+    STATUS = "status"
+
+
+def sorts_descending(sort: TicketSort, order: str | None) -> bool:
+    """``order`` (asc/desc) when given; else newest first for times, ascending otherwise."""
+    if order is not None:
+        return order == "desc"
+    return sort in (TicketSort.CREATED, TicketSort.UPDATED)
+
+
 @dataclass(frozen=True)
 class TicketFilter:
-    """What ``GET …/tickets`` narrows by; lists are ordered by ticket number, ascending."""
+    """What ``GET …/tickets`` narrows by, and its order (ticket number, ascending, unless told).
+
+    ``search`` is an FTS5 expression (``search_expression``) over title, description, comments.
+    """
 
     statuses: tuple[TicketStatus, ...] = ()
     kind: Kind | None = None
@@ -113,6 +135,9 @@ class TicketFilter:
     assignee: AssigneeFilter | None = None
     limit: int = 100
     offset: int = 0
+    sort: TicketSort = TicketSort.NUMBER
+    descending: bool = False
+    search: str | None = None
 
 
 def search_expression(query: str) -> str:
@@ -154,6 +179,7 @@ class Ticket:
     agent_cost_usd: float = 0.0  # what every agent session on the ticket has cost so far
     depends_on: tuple[int, ...] = ()  # numbers of the tickets this one waits for
     pull_request: dict[str, Any] | None = None  # its GitHub PR's summary, when it has one
+    assignee_name: str | None = None  # the assigned user's display name
 
     def view(self) -> dict[str, Any]:
         return {
@@ -166,6 +192,7 @@ class Ticket:
             "priority": self.priority.value,
             "status": self.status.value,
             "assignee": self.assignee,
+            "assignee_name": self.assignee_name,
             "branch": self.branch,
             "worktree_path": self.worktree_path,
             "agent_status": self.agent_status,

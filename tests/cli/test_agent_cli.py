@@ -76,10 +76,10 @@ def test_detach_then_say_watch_status_and_stop(
     assert watched.stdout.strip() == "Noted your message."
     assert "Prefer tabs" in str(fake.requests[1]["messages"][-1]["content"])
 
-    status = cli("-p", slug, "ticket", "status", str(number), "--json")
+    status = cli("-p", slug, "ticket", "runs", str(number), "--json")
     assert status.json()["running"] is False
     assert status.json()["sessions"][0]["status"] == "completed"
-    table = cli("-p", slug, "ticket", "status", str(number))
+    table = cli("-p", slug, "ticket", "runs", str(number))
     assert "completed" in table.stdout and "not running" in table.stderr
     # Which sandbox ran the commands is in the table and on the run's last line.
     sandbox = status.json()["sessions"][0]["sandbox"]
@@ -101,7 +101,7 @@ def test_stop_from_the_cli_ends_a_long_run(
     import time
 
     deadline = time.monotonic() + 10
-    while not cli("-p", slug, "ticket", "status", str(number), "--json").json()["running"]:
+    while not cli("-p", slug, "ticket", "runs", str(number), "--json").json()["running"]:
         assert time.monotonic() < deadline
     time.sleep(0.5)
     stopped = cli("-p", slug, "ticket", "stop", str(number), "--json")
@@ -159,7 +159,7 @@ def test_ctrl_c_detaches_and_the_agent_keeps_working(
     assert streaming.returncode == 130, stderr
     assert "detached; the agent keeps working" in stderr
     assert f"codality ticket watch {number}" in stderr and "Traceback" not in stderr
-    assert cli("-p", slug, "ticket", "status", str(number), "--json").json()["running"] is True
+    assert cli("-p", slug, "ticket", "runs", str(number), "--json").json()["running"] is True
     assert cli("-p", slug, "ticket", "stop", str(number)).exit_code == 0
 
 

@@ -98,6 +98,10 @@ def proxied_data_dir(server: RunningServer, tmp_path: Path) -> Iterator[tuple[Pa
             proxy.close()
 
 
+# What `ticket list` asks for by default: the open tickets.
+OPEN_TICKETS = "status=inbox&status=backlog&status=in_progress&status=in_review"
+
+
 def test_a_warm_ticket_list_is_one_request_on_one_connection(
     cli: Cli,
     project: dict[str, Any],
@@ -109,7 +113,7 @@ def test_a_warm_ticket_list_is_one_request_on_one_connection(
     monkeypatch.chdir(git_repo / "src")  # the project is found from the cwd
     local = ("--data-dir", str(data_dir))
     tickets_path = f"/api/projects/{project['slug']}/tickets"
-    tickets = f"GET {tickets_path}"
+    tickets = f"GET {tickets_path}?{OPEN_TICKETS}"
 
     cold = cli(*local, "ticket", "list", "--json", server=False)
     assert cold.exit_code == 0, cold.stderr
@@ -147,9 +151,9 @@ def test_a_project_that_is_gone_is_looked_up_again(
 
     listed = cli(*local, "ticket", "list", "--json", server=False)
     assert listed.exit_code == 0, listed.stderr
-    tickets = f"GET /api/projects/{project['slug']}/tickets"
+    tickets = f"GET /api/projects/{project['slug']}/tickets?{OPEN_TICKETS}"
     assert proxy.take() == [
-        ["GET /api/projects/renamed-away/tickets", "GET /api/projects", tickets]
+        [f"GET /api/projects/renamed-away/tickets?{OPEN_TICKETS}", "GET /api/projects", tickets]
     ]
 
 

@@ -16,8 +16,11 @@ from codality_server.domain.tickets import (
     Kind,
     Priority,
     TicketFilter,
+    TicketSort,
     TicketStatus,
     parse_assignee_filter,
+    search_expression,
+    sorts_descending,
 )
 from codality_server.http.keys import SERVICES, USER
 from codality_server.services.tickets import SEARCH_MAX_LIMIT
@@ -77,6 +80,15 @@ class TicketListQuery(Query):
     )
     limit: int = Field(default=100, ge=1, le=500)
     offset: Count = 0
+    sort: TicketSort = Field(default=TicketSort.NUMBER, strict=False)
+    order: Literal["asc", "desc"] | None = Field(
+        default=None, description="default: desc for created and updated, else asc"
+    )
+    q: str | None = Field(
+        default=None,
+        pattern=r"[^\s*]",
+        description="only tickets whose title, description or comments hold these words",
+    )
 
 
 class SearchQuery(Query):
@@ -99,6 +111,9 @@ async def list_tickets(request: web.Request) -> web.Response:
             assignee=parse_assignee_filter(query.assignee) if query.assignee is not None else None,
             limit=query.limit,
             offset=query.offset,
+            sort=query.sort,
+            descending=sorts_descending(query.sort, query.order),
+            search=search_expression(query.q) if query.q is not None else None,
         )
         tickets = await request.app[SERVICES].tickets.list(_slug(request), where)
         return [ticket.view() for ticket in tickets]
@@ -166,7 +181,7 @@ ROUTES = [
         "GET",
         _TICKETS,
         list_tickets,
-        "List tickets by number ascending (filters: status, kind, priority, assignee)",
+        "List tickets (filters: status, kind, priority, assignee, q; order: sort, order)",
         query=TicketListQuery,
         tag="tickets",
         returns=array_of("Ticket"),

@@ -1,4 +1,5 @@
-"""User management (admin only): list, invite, change role, remove."""
+"""User management (admin only): list, invite, change role, remove; and ``/api/people``, the
+names and e-mails everyone may read, so members can assign tickets to people by name."""
 
 from __future__ import annotations
 
@@ -34,6 +35,11 @@ async def list_users(request: web.Request) -> web.Response:
     return json_ok([user.view() for user in users])
 
 
+async def list_people(request: web.Request) -> web.Response:
+    users = await request.app[SERVICES].users.list()
+    return json_ok([{"id": u.id, "name": u.name, "email": u.email} for u in users])
+
+
 async def invite_user(request: web.Request) -> web.Response:
     body = await parse_body(request, UserInvite)
     user = await request.app[SERVICES].users.invite(body.email, body.name, body.role)
@@ -53,6 +59,13 @@ async def remove_user(request: web.Request) -> web.Response:
 
 
 ROUTES = [
+    Route(
+        "GET",
+        "/api/people",
+        list_people,
+        "Everyone who can sign in: id, name and e-mail (ext; any signed-in user)",
+        returns=array_of("Person"),
+    ),
     Route("GET", "/api/users", list_users, "Every user", "admin", returns=array_of("User")),
     Route(
         "POST",

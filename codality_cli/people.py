@@ -1,0 +1,60 @@
+"""People by name: ``me``, an e-mail, a display name or an id → a user id, for every command that
+takes a person (``ticket assign``, ``--assignee``, ``user role``).
+
+One request (``/api/people``, readable by every user) answers all of them; the first line of an
+error says which people there are, so a typo is fixed without another command.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import CliError, ExitCode
+
+if TYPE_CHECKING:
+    from .api import ApiClient
+
+
+def _label(person: dict[str, Any]) -> str:
+    return f"{person.get('name')} <{person.get('email')}>"
+
+
+def match_person(people: list[dict[str, Any]], who: str) -> dict[str, Any]:
+    """The one person ``who`` names: an id, an e-mail, a name, or the start of one name.
+
+    Nobody → exit 3; several (two people with one name) → exit 2, naming them.
+    """
+    wanted = who.strip()
+    folded = wanted.casefold()
+    if wanted.isdigit():
+        found = [p for p in people if int(p["id"]) == int(wanted)]
+    elif "@" in wanted:
+        found = [p for p in people if str(p.get("email", "")).casefold() == folded]
+    else:
+        found = [p for p in people if str(p.get("name", "")).casefold() == folded]
+        if not found:
+            found = [p for p in people if str(p.get("name", "")).casefold().startswith(folded)]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        names = ", ".join(_label(p) for p in found)
+        raise CliError(
+            f"{who!r} could be {names}; say which with an e-mail or an id", ExitCode.USAGE
+        )
+    known = ", ".join(_label(p) for p in people) or "nobody yet"
+    raise CliError(f"no one called {who!r} (people: {known})", ExitCode.NOT_FOUND)
+
+
+async def person_id(api: ApiClient, who: str) -> int:
+    """``me``, an id, an e-mail or a name → that user's id."""
+    if who.strip().casefold() == "me":
+        return int((await api.me.show())["id"])
+    return int(match_person(await api.users.people(), who)["id"])
+
+
+def assignee_label(ticket: dict[str, Any]) -> str | None:
+    """Who a ticket is assigned to, for people: a name, ``agent``, or None."""
+    assignee = ticket.get("assignee")
+    if assignee is None or assignee == "agent":
+        return assignee
+    return str(ticket.get("assignee_name") or f"user {assignee}")
