@@ -71,10 +71,12 @@ class PlanEvents(SessionEvents):
     def __init__(self, plan_id: int) -> None:
         self.plan_id = plan_id
 
-    def text_delta(self, session_id: int, text: str) -> Payload | None:
+    def text_delta(self, session_id: int, text: str, block: int | None = None) -> Payload | None:
         return PlanDelta(plan_id=self.plan_id, session_id=session_id, text=text)
 
-    def thinking_delta(self, session_id: int, text: str) -> Payload | None:
+    def thinking_delta(
+        self, session_id: int, text: str, block: int | None = None
+    ) -> Payload | None:
         return None
 
     def tool_call(
