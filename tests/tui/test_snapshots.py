@@ -224,7 +224,9 @@ def test_ticket_after_a_stopped_run(
     assert snap_compare(app, run_before=run_before, terminal_size=size)
 
 
+@pytest.mark.parametrize("size", [SIZE, (80, 24)], ids=["120x34", "80x24"])
 def test_diff_review(
+    size: tuple[int, int],
     snap_compare: Snap,
     http: httpx.Client,
     git_repo: Path,
@@ -251,7 +253,7 @@ def test_diff_review(
         await pilot.press("down", "down", "down", "v", "down")
         await settled(pilot)
 
-    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+    assert snap_compare(app, run_before=run_before, terminal_size=size)
 
 
 def test_plans(

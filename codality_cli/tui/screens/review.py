@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from codality_cli.api import ApiClient
 
 REVIEW_ACTIONS = frozenset({"approve", "request_changes", "merge", "discard"})
+NO_PENDING = "c: comment on a line · v: mark a range first"
+# Below this width the footer drops its command-palette hint so every key fits (80×24).
+WIDE_FOOTER = 100
 
 
 def file_label(diff: FileDiff) -> Text:
@@ -106,8 +109,8 @@ class ReviewScreen(LiveScreen):
                 yield Static("", id="outcome")
                 yield DiffView(id="diff")
                 yield Static("", id="conflicts")
-                yield Static("no pending comments", id="pending")
-        yield Footer()
+                yield Static(NO_PENDING, id="pending")
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.slug} #{self.number} · review"
@@ -149,6 +152,7 @@ class ReviewScreen(LiveScreen):
         banner = self.query_one("#outcome", Static)
         banner.update(Text(self.no_review, style="bold"))
         banner.add_class("-visible")
+        self.query_one("#pending", Static).update("")
         self.sub_title = f"{self.slug} #{self.number} · {outcome or 'no work yet'}"
         self.refresh_bindings()
         return merged if outcome and outcome != "discarded" else None
@@ -204,8 +208,11 @@ class ReviewScreen(LiveScreen):
         count = len(self.pending)
         noun = "comment" if count == 1 else "comments"
         self.query_one("#pending", Static).update(
-            f"{count} pending {noun} — a: approve · R: request changes" if count else ""
+            f"{count} pending {noun} — a: approve · R: request changes" if count else NO_PENDING
         )
+
+    def on_resize(self) -> None:
+        self.query_one(Footer).show_command_palette = self.size.width >= WIDE_FOOTER
 
     # ---- review, merge, discard ------------------------------------------------------------
 

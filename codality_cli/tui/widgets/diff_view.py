@@ -52,7 +52,8 @@ class DiffView(OptionList):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Next line", key_display="↓/j", show=False),
         Binding("k", "cursor_up", "Previous line", key_display="↑/k", show=False),
-        Binding("v", "toggle_range", "Range"),
+        # Said under the diff instead of in the footer, which must fit 80 columns.
+        Binding("v", "toggle_range", "Range", show=False),
         Binding("c", "comment", "Comment"),
     ]
 
