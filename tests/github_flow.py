@@ -46,6 +46,19 @@ async def connect(api: httpx.AsyncClient, fake: FakeGitHub, account: str = OWNER
     return dict(status.json())
 
 
+WIDGETS = f"{OWNER}/widgets"
+"""The repository ``linked_project`` makes by default."""
+TICKET_BRANCH = "codality/1-friendlier-greeting"
+"""Ticket #1's branch in the GitHub tests (its title is "Friendlier greeting")."""
+
+
+async def open_pr(api: httpx.AsyncClient, slug: str, number: int = 1) -> dict[str, Any]:
+    """Open the ticket's pull request (a real push to the fake GitHub)."""
+    response = await api.post(f"/api/projects/{slug}/tickets/{number}/pull-request", json={})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
 async def linked_project(
     api: httpx.AsyncClient, fake: FakeGitHub, repo: Path, name: str = "widgets"
 ) -> dict[str, Any]:

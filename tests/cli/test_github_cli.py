@@ -15,9 +15,15 @@ import pytest
 from tests.cli.conftest import Cli, codality
 from tests.conftest import attach_work, bearer_client, git
 from tests.fakes.github_server import FakeGitHub
-from tests.github_flow import OWNER, connect, linked_project, point_at, settle
+from tests.github_flow import (
+    OWNER,
+    WIDGETS,
+    connect,
+    linked_project,
+    point_at,
+    settle,
+)
 
-FULL = f"{OWNER}/widgets"
 BROWSER = Path(__file__).resolve().parents[1] / "fakes" / "browser.py"
 
 
@@ -81,22 +87,22 @@ def test_repos_detect_link_unlink_and_events(
 ) -> None:
     p = ("-p", linked["slug"])
     repos = cli("github", "repos")
-    assert repos.exit_code == 0 and repos.stdout.startswith(f"{FULL}\ttrue\tmain\t")
+    assert repos.exit_code == 0 and repos.stdout.startswith(f"{WIDGETS}\ttrue\tmain\t")
     created = cli("github", "create-repo", "gadgets", "--json")
     assert created.exit_code == 0, created.stderr
     assert created.json()["full_name"] == f"{OWNER}/gadgets"
     detected = cli(*p, "github", "detect-remote")
-    assert detected.stdout == f"{FULL}\n"
+    assert detected.stdout == f"{WIDGETS}\n"
     ssh = cli("github", "detect-remote", "--url", "git@github.com:acme/x.git", "--json").json()
     assert ssh["full_name"] == "acme/x"
     refused = cli(*p, "github", "unlink")
     assert refused.exit_code == 2 and "--yes" in refused.stderr
     assert cli(*p, "github", "unlink", "--yes").exit_code == 0
-    relinked = cli(*p, "github", "link", FULL)
-    assert relinked.exit_code == 0 and f"linked {linked['slug']} to {FULL}" in relinked.stderr
+    relinked = cli(*p, "github", "link", WIDGETS)
+    assert relinked.exit_code == 0 and f"linked {linked['slug']} to {WIDGETS}" in relinked.stderr
     bad = cli(*p, "github", "link", "nope")
     assert bad.exit_code == 2 and "OWNER/REPO" in bad.stderr
-    fake_github.push_commit(FULL, "main", {"x.txt": "x\n"})
+    fake_github.push_commit(WIDGETS, "main", {"x.txt": "x\n"})
     settle(cli.server, fake_github)
     events = cli(*p, "github", "events", "--json").json()
     assert events and events[0]["event"] == "push"
@@ -112,11 +118,11 @@ def test_pr_commands(
     opened = cli(*p, "pr", "create", "1")
     assert opened.exit_code == 0, opened.stderr
     assert "opened pull request #1 for #1" in opened.stderr
-    head = fake_github.pull(FULL, 1).head_sha
-    fake_github.ci(FULL, head, "test", "success")
-    fake_github.ci(FULL, head, "lint", "failure")
-    fake_github.ci(FULL, head, "build")
-    fake_github.review(FULL, 1, "alice", "changes_requested", "Keep hello.")
+    head = fake_github.pull(WIDGETS, 1).head_sha
+    fake_github.ci(WIDGETS, head, "test", "success")
+    fake_github.ci(WIDGETS, head, "lint", "failure")
+    fake_github.ci(WIDGETS, head, "build")
+    fake_github.review(WIDGETS, 1, "alice", "changes_requested", "Keep hello.")
     settle(cli.server, fake_github)
     status = cli(*p, "pr", "status", "1")
     assert status.exit_code == 0, status.stderr
@@ -127,7 +133,7 @@ def test_pr_commands(
     listed = cli(*p, "pr", "list")
     assert listed.stdout.startswith("1\t1\topen\t✓1 ✗1 ●1\tchanges_requested\t")
     assert cli(*p, "pr", "show", "1", "--json").json()["number"] == 1
-    fake_github.comment(FULL, 1, "bob", "Nice work")
+    fake_github.comment(WIDGETS, 1, "bob", "Nice work")
     settle(cli.server, fake_github)
     comments = cli(*p, "pr", "comments", "1")
     assert "issue\tbob\t" in comments.stdout and "review\talice\t" in comments.stdout
@@ -135,7 +141,7 @@ def test_pr_commands(
     updated = cli(*p, "pr", "update", "1", "--json")
     assert updated.exit_code == 0 and updated.json()["head_sha"] != head
     # GitHub refuses: exit 6 with GitHub's reason.
-    fake_github.required_checks[FULL.lower()] = ["test"]
+    fake_github.required_checks[WIDGETS.lower()] = ["test"]
     refused = cli(*p, "pr", "merge", "1")
     assert refused.exit_code == 6
     assert 'Required status check "test" is expected' in refused.stderr

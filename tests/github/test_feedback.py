@@ -13,9 +13,14 @@ import pytest
 from tests.conftest import RunningServer, create_ticket, git
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 from tests.fakes.github_server import FakeGitHub
-from tests.github_flow import OWNER, connect, eventually, linked_project, settle
+from tests.github_flow import (
+    WIDGETS,
+    connect,
+    eventually,
+    linked_project,
+    settle,
+)
 
-FULL = f"{OWNER}/widgets"
 ANNOTATION = {
     "path": "src/app.py",
     "start_line": 2,
@@ -56,7 +61,7 @@ async def start_and_open_pr(
 
     async def opened() -> Any:
         settle(server, fake)
-        return fake.pulls.get(FULL.lower(), {}).get(1)
+        return fake.pulls.get(WIDGETS.lower(), {}).get(1)
 
     return await eventually(opened, what="the PR to open")
 
@@ -66,7 +71,7 @@ async def new_head(server: RunningServer, fake: FakeGitHub, old: str) -> str:
 
     async def moved() -> str | None:
         settle(server, fake)
-        head = fake.pull(FULL, 1).head_sha
+        head = fake.pull(WIDGETS, 1).head_sha
         return head if head != old else None
 
     return str(await eventually(moved, what="the fix to be pushed"))
@@ -105,13 +110,13 @@ async def test_protected_mode_end_to_end(
     fake_anthropic.script(*fix(1), *fix(2))
     pull = await start_and_open_pr(server, agent_api, fake_github, slug)
     first_head = pull.head_sha
-    assert "fix1.txt" in git(fake_github.repo(FULL).path, "ls-tree", "--name-only", first_head)
+    assert "fix1.txt" in git(fake_github.repo(WIDGETS).path, "ls-tree", "--name-only", first_head)
     agent_checks = [r for r in fake_github.check_runs.values() if r.name == "codality/agent"]
     assert agent_checks and agent_checks[-1].conclusion == "success"
     # CI fails: the agent gets the output and annotations and pushes a fix.
-    fake_github.ci(FULL, first_head, "lint", "success")
+    fake_github.ci(WIDGETS, first_head, "lint", "success")
     fake_github.ci(
-        FULL,
+        WIDGETS,
         first_head,
         "test",
         "failure",
@@ -125,7 +130,7 @@ async def test_protected_mode_end_to_end(
     assert "FAILED tests/test_app.py::test_greet" in brief
     assert "src/app.py:2 [failure] AssertionError: expected 'hello Bob'" in brief
     assert "### lint" not in brief
-    comments = fake_github.bot_comments(FULL, 1)
+    comments = fake_github.bot_comments(WIDGETS, 1)
     assert any(
         c.startswith("🔄 Working on this — triggered by CI failure (test)")
         and "🔄 CI auto-fix attempt 1/3" in c
@@ -135,14 +140,14 @@ async def test_protected_mode_end_to_end(
 
     async def done_comment() -> bool:
         settle(server, fake_github)
-        return any(c.startswith("✅ Done, pushed") for c in fake_github.bot_comments(FULL, 1))
+        return any(c.startswith("✅ Done, pushed") for c in fake_github.bot_comments(WIDGETS, 1))
 
     await eventually(done_comment, what="the completion comment")
     # CI passes on the fix; someone merges on GitHub; the ticket is done and cleaned up.
-    fake_github.ci(FULL, fixed_head, "test", "success")
+    fake_github.ci(WIDGETS, fixed_head, "test", "success")
     settle(server, fake_github)
     assert len(await sessions(agent_api, slug)) == 2
-    merged = fake_github.merge_pull(FULL, 1, by="alice")
+    merged = fake_github.merge_pull(WIDGETS, 1, by="alice")
     settle(server, fake_github)
     ticket = (await agent_api.get(f"/api/projects/{slug}/tickets/1")).json()
     assert ticket["status"] == "done" and ticket["worktree_path"] is None
@@ -160,31 +165,31 @@ async def test_three_failing_ci_runs_stop_the_loop_until_a_person_resets_it(
     slug = protected["slug"]
     fake_anthropic.script(*fix(0), *fix(1), *fix(2), *fix(3), *fix(4))
     await start_and_open_pr(server, agent_api, fake_github, slug)
-    head = fake_github.pull(FULL, 1).head_sha
+    head = fake_github.pull(WIDGETS, 1).head_sha
     for attempt in (1, 2, 3):
-        fake_github.ci(FULL, head, "test", "failure", summary=f"still failing {attempt}")
+        fake_github.ci(WIDGETS, head, "test", "failure", summary=f"still failing {attempt}")
         await idle_with(server, agent_api, fake_github, slug, 1 + attempt)
         assert any(
-            f"CI auto-fix attempt {attempt}/3" in c for c in fake_github.bot_comments(FULL, 1)
+            f"CI auto-fix attempt {attempt}/3" in c for c in fake_github.bot_comments(WIDGETS, 1)
         )
         head = await new_head(server, fake_github, head)
-    fake_github.ci(FULL, head, "test", "failure", summary="still failing 4")
+    fake_github.ci(WIDGETS, head, "test", "failure", summary="still failing 4")
     settle(server, fake_github)
     assert len(await sessions(agent_api, slug)) == 4  # no fourth fix
-    last = fake_github.bot_comments(FULL, 1)[-1]
+    last = fake_github.bot_comments(WIDGETS, 1)[-1]
     assert last.startswith("🛑 I tried 3 fixes and CI still fails (test)")
     assert (await agent_api.get(f"/api/projects/{slug}/tickets/1")).json()["status"] == "in_review"
     # Our own check runs and bots never start anything.
-    fake_github.comment(FULL, 1, "ci-helper[bot]", "Please fix")
+    fake_github.comment(WIDGETS, 1, "ci-helper[bot]", "Please fix")
     settle(server, fake_github)
     assert len(await sessions(agent_api, slug)) == 4
     # A person asks for a retry: the re-run's failure gets a fresh budget.
-    fake_github.comment(FULL, 1, "alice", "/codality retry")
+    fake_github.comment(WIDGETS, 1, "alice", "/codality retry")
     settle(server, fake_github)
-    fake_github.ci(FULL, head, "test", "failure", summary="re-run")
+    fake_github.ci(WIDGETS, head, "test", "failure", summary="re-run")
     found = await idle_with(server, agent_api, fake_github, slug, 5)
     assert found[0]["trigger"] == "ci"
-    assert any("CI auto-fix attempt 1/3" in c for c in fake_github.bot_comments(FULL, 1)[-3:])
+    assert any("CI auto-fix attempt 1/3" in c for c in fake_github.bot_comments(WIDGETS, 1)[-3:])
 
 
 async def test_comments_and_requested_changes_start_the_agent(
@@ -197,16 +202,16 @@ async def test_comments_and_requested_changes_start_the_agent(
     slug = protected["slug"]
     fake_anthropic.script(*fix(0), *fix(1), *fix(2))
     await start_and_open_pr(server, agent_api, fake_github, slug)
-    fake_github.comment(FULL, 1, "alice", "Please add a changelog line.")
+    fake_github.comment(WIDGETS, 1, "alice", "Please add a changelog line.")
     found = await idle_with(server, agent_api, fake_github, slug, 2)
     assert found[0]["trigger"] == "comment"
     assert "Please add a changelog line." in str(fake_anthropic.requests[-2]["messages"][0])
     assert any(
         c.startswith("🔄 Working on this — triggered by a comment from @alice")
-        for c in fake_github.bot_comments(FULL, 1)
+        for c in fake_github.bot_comments(WIDGETS, 1)
     )
     fake_github.review(
-        FULL,
+        WIDGETS,
         1,
         "bob",
         "changes_requested",
@@ -217,7 +222,7 @@ async def test_comments_and_requested_changes_start_the_agent(
     assert found[0]["trigger"] == "review"
     brief = str(fake_anthropic.requests[-2]["messages"][0])
     assert "Two things." in brief and "fix0.txt:1: Say why." in brief
-    assert any("triggered by a review from @bob" in c for c in fake_github.bot_comments(FULL, 1))
+    assert any("triggered by a review from @bob" in c for c in fake_github.bot_comments(WIDGETS, 1))
 
 
 async def test_discard_in_protected_mode_closes_the_pr(
@@ -235,4 +240,4 @@ async def test_discard_in_protected_mode_closes_the_pr(
         f"/api/projects/{slug}/tickets/1/worktree/discard", json={"cancel": True}
     )
     assert discarded.status_code == 200, discarded.text
-    assert fake_github.pull(FULL, 1).state == "closed"
+    assert fake_github.pull(WIDGETS, 1).state == "closed"

@@ -7,43 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.conftest import RunningServer, assert_error, attach_work, create_ticket, git
+from tests.conftest import RunningServer, assert_error, create_ticket, git
 from tests.fakes.github_server import FakeGitHub
-from tests.github_flow import OWNER, connect, linked_project, settle
-
-FULL = f"{OWNER}/widgets"
-BRANCH = "codality/1-friendlier-greeting"
-
-
-@pytest.fixture
-async def linked(
-    server: RunningServer, api: httpx.AsyncClient, fake_github: FakeGitHub, git_repo: Path
-) -> dict[str, Any]:
-    await connect(api, fake_github)
-    return await linked_project(api, fake_github, git_repo)
-
-
-@pytest.fixture
-async def ticket(
-    server: RunningServer,
-    api: httpx.AsyncClient,
-    linked: dict[str, Any],
-    git_repo: Path,
-    tmp_path: Path,
-) -> dict[str, Any]:
-    created = await create_ticket(
-        api, linked["slug"], title="Friendlier greeting", description="Say hi, not hello."
-    )
-    attach_work(server, created, git_repo, tmp_path / "wt", BRANCH)
-    return created
-
-
-async def open_pr(api: httpx.AsyncClient, slug: str, number: int = 1) -> dict[str, Any]:
-    response = await api.post(f"/api/projects/{slug}/tickets/{number}/pull-request", json={})
-    assert response.status_code == 201, response.text
-    return dict(response.json())
+from tests.github_flow import (
+    TICKET_BRANCH,
+    WIDGETS,
+    open_pr,
+    settle,
+)
 
 
 async def test_pr_is_opened_with_a_real_push(
@@ -57,13 +29,13 @@ async def test_pr_is_opened_with_a_real_push(
 ) -> None:
     slug = linked["slug"]
     pr = await open_pr(api, slug)
-    assert pr["number"] == 1 and pr["state"] == "open" and pr["head_branch"] == BRANCH
+    assert pr["number"] == 1 and pr["state"] == "open" and pr["head_branch"] == TICKET_BRANCH
     # The branch (with the uncommitted notes, committed for the PR) is on GitHub for real.
-    bare = fake_github.repo(FULL).path
-    tip = git(bare, "rev-parse", f"refs/heads/{BRANCH}").strip()
+    bare = fake_github.repo(WIDGETS).path
+    tip = git(bare, "rev-parse", f"refs/heads/{TICKET_BRANCH}").strip()
     assert tip == pr["head_sha"] == git(tmp_path / "wt", "rev-parse", "HEAD").strip()
     assert "notes.md" in git(bare, "ls-tree", "--name-only", tip)
-    pull = fake_github.pull(FULL, 1)
+    pull = fake_github.pull(WIDGETS, 1)
     assert pull.title == "Friendlier greeting (#1)" and "Say hi, not hello." in pull.body
     assert pull.base == "main"
     # The token went over HTTP only: not in .git/config of the repository or the worktree.
@@ -103,10 +75,10 @@ async def test_status_counts_checks_and_review_state(
     slug = linked["slug"]
     pr = await open_pr(api, slug)
     sha = pr["head_sha"]
-    fake_github.ci(FULL, sha, "test", "success")
-    fake_github.ci(FULL, sha, "lint", "failure", summary="E501 line too long")
-    fake_github.ci(FULL, sha, "build")
-    fake_github.review(FULL, 1, "alice", "approved", "LGTM")
+    fake_github.ci(WIDGETS, sha, "test", "success")
+    fake_github.ci(WIDGETS, sha, "lint", "failure", summary="E501 line too long")
+    fake_github.ci(WIDGETS, sha, "build")
+    fake_github.review(WIDGETS, 1, "alice", "approved", "LGTM")
     status = (await api.get(f"/api/projects/{slug}/tickets/1/pull-request/status")).json()
     assert status["counts"] == {"passed": 1, "failed": 1, "pending": 1}
     assert status["review_state"] == "approved"
@@ -130,9 +102,9 @@ async def test_comments_are_synced_and_stored(
 ) -> None:
     slug = linked["slug"]
     await open_pr(api, slug)
-    fake_github.comment(FULL, 1, "alice", "Could you keep the exclamation mark?")
+    fake_github.comment(WIDGETS, 1, "alice", "Could you keep the exclamation mark?")
     fake_github.review(
-        FULL,
+        WIDGETS,
         1,
         "bob",
         "changes_requested",
@@ -164,7 +136,7 @@ async def test_update_pushes_new_work(
     assert updated.status_code == 200, updated.text
     head = updated.json()["head_sha"]
     assert head != first["head_sha"]
-    assert fake_github.pull(FULL, 1).head_sha == head
+    assert fake_github.pull(WIDGETS, 1).head_sha == head
     settle(server, fake_github)
 
 
@@ -183,7 +155,7 @@ async def test_merge_on_github_finishes_the_ticket(
     assert merged.status_code == 200, merged.text
     body = merged.json()
     assert body["merged"] and body["method"] == "merge"
-    github_main = git(fake_github.repo(FULL).path, "rev-parse", "main").strip()
+    github_main = git(fake_github.repo(WIDGETS).path, "rev-parse", "main").strip()
     assert body["sha"] == github_main
     settle(server, fake_github)
     # Ticket done, worktree gone, the local main (and its checkout) fast-forwarded.
@@ -207,8 +179,8 @@ async def test_github_refusing_a_merge_is_a_409_with_its_reason(
 ) -> None:
     slug = linked["slug"]
     pr = await open_pr(api, slug)
-    fake_github.required_checks[FULL.lower()] = ["test"]
-    fake_github.ci(FULL, pr["head_sha"], "test", "failure")
+    fake_github.required_checks[WIDGETS.lower()] = ["test"]
+    fake_github.ci(WIDGETS, pr["head_sha"], "test", "failure")
     refused = await api.post(f"/api/projects/{slug}/tickets/1/pull-request/merge", json={})
     error = assert_error(refused, 409)
     assert 'Required status check "test" is failing' in error["message"]
@@ -235,7 +207,7 @@ async def test_protected_projects_refuse_local_merges_and_discard_closes_the_pr(
     )
     assert discarded.status_code == 200, discarded.text
     assert discarded.json()["pull_request_closed"] == 1
-    assert fake_github.pull(FULL, 1).state == "closed"
+    assert fake_github.pull(WIDGETS, 1).state == "closed"
     settle(server, fake_github)
     got = (await api.get(f"/api/projects/{slug}/tickets/1")).json()
     assert got["status"] == "cancelled" and got["pull_request"]["state"] == "closed"

@@ -10,9 +10,12 @@ import pytest
 
 from tests.conftest import RunningServer, attach_work, create_ticket
 from tests.fakes.github_server import FakeGitHub
-from tests.github_flow import OWNER, connect, linked_project, settle
-
-FULL = f"{OWNER}/widgets"
+from tests.github_flow import (
+    WIDGETS,
+    connect,
+    linked_project,
+    settle,
+)
 
 
 async def test_tokens_never_leak(
@@ -50,9 +53,9 @@ async def test_tokens_never_leak(
         ("GET", f"/api/projects/{slug}/pull-requests"),
     ):
         assert (await call(method, path)).status_code == 200, path
-    fake_github.comment(FULL, 1, "alice", "/codality status")
+    fake_github.comment(WIDGETS, 1, "alice", "/codality status")
     # A push to main makes the server fetch with a token and rebase.
-    fake_github.push_commit(FULL, "main", {"NEW.md": "new\n"})
+    fake_github.push_commit(WIDGETS, "main", {"NEW.md": "new\n"})
     settle(server, fake_github)
     assert (await call("POST", f"{base}/merge", json={})).status_code == 200
     settle(server, fake_github)

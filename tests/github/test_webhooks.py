@@ -16,25 +16,20 @@ from codality_server.http.keys import SERVICES
 from codality_server.settings import ServerSettings
 from tests.conftest import (
     RunningServer,
-    attach_work,
     bearer_client,
     create_ticket,
     git,
     start_server,
 )
 from tests.fakes.github_server import FakeGitHub
-from tests.github_flow import OWNER, connect, linked_project, settle
-
-FULL = f"{OWNER}/widgets"
-BRANCH = "codality/1-friendlier-greeting"
-
-
-@pytest.fixture
-async def linked(
-    server: RunningServer, api: httpx.AsyncClient, fake_github: FakeGitHub, git_repo: Path
-) -> dict[str, Any]:
-    await connect(api, fake_github)
-    return await linked_project(api, fake_github, git_repo)
+from tests.github_flow import (
+    OWNER,
+    TICKET_BRANCH,
+    WIDGETS,
+    connect,
+    open_pr,
+    settle,
+)
 
 
 @pytest.fixture
@@ -43,16 +38,12 @@ async def with_pr(
     api: httpx.AsyncClient,
     fake_github: FakeGitHub,
     linked: dict[str, Any],
-    git_repo: Path,
-    tmp_path: Path,
+    ticket: dict[str, Any],
 ) -> dict[str, Any]:
     """Ticket #1 with work and an open PR #1; every webhook so far processed."""
-    ticket = await create_ticket(api, linked["slug"], title="Friendlier greeting")
-    attach_work(server, ticket, git_repo, tmp_path / "wt", BRANCH)
-    opened = await api.post(f"/api/projects/{linked['slug']}/tickets/1/pull-request", json={})
-    assert opened.status_code == 201, opened.text
+    opened = await open_pr(api, linked["slug"])
     settle(server, fake_github)
-    return dict(opened.json())
+    return opened
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -111,7 +102,7 @@ async def test_a_repeated_delivery_is_answered_and_skipped(
     with_pr: dict[str, Any],
 ) -> None:
     slug = linked["slug"]
-    fake_github.close_pull(FULL, 1)
+    fake_github.close_pull(WIDGETS, 1)
     settle(server, fake_github)
     closed = next(
         d
@@ -156,13 +147,13 @@ async def test_merged_pr_finishes_the_ticket(
     git_repo: Path,
     tmp_path: Path,
 ) -> None:
-    sha = fake_github.merge_pull(FULL, 1, by="alice")
+    sha = fake_github.merge_pull(WIDGETS, 1, by="alice")
     settle(server, fake_github)
     ticket = await ticket_of(api, linked["slug"])
     assert ticket["status"] == "done" and ticket["worktree_path"] is None
     assert not (tmp_path / "wt").exists()
     assert git(git_repo, "rev-parse", "main").strip() == sha
-    assert BRANCH not in git(git_repo, "branch", "--list")
+    assert TICKET_BRANCH not in git(git_repo, "branch", "--list")
     row = next(
         r for r in await log(api) if r["event"] == "pull_request" and r["action"] == "closed"
     )
@@ -176,7 +167,7 @@ async def test_closed_pr_cancels_the_ticket(
     linked: dict[str, Any],
     with_pr: dict[str, Any],
 ) -> None:
-    fake_github.close_pull(FULL, 1)
+    fake_github.close_pull(WIDGETS, 1)
     settle(server, fake_github)
     ticket = await ticket_of(api, linked["slug"])
     assert ticket["status"] == "cancelled" and ticket["pull_request"]["state"] == "closed"
@@ -206,7 +197,9 @@ async def test_push_to_default_syncs_and_rebases_open_worktrees(
         )
     )
     before_second = git(other, "rev-parse", "HEAD").strip()
-    pushed = fake_github.push_commit(FULL, "main", {"README.md": "# Theirs\n", "NEW.md": "new\n"})
+    pushed = fake_github.push_commit(
+        WIDGETS, "main", {"README.md": "# Theirs\n", "NEW.md": "new\n"}
+    )
     settle(server, fake_github)
     # Local main follows GitHub, and the checkout got the files.
     assert git(git_repo, "rev-parse", "main").strip() == pushed
@@ -230,8 +223,8 @@ async def test_push_to_another_branch_is_logged_and_ignored(
     linked: dict[str, Any],
     git_repo: Path,
 ) -> None:
-    git(fake_github.repo(FULL).path, "branch", "feature", "main")
-    fake_github.push_commit(FULL, "feature", {"x.txt": "x\n"})
+    git(fake_github.repo(WIDGETS).path, "branch", "feature", "main")
+    fake_github.push_commit(WIDGETS, "feature", {"x.txt": "x\n"})
     settle(server, fake_github)
     row = next(r for r in await log(api) if r["event"] == "push")
     assert row["status"] == "ignored" and "refs/heads/feature" in row["result"]
@@ -251,7 +244,7 @@ async def test_check_runs_update_the_pr_and_the_card(
 
         events.extend(e for e in server.app[BUS]._ring if e.type == "pr:updated")
 
-    run = fake_github.ci(FULL, with_pr["head_sha"], "test")
+    run = fake_github.ci(WIDGETS, with_pr["head_sha"], "test")
     settle(server, fake_github)
     card = (await ticket_of(api, linked["slug"]))["pull_request"]
     assert card["checks"] == {"passed": 0, "failed": 0, "pending": 1}
@@ -270,7 +263,7 @@ async def test_check_runs_update_the_pr_and_the_card(
 async def _suite(fake: FakeGitHub) -> None:
     fake._send(
         "check_suite",
-        fake.repo(FULL),
+        fake.repo(WIDGETS),
         {"action": "completed", "check_suite": {"conclusion": "failure"}},
     )
 
@@ -287,25 +280,25 @@ async def test_slash_commands_and_ordinary_comments(
     pulls = server.app[SERVICES].pull_requests
     pr = server.call(pulls.find(with_pr["ticket_id"]))
     server.call(pulls.set_retry_count(pr, 2))
-    fake_github.comment(FULL, 1, "alice", "/codality status")
+    fake_github.comment(WIDGETS, 1, "alice", "/codality status")
     settle(server, fake_github)
-    replies = fake_github.bot_comments(FULL, 1)
+    replies = fake_github.bot_comments(WIDGETS, 1)
     assert "CI auto-fix attempts: 2/3" in replies[-1] and "Ticket:" in replies[-1]
-    fake_github.comment(FULL, 1, "alice", "/codality retry\nflaky runner")
+    fake_github.comment(WIDGETS, 1, "alice", "/codality retry\nflaky runner")
     settle(server, fake_github)
-    assert "counter reset" in fake_github.bot_comments(FULL, 1)[-1]
+    assert "counter reset" in fake_github.bot_comments(WIDGETS, 1)[-1]
     assert server.call(pulls.find(with_pr["ticket_id"])).auto_retry_count == 0
-    fake_github.comment(FULL, 1, "alice", "/codality dance")
+    fake_github.comment(WIDGETS, 1, "alice", "/codality dance")
     settle(server, fake_github)
-    reply = fake_github.bot_comments(FULL, 1)[-1]
+    reply = fake_github.bot_comments(WIDGETS, 1)[-1]
     assert "Unknown command `/codality dance`" in reply
     assert "/codality retry" in reply and "/codality status" in reply
     # An ordinary human comment is stored and resets the counter; a bot's is ignored.
     server.call(pulls.set_retry_count(server.call(pulls.find(with_pr["ticket_id"])), 3))
-    fake_github.comment(FULL, 1, "dependabot[bot]", "Bump!")
+    fake_github.comment(WIDGETS, 1, "dependabot[bot]", "Bump!")
     settle(server, fake_github)
     assert server.call(pulls.find(with_pr["ticket_id"])).auto_retry_count == 3
-    fake_github.comment(FULL, 1, "alice", "Please keep hello.")
+    fake_github.comment(WIDGETS, 1, "alice", "Please keep hello.")
     settle(server, fake_github)
     assert server.call(pulls.find(with_pr["ticket_id"])).auto_retry_count == 0
     rows = await log(api)
@@ -326,10 +319,10 @@ async def test_reviews_set_the_review_state(
 
     pulls = server.app[SERVICES].pull_requests
     server.call(pulls.set_retry_count(server.call(pulls.find(with_pr["ticket_id"])), 3))
-    fake_github.review(FULL, 1, "bob", "commented", "Hmm.")
+    fake_github.review(WIDGETS, 1, "bob", "commented", "Hmm.")
     settle(server, fake_github)
     assert (await ticket_of(api, linked["slug"]))["pull_request"]["review_state"] == "pending"
-    fake_github.review(FULL, 1, "bob", "changes_requested", "Please rename.")
+    fake_github.review(WIDGETS, 1, "bob", "changes_requested", "Please rename.")
     settle(server, fake_github)
     card = (await ticket_of(api, linked["slug"]))["pull_request"]
     assert card["review_state"] == "changes_requested"
@@ -362,8 +355,8 @@ async def test_a_delivery_waiting_at_a_stop_runs_at_the_next_start(
     """Answered but not yet worked on (the repository was busy) when the server stopped: the
     body was kept, so the next start does the work."""
     webhooks = server.app[SERVICES].webhooks
-    server.call(webhooks.repository_lock(FULL).acquire())  # the repository's turn is taken
-    sha = fake_github.merge_pull(FULL, 1, by="alice")
+    server.call(webhooks.repository_lock(WIDGETS).acquire())  # the repository's turn is taken
+    sha = fake_github.merge_pull(WIDGETS, 1, by="alice")
     fake_github.wait_deliveries()
     closed = [r for r in await log(api) if r["action"] == "closed"]
     assert [r["status"] for r in closed] == ["received"]

@@ -14,12 +14,10 @@ from codality_cli.tui.screens.ticket import ticket_fields
 from codality_cli.tui.widgets.status_column import StatusColumn
 from tests.conftest import RunningServer, attach_work, create_ticket
 from tests.fakes.github_server import FakeGitHub
-from tests.github_flow import OWNER, connect, linked_project
+from tests.github_flow import WIDGETS, connect, linked_project
 
 from .conftest import SIZE, wait_until
 from .test_ticket import open_ticket
-
-FULL = f"{OWNER}/widgets"
 
 
 def card_text(app: CodalityApp, status: str, number: int) -> str:
@@ -65,7 +63,7 @@ async def test_card_and_ticket_screen_follow_the_pr_live(
         await wait_until(
             pilot, lambda: "PR #1 open ✓0 ✗0 ●0" in card_text(app, "backlog", ticket["number"])
         )
-        run = fake_github.ci(FULL, opened.json()["head_sha"], "test")
+        run = fake_github.ci(WIDGETS, opened.json()["head_sha"], "test")
         await wait_until(pilot, lambda: "●1" in card_text(app, "backlog", ticket["number"]))
         fake_github.ci_finish(run, "failure")
         await wait_until(pilot, lambda: "✗1 ●0" in card_text(app, "backlog", ticket["number"]))
@@ -75,5 +73,5 @@ async def test_card_and_ticket_screen_follow_the_pr_live(
             return str(screen.query_one("#fields", Static).render())
 
         await wait_until(pilot, lambda: "PR #1 open ✓0 ✗1 ●0" in fields())
-        fake_github.review(FULL, 1, "alice", "approved", "ok")
+        fake_github.review(WIDGETS, 1, "alice", "approved", "ok")
         await wait_until(pilot, lambda: "approved" in fields())
