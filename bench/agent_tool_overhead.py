@@ -14,27 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import tempfile
 from pathlib import Path
 
-from serving import agent_bench
+from serving import agent_bench, make_repo
 
 from codality_server.scripted.server import REQUESTS
-
-
-def make_repo(path: Path) -> None:
-    path.mkdir()
-    (path / "small.txt").write_text("".join(f"line {i}\n" for i in range(40)))
-    env = {
-        "GIT_AUTHOR_NAME": "b",
-        "GIT_AUTHOR_EMAIL": "b@x",
-        "GIT_COMMITTER_NAME": "b",
-        "GIT_COMMITTER_EMAIL": "b@x",
-        "PATH": "/usr/bin:/bin",
-    }
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "init"]):
-        subprocess.run(["git", *args], cwd=path, env=env, check=True)
 
 
 async def measure(calls: int, root: Path) -> list[float]:
@@ -61,7 +46,7 @@ def main() -> None:
     calls = parser.parse_args().calls
     with tempfile.TemporaryDirectory(prefix="codality-bench-agent-") as folder:
         root = Path(folder)
-        make_repo(root / "repo")
+        make_repo(root / "repo", {"small.txt": "".join(f"line {i}\n" for i in range(40))})
         gaps = asyncio.run(measure(calls, root))
     gaps.sort()
     median = statistics.median(gaps)

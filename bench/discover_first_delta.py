@@ -28,20 +28,6 @@ import httpx
 ANSWER = {"blocks": [{"type": "text", "text": "A short answer about the code, in a few words."}]}
 
 
-def make_repo(path: Path) -> None:
-    path.mkdir()
-    (path / "app.py").write_text("def greet(name):\n    return 'hello ' + name\n")
-    env = {
-        "GIT_AUTHOR_NAME": "b",
-        "GIT_AUTHOR_EMAIL": "b@x",
-        "GIT_COMMITTER_NAME": "b",
-        "GIT_COMMITTER_EMAIL": "b@x",
-        "PATH": "/usr/bin:/bin",
-    }
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "init"]):
-        subprocess.run(["git", *args], cwd=path, env=env, check=True)
-
-
 def serve_model(replies: int) -> None:
     """The model process: prints its URL; a line on stdin makes it print the stamps and exit."""
     from serving import serve
@@ -149,9 +135,11 @@ def main() -> None:
     if args.serve_model:
         serve_model(args.replies)
         return
+    from serving import make_repo
+
     with tempfile.TemporaryDirectory(prefix="codality-bench-discover-") as folder:
         root = Path(folder)
-        make_repo(root / "repo")
+        make_repo(root / "repo", {"app.py": "def greet(name):\n    return 'hello ' + name\n"})
         gaps = sorted(measure(args.replies, root))
     p99 = gaps[min(len(gaps) - 1, int(len(gaps) * 0.99))]
     print(

@@ -21,28 +21,13 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from serving import agent_bench, serve
-
-
-def make_repo(path: Path) -> None:
-    path.mkdir()
-    (path / "README.md").write_text("# bench\n")
-    env = {
-        "GIT_AUTHOR_NAME": "b",
-        "GIT_AUTHOR_EMAIL": "b@x",
-        "GIT_COMMITTER_NAME": "b",
-        "GIT_COMMITTER_EMAIL": "b@x",
-        "PATH": "/usr/bin:/bin",
-    }
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "init"]):
-        subprocess.run(["git", *args], cwd=path, env=env, check=True)
+from serving import agent_bench, make_repo, serve
 
 
 def drafts(count: int) -> list[dict[str, Any]]:
@@ -156,7 +141,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="codality-bench-plans-") as folder:
         root = Path(folder)
-        make_repo(root / "repo")
+        make_repo(root / "repo", {"README.md": "# bench\n"})
         http_ms, service_ms = asyncio.run(measure(args.rounds, args.drafts, root))
         first_ms, extract_ms = asyncio.run(measure_extract(args.rounds, args.extract_drafts, root))
     print(f"approve of a {args.drafts}-draft plan, {args.rounds} rounds each")

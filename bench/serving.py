@@ -15,6 +15,24 @@ import httpx
 from aiohttp import web
 
 
+def make_repo(path: Path, files: dict[str, str]) -> None:
+    """A fresh git repository at ``path`` with ``files`` (name → text) in its one commit."""
+    import subprocess
+
+    path.mkdir()
+    for name, text in files.items():
+        (path / name).write_text(text)
+    env = {
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@x",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@x",
+        "PATH": "/usr/bin:/bin",
+    }
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "init"]):
+        subprocess.run(["git", *args], cwd=path, env=env, check=True)
+
+
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
     """Start ``app`` on a free loopback port; returns its runner (to clean up) and base URL."""
     runner = web.AppRunner(app, access_log=None)
