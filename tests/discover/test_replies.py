@@ -198,6 +198,8 @@ async def test_a_second_message_while_a_reply_streams_is_a_409_and_cancel_ends_i
     fake_anthropic.script(text("word " * 200, delay_s=0.02), text("After the cancel."))
     conversation = await new_conversation(agent_api, project, "Busy")
     assert (await send(agent_api, project, conversation, "Talk a lot")).status_code == 202
+    while not fake_anthropic.requests:  # cancelled before it asked, the reply uses no answer
+        await asyncio.sleep(0.01)
     busy = await send(agent_api, project, conversation, "Another")
     assert_error(busy, 409, "conflict")
     cancel_url = url(project, f"/{conversation['id']}/cancel")
