@@ -15,8 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent_tool_overhead import make_repo
-from serving import agent_bench
+from serving import agent_bench, make_repo
 
 SLEEP = {"blocks": [{"type": "tool_use", "name": "bash", "input": {"command": "sleep 60"}}]}
 

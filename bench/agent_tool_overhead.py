@@ -46,7 +46,7 @@ def main() -> None:
     calls = parser.parse_args().calls
     with tempfile.TemporaryDirectory(prefix="codality-bench-agent-") as folder:
         root = Path(folder)
-        make_repo(root / "repo", {"small.txt": "".join(f"line {i}\n" for i in range(40))})
+        make_repo(root / "repo")
         gaps = asyncio.run(measure(calls, root))
     gaps.sort()
     median = statistics.median(gaps)

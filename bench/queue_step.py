@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from agent_tool_overhead import make_repo
-from serving import agent_bench
+from serving import agent_bench, make_repo
 
 
 def ticket_run(number: int) -> list[dict[str, Any]]:

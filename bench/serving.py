@@ -14,8 +14,10 @@ from typing import Any
 import httpx
 from aiohttp import web
 
+SMALL_FILE = {"small.txt": "".join(f"line {i}\n" for i in range(40))}
 
-def make_repo(path: Path, files: dict[str, str]) -> None:
+
+def make_repo(path: Path, files: dict[str, str] = SMALL_FILE) -> None:
     """A fresh git repository at ``path`` with ``files`` (name → text) in its one commit."""
     import subprocess
 
