@@ -12,7 +12,7 @@ complete -c codality -f
 complete -c codality -n '__codality_at \'codality\'' -a 'api' -d 'Call any endpoint and print the JSON answer (errors too, then exit...'
 complete -c codality -n '__codality_at \'codality\'' -a 'auth' -d 'Who you are signed in as, and where the session is kept.'
 complete -c codality -n '__codality_at \'codality\'' -a 'completion' -d 'Print the shell completion script for bash, zsh or fish.'
-complete -c codality -n '__codality_at \'codality\'' -a 'demo' -d 'See the whole product in one command: a sample repo, two tickets run...'
+complete -c codality -n '__codality_at \'codality\'' -a 'demo' -d 'See the whole product in one command: a sample repo, a plan the model...'
 complete -c codality -n '__codality_at \'codality\'' -a 'discover' -d 'Discovery: talk with the model about the code; confirm what it proposes.'
 complete -c codality -n '__codality_at \'codality\'' -a 'events' -d 'Print events as JSON lines until interrupted; reconnects and resumes...'
 complete -c codality -n '__codality_at \'codality\'' -a 'github' -d 'GitHub: the App connection, repositories, project links, webhooks.'

@@ -3,9 +3,10 @@
 It uses its own data dir (``<data>/demo``, so the user's key and projects are never touched),
 makes a small sample repository with the ``git`` CLI, starts the scripted Messages endpoint that
 ships with the server (as a subprocess: the CLI never imports the server), points the demo
-server's ``ANTHROPIC_BASE_URL`` at it, files two tickets, queues them and streams the agent's
-runs one after another (the same queue, loop and SDK real work uses), and shows the diff each
-run left on its ticket's branch.
+server's ``ANTHROPIC_BASE_URL`` at it, writes a plan that the model checks and splits into two
+ticket drafts, approves it, queues the tickets and streams the agent's runs one after another
+(the same plan, queue, loop and SDK real work uses), and shows the diff each run left on its
+ticket's branch.
 """
 
 from __future__ import annotations
@@ -41,20 +42,13 @@ SAMPLE_FILES = {
         '        self.assertEqual(greet("Ada"), "Hello, Ada")\n'
     ),
 }
-TICKETS = [
-    {
-        "title": "Greet people with an exclamation mark",
-        "description": '`greet("Ada")` should return `"Hello, Ada!"`, not `"Hello, Ada"`.',
-        "kind": "bug",
-        "priority": "high",
-    },
-    {
-        "title": "Say goodbye too",
-        "description": 'Add `farewell(name)` next to `greet`: `farewell("Ada")` is'
-        ' `"Goodbye, Ada!"`.',
-        "kind": "feature",
-    },
-]
+PLAN = {
+    "title": "Friendlier greeter",
+    "body": "# Friendlier greeter\n\n"
+    "`greet` should sound glad to see people: end the greeting with an exclamation mark.\n"
+    "Then add `farewell(name)` beside it, so the module can say goodbye too.\n\n"
+    "Both keep their `unittest` tests in `test_greeter.py` passing.\n",
+}
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Codality Demo",
     "GIT_AUTHOR_EMAIL": "demo@codality.invalid",
@@ -124,6 +118,24 @@ async def _project(api: ApiClient, repo: Path) -> str:
     return str(created["slug"])
 
 
+async def plan_demo(cli: CliContext, api: ApiClient, slug: str) -> list[int]:
+    """Write the plan, have it checked and split into drafts, approve it; the tickets' numbers."""
+    from .plan import readiness_lines
+
+    plan = await api.plans.create(slug, PLAN)
+    plan_id = int(plan["id"])
+    cli.streams.message(f"── plan {plan_id}: {plan['title']}")
+    verdict = await api.plans.check_ready(slug, plan_id)
+    cli.streams.message("checked: " + "\n".join(readiness_lines(verdict)))
+    drafts = (await api.plans.extract(slug, plan_id)).get("drafts") or []
+    cli.streams.message(f"the model split it into {len(drafts)} ticket drafts; approving the plan")
+    numbers = []
+    for ticket in await api.plans.approve(slug, plan_id):
+        numbers.append(int(ticket["number"]))
+        cli.streams.message(f"filed ticket #{ticket['number']}: {ticket['title']}")
+    return numbers
+
+
 DISCOVER_QUESTION = "What could we improve in greeter, and in what order?"
 
 
@@ -162,8 +174,9 @@ def demo(
         ),
     ] = False,
 ) -> None:
-    """See the whole product in one command: a sample repo, two tickets run by a scripted agent
-    through a work queue (or, with --discover, a discovery conversation)."""
+    """See the whole product in one command: a sample repo, a plan the model splits into two
+    tickets, run by a scripted agent through a work queue (or, with --discover, a discovery
+    conversation)."""
     cli = CliContext.of(ctx)
     if not cli.settings.is_local:
         raise CliError(
@@ -187,11 +200,7 @@ def demo(
             if discover:
                 await discover_demo(cli, api, slug)
                 return None
-            numbers = []
-            for fields in TICKETS:
-                ticket = await api.tickets.create(slug, fields)
-                numbers.append(int(ticket["number"]))
-                cli.streams.message(f"filed ticket #{ticket['number']}: {ticket['title']}")
+            numbers = await plan_demo(cli, api, slug)
             queue = await api.queues.create(slug, {"name": "Demo", "tickets": numbers})
             listed = " then ".join(f"#{n}" for n in numbers)
             cli.streams.message(f"queued {listed} as work queue {queue['id']}; starting it\n")

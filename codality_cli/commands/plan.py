@@ -229,11 +229,15 @@ def check(
     if output.as_json:
         output.json(output.select(verdict))
         return
+    cli.streams.write("\n".join(readiness_lines(verdict)) + "\n")
+
+
+def readiness_lines(verdict: dict[str, Any]) -> list[str]:
+    """A readiness verdict as lines: ready or not, why, and each thing missing."""
     lines = ["ready" if verdict.get("ready") else "not ready"]
     if verdict.get("explanation"):
         lines[0] += f": {verdict['explanation']}"
-    lines += [f"  missing: {item}" for item in verdict.get("missing") or []]
-    cli.streams.write("\n".join(lines) + "\n")
+    return lines + [f"  missing: {item}" for item in verdict.get("missing") or []]
 
 
 @app.command("extract")

@@ -1,4 +1,5 @@
-"""The scripted sessions ``codality demo`` plays, one after another through a work queue: fix a
+"""What ``codality demo`` plays: the fast model finds the plan ready, the model splits it into two
+ticket drafts, then the two agent sessions run one after another through a work queue: fix a
 small bug in the sample ``greeter`` repo, then add a ``farewell`` beside ``greet``.
 
 The sample repository is made by ``codality_cli/commands/demo.py``; the tool inputs below match
@@ -6,6 +7,8 @@ its files. Frames are paced a little so the run reads like a live one.
 """
 
 from __future__ import annotations
+
+import json
 
 from .server import Turn
 
@@ -24,7 +27,33 @@ def _use(name: str, **tool_input: object) -> dict[str, object]:
     return {"type": "tool_use", "name": name, "input": tool_input}
 
 
+DEMO_DRAFTS = [
+    {
+        "title": "Greet people with an exclamation mark",
+        "description": '`greet("Ada")` should return `"Hello, Ada!"`, not `"Hello, Ada"`;'
+        " update its test.",
+        "kind": "bug",
+        "priority": "high",
+        "depends_on": [],
+    },
+    {
+        "title": "Say goodbye too",
+        "description": 'Add `farewell(name)` next to `greet`: `farewell("Ada")` is'
+        ' `"Goodbye, Ada!"`, with a test.',
+        "kind": "feature",
+        "priority": "medium",
+        "depends_on": [1],
+    },
+]
+READINESS = {
+    "ready": True,
+    "explanation": "It says what changes in greeter and how the tests show it.",
+    "missing": [],
+}
+
 DEMO_SCRIPT: list[Turn] = [
+    _turn(_say(json.dumps(READINESS))),
+    _turn(_say("```json\n" + json.dumps(DEMO_DRAFTS, indent=1) + "\n```")),
     _turn(
         {
             "type": "thinking",

@@ -109,7 +109,7 @@ def test_stop_from_the_cli_ends_a_long_run(
     assert cli("-p", slug, "ticket", "watch", str(number)).exit_code == 7
 
 
-def test_demo_queues_its_tickets_runs_them_offline_and_shows_the_diffs(
+def test_demo_plans_queues_its_tickets_runs_them_offline_and_shows_the_diffs(
     server: RunningServer, tmp_path: Any
 ) -> None:
     data_dir = tmp_path / "user-data"
@@ -120,6 +120,11 @@ def test_demo_queues_its_tickets_runs_them_offline_and_shows_the_diffs(
     assert '+    return f"Hello, {name}!"' in run.stdout
     assert '+    return f"Goodbye, {name}!"' in run.stdout
     err = run.stderr
+    assert "── plan 1: Friendlier greeter" in err
+    assert "checked: ready: It says what changes in greeter" in err
+    assert "the model split it into 2 ticket drafts; approving the plan" in err
+    assert "filed ticket #1: Greet people with an exclamation mark" in err
+    assert "filed ticket #2: Say goodbye too" in err
     assert "queued #1 then #2 as work queue 1" in err
     assert err.index("══ #1 Greet people") < err.index("══ #2 Say goodbye too")
     assert err.count("▸ bash python3 -m unittest -v 2>&1  ✓") == 2
