@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..context import CliContext
-from ..errors import CliError, ExitCode
+from ..errors import CliError, ExitCode, exit_code_for_status
 from ..output import Column, FieldsOption, JsonOption, YesOption
 from ..streams import Streams
 from .ticket import NumberArgument, ticket_app
@@ -80,6 +80,51 @@ def show_stats(cli: CliContext, stats: dict[str, Any], as_json: bool, fields: st
 StatOption = Annotated[bool, typer.Option("--stat", help="Files changed with +/- counts.")]
 
 
+async def no_work(api: ApiClient, slug: str, number: int, exc: Any) -> CliError:
+    """Why a ticket has no branch to diff or act on, as the command to run next.
+
+    Merged: its diff is kept (``--merged``); discarded: the agent can start afresh; else the
+    agent never ran.
+    """
+    from ..ticket_work import work_outcome
+
+    status = await api.agent.status(slug, number)
+    outcome = await work_outcome(api, slug, number, list(status.get("sessions") or []))
+    if outcome is None:
+        message = (
+            f"ticket #{number} has no work yet; start the agent with"
+            f" `codality ticket start {number}`"
+        )
+    elif outcome == "discarded":
+        message = (
+            f"the work on ticket #{number} was discarded (its tip is kept under"
+            f" refs/codality/discarded/); start afresh with `codality ticket start {number}`"
+        )
+    else:
+        message = (
+            f"the work on ticket #{number} was {outcome} — see"
+            f" `codality ticket diff {number} --merged`"
+        )
+    return CliError(message, exit_code_for_status(exc.status))
+
+
+def explained(call: Any, number: int) -> Any:
+    """``call`` for a ticket's branch; without one (404, or 409 ``no_work``) the error says
+    what became of the work (``no_work``)."""
+    from ..api import ApiError
+
+    async def wrapped(api: ApiClient, slug: str) -> Any:
+        try:
+            return await call(api, slug)
+        except ApiError as exc:
+            branchless = exc.status == 404 and "no branch" in exc.message
+            if branchless or exc.details.get("reason") == "no_work":
+                raise await no_work(api, slug, number, exc) from exc
+            raise
+
+    return wrapped
+
+
 @ticket_app.command("diff")
 def diff(
     ctx: typer.Context,
@@ -94,18 +139,21 @@ def diff(
     as_json: JsonOption = False,
     fields: FieldsOption = None,
 ) -> None:
-    """The ticket's changes against its merge base with the default branch."""
+    """The ticket's changes against its merge base with the default branch (--merged: the diff
+    its merge brought in)."""
     if merged:
         merge_diff(ctx, number, stat, as_json, fields)
         return
     cli = CliContext.of(ctx)
     if stat:
         found = cli.run_in_project(
-            lambda api, slug: api.reviews.diff_stats(slug, number, committed)
+            explained(lambda api, slug: api.reviews.diff_stats(slug, number, committed), number)
         )
         show_stats(cli, found, as_json, fields)
         return
-    found = cli.run_in_project(lambda api, slug: api.reviews.diff(slug, number, committed))
+    found = cli.run_in_project(
+        explained(lambda api, slug: api.reviews.diff(slug, number, committed), number)
+    )
     if as_json or fields:
         cli.output(True, fields).json(found)
     else:
@@ -176,7 +224,10 @@ def review(
     comments = [parse_line_comment(raw) for raw in lines or []]
     cli = CliContext.of(ctx)
     saved = cli.run_in_project(
-        lambda api, slug: api.reviews.create(slug, number, chosen[0], message, comments)
+        explained(
+            lambda api, slug: api.reviews.create(slug, number, chosen[0], message, comments),
+            number,
+        )
     )
     feedback = saved.get("feedback") or {}
     note = ""
@@ -231,11 +282,11 @@ def merge(
         try:
             return await api.worktrees.merge(slug, number, "squash" if squash else None, force)
         except ApiError as exc:
-            if exc.status == 409:
+            if exc.status == 409 and exc.details.get("reason") != "no_work":
                 raise refused(exc, "merge") from exc
             raise
 
-    result = cli.run_in_project(call)
+    result = cli.run_in_project(explained(call, number))
     done = result["merge"]
     stats = result["stats"]
     push = result["push"]
@@ -271,6 +322,8 @@ def discard(
         yes,
         "discard",
     )
-    result = cli.run_in_project(lambda api, slug: api.worktrees.discard(slug, number, cancel))
+    result = cli.run_in_project(
+        explained(lambda api, slug: api.worktrees.discard(slug, number, cancel), number)
+    )
     kept = f"{result['kept_ref']} ({result['kept_sha'][:10]})"
     cli.output(as_json).done(f"discarded #{number}; the work is kept at {kept}", result)

@@ -10,6 +10,7 @@ import pytest
 from codality_server.http.keys import SERVICES
 from tests.cli.conftest import Cli
 from tests.conftest import attach_work, git
+from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
 
 @pytest.fixture
@@ -63,6 +64,8 @@ def test_review_verbs_and_listing(
     listed = cli(*p, "ticket", "reviews", "1", "--json")
     states = [(r["state"], len(r["comments"])) for r in listed.json()]
     assert states == [("commented", 1), ("changes_requested", 0)]
+    authors = [row.split("\t")[2] for row in cli(*p, "ticket", "reviews", "1").stdout.splitlines()]
+    assert authors == ["Admin", "Admin"]  # names, not ids
 
     outside = cli(*p, "ticket", "review", "1", "--comment", "--line", "src/app.py:99:far away")
     assert outside.exit_code == 1 and "outside the diff" in outside.stderr
@@ -142,7 +145,7 @@ def test_review_of_a_ticket_without_work_is_refused(cli: Cli, project: dict[str,
     assert cli(*p, "ticket", "create", "Idle", "-d", "").exit_code == 0
     approved = cli(*p, "ticket", "review", "1", "--approve")
     assert approved.exit_code == 6, approved.stderr
-    assert "no work to review" in approved.stderr
+    assert "has no work yet" in approved.stderr and "ticket start 1" in approved.stderr
     assert cli(*p, "ticket", "reviews", "1", "--json").json() == []
 
 
@@ -170,3 +173,35 @@ def test_merging_a_branch_without_changes_needs_force(
     forced = cli(*p, "ticket", "merge", "1", "--yes", "--force")
     assert forced.exit_code == 0, forced.stderr
     assert cli(*p, "ticket", "show", "1", "--json").json()["status"] == "done"
+
+
+def test_diff_after_merge_or_discard_says_what_happened(
+    cli: Cli, project: dict[str, Any], fake: FakeAnthropic, git_repo: Path
+) -> None:
+    p = ("-p", project["slug"])
+    for title in ("Merged one", "Discarded one", "Never started"):
+        assert cli(*p, "ticket", "create", title, "-d", "").exit_code == 0
+    write = {"path": "added.txt", "content": "added\n"}
+    fake.script(tool("write_file", **write), text("Wrote it."))
+    assert cli(*p, "ticket", "start", "1").exit_code == 0
+    fake.script(tool("write_file", **write), text("Wrote it again."))
+    assert cli(*p, "ticket", "start", "2").exit_code == 0
+    assert cli(*p, "ticket", "merge", "1", "--yes").exit_code == 0
+    assert cli(*p, "ticket", "discard", "2", "--yes").exit_code == 0
+
+    sha = cli(*p, "ticket", "merge-diff", "1", "--json").json()["merged_sha"]
+    merged = cli(*p, "ticket", "diff", "1")
+    assert merged.exit_code == 3 and "start the agent" not in merged.stderr
+    assert f"merged in {sha[:10]} — see `codality ticket diff 1 --merged`" in merged.stderr
+    assert "+added" in cli(*p, "ticket", "diff", "1", "--merged").stdout
+    assert "--merged" in cli(*p, "ticket", "diff", "1", "--stat").stderr
+    again = cli(*p, "ticket", "review", "1", "--approve")
+    assert again.exit_code == 6 and f"merged in {sha[:10]}" in again.stderr
+
+    discarded = cli(*p, "ticket", "diff", "2")
+    assert discarded.exit_code == 3 and "was discarded" in discarded.stderr
+    assert "`codality ticket start 2`" in discarded.stderr
+    assert "was discarded" in cli(*p, "ticket", "merge", "2", "--yes").stderr
+
+    never = cli(*p, "ticket", "diff", "3")
+    assert never.exit_code == 3 and "has no work yet" in never.stderr

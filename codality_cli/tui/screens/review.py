@@ -11,7 +11,7 @@ Once the branch is gone the screen says why instead of offering a review of noth
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -22,6 +22,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from codality_cli.api import ApiError, ServerUnavailable
+from codality_cli.ticket_work import merged_diff, outcome_of
 from codality_cli.tui.diff_parse import FileDiff, parse_diff
 from codality_cli.tui.screens.base import LiveScreen
 from codality_cli.tui.screens.confirm import ConfirmScreen
@@ -29,9 +30,6 @@ from codality_cli.tui.screens.prompt import PromptScreen
 from codality_cli.tui.widgets.diff_view import DiffView
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.title_bar import TitleBar
-
-if TYPE_CHECKING:
-    from codality_cli.api import ApiClient
 
 REVIEW_ACTIONS = frozenset({"approve", "request_changes", "merge", "discard"})
 NO_PENDING = "c: comment on a line · v: mark a range first"
@@ -51,33 +49,6 @@ def conflict_paths(error: ApiError) -> list[str]:
     """The files a refused merge names (``details.conflicts``: conflicting or locally edited)."""
     found = error.details.get("conflicts")
     return [str(path) for path in found] if isinstance(found, list) else []
-
-
-async def merged_diff(api: ApiClient, slug: str, number: int) -> dict[str, Any] | None:
-    """The diff kept when the ticket's work was merged, or None if it never was."""
-    try:
-        return await api.reviews.merge_diff(slug, number)
-    except (ApiError, ServerUnavailable):
-        return None
-
-
-def outcome_of(merged: dict[str, Any] | None, sessions: list[dict[str, Any]]) -> str | None:
-    """For a ticket without a branch: "merged in abc1234", "discarded", or None (no work yet).
-
-    A branch goes only when its work is merged (the merge diff is kept) or discarded; a merge
-    older than the latest run means that run's work went the other way.
-    """
-    latest = str(sessions[0].get("started_at") or "") if sessions else ""
-    if merged is not None and str(merged.get("created_at") or "") >= latest:
-        return f"merged in {str(merged.get('merged_sha') or '')[:10]}"
-    return "discarded" if sessions else None
-
-
-async def work_outcome(
-    api: ApiClient, slug: str, number: int, sessions: list[dict[str, Any]]
-) -> str | None:
-    """``outcome_of`` a ticket whose branch is gone, read from the server."""
-    return outcome_of(await merged_diff(api, slug, number), sessions)
 
 
 class ReviewScreen(LiveScreen):

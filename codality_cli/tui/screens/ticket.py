@@ -23,10 +23,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Input, Label, Markdown, Static
 
 from codality_cli.agent_stream import money
+from codality_cli.ticket_work import work_outcome
 from codality_cli.tui.board_state import agent_badge, pr_summary
 from codality_cli.tui.messages import ConnectionRestored, EventReceived, ReviewRequested
 from codality_cli.tui.screens.base import LiveScreen
-from codality_cli.tui.screens.review import work_outcome
 from codality_cli.tui.screens.runs import RunsScreen
 from codality_cli.tui.widgets.comment_list import CommentList
 from codality_cli.tui.widgets.status_bar import ConnectionBanner

@@ -1,0 +1,41 @@
+"""What became of a ticket's work once its branch is gone: merged, discarded, or none yet.
+
+Shared by ``ticket diff`` (and the review verbs) and the TUI's review and ticket screens, so the
+terminal and the board tell the same story.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .api.errors import ApiError, ServerUnavailable
+
+if TYPE_CHECKING:
+    from .api import ApiClient
+
+
+async def merged_diff(api: ApiClient, slug: str, number: int) -> dict[str, Any] | None:
+    """The diff kept when the ticket's work was merged, or None if it never was."""
+    try:
+        return await api.reviews.merge_diff(slug, number)
+    except (ApiError, ServerUnavailable):
+        return None
+
+
+def outcome_of(merged: dict[str, Any] | None, sessions: list[dict[str, Any]]) -> str | None:
+    """For a ticket without a branch: "merged in abc1234", "discarded", or None (no work yet).
+
+    A branch goes only when its work is merged (the merge diff is kept) or discarded; a merge
+    older than the latest run means that run's work went the other way.
+    """
+    latest = str(sessions[0].get("started_at") or "") if sessions else ""
+    if merged is not None and str(merged.get("created_at") or "") >= latest:
+        return f"merged in {str(merged.get('merged_sha') or '')[:10]}"
+    return "discarded" if sessions else None
+
+
+async def work_outcome(
+    api: ApiClient, slug: str, number: int, sessions: list[dict[str, Any]]
+) -> str | None:
+    """``outcome_of`` a ticket whose branch is gone, read from the server."""
+    return outcome_of(await merged_diff(api, slug, number), sessions)
