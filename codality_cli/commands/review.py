@@ -1,4 +1,4 @@
-"""``codality ticket diff | review | reviews | merge | discard | merge-diff``.
+"""``codality ticket diff | review | reviews | merge | discard | merge-diff | checkout``.
 
 Diffs go to stdout: coloured and through ``$PAGER`` when stdout is the terminal, plain when
 piped. A refused merge prints its reason and the conflicting files and exits 6 (conflict).
@@ -80,7 +80,7 @@ def show_stats(cli: CliContext, stats: dict[str, Any], as_json: bool, fields: st
 StatOption = Annotated[bool, typer.Option("--stat", help="Files changed with +/- counts.")]
 
 
-async def no_work(api: ApiClient, slug: str, number: int, exc: Any) -> CliError:
+async def no_work(api: ApiClient, slug: str, number: int, code: ExitCode) -> CliError:
     """Why a ticket has no branch to diff or act on, as the command to run next.
 
     Merged: its diff is kept (``--merged``); discarded: the agent can start afresh; else the
@@ -105,7 +105,7 @@ async def no_work(api: ApiClient, slug: str, number: int, exc: Any) -> CliError:
             f"the work on ticket #{number} was {outcome} — see"
             f" `codality ticket diff {number} --merged`"
         )
-    return CliError(message, exit_code_for_status(exc.status))
+    return CliError(message, code)
 
 
 def explained(call: Any, number: int) -> Any:
@@ -119,7 +119,8 @@ def explained(call: Any, number: int) -> Any:
         except ApiError as exc:
             branchless = exc.status == 404 and "no branch" in exc.message
             if branchless or exc.details.get("reason") == "no_work":
-                raise await no_work(api, slug, number, exc) from exc
+                code = exit_code_for_status(exc.status)
+                raise await no_work(api, slug, number, code) from exc
             raise
 
     return wrapped
@@ -327,3 +328,91 @@ def discard(
     )
     kept = f"{result['kept_ref']} ({result['kept_sha'][:10]})"
     cli.output(as_json).done(f"discarded #{number}; the work is kept at {kept}", result)
+
+
+def _git(repo: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, check=False)
+
+
+def _git_failure(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
+    return lines[0] if lines else f"git exited with status {result.returncode}"
+
+
+def local_repository() -> str:
+    """The top of the git repository holding the current directory (exit 2 outside one)."""
+    found = _git(".", "rev-parse", "--show-toplevel")
+    if found.returncode != 0:
+        raise CliError(
+            "not in a git repository; run `codality ticket checkout` inside the project's",
+            ExitCode.USAGE,
+        )
+    return found.stdout.strip()
+
+
+@ticket_app.command("checkout")
+def checkout(
+    ctx: typer.Context,
+    number: NumberArgument,
+    branch: Annotated[
+        str | None,
+        typer.Option("--branch", help="The local branch to use (default: codality/ticket-N)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Reset the local branch even if it has its own commits.")
+    ] = False,
+) -> None:
+    """Check out the agent's work on a ticket in a local branch of your own.
+
+    The agent's branch stays checked out in its worktree (git allows a branch in one worktree
+    only), so your copy is a branch of its own, created or fast-forwarded to the agent's last
+    commit. Uncommitted changes in the agent's worktree are not part of it.
+    """
+    cli = CliContext.of(ctx)
+
+    async def find(api: ApiClient, slug: str) -> dict[str, Any]:
+        ticket = await api.tickets.get(slug, number)
+        if not ticket.get("branch"):
+            raise await no_work(api, slug, number, ExitCode.NOT_FOUND)
+        return ticket
+
+    ticket = cli.run_in_project(find)
+    repo = local_repository()
+    agent_branch = str(ticket["branch"])
+    if ticket.get("worktree_path") and os.path.realpath(repo) == os.path.realpath(
+        str(ticket["worktree_path"])
+    ):
+        raise CliError(
+            "this is the agent's own worktree; run `codality ticket checkout` in your checkout",
+            ExitCode.USAGE,
+        )
+    tip = _git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{agent_branch}^{{commit}}")
+    if tip.returncode != 0:
+        raise CliError(
+            f"the ticket's branch {agent_branch} is not in {repo}; run this inside the"
+            " project's repository on the server's machine",
+            ExitCode.NOT_FOUND,
+        )
+    sha = tip.stdout.strip()
+    local = branch or f"codality/ticket-{number}"
+    if local == agent_branch:
+        raise CliError(
+            f"{agent_branch} is the agent's branch (checked out in its worktree); pick another"
+            " --branch",
+            ExitCode.USAGE,
+        )
+    mine = _git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{local}")
+    if mine.returncode == 0 and not force:
+        behind = _git(repo, "merge-base", "--is-ancestor", mine.stdout.strip(), sha)
+        if behind.returncode != 0:
+            raise CliError(
+                f"{local} has commits that are not in the agent's work; pass --force to reset"
+                " it to the agent's last commit",
+                ExitCode.CONFLICT,
+            )
+    switched = _git(repo, "checkout", "-q", "-B", local, sha)
+    if switched.returncode != 0:
+        raise CliError(f"cannot check out {local}: {_git_failure(switched)}", ExitCode.CONFLICT)
+    cli.streams.message(
+        f"switched to {local} at {sha[:10]} (the agent's work on #{number}, {agent_branch})"
+    )

@@ -205,3 +205,50 @@ def test_diff_after_merge_or_discard_says_what_happened(
 
     never = cli(*p, "ticket", "diff", "3")
     assert never.exit_code == 3 and "has no work yet" in never.stderr
+
+
+def test_checkout_makes_a_local_branch_beside_the_agents_worktree(
+    cli: Cli,
+    project: dict[str, Any],
+    fake: FakeAnthropic,
+    git_repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    p = ("-p", project["slug"])
+    assert cli(*p, "ticket", "create", "Add a file", "-d", "").exit_code == 0
+    fake.script(tool("write_file", path="added.txt", content="one\n"), text("Added."))
+    assert cli(*p, "ticket", "start", "1").exit_code == 0
+    agent_branch = cli(*p, "ticket", "show", "1", "--json").json()["branch"]
+    monkeypatch.chdir(git_repo / "src")
+
+    first = cli(*p, "ticket", "checkout", "1")
+    assert first.exit_code == 0, first.stderr
+    assert "switched to codality/ticket-1" in first.stderr
+    assert git(git_repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "codality/ticket-1"
+    assert git(git_repo, "rev-parse", "HEAD") == git(git_repo, "rev-parse", agent_branch)
+    assert (git_repo / "added.txt").read_text() == "one\n"
+    # The agent's branch is still checked out in its own worktree, untouched.
+    assert f"[{agent_branch}]" in git(git_repo, "worktree", "list")
+
+    # A later run moves the local branch forward; a local commit of one's own is kept…
+    fake.script(tool("write_file", path="added.txt", content="two\n"), text("Changed."))
+    assert cli(*p, "ticket", "start", "1").exit_code == 0
+    assert cli(*p, "ticket", "checkout", "1").exit_code == 0
+    assert (git_repo / "added.txt").read_text() == "two\n"
+    (git_repo / "mine.txt").write_text("mine\n")
+    git(git_repo, "add", "mine.txt")
+    git(git_repo, "commit", "-q", "-m", "my own")
+    kept = cli(*p, "ticket", "checkout", "1")
+    assert kept.exit_code == 6 and "--force" in kept.stderr
+    assert (git_repo / "mine.txt").exists()
+    # …unless --force resets it; --branch picks another name.
+    assert cli(*p, "ticket", "checkout", "1", "--force").exit_code == 0
+    assert not (git_repo / "mine.txt").exists()
+    assert cli(*p, "ticket", "checkout", "1", "--branch", "try-it").exit_code == 0
+    assert git(git_repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "try-it"
+    clash = cli(*p, "ticket", "checkout", "1", "--branch", agent_branch)
+    assert clash.exit_code == 2 and "agent's branch" in clash.stderr
+
+    assert cli(*p, "ticket", "create", "Idle", "-d", "").exit_code == 0
+    idle = cli(*p, "ticket", "checkout", "2")
+    assert idle.exit_code == 3 and "has no work yet" in idle.stderr
