@@ -153,6 +153,7 @@ class TicketScreen(LiveScreen):
     async def load(self) -> None:
         ticket = await self.attempt(self.api.tickets.get(self.slug, self.number), "Loading")
         if ticket is None:
+            self._held = None  # nothing to hold them for: do not pile events up
             return
         self._show_ticket(ticket)
         comments = await self.attempt(self.api.comments.list(self.slug, self.number), "Comments")
