@@ -1,9 +1,10 @@
 """The live agent transcript: streaming text, thinking, tool calls, messages, start and stop.
 
 Built for fast streams (bench/tui_stream.py): deltas only append to a string (``live.py`` already
-joins those of one frame); a timer renders the blocks that changed twenty times a second, and a
-text block is closed after ~8,000 characters at a line break so a long answer never re-renders as
-one huge widget (textual #4586). Following the stream uses Textual's anchoring, which keeps the
+joins those of one frame); a timer renders the blocks that changed up to twenty times a second,
+resting after each render twice as long as it took (a busy machine gets fewer, bigger steps and
+keys keep their share), and a text block is closed after ~8,000 characters at a line break so
+a long answer never re-renders as one huge widget (textual #4586). Following the stream uses Textual's anchoring, which keeps the
 view at the bottom within the same layout pass: scrolling after each refresh instead cost a
 second full repaint per update. The anchor is set once the blocks overflow the view (anchored,
 a short transcript would sit at the bottom of the pane). Scrolling up pauses following; ``end``
@@ -12,6 +13,7 @@ a short transcript would sit at the bottom of the pane). Scrolling up pauses fol
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -39,6 +41,10 @@ if TYPE_CHECKING:
 
 ROLL_CHARS = 8000
 FLUSH_INTERVAL_S = 0.05
+# A render that took t delays the next one by BACKOFF × t (up to MAX_WAIT_S): on a busy machine
+# the stream shows in bigger steps and keys still get their share of the frame time.
+BACKOFF = 2.0
+MAX_WAIT_S = 0.25
 
 
 class TextBlock(Static):
@@ -107,6 +113,7 @@ class Transcript(VerticalScroll, can_focus=True):
         self._stream: TextBlock | None = None
         self._dirty: set[TextBlock] = set()
         self._open_calls: list[ToolCall] = []
+        self._rest_until = 0.0
 
     def on_mount(self) -> None:
         self.set_interval(FLUSH_INTERVAL_S, self.flush)
@@ -237,9 +244,16 @@ class Transcript(VerticalScroll, can_focus=True):
 
     def flush(self) -> None:
         """Render what arrived since the last tick (the anchor keeps the newest line in view)."""
-        if not self._dirty:
+        if not self._dirty or time.perf_counter() < self._rest_until:
             return
         for block in self._dirty:
             block.flush()
         self._dirty.clear()
         self._grew()
+        began = time.perf_counter()
+        self._rest_until = began + MAX_WAIT_S  # until this render is on screen, at most
+        self.call_after_refresh(self._rendered, began)
+
+    def _rendered(self, began: float) -> None:
+        now = time.perf_counter()
+        self._rest_until = now + min(MAX_WAIT_S, BACKOFF * (now - began))
