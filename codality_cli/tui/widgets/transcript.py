@@ -4,11 +4,11 @@ Built for fast streams (bench/tui_stream.py): deltas only append to a string (``
 joins those of one frame); a timer renders the blocks that changed up to twenty times a second,
 resting after each render twice as long as it took (a busy machine gets fewer, bigger steps and
 keys keep their share), and a text block is closed after ~8,000 characters at a line break so
-a long answer never re-renders as one huge widget (textual #4586). Following the stream uses Textual's anchoring, which keeps the
-view at the bottom within the same layout pass: scrolling after each refresh instead cost a
-second full repaint per update. The anchor is set once the blocks overflow the view (anchored,
-a short transcript would sit at the bottom of the pane). Scrolling up pauses following; ``end``
-(``jump_to_latest``) resumes it.
+a long answer never re-renders as one huge widget (textual #4586). Following the stream uses
+Textual's anchoring, which keeps the view at the bottom within the same layout pass: scrolling
+after each refresh instead cost a second full repaint per update. The anchor is set once the
+blocks overflow the view (anchored, a short transcript would sit at the bottom of the pane).
+Scrolling up pauses following; ``end`` (``jump_to_latest``) resumes it.
 """
 
 from __future__ import annotations
