@@ -45,7 +45,7 @@ async def first_paint(server: BenchServer, count: int) -> float:
     async with app.run_test(size=(120, 40)) as pilot:
         while not (
             isinstance(app.screen, BoardScreen)
-            and sum(c.option_count for c in app.screen.query(StatusColumn)) == count
+            and sum(len(c.tickets) for c in app.screen.query(StatusColumn)) == count
         ):
             await asyncio.sleep(0.001)
         painted = asyncio.get_running_loop().create_future()

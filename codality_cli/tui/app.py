@@ -8,6 +8,7 @@ completes, is announced wherever you are.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -19,6 +20,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from codality_cli.api import ApiError, ServerUnavailable
+from codality_cli.tui.command_line import Command, CommandError
+from codality_cli.tui.command_line import parse as parse_command
 from codality_cli.tui.live import follow_events
 from codality_cli.tui.messages import (
     ConnectionLost,
@@ -26,12 +29,14 @@ from codality_cli.tui.messages import (
     DiscoverOpenRequested,
     EventReceived,
     PlansOpenRequested,
+    ProjectSwitchRequested,
     QueuesRequested,
     ReviewRequested,
     TicketOpenRequested,
 )
 from codality_cli.tui.screens.base import LiveScreen
 from codality_cli.tui.screens.board import BoardScreen
+from codality_cli.tui.screens.command_line import CommandLineScreen
 from codality_cli.tui.screens.discover import DiscoverScreen
 from codality_cli.tui.screens.plans import PlansScreen
 from codality_cli.tui.screens.project_picker import ProjectPickerScreen
@@ -78,7 +83,12 @@ class CodalityApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "Codality"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding(
+            "colon", "command_line", "Cmd", key_display=":", tooltip="Command line", show=False
+        ),
+    ]
 
     connected: reactive[bool] = reactive(True)
 
@@ -91,6 +101,9 @@ class CodalityApp(App[None]):
         self._live_runs: dict[int, list[EventReceived]] = {}
 
     def on_mount(self) -> None:
+        # The app's own objects live as long as it does; the collector need not walk them again
+        # and again while a thousand tickets arrive (a third of the board's first paint).
+        gc.freeze()
         if self.follow:
             self.run_worker(
                 follow_events(self.api, self.post_message), group="live", exclusive=True
@@ -101,6 +114,7 @@ class CodalityApp(App[None]):
             self.choose_project()
 
     async def on_unmount(self) -> None:
+        gc.unfreeze()
         await self.api.aclose()
 
     # ---- navigation ------------------------------------------------------------------------
@@ -121,6 +135,26 @@ class CodalityApp(App[None]):
         if slug:
             self.project = slug
             self.push_screen(BoardScreen(slug))
+
+    @property
+    def board(self) -> BoardScreen | None:
+        return next((s for s in self.screen_stack if isinstance(s, BoardScreen)), None)
+
+    def show_board(self) -> BoardScreen | None:
+        """Close every screen above the board (``:tickets``); None before a board is open."""
+        board = self.board
+        if board is not None:
+            while self.screen is not board:
+                self.pop_screen()
+        return board
+
+    def on_project_switch_requested(self, message: ProjectSwitchRequested) -> None:
+        board = self.show_board()
+        self.project = message.slug
+        if board is None:
+            self.push_screen(BoardScreen(message.slug))
+        else:
+            self.switch_screen(BoardScreen(message.slug))
 
     def on_ticket_open_requested(self, message: TicketOpenRequested) -> None:
         self.push_screen(TicketScreen(message.slug, message.number))
@@ -188,18 +222,103 @@ class CodalityApp(App[None]):
             if isinstance(screen, LiveScreen):
                 screen.post_message(ConnectionRestored())
 
-    # ---- command palette -------------------------------------------------------------------
+    # ---- the command line and the palette --------------------------------------------------
+
+    def action_command_line(self) -> None:
+        self.push_screen(CommandLineScreen(), self._run_command_line)
+
+    def _run_command_line(self, line: str | None) -> None:
+        if line is None or not line.strip():
+            return
+        try:
+            command = parse_command(line)
+        except CommandError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self.run_command(command)
+
+    def run_command(self, command: Command) -> None:
+        """Do what a ``:`` command asks, from whichever screen is showing."""
+        if command.name == "quit":
+            self.exit()
+        elif command.name == "project":
+            self.find_project(command.argument)
+        elif command.name == "help":
+            if isinstance(self.screen, LiveScreen):
+                self.screen.action_help()
+        elif (board := self.show_board()) is None:
+            self.notify("Choose a project first.", severity="warning")
+        elif command.name == "plans":
+            board.action_plans()
+        elif command.name == "queues":
+            board.action_queues()
+        elif command.name == "discover":
+            board.action_discover()
+        elif command.name == "open":
+            self.post_message(TicketOpenRequested(board.slug, int(command.argument)))
+        elif command.name == "new":
+            board.action_new_ticket()
+        elif command.name == "filter":
+            board.apply_filter(command.argument)
+        elif command.name == "cancelled":
+            self.call_later(board.action_toggle_cancelled)
+
+    @work(exclusive=True, group="projects")
+    async def find_project(self, name: str) -> None:
+        """``:project NAME``: by slug or name (any case); the picker without a name."""
+        try:
+            projects = await self.api.projects.list()
+        except (ApiError, ServerUnavailable) as exc:
+            self.notify(f"Listing the projects failed: {exc}", severity="error")
+            return
+        if not name:
+            picker = ProjectPickerScreen(projects, current=self.project)
+            self.push_screen(picker, self._picked)
+            return
+        wanted = name.lower()
+        found = [p for p in projects if wanted in (str(p["slug"]).lower(), str(p["name"]).lower())]
+        if found:
+            self.post_message(ProjectSwitchRequested(str(found[0]["slug"])))
+        else:
+            known = ", ".join(str(p["slug"]) for p in projects) or "none yet"
+            self.notify(f"No project {name!r} (projects: {known})", severity="warning")
+
+    def _picked(self, slug: str | None) -> None:
+        if slug and slug != self.project:
+            self.post_message(ProjectSwitchRequested(slug))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """Every described key of the current screen, by name (``ctrl+p``)."""
-        yield from super().get_system_commands(screen)
+        """The palette (``ctrl+p``): each of our actions on this screen once, by its long name.
+
+        Textual's own commands (themes, screenshots, maximize…) and widgets' built-in keys are
+        left out; so are plain cursor moves (``system`` bindings).
+        """
         seen: set[str] = set()
         for active in screen.active_bindings.values():
             binding = active.binding
-            if binding.description and binding.action not in seen:
-                seen.add(binding.action)
-                yield SystemCommand(
-                    binding.description,
-                    f"key: {binding.key_display or binding.key}",
-                    partial(self.run_action, binding.action, active.node),
-                )
+            name = binding.tooltip or binding.description
+            if not name or binding.system or name in seen:
+                continue
+            if not declared_here(active.node, binding):
+                continue
+            seen.add(name)
+            yield SystemCommand(
+                name,
+                f"key: {self.get_key_display(binding)}",
+                partial(self.run_action, binding.action, active.node),
+            )
+
+
+def declared_here(node: object, binding: Binding) -> bool:
+    """Whether one of our own classes (not Textual's) declares this binding on the node."""
+    for cls in type(node).__mro__:
+        if not cls.__module__.startswith("codality_cli."):
+            continue
+        for declared in cls.__dict__.get("BINDINGS", []):
+            if (
+                isinstance(declared, Binding)
+                and declared.action == binding.action
+                and declared.description == binding.description
+            ):
+                return True
+    return False

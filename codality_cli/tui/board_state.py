@@ -11,14 +11,17 @@ from typing import Any
 
 Ticket = dict[str, Any]
 
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("inbox", "Inbox"),
-    ("backlog", "Backlog"),
-    ("in_progress", "In progress"),
-    ("in_review", "In review"),
-    ("done", "Done"),
+# (status, title, short title for a narrow column)
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("inbox", "Inbox", "Inbox"),
+    ("backlog", "Backlog", "Backlog"),
+    ("in_progress", "In progress", "Doing"),
+    ("in_review", "In review", "Review"),
+    ("done", "Done", "Done"),
 )
-CANCELLED: tuple[str, str] = ("cancelled", "Cancelled")
+CANCELLED: tuple[str, str, str] = ("cancelled", "Cancelled", "Cancel")
+# Every status in board order: the targets of ``1``–``6`` and of ``<``/``>``.
+STATUSES: tuple[str, ...] = tuple(status for status, _, _ in (*COLUMNS, CANCELLED))
 
 FAILED_STATUSES = frozenset({"failed", "timed_out", "interrupted"})
 # A queue in one of these still has tickets to work on; the board marks them.
@@ -143,7 +146,7 @@ class BoardState:
         self.tickets[ticket_id] = {**ticket, "pull_request": {k: pr.get(k) for k in keys}}
         return True
 
-    def columns(self) -> list[tuple[str, str]]:
+    def columns(self) -> list[tuple[str, str, str]]:
         return [*COLUMNS, CANCELLED] if self.show_cancelled else list(COLUMNS)
 
     def column_tickets(self, status: str) -> list[Ticket]:
@@ -156,3 +159,23 @@ class BoardState:
         ]
         found.sort(key=lambda t: (order.get(str(t.get("priority")), 9), int(t.get("number", 0))))
         return found
+
+    def first_match(self) -> Ticket | None:
+        """The first visible ticket in board order (where focus lands after a filter)."""
+        for status, _, _ in self.columns():
+            found = self.column_tickets(status)
+            if found:
+                return found[0]
+        return None
+
+    def by_number(self, number: int) -> Ticket | None:
+        return next((t for t in self.tickets.values() if t.get("number") == number), None)
+
+
+def neighbour_status(status: str, step: int, show_cancelled: bool) -> str | None:
+    """The status ``step`` columns away on the board (``<``/``>``); None past either end."""
+    order = STATUSES if show_cancelled else STATUSES[:-1]
+    if status not in order:
+        return None
+    index = order.index(status) + step
+    return order[index] if 0 <= index < len(order) else None

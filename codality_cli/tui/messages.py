@@ -107,3 +107,11 @@ class DiscoverOpenRequested(Message):
     def __init__(self, slug: str) -> None:
         super().__init__()
         self.slug = slug
+
+
+class ProjectSwitchRequested(Message):
+    """A screen wants another project's board (``p``, ``:project NAME``)."""
+
+    def __init__(self, slug: str) -> None:
+        super().__init__()
+        self.slug = slug

@@ -22,12 +22,8 @@ from .test_ticket import open_ticket
 
 def card_text(app: CodalityApp, status: str, number: int) -> str:
     """The card's text, or "" until the board shows it."""
-    options = app.screen.query(f"#column-{status}").results(StatusColumn)
-    for column in options:
-        for option in column.options:
-            if option.id == str(number):
-                return str(option.prompt)
-    return ""
+    columns = app.screen.query(f"#column-{status}").results(StatusColumn)
+    return next((column.card_text(number) for column in columns), "")
 
 
 def test_pr_summary_text() -> None:

@@ -42,7 +42,7 @@ def draft_rows(screen: PlansScreen) -> list[list[str]]:
 
 async def open_plans(pilot: Any, app: CodalityApp) -> PlansScreen:
     await wait_for_screen(pilot, app, BoardScreen)
-    await pilot.press("p")
+    await pilot.press("P")
     return await wait_for_screen(pilot, app, PlansScreen)
 
 

@@ -33,9 +33,7 @@ async def make_queue(
 
 def card_text(app: CodalityApp, status: str, number: int) -> str:
     """The card's text ("" until the board shows it)."""
-    column = app.screen.query_one(f"#column-{status}", StatusColumn)
-    found = [option for option in column.options if option.id == str(number)]
-    return str(found[0].prompt) if found else ""
+    return app.screen.query_one(f"#column-{status}", StatusColumn).card_text(number)
 
 
 def item_numbers(screen: QueueScreen) -> list[int]:
@@ -73,7 +71,7 @@ async def test_queue_panel_lists_reorders_makes_and_deletes_queues(
     app = make_app(slug)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_screen(pilot, app, BoardScreen)
-        await pilot.press("q")
+        await pilot.press("Q")
         screen = await wait_for_screen(pilot, app, QueueScreen)
         await wait_until(pilot, lambda: item_numbers(screen) == [1, 2, 3])
         await pilot.press("enter")  # into the queue's tickets
@@ -138,7 +136,7 @@ async def test_start_release_and_cancel_from_the_panel_follow_the_run_live(
     app = make_app(slug)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_screen(pilot, app, BoardScreen)
-        await pilot.press("q")
+        await pilot.press("Q")
         screen = await wait_for_screen(pilot, app, QueueScreen)
         await wait_until(pilot, lambda: item_states(screen) == ["pending"] * 3)
         await pilot.press("s")

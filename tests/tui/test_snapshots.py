@@ -61,13 +61,16 @@ async def settled(pilot: Pilot[Any]) -> None:
     await pilot.pause(0.3)
 
 
-def test_board(
+def board_snapshot(
     snap_compare: Snap,
     server: RunningServer,
     http: httpx.Client,
     git_repo: Path,
     make_app: Callable[..., CodalityApp],
-) -> None:
+    size: tuple[int, int],
+    press: tuple[str, ...] = (),
+) -> bool:
+    """The sample board (a queue, a running agent) at ``size``, after pressing ``press``."""
     slug = setup_project(http, git_repo, TICKETS)
     ticket = http.get(f"/api/projects/{slug}/tickets/5").json()
     queue = {"name": "Night run", "tickets": [2, 3]}
@@ -82,9 +85,66 @@ def test_board(
         await wait_until(
             pilot, lambda: board.state.tickets[ticket["id"]]["agent_status"] == "running"
         )
+        await pilot.press(*press)
         await settled(pilot)
 
-    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+    return bool(snap_compare(app, run_before=run_before, terminal_size=size))
+
+
+def test_board(
+    snap_compare: Snap,
+    server: RunningServer,
+    http: httpx.Client,
+    git_repo: Path,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    assert board_snapshot(snap_compare, server, http, git_repo, make_app, SIZE)
+
+
+def test_board_80x24(
+    snap_compare: Snap,
+    server: RunningServer,
+    http: httpx.Client,
+    git_repo: Path,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    """Five columns with short titles and counts, two-line cards, a footer that fits."""
+    assert board_snapshot(snap_compare, server, http, git_repo, make_app, (80, 24), ("j",))
+
+
+def test_board_160x48(
+    snap_compare: Snap,
+    server: RunningServer,
+    http: httpx.Client,
+    git_repo: Path,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    """Full column titles; only the focused column (inbox) shows its selected card."""
+    assert board_snapshot(snap_compare, server, http, git_repo, make_app, (160, 48), ("h",))
+
+
+def test_new_ticket_form_80x24(
+    snap_compare: Snap,
+    server: RunningServer,
+    http: httpx.Client,
+    git_repo: Path,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    """The form centred and whole at 80×24."""
+    press = ("n", *"Crash on start")
+    assert board_snapshot(snap_compare, server, http, git_repo, make_app, (80, 24), press)
+
+
+def test_command_line_80x24(
+    snap_compare: Snap,
+    server: RunningServer,
+    http: httpx.Client,
+    git_repo: Path,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    """``:`` opens the command line at the bottom, completing the command name."""
+    press = ("colon", *"pl")
+    assert board_snapshot(snap_compare, server, http, git_repo, make_app, (80, 24), press)
 
 
 def test_queue_panel(
@@ -104,7 +164,7 @@ def test_queue_panel(
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
-        await pilot.press("q")
+        await pilot.press("Q")
         screen = await wait_for_screen(pilot, app, QueueScreen)
         await wait_until(pilot, lambda: len(screen.queues) == 2)
         await pilot.press("enter", "down")

@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from codality_cli.api import ApiError, ServerUnavailable
+from codality_cli.tui.command_line import summary
 from codality_cli.tui.screens.help import HelpScreen, key_rows
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class LiveScreen(Screen[None]):
             own = []
         rows = key_rows([*own, *self.BINDINGS, *LiveScreen.BINDINGS, *self.app.BINDINGS])
         rows.append(("ctrl+p", "Command palette: every action by name"))
+        rows += summary()  # the ``:`` command line works on every screen
         self.app.push_screen(HelpScreen(self.HELP_TITLE, list(dict.fromkeys(rows))))
 
     async def attempt(self, call: Awaitable[T], doing: str) -> T | None:

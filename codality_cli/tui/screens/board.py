@@ -6,6 +6,9 @@ call runs in a worker; message handlers only change state and widgets.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from functools import partial
 from typing import Any, ClassVar
 
 from textual import work
@@ -14,17 +17,23 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Footer
 
-from codality_cli.tui.board_state import BoardState, Ticket
+from codality_cli.api import ApiError, ServerUnavailable
+from codality_cli.tui.board_state import STATUSES, BoardState, Ticket, neighbour_status
 from codality_cli.tui.messages import (
     DiscoverOpenRequested,
     EventReceived,
     PlansOpenRequested,
+    ProjectSwitchRequested,
     QueuesRequested,
     ReviewRequested,
     TicketOpenRequested,
 )
+from codality_cli.tui.screens.assign import ASSIGN_NOBODY, AssignScreen
 from codality_cli.tui.screens.base import LiveScreen
+from codality_cli.tui.screens.confirm import ConfirmScreen
 from codality_cli.tui.screens.new_ticket import NewTicketScreen
+from codality_cli.tui.screens.project_picker import ProjectPickerScreen
+from codality_cli.tui.screens.review import conflict_paths
 from codality_cli.tui.widgets.filter_bar import FilterBar
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.status_column import StatusColumn
@@ -35,27 +44,46 @@ PAGE = 500
 
 class BoardScreen(LiveScreen):
     HELP_TITLE = "Board"
+    # The footer shows the few keys that fit 80 columns; every key is in help (?) and, by its
+    # long name (the tooltip), in the command palette (ctrl+p).
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left,h", "move(-1)", "Column left", key_display="←/h", show=False),
-        Binding("right,l", "move(1)", "Column right", key_display="→/l", show=False),
+        Binding("left,h", "move(-1)", "Column left", key_display="←/h", show=False, system=True),
+        Binding("right,l", "move(1)", "Column right", key_display="→/l", show=False, system=True),
         Binding("enter", "open", "Open ticket", show=False),
-        Binding("n", "new_ticket", "New ticket"),
-        Binding("s", "start_agent", "Start agent"),
-        Binding("x", "stop_agent", "Stop agent"),
-        Binding("d", "review", "Review diff"),
+        Binding("n", "new_ticket", "New", tooltip="New ticket"),
+        Binding("e", "edit", "Edit", tooltip="Edit the ticket"),
+        Binding("a", "assign", "Assign", tooltip="Assign the ticket to someone"),
+        Binding("i", "assign_me", "Assign to me", show=False),
+        Binding("s", "start_agent", "Start", tooltip="Start the agent"),
+        Binding("x", "stop_agent", "Stop agent", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("p", "plans", "Plans"),
-        Binding("q", "queues", "Queues"),
-        Binding("c", "discover", "Discovery chat"),
+        Binding("colon", "app.command_line", "Cmd", key_display=":", tooltip="Command line"),
+        Binding("q", "app.quit", "Quit"),
+        Binding("less_than_sign", "shift(-1)", "Move card left", key_display="<", show=False),
+        Binding("greater_than_sign", "shift(1)", "Move card right", key_display=">", show=False),
+        *(
+            Binding(str(n), f"move_to('{s}')", f"Move to {s.replace('_', ' ')}", show=False)
+            for n, s in enumerate(STATUSES, 1)
+        ),
+        Binding("d", "review", "Review diff", show=False),
+        Binding("A", "approve", "Approve", key_display="A", show=False),
+        Binding("M", "merge", "Merge", key_display="M", show=False),
+        Binding("D", "discard", "Discard", key_display="D", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("p", "switch_project", "Switch project", show=False),
+        Binding("P", "plans", "Plans", key_display="P", show=False),
+        Binding("Q", "queues", "Queues", key_display="Q", show=False),
+        Binding("c", "discover", "Discovery chat", show=False),
         Binding("C", "toggle_cancelled", "Cancelled column", key_display="C", show=False),
         Binding("r", "reload", "Reload", show=False),
     ]
 
     def __init__(self, slug: str) -> None:
-        super().__init__(id="board")
+        super().__init__(classes="board")
         self.slug = slug
         self.state = BoardState()
         self.sub_title = "board"
+        self._before_filter = "backlog"
 
     def compose(self) -> ComposeResult:
         yield TitleBar(show_clock=False)
@@ -63,7 +91,7 @@ class BoardScreen(LiveScreen):
         yield FilterBar()
         with Horizontal(id="columns"):
             yield from self._new_columns()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._focus_column("backlog")
@@ -75,12 +103,15 @@ class BoardScreen(LiveScreen):
     def columns(self) -> list[StatusColumn]:
         return list(self.query(StatusColumn))
 
+    def column(self, status: str) -> StatusColumn | None:
+        return next((c for c in self.columns if c.status == status), None)
+
     def _new_columns(self) -> list[StatusColumn]:
-        return [StatusColumn(status, title) for status, title in self.state.columns()]
+        return [StatusColumn(*names) for names in self.state.columns()]
 
     def _focus_column(self, status: str) -> None:
         columns = self.columns
-        next((c for c in columns if c.status == status), columns[0]).focus()
+        (self.column(status) or columns[0]).focus()
 
     async def _rebuild_columns(self) -> None:
         """New columns after the cancelled toggle, keeping focus on the same status."""
@@ -107,42 +138,49 @@ class BoardScreen(LiveScreen):
         column = self.current_column
         return column.highlighted_ticket if column else None
 
-    def focus_ticket(self, number: int) -> None:
+    def focus_ticket(self, number: int) -> bool:
         """Put the cursor on a ticket wherever its column is (after creating it, for example)."""
         for column in self.columns:
-            index = column.get_option_index(str(number)) if self._has(column, number) else None
-            if index is not None:
+            if column.select(number):
                 column.focus()
-                column.highlighted = index
-
-    @staticmethod
-    def _has(column: StatusColumn | None, number: int) -> bool:
-        return column is not None and any(option.id == str(number) for option in column.options)
+                return True
+        return False
 
     # ---- loading ---------------------------------------------------------------------------
 
     @work(exclusive=True, group="board-load")
     async def load(self) -> None:
-        project = await self.attempt(self.api.projects.get(self.slug), "Loading the project")
-        if project is None or not self.is_parent_active:
+        """The project, its tickets and its queues, asked for at once; the columns fill in one
+        pass when everything has arrived."""
+        project_call = self.attempt(self.api.projects.get(self.slug), "Loading the project")
+        queues_call = self.attempt(self.api.queues.list(self.slug), "Loading the queues")
+        project, tickets, queues = await asyncio.gather(project_call, self._tickets(), queues_call)
+        if project is None or tickets is None or not self.is_parent_active:
             return  # (the app may be closing: its header can no longer take a title)
         self.state.project_id = int(project["id"])
         self.title = str(project.get("name") or self.slug)
-        tickets: list[Ticket] = []
-        while True:
-            page = await self.attempt(
-                self.api.tickets.list(self.slug, limit=PAGE, offset=len(tickets)), "Loading tickets"
-            )
-            if page is None:
-                return
-            tickets += page
-            if len(page) < PAGE:
-                break
-        queues = await self.attempt(self.api.queues.list(self.slug), "Loading the queues")
-        # Tickets and queue marks land together, so the columns fill as soon as tickets are known.
         self.state.load_queues(queues or [])
         self.state.load(tickets)
         self._refresh_columns(None)
+
+    async def _tickets(self) -> list[Ticket] | None:
+        """Every ticket, a page at a time; after a full page the next two are asked together,
+        so a board of exactly a thousand needs two round trips rather than three."""
+        tickets: list[Ticket] = []
+        want = 1
+        while True:
+            calls = [
+                self.api.tickets.list(self.slug, limit=PAGE, offset=len(tickets) + i * PAGE)
+                for i in range(want)
+            ]
+            pages = await self.attempt(asyncio.gather(*calls), "Loading tickets")
+            if pages is None:
+                return None
+            for page in pages:
+                tickets += page
+                if len(page) < PAGE:
+                    return tickets
+            want = 2
 
     # ---- live events -----------------------------------------------------------------------
 
@@ -173,10 +211,11 @@ class BoardScreen(LiveScreen):
         if touched:
             selected = self.current_ticket
             self._refresh_columns(touched)
-            if selected is not None and not self._has(self.current_column, selected):
+            column = self.current_column
+            if selected is not None and (column is None or column.index_of(selected) is None):
                 self.focus_ticket(selected)  # the selected ticket moved: the cursor follows it
 
-    # ---- keys ------------------------------------------------------------------------------
+    # ---- moving around ---------------------------------------------------------------------
 
     def action_move(self, step: int) -> None:
         columns = self.columns
@@ -206,6 +245,81 @@ class BoardScreen(LiveScreen):
     def action_discover(self) -> None:
         self.app.post_message(DiscoverOpenRequested(self.slug))
 
+    @work(exclusive=True, group="board-projects")
+    async def action_switch_project(self) -> None:
+        projects = await self.attempt(self.api.projects.list(), "Listing the projects")
+        if projects is not None:
+            picker = ProjectPickerScreen(projects, current=self.slug)
+            self.app.push_screen(picker, self._switch_to)
+
+    def _switch_to(self, slug: str | None) -> None:
+        if slug and slug != self.slug:
+            self.app.post_message(ProjectSwitchRequested(slug))
+
+    # ---- the filter ------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        column = self.current_column
+        if column is not None:
+            self._before_filter = column.status
+        self.query_one(FilterBar).open()
+
+    def apply_filter(self, needle: str) -> None:
+        """Show only matching cards and put the cursor on the first (``:filter``, ``/``+enter)."""
+        bar = self.query_one(FilterBar)
+        bar.value = needle
+        self.state.needle = needle
+        self._refresh_columns(None)
+        bar.set_class(bool(needle), "-open")
+        self._focus_first_match()
+
+    def _focus_first_match(self) -> None:
+        first = self.state.first_match()
+        if first is None or not self.focus_ticket(int(first["number"])):
+            self._focus_column(self._before_filter)
+
+    def on_filter_bar_narrowed(self, message: FilterBar.Narrowed) -> None:
+        self.state.needle = message.needle
+        self._refresh_columns(None)
+
+    def on_filter_bar_closed(self, message: FilterBar.Closed) -> None:
+        if message.submitted and self.state.needle:
+            self._focus_first_match()
+        else:
+            self._focus_column(self._before_filter)
+
+    def action_clear_filter(self) -> None:
+        """Escape on the board: every card again, the cursor staying on the card it was on."""
+        if self.state.needle:
+            column = self.current_column
+            if column is not None:
+                self._before_filter = column.status
+            self.query_one(FilterBar).action_close(True)
+
+    async def action_toggle_cancelled(self) -> None:
+        self.state.show_cancelled = not self.state.show_cancelled
+        await self._rebuild_columns()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def on_connection_restored(self) -> None:
+        self.load()
+
+    # ---- changing tickets ------------------------------------------------------------------
+
+    def _took(self, ticket: dict[str, Any], follow: bool = True) -> None:
+        """Show a ticket the server answered with, the cursor following it to its column."""
+        before = self.state.tickets.get(int(ticket["id"]))
+        if not self.state.upsert(ticket):
+            return
+        touched = {str(ticket.get("status"))}
+        if before:
+            touched.add(str(before.get("status")))
+        self._refresh_columns(touched)
+        if follow:
+            self.focus_ticket(int(ticket["number"]))
+
     def action_new_ticket(self) -> None:
         self.app.push_screen(NewTicketScreen(), self._create_ticket)
 
@@ -217,10 +331,85 @@ class BoardScreen(LiveScreen):
     async def create_ticket(self, fields: dict[str, Any]) -> None:
         ticket = await self.attempt(self.api.tickets.create(self.slug, fields), "Creating a ticket")
         if ticket is not None:
-            self.state.upsert(ticket)
-            self._refresh_columns({str(ticket.get("status"))})
-            self.focus_ticket(int(ticket["number"]))
+            self._took(ticket)
             self.notify(f"Created #{ticket['number']} {ticket['title']}")
+
+    def action_edit(self) -> None:
+        number = self.current_ticket
+        ticket = self.state.by_number(number) if number is not None else None
+        if ticket is not None:
+            self.app.push_screen(NewTicketScreen(ticket), partial(self._edited, int(number or 0)))
+
+    def _edited(self, number: int, fields: dict[str, Any] | None) -> None:
+        if fields:
+            self.update_ticket(number, fields)
+        elif fields is not None:
+            self.notify(f"Nothing changed on #{number}.")
+
+    @work(group="board-actions")
+    async def update_ticket(self, number: int, fields: dict[str, Any]) -> None:
+        call = self.api.tickets.update(self.slug, number, fields)
+        ticket = await self.attempt(call, f"Saving #{number}")
+        if ticket is not None:
+            self._took(ticket)
+            self.notify(f"Saved #{number}")
+
+    def action_shift(self, step: int) -> None:
+        number = self.current_ticket
+        ticket = self.state.by_number(number) if number is not None else None
+        if ticket is None:
+            return
+        target = neighbour_status(str(ticket["status"]), step, self.state.show_cancelled)
+        if target is None:
+            self.notify(f"#{number} is already in the {'first' if step < 0 else 'last'} column.")
+        else:
+            self.move_ticket(int(ticket["number"]), target)
+
+    def action_move_to(self, status: str) -> None:
+        number = self.current_ticket
+        if number is not None:
+            self.move_ticket(number, status)
+
+    @work(group="board-actions")
+    async def move_ticket(self, number: int, status: str) -> None:
+        call = self.api.tickets.set_status(self.slug, number, status)
+        ticket = await self.attempt(call, f"Moving #{number}")
+        if ticket is None:
+            return
+        self._took(ticket)
+        if status == "cancelled" and not self.state.show_cancelled:
+            self.notify(f"Cancelled #{number} (C shows the cancelled column).")
+
+    @work(exclusive=True, group="board-assign")
+    async def action_assign(self) -> None:
+        number = self.current_ticket
+        if number is None:
+            return
+        me = await self.attempt(self.api.me.show(), "Finding who you are")
+        try:
+            people = await self.api.users.list()
+        except (ApiError, ServerUnavailable):
+            people = []  # only an admin may list everyone: me, the agent and nobody remain
+        picker = AssignScreen(number, me, people)
+        self.app.push_screen(picker, partial(self._assign_picked, number))
+
+    def _assign_picked(self, number: int, who: int | str | None) -> None:
+        if who is not None:
+            self.assign(number, None if who == ASSIGN_NOBODY else who)
+
+    @work(group="board-actions")
+    async def action_assign_me(self) -> None:
+        number = self.current_ticket
+        me = await self.attempt(self.api.me.show(), "Finding who you are")
+        if number is not None and me is not None:
+            self.assign(number, int(me["id"]))
+
+    @work(group="board-actions")
+    async def assign(self, number: int, who: int | str | None) -> None:
+        ticket = await self.attempt(self.api.tickets.assign(self.slug, number, who), "Assigning")
+        if ticket is not None:
+            self._took(ticket, follow=False)
+            self.notify(f"Assigned #{number} to {assignee_name(who)}")
 
     @work(group="board-actions")
     async def action_start_agent(self) -> None:
@@ -239,22 +428,66 @@ class BoardScreen(LiveScreen):
         if await self.attempt(self.api.agent.stop(self.slug, number), "Stopping the agent"):
             self.notify(f"Agent stopped on #{number}")
 
-    def action_filter(self) -> None:
-        self.query_one(FilterBar).open()
+    # ---- approve, merge, discard (each asks first) -----------------------------------------
 
-    def on_filter_bar_narrowed(self, message: FilterBar.Narrowed) -> None:
-        self.state.needle = message.needle
-        self._refresh_columns(None)
+    def _confirm(self, question: str, label: str, then: Callable[[int], Any]) -> None:
+        number = self.current_ticket
+        if number is None:
+            return
 
-    def on_filter_bar_closed(self) -> None:
-        self._focus_column("backlog")
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then(number)
 
-    async def action_toggle_cancelled(self) -> None:
-        self.state.show_cancelled = not self.state.show_cancelled
-        await self._rebuild_columns()
+        self.app.push_screen(ConfirmScreen(question.format(n=number), label), answered)
 
-    def action_reload(self) -> None:
-        self.load()
+    def action_approve(self) -> None:
+        self._confirm("Approve the agent's work on #{n}?", "Approve", self.approve)
 
-    def on_connection_restored(self) -> None:
-        self.load()
+    def action_merge(self) -> None:
+        question = (
+            "Merge the work on #{n} into the default branch? Its worktree and branch are "
+            "removed and the ticket moves to done."
+        )
+        self._confirm(question, "Merge", self.merge)
+
+    def action_discard(self) -> None:
+        question = (
+            "Discard the work on #{n}? The worktree and branch are removed (the branch tip is "
+            "kept under refs/codality/discarded/)."
+        )
+        self._confirm(question, "Discard", self.discard)
+
+    @work(group="board-actions")
+    async def approve(self, number: int) -> None:
+        call = self.api.reviews.create(self.slug, number, "approved", "", [])
+        if await self.attempt(call, f"Approving #{number}") is not None:
+            self.notify(f"Approved #{number}")
+
+    @work(group="board-actions")
+    async def merge(self, number: int) -> None:
+        try:
+            merged = await self.api.worktrees.merge(self.slug, number)
+        except ApiError as exc:
+            paths = "".join(f"\n  {path}" for path in conflict_paths(exc))
+            self.notify(f"Merging #{number} failed: {exc.message}{paths}", severity="error")
+            return
+        except ServerUnavailable as exc:
+            self.notify(f"Merging #{number} failed: {exc}", severity="error")
+            return
+        self._took(merged["ticket"])
+        sha = str((merged.get("merge") or {}).get("after") or "")[:9]
+        self.notify(f"Merged #{number}" + (f" in {sha}" if sha else ""))
+
+    @work(group="board-actions")
+    async def discard(self, number: int) -> None:
+        done = await self.attempt(self.api.worktrees.discard(self.slug, number), "Discarding")
+        if done is not None:
+            self._took(done["ticket"])
+            self.notify(f"Discarded the work on #{number}")
+
+
+def assignee_name(who: int | str | None) -> str:
+    if who is None:
+        return "nobody"
+    return "the agent" if who == "agent" else f"user {who}"

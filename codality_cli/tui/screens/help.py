@@ -14,12 +14,13 @@ from textual.widgets import Static
 
 
 def key_rows(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
-    """(keys, description) of every described binding, in declaration order."""
+    """(keys, what it does) of every described binding, in declaration order: the long name
+    (the tooltip) when the footer shows a short one."""
     rows: list[tuple[str, str]] = []
     for binding in bindings:
         if isinstance(binding, Binding) and binding.description:
             keys = ", ".join(part.strip() for part in binding.key.split(","))
-            rows.append((binding.key_display or keys, binding.description))
+            rows.append((binding.key_display or keys, binding.tooltip or binding.description))
     return rows
 
 

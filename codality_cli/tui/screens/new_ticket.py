@@ -1,4 +1,9 @@
-"""``n``: the new-ticket form; answers the fields to create, or None when cancelled."""
+"""``n`` and ``e``: the ticket form, centred; answers the fields to send, or None when cancelled.
+
+Enter in the title moves on to the description (where enter is a new line); ctrl+s sends from
+anywhere in the form. Editing (``e``) starts from the ticket's fields and has no status: moving a
+card is ``<``/``>`` or ``1``–``6`` on the board.
+"""
 
 from __future__ import annotations
 
@@ -22,20 +27,39 @@ def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
 class NewTicketScreen(ModalScreen[dict[str, Any] | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "create", "Create"),
+        Binding("ctrl+s", "create", "Save", priority=True),
     ]
 
+    def __init__(self, ticket: dict[str, Any] | None = None) -> None:
+        super().__init__(classes="modal")
+        self.ticket = ticket
+
     def compose(self) -> ComposeResult:
+        ticket = self.ticket or {}
+        heading = f"Edit #{ticket['number']}" if self.ticket else "New ticket"
         with Vertical(classes="dialog form"):
-            yield Label("New ticket", classes="dialog-title")
-            yield Input(placeholder="Title", id="title")
+            yield Label(heading, classes="dialog-title")
+            yield Input(str(ticket.get("title", "")), placeholder="Title", id="title")
             with Horizontal(classes="form-row"):
-                yield Select(_choices(KINDS), value="task", allow_blank=False, id="kind")
-                yield Select(_choices(PRIORITIES), value="medium", allow_blank=False, id="priority")
-                yield Select(_choices(STATUSES), value="backlog", allow_blank=False, id="status")
-            yield TextArea(id="description", language="markdown")
+                yield Select(
+                    _choices(KINDS), value=ticket.get("kind", "task"), allow_blank=False, id="kind"
+                )
+                yield Select(
+                    _choices(PRIORITIES),
+                    value=ticket.get("priority", "medium"),
+                    allow_blank=False,
+                    id="priority",
+                )
+                if not self.ticket:
+                    yield Select(
+                        _choices(STATUSES), value="backlog", allow_blank=False, id="status"
+                    )
+            yield TextArea(
+                str(ticket.get("description") or ""), id="description", language="markdown"
+            )
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Create (ctrl+s)", variant="primary", id="create")
+                label = "Save (ctrl+s)" if self.ticket else "Create (ctrl+s)"
+                yield Button(label, variant="primary", id="create")
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:
@@ -43,7 +67,7 @@ class NewTicketScreen(ModalScreen[dict[str, Any] | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.action_create()
+        self.query_one("#description", TextArea).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "create":
@@ -55,13 +79,16 @@ class NewTicketScreen(ModalScreen[dict[str, Any] | None]):
         title = self.query_one("#title", Input).value.strip()
         if not title:
             self.notify("A ticket needs a title.", severity="warning")
+            self.query_one("#title", Input).focus()
             return
         fields: dict[str, Any] = {"title": title}
-        for name in ("kind", "priority", "status"):
-            fields[name] = str(self.query_one(f"#{name}", Select).value)
+        for select in self.query(Select):
+            fields[str(select.id)] = str(select.value)
         description = self.query_one("#description", TextArea).text.strip()
-        if description:
+        if description or self.ticket:
             fields["description"] = description
+        if self.ticket:  # only what changed
+            fields = {k: v for k, v in fields.items() if v != (self.ticket.get(k) or "")}
         self.dismiss(fields)
 
     def action_cancel(self) -> None:

@@ -1,20 +1,25 @@
-"""Shown when no project was given or found: pick one; answers its slug."""
+"""Pick a project; answers its slug. Shown when no project was given or found, and on ``p``
+(then escape keeps the current board and the current project is marked)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Label, OptionList
 from textual.widgets.option_list import Option
 
 
-class ProjectPickerScreen(Screen[str]):
-    def __init__(self, projects: list[dict[str, Any]]) -> None:
+class ProjectPickerScreen(Screen[str | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Back")]
+
+    def __init__(self, projects: list[dict[str, Any]], current: str | None = None) -> None:
         super().__init__()
         self.projects = projects
+        self.current = current
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="picker"):
@@ -22,7 +27,11 @@ class ProjectPickerScreen(Screen[str]):
                 yield Label("Choose a project", classes="dialog-title")
                 yield OptionList(
                     *(
-                        Option(f"{p['name']}  ({p['path']})", id=str(p["slug"]))
+                        Option(
+                            f"{'● ' if p['slug'] == self.current else '  '}{p['name']}  "
+                            f"({p['path']})",
+                            id=str(p["slug"]),
+                        )
                         for p in self.projects
                     ),
                     id="projects",
@@ -38,9 +47,15 @@ class ProjectPickerScreen(Screen[str]):
     def on_mount(self) -> None:
         if self.projects:
             picker = self.query_one("#projects", OptionList)
-            picker.highlighted = 0
+            slugs = [str(p["slug"]) for p in self.projects]
+            picker.highlighted = slugs.index(self.current) if self.current in slugs else 0
             picker.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
             self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        """Back to the board that was open; at start-up there is none, so the picker stays."""
+        if self.current is not None:
+            self.dismiss(None)

@@ -10,7 +10,8 @@ from textual.widgets import Input
 
 
 class FilterBar(Input):
-    """Hidden until ``/``; ``escape`` clears and hides it, ``enter`` keeps the filter."""
+    """Hidden until ``/``; ``escape`` clears and hides it, ``enter`` keeps the filter (and the
+    board puts the cursor on the first match)."""
 
     DEFAULT_CSS = """
     FilterBar { display: none; dock: top; }
@@ -24,7 +25,11 @@ class FilterBar(Input):
             self.needle = needle
 
     class Closed(Message):
-        """Focus should go back to the board."""
+        """Focus should go back to the board: to the first match after enter."""
+
+        def __init__(self, submitted: bool) -> None:
+            super().__init__()
+            self.submitted = submitted
 
     def __init__(self) -> None:
         super().__init__(placeholder="filter: words in #number, title, kind, priority", id="filter")
@@ -35,10 +40,10 @@ class FilterBar(Input):
 
     def action_close(self, clear: bool) -> None:
         if clear:
-            self.value = ""
+            self.value = ""  # (Input.Changed follows: the board shows every card again)
         if not self.value:
             self.remove_class("-open")
-        self.post_message(self.Closed())
+        self.post_message(self.Closed(submitted=not clear))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()

@@ -1,8 +1,8 @@
 """A ticket as a two-line card: number and title (after ⧗ when a work queue will run it), then
-kind, priority, agent badge, cost and the pull request with its check summary.
+the agent badge, kind, priority, cost and the pull request with its check summary.
 
-Cards are renderables inside a ``StatusColumn`` (an ``OptionList``) rather than one widget each,
-so a board of a thousand tickets paints in one pass (bench/tui_board.py).
+Cards are text drawn by a ``StatusColumn`` line by line rather than one widget each, so a board
+of a thousand tickets paints only the cards in view (bench/tui_board.py).
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ def render_card(ticket: Ticket) -> Text:
     card.append(f"#{ticket.get('number')} ", style="bold")
     card.append(str(ticket.get("title", "")))
     card.append("\n")
+    badge = agent_badge(ticket)
+    if badge:  # first, so a narrow column cuts the kind rather than the agent's state
+        card.append(f" {badge} ", style=BADGE_STYLES[badge])
+        card.append(" ")
     card.append(str(ticket.get("kind", "")), style="italic")
     card.append(" · ")
     priority = str(ticket.get("priority", ""))
     card.append(priority, style=PRIORITY_STYLES.get(priority, ""))
-    badge = agent_badge(ticket)
-    if badge:
-        card.append("  ")
-        card.append(f" {badge} ", style=BADGE_STYLES[badge])
     cost = ticket.get("agent_cost_usd")
     if isinstance(cost, int | float) and cost:
         card.append(f"  ${cost:.2f}", style="dim")
