@@ -98,7 +98,7 @@ SEARCH_COLUMNS = [
     Column("#", "number"),
     Column("title", "title", truncate=True),
     Column("status", "status"),
-    Column("snippet", "snippet"),
+    Column("snippet", "snippet", truncate=True),
 ]
 
 NumberArgument = Annotated[int, typer.Argument(help="Ticket number.", min=1)]
