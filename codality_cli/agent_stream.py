@@ -72,6 +72,9 @@ class AgentPrinter:
     _pending_call: str | None = None
     # The transcript block the open text or thinking line belongs to: another one starts afresh.
     _block: int | None = None
+    # How much of each text or thinking block has been shown, so a delta repeating what a stored
+    # block already held (a viewer that joined mid-block) prints only the rest.
+    _shown_text: dict[int, int] = field(default_factory=dict)
     # A tool call shown at once, its line left open for the outcome to complete it.
     _open_call: str | None = None
 
@@ -138,10 +141,11 @@ class AgentPrinter:
     def event(self, type_: str, data: dict[str, Any]) -> dict[str, Any] | None:
         """Show one ``agent:*`` event; returns the session when it is ``agent:stopped``."""
         kind = type_.removeprefix("agent:")
-        if kind == "text_delta":
-            self._text(str(data.get("text", "")), data.get("block"))
-        elif kind == "thinking_delta":
-            self._thinking(str(data.get("text", "")), data.get("block"))
+        if kind in ("text_delta", "thinking_delta"):
+            block, text = data.get("block"), self._unseen(data)
+            if text:
+                show = self._text if kind == "text_delta" else self._thinking
+                show(text, block if isinstance(block, int) else None)
         elif kind == "started":
             sandbox = sandbox_label(str(data.get("sandbox")))
             self._err(f"── agent started · {data.get('model')} · {sandbox}", "bold")
@@ -161,10 +165,11 @@ class AgentPrinter:
         A stored text or thinking block is shown as the one delta that holds all of it, so a
         replay takes the very path the live stream took and prints the same lines.
         """
-        if kind == "text":
-            self._text(str(data.get("text", "")), block_id)
-        elif kind == "thinking":
-            self._thinking(str(data.get("text", "")), block_id)
+        if kind in ("text", "thinking"):
+            text = str(data.get("text", ""))
+            if block_id is not None:
+                self._shown_text[block_id] = len(text)
+            (self._text if kind == "text" else self._thinking)(text, block_id)
         elif kind == "tool_call":
             self._close_thinking()
             tool_id = str(data.get("tool_use_id"))
@@ -191,6 +196,16 @@ class AgentPrinter:
             self._err(f"! {data.get('message')}", "yellow")
         elif kind == "commit":
             self._err(f"● committed {str(data.get('sha', ''))[:10]}", "green")
+
+    def _unseen(self, data: dict[str, Any]) -> str:
+        """The part of a delta not shown yet (all of it unless it says where it starts)."""
+        text = str(data.get("text", ""))
+        block, at = data.get("block"), data.get("at")
+        if not isinstance(block, int) or not isinstance(at, int):
+            return text
+        shown = self._shown_text.get(block, 0)
+        self._shown_text[block] = max(shown, at + len(text))
+        return text[max(0, shown - at) :]
 
     def _complete_call(self, call: str, outcome: str, style: str | None) -> None:
         """Finish the tool's line: on the open line when it is still open, else in full."""

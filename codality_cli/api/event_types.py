@@ -287,6 +287,7 @@ class AgentTextDelta(TypedDict):
     session_id: int
     text: str
     block: int | None
+    at: int | None
 
 
 class AgentThinkingDelta(TypedDict):
@@ -295,6 +296,7 @@ class AgentThinkingDelta(TypedDict):
     session_id: int
     text: str
     block: int | None
+    at: int | None
 
 
 class AgentToolCall(TypedDict):

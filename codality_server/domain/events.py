@@ -350,20 +350,23 @@ class AgentStopped(SessionView, Payload):
 @event("agent:text_delta", SESSION_CHANNELS, "Streaming text from the agent")
 class AgentTextDelta(Payload):
     """``block``: the id of the transcript block the text grows, so a viewer can tell where one
-    message ends and the next begins (a new id starts a new block)."""
+    message ends and the next begins (a new id starts a new block); ``at``: where in that block's
+    text this delta starts, so a viewer that read the stored block skips what it already has."""
 
     session_id: int
     text: str
     block: int | None = None
+    at: int | None = None
 
 
 @event("agent:thinking_delta", SESSION_CHANNELS, "Streaming thinking from the agent")
 class AgentThinkingDelta(Payload):
-    """``block`` as for ``agent:text_delta``."""
+    """``block`` and ``at`` as for ``agent:text_delta``."""
 
     session_id: int
     text: str
     block: int | None = None
+    at: int | None = None
 
 
 @event("agent:tool_call", SESSION_CHANNELS, "The agent called a tool (name and input)")

@@ -91,8 +91,12 @@ class AgentSessionService(Service):
     async def with_transcript(self, owner: Owner, session_id: int) -> dict[str, Any]:
         """One session of the owner with every stored block, and ``last_event_id``: the bus id
         read just before the transcript, so a viewer that follows the events after it misses
-        nothing (it may see a block twice, never lose one)."""
+        nothing (it may see a block twice, never lose one). A running session's streaming block
+        is stored first, with every delta published up to then."""
         last_event_id = self.bus.last_id
+        run = self.services.supervisor.running(owner)
+        if run is not None and run.session.id == session_id:
+            await run.recorder.store_open_block()
         session = await db_sessions.get_session(self.db.reader, session_id)
         if session is None or session.owner != owner:
             raise NotFound(f"this {owner.kind.value} has no agent session {session_id}")

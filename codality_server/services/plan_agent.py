@@ -71,11 +71,13 @@ class PlanEvents(SessionEvents):
     def __init__(self, plan_id: int) -> None:
         self.plan_id = plan_id
 
-    def text_delta(self, session_id: int, text: str, block: int | None = None) -> Payload | None:
+    def text_delta(
+        self, session_id: int, text: str, block: int | None = None, at: int | None = None
+    ) -> Payload | None:
         return PlanDelta(plan_id=self.plan_id, session_id=session_id, text=text)
 
     def thinking_delta(
-        self, session_id: int, text: str, block: int | None = None
+        self, session_id: int, text: str, block: int | None = None, at: int | None = None
     ) -> Payload | None:
         return None
 

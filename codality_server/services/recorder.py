@@ -40,13 +40,15 @@ class SessionEvents:
     clients expect events of its own (discovery's ``discover:delta``) overrides methods; one that
     returns None publishes nothing for that report (the transcript still gets it)."""
 
-    def text_delta(self, session_id: int, text: str, block: int | None = None) -> Payload | None:
-        return AgentTextDelta(session_id=session_id, text=text, block=block)
+    def text_delta(
+        self, session_id: int, text: str, block: int | None = None, at: int | None = None
+    ) -> Payload | None:
+        return AgentTextDelta(session_id=session_id, text=text, block=block, at=at)
 
     def thinking_delta(
-        self, session_id: int, text: str, block: int | None = None
+        self, session_id: int, text: str, block: int | None = None, at: int | None = None
     ) -> Payload | None:
-        return AgentThinkingDelta(session_id=session_id, text=text, block=block)
+        return AgentThinkingDelta(session_id=session_id, text=text, block=block, at=at)
 
     def tool_call(
         self, session_id: int, tool_use_id: str, name: str, tool_input: Any
@@ -107,13 +109,15 @@ class Recorder(LoopListener):
     # --- the loop's reports --------------------------------------------------------------------
 
     async def text_delta(self, text: str) -> None:
-        # Grown first, so the event can name the block it belongs to.
+        # Grown first, so the event can name the block it belongs to and where in it it starts.
         await self._grow("text", text)
-        self._publish(self.events.text_delta(self.session_id, text, self._block_id))
+        at = len(self._block_text) - len(text)
+        self._publish(self.events.text_delta(self.session_id, text, self._block_id, at))
 
     async def thinking_delta(self, text: str) -> None:
         await self._grow("thinking", text)
-        self._publish(self.events.thinking_delta(self.session_id, text, self._block_id))
+        at = len(self._block_text) - len(text)
+        self._publish(self.events.thinking_delta(self.session_id, text, self._block_id, at))
 
     async def block_done(self, kind: BlockKind, text: str) -> None:
         await self._grow(kind, "", whole=text)
@@ -137,6 +141,16 @@ class Recorder(LoopListener):
         # Written with the next stored block (one transaction instead of two per tool round),
         # or by ``flush`` at the end: a crash loses at most the usage of the last call.
         self._usage = (total.tokens_in, total.tokens_out, total.cost_usd)
+
+    async def store_open_block(self) -> None:
+        """Write the streaming block as it stands, so a transcript read next holds every delta
+        published so far (a viewer joining mid-block then loses none; ``at`` skips repeats)."""
+        if self._block_id is not None:
+            rewrite = self.sessions.rewrite(
+                self.session_id, self._block_id, {"text": self._block_text}
+            )
+            await asyncio.shield(rewrite)
+            self._flushed_at = time.monotonic()
 
     async def flush(self) -> None:
         """Write what is still only in memory (the usage of the last call)."""

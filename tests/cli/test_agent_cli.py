@@ -297,3 +297,32 @@ def test_start_and_watch_print_the_same_lines(
     # Without thinking, the messages either side of it still get lines of their own.
     quiet = merged_output(server, admin_token, *earlier, "--no-thinking").stdout.splitlines()
     assert quiet == [line for line in lines if line not in ("Check it.", "Done?")]
+
+
+def test_watch_joining_mid_message_prints_it_whole_once(
+    server: RunningServer, admin_token: str, cli: Cli, project: dict[str, Any], fake: FakeAnthropic
+) -> None:
+    """A viewer that arrives while a message streams gets the stored part, then the rest from
+    the events: every word once, on one line, whatever the moment it joined."""
+    words = " ".join(f"w{n}" for n in range(400))
+    fake.script(text(words, delay_s=0.01))
+    slug = project["slug"]
+    number = str(file_ticket(cli, project))
+    assert cli("-p", slug, "ticket", "start", number, "--detach").exit_code == 0
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    agent = f"{server.url}/api/projects/{slug}/tickets/{number}/agent"
+    deadline = time.monotonic() + 30
+    while True:  # until part of the message is stored, the rest still to come
+        assert time.monotonic() < deadline
+        status = httpx.get(f"{agent}/status", headers=headers).json()
+        if status["session"] is None:
+            continue
+        stored = httpx.get(f"{agent}/sessions/{status['session']['id']}", headers=headers).json()
+        texts = [b["data"]["text"] for b in stored["transcript"] if b["kind"] == "text"]
+        if texts and 0 < len(texts[0]) < len(words):
+            break
+        assert stored["status"] == "running", "the message ended before the viewer joined"
+    watched = merged_output(server, admin_token, "-p", slug, "ticket", "watch", number)
+    assert watched.returncode == 0, watched.stdout
+    lines = watched.stdout.splitlines()
+    assert lines[1] == words and lines[2].startswith("── completed") and len(lines) == 3
