@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 
 from .credentials import CredentialStore
-from .errors import CliError, ExitCode, exit_code_for_status
-from .output import Output
+from .errors import CliError, ExitCode
+from .output import EMPTY_HINTS, Output
 from .settings import CliSettings
 from .streams import Streams
 
@@ -83,16 +83,18 @@ class CliContext:
         self.settings = settings
         self.streams = streams
         self.credentials = CredentialStore(settings.config_dir, settings.env_token)
+        self.command = ""  # "noun verb" of the command being run, once it asks for its context
 
     @classmethod
     def of(cls, ctx: typer.Context) -> CliContext:
         root = ctx.find_root()
         if not isinstance(root.obj, CliContext):
             raise CliError("internal: the command ran without the root callback")
+        root.obj.command = " ".join(ctx.command_path.split()[1:])
         return root.obj
 
     def output(self, as_json: bool = False, fields: str | None = None) -> Output:
-        return Output(self.streams, as_json, fields)
+        return Output(self.streams, as_json, fields, EMPTY_HINTS.get(self.command))
 
     def confirm(self, question: str, yes: bool, doing: str) -> None:
         """Ask before a destructive action; ``--yes`` skips it, and without a terminal it is
@@ -187,6 +189,7 @@ class CliContext:
             api.token = token
             return
         if not self.settings.is_local:
+            await api.auth.health()  # a server that is down is that, not a missing sign-in
             raise CliError(
                 f"not signed in to {self.settings.remote_url}; run `codality login`", ExitCode.AUTH
             )
@@ -220,7 +223,11 @@ class CliContext:
             hint = "" if self.settings.is_local else "; run `codality login`"
             raise CliError(f"{exc.message}{hint}", ExitCode.AUTH) from exc
         except ApiError as exc:
-            raise CliError(exc.message, exit_code_for_status(exc.status)) from exc
+            from .wording import cli_exit_code, cli_message
+
+            field = exc.details.get("field")
+            code = cli_exit_code(exc.status, exc.code, exc.message, str(field) if field else None)
+            raise CliError(cli_message(exc.message), code) from exc
         except ServerUnavailable as exc:
             raise CliError(str(exc), ExitCode.UNREACHABLE) from exc
 

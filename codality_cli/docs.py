@@ -2,8 +2,8 @@
 
 ``scripts/gen_docs.py`` writes them to ``completions/`` and ``man/``; ``codality completion``
 prints the same text, and ``tests/cli/test_docs.py`` fails when the files are stale. The
-completion scripts are static (no Python runs on TAB): one table per shell of the sub-commands,
-options and choices at each command path.
+completion scripts are tables per shell of the sub-commands, options and choices at each command
+path; only project slugs, ticket numbers and setting names are asked of the server on TAB.
 """
 
 from __future__ import annotations
@@ -128,94 +128,218 @@ def command_tree(app: typer.Typer) -> CommandDoc:
 
 
 # -- completions ------------------------------------------------------------------------------
+#
+# Each script holds, per command path, its sub-commands, its options (the global ones too: they
+# are taken after the noun and verb), which options take a value, what completes each option's
+# value and each positional argument. A "spec" is either words (choices, comma-joined) or
+# ``@kind``: words only the server knows, asked of ``codality __complete KIND`` on TAB with the
+# global options typed so far (commands/complete.py: quick, silent, never starts a server).
+
+DYNAMIC_METAVARS = {"SLUG": "@projects"}
+# (noun, argument) → kind, for arguments whose values live on the server.
+DYNAMIC_ARGUMENTS = {
+    ("ticket", "NUMBER"): "@tickets",
+    ("pr", "NUMBER"): "@tickets",
+    ("settings", "KEY"): "@settings",
+    ("settings", "NAME"): "@env",
+}
 
 
-def _words(doc: CommandDoc) -> str:
-    """What may follow ``doc.path``: sub-commands, or the choices of its arguments."""
-    if doc.subcommands:
-        return " ".join(sub.path[-1] for sub in doc.subcommands)
-    return " ".join(choice for _, _, choices, _ in doc.arguments for choice in choices)
+def _spec(choices: list[str], dynamic: str | None) -> str:
+    if choices:
+        return ",".join(choices)
+    return dynamic or "-"
 
 
-def _option_words(doc: CommandDoc) -> str:
-    return " ".join(name for option in doc.options for name in option.names)
+def _argument_specs(doc: CommandDoc) -> str:
+    noun = doc.path[1] if len(doc.path) > 1 else ""
+    return " ".join(
+        _spec(choices, DYNAMIC_METAVARS.get(name) or DYNAMIC_ARGUMENTS.get((noun, name)))
+        for name, _, choices, _ in doc.arguments
+    )
 
 
-def _choice_rows(doc: CommandDoc) -> Iterator[tuple[str, str]]:
-    for option in doc.options:
-        if option.choices:
+def _all_options(doc: CommandDoc, tree: CommandDoc) -> list[OptionDoc]:
+    """``doc``'s options, then the global ones it does not define itself."""
+    own = {name for option in doc.options for name in option.names}
+    if doc is tree:
+        return list(doc.options)
+    extra = [
+        option
+        for option in tree.options
+        if option.takes_value or option.names[-1] == "--no-color"
+        if not own.intersection(option.names)
+    ]
+    return [*doc.options, *extra]
+
+
+def _option_words(doc: CommandDoc, tree: CommandDoc) -> str:
+    return " ".join(name for option in _all_options(doc, tree) for name in option.names)
+
+
+def _value_options(doc: CommandDoc, tree: CommandDoc) -> str:
+    return " ".join(
+        name for option in _all_options(doc, tree) if option.takes_value for name in option.names
+    )
+
+
+def _value_rows(doc: CommandDoc, tree: CommandDoc) -> Iterator[tuple[str, str]]:
+    """(``path option``, spec) for every option whose value can be completed."""
+    for option in _all_options(doc, tree):
+        spec = _spec(option.choices, DYNAMIC_METAVARS.get(option.metavar))
+        if option.takes_value and spec != "-":
             for name in option.names:
-                yield f"{doc.key} {name}", " ".join(option.choices)
+                yield f"{doc.key} {name}", spec
+
+
+def _global_value_options(tree: CommandDoc) -> str:
+    return " ".join(name for option in tree.options if option.takes_value for name in option.names)
+
+
+def _table(name: str, rows: Iterator[tuple[str, str]], shell: str) -> str:
+    if shell == "bash":
+        body = "\n".join(f'    ["{key}"]="{value}"' for key, value in rows)
+    else:
+        body = "\n".join(f'    "{key}" "{value}"' for key, value in rows)
+    return f"{name}=(\n{body}\n)"
+
+
+def _tables(tree: CommandDoc, shell: str) -> str:
+    docs = list(walk(tree))
+    subs = ((d.key, " ".join(s.path[-1] for s in d.subcommands)) for d in docs)
+    opts = ((d.key, _option_words(d, tree)) for d in docs)
+    valopts = ((d.key, _value_options(d, tree)) for d in docs)
+    values = (row for d in docs for row in _value_rows(d, tree))
+    args = ((d.key, _argument_specs(d)) for d in docs)
+    return "\n".join(
+        [
+            _table("_codality_subs", subs, shell),
+            _table("_codality_opts", opts, shell),
+            _table("_codality_valopts", valopts, shell),
+            _table("_codality_values", values, shell),
+            _table("_codality_args", args, shell),
+            f'_codality_globals="{_global_value_options(tree)}"',
+        ]
+    )
 
 
 def bash(tree: CommandDoc) -> str:
-    docs = list(walk(tree))
-    subs = "\n".join(f'    ["{d.key}"]="{_words(d)}"' for d in docs)
-    opts = "\n".join(f'    ["{d.key}"]="{_option_words(d)}"' for d in docs)
-    choices = "\n".join(f'    ["{k}"]="{v}"' for d in docs for k, v in _choice_rows(d))
     return f"""# bash completion for {PROG} — generated by scripts/gen_docs.py; do not edit.
-declare -gA _codality_subs=(
-{subs}
-)
-declare -gA _codality_opts=(
-{opts}
-)
-declare -gA _codality_choices=(
-{choices}
-)
+declare -gA _codality_subs _codality_opts _codality_valopts _codality_values _codality_args
+{_tables(tree, "bash")}
+
+# The words of a spec: comma-joined choices, or @KIND asked of the server (quietly, briefly).
+_codality_words() {{
+    local spec=$1 cmd=$2
+    shift 2
+    case "$spec" in
+        -) ;;
+        @*) "$cmd" "$@" __complete "${{spec#@}}" 2>/dev/null | cut -f1 ;;
+        *) printf '%s\\n' "${{spec//,/$'\\n'}}" ;;
+    esac
+}}
 
 _codality() {{
     local cur="${{COMP_WORDS[COMP_CWORD]}}" prev="${{COMP_WORDS[COMP_CWORD-1]}}"
-    local cmdpath={PROG} word i
+    local cmdpath={PROG} word i npos=0 skip=0 keep=0 spec=-
+    local -a globals=() args=()
     for ((i = 1; i < COMP_CWORD; i++)); do
         word="${{COMP_WORDS[i]}}"
-        [[ "$word" == -* ]] && continue
-        [[ -n "${{_codality_opts[$cmdpath $word]+set}}" ]] && cmdpath="$cmdpath $word"
+        if ((skip)); then
+            skip=0
+            ((keep)) && globals+=("$word")
+            continue
+        fi
+        if [[ "$word" == -* ]]; then
+            if [[ " ${{_codality_valopts[$cmdpath]}} " == *" $word "* ]]; then
+                skip=1 keep=0
+                if [[ " $_codality_globals " == *" $word "* ]]; then
+                    keep=1
+                    globals+=("$word")
+                fi
+            fi
+            continue
+        fi
+        if [[ -n "${{_codality_opts[$cmdpath $word]+set}}" ]]; then
+            cmdpath="$cmdpath $word"
+        else
+            ((npos++))
+        fi
     done
-    if [[ -n "${{_codality_choices[$cmdpath $prev]+set}}" ]]; then
-        COMPREPLY=($(compgen -W "${{_codality_choices[$cmdpath $prev]}}" -- "$cur"))
+    if ((skip)); then
+        ((keep)) && unset 'globals[-1]'  # the option whose value is being typed
+        spec="${{_codality_values[$cmdpath $prev]:--}}"
     elif [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W "${{_codality_opts[$cmdpath]}}" -- "$cur"))
-    else
+        return
+    elif [[ -n "${{_codality_subs[$cmdpath]}}" ]]; then
         COMPREPLY=($(compgen -W "${{_codality_subs[$cmdpath]}}" -- "$cur"))
+        return
+    else
+        args=(${{_codality_args[$cmdpath]}})
+        spec="${{args[npos]:--}}"
     fi
+    local IFS=$'\\n' found
+    found=$(_codality_words "$spec" "${{COMP_WORDS[0]}}" "${{globals[@]}}")
+    COMPREPLY=($(compgen -W "$found" -- "$cur"))
 }}
 complete -F _codality {PROG}
 """
 
 
 def zsh(tree: CommandDoc) -> str:
-    docs = list(walk(tree))
-    subs = "\n".join(f'    "{d.key}" "{_words(d)}"' for d in docs)
-    opts = "\n".join(f'    "{d.key}" "{_option_words(d)}"' for d in docs)
-    choices = "\n".join(f'    "{k}" "{v}"' for d in docs for k, v in _choice_rows(d))
     return f"""#compdef {PROG}
 # zsh completion for {PROG} — generated by scripts/gen_docs.py; do not edit.
-typeset -gA _codality_subs _codality_opts _codality_choices
-_codality_subs=(
-{subs}
-)
-_codality_opts=(
-{opts}
-)
-_codality_choices=(
-{choices}
-)
+typeset -gA _codality_subs _codality_opts _codality_valopts _codality_values _codality_args
+{_tables(tree, "zsh")}
 
 _codality() {{
-    local cmdpath={PROG} word i prev=${{words[CURRENT-1]}}
+    local cmdpath={PROG} word i npos=0 skip=0 keep=0 spec=- prev=${{words[CURRENT-1]}}
+    local -a globals specs found
     for ((i = 2; i < CURRENT; i++)); do
         word=${{words[i]}}
-        [[ $word == -* ]] && continue
-        (( ${{+_codality_opts[$cmdpath $word]}} )) && cmdpath="$cmdpath $word"
+        if ((skip)); then
+            skip=0
+            ((keep)) && globals+=("$word")
+            continue
+        fi
+        if [[ $word == -* ]]; then
+            if [[ " ${{_codality_valopts[$cmdpath]}} " == *" $word "* ]]; then
+                skip=1 keep=0
+                if [[ " $_codality_globals " == *" $word "* ]]; then
+                    keep=1
+                    globals+=("$word")
+                fi
+            fi
+            continue
+        fi
+        if (( ${{+_codality_opts[$cmdpath $word]}} )); then
+            cmdpath="$cmdpath $word"
+        else
+            ((npos++))
+        fi
     done
-    if (( ${{+_codality_choices[$cmdpath $prev]}} )); then
-        compadd -- ${{=_codality_choices[$cmdpath $prev]}}
+    if ((skip)); then
+        ((keep)) && globals[-1]=()  # the option whose value is being typed
+        spec=${{_codality_values[$cmdpath $prev]:--}}
     elif [[ ${{words[CURRENT]}} == -* ]]; then
         compadd -- ${{=_codality_opts[$cmdpath]}}
-    else
+        return
+    elif [[ -n ${{_codality_subs[$cmdpath]}} ]]; then
         compadd -- ${{=_codality_subs[$cmdpath]}}
+        return
+    else
+        specs=(${{=_codality_args[$cmdpath]}})
+        spec=${{specs[npos+1]:--}}
     fi
+    case $spec in
+        -) ;;
+        @*)
+            found=(${{(f)"$(${{words[1]}} $globals __complete ${{spec#@}} 2>/dev/null)"}})
+            compadd -- ${{found%%$'\\t'*}}
+            ;;
+        *) compadd -- ${{(s:,:)spec}} ;;
+    esac
 }}
 
 _codality "$@"
@@ -226,19 +350,69 @@ def _fish_quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _fish_one_line(text: str) -> str:
+    """A description on one line (fish shows each candidate's on one)."""
+    return " ".join(text.split())
+
+
+def _fish_words(spec: str) -> str:
+    if spec.startswith("@"):
+        return _fish_quote(f"(__codality_ask {spec[1:]})")
+    return _fish_quote(" ".join(spec.split(",")))
+
+
 def fish(tree: CommandDoc) -> str:
     docs = list(walk(tree))
     paths = " ".join(_fish_quote(d.key) for d in docs)
+    valopts = " ".join(
+        _fish_quote(f"{d.key} {name}") for d in docs for name in _value_options(d, tree).split()
+    )
     lines = [
         f"# fish completion for {PROG} — generated by scripts/gen_docs.py; do not edit.",
         f"set -g __codality_paths {paths}",
-        "function __codality_at",
-        "    set -l cmdpath " + PROG,
+        f"set -g __codality_valopts {valopts}",
+        f"set -g __codality_globals {_global_value_options(tree)}",
+        "# The command path typed so far and how many arguments follow it.",
+        "function __codality_state",
+        f"    set -l cmdpath {PROG}",
+        "    set -l npos 0",
+        "    set -l skip 0",
         "    for word in (commandline -opc)[2..-1]",
-        "        string match -q -- '-*' $word; and continue",
-        '        contains -- "$cmdpath $word" $__codality_paths; and set cmdpath "$cmdpath $word"',
+        "        if test $skip = 1",
+        "            set skip 0",
+        "            continue",
+        "        end",
+        "        if string match -q -- '-*' $word",
+        '            contains -- "$cmdpath $word" $__codality_valopts; and set skip 1',
+        "            continue",
+        "        end",
+        '        if contains -- "$cmdpath $word" $__codality_paths',
+        '            set cmdpath "$cmdpath $word"',
+        "        else",
+        "            set npos (math $npos + 1)",
+        "        end",
         "    end",
-        '    test "$cmdpath" = "$argv[1]"',
+        "    echo $cmdpath",
+        "    echo $npos",
+        "end",
+        "function __codality_at",
+        "    set -l state (__codality_state)",
+        '    test "$state[1]" = "$argv[1]"',
+        "end",
+        "function __codality_arg",
+        "    set -l state (__codality_state)",
+        '    test "$state[1]" = "$argv[1]"; and test "$state[2]" = "$argv[2]"',
+        "end",
+        "# Words only the server knows, with the global options typed so far (quietly, briefly).",
+        "function __codality_ask",
+        "    set -l tokens (commandline -opc)",
+        "    set -l globals",
+        "    for i in (seq 2 (count $tokens))",
+        "        if contains -- $tokens[$i] $__codality_globals; and test $i -lt (count $tokens)",
+        "            set -a globals $tokens[$i] $tokens[(math $i + 1)]",
+        "        end",
+        "    end",
+        "    $tokens[1] $globals __complete $argv[1] 2>/dev/null",
         "end",
         f"complete -c {PROG} -f",
     ]
@@ -247,20 +421,29 @@ def fish(tree: CommandDoc) -> str:
         for sub in doc.subcommands:
             lines.append(
                 f"complete -c {PROG} -n {at} -a {_fish_quote(sub.path[-1])}"
-                f" -d {_fish_quote(sub.short)}"
+                f" -d {_fish_quote(_fish_one_line(sub.short))}"
             )
-        for _, _, choices, arg_help in doc.arguments:
-            if choices:
-                words = _fish_quote(" ".join(choices))
-                lines.append(f"complete -c {PROG} -n {at} -a {words} -d {_fish_quote(arg_help)}")
-        for option in doc.options:
+        specs = _argument_specs(doc).split()
+        for position, ((_, _, _, arg_help), spec) in enumerate(
+            zip(doc.arguments, specs, strict=True)
+        ):
+            if spec == "-":
+                continue
+            arg_at = _fish_quote(f"__codality_arg {_fish_quote(doc.key)} {position}")
+            lines.append(
+                f"complete -c {PROG} -n {arg_at} -a {_fish_words(spec)}"
+                f" -d {_fish_quote(_fish_one_line(arg_help))}"
+            )
+        for option in _all_options(doc, tree):
             flags = " ".join(f"-s {n[1:]}" if len(n) == 2 else f"-l {n[2:]}" for n in option.names)
+            spec = _spec(option.choices, DYNAMIC_METAVARS.get(option.metavar))
             value = ""
-            if option.choices:
-                value = f" -xa {_fish_quote(' '.join(option.choices))}"
-            elif option.takes_value:
-                value = " -r"
-            lines.append(f"complete -c {PROG} -n {at} {flags}{value} -d {_fish_quote(option.help)}")
+            if option.takes_value:
+                value = f" -xa {_fish_words(spec)}" if spec != "-" else " -r"
+            lines.append(
+                f"complete -c {PROG} -n {at} {flags}{value}"
+                f" -d {_fish_quote(_fish_one_line(option.help))}"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -285,6 +468,17 @@ def roff(text: str) -> str:
     return "\n".join(
         ("\\&" + line) if line.startswith((".", "'")) else line for line in text.splitlines()
     )
+
+
+def help_text(text: str) -> str:
+    """Help as a man page shows it: a paragraph click keeps unwrapped (``\\b``) stays so."""
+    paragraphs = []
+    for paragraph in text.split("\n\n"):
+        if paragraph.startswith("\b\n"):
+            paragraphs.append(f".nf\n{roff(paragraph[2:])}\n.fi")
+        else:
+            paragraphs.append(roff(paragraph))
+    return "\n\n".join(paragraphs)
 
 
 def _synopsis(doc: CommandDoc) -> str:
@@ -326,9 +520,9 @@ def _page_name(doc: CommandDoc) -> str:
 
 def noun_page(doc: CommandDoc) -> str:
     lines = [*_header(_page_name(doc), doc.short), ".SH SYNOPSIS", _synopsis(doc)]
-    lines += [".SH DESCRIPTION", roff(doc.help)]
+    lines += [".SH DESCRIPTION", help_text(doc.help)]
     for sub in doc.subcommands:
-        lines += [f".SH {roff(sub.key.upper())}", _synopsis(sub), ".PP", roff(sub.help)]
+        lines += [f".SH {roff(sub.key.upper())}", _synopsis(sub), ".PP", help_text(sub.help)]
         lines += _options(sub)
     lines += [".SH SEE ALSO", f"\\fB{PROG}\\fR(1)"]
     return "\n".join(lines) + "\n"
@@ -336,14 +530,14 @@ def noun_page(doc: CommandDoc) -> str:
 
 def root_page(tree: CommandDoc) -> str:
     lines = [*_header(PROG, tree.short), ".SH SYNOPSIS", _synopsis(tree)]
-    lines += [".SH DESCRIPTION", roff(tree.help), ".SH GLOBAL OPTIONS", *_options(tree)]
+    lines += [".SH DESCRIPTION", help_text(tree.help), ".SH GLOBAL OPTIONS", *_options(tree)]
     lines.append(".SH COMMANDS")
     for sub in tree.subcommands:
         see = f" See \\fB{_page_name(sub)}\\fR(1)." if sub.subcommands else ""
         lines += [".TP", _synopsis(sub), roff(sub.short) + see]
     for sub in tree.subcommands:
         if not sub.subcommands:
-            lines += [f".SH {roff(sub.key.upper())}", _synopsis(sub), ".PP", roff(sub.help)]
+            lines += [f".SH {roff(sub.key.upper())}", _synopsis(sub), ".PP", help_text(sub.help)]
             lines += _options(sub)
     lines.append(".SH ENVIRONMENT")
     for name, text in ENVIRONMENT:

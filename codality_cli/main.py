@@ -15,7 +15,9 @@ from types import ModuleType
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer._click.core import Context as ClickContext
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup, TyperOption
 from typer.models import CommandInfo
 
 from . import __version__
@@ -46,6 +48,7 @@ COMMANDS: list[tuple[tuple[str, ...], str]] = [
     (("api",), "api_cmd"),
     (("completion",), "completion"),
     (("demo",), "demo"),
+    (("__complete",), "complete"),
 ]
 # Modules that add verbs to ``ticket_app`` (comments, the agent, review).
 TICKET_VERBS = ("comment", "agent", "review")
@@ -53,9 +56,34 @@ TICKET_VERBS = ("comment", "agent", "review")
 VALUE_OPTIONS = {"--server", "--data-dir", "-p", "--project", "--ca-cert"}
 
 
+class BriefUsageError(UsageError):
+    """A usage error as one ``error:`` line and a hint, instead of click's usage block."""
+
+    def show(self, file: Any = None) -> None:
+        from .wording import usage_message
+
+        message = usage_message(self.format_message())
+        where = self.ctx.command_path if self.ctx is not None else "codality"
+        (file or sys.stderr).write(f"error: {message}\nhint: see `{where} --help`\n")
+
+
+def brief(exc: UsageError) -> UsageError:
+    """``exc`` in the one-line form (the help page shown for a bare noun stays as it is)."""
+    if isinstance(exc, NoArgsIsHelpError | BriefUsageError):
+        return exc
+    return BriefUsageError(exc.format_message(), exc.ctx)
+
+
 class CodalityGroup(TyperGroup):
     """The root command: a ``CliError`` from any command becomes its one ``error: …`` line and
-    its exit code (under ``CliRunner`` too, which never goes through ``run``)."""
+    its exit code (under ``CliRunner`` too, which never goes through ``run``); usage errors are
+    one line and a hint; global options are taken after the noun and verb too."""
+
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, hoist_global_options(self, ctx, args))
+        except UsageError as exc:
+            raise brief(exc) from exc
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
@@ -63,6 +91,70 @@ class CodalityGroup(TyperGroup):
         except CliError as exc:
             exc.show()
             raise typer.Exit(exc.exit_code) from exc
+        except UsageError as exc:
+            raise brief(exc) from exc
+
+
+def _option_names(command: Any, ctx: ClickContext) -> dict[str, bool]:
+    """Every option name of ``command`` (help included), and whether it takes a value."""
+    names: dict[str, bool] = {}
+    for param in command.get_params(ctx):
+        if isinstance(param, TyperOption):
+            takes_value = not param.is_flag and not param.count
+            for name in (*param.opts, *param.secondary_opts):
+                names[name] = takes_value
+    return names
+
+
+def _option_name(token: str) -> str:
+    """``--server=URL`` → ``--server``; ``-pshop`` → ``-p``; other tokens unchanged."""
+    if token.startswith("--"):
+        return token.partition("=")[0]
+    return token[:2]
+
+
+def hoist_global_options(root: TyperGroup, ctx: ClickContext, args: list[str]) -> list[str]:
+    """``args`` with the root's options that follow the noun or verb moved to the front, so
+    ``codality ticket list -p shop`` means ``codality -p shop ticket list`` (as in ``gh``).
+
+    An option the command itself defines (``tui -p``) stays the command's; the values of the
+    command's own options are skipped, never taken for option names.
+    """
+    global_names = _option_names(root, ctx)
+    for name in ctx.help_option_names:
+        global_names.pop(name, None)
+    hoisted: list[str] = []
+    kept: list[str] = []
+    command: Any = root
+    own = global_names
+    index = 0
+    while index < len(args):
+        token = args[index]
+        index += 1
+        if token == "--":
+            kept += args[index - 1 :]
+            break
+        if token.startswith("-") and len(token) > 1:
+            name = _option_name(token)
+            inline = token != name  # ``--opt=value`` or ``-pVALUE``
+            target = kept
+            if command is not root and name not in own and name in global_names:
+                target, takes_value = hoisted, global_names[name]
+            else:
+                takes_value = own.get(name, False)
+            target.append(token)
+            if takes_value and not inline and index < len(args):
+                target.append(args[index])
+                index += 1
+            continue
+        kept.append(token)
+        if isinstance(command, TyperGroup):
+            sub = command.get_command(ctx, token)
+            if sub is None:
+                kept += args[index:]
+                break
+            command, own = sub, _option_names(sub, ctx)
+    return hoisted + kept
 
 
 def _new_app() -> typer.Typer:
@@ -139,6 +231,8 @@ def root(
         no_color=no_color,
         ca_cert=ca_cert,
     )
+    if settings_.remote_url is not None:
+        check_server_url(settings_.remote_url, "--server" if server_url else "CODALITY_URL")
     if settings_.ca_cert is not None and not settings_.ca_cert.is_file():
         raise CliError(f"--ca-cert: no such file {settings_.ca_cert}", ExitCode.USAGE)
     # Tests may hand in Streams (to say which stream is a terminal); otherwise the process's.
@@ -154,6 +248,30 @@ def root(
         else:
             streams.write(ctx.get_help() + "\n")
         raise typer.Exit()
+
+
+def check_server_url(url: str, source: str) -> None:
+    """A server address is ``http(s)://host[:port][/prefix]``; anything else is a usage error
+    now, rather than a confusing failure (or a sign-in prompt) later."""
+    from urllib.parse import urlsplit
+
+    example = "give one like https://codality.example.com or http://127.0.0.1:7420"
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or parts.query
+        or parts.fragment
+        or any(c.isspace() for c in url)
+    ):
+        raise CliError(f"{source}: {url!r} is not a server address; {example}", ExitCode.USAGE)
 
 
 def _command_module(name: str) -> ModuleType:
@@ -207,7 +325,7 @@ def invoked_words(argv: list[str]) -> tuple[str | None, str | None]:
     words: list[str] = []
     args = iter(argv)
     for arg in args:
-        if arg in VALUE_OPTIONS and not words:
+        if arg in VALUE_OPTIONS and len(words) < 2:
             next(args, None)
         elif arg.startswith("-"):
             continue

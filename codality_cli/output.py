@@ -32,6 +32,25 @@ FieldsOption = Annotated[
     ),
 ]
 
+# What to do when a list comes back empty, by "noun verb" (aliases too): said on stderr, never
+# with --json (which prints ``[]``), so a person learns the next step and scripts see no change.
+EMPTY_HINTS: dict[str, str] = {
+    "project list": "no projects yet; add a repository with `codality project create --path DIR`",
+    "ticket list": "no tickets to show; file one with `codality ticket create TITLE`",
+    "ticket search": "no tickets match; try other words, or `codality ticket list`",
+    "ticket comments": "no comments yet; add one with `codality ticket comment NUMBER`",
+    "ticket reviews": "no reviews yet; review the work with `codality ticket review NUMBER`",
+    "plan list": "no plans yet; write one with `codality plan create [TITLE]`",
+    "queue list": "no queues yet; line tickets up with `codality queue create NAME NUMBER...`",
+    "discover list": "no conversations yet; start one with `codality discover new`",
+    "pr list": "no pull requests yet; open one with `codality pr create NUMBER`",
+    "pr comments": "no comments on this pull request yet",
+    "github repos": "no repositories visible; install the GitHub App on some with"
+    " `codality github connect`",
+    "github events": "no webhook deliveries yet",
+}
+EMPTY_HINTS["ticket ls"] = EMPTY_HINTS["ticket list"]
+
 YesOption = Annotated[
     bool,
     typer.Option("-y", "--yes", help="Do not ask for confirmation (required without a terminal)."),
@@ -113,8 +132,16 @@ def human(value: Any, key: str) -> str:
 class Output:
     """One command's output mode, bound to its streams."""
 
-    def __init__(self, streams: Streams, as_json: bool = False, fields: str | None = None) -> None:
+    def __init__(
+        self,
+        streams: Streams,
+        as_json: bool = False,
+        fields: str | None = None,
+        empty_hint: str | None = None,
+    ) -> None:
+        """``empty_hint``: what to do next, said on stderr when a list is empty."""
         self.streams = streams
+        self.empty_hint = empty_hint
         self.fields = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
         self.as_json = as_json or self.fields is not None
 
@@ -125,7 +152,7 @@ class Output:
         missing = [f for f in self.fields if f not in obj]
         if missing:
             raise CliError(
-                f"unknown field {', '.join(missing)}; available: {', '.join(sorted(obj))}",
+                f"--fields: no field {', '.join(missing)}; available: {', '.join(sorted(obj))}",
                 ExitCode.USAGE,
             )
         return {f: obj[f] for f in self.fields}
@@ -138,12 +165,15 @@ class Output:
         if self.as_json:
             self.json([self.select(row) for row in rows])
             return
+        if not rows:
+            if self.empty_hint is not None:
+                self.streams.message(self.empty_hint)
+            elif self.streams.out_tty:
+                self.streams.message("nothing to show")
+            return
         if not self.streams.out_tty:
             for row in rows:
                 self.streams.write("\t".join(plain(c.value(row)) for c in columns) + "\n")
-            return
-        if not rows:
-            self.streams.message("nothing to show")
             return
         from rich.table import Table
         from rich.text import Text

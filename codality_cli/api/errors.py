@@ -26,7 +26,7 @@ class ServerUnavailable(Exception):
     """Nothing answered at the server's address (or the connection broke)."""
 
     def __init__(self, url: str, reason: str, nothing_sent: bool = False) -> None:
-        super().__init__(f"cannot reach the server at {url}: {reason}")
+        super().__init__(f"server unreachable: cannot reach the server at {url} ({reason})")
         self.url = url
         self.reason = reason
         # The connection was refused before any request of this client went out: the whole

@@ -311,6 +311,9 @@ class BlockingTransport(Transport):
     ) -> None:
         super().__init__(base_url, token, ca_cert)
         self._conn: http.client.HTTPConnection | None = None
+        # Shell completion lowers both: a TAB must never hang on a server that does not answer.
+        self.connect_timeout = CONNECT_TIMEOUT_S
+        self.timeout = TIMEOUT_S
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -334,7 +337,7 @@ class BlockingTransport(Transport):
             parts = urlsplit(self.base_url)
             default = 443 if parts.scheme == "https" else 80
             self._conn = http.client.HTTPConnection(
-                parts.hostname or "127.0.0.1", parts.port or default, timeout=CONNECT_TIMEOUT_S
+                parts.hostname or "127.0.0.1", parts.port or default, timeout=self.connect_timeout
             )
         return self._conn
 
@@ -347,7 +350,7 @@ class BlockingTransport(Transport):
             address: str | bytes = conn.host.encode("ascii")
         except UnicodeEncodeError:
             address = conn.host
-        sock = socket.create_connection((address, conn.port), CONNECT_TIMEOUT_S)  # type: ignore[arg-type]
+        sock = socket.create_connection((address, conn.port), self.connect_timeout)  # type: ignore[arg-type]
         context = tls_context(self.base_url, self.ca_cert)
         if context is not None:
             try:
@@ -389,7 +392,7 @@ class BlockingTransport(Transport):
             try:
                 if conn.sock is None:
                     self._connect(conn)
-                conn.sock.settimeout(timeout or TIMEOUT_S)
+                conn.sock.settimeout(timeout or self.timeout)
                 conn.request(method, target, body=body, headers=headers)
                 self.sent += 1
                 answer = conn.getresponse()

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from ..api import ApiClient
 
 
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 def fields_body(pairs: list[str]) -> dict[str, Any]:
     """``["title=Fix it", "priority=1"]`` → ``{"title": "Fix it", "priority": 1}`` (JSON-typed)."""
     body: dict[str, Any] = {}
@@ -40,6 +43,8 @@ def api(
     """Call any endpoint and print the JSON answer (errors too, then exit non-zero)."""
     cli = CliContext.of(ctx)
     verb = method.upper()
+    if verb not in METHODS:
+        raise CliError(f"METHOD {method!r}: give one of {', '.join(METHODS)}", ExitCode.USAGE)
     if not path.startswith("/"):
         path = "/" + path
     if not path.startswith(("/api/", "/healthz")):

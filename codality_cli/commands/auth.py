@@ -84,11 +84,6 @@ def logout(ctx: typer.Context) -> None:
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Who you are, on which server, and which store holds the session."""
     cli = CliContext.of(ctx)
-    settings = cli.settings
-    if not settings.is_local and not cli.credentials.get(settings.target_key):
-        raise CliError(
-            f"not signed in to {settings.remote_url}; run `codality login`", ExitCode.AUTH
-        )
 
     async def who(api: ApiClient) -> dict[str, Any]:
         return {"server": api.base_url, "user": await api.auth.me()}

@@ -33,7 +33,13 @@ def open_board(cli: CliContext, project: str | None = None) -> None:
             await api.projects.get(slug)  # a clear "not found" before the screen takes over
         return api.base_url, api.token, slug
 
-    url, token, slug = cli.run(prepare)
+    url, token, slug = cli.run(prepare)  # an unknown project is "not found" even off a terminal
+    if not (cli.streams.out_tty and cli.streams.interactive):
+        raise CliError(
+            "the board needs a terminal (stdin, stdout and stderr); scripts use"
+            " `codality ticket list` and the other commands",
+            ExitCode.USAGE,
+        )
 
     from ..api import ApiClient
     from ..tui.app import CodalityApp

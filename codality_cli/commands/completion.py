@@ -19,7 +19,13 @@ def completion(
 ) -> None:
     """Print the shell completion script for bash, zsh or fish.
 
-    For example: codality completion bash > ~/.local/share/bash-completion/completions/codality
+    Project slugs, ticket numbers and setting names are completed from the server when it is
+    up and you are signed in. To install (or use the copies pip put under share/):
+
+    \b
+    bash: codality completion bash > ~/.local/share/bash-completion/completions/codality
+    zsh:  codality completion zsh > ~/.zfunc/_codality  (with fpath+=~/.zfunc)
+    fish: codality completion fish > ~/.config/fish/completions/codality.fish
     """
     from ..context import full_app
     from ..docs import command_tree

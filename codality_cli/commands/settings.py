@@ -126,8 +126,30 @@ def env_set(
         new = str(typer.prompt(name, hide_input=True, err=True))
     else:
         raise CliError(f"give the value of {name}, or '-' to read it from stdin", ExitCode.USAGE)
-    cli.run(lambda api: api.settings.set_env({name: new}))
+
+    async def set_value(api: ApiClient) -> list[dict[str, Any]]:
+        before = [] if new is None else await api.settings.env()
+        await api.settings.set_env({name: new})
+        return before
+
+    listed = cli.run(set_value)
     cli.streams.message(f"{name} {'removed' if new is None else 'set'}")
+    if new is not None and name not in {str(row["name"]) for row in listed}:
+        cli.streams.message(unread_warning(name, [str(row["name"]) for row in listed]))
+
+
+def unread_warning(name: str, listed: list[str]) -> str:
+    """What to say of a name the server does not read: the listing before the change holds
+    every name it reads (set or not) and the ones stored already, so a name missing from it is
+    read by nothing (a typo, most often)."""
+    import difflib
+
+    close = difflib.get_close_matches(name, listed, n=1)
+    guess = f"; did you mean {close[0]}?" if close else ""
+    return (
+        f"warning: the server reads no value named {name}{guess}"
+        " (`codality settings env` lists the names it reads)"
+    )
 
 
 def wait_until_back(url: str, timeout: float = RESTART_WAIT_S) -> None:

@@ -96,16 +96,22 @@ def project(cli: Cli, git_repo: Path) -> dict[str, Any]:
 
 
 def codality(
-    *args: str, cwd: Path | None = None, timeout: float = 60
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """The real console entry point in a subprocess (for auto-start, exit codes, import cost)."""
+    """The real console entry point in a subprocess (for auto-start, exit codes, import cost);
+    ``env`` is added to this process's environment. Without ``input``, stdin is empty."""
     return subprocess.run(
         [sys.executable, "-m", "codality_cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=os.environ.copy(),
+        env={**os.environ, **(env or {})},
         timeout=timeout,
+        input=input if input is not None else "",
     )
 
 

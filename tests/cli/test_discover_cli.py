@@ -68,7 +68,7 @@ def test_confirm_with_edits_and_reject(cli: Cli, project: dict[str, Any]) -> Non
         "--edits",
         '{"tickets": []}',
     )
-    assert invalid.exit_code == 1 and "tickets" in invalid.stderr
+    assert invalid.exit_code == 2 and "tickets" in invalid.stderr
 
     edits = '{"tickets": [{"title": "Add SSO login"}, {"title": "Docs", "depends_on": [1]}]}'
     confirmed = cli(

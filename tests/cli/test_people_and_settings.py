@@ -48,7 +48,7 @@ def test_settings_show_set_defaults_env(cli: Cli) -> None:
     }
     assert cli("settings", "defaults", "--json").json()["max_concurrent_agents"] == 3
     bad = cli("settings", "set", "max_concurrent_agents", '"many"')
-    assert bad.exit_code == 1 and bad.stderr.startswith("error: ")
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: ")
     assert cli("settings", "show", "no_such_thing").exit_code == 3
 
     assert cli("settings", "env-set", "ANTHROPIC_API_KEY", "sk-test-1234567890").exit_code == 0

@@ -70,7 +70,7 @@ def test_editor_on_a_terminal_and_usage_errors_without_one(
     assert refused.exit_code == 2 and "not valid JSON" in refused.stderr
     bad.write_text(json.dumps([{"title": "A", "depends_on": [3]}]))
     refused = cli("-p", slug, "plan", "edit", "1", "--drafts", str(bad))
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2
     assert refused.stderr.startswith("error: drafts[0].depends_on: no draft has order 3")
     assert cli("-p", slug, "plan", "show", "7").exit_code == 3
 

@@ -58,12 +58,10 @@ def test_errors_name_the_ticket_or_queue(cli: Cli, project: dict[str, Any]) -> N
     slug = project["slug"]
     file_tickets(cli, slug, 2)
     unknown = cli("-p", slug, "queue", "create", "Q", "1", "7")
-    assert unknown.exit_code == 1
-    assert unknown.stderr.strip().splitlines() == [
-        f"error: tickets: project '{slug}' has no ticket #7"
-    ]
+    assert unknown.exit_code == 3
+    assert unknown.stderr.strip().splitlines() == [f"error: project '{slug}' has no ticket #7"]
     twice = cli("-p", slug, "queue", "create", "Q", "2", "2")
-    assert twice.exit_code == 1 and "#2 is listed twice" in twice.stderr
+    assert twice.exit_code == 2 and "#2 is listed twice" in twice.stderr
     missing = cli("-p", slug, "queue", "show", "Nightly")
     assert missing.exit_code == 3 and "no queue 'Nightly'" in missing.stderr
     assert cli("-p", slug, "queue", "show", "42").exit_code == 3

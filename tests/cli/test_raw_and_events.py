@@ -36,7 +36,7 @@ def test_events_replay_as_json_lines(cli: Cli, project: dict[str, Any]) -> None:
     assert event["channel"] == channel and event["type"].startswith("ticket:")
     assert event["data"]["title"] == "Evented" and isinstance(event["id"], int)
     bad = cli("events", "--channel", "nonsense")
-    assert bad.exit_code == 1 and "channel" in bad.stderr
+    assert bad.exit_code == 2 and "channel" in bad.stderr
 
 
 def test_ticket_create_opens_the_editor_on_a_terminal(

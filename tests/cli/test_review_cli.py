@@ -68,7 +68,7 @@ def test_review_verbs_and_listing(
     assert authors == ["Admin", "Admin"]  # names, not ids
 
     outside = cli(*p, "ticket", "review", "1", "--comment", "--line", "src/app.py:99:far away")
-    assert outside.exit_code == 1 and "outside the diff" in outside.stderr
+    assert outside.exit_code == 2 and "outside the diff" in outside.stderr
     malformed = cli(*p, "ticket", "review", "1", "--comment", "--line", "src/app.py:two:x")
     assert malformed.exit_code == 2
     neither = cli(*p, "ticket", "review", "1", "-m", "hm")

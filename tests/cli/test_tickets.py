@@ -152,7 +152,7 @@ def test_repository_views(cli: Cli, project: dict[str, Any]) -> None:
     [
         (("ticket", "show", "99"), 3),  # not found
         (("ticket", "status", "1", "nowhere"), 2),  # usage: not a status
-        (("project", "create", "--path", "/"), 1),  # bad input (400)
+        (("project", "create", "--path", "/"), 2),  # bad input (400)
     ],
 )
 def test_exit_codes(cli: Cli, project: dict[str, Any], args: tuple[str, ...], code: int) -> None:
