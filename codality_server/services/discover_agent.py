@@ -157,6 +157,11 @@ class ReplyListener(LoopListener):
 
     # --- the stream -----------------------------------------------------------------------------
 
+    def streaming_text(self) -> tuple[int, int | None, str]:
+        """(message id, open text block's id or None before its first write, the text its
+        published deltas carried); the stored row may lag by the write in flight."""
+        return self.message_id, self._block_id, self._text
+
     async def text_delta(self, text: str) -> None:
         self.agent.bus.publish(DiscoverDelta(**self.ids, text=text), self.channels)
         self._text += text
@@ -266,6 +271,7 @@ class ReplyJob:
     first_message: str | None = None
 
     async def started(self, run: Run) -> None:
+        self.agent.live[self.listener.conversation_id] = self.listener
         self.listener.session_recorder = run.recorder
         self.listener.ids["session_id"] = run.session.id
         await self.agent.services.discover.link_session(self.listener.message_id, run.session.id)
@@ -277,6 +283,7 @@ class ReplyJob:
         return result.summary
 
     async def ended(self, run: Run, session: AgentSession) -> None:
+        self.agent.live.pop(self.listener.conversation_id, None)
         await self.listener.flush()
         status = ENDINGS.get(session.status, ReplyStatus.FAILED)
         error = session.error if status is not ReplyStatus.COMPLETE else None
@@ -305,6 +312,7 @@ class DiscoverAgent(Service):
         super().__init__(services)
         self._naming: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.live: dict[int, ReplyListener] = {}  # conversation id → the reply being written
 
     async def send(
         self, slug: str, conversation_id: int, user: User | None, content: str

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from codality_server.http.keys import SERVICES
+from codality_server.services.discover import DiscoverService
 from tests.conftest import RunningServer, assert_error, create_ticket, git
 from tests.discover.test_conversations import new_conversation, url
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
@@ -258,3 +259,36 @@ async def test_a_malformed_message_is_a_400(
     conversation = await new_conversation(api, project)
     response = await api.post(url(project, f"/{conversation['id']}/messages"), json=body)
     assert_error(response, 400)
+
+
+async def test_a_conversation_read_mid_reply_and_the_deltas_after_it_make_the_whole_text(
+    agent_api: httpx.AsyncClient,
+    project: dict[str, Any],
+    fake_anthropic: FakeAnthropic,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stored reply lags the published deltas by the write in flight (slowed down here);
+    a reader gets the text the deltas carried, so with the deltas after its ``last_event_id``
+    it has every character once."""
+    rewrite = DiscoverService.rewrite_block
+
+    async def slow_rewrite(self: DiscoverService, block_id: int, data: dict[str, Any]) -> None:
+        await asyncio.sleep(0.5)
+        await rewrite(self, block_id, data)
+
+    monkeypatch.setattr(DiscoverService, "rewrite_block", slow_rewrite)
+    whole = "".join(f"word{i:03d} " for i in range(120))
+    fake_anthropic.script(text(whole, delay_s=0.02), text("Title"))
+    conversation = await new_conversation(agent_api, project, "Mid reply")
+    assert (await send(agent_api, project, conversation, "Talk")).status_code == 202
+    async with asyncio.timeout(20):
+        while True:
+            shown = (await agent_api.get(url(project, f"/{conversation['id']}"))).json()
+            replies = [m for m in shown["messages"] if m["role"] == "assistant"]
+            if replies and len(replies[0]["content"]) > 200:
+                break
+            await asyncio.sleep(0.02)
+    assert len(replies[0]["content"]) < len(whole)  # read while it streamed
+    later = await events_after(agent_api, project, shown["last_event_id"])
+    rest = "".join(e["data"]["text"] for e in later if e["type"] == "discover:delta")
+    assert replies[0]["content"] + rest == whole
