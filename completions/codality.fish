@@ -333,6 +333,7 @@ complete -c codality -n '__codality_at \'codality me show\'' -s p -l project -xa
 complete -c codality -n '__codality_at \'codality me show\'' -l ca-cert -r -d 'Also trust this CA (PEM) for an https:// server (default: CODALITY_CA_CERT).'
 complete -c codality -n '__codality_at \'codality me show\'' -l no-color -d 'No colour (also: NO_COLOR).'
 complete -c codality -n '__codality_at \'codality me ssh-key\'' -l generate -d 'Make a new ED25519 key pair (replaces the old one).'
+complete -c codality -n '__codality_at \'codality me ssh-key\'' -s y -l yes -d 'Do not ask for confirmation (required without a terminal).'
 complete -c codality -n '__codality_at \'codality me ssh-key\'' -l json -d 'Print the API\'s JSON objects instead of a table.'
 complete -c codality -n '__codality_at \'codality me ssh-key\'' -l fields -r -d 'With --json (implied): keep only these comma-separated fields.'
 complete -c codality -n '__codality_at \'codality me ssh-key\'' -s h -l help -d 'Show the help and exit.'

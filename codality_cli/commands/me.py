@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..context import CliContext
 from ..errors import CliError, ExitCode
-from ..output import Column, FieldsOption, JsonOption
+from ..output import Column, FieldsOption, JsonOption, YesOption
+
+if TYPE_CHECKING:
+    from ..api import ApiClient
 
 app = typer.Typer(help="Your profile, git identity and SSH key.", no_args_is_help=True)
 
@@ -56,17 +59,40 @@ def git_identity(
     cli.output(as_json, fields).done(f"commits will be authored by {git_name} <{git_email}>", user)
 
 
+async def has_ssh_key(api: ApiClient) -> bool:
+    from ..api import ApiError
+
+    try:
+        return bool((await api.me.ssh_key()).get("public_key"))
+    except ApiError as exc:
+        if exc.status == 404:
+            return False
+        raise
+
+
 @app.command("ssh-key")
 def ssh_key(
     ctx: typer.Context,
     generate: Annotated[
         bool, typer.Option("--generate", help="Make a new ED25519 key pair (replaces the old one).")
     ] = False,
+    yes: YesOption = False,
     as_json: JsonOption = False,
     fields: FieldsOption = None,
 ) -> None:
-    """Print your SSH public key (for pushes over SSH); --generate makes one."""
+    """Print your SSH public key (for pushes over SSH); --generate makes one.
+
+    Replacing a key asks first (--yes without a terminal): wherever the old public key was
+    added, pushes stop working until the new one is.
+    """
     cli = CliContext.of(ctx)
+    if generate and not yes and cli.run(has_ssh_key):
+        cli.confirm(
+            "Replace your SSH key? Pushes with the old one stop working until the new public"
+            " key is added where the old one was.",
+            yes,
+            "replace your SSH key",
+        )
     key = cli.run(lambda api: api.me.generate_ssh_key() if generate else api.me.ssh_key())
     out = cli.output(as_json, fields)
     if out.as_json:

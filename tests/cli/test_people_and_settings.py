@@ -36,6 +36,14 @@ def test_me_profile_git_identity_and_ssh_key(cli: Cli) -> None:
     made = cli("me", "ssh-key", "--generate")
     assert made.exit_code == 0 and made.stdout.startswith("ssh-ed25519 ")
     assert "fingerprint: SHA256:" in made.stderr
+    # Replacing the key asks first; a script says --yes.
+    again = cli("me", "ssh-key", "--generate")
+    assert again.exit_code == 2 and "--yes" in again.stderr
+    assert cli("me", "ssh-key").stdout == made.stdout
+    declined = cli("me", "ssh-key", "--generate", tty=True, input="n\n")
+    assert declined.exit_code != 0 and cli("me", "ssh-key").stdout == made.stdout
+    replaced = cli("me", "ssh-key", "--generate", "--yes")
+    assert replaced.exit_code == 0 and replaced.stdout != made.stdout
 
 
 def test_settings_show_set_defaults_env(cli: Cli) -> None:
