@@ -8,12 +8,14 @@ from typing import Any
 
 import httpx
 from textual.widgets import Input, TextArea
+from textual.widgets._footer import FooterKey
 
 from codality_cli.tui.app import CodalityApp
 from codality_cli.tui.screens.assign import AssignScreen
 from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.screens.confirm import ConfirmScreen
 from codality_cli.tui.screens.new_ticket import NewTicketScreen
+from codality_cli.tui.screens.ticket import TicketScreen
 from codality_cli.tui.widgets.status_column import StatusColumn
 from tests.conftest import create_ticket, git
 from tests.fakes.anthropic_server import FakeAnthropic
@@ -349,3 +351,52 @@ async def test_approve_merge_and_discard_from_the_board_each_ask_first(
         await wait_until(pilot, lambda: any("Discarded" in m for _, m in notifications(app)))
         stored = (await agent_api.get(f"/api/projects/{slug}/tickets/2")).json()
         assert stored["branch"] is None
+
+
+async def test_readable_at_80x24_titles_with_counts_footer_whole_two_line_cards(
+    api: httpx.AsyncClient, project: dict[str, Any], make_app: Callable[..., CodalityApp]
+) -> None:
+    slug = project["slug"]
+    await create_ticket(api, slug, title="A title far too long for a column a fifth of 80 wide")
+    await create_ticket(api, slug, title="Second", status="in_progress")
+    app = make_app(slug, follow=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: numbers(app, "in_progress") == [2])
+        titles = [c.border_title for c in app.screen.query(StatusColumn)]
+        assert titles == ["Inbox 0", "Backlog 1", "Doing 1", "Review 0", "Done 0"]
+
+        def keys() -> list[FooterKey]:
+            return list(app.screen.query(FooterKey))
+
+        # Every footer key laid out whole on the screen (a key that does not fit gets no room).
+        await wait_until(pilot, lambda: len(keys()) > 5 and all(k.region.width for k in keys()))
+        assert {k.key for k in keys()} >= {"n", "slash", "colon", "q", "question_mark", "ctrl+p"}
+        assert all(key.region.right <= 80 for key in keys())
+        backlog = column(app, "backlog")
+        first, second, gap = (backlog.render_line(y).text for y in range(3))
+        assert first.rstrip().endswith("…") and "#1 A title" in first  # cut, not wrapped
+        assert "task ·" in second and gap.strip() == ""
+    app = make_app(slug, follow=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_until(pilot, lambda: numbers(app, "in_progress") == [2])
+        titles = [c.border_title for c in app.screen.query(StatusColumn)]
+        assert titles[:3] == ["Inbox (0)", "Backlog (1)", "In progress (1)"]
+
+
+async def test_a_click_selects_a_card_and_a_double_click_opens_it(
+    api: httpx.AsyncClient, project: dict[str, Any], make_app: Callable[..., CodalityApp]
+) -> None:
+    slug = project["slug"]
+    for title in ("One", "Two"):
+        await create_ticket(api, slug, title=title, status="inbox")
+    app = make_app(slug, follow=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: numbers(app, "inbox") == [1, 2])
+        board = app.screen
+        assert isinstance(board, BoardScreen)
+        inbox = column(app, "inbox")
+        await pilot.click(inbox, offset=(4, 4))  # the second card's first line (border, card, gap)
+        assert board.current_column is inbox and board.current_ticket == 2
+        await pilot.click(inbox, offset=(4, 1), times=2)
+        ticket = await wait_for_screen(pilot, app, TicketScreen)
+        assert ticket.number == 1
