@@ -65,12 +65,14 @@ def pr_summary(ticket: Ticket) -> str | None:
 
 
 def matches(ticket: Ticket, needle: str) -> bool:
-    """Filter rule: every word appears in ``#number title kind priority``, case-insensitively."""
+    """Filter rule: every word appears in ``#number title kind priority @assignee``, in any
+    case."""
     if not needle:
         return True
     haystack = (
         f"#{ticket.get('number')} {ticket.get('title', '')} "
-        f"{ticket.get('kind', '')} {ticket.get('priority', '')}"
+        f"{ticket.get('kind', '')} {ticket.get('priority', '')} "
+        f"@{ticket.get('assignee_name') or ticket.get('assignee') or ''}"
     ).lower()
     return all(word in haystack for word in needle.lower().split())
 

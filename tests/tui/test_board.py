@@ -11,6 +11,7 @@ from textual.widgets import Input, TextArea
 from textual.widgets._footer import FooterKey
 
 from codality_cli.tui.app import CodalityApp
+from codality_cli.tui.board_state import matches, neighbour_status
 from codality_cli.tui.screens.assign import AssignScreen
 from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.screens.confirm import ConfirmScreen
@@ -248,8 +249,11 @@ async def test_assign_to_me_or_to_a_person_picked_by_name(
         picker = await wait_for_screen(pilot, app, AssignScreen)
         await pilot.press(*"byron", "enter")
         await wait_until(pilot, lambda: app.screen is not picker)
-        await wait_until(pilot, lambda: bool(notifications(app)))
+        await wait_until(
+            pilot, lambda: ("information", "Assigned #1 to Ada Byron") in notifications(app)
+        )
         assert await assignee() == ada
+        assert "@Ada Byron" in column(app, "backlog").card_text(1)
         await pilot.press("i")  # to me, in one key
         await wait_until(pilot, lambda: len(notifications(app)) == 2)
         assert await assignee() == me
@@ -400,3 +404,15 @@ async def test_a_click_selects_a_card_and_a_double_click_opens_it(
         await pilot.click(inbox, offset=(4, 1), times=2)
         ticket = await wait_for_screen(pilot, app, TicketScreen)
         assert ticket.number == 1
+
+
+def test_filter_words_match_number_title_kind_priority_and_assignee() -> None:
+    ticket = {"number": 7, "title": "Login page", "kind": "bug", "priority": "high"}
+    ada = {**ticket, "assignee": 3, "assignee_name": "Ada Byron"}
+    assert matches(ticket, "#7 LOGIN bug") and not matches(ticket, "login docs")
+    assert matches(ada, "@ada") and matches(ada, "byron high") and not matches(ticket, "@ada")
+    assert matches({**ticket, "assignee": "agent"}, "@agent")
+    assert neighbour_status("backlog", 1, False) == "in_progress"
+    assert neighbour_status("done", 1, False) is None
+    assert neighbour_status("done", 1, True) == "cancelled"
+    assert neighbour_status("inbox", -1, True) is None

@@ -37,6 +37,7 @@ from codality_cli.tui.screens.review import conflict_paths
 from codality_cli.tui.widgets.filter_bar import FilterBar
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.status_column import StatusColumn
+from codality_cli.tui.widgets.ticket_card import assignee_label
 from codality_cli.tui.widgets.title_bar import TitleBar
 
 PAGE = 500
@@ -409,7 +410,7 @@ class BoardScreen(LiveScreen):
         ticket = await self.attempt(self.api.tickets.assign(self.slug, number, who), "Assigning")
         if ticket is not None:
             self._took(ticket, follow=False)
-            self.notify(f"Assigned #{number} to {assignee_name(who)}")
+            self.notify(f"Assigned #{number} to {assignee_label(ticket) or 'nobody'}")
 
     @work(group="board-actions")
     async def action_start_agent(self) -> None:
@@ -485,9 +486,3 @@ class BoardScreen(LiveScreen):
         if done is not None:
             self._took(done["ticket"])
             self.notify(f"Discarded the work on #{number}")
-
-
-def assignee_name(who: int | str | None) -> str:
-    if who is None:
-        return "nobody"
-    return "the agent" if who == "agent" else f"user {who}"

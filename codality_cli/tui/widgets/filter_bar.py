@@ -32,7 +32,9 @@ class FilterBar(Input):
             self.submitted = submitted
 
     def __init__(self) -> None:
-        super().__init__(placeholder="filter: words in #number, title, kind, priority", id="filter")
+        super().__init__(
+            placeholder="filter: words in #number, title, kind, priority, @assignee", id="filter"
+        )
 
     def open(self) -> None:
         self.add_class("-open")

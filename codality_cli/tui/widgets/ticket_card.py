@@ -1,5 +1,5 @@
 """A ticket as a two-line card: number and title (after ⧗ when a work queue will run it), then
-the agent badge, kind, priority, cost and the pull request with its check summary.
+the agent badge, kind, priority, assignee, cost and the pull request with its check summary.
 
 Cards are text drawn by a ``StatusColumn`` line by line rather than one widget each, so a board
 of a thousand tickets paints only the cards in view (bench/tui_board.py).
@@ -35,6 +35,9 @@ def render_card(ticket: Ticket) -> Text:
     card.append(" · ")
     priority = str(ticket.get("priority", ""))
     card.append(priority, style=PRIORITY_STYLES.get(priority, ""))
+    owner = assignee_label(ticket)
+    if owner:
+        card.append(f" · @{owner}", style="dim")
     cost = ticket.get("agent_cost_usd")
     if isinstance(cost, int | float) and cost:
         card.append(f"  ${cost:.2f}", style="dim")
@@ -43,6 +46,16 @@ def render_card(ticket: Ticket) -> Text:
         card.append("  ")
         card.append(pr, style=pr_style(ticket))
     return card
+
+
+def assignee_label(ticket: Ticket) -> str | None:
+    """Who has the ticket: the person's name, ``agent``, or None when nobody does."""
+    assignee = ticket.get("assignee")
+    if assignee is None:
+        return None
+    if assignee == "agent":
+        return "agent"
+    return str(ticket.get("assignee_name") or f"user {assignee}")
 
 
 def pr_style(ticket: Ticket) -> str:
