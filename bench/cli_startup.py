@@ -2,7 +2,8 @@
 
 Goals (issues 3 and 9): ``codality --help`` ≤ 4× ``python -c pass``; ``codality ticket list
 --json`` against a warm local server ≤ 6×, found the way a user runs it: from inside the
-project's repository, with the machine's own credential store (no ``CODALITY_NO_KEYRING``).
+project's repository, with the machine's own credential store (no ``CODALITY_NO_KEYRING``);
+``codality __complete tickets`` (what TAB after ``ticket show`` runs) ≤ 6× as well.
 Run: ``.venv/bin/python bench/cli_startup.py [--runs N]``. It uses a throw-away home, data dir
 and repository, signs out (a keyring entry, if one was made) and stops its server at the end.
 
@@ -82,11 +83,12 @@ def main() -> None:
             )  # fmt: skip
         try:
             subprocess.run([*codality, "ticket", "list"], cwd=repo, env=env, capture_output=True)
-            bare, help_ms, listing = medians(
+            bare, help_ms, listing, completing = medians(
                 [
                     ([sys.executable, "-c", "pass"], None),
                     ([*codality, "--help"], None),
                     ([*codality, "ticket", "list", "--json"], repo),
+                    ([*codality, "__complete", "tickets"], repo),
                 ],
                 runs,
                 env,
@@ -98,6 +100,7 @@ def main() -> None:
         ("python -c pass", bare, None),
         ("codality --help", help_ms, 4),
         ("codality ticket list --json", listing, 6),
+        ("codality __complete tickets", completing, 6),
     ]
     print(f"{'':32}{'wall ms':>9}{'ratio':>8}{'cpu ms':>9}{'ratio':>8}")
     for name, (wall, cpu), goal in rows:
