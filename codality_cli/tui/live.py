@@ -31,7 +31,8 @@ FRAME_S = 1 / 30
 
 
 class DeltaBatcher:
-    """Posts events in order, joining consecutive deltas of one kind, channel and session.
+    """Posts events in order, joining consecutive deltas of one kind, channel, session and
+    transcript block (the joined event keeps the first delta's ``block`` and ``at``).
 
     A joined run is posted when another event comes, when ``flush`` is called, or a frame after
     its first delta, so text shows within a frame and no event overtakes another.
@@ -55,6 +56,7 @@ class DeltaBatcher:
             and run.type == message.type
             and run.channel == message.channel
             and run.data.get("session_id") == message.data.get("session_id")
+            and run.data.get("block") == message.data.get("block")
         ):
             self._texts.append(str(message.data.get("text") or ""))
             self._last_id = message.event_id if message.event_id is not None else self._last_id

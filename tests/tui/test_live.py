@@ -54,3 +54,23 @@ async def test_a_joined_run_is_posted_a_frame_after_its_first_delta() -> None:
     assert shown(posted) == [("agent:text_delta", "Hello, world", 1, 2)]
     batcher.flush()  # nothing left: nothing more posted
     assert len(posted) == 1
+
+
+async def test_deltas_of_two_transcript_blocks_stay_apart() -> None:
+    posted: list[Message] = []
+    batcher = DeltaBatcher(posted.append, frame_s=60)
+    for event_id, (text, block, at) in enumerate(
+        [("One ", 11, 0), ("message.", 11, 4), ("Two.", 12, 0)], start=1
+    ):
+        message = delta(event_id, text)
+        message.data.update(block=block, at=at)
+        batcher.add(message)
+    batcher.flush()
+    assert shown(posted) == [
+        ("agent:text_delta", "One message.", 1, 2),
+        ("agent:text_delta", "Two.", 3, 3),
+    ]
+    assert [(m.data["block"], m.data["at"]) for m in posted if isinstance(m, EventReceived)] == [
+        (11, 0),
+        (12, 0),
+    ]

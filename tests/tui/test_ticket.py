@@ -176,3 +176,33 @@ async def test_comments_are_listed_added_and_arrive_live(
         await wait_until(pilot, lambda: len(comments.seen) == 3)
     bodies = [c["body"] for c in (await api.get(url)).json()]
     assert bodies == ["First thoughts", "Typed here", "From elsewhere"]
+
+
+async def test_two_messages_of_one_reply_are_two_blocks_and_overlaps_show_once(
+    server: RunningServer,
+    api: httpx.AsyncClient,
+    project: dict[str, Any],
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    """Deltas name their transcript block and where in it they start: a new block is a new
+    paragraph, and a delta repeating text the block already shows adds only the rest."""
+    ticket = await create_ticket(api, project["slug"], title="Two messages")
+    app = make_app(project["slug"])
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        await pilot.pause(0.2)
+        publish_on_ticket(server, "agent:started", ticket, STARTED)
+        publish_on_ticket(
+            server, "agent:text_delta", ticket, {"text": "First.", "block": 2, "at": 0}
+        )
+        publish_on_ticket(
+            server, "agent:text_delta", ticket, {"text": "Second", "block": 3, "at": 0}
+        )
+        screen = await open_ticket(pilot, app, ticket["number"])
+        await wait_until(pilot, lambda: streamed(app) == "First.Second")
+        publish_on_ticket(
+            server, "agent:text_delta", ticket, {"text": "Second, again.", "block": 3, "at": 0}
+        )
+        await wait_until(pilot, lambda: streamed(app) == "First.Second, again.")
+        texts = [b.text + b.pending for b in screen.query(TextBlock) if type(b) is TextBlock]
+        assert texts == ["First.", "Second, again."]

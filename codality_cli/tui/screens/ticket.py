@@ -68,14 +68,16 @@ def ticket_fields(ticket: dict[str, Any]) -> Text:
 
 def stored_blocks(session: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """A stored session's transcript as (event type, data) pairs the transcript widget takes: a
-    block's ``data`` is its event's payload (a whole text block reads as one delta)."""
+    block's ``data`` is its event's payload (a whole text block reads as one delta from the
+    block's start, so the live deltas after it continue it)."""
     blocks = cast("list[TranscriptBlockView]", session["transcript"])
     pairs: list[tuple[str, dict[str, Any]]] = []
     for block in blocks:
-        kind = {"text": "text_delta", "thinking": "thinking_delta"}.get(
-            block["kind"], block["kind"]
-        )
-        pairs.append((f"agent:{kind}", block["data"]))
+        if block["kind"] in ("text", "thinking"):
+            data = {**block["data"], "block": block["id"], "at": 0}
+            pairs.append((f"agent:{block['kind']}_delta", data))
+        else:
+            pairs.append((f"agent:{block['kind']}", block["data"]))
     return pairs
 
 

@@ -111,6 +111,8 @@ class Transcript(VerticalScroll, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._stream: TextBlock | None = None
+        self._source: int | None = None  # the transcript block the open one shows
+        self._shown = 0  # how much of that block's text it shows
         self._dirty: set[TextBlock] = set()
         self._open_calls: list[ToolCall] = []
         self._rest_until = 0.0
@@ -155,7 +157,7 @@ class Transcript(VerticalScroll, can_focus=True):
 
     def clear(self) -> None:
         self.anchor(False)
-        self._stream = None
+        self._stream, self._source, self._shown = None, None, 0
         self._dirty.clear()
         self._open_calls.clear()
         self.remove_children()
@@ -165,9 +167,11 @@ class Transcript(VerticalScroll, can_focus=True):
         as the event's, without ``session_id``; see ``api/event_types.py``)."""
         kind = type_.removeprefix("agent:")
         if kind == "text_delta":
-            self._append(TextBlock, cast("AgentTextDelta", data)["text"])
+            delta = cast("AgentTextDelta", data)
+            self._append(TextBlock, delta["text"], delta.get("block"), delta.get("at"))
         elif kind == "thinking_delta":
-            self._append(ThinkingBlock, cast("AgentThinkingDelta", data)["text"])
+            thought = cast("AgentThinkingDelta", data)
+            self._append(ThinkingBlock, thought["text"], thought.get("block"), thought.get("at"))
         elif kind == "tool_call":
             called = cast("AgentToolCall", data)
             call = ToolCall(called["name"], called["input"], called["tool_use_id"])
@@ -195,7 +199,16 @@ class Transcript(VerticalScroll, can_focus=True):
             tail = f": {session['summary']}" if session["summary"] else ""
             self._note(f"── {session['status']}{cost}{tail} ──", "-session")
 
-    def _append(self, block_type: type[TextBlock], text: str) -> None:
+    def _append(
+        self, block_type: type[TextBlock], text: str, source: int | None, at: int | None
+    ) -> None:
+        """Grow the open block; another transcript block (``source``) starts a new one, and
+        a delta starting (``at``) inside what the block already shows gives only the rest."""
+        if source is not None and source != self._source:
+            self._stream, self._source, self._shown = None, source, 0
+        if at is not None and at < self._shown:
+            text = text[self._shown - at :]
+        self._shown += len(text)
         if not text:
             return
         block = self._stream
