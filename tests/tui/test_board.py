@@ -10,6 +10,7 @@ import httpx
 from textual.widgets import Input, TextArea
 from textual.widgets._footer import FooterKey
 
+from codality_cli.api import ApiClient
 from codality_cli.tui.app import CodalityApp
 from codality_cli.tui.board_state import matches, neighbour_status
 from codality_cli.tui.screens.assign import AssignScreen
@@ -18,8 +19,9 @@ from codality_cli.tui.screens.confirm import ConfirmScreen
 from codality_cli.tui.screens.new_ticket import NewTicketScreen
 from codality_cli.tui.screens.ticket import TicketScreen
 from codality_cli.tui.widgets.status_column import StatusColumn
-from tests.conftest import create_ticket, git
+from tests.conftest import RunningServer, create_ticket, git
 from tests.fakes.anthropic_server import FakeAnthropic
+from tests.server.accounts import add_user, otp_token
 
 from .conftest import FAREWELL_RUN, SIZE, notifications, wait_for_screen, wait_until
 from .test_agent_flow import farewell_app, run_to_review
@@ -262,6 +264,30 @@ async def test_assign_to_me_or_to_a_person_picked_by_name(
         await pilot.press(*"nobody", "enter")
         await wait_until(pilot, lambda: len(notifications(app)) == 3)
         assert await assignee() is None
+
+
+async def test_a_member_assigns_a_colleague_by_name(
+    server: RunningServer, api: httpx.AsyncClient, project: dict[str, Any]
+) -> None:
+    """Listing users is for admins; the picker reads the people list any member may."""
+    slug = project["slug"]
+    await create_ticket(api, slug, title="For a colleague")
+    invited = await api.post("/api/users", json={"email": "ada@example.com", "name": "Ada Byron"})
+    assert invited.status_code == 201, invited.text
+    await add_user(api, "member@example.com")
+    token = await otp_token(server, "member@example.com")
+    app = CodalityApp(ApiClient(server.url, token), slug, follow=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: numbers(app, "backlog") == [1])
+        await pilot.press("a")
+        picker = await wait_for_screen(pilot, app, AssignScreen)
+        await pilot.press(*"byron", "enter")
+        await wait_until(pilot, lambda: app.screen is not picker)
+        await wait_until(
+            pilot, lambda: ("information", "Assigned #1 to Ada Byron") in notifications(app)
+        )
+    shown = (await api.get(f"/api/projects/{slug}/tickets/1")).json()
+    assert shown["assignee"] == invited.json()["id"]
 
 
 async def test_cancelled_column_appears_on_toggle(

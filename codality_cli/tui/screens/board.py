@@ -387,10 +387,7 @@ class BoardScreen(LiveScreen):
         if number is None:
             return
         me = await self.attempt(self.api.me.show(), "Finding who you are")
-        try:
-            people = await self.api.users.list()
-        except (ApiError, ServerUnavailable):
-            people = []  # only an admin may list everyone: me, the agent and nobody remain
+        people = await self.attempt(self.api.users.people(), "Finding people") or []
         picker = AssignScreen(number, me, people)
         self.app.push_screen(picker, partial(self._assign_picked, number))
 
