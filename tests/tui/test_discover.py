@@ -13,6 +13,7 @@ from codality_cli.tui.app import CodalityApp
 from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.screens.discover import DiscoverScreen, EditProposalScreen, ProposalCard
 from codality_cli.tui.screens.ticket import TicketScreen
+from codality_server.scripted.server import Turn
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
 from .conftest import SIZE, wait_for_screen, wait_until
@@ -20,6 +21,32 @@ from .conftest import SIZE, wait_for_screen, wait_until
 
 def chat_text(screen: DiscoverScreen) -> str:
     return "\n".join(str(w.render()) for w in screen.query("#chat-log > Static"))
+
+
+async def answered_conversation(
+    api: httpx.AsyncClient, slug: str, title: str, fake: FakeAnthropic, *turns: Turn
+) -> dict[str, Any]:
+    """A conversation whose first message ("go") the scripted ``turns`` have answered."""
+    conversations = f"/api/projects/{slug}/discover/conversations"
+    conversation = dict((await api.post(conversations, json={"title": title})).json())
+    fake.script(*turns)
+    reply = await api.post(
+        f"{conversations}/{conversation['id']}/messages",
+        json={"content": "go"},
+        params={"wait": "true"},
+    )
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
+
+
+async def first_card(pilot: Any, app: CodalityApp) -> DiscoverScreen:
+    """From the board to the discovery screen, with its first proposal card focused."""
+    await wait_for_screen(pilot, app, BoardScreen)
+    await pilot.press("c")
+    screen = await wait_for_screen(pilot, app, DiscoverScreen)
+    await wait_until(pilot, lambda: bool(screen.query(ProposalCard)))
+    screen.query_one(ProposalCard).focus()
+    return screen
 
 
 async def test_chat_streams_and_a_confirmed_proposal_opens_its_ticket(
@@ -76,24 +103,18 @@ async def test_a_rejected_card_changes_nothing(
     make_app: Callable[..., CodalityApp],
 ) -> None:
     slug = project["slug"]
-    made = await agent_api.post(
-        f"/api/projects/{slug}/discover/conversations", json={"title": "Reject"}
+    reply = await answered_conversation(
+        agent_api,
+        slug,
+        "Reject",
+        fake_anthropic,
+        tool("propose_tickets", tickets=[{"title": "Unwanted"}]),
+        text("ok"),
     )
-    conversation = made.json()
-    fake_anthropic.script(tool("propose_tickets", tickets=[{"title": "Unwanted"}]), text("ok"))
-    reply = await agent_api.post(
-        f"/api/projects/{slug}/discover/conversations/{conversation['id']}/messages",
-        json={"content": "go"},
-        params={"wait": "true"},
-    )
-    assert reply.json()["actions"][0]["status"] == "pending"
+    assert reply["actions"][0]["status"] == "pending"
     app = make_app(slug)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for_screen(pilot, app, BoardScreen)
-        await pilot.press("c")
-        screen = await wait_for_screen(pilot, app, DiscoverScreen)
-        await wait_until(pilot, lambda: bool(screen.query(ProposalCard)))
-        screen.query_one(ProposalCard).focus()
+        screen = await first_card(pilot, app)
         await pilot.press("n")
         await wait_until(
             pilot,
@@ -115,23 +136,17 @@ async def test_e_edits_the_proposal_then_confirms_it(
     make_app: Callable[..., CodalityApp],
 ) -> None:
     slug = project["slug"]
-    made = await agent_api.post(
-        f"/api/projects/{slug}/discover/conversations", json={"title": "Edit"}
-    )
-    conversation = made.json()
-    fake_anthropic.script(tool("propose_tickets", tickets=[{"title": "Draft title"}]), text("ok"))
-    await agent_api.post(
-        f"/api/projects/{slug}/discover/conversations/{conversation['id']}/messages",
-        json={"content": "go"},
-        params={"wait": "true"},
+    await answered_conversation(
+        agent_api,
+        slug,
+        "Edit",
+        fake_anthropic,
+        tool("propose_tickets", tickets=[{"title": "Draft title"}]),
+        text("ok"),
     )
     app = make_app(slug)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for_screen(pilot, app, BoardScreen)
-        await pilot.press("c")
-        screen = await wait_for_screen(pilot, app, DiscoverScreen)
-        await wait_until(pilot, lambda: bool(screen.query(ProposalCard)))
-        screen.query_one(ProposalCard).focus()
+        await first_card(pilot, app)
         await pilot.press("e")
         editor = await wait_for_screen(pilot, app, EditProposalScreen)
         area = editor.query_one(TextArea)
@@ -152,25 +167,14 @@ async def test_a_confirmed_queue_opens_the_queues(
     from codality_cli.tui.screens.queue import QueueScreen
 
     slug = project["slug"]
-    made = await agent_api.post(
-        f"/api/projects/{slug}/discover/conversations", json={"title": "Queue"}
-    )
-    conversation = made.json()
     items = [{"title": "First"}, {"title": "Second"}]
     call = {"type": "tool_use", "name": "propose_queue", "input": {"name": "Q", "items": items}}
-    fake_anthropic.script({"blocks": [call]}, text("ok"))
-    await agent_api.post(
-        f"/api/projects/{slug}/discover/conversations/{conversation['id']}/messages",
-        json={"content": "go"},
-        params={"wait": "true"},
+    await answered_conversation(
+        agent_api, slug, "Queue", fake_anthropic, {"blocks": [call]}, text("ok")
     )
     app = make_app(slug)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for_screen(pilot, app, BoardScreen)
-        await pilot.press("c")
-        screen = await wait_for_screen(pilot, app, DiscoverScreen)
-        await wait_until(pilot, lambda: bool(screen.query(ProposalCard)))
-        screen.query_one(ProposalCard).focus()
+        await first_card(pilot, app)
         await pilot.press("y")
         await wait_for_screen(pilot, app, QueueScreen)
     queues = (await agent_api.get(f"/api/projects/{slug}/discover/queues")).json()
