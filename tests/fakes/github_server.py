@@ -444,12 +444,21 @@ class FakeGitHub:
             "closed_at": pull.closed_at,
         }
 
-    def _pull(self, repo: Repo, request: web.Request) -> Pull | None:
+    def _pull_for(self, request: web.Request) -> tuple[Installation, Repo, Pull] | web.Response:
+        """The caller's installation, the repository and the pull request the path names, or
+        the error GitHub answers (401, 404)."""
+        found = self._repo_for(request)
+        if isinstance(found, web.Response):
+            return found
+        installation, repo = found
         try:
             number = int(request.match_info["number"])
         except ValueError:
-            return None
-        return self.pulls.get(repo.full_name.lower(), {}).get(number)
+            number = 0
+        pull = self.pulls.get(repo.full_name.lower(), {}).get(number)
+        if pull is None:
+            return _error(404, "Not Found")
+        return installation, repo, pull
 
     async def _list_pulls(self, request: web.Request) -> web.Response:
         found = self._repo_for(request)
@@ -521,22 +530,17 @@ class FakeGitHub:
         return web.json_response(self.pull_view(repo, pull), status=201)
 
     async def _get_pull(self, request: web.Request) -> web.Response:
-        found = self._repo_for(request)
+        found = self._pull_for(request)
         if isinstance(found, web.Response):
             return found
-        pull = self._pull(found[1], request)
-        if pull is None:
-            return _error(404, "Not Found")
-        return web.json_response(self.pull_view(found[1], pull))
+        _, repo, pull = found
+        return web.json_response(self.pull_view(repo, pull))
 
     async def _patch_pull(self, request: web.Request) -> web.Response:
-        found = self._repo_for(request)
+        found = self._pull_for(request)
         if isinstance(found, web.Response):
             return found
-        installation, repo = found
-        pull = self._pull(repo, request)
-        if pull is None:
-            return _error(404, "Not Found")
+        installation, repo, pull = found
         body = await request.json()
         if "title" in body:
             pull.title = str(body["title"])
@@ -545,13 +549,10 @@ class FakeGitHub:
         return web.json_response(self.pull_view(repo, pull))
 
     async def _merge(self, request: web.Request) -> web.Response:
-        found = self._repo_for(request)
+        found = self._pull_for(request)
         if isinstance(found, web.Response):
             return found
-        installation, repo = found
-        pull = self._pull(repo, request)
-        if pull is None:
-            return _error(404, "Not Found")
+        installation, repo, pull = found
         body = await request.json() if request.can_read_body else {}
         refused = self._refusal(repo, pull, body.get("sha"))
         if refused is not None:
@@ -596,22 +597,17 @@ class FakeGitHub:
     async def _list(
         self, request: web.Request, store: dict[str, dict[int, list[dict[str, Any]]]]
     ) -> web.Response:
-        found = self._repo_for(request)
+        found = self._pull_for(request)
         if isinstance(found, web.Response):
             return found
-        pull = self._pull(found[1], request)
-        if pull is None:
-            return _error(404, "Not Found")
-        return web.json_response(store.get(found[1].full_name.lower(), {}).get(pull.number, []))
+        _, repo, pull = found
+        return web.json_response(store.get(repo.full_name.lower(), {}).get(pull.number, []))
 
     async def _create_comment(self, request: web.Request) -> web.Response:
-        found = self._repo_for(request)
+        found = self._pull_for(request)
         if isinstance(found, web.Response):
             return found
-        installation, repo = found
-        pull = self._pull(repo, request)
-        if pull is None:
-            return _error(404, "Not Found")
+        installation, repo, pull = found
         body = await request.json()
         comment = self._add_comment(repo, pull, self._bot(installation)["login"], body["body"])
         return web.json_response(comment, status=201)
