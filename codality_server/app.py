@@ -55,5 +55,5 @@ def create_app(settings: ServerSettings) -> web.Application:
     app[STREAMS] = StreamRegistry()
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_end_streams)
-    setup_routes(app)
+    setup_routes(app, body_budget=settings.body_budget_bytes)
     return app

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_PORT = 7420
+#: Request-body bytes held at once: two of GitHub's largest (25 MB) deliveries and more.
+DEFAULT_BODY_BUDGET_BYTES = 64 * 1024 * 1024
 
 
 def default_data_dir() -> Path:
@@ -38,6 +40,8 @@ class ServerSettings:
     keyring: bool = True
     #: First wait before retrying a transient model failure; doubles per attempt. Tests use ~0.
     retry_backoff_s: float = 1.0
+    #: Request-body bytes held at once across all requests; a body past it is a 503.
+    body_budget_bytes: int = DEFAULT_BODY_BUDGET_BYTES
 
     @classmethod
     def from_env(cls, data_dir: Path, host: str, port: int) -> ServerSettings:

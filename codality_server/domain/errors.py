@@ -68,7 +68,14 @@ class RateLimited(DomainError):
 
 
 class Unavailable(DomainError):
+    """Not now: a dependency is down, or the server is full; ``retry_after`` says when to try
+    again when that is known."""
+
     code = "unavailable"
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class UpstreamFailed(DomainError):

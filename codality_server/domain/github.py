@@ -7,13 +7,16 @@ commands of PR comments, and the webhook log's rows. Services do the talking; th
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from .errors import InvalidInput
+from .errors import Forbidden, InvalidInput
 
 GITHUB_WEB: Final = "https://github.com"
 GITHUB_API: Final = "https://api.github.com"
@@ -441,6 +444,51 @@ def commands_help(unknown: str | None = None) -> str:
     lines = [f"Unknown command `{SLASH_PREFIX} {unknown}`." if unknown else "", "Commands:"]
     lines += [f"- `{SLASH_PREFIX} {name}` — {text}" for name, text in COMMANDS.items()]
     return "\n".join(line for line in lines if line) + "\n"
+
+
+# --- webhook deliveries ------------------------------------------------------------------
+
+_SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
+
+
+class WebhookSignature:
+    """``X-Hub-Signature-256`` checked over a body read piece by piece: HMAC-SHA256 keyed with
+    the webhook secret, compared in constant time once the last piece is in. A header that
+    cannot be a signature (missing, another algorithm, not 64 hex digits) is refused before a
+    byte of the body is read."""
+
+    def __init__(self, header: str | None, secret: str) -> None:
+        if not header:
+            raise Forbidden("the X-Hub-Signature-256 header is missing")
+        found = _SIGNATURE.fullmatch(header.strip())
+        if found is None:
+            raise Forbidden("the X-Hub-Signature-256 header is not sha256= and 64 hex digits")
+        self._expected = bytes.fromhex(found.group(1))
+        self._mac = hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+    def update(self, piece: bytes) -> None:
+        self._mac.update(piece)
+
+    def verify(self) -> None:
+        """Refuse the delivery unless what was read is what GitHub signed."""
+        if not hmac.compare_digest(self._mac.digest(), self._expected):
+            raise Forbidden("the signature does not match the body")
+
+
+def webhook_payload(body: bytes) -> dict[str, Any]:
+    """A signed delivery's body as the JSON object GitHub sends; anything else (not UTF-8, not
+    JSON, nested past the parser's depth, not an object) is an ``InvalidInput`` saying which."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidInput("the body is not UTF-8", field="body") from None
+    except RecursionError:
+        raise InvalidInput("the body is nested too deeply for an event", field="body") from None
+    except ValueError as exc:
+        raise InvalidInput(f"the body is not JSON ({exc})"[:200], field="body") from None
+    if not isinstance(payload, dict):
+        raise InvalidInput("the body is not a JSON object", field="body")
+    return payload
 
 
 # --- the webhook log ---------------------------------------------------------------------

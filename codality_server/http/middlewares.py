@@ -25,7 +25,15 @@ from codality_server.domain.errors import (
     UnsupportedMediaType,
     UpstreamFailed,
 )
-from codality_server.http.keys import BODY_LIMITS, SERVICES, SESSION_TOKEN, SETTINGS, USER
+from codality_server.http.keys import (
+    BODY_ALLOWANCE,
+    BODY_BUDGET,
+    ROUTE_ROWS,
+    SERVICES,
+    SESSION_TOKEN,
+    SETTINGS,
+    USER,
+)
 
 from .responses import error_body
 from .route import Handler, Route
@@ -71,7 +79,7 @@ def domain_error_response(error: DomainError) -> web.Response:
         extra["field"] = error.field
     if isinstance(error, Conflict) and error.details:
         extra.update(error.details)
-    if isinstance(error, RateLimited):
+    if isinstance(error, RateLimited | Unavailable) and error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)
     return web.json_response(
         error_body(error.code, error.message, **extra),
@@ -135,21 +143,28 @@ async def request_guard(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Refuse, before any route runs, what no route can take: NUL bytes in the path or query,
-    header values that are not UTF-8, compressed bodies, bodies over the route's limit (read whole,
-    so a route that never reads its body still answers 413) and writes whose body is not JSON."""
+    header values that are not UTF-8, compressed bodies, bodies over the route's limit or past the
+    server's body budget (read whole, so a route that never reads its body still answers 413) and
+    writes whose body is not JSON. A route that reads its own body (webhooks) checks those two
+    itself, after what it must check first."""
     _check_target(request)
-    limit = request.app[BODY_LIMITS].get(request.match_info.route)
-    if limit is not None:  # a route declared with a larger (or smaller) body limit
-        request = request.clone(client_max_size=limit)
+    row = request.app[ROUTE_ROWS].get(request.match_info.route)
+    if row is not None and row.body_limit != request.client_max_size:
+        request = request.clone(client_max_size=row.body_limit)
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding not in ("", "identity"):
         raise UnsupportedMediaType(
             f"compressed request bodies ({encoding}) are not accepted; send plain JSON"
         )
-    body = await read_body(request) if request.body_exists else b""
-    if request.method not in _SAFE and (body or "Content-Type" in request.headers):
-        require_json(request)
-    return await handler(request)
+    allowance = request[BODY_ALLOWANCE] = request.app[BODY_BUDGET].allowance()
+    try:
+        if row is None or not row.reads_own_body:
+            body = await read_body(request) if request.body_exists else b""
+            if request.method not in _SAFE and (body or "Content-Type" in request.headers):
+                require_json(request)
+        return await handler(request)
+    finally:
+        allowance.close()
 
 
 def require_json(request: web.Request) -> None:

@@ -39,5 +39,9 @@ class Route:
     returns: dict[str, Any] | None = None
     #: Larger bodies are refused with 413, whether the handler reads them or not. The guard reads
     #: every body whole before the handler runs; ``await validation.read_body(request)`` gives the
-    #: exact bytes (what a webhook signature is computed over).
+    #: exact bytes.
     body_limit: int = MAX_BODY_BYTES
+    #: The handler reads the body itself, with ``read_body`` (a webhook checks its signature
+    #: header before reading a byte and computes the signature as the body arrives); the guard
+    #: neither reads it nor checks its content type.
+    reads_own_body: bool = False

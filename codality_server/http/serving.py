@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
@@ -35,8 +37,34 @@ def _describe(status: int, exc: BaseException | None) -> tuple[str, str]:
     return "bad_request", "malformed HTTP request"
 
 
+class _BrokenOffNotes:
+    """Clients that hang up before their body ends: anyone can do it thousands of times, so the log
+    gets one line a minute at most, counting them (a traceback each would roll the log away)."""
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        self.every_s = every_s
+        self._last: float | None = None
+        self._count = 0
+
+    def note(self, remote: str | None) -> None:
+        self._count += 1
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.every_s:
+            return
+        log.info(
+            "%d request(s) broken off by the client before the body ended (latest from %s)",
+            self._count,
+            remote,
+        )
+        self._last, self._count = now, 0
+
+
 class _Protocol(web.RequestHandler):
     """aiohttp's per-connection protocol, with its error page in the envelope."""
+
+    def __init__(self, server: _Server, **kwargs: Any) -> None:
+        super().__init__(server, **kwargs)
+        self._broken_off = server.broken_off
 
     def handle_error(
         self,
@@ -45,7 +73,9 @@ class _Protocol(web.RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        if status >= 500:
+        if isinstance(exc, ConnectionResetError):
+            self._broken_off.note(request.remote)
+        elif status >= 500:
             self.log_exception("error handling a request from %s", request.remote, exc_info=exc)
         else:
             # The client's fault, and cheap for anyone to repeat: one line, no traceback.
@@ -63,6 +93,10 @@ class _Protocol(web.RequestHandler):
 
 
 class _Server(web.Server):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.broken_off = _BrokenOffNotes()
+
     def __call__(self) -> web.RequestHandler:
         return _Protocol(self, loop=self._loop, **self._kwargs)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -12,6 +13,7 @@ from aiohttp.web import RequestPayloadError
 from pydantic import BaseModel, ValidationError
 
 from codality_server.domain.errors import InvalidInput, PayloadTooLarge
+from codality_server.http.keys import BODY, BODY_ALLOWANCE
 from codality_server.services.auth import EMAIL_PATTERN
 
 MIB = 1024 * 1024
@@ -42,23 +44,43 @@ def too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"request body is larger than {size}")
 
 
-async def read_body(request: web.Request) -> bytes:
+async def read_body(
+    request: web.Request, on_piece: Callable[[bytes], object] | None = None
+) -> bytes:
     """The whole body, however many segments or chunks it arrives in, up to the route's limit
-    (``Route.body_limit``, which the guard makes the request's ``client_max_size``).
+    (``Route.body_limit``, which the guard makes the request's ``client_max_size``), drawn on the
+    server's body budget (a 503 when it is spent; ``body_budget.py``).
 
-    ``Request.read`` loops until the end of the body and caches it, so the request guard and the
-    handler that parses it read it once between them; the bytes are exactly those received.
+    A declared length is taken from the budget before a byte is read; a chunked body piece by
+    piece. ``on_piece`` sees each piece as it arrives (a signature computed while the body
+    streams). The body is kept on the request, so the guard and the handler that parses it read
+    it once between them; the bytes are exactly those received.
     """
+    if BODY in request:
+        return request[BODY]
     length = request.content_length
     limit = request.client_max_size
     if length is not None and length > limit:
         raise too_large(limit)
+    allowance = request[BODY_ALLOWANCE]
+    if length:
+        allowance.take(length)
+    pieces: list[bytes] = []
+    size = 0
     try:
-        return await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise too_large(limit) from None
+        async for piece in request.content.iter_any():
+            size += len(piece)
+            if size > limit:
+                raise too_large(limit)
+            if length is None:
+                allowance.take(len(piece))
+            if on_piece is not None:
+                on_piece(piece)
+            pieces.append(piece)
     except RequestPayloadError:
         raise InvalidInput("the request body could not be read to its end", field="body") from None
+    body = request[BODY] = b"".join(pieces)
+    return body
 
 
 async def read_json(request: web.Request) -> Any:

@@ -19,17 +19,22 @@ from typing import Any
 
 from codality_server.db import github as db_github
 from codality_server.domain import github as gh
-from codality_server.domain.errors import DomainError, Forbidden, InvalidInput
+from codality_server.domain.errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    UnsupportedMediaType,
+)
 from codality_server.domain.events import GithubWebhook
 from codality_server.domain.github import DeliveryStatus
 from codality_server.domain.projects import Project
 from codality_server.domain.sessions import Owner
-from codality_server.github.client import verify_signature
 
 from .base import Service, now_iso
 
 log = logging.getLogger("codality.webhooks")
 KEEP_EVENTS = 10_000
+JSON_TYPE = "application/json"
 PRUNE_EVERY = 500
 Outcome = tuple[DeliveryStatus, str]
 
@@ -70,16 +75,31 @@ class WebhookService(Service):
 
     # --- receiving --------------------------------------------------------------------------
 
-    async def receive(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    async def signature(self, headers: Mapping[str, str]) -> gh.WebhookSignature:
+        """The check a delivery's body is fed to as it arrives; refused (403) before the body is
+        read when webhooks are not set up or the header cannot be a signature."""
         env = await self.services.settings.env_values()
         secret = env.get(gh.ENV_WEBHOOK_SECRET)
         if not secret:
             raise Forbidden("webhooks are not set up: GITHUB_WEBHOOK_SECRET is not set")
-        signature = headers.get("X-Hub-Signature-256")
-        if not signature:
-            raise Forbidden("the X-Hub-Signature-256 header is missing")
-        if not verify_signature(body, signature, secret):
-            raise Forbidden("the signature does not match the body")
+        return gh.WebhookSignature(headers.get("X-Hub-Signature-256"), secret)
+
+    async def receive(
+        self,
+        headers: Mapping[str, str],
+        content_type: str,
+        body: bytes,
+        signature: gh.WebhookSignature,
+    ) -> dict[str, Any]:
+        """Log and answer a delivery whose ``body`` went through ``signature``. The signature
+        comes first (403), then the content type (415), the event headers (400), and the body:
+        a signed body that is not a JSON object is logged as a failed delivery and refused."""
+        signature.verify()
+        if content_type != JSON_TYPE:
+            raise UnsupportedMediaType(
+                f"a webhook's body must be JSON, sent as Content-Type: {JSON_TYPE}"
+                " (set the App's webhook content type to application/json)"
+            )
         event = (headers.get("X-GitHub-Event") or "").strip()
         delivery = (headers.get("X-GitHub-Delivery") or "").strip()
         if not event or len(event) > 100:
@@ -87,11 +107,10 @@ class WebhookService(Service):
         if not delivery or len(delivery) > 200:
             raise InvalidInput("the X-GitHub-Delivery header is missing", field="X-GitHub-Delivery")
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise InvalidInput("the body is not JSON", field="body") from None
-        if not isinstance(payload, dict):
-            raise InvalidInput("the body is not a JSON object", field="body")
+            payload = gh.webhook_payload(body)
+        except InvalidInput as exc:
+            await self._refused(delivery, event, exc.message)
+            raise
         action = payload.get("action") if isinstance(payload.get("action"), str) else None
         repository = _full_name(payload)
         async with self.db.transaction() as conn:
@@ -116,6 +135,30 @@ class WebhookService(Service):
         if event == "ping":
             answer["zen"] = "pong"
         return answer
+
+    async def _refused(self, delivery: str, event: str, reason: str) -> None:
+        """A signed delivery whose body cannot be read as an event: a ``failed`` row that says
+        why, so it shows where deliveries are listed."""
+        async with self.db.transaction() as conn:
+            row = await db_github.record_delivery(
+                conn,
+                delivery_id=delivery,
+                event=event,
+                action=None,
+                repository=None,
+                answered=reason,
+                payload=b"",
+                now=now_iso(),
+            )
+            if row.status is not DeliveryStatus.SKIPPED:
+                row = (
+                    await db_github.finish_event(
+                        conn, row.id, None, DeliveryStatus.FAILED, reason, now_iso()
+                    )
+                    or row
+                )
+        log.info("webhook delivery %s (%s) refused: %s", delivery, event, reason)
+        self.services.github.publish(GithubWebhook(**row.view()), None, None)
 
     async def events(
         self, slug: str | None, limit: int, offset: int

@@ -6,11 +6,14 @@ import re
 
 from aiohttp import web
 
-from ..keys import BODY_LIMITS
+from codality_server.settings import DEFAULT_BODY_BUDGET_BYTES
+
+from ..body_budget import BodyBudget
+from ..keys import BODY_BUDGET, ROUTE_ROWS
 from ..middlewares import guarded
 from ..openapi import build_openapi
 from ..responses import json_ok
-from ..route import MAX_BODY_BYTES, Route
+from ..route import Route
 from ..validation import is_path_int
 from ..views import ref
 from . import (
@@ -97,13 +100,17 @@ def router_paths(paths: list[str]) -> dict[str, str]:
     return registered
 
 
-def setup_routes(app: web.Application, routes: list[Route] | None = None) -> None:
-    """Add every route (or ``routes``) and the body limits the request guard applies."""
+def setup_routes(
+    app: web.Application,
+    routes: list[Route] | None = None,
+    body_budget: int = DEFAULT_BODY_BUDGET_BYTES,
+) -> None:
+    """Add every route (or ``routes``), with the rows and the body budget the request guard
+    applies."""
     routes = all_routes() if routes is None else routes
     paths = router_paths([route.path for route in routes])
-    limits: dict[web.AbstractRoute, int] = {}
+    rows: dict[web.AbstractRoute, Route] = {}
     for route in routes:
-        added = app.router.add_route(route.method, paths[route.path], guarded(route))
-        if route.body_limit != MAX_BODY_BYTES:
-            limits[added] = route.body_limit
-    app[BODY_LIMITS] = limits
+        rows[app.router.add_route(route.method, paths[route.path], guarded(route))] = route
+    app[ROUTE_ROWS] = rows
+    app[BODY_BUDGET] = BodyBudget(body_budget)

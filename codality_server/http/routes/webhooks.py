@@ -1,4 +1,5 @@
-"""The GitHub webhook receiver: the raw body goes to the service, which checks its signature."""
+"""The GitHub webhook receiver: the signature header is checked before the body is read, the
+signature computed while the body arrives, and the service decides the rest."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from ..validation import read_body
 
 
 async def receive(request: web.Request) -> web.Response:
-    body = await read_body(request)  # the exact bytes, up to the row's 25 MiB
-    return json_ok(await request.app[SERVICES].webhooks.receive(request.headers, body))
+    webhooks = request.app[SERVICES].webhooks
+    signature = await webhooks.signature(request.headers)
+    body = await read_body(request, signature.update)  # the exact bytes, up to 25 MiB
+    answer = await webhooks.receive(request.headers, request.content_type, body, signature)
+    return json_ok(answer)
 
 
 ROUTES = [
@@ -26,5 +30,6 @@ ROUTES = [
         "public",
         tag="github",
         body_limit=MAX_WEBHOOK_BYTES,
+        reads_own_body=True,
     )
 ]
