@@ -1,8 +1,8 @@
 """GitHub's REST API through gidgethub over httpx: App JWTs, installation tokens, and calls.
 
 gidgethub (and PyJWT behind it) is imported inside these functions only, so a server that never
-configures GitHub never loads it (tests/test_import_hygiene.py checks it). JWT signing and
-webhook signatures stay inside the library.
+configures GitHub never loads it (tests/test_import_hygiene.py checks it). JWT signing stays
+inside the library; a webhook's signature is checked as its body streams (``domain/github.py``).
 """
 
 from __future__ import annotations
@@ -31,20 +31,6 @@ class GitHubError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-def verify_signature(body: bytes, signature: str, secret: str) -> bool:
-    """Whether ``signature`` (``sha256=…``) is the HMAC-SHA256 of ``body`` with ``secret``."""
-    if not signature.startswith("sha256="):
-        return False
-    from gidgethub import ValidationFailure
-    from gidgethub.sansio import validate_event
-
-    try:
-        validate_event(body, signature=signature, secret=secret)
-    except ValidationFailure:
-        return False
-    return True
 
 
 def _message(exc: Exception) -> str:
