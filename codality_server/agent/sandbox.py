@@ -8,7 +8,9 @@ host silently. ``sandbox: bubblewrap`` insists on bubblewrap.
 
 Under bubblewrap the whole system is read-only, the worktree (and the repository's git dir, so
 commits work) is writable, ``/tmp`` is private, the server's data dir is hidden, the command has
-its own PID namespace and dies with the server, and the network is cut when the setting says so.
+its own PID namespace and no capabilities (even when the server runs as root), ``no_new_privs``
+keeps it from gaining any (setuid programs included), it dies with the server, and the network is
+cut when the setting says so.
 Under Landlock (see ``landlock.py``) the data dir is likewise unreadable and the same paths
 writable (plus the shared ``/tmp`` when the data dir is not in it); the command cannot signal or
 trace the server, TCP is cut when asked, and it dies with the server, but it shares the host's
@@ -193,7 +195,8 @@ class Sandbox:
             argv += ["--tmpfs", str(path)]
         for path in (cwd, *self.writable):
             argv += ["--bind", str(path), str(path)]
-        argv += ["--chdir", str(cwd), "--unshare-pid", "--die-with-parent"]
+        # A root server's bwrap keeps every capability unless told (bwrap sets no_new_privs).
+        argv += ["--chdir", str(cwd), "--unshare-pid", "--cap-drop", "ALL", "--die-with-parent"]
         if not self.network:
             argv.append("--unshare-net")
         return [*argv, "--", *shell]

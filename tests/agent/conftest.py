@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import httpx
 import pytest
 
 from codality_server.agent.landlock import abi_version
-from codality_server.agent.sandbox import bubblewrap_problem, landlock_problem
+from codality_server.agent.sandbox import SandboxKind, bubblewrap_problem, landlock_problem
 from tests.conftest import create_ticket
 
 # ``.ci/run`` sets CODALITY_CI=1: there bubblewrap must be installed and must work.
@@ -139,3 +141,23 @@ async def channel_events(
             if frame["type"] == until:
                 return seen
     raise AssertionError(f"the stream ended before {until}")
+
+
+@pytest.fixture
+def outside_tmp() -> Iterator[Path]:
+    """A folder outside ``/tmp``: the sandbox's private ``/tmp`` hides pytest's ``tmp_path`` whatever
+    the code does, so secrets that must be shown hidden *by the code* live here."""
+    folder = Path(tempfile.mkdtemp(prefix="codality-test-", dir="/var/tmp")).resolve()
+    assert not folder.is_relative_to("/tmp"), folder
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["bubblewrap", "landlock"])
+def confined(request: pytest.FixtureRequest) -> SandboxKind:
+    """Each real sandbox in turn, skipped or failed by its own fixture's rules."""
+    kind: SandboxKind = request.param
+    request.getfixturevalue(kind)
+    return kind
