@@ -145,8 +145,8 @@ async def channel_events(
 
 @pytest.fixture
 def outside_tmp() -> Iterator[Path]:
-    """A folder outside ``/tmp``: the sandbox's private ``/tmp`` hides pytest's ``tmp_path`` whatever
-    the code does, so secrets that must be shown hidden *by the code* live here."""
+    """A folder outside ``/tmp``: the sandbox's private ``/tmp`` hides pytest's ``tmp_path``
+    whatever the code does, so secrets that must be shown hidden *by the code* live here."""
     folder = Path(tempfile.mkdtemp(prefix="codality-test-", dir="/var/tmp")).resolve()
     assert not folder.is_relative_to("/tmp"), folder
     try:
