@@ -229,7 +229,12 @@ class CliContext:
             code = cli_exit_code(exc.status, exc.code, exc.message, str(field) if field else None)
             raise CliError(cli_message(exc.message), code) from exc
         except ServerUnavailable as exc:
-            raise CliError(str(exc), ExitCode.UNREACHABLE) from exc
+            from .api.errors import NotCodality
+
+            hint = ""
+            if isinstance(exc, NotCodality) and not self.settings.is_local:
+                hint = "; check --server or CODALITY_URL"
+            raise CliError(f"{exc}{hint}", ExitCode.UNREACHABLE) from exc
 
     def run_in_project(
         self, call: Callable[[ApiClient, str], Awaitable[T]], stream: bool = False

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from codality_server import __version__
 from codality_server.db.database import Database
 from codality_server.db.migrate import migrate
 from codality_server.events.bus import EventBus
@@ -38,6 +39,15 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         await db.close()
 
 
+#: Sent on every answer, errors and event streams included: clients tell a Codality server from
+#: any other HTTP server at the address they were given (a 404 page is not "ticket not found").
+SERVER_HEADER = "Codality-Version"
+
+
+async def _name_the_server(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers[SERVER_HEADER] = __version__
+
+
 async def _end_streams(app: web.Application) -> None:
     app[STREAMS].cancel_all()
 
@@ -55,5 +65,6 @@ def create_app(settings: ServerSettings) -> web.Application:
     app[STREAMS] = StreamRegistry()
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_end_streams)
+    app.on_response_prepare.append(_name_the_server)
     setup_routes(app, body_budget=settings.body_budget_bytes)
     return app

@@ -32,3 +32,11 @@ class ServerUnavailable(Exception):
         # The connection was refused before any request of this client went out: the whole
         # interaction may be tried again elsewhere without doing anything twice.
         self.nothing_sent = nothing_sent
+
+
+class NotCodality(ServerUnavailable):
+    """Something answered at the address, but not a Codality server (no ``Codality-Version``)."""
+
+    def __init__(self, url: str, answer: str) -> None:
+        super().__init__(url, answer)
+        self.args = (f"no Codality server at {url}: it answered {answer}",)

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from .errors import ApiError, AuthRequired, ServerUnavailable
+from .errors import ApiError, AuthRequired, NotCodality, ServerUnavailable
 
 if TYPE_CHECKING:
     import http.client
@@ -36,6 +36,8 @@ TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 5.0
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Every answer of a Codality server carries it (codality_server/app.py).
+SERVER_HEADER = "codality-version"
 
 
 class Response(Protocol):
@@ -136,6 +138,24 @@ def unreachable(base_url: str, exc: BaseException, nothing_sent: bool = False) -
     return ServerUnavailable(base_url, str(exc) or type(exc).__name__, nothing_sent)
 
 
+def checked(base_url: str, response: Response) -> Response:
+    """``response`` when a Codality server sent it; anything else at the address (a web page,
+    another JSON API, a proxy's error page) is ``NotCodality``, never "not found"."""
+    if SERVER_HEADER in response.headers:
+        return response
+    kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if not response.content:
+        body = "nothing"
+    elif kind == "text/html":
+        body = "an HTML page"
+    elif "json" in kind:
+        body = "JSON of its own"
+    else:
+        body = kind or "an untyped body"
+    status = f"{response.status_code} {response.reason_phrase}".strip()
+    raise NotCodality(base_url, f"{status} with {body}")
+
+
 def decode_error(response: Response) -> ApiError:
     """The envelope's code and message, or the status line when the body is something else."""
     code, message, details = f"http_{response.status_code}", response.reason_phrase, {}
@@ -232,7 +252,7 @@ class Transport:
             refused = isinstance(exc, httpx.ConnectError) and self.sent == 0
             raise unreachable(self.base_url, exc, refused) from exc
         self.sent += 1
-        return response
+        return checked(self.base_url, response)
 
     async def request(
         self,
@@ -418,7 +438,7 @@ class BlockingTransport(Transport):
                 conn.close()
                 self._conn = None
             names = {name.lower(): value for name, value in answer.getheaders()}
-            return Reply(answer.status, answer.reason, names, content)
+            return checked(self.base_url, Reply(answer.status, answer.reason, names, content))
         raise AssertionError("unreachable")  # the loop returns or raises
 
 

@@ -206,7 +206,7 @@ def test_a_connection_the_server_dropped_is_reopened_for_reads_only() -> None:
                 request = client.recv(65536)
                 seen.append(request.split(b"\r\n", 1)[0])
                 client.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCodality-Version: 0\r\n"
                     b"Content-Length: 2\r\n\r\n[]"
                 )
 
