@@ -45,12 +45,17 @@ def money(value: Any) -> str:
     return f"${float(value or 0):.4f}"
 
 
+def tokens_line(session: dict[str, Any]) -> str:
+    """``1200 in (900 cache read, 200 cache write) / 340 out tokens``: input as it was billed."""
+    read, write = session.get("tokens_cache_read") or 0, session.get("tokens_cache_write") or 0
+    cached = f" ({read} cache read, {write} cache write)" if read or write else ""
+    return f"{session.get('tokens_in', 0)} in{cached} / {session.get('tokens_out', 0)} out tokens"
+
+
 def session_line(session: dict[str, Any]) -> str:
-    """``completed · 1200 in / 340 out tokens · $0.0087 · sandbox bubblewrap``."""
-    line = (
-        f"{session.get('status')} · {session.get('tokens_in', 0)} in / "
-        f"{session.get('tokens_out', 0)} out tokens · {money(session.get('cost_usd'))}"
-    )
+    """``completed · 1200 in (900 cache read, 200 cache write) / 340 out tokens · $0.0087 ·
+    sandbox bubblewrap``."""
+    line = f"{session.get('status')} · {tokens_line(session)} · {money(session.get('cost_usd'))}"
     return f"{line} · {sandbox_label(session['sandbox'])}" if session.get("sandbox") else line
 
 

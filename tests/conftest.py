@@ -197,6 +197,9 @@ SESSION_VIEW: dict[str, Any] = {
     "model": "claude-sonnet-4-6",
     "sandbox": "none",
     "tokens_in": 0,
+    "tokens_uncached": 0,
+    "tokens_cache_write": 0,
+    "tokens_cache_read": 0,
     "tokens_out": 0,
     "cost_usd": 0.0,
     "summary": None,
@@ -216,7 +219,8 @@ def payload(type_: str, data: dict[str, Any]) -> Any:
         if type_ in ("agent:started", "agent:stopped"):
             data = {**SESSION_VIEW, "id": data["session_id"], **data}
         if type_ == "agent:stopped":
-            data = {"usage": {"tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0}, **data}
+            usage = {k: v for k, v in SESSION_VIEW.items() if k.startswith(("tokens_", "cost_"))}
+            data = {"usage": usage, **data}
     return CATALOGUE[type_].model_validate(data)
 
 

@@ -56,6 +56,9 @@ class SessionView(TypedDict):
     model: str
     sandbox: str
     tokens_in: int
+    tokens_uncached: int
+    tokens_cache_write: int
+    tokens_cache_read: int
     tokens_out: int
     cost_usd: float
     summary: str | None
@@ -65,9 +68,14 @@ class SessionView(TypedDict):
 
 
 class Usage(TypedDict):
-    """Usage, as it appears in payloads."""
+    """``tokens_in`` is every input token; the three after it split it by how it was billed
+    (uncached, written to the prompt cache, read from it).
+    """
 
     tokens_in: int
+    tokens_uncached: int
+    tokens_cache_write: int
+    tokens_cache_read: int
     tokens_out: int
     cost_usd: float
 
@@ -250,6 +258,9 @@ class AgentStarted(TypedDict):
     model: str
     sandbox: str
     tokens_in: int
+    tokens_uncached: int
+    tokens_cache_write: int
+    tokens_cache_read: int
     tokens_out: int
     cost_usd: float
     summary: str | None
@@ -271,6 +282,9 @@ class AgentStopped(TypedDict):
     model: str
     sandbox: str
     tokens_in: int
+    tokens_uncached: int
+    tokens_cache_write: int
+    tokens_cache_read: int
     tokens_out: int
     cost_usd: float
     summary: str | None

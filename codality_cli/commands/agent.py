@@ -28,6 +28,8 @@ RUN_COLUMNS = [
     Column("model", "model"),
     Column("sandbox", "sandbox"),
     Column("tokens in", "tokens_in"),
+    Column("cache read", "tokens_cache_read"),
+    Column("cache write", "tokens_cache_write"),
     Column("tokens out", "tokens_out"),
     Column("cost", "cost_usd", lambda s: money(s.get("cost_usd"))),
     Column("started", "started_at"),

@@ -3,7 +3,14 @@
 It owns what each caller would otherwise repeat: the SDK's set-up from the resolved key and base
 URL (``ModelAccess``, from the settings service), the request's shape (model, max tokens, system
 prompt, tools, thinking budget or temperature), streaming, retries with exponential backoff, the
-broken-stream case, and the usage and cost of each call.
+broken-stream case, prompt caching, and the usage and cost of each call.
+
+Prompt caching (as the Messages API bills it): a request's prefix up to a block marked
+``cache_control`` is written to the cache (1.25x the input price) and read back by a later request
+that starts the same way (0.1x). Each request marks at most four blocks (the API's limit): the last
+tool, the system prompt, and in a conversation the newest message and the one before it (where the
+previous request put its mark), so every turn reads all earlier turns from the cache and writes
+only its own. The marks go on copies; the history itself never carries them.
 
 A call takes a message history and returns it with the model's answer appended (as the SDK's own
 dump, so thinking blocks keep their signatures and the history can be sent again), which is all a
@@ -20,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from codality_server.domain.sessions import call_cost
+from codality_server.domain.sessions import TokenCounts, call_cost
 from codality_server.domain.settings import ModelAccess, Price
 
 if TYPE_CHECKING:
@@ -31,6 +38,10 @@ RETRYABLE_TYPES = frozenset({"overloaded_error", "rate_limit_error", "api_error"
 
 Message = dict[str, Any]
 BlockKind = Literal["text", "thinking"]
+
+CACHE_MARK: dict[str, str] = {"type": "ephemeral"}
+#: Blocks the API refuses a ``cache_control`` on.
+UNMARKABLE = frozenset({"thinking", "redacted_thinking"})
 
 
 class ModelFailure(Exception):
@@ -57,11 +68,14 @@ class ModelRequest:
     thinking_budget: int | None = None
 
     def params(self) -> dict[str, Any]:
+        """The request's fields besides the messages, the tools and system prompt marked as the
+        stable prefix to cache."""
         params: dict[str, Any] = {"model": self.model, "max_tokens": self.max_tokens}
         if self.system:
-            params["system"] = self.system
+            params["system"] = [{"type": "text", "text": self.system, "cache_control": CACHE_MARK}]
         if self.tools:
-            params["tools"] = list(self.tools)
+            *tools, last = self.tools
+            params["tools"] = [*tools, {**last, "cache_control": CACHE_MARK}]
         # The Messages API refuses a temperature together with thinking.
         if self.thinking_budget:
             params["thinking"] = {"type": "enabled", "budget_tokens": self.thinking_budget}
@@ -70,19 +84,63 @@ class ModelRequest:
         return params
 
 
+def with_cache_marks(messages: list[Message]) -> list[Message]:
+    """``messages`` with the rolling cache marks: on the last markable block of the newest
+    message and of the newest user message before it. Marks already in the history are dropped,
+    so a request never carries more than the API's four."""
+    marked = [_unmarked(m) for m in messages]
+    users = [i for i, m in enumerate(marked) if m.get("role") == "user"]
+    targets = {len(marked) - 1, *users[-2:-1]} if marked else set()
+    for index in targets:
+        marked[index] = _marked(marked[index])
+    return marked
+
+
+def _blocks(message: Message) -> list[dict[str, Any]]:
+    content = message.get("content")
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [dict(block) for block in content or []]
+
+
+def _unmarked(message: Message) -> Message:
+    content = message.get("content")
+    if isinstance(content, list) and any("cache_control" in b for b in content):
+        content = [{k: v for k, v in b.items() if k != "cache_control"} for b in content]
+        return {**message, "content": content}
+    return message
+
+
+def _marked(message: Message) -> Message:
+    blocks = _blocks(message)
+    for block in reversed(blocks):
+        if block.get("type") not in UNMARKABLE:
+            block["cache_control"] = CACHE_MARK
+            return {**message, "content": blocks}
+    return message
+
+
 @dataclass(frozen=True)
 class CallUsage:
-    """Tokens and US dollars of one call (or, added up, of a session)."""
+    """Tokens, US dollars and model calls of one call (or, added up, of a run)."""
 
-    tokens_in: int = 0
-    tokens_out: int = 0
+    tokens: TokenCounts = TokenCounts()
     cost_usd: float = 0.0
+    calls: int = 0
+
+    @property
+    def tokens_in(self) -> int:
+        return self.tokens.input
+
+    @property
+    def tokens_out(self) -> int:
+        return self.tokens.output
 
     def __add__(self, other: CallUsage) -> CallUsage:
         return CallUsage(
-            self.tokens_in + other.tokens_in,
-            self.tokens_out + other.tokens_out,
+            self.tokens + other.tokens,
             round(self.cost_usd + other.cost_usd, 6),
+            self.calls + other.calls,
         )
 
 
@@ -178,16 +236,19 @@ class ModelClient:
         request: ModelRequest,
         messages: list[Message],
         listener: StreamListener = QUIET,
+        *,
+        cache_history: bool = True,
     ) -> ModelReply:
         """One streamed call, retried while the failure is transient; ``messages`` is not
-        changed, the reply carries the extended history."""
+        changed, the reply carries the extended history. ``cache_history``: mark the history
+        for the cache too (a conversation that goes on), not only the tools and system prompt."""
         import anthropic
         import httpx2
 
         params = request.params()
         for attempt in range(1, self.max_attempts + 1):
             try:
-                return await self._stream_once(params, messages, listener)
+                return await self._stream_once(params, messages, listener, cache_history)
             except (anthropic.APIError, httpx2.TransportError) as exc:
                 message = describe_failure(exc)
                 retryable = is_retryable(exc)
@@ -207,8 +268,10 @@ class ModelClient:
         prompt: str,
         listener: StreamListener = QUIET,
     ) -> ModelReply:
-        """A one-shot call (a title, a readiness check): one user message, the reply."""
-        return await self.reply(request, [{"role": "user", "content": prompt}], listener)
+        """A one-shot call (a title, a readiness check): one user message, the reply. Its
+        message is not cached: nothing will read it again."""
+        messages: list[Message] = [{"role": "user", "content": prompt}]
+        return await self.reply(request, messages, listener, cache_history=False)
 
     def _client(self) -> anthropic.AsyncAnthropic:
         if self._sdk is None:
@@ -216,12 +279,16 @@ class ModelClient:
         return self._sdk
 
     async def _stream_once(
-        self, params: dict[str, Any], messages: list[Message], listener: StreamListener
+        self,
+        params: dict[str, Any],
+        messages: list[Message],
+        listener: StreamListener,
+        cache_history: bool,
     ) -> ModelReply:
         # Only the SDK's derived events (text, thinking, content_block_stop) are handled, never
         # the raw deltas as well, so nothing is heard twice. The history is plain dicts (the
         # SDK's own dumps); the SDK checks them on send.
-        history: Any = messages
+        history: Any = with_cache_marks(messages) if cache_history else messages
         async with self._client().messages.stream(messages=history, **params) as stream:
             async for event in stream:
                 if event.type == "text":
@@ -236,15 +303,14 @@ class ModelClient:
                         await listener.block_done("thinking", block.thinking)
             final = await stream.get_final_message()
         usage = final.usage
-        tokens_in = (
-            usage.input_tokens
-            + (usage.cache_creation_input_tokens or 0)
-            + (usage.cache_read_input_tokens or 0)
+        tokens = TokenCounts(
+            uncached=usage.input_tokens,
+            cache_write=usage.cache_creation_input_tokens or 0,
+            cache_read=usage.cache_read_input_tokens or 0,
+            output=usage.output_tokens,
         )
         price = self.prices.get(final.model) or self.prices.get(params["model"])
-        cost = CallUsage(
-            tokens_in, usage.output_tokens, call_cost(tokens_in, usage.output_tokens, price)
-        )
+        cost = CallUsage(tokens, call_cost(tokens, price), calls=1)
         content = final.model_dump(exclude_none=True)["content"]
         return ModelReply(
             [*messages, {"role": "assistant", "content": content}],

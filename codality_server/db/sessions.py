@@ -10,6 +10,7 @@ from codality_server.domain.sessions import (
     Owner,
     OwnerKind,
     SessionStatus,
+    TokenCounts,
     TranscriptBlock,
 )
 
@@ -17,7 +18,7 @@ from .database import Connection, Row, fetchall, fetchone
 
 _COLUMNS = (
     "id, owner_kind, owner_id, agent, channels, trigger, status, model, sandbox, tokens_in,"
-    " tokens_out, cost_usd, summary, error, started_by, started_at, ended_at"
+    " tokens_cache_write, tokens_cache_read, tokens_out, cost_usd, summary, error, started_by, started_at, ended_at"
 )
 
 
@@ -32,6 +33,8 @@ def _session(row: Row) -> AgentSession:
         model=row["model"],
         sandbox=row["sandbox"],
         tokens_in=row["tokens_in"],
+        tokens_cache_write=row["tokens_cache_write"],
+        tokens_cache_read=row["tokens_cache_read"],
         tokens_out=row["tokens_out"],
         cost_usd=row["cost_usd"],
         summary=row["summary"],
@@ -91,11 +94,12 @@ async def owner_sessions(conn: Connection, owner: Owner) -> list[AgentSession]:
 
 
 async def set_usage(
-    conn: Connection, session_id: int, tokens_in: int, tokens_out: int, cost_usd: float
+    conn: Connection, session_id: int, tokens: TokenCounts, cost_usd: float
 ) -> None:
     await conn.execute(
-        "UPDATE agent_sessions SET tokens_in = ?, tokens_out = ?, cost_usd = ? WHERE id = ?",
-        (tokens_in, tokens_out, cost_usd, session_id),
+        "UPDATE agent_sessions SET tokens_in = ?, tokens_cache_write = ?, tokens_cache_read = ?,"
+        " tokens_out = ?, cost_usd = ? WHERE id = ?",
+        (tokens.input, tokens.cache_write, tokens.cache_read, tokens.output, cost_usd, session_id),
     )
 
 

@@ -169,6 +169,9 @@ class SessionView(Shape):
     model: str
     sandbox: str
     tokens_in: int
+    tokens_uncached: int
+    tokens_cache_write: int
+    tokens_cache_read: int
     tokens_out: int
     cost_usd: float
     summary: str | None
@@ -179,7 +182,13 @@ class SessionView(Shape):
 
 @shape
 class Usage(Shape):
+    """``tokens_in`` is every input token; the three after it split it by how it was billed
+    (uncached, written to the prompt cache, read from it)."""
+
     tokens_in: int
+    tokens_uncached: int
+    tokens_cache_write: int
+    tokens_cache_read: int
     tokens_out: int
     cost_usd: float
 

@@ -55,11 +55,40 @@ class Trigger(StrEnum):
     COMMENT = "comment"
 
 
-def call_cost(tokens_in: int, tokens_out: int, price: Price | None) -> float:
-    """US dollars for the tokens at the model's price per million; unknown models cost 0."""
+@dataclass(frozen=True)
+class TokenCounts:
+    """The tokens of a call (or, added up, of a run) as the Messages API bills them: input read
+    uncached, input written to the prompt cache, input read from it, and output."""
+
+    uncached: int = 0
+    cache_write: int = 0
+    cache_read: int = 0
+    output: int = 0
+
+    @property
+    def input(self) -> int:
+        """Every input token the model read, however billed."""
+        return self.uncached + self.cache_write + self.cache_read
+
+    def __add__(self, other: TokenCounts) -> TokenCounts:
+        return TokenCounts(
+            self.uncached + other.uncached,
+            self.cache_write + other.cache_write,
+            self.cache_read + other.cache_read,
+            self.output + other.output,
+        )
+
+
+def call_cost(tokens: TokenCounts, price: Price | None) -> float:
+    """US dollars for the tokens at the model's prices per million; unknown models cost 0."""
     if price is None:
         return 0.0
-    cost = tokens_in * price.input_per_mtok + tokens_out * price.output_per_mtok
+    cost = (
+        tokens.uncached * price.input_per_mtok
+        + tokens.cache_write * price.cache_write_per_mtok
+        + tokens.cache_read * price.cache_read_per_mtok
+        + tokens.output * price.output_per_mtok
+    )
     return round(cost / 1_000_000, 6)
 
 
@@ -73,7 +102,10 @@ class AgentSession:
     status: SessionStatus
     model: str
     sandbox: str
+    #: Every input token, then the part of them written to and read from the prompt cache.
     tokens_in: int
+    tokens_cache_write: int
+    tokens_cache_read: int
     tokens_out: int
     cost_usd: float
     summary: str | None
@@ -90,6 +122,17 @@ class AgentSession:
     def ended(self) -> bool:
         return self.status is not SessionStatus.RUNNING
 
+    def usage_view(self) -> dict[str, Any]:
+        """Tokens by how they were billed, and what they cost."""
+        return {
+            "tokens_in": self.tokens_in,
+            "tokens_uncached": self.tokens_in - self.tokens_cache_write - self.tokens_cache_read,
+            "tokens_cache_write": self.tokens_cache_write,
+            "tokens_cache_read": self.tokens_cache_read,
+            "tokens_out": self.tokens_out,
+            "cost_usd": self.cost_usd,
+        }
+
     def view(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -100,9 +143,7 @@ class AgentSession:
             "status": self.status.value,
             "model": self.model,
             "sandbox": self.sandbox,
-            "tokens_in": self.tokens_in,
-            "tokens_out": self.tokens_out,
-            "cost_usd": self.cost_usd,
+            **self.usage_view(),
             "summary": self.summary,
             "error": self.error,
             "started_at": self.started_at,

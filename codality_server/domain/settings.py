@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InvalidInput
 
@@ -172,9 +172,36 @@ class Kinds(_Strict):
     chore: KindConfig = _kind("chore")
 
 
+#: What writing to and reading from the 5-minute prompt cache costs, as a share of the input price
+#: (Anthropic's published multipliers); a price without its own cache prices gets these.
+CACHE_WRITE_FACTOR = 1.25
+CACHE_READ_FACTOR = 0.1
+
+#: Every current Claude model takes 200k tokens; ``context_windows`` overrides per model.
+DEFAULT_CONTEXT_WINDOW = 200_000
+WindowTokens = Annotated[int, Field(ge=1_000, le=10_000_000)]
+
+
 class Price(_Strict):
+    """US dollars per million tokens: uncached input, output, cache writes and cache reads."""
+
     input_per_mtok: PerMillion
     output_per_mtok: PerMillion
+    cache_write_per_mtok: PerMillion
+    cache_read_per_mtok: PerMillion
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cache_prices(cls, data: Any) -> Any:
+        """Cache prices left out follow the input price by Anthropic's multipliers."""
+        if isinstance(data, dict) and isinstance(data.get("input_per_mtok"), int | float):
+            base = float(data["input_per_mtok"])
+            data = {
+                "cache_write_per_mtok": round(base * CACHE_WRITE_FACTOR, 6),
+                "cache_read_per_mtok": round(base * CACHE_READ_FACTOR, 6),
+                **data,
+            }
+        return data
 
 
 class Settings(_Strict):
@@ -199,6 +226,20 @@ class Settings(_Strict):
     prices: dict[ModelId, Price] = Field(
         default_factory=lambda: {m: Price(**p) for m, p in PRICE_DEFAULTS.items()}
     )
+    #: Tokens each model takes (prompt and answer); a model not listed has
+    #: ``DEFAULT_CONTEXT_WINDOW``. A history that would outgrow it is shortened, not refused.
+    context_windows: dict[ModelId, WindowTokens] = Field(
+        default_factory=lambda: dict.fromkeys(PRICE_DEFAULTS, DEFAULT_CONTEXT_WINDOW)
+    )
+    #: A run stops (``stopped``, ``budget: …``) at this many model calls or this much spent;
+    #: ``null``: no limit. ``ticket start --max-turns/--max-cost`` overrides them for one run.
+    max_turns_per_run: Annotated[int | None, Field(ge=1, le=100_000)] = 200
+    max_cost_per_run_usd: Annotated[float | None, Field(gt=0, le=100_000, allow_inf_nan=False)] = (
+        20.0
+    )
+
+    def context_window(self, model: str) -> int:
+        return self.context_windows.get(model, DEFAULT_CONTEXT_WINDOW)
 
 
 SETTING_KEYS: tuple[str, ...] = tuple(Settings.model_fields)

@@ -13,7 +13,11 @@ A script is a list of turns, one per request, each a dict:
 - ``status`` + ``error_type``: answer with that HTTP error instead of a stream;
 - ``error_event``: an SSE ``error`` frame of that type after the blocks;
 - ``break_after``: drop the connection after that many blocks;
-- ``delay_s``: pause between frames; ``usage``: ``{"input_tokens", "output_tokens"}``.
+- ``delay_s``: pause between frames; ``usage``: ``{"input_tokens", "output_tokens"}`` instead
+  of the bill.
+
+Requests are billed as the API bills them (``billing.py``: prompt caching, and the 400 "prompt is
+too long" over ``app[CACHE].window`` tokens); a refused request takes no turn of the script.
 
 ``python -m codality_server.scripted --port 0 --script demo`` serves a named script.
 """
@@ -29,6 +33,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .billing import PromptCache, Refused, tokens_of
+
 Turn = dict[str, Any]
 
 CHUNK = 24
@@ -36,6 +42,7 @@ _ids = itertools.count(1)
 
 TURNS: web.AppKey[list[Turn]] = web.AppKey("scripted_turns")
 REQUESTS: web.AppKey[list[dict[str, Any]]] = web.AppKey("scripted_requests")
+CACHE: web.AppKey[PromptCache] = web.AppKey("scripted_cache")
 
 FINAL_TURN: Turn = {"blocks": [{"type": "text", "text": "Nothing left in the script; done."}]}
 
@@ -91,14 +98,26 @@ async def messages(request: web.Request) -> web.StreamResponse:
     }
     recorded.append(entry)
     turns = request.app[TURNS]
-    turn = turns.pop(0) if turns else FINAL_TURN
+    turn = turns[0] if turns else FINAL_TURN
     if "status" in turn:
+        turns.pop(0)
         error_type = turn.get("error_type", "overloaded_error")
         return web.json_response(
             _error_body(error_type, turn.get("message", "Overloaded")), status=turn["status"]
         )
+    try:
+        bill = request.app[CACHE].bill(body)
+    except Refused as exc:
+        entry["refused"] = str(exc)
+        return web.json_response(_error_body("invalid_request_error", str(exc)), status=400)
+    if turns:
+        turns.pop(0)
     blocks: list[dict[str, Any]] = turn.get("blocks", [])
-    usage = turn.get("usage", {"input_tokens": 100 + 10 * len(recorded), "output_tokens": 50})
+    usage = turn.get("usage") or {
+        **bill.usage(),
+        "output_tokens": sum(tokens_of(block) for block in blocks),
+    }
+    entry["usage"] = usage
     stop = turn.get("stop_reason") or (
         "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
     )
@@ -115,7 +134,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": {"input_tokens": usage["input_tokens"], "output_tokens": 1},
+        "usage": {**usage, "output_tokens": 1},
     }
     await response.write(_frame("message_start", {"message": message}))
     await response.write(b'event: ping\ndata: {"type": "ping"}\n\n')
@@ -158,6 +177,7 @@ def create_app(turns: list[Turn]) -> web.Application:
     # ``answered_at`` times (benchmarks measure the agent's own time between two calls), and
     # ``first_delta_at``, when the first text delta was written (the first token's latency).
     app[REQUESTS] = []
+    app[CACHE] = PromptCache()
     app.router.add_post("/v1/messages", messages)
     return app
 

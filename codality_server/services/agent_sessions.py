@@ -11,14 +11,14 @@ from typing import Any
 
 from codality_server.db import sessions as db_sessions
 from codality_server.domain.errors import NotFound
-from codality_server.domain.sessions import AgentSession, Owner, SessionStatus
+from codality_server.domain.sessions import AgentSession, Owner, SessionStatus, TokenCounts
 
 from .base import Service, now_iso
 
 INTERRUPTED_MESSAGE = "the server stopped while the agent was running"
 
-#: Tokens in, tokens out, US dollars: a session's usage so far.
-Usage = tuple[int, int, float]
+#: Tokens by how they were billed, and US dollars: a session's usage so far.
+Usage = tuple[TokenCounts, float]
 
 
 class AgentSessionService(Service):

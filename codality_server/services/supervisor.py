@@ -356,11 +356,7 @@ class Supervisor(Service):
             self._call_hooks(ended)
 
     def _publish_stopped(self, session: AgentSession) -> None:
-        usage = {
-            "tokens_in": session.tokens_in,
-            "tokens_out": session.tokens_out,
-            "cost_usd": session.cost_usd,
-        }
+        usage = session.usage_view()
         stopped = AgentStopped.of({**session.view(), "session_id": session.id, "usage": usage})
         self.bus.publish(stopped, session.channels)
 

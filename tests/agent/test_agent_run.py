@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import RunningServer, assert_error, git
-from tests.fakes.anthropic_server import FakeAnthropic, text, tool
+from tests.fakes.anthropic_server import FakeAnthropic, system_text, text, tool
 
 from .conftest import agent_url, new_ticket, replay_events, wait_for_end
 
@@ -71,7 +71,7 @@ async def test_a_full_run_edits_tests_commits_and_moves_the_ticket(
 
     # What the model saw: system prompt, tools, first message, tool results.
     first = fake_anthropic.requests[0]
-    assert "Codality" in first["system"] and "Ticket kind: Feature" in first["system"]
+    assert "Codality" in system_text(first) and "Ticket kind: Feature" in system_text(first)
     assert {t["name"] for t in first["tools"]} >= {
         "bash",
         "read_file",
@@ -83,8 +83,10 @@ async def test_a_full_run_edits_tests_commits_and_moves_the_ticket(
         "search_tickets",
         "memory",
     }
-    assert "We need `farewell(name)`." in first["messages"][0]["content"]
-    assert "Be brief" in first["messages"][0]["content"]
+    # The first message goes as one text block, marked as the end of the prefix to cache.
+    [prompt] = first["messages"][0]["content"]
+    assert prompt["cache_control"] == {"type": "ephemeral"}
+    assert "We need `farewell(name)`." in prompt["text"] and "Be brief" in prompt["text"]
     assert first["thinking"]["type"] == "enabled"
     assert fake_anthropic.headers[0]["Authorization"] == "Bearer sk-test-key"
     read_result = fake_anthropic.requests[2]["messages"][-1]["content"][0]

@@ -18,7 +18,7 @@ from codality_server.http.keys import BUS, SERVICES
 from codality_server.services import Services
 from codality_server.services.supervisor import LoopJob, Run, SessionSpec, Supervisor
 from tests.conftest import RunningServer
-from tests.fakes.anthropic_server import FakeAnthropic, overloaded, text, tool
+from tests.fakes.anthropic_server import FakeAnthropic, overloaded, system_text, text, tool
 
 from .conftest import agent_url, new_ticket, wait_for_end
 
@@ -83,7 +83,7 @@ async def test_an_echo_session_runs_through_the_supervisor_and_the_model_client(
 
     request = fake_anthropic.requests[0]
     assert "tools" not in request  # an empty tool set is no tools, not every tool
-    assert request["system"] == "Repeat." and request["thinking"]["budget_tokens"] == 1024
+    assert system_text(request) == "Repeat." and request["thinking"]["budget_tokens"] == 1024
     assert job.result is not None
     history = job.result.messages
     assert history[0] == {"role": "user", "content": "hello"}
@@ -188,10 +188,10 @@ async def test_the_system_prompt_lists_exactly_the_tools_given(
     server.call(run())
     request = fake_anthropic.requests[0]
     given = [t["name"] for t in request.get("tools", [])]
-    listed = [line[2:].split(":")[0] for line in request["system"].splitlines() if line[:2] == "- "]
+    listed = [line[2:].split(":")[0] for line in system_text(request).splitlines() if line[:2] == "- "]
     assert given == listed == [t.name for t in kind.tools]
     if not kind.tools:
-        assert "no tools" in request["system"]
+        assert "no tools" in system_text(request)
 
 
 async def test_the_ticket_agents_prompt_lists_its_tools_from_the_toolbox(
@@ -202,7 +202,7 @@ async def test_the_ticket_agents_prompt_lists_its_tools_from_the_toolbox(
     await agent_api.post(agent_url(project, ticket, "start"))
     await wait_for_end(agent_api, project, ticket)
     request = fake_anthropic.requests[0]
-    listed = [line[2:].split(":")[0] for line in request["system"].splitlines() if line[:2] == "- "]
+    listed = [line[2:].split(":")[0] for line in system_text(request).splitlines() if line[:2] == "- "]
     assert [t["name"] for t in request["tools"]] == [t.name for t in TICKET.tools]
     assert set(listed) >= {t.name for t in TICKET.tools}
 

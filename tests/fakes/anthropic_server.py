@@ -13,7 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from codality_server.scripted.server import REQUESTS, TURNS, Turn, create_app
+from codality_server.scripted.billing import PromptCache
+from codality_server.scripted.server import CACHE, REQUESTS, TURNS, Turn, create_app
 
 
 def text(value: str, **extra: Any) -> Turn:
@@ -30,6 +31,12 @@ def tool(name: str, say: str | None = None, thinking: str | None = None, **tool_
         blocks.append({"type": "text", "text": say})
     blocks.append({"type": "tool_use", "name": name, "input": tool_input})
     return {"blocks": blocks}
+
+
+def system_text(request: dict[str, Any]) -> str:
+    """A request's system prompt as text, whether sent as a string or as blocks."""
+    system = request.get("system", "")
+    return system if isinstance(system, str) else "".join(b["text"] for b in system)
 
 
 def overloaded(status: int = 529) -> Turn:
@@ -67,6 +74,16 @@ class FakeAnthropic:
     def requests(self) -> list[dict[str, Any]]:
         """Every request body received so far."""
         return [entry["body"] for entry in self.app[REQUESTS]]
+
+    @property
+    def usages(self) -> list[dict[str, int]]:
+        """The usage each answered request reported (refused ones have none)."""
+        return [entry["usage"] for entry in self.app[REQUESTS] if "usage" in entry]
+
+    @property
+    def cache(self) -> PromptCache:
+        """The prompt cache and window the requests are billed by (settable per test)."""
+        return self.app[CACHE]
 
     @property
     def headers(self) -> list[dict[str, str]]:

@@ -14,7 +14,7 @@ import pytest
 from codality_server.domain.sessions import Owner, OwnerKind
 from codality_server.http.keys import SERVICES
 from tests.conftest import RunningServer, assert_error
-from tests.fakes.anthropic_server import FakeAnthropic, overloaded, text, tool
+from tests.fakes.anthropic_server import FakeAnthropic, overloaded, system_text, text, tool
 from tests.server.test_plans import create_plan, plans_url
 from tests.server.test_tickets import next_event, subscribed_lines
 
@@ -120,7 +120,7 @@ async def test_check_ready_asks_the_fast_model_and_stores_the_verdict(
     request = last_request(fake_anthropic)
     assert request["model"] == "claude-haiku-4-5"
     assert "Let people label tickets" in prompt_of(request)
-    assert "lenient" in request["system"]
+    assert "lenient" in system_text(request)
 
     fake_anthropic.script(text("I think it is fine."))
     unusable = assert_error(await agent_api.post(url + "/ai/check-ready"), 502)

@@ -22,6 +22,7 @@ CONTRACT_KEYS = {
     "model", "fast_model", "temperature", "max_tokens", "agent_timeout_s", "bash_timeout_s",
     "max_concurrent_agents", "sandbox", "sandbox_network", "merge_strategy", "push_after_merge",
     "feedback_on_review", "ci_max_retries", "prompts", "priorities", "kinds", "prices",
+    "context_windows", "max_turns_per_run", "max_cost_per_run_usd",
 }  # fmt: skip
 ADMIN_ROUTES = [
     ("GET", "/api/settings"),
@@ -95,7 +96,16 @@ async def test_a_partial_put_changes_only_what_it_names(
     assert current["priorities"]["low"] == defaults["priorities"]["low"]
     assert current["kinds"]["chore"]["reasoning_effort"] == "low"
     assert "claude-opus-4-1" not in current["prices"]
-    assert current["prices"]["local-model"] == {"input_per_mtok": 0.0, "output_per_mtok": 0.0}
+    # cache prices left out follow the input price (1.25x to write, 0.1x to read)
+    assert current["prices"]["local-model"] == dict.fromkeys(
+        ("input_per_mtok", "output_per_mtok", "cache_write_per_mtok", "cache_read_per_mtok"), 0.0
+    )
+    assert defaults["prices"]["claude-sonnet-4-6"] == {
+        "input_per_mtok": 3.0,
+        "output_per_mtok": 15.0,
+        "cache_write_per_mtok": 3.75,
+        "cache_read_per_mtok": 0.3,
+    }
     # the defaults themselves never move, and the server's own reads see the change
     assert (await api.get("/api/settings/defaults")).json() == defaults
     service = server.app[SERVICES].settings

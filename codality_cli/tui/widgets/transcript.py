@@ -197,6 +197,8 @@ class Transcript(VerticalScroll, can_focus=True):
             self._cut_open_calls("no result" if ended == "completed" else ended)
             cost = f" · {money(session['cost_usd'])}" if session["cost_usd"] else ""
             tail = f": {session['summary']}" if session["summary"] else ""
+            if ended != "completed" and session.get("error"):
+                tail = f" ({session['error']}){tail}"  # why: a budget, a timeout, a failure
             self._note(f"── {session['status']}{cost}{tail} ──", "-session")
 
     def _append(
