@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from codality_server.domain.sessions import TokenCounts, call_cost
@@ -124,7 +124,7 @@ def _marked(message: Message) -> Message:
 class CallUsage:
     """Tokens, US dollars and model calls of one call (or, added up, of a run)."""
 
-    tokens: TokenCounts = TokenCounts()
+    tokens: TokenCounts = field(default_factory=TokenCounts)
     cost_usd: float = 0.0
     calls: int = 0
 

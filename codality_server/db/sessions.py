@@ -18,7 +18,8 @@ from .database import Connection, Row, fetchall, fetchone
 
 _COLUMNS = (
     "id, owner_kind, owner_id, agent, channels, trigger, status, model, sandbox, tokens_in,"
-    " tokens_cache_write, tokens_cache_read, tokens_out, cost_usd, summary, error, started_by, started_at, ended_at"
+    " tokens_cache_write, tokens_cache_read, tokens_out, cost_usd, summary, error, started_by,"
+    " started_at, ended_at"
 )
 
 

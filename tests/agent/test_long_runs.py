@@ -10,8 +10,9 @@ import httpx
 
 from codality_server.domain.sessions import TokenCounts, call_cost
 from codality_server.domain.settings import Settings
+from codality_server.scripted.server import Turn
 from tests.conftest import git
-from tests.fakes.anthropic_server import FakeAnthropic, Turn, text, tool
+from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
 from .conftest import agent_url, new_ticket, wait_for_end
 

@@ -188,7 +188,8 @@ async def test_the_system_prompt_lists_exactly_the_tools_given(
     server.call(run())
     request = fake_anthropic.requests[0]
     given = [t["name"] for t in request.get("tools", [])]
-    listed = [line[2:].split(":")[0] for line in system_text(request).splitlines() if line[:2] == "- "]
+    lines = system_text(request).splitlines()
+    listed = [line[2:].split(":")[0] for line in lines if line[:2] == "- "]
     assert given == listed == [t.name for t in kind.tools]
     if not kind.tools:
         assert "no tools" in system_text(request)
@@ -202,7 +203,8 @@ async def test_the_ticket_agents_prompt_lists_its_tools_from_the_toolbox(
     await agent_api.post(agent_url(project, ticket, "start"))
     await wait_for_end(agent_api, project, ticket)
     request = fake_anthropic.requests[0]
-    listed = [line[2:].split(":")[0] for line in system_text(request).splitlines() if line[:2] == "- "]
+    lines = system_text(request).splitlines()
+    listed = [line[2:].split(":")[0] for line in lines if line[:2] == "- "]
     assert [t["name"] for t in request["tools"]] == [t.name for t in TICKET.tools]
     assert set(listed) >= {t.name for t in TICKET.tools}
 
