@@ -387,10 +387,22 @@ def review_state(reviews: list[dict[str, Any]]) -> ReviewState:
     return ReviewState.PENDING
 
 
+def ticket_key(number: int) -> str:
+    """How a ticket is named on GitHub: ``codality-7``. Never ``#7``, which GitHub links to its
+    own issue or PR 7 (and a squash merge adds the PR's ``(#N)`` after the title); a fixed
+    prefix and a number is also the form GitHub's autolink references can turn into a link."""
+    return f"codality-{number}"
+
+
+def pr_title(title: str, number: int) -> str:
+    """The PR's title: the ticket's, then its key in brackets — ``add() subtracts [codality-1]``."""
+    return f"{title.strip()} [{ticket_key(number)}]"
+
+
 def pr_body(description: str, number: int) -> str:
     """The PR's description: the ticket's, and where it came from."""
     text = description.strip()
-    footer = f"Opened by Codality for ticket #{number}."
+    footer = f"Opened by Codality for ticket {ticket_key(number)}."
     return f"{text}\n\n---\n{footer}\n" if text else f"{footer}\n"
 
 

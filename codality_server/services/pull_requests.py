@@ -92,7 +92,9 @@ class PullRequestService(Service):
             worktree = Path(ticket.worktree_path) if ticket.worktree_path else None
             if worktree is not None and worktree.is_dir():
                 identity = user.git_identity if user else AGENT_IDENTITY
-                message = f"{ticket.title} (#{ticket.number}): uncommitted work, for the PR"
+                message = (
+                    f"{gh.pr_title(ticket.title, ticket.number)}: uncommitted work, for the PR"
+                )
                 await asyncio.to_thread(commit_all, worktree, message, identity)
             try:
                 sha = await asyncio.to_thread(
@@ -140,7 +142,7 @@ class PullRequestService(Service):
                     pulls,
                     token,
                     {
-                        "title": (title or f"{ticket.title} (#{ticket.number})").strip(),
+                        "title": (title or gh.pr_title(ticket.title, ticket.number)).strip(),
                         "body": body
                         if body is not None
                         else gh.pr_body(ticket.description, number),

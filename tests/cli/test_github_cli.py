@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import stat
 import sys
 from pathlib import Path
@@ -155,5 +156,34 @@ def test_pr_commands(
     assert bad.exit_code == 2
     settle(cli.server, fake_github)
     assert (
-        git(git_repo, "log", "-1", "--format=%s", "main").strip() == "Friendlier greeting (#1) (#1)"
+        git(git_repo, "log", "-1", "--format=%s", "main").strip()
+        == "Friendlier greeting [codality-1] (#1)"
     )
+
+
+def test_a_pr_title_names_its_ticket_without_a_github_reference(
+    cli: Cli, fake_github: FakeGitHub, linked: dict[str, Any], git_repo: Path, tmp_path: Path
+) -> None:
+    """``#N`` in a PR is GitHub's own issue or PR N, and a squash merge adds ``(#PR)``: the
+    ticket is named ``codality-N``, so the only ``#`` left in the merged subject is GitHub's."""
+    p = ("-p", linked["slug"])
+    env = {"CODALITY_TOKEN": str(cli.token)}
+    for title in ("First, to take number 1", "add() subtracts"):
+        filed = codality(
+            "--server", cli.server.url, *p, "ticket", "create", title, "-d", "x", env=env
+        )
+        assert filed.returncode == 0, filed.stderr
+    ticket = cli(*p, "ticket", "show", "2", "--json").json()
+    attach_work(cli.server, ticket, git_repo, tmp_path / "wt", "codality/2-add-subtracts")
+    opened = codality("--server", cli.server.url, *p, "pr", "create", "2", env=env)
+    assert opened.returncode == 0, opened.stderr
+    pull = fake_github.pull(WIDGETS, 1)
+    assert pull.title == "add() subtracts [codality-2]"
+    assert pull.body == "x\n\n---\nOpened by Codality for ticket codality-2.\n"
+    pushed = git(fake_github.repo(WIDGETS).path, "log", "-1", "--format=%s", pull.head_sha)
+    assert pushed == "add() subtracts [codality-2]: uncommitted work, for the PR\n"
+    fake_github.merge_pull(WIDGETS, 1, method="squash")
+    bare = fake_github.repo(WIDGETS).path
+    subject = git(bare, "log", "-1", "--format=%s", "main").strip()
+    assert subject == "add() subtracts [codality-2] (#1)"
+    assert re.findall(r"#\d+", subject + pull.body) == ["#1"]  # GitHub's PR number, nothing else

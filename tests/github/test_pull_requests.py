@@ -36,7 +36,7 @@ async def test_pr_is_opened_with_a_real_push(
     assert tip == pr["head_sha"] == git(tmp_path / "wt", "rev-parse", "HEAD").strip()
     assert "notes.md" in git(bare, "ls-tree", "--name-only", tip)
     pull = fake_github.pull(WIDGETS, 1)
-    assert pull.title == "Friendlier greeting (#1)" and "Say hi, not hello." in pull.body
+    assert pull.title == "Friendlier greeting [codality-1]" and "Say hi, not hello." in pull.body
     assert pull.base == "main"
     # The token went over HTTP only: not in .git/config of the repository or the worktree.
     for token in fake_github.issued_tokens:
