@@ -50,8 +50,51 @@ ACCEPT_RISK = (
 )
 
 _SECRET_NAME = re.compile(
-    r"^(ANTHROPIC_|GITHUB_|GH_|SMTP_|CODALITY_TOKEN)|(TOKEN|SECRET|PASSWORD|API_KEY|PRIVATE_KEY)",
+    r"^(ANTHROPIC_|GITHUB_|GH_|SMTP_|CODALITY_TOKEN|DBUS_SESSION_BUS_ADDRESS$|GPG_AGENT_INFO$)"
+    r"|(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|CREDENTIAL|AUTH_SOCK)",
     re.IGNORECASE,
+)
+# The user's credential stores under HOME, hidden from every command: whoever controls the agent
+# (a prompt injection in a file, a CI log, a stranger's comment) must not act as the user.
+HOME_SECRETS = (
+    ".ssh",
+    ".gnupg",
+    ".netrc",
+    ".git-credentials",
+    ".aws",
+    ".azure",
+    ".docker",
+    ".kube",
+    ".pypirc",
+    ".npmrc",
+    ".yarnrc.yml",
+    ".gem/credentials",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".m2/settings.xml",
+    ".gradle/gradle.properties",
+    ".terraform.d/credentials.tfrc.json",
+    ".vault-token",
+    ".password-store",
+)
+# The same under ``XDG_CONFIG_HOME`` (``~/.config``), and under ``XDG_DATA_HOME``.
+CONFIG_SECRETS = (
+    "codality",  # the CLI's credentials.json and config
+    "git/credentials",
+    "gh",
+    "hub",
+    "gcloud",
+    "containers",  # podman's auth.json
+    "rclone",
+)
+DATA_SECRETS = ("codality", "keyrings")
+# Sockets of daemons that would run anything as their (root) user.
+SYSTEM_SECRETS = (
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/run/podman",
+    "/run/containerd",
+    "/run/user",  # the session's agents (ssh, gpg, keyring) and podman's auth.json
 )
 
 
@@ -153,6 +196,30 @@ async def choose_sandbox(
     )
 
 
+def secret_paths(
+    data_dir: Path, extra: Iterable[str] = (), environ: Mapping[str, str] = os.environ
+) -> tuple[Path, ...]:
+    """What no command may read: the server's data dir, the user's credential stores, daemons'
+    sockets and the ``sandbox_hidden_paths`` setting's own (``~`` is the server's HOME)."""
+    home = Path(environ.get("HOME") or Path.home())
+    config = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
+    data = Path(environ.get("XDG_DATA_HOME") or home / ".local" / "share")
+    paths = [data_dir, *(home / p for p in HOME_SECRETS), *(config / p for p in CONFIG_SECRETS)]
+    paths += [data / p for p in DATA_SECRETS]
+    paths += [Path(p) for p in SYSTEM_SECRETS]
+    for name in ("XDG_RUNTIME_DIR", "SSH_AUTH_SOCK", "GOOGLE_APPLICATION_CREDENTIALS"):
+        if environ.get(name, "").startswith("/"):
+            paths.append(Path(environ[name]))
+    paths += [Path(home / p[2:] if p.startswith("~/") else p) for p in extra]
+    return tuple(dict.fromkeys(paths))
+
+
+def _present(paths: Iterable[Path]) -> list[Path]:
+    """The paths that exist, resolved, none inside another (hiding the outer one hides it)."""
+    found = sorted({Path(os.path.realpath(p)) for p in paths if os.path.lexists(p)})
+    return [p for i, p in enumerate(found) if not any(p.is_relative_to(q) for q in found[:i])]
+
+
 def scrubbed_env(
     base: Mapping[str, str], secret_names: Iterable[str], identity: tuple[str, str]
 ) -> dict[str, str]:
@@ -191,8 +258,11 @@ class Sandbox:
             return [*self._landlock(cwd), "--", *shell]
         argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         argv += ["--tmpfs", "/tmp"]
-        for path in self.hidden:
-            argv += ["--tmpfs", str(path)]
+        for path in _present(self.hidden):
+            if path.is_dir():
+                argv += ["--tmpfs", str(path)]  # an empty folder, its writes lost with the command
+            else:
+                argv += ["--ro-bind", "/dev/null", str(path)]
         for path in (cwd, *self.writable):
             argv += ["--bind", str(path), str(path)]
         # A root server's bwrap keeps every capability unless told (bwrap sets no_new_privs).
@@ -204,7 +274,7 @@ class Sandbox:
     def _landlock(self, cwd: Path) -> list[str]:
         """The helper that applies the rules in the command's own process, then ``exec``s it."""
         argv = [sys.executable, "-I", "-S", str(LANDLOCK_SCRIPT), "--parent", str(os.getpid())]
-        for path in self.hidden:
+        for path in _present(self.hidden):
             argv += ["--hide", str(path)]
         for path in (cwd, *self.writable, *_SCRATCH):
             argv += ["--write", str(path)]

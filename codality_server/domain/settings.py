@@ -24,6 +24,7 @@ ModelId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S+$")]
 Label = Annotated[str, Field(min_length=1, max_length=100)]
 PromptText = Annotated[str, Field(max_length=50_000)]
 Temperature = Annotated[float | None, Field(ge=0.0, le=2.0, allow_inf_nan=False)]
+HiddenPath = Annotated[str, Field(min_length=2, max_length=4096, pattern=r"^(/|~/)[^\x00]*$")]
 PerMillion = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 
 BASE_IDENTITY = """\
@@ -216,6 +217,9 @@ class Settings(_Strict):
     max_concurrent_agents: Annotated[int, Field(ge=1, le=32)] = 3
     sandbox: Literal["auto", "bubblewrap", "none"] = "auto"
     sandbox_network: bool = True
+    sandbox_hidden_paths: Annotated[list[HiddenPath], Field(max_length=200)] = Field(
+        default_factory=list
+    )
     merge_strategy: Literal["merge", "squash"] = "merge"
     push_after_merge: bool = True
     feedback_on_review: bool = True

@@ -19,7 +19,13 @@ from codality_server.agent import prompts
 from codality_server.agent.kinds import TICKET
 from codality_server.agent.loop import MessageMode
 from codality_server.agent.model import ModelRequest
-from codality_server.agent.sandbox import Sandbox, choose_sandbox, sandbox_kind, scrubbed_env
+from codality_server.agent.sandbox import (
+    Sandbox,
+    choose_sandbox,
+    sandbox_kind,
+    scrubbed_env,
+    secret_paths,
+)
 from codality_server.agent.tools import ToolContext
 from codality_server.domain.errors import Conflict, InvalidInput
 from codality_server.domain.events import project_channel, ticket_channel
@@ -210,7 +216,7 @@ class TicketJob:
             sandbox_kind(run.session.sandbox),
             settings.sandbox_network,
             writable=_git_dirs(Path(project.path)),
-            hidden=(self.agent.config.data_dir,),
+            hidden=secret_paths(self.agent.config.data_dir, settings.sandbox_hidden_paths),
             env=scrubbed_env(os.environ, set(self.env), identity),
         )
         toolbox = TICKET.toolbox(

@@ -7,8 +7,12 @@ that makes "it fails when confined" mean something.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 from pathlib import Path
+
+import pytest
 
 from codality_server.agent.sandbox import (
     CommandResult,
@@ -16,6 +20,7 @@ from codality_server.agent.sandbox import (
     SandboxKind,
     run_command,
     scrubbed_env,
+    secret_paths,
 )
 
 IDENTITY = ("Ann", "ann@example.com")
@@ -67,3 +72,77 @@ async def test_commands_hold_no_capabilities_even_when_the_server_is_root(
     assert (worktree / "mine").read_text() == "written\n"
     # The host is still as it was: the attack changed no mount outside.
     assert (data_dir / "env").read_text() == "ANTHROPIC_API_KEY=sk-live\n"
+
+
+# One file in each kind of store a prompt-injected agent would go for, under the user's HOME.
+CREDENTIALS = [
+    ".config/codality/credentials.json",
+    ".local/share/codality/setup-code",
+    ".ssh/id_ed25519",
+    ".gnupg/private-keys-v1.d/key.key",
+    ".netrc",
+    ".git-credentials",
+    ".config/gh/hosts.yml",
+    ".aws/credentials",
+    ".config/gcloud/application_default_credentials.json",
+    ".azure/msal_token_cache.json",
+    ".docker/config.json",
+    ".config/containers/auth.json",
+    ".kube/config",
+    ".pypirc",
+    ".npmrc",
+    ".cargo/credentials.toml",
+    ".local/share/keyrings/login.keyring",
+    ".config/acme/token",  # added by the sandbox_hidden_paths setting
+]
+
+
+async def test_the_users_credential_stores_are_unreadable(
+    confined: SandboxKind, outside_tmp: Path
+) -> None:
+    data_dir, worktree = make_data_dir(outside_tmp)
+    home = outside_tmp / "home"
+    for number, relative in enumerate(CREDENTIALS):
+        (home / relative).parent.mkdir(parents=True, exist_ok=True)
+        (home / relative).write_text(f"secret-{number}\n")
+    (home / ".bashrc").write_text("export EDITOR=vi\n")
+    environ = {"HOME": str(home)}
+    hidden = secret_paths(data_dir, ["~/.config/acme"], environ)
+    read_all = "; ".join(f"cat {home / relative}" for relative in CREDENTIALS)
+    read_all += f"; cat {home}/.bashrc {data_dir}/env"
+    host = await run("none", read_all, worktree, hidden)
+    for number in range(len(CREDENTIALS)):  # the control: all there to be read
+        assert f"secret-{number}\n" in host.output
+    seen = await run(confined, read_all, worktree, hidden)
+    leaked = [CREDENTIALS[n] for n in range(len(CREDENTIALS)) if f"secret-{n}" in seen.output]
+    assert leaked == [], seen.output
+    assert "sk-live" not in seen.output
+    assert "EDITOR=vi" in seen.output  # the rest of HOME stays readable
+    listing = await run(confined, f"ls -a {home}/.ssh {home}/.config/codality", worktree, hidden)
+    assert "id_ed25519" not in listing.output and "credentials.json" not in listing.output
+
+
+@pytest.mark.usefixtures("bubblewrap")
+async def test_a_daemons_socket_is_out_of_reach_under_bubblewrap(outside_tmp: Path) -> None:
+    """A docker-like socket (here the test's own) runs anything as root for whoever connects."""
+    data_dir, worktree = make_data_dir(outside_tmp)
+    socket_path = outside_tmp / "daemon.sock"
+    daemon = await asyncio.start_unix_server(answer_hello, str(socket_path))
+    hidden = secret_paths(data_dir, [str(socket_path)], {"HOME": str(outside_tmp / "home")})
+    connect = (
+        f'{sys.executable} -c "import socket; s = socket.socket(socket.AF_UNIX); '
+        f"s.connect('{socket_path}'); print(s.recv(5).decode())\""
+    )
+    try:
+        assert "hello" in (await run("none", connect, worktree, hidden)).output  # the control
+        refused = await run("bubblewrap", connect, worktree, hidden)
+        assert refused.exit_code != 0 and "hello" not in refused.output, refused.output
+    finally:
+        daemon.close()
+        await daemon.wait_closed()
+
+
+async def answer_hello(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"hello")
+    await writer.drain()
+    writer.close()

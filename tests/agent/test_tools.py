@@ -161,22 +161,28 @@ async def test_bash_env_has_the_git_identity_and_no_secrets(
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-live")
     monkeypatch.setenv("GITHUB_TOKEN", "ghp-live")
     monkeypatch.setenv("SMTP_PASSWORD", "hunter2")
+    monkeypatch.setenv("SSH_AUTH_SOCK", "/run/user/0/ssh-agent.sock")
     env = scrubbed_env(os.environ, {"CUSTOM_THING"}, ("Ann", "ann@example.com"))
     tools = Toolbox(ToolContext(worktree, Sandbox("none", True, (), (), env), NoKnowledge(), 5))
     out = (await tools.run("bash", {"command": "env"})).output
     assert "GIT_AUTHOR_NAME=Ann" in out and "GIT_COMMITTER_EMAIL=ann@example.com" in out
-    for secret in ("sk-live", "ghp-live", "hunter2", "ANTHROPIC_API_KEY"):
+    for secret in ("sk-live", "ghp-live", "hunter2", "ANTHROPIC_API_KEY", "ssh-agent.sock"):
         assert secret not in out
 
 
 @pytest.mark.usefixtures("bubblewrap")
 async def test_bubblewrap_confines_writes_and_hides_the_data_dir(
-    worktree: Path, tmp_path: Path
+    worktree: Path, tmp_path: Path, outside_tmp: Path
 ) -> None:
-    data_dir = tmp_path / "data"
+    data_dir = outside_tmp / "data"  # outside /tmp, which the sandbox hides anyway
     data_dir.mkdir()
     (data_dir / "env").write_text("ANTHROPIC_API_KEY=sk-live\n")
     env = scrubbed_env(os.environ, set(), ("Ann", "ann@example.com"))
+    unconfined = Toolbox(
+        ToolContext(worktree, Sandbox("none", True, (), (data_dir,), env), NoKnowledge(), 10)
+    )
+    shown = await unconfined.run("bash", {"command": f"cat {data_dir}/env"})
+    assert shown.ok and "sk-live" in shown.output  # the control: readable without the sandbox
     assert await choose_sandbox("bubblewrap", True) == "bubblewrap"
     sandbox = Sandbox("bubblewrap", True, (), (data_dir,), env)
     tools = Toolbox(ToolContext(worktree, sandbox, NoKnowledge(), 10))
@@ -188,6 +194,7 @@ async def test_bubblewrap_confines_writes_and_hides_the_data_dir(
     assert not (tmp_path / "outside.txt").exists()
     assert not (await tools.run("bash", {"command": "touch /var/tmp/codality-probe"})).ok
     assert not (await tools.run("bash", {"command": "touch /usr/local/nope"})).ok
+    assert not (await tools.run("bash", {"command": f"touch {outside_tmp}/planted"})).ok
     hidden = await tools.run("bash", {"command": f"cat {data_dir}/env"})
     assert not hidden.ok and "sk-live" not in hidden.output
     private = await tools.run("bash", {"command": "touch /tmp/mine && ls /tmp"})

@@ -20,9 +20,10 @@ from tests.server.accounts import member_client
 
 CONTRACT_KEYS = {
     "model", "fast_model", "temperature", "max_tokens", "agent_timeout_s", "bash_timeout_s",
-    "max_concurrent_agents", "sandbox", "sandbox_network", "merge_strategy", "push_after_merge",
-    "feedback_on_review", "ci_max_retries", "prompts", "priorities", "kinds", "prices",
-    "context_windows", "max_turns_per_run", "max_cost_per_run_usd",
+    "max_concurrent_agents", "sandbox", "sandbox_network", "sandbox_hidden_paths",
+    "merge_strategy", "push_after_merge", "feedback_on_review", "ci_max_retries", "prompts",
+    "priorities", "kinds", "prices", "context_windows", "max_turns_per_run",
+    "max_cost_per_run_usd",
 }  # fmt: skip
 ADMIN_ROUTES = [
     ("GET", "/api/settings"),
@@ -72,6 +73,7 @@ async def test_a_partial_put_changes_only_what_it_names(
         "model": "claude-opus-4-5",
         "temperature": 0.4,
         "sandbox_network": False,
+        "sandbox_hidden_paths": ["~/.config/acme", "/srv/keys"],
         "prompts": {"approach": "Run `make check` before every commit."},
         "priorities": {"urgent": {"temperature": 0.1}},
         "kinds": {"chore": {"reasoning_effort": "low"}},
@@ -86,6 +88,7 @@ async def test_a_partial_put_changes_only_what_it_names(
     assert current == updated.json()
     assert current["model"] == "claude-opus-4-5" and current["temperature"] == 0.4
     assert current["sandbox_network"] is False
+    assert current["sandbox_hidden_paths"] == ["~/.config/acme", "/srv/keys"]
     assert current["max_tokens"] == defaults["max_tokens"]
     assert current["prompts"]["approach"] == "Run `make check` before every commit."
     assert current["prompts"]["base_identity"] == defaults["prompts"]["base_identity"]
@@ -127,6 +130,8 @@ async def test_a_partial_put_changes_only_what_it_names(
         ({"temperature": 2.5}, "temperature"),
         ({"sandbox": "docker"}, "sandbox"),
         ({"sandbox_network": "yes"}, "sandbox_network"),
+        ({"sandbox_hidden_paths": ["relative/secrets"]}, "sandbox_hidden_paths.0"),
+        ({"sandbox_hidden_paths": "~/.secrets"}, "sandbox_hidden_paths"),
         ({"merge_strategy": "rebase"}, "merge_strategy"),
         ({"prompts": "be nice"}, "prompts"),
         ({"prompts": {"persona": "x"}}, "prompts.persona"),
