@@ -37,7 +37,8 @@ async def connect(api: httpx.AsyncClient, fake: FakeGitHub, account: str = OWNER
         assert created.status_code == 302, created.text
         back = await browser.get(created.headers["location"])
         assert back.status_code == 302, back.text
-        install = await browser.get(back.headers["location"] + f"?account={account}")
+        link = back.headers["location"]  # the install page, with the state GitHub hands back
+        install = await browser.get(link + ("&" if "?" in link else "?") + f"account={account}")
         assert install.status_code == 302, install.text
         setup = await browser.get(install.headers["location"])
         assert setup.status_code == 200, setup.text

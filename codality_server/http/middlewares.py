@@ -25,6 +25,7 @@ from codality_server.domain.errors import (
     UnsupportedMediaType,
     UpstreamFailed,
 )
+from codality_server.domain.users import User
 from codality_server.http.keys import (
     BODY_ALLOWANCE,
     BODY_BUDGET,
@@ -220,6 +221,12 @@ def _origin_allowed(request: web.Request) -> bool:
         got = urlsplit(origin)
         return (got.scheme, got.netloc) == (wanted.scheme, wanted.netloc)
     return False
+
+
+async def session_user(request: web.Request) -> User | None:
+    """Who sent a request to a public route, if it carries a live session (bearer or cookie)."""
+    token, _ = _token_of(request)
+    return await request.app[SERVICES].auth.authenticate(token) if token else None
 
 
 def guarded(route: Route) -> Handler:

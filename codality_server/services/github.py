@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from codality_server.db import projects as db_projects
 from codality_server.domain import github as gh
-from codality_server.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
+from codality_server.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+)
 from codality_server.domain.events import Payload, project_channel, ticket_channel
 from codality_server.domain.projects import Project
 from codality_server.git import remote
@@ -32,6 +38,8 @@ if TYPE_CHECKING:
     from . import Services
 
 STATE_TTL_S = 3600.0
+#: Install links outstanding at once (the CLI polls the status panel while it waits).
+MAX_INSTALL_STATES = 100
 DEFAULT_APP_NAME = "Codality"
 
 
@@ -54,6 +62,7 @@ class GitHubService(Service):
         super().__init__(services)
         self._client: GitHubClient | None = None
         self._states: dict[str, _Pending] = {}
+        self._install_states: dict[str, float] = {}
 
     async def stop(self) -> None:
         if self._client is not None:
@@ -185,10 +194,34 @@ class GitHubService(Service):
         await self.services.settings.update_env(values)
         self.client(config).tokens.clear()
         updated = await self.app_config()
-        return updated.install_url or config.web_url
+        return self._install_link(updated.install_url) or config.web_url
 
-    async def record_installation(self, installation_id: str, action: str | None) -> dict[str, Any]:
-        """The post-installation redirect: check the installation is the App's, then keep it."""
+    def _install_link(self, install_url: str | None) -> str | None:
+        """The install page with a ``state`` GitHub hands back to the setup redirect: how the
+        browser, which has no session, shows that an admin sent it. Only links given to an admin
+        (the manifest's callback, the status panel) carry one."""
+        if install_url is None:
+            return None
+        now = time.monotonic()
+        live = {s: t for s, t in self._install_states.items() if t > now}
+        self._install_states = dict(list(live.items())[-MAX_INSTALL_STATES + 1 :])
+        state = secrets.token_urlsafe(24)
+        self._install_states[state] = now + STATE_TTL_S
+        return f"{install_url}?state={state}"
+
+    async def record_installation(
+        self, installation_id: str, state: str | None, vouched: bool
+    ) -> dict[str, Any]:
+        """Keep the App's installation. ``vouched``: an admin's session or a signed webhook;
+        otherwise a browser's post-installation redirect holding the ``state`` of an install link
+        an admin was given. The installation must be one the App's own JWT can see (GitHub
+        answers 404 for any other)."""
+        expires = self._install_states.pop(state, 0.0) if state else 0.0
+        if not vouched and expires < time.monotonic():
+            raise Unauthorized(
+                "this installation was not started from Codality: install the App through"
+                " `codality github connect` (or call this signed in as an admin)"
+            )
         if not installation_id.isdigit():
             raise InvalidInput("installation_id: must be a number", field="installation_id")
         config = await self.app_config()
@@ -218,11 +251,14 @@ class GitHubService(Service):
         self.client(config).tokens.clear()
         return True
 
-    async def status(self, server_url: str) -> dict[str, Any]:
-        """The status panel, plus a live check that the App's key signs what GitHub accepts."""
+    async def status(self, server_url: str, admin: bool) -> dict[str, Any]:
+        """The status panel, plus a live check that the App's key signs what GitHub accepts; an
+        admin's install link carries the state that lets the installation be recorded."""
         env = await self.services.settings.env_values()
         config = gh.GitHubConfig.from_env(env)
         view = config.status_view(f"{self.app_url(env, server_url)}/api/github/webhooks")
+        if admin and not config.installed:
+            view["install_url"] = self._install_link(config.install_url)
         check: dict[str, Any] = {"ok": None, "error": None}
         if config.has_app:
             assert config.app_id and config.private_key

@@ -235,7 +235,7 @@ class WebhookService(Service):
             forgot = await self.services.github.forget_installation(str(installation.get("id")))
             return DeliveryStatus.PROCESSED, "installation removed" if forgot else "not ours"
         if payload.get("action") == "created" and not config.installation_id:
-            await self.services.github.record_installation(str(installation.get("id")), "install")
+            await self.services.github.record_installation(str(installation.get("id")), None, True)
             return DeliveryStatus.PROCESSED, f"installation {installation.get('id')} recorded"
         return DeliveryStatus.PROCESSED, "logged"
 

@@ -722,7 +722,10 @@ class FakeGitHub:
         if app is None:
             return _error(404, "Not Found")
         installation = self.install(app.id, request.query.get("account", "acme"))
-        query = urlencode({"installation_id": installation.id, "setup_action": "install"})
+        back = {"installation_id": installation.id, "setup_action": "install"}
+        if "state" in request.query:  # GitHub hands the install link's state to the setup URL
+            back["state"] = request.query["state"]
+        query = urlencode(back)
         raise web.HTTPFound(f"{app.setup_url}?{query}")
 
     async def _git_http(self, request: web.Request) -> web.StreamResponse:

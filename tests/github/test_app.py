@@ -9,6 +9,7 @@ import httpx
 from tests.conftest import RunningServer, assert_error, create_project, git
 from tests.fakes.github_server import FakeGitHub
 from tests.github_flow import OWNER, connect, linked_project, point_at
+from tests.server.accounts import member_client
 
 
 async def test_manifest_round_trip_stores_secrets_and_never_shows_them(
@@ -38,10 +39,52 @@ async def test_callback_refuses_an_unknown_state_and_setup_an_unknown_installati
     await point_at(api, fake_github)
     assert_error(await anon.get("/api/github/app/callback?code=x&state=nope"), 400)
     assert_error(await anon.get("/api/github/app/manifest/form?state=nope"), 400)
-    assert_error(await anon.get("/api/github/app/setup?installation_id=5"), 409)
+    assert_error(await api.get("/api/github/app/setup?installation_id=5"), 409)
     await connect(api, fake_github)
-    assert_error(await anon.get("/api/github/app/setup?installation_id=999999"), 404)
+    assert_error(await api.get("/api/github/app/setup?installation_id=999999"), 404)
     assert_error(await anon.post("/api/github/app/manifest", json={}), 401)
+
+
+async def test_setup_switches_the_installation_only_for_an_admin_or_the_install_link(
+    api: httpx.AsyncClient, anon: httpx.AsyncClient, fake_github: FakeGitHub
+) -> None:
+    """The setup redirect is public (the browser has no session): without the state of an
+    install link an admin was given, nobody can point the server at another installation."""
+    await connect(api, fake_github)  # a browser without a session, holding the link's state
+    app = next(iter(fake_github.apps.values()))
+    theirs = fake_github.install(app.id, "mallory")
+    setup = f"/api/github/app/setup?installation_id={theirs.id}&setup_action=install"
+    assert_error(await anon.get(setup), 401)
+    assert_error(await anon.get(setup + "&state=guessed"), 401)
+    status = (await api.get("/api/github/app/status")).json()
+    assert status["installation"]["account"] == OWNER
+    # Another App's installation, or one GitHub does not know, is not the App's to use.
+    other = fake_github.create_app(app.manifest, "someone")
+    foreign = fake_github.install(other.id, "someone")
+    assert_error(await api.get(f"/api/github/app/setup?installation_id={foreign.id}"), 404)
+    assert_error(await api.get("/api/github/app/setup?installation_id=424242"), 404)
+    # The same installation switch, asked by the admin: the installation itself was fine.
+    switched = await api.get(setup)
+    assert switched.status_code == 200, switched.text
+    assert switched.json()["account"] == "mallory"
+
+
+async def test_an_install_link_works_once_and_only_when_an_admin_was_given_it(
+    api: httpx.AsyncClient, anon: httpx.AsyncClient, fake_github: FakeGitHub, server: RunningServer
+) -> None:
+    await connect(api, fake_github)
+    await api.put("/api/settings/env", json={"GITHUB_INSTALLATION_ID": None})
+    link = (await api.get("/api/github/app/status")).json()["install_url"]
+    state = link.split("state=", 1)[1]
+    app = next(iter(fake_github.apps.values()))
+    again = fake_github.install(app.id, OWNER)
+    setup = f"/api/github/app/setup?installation_id={again.id}&state={state}"
+    assert (await anon.get(setup)).status_code == 200
+    assert_error(await anon.get(setup), 401)
+    async with member_client(server, api) as member:
+        shown = (await member.get("/api/github/app/status")).json()
+        assert shown["install_url"] and "state=" not in shown["install_url"]
+        assert_error(await member.get(setup.replace(state, "")), 401)
 
 
 async def test_status_before_connecting(api: httpx.AsyncClient) -> None:

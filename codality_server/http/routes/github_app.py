@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import Field
 
-from codality_server.http.keys import SERVICES
+from codality_server.http.keys import SERVICES, USER
 
+from ..middlewares import session_user
 from ..responses import json_created, json_ok
 from ..route import Route
 from ..schema import Body, Query
@@ -86,16 +87,20 @@ async def callback(request: web.Request) -> web.StreamResponse:
 
 
 async def setup(request: web.Request) -> web.Response:
+    """GitHub's redirect after an installation: public, since the browser that follows it has no
+    session; the service wants the install link's state or an admin's session."""
     query = parse_query(request, SetupQuery)
+    user = await session_user(request)
     return json_ok(
         await request.app[SERVICES].github.record_installation(
-            query.installation_id, query.setup_action
+            query.installation_id, query.state, user is not None and user.is_admin
         )
     )
 
 
 async def status(request: web.Request) -> web.Response:
-    return json_ok(await request.app[SERVICES].github.status(_server_url(request)))
+    github = request.app[SERVICES].github
+    return json_ok(await github.status(_server_url(request), request[USER].is_admin))
 
 
 async def list_repos(request: web.Request) -> web.Response:
