@@ -47,6 +47,8 @@ async def connect(api: httpx.AsyncClient, fake: FakeGitHub, account: str = OWNER
     return dict(status.json())
 
 
+TEAM = ("alice", "bob")
+"""The people with write access to the repositories ``linked_project`` makes."""
 WIDGETS = f"{OWNER}/widgets"
 """The repository ``linked_project`` makes by default."""
 TICKET_BRANCH = "codality/1-friendlier-greeting"
@@ -64,7 +66,7 @@ async def linked_project(
     api: httpx.AsyncClient, fake: FakeGitHub, repo: Path, name: str = "widgets"
 ) -> dict[str, Any]:
     """``repo`` on the fake GitHub as acme/NAME, registered and linked (origin points there)."""
-    fake.create_repo(OWNER, name, source=repo)
+    fake.create_repo(OWNER, name, source=repo, collaborators=TEAM)
     git(repo, "remote", "add", "origin", f"{fake.web_url}/{OWNER}/{name}.git")
     project = await create_project(api, repo)
     linked = await api.post(f"/api/projects/{project['slug']}/github/link", json={})

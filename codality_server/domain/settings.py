@@ -122,6 +122,21 @@ PRICE_DEFAULTS: dict[str, dict[str, float]] = {
 }
 
 
+AuthorAssociation = Literal[
+    "OWNER",
+    "MEMBER",
+    "COLLABORATOR",
+    "CONTRIBUTOR",
+    "FIRST_TIME_CONTRIBUTOR",
+    "FIRST_TIMER",
+    "MANNEQUIN",
+    "NONE",
+]
+
+#: The associations of people with write access to a repository.
+WRITE_ACCESS: tuple[AuthorAssociation, ...] = ("OWNER", "MEMBER", "COLLABORATOR")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -224,6 +239,12 @@ class Settings(_Strict):
     push_after_merge: bool = True
     feedback_on_review: bool = True
     ci_max_retries: Annotated[int, Field(ge=0, le=20)] = 3
+    #: Whose PR comments, reviews and ``/codality`` commands steer the agent, by GitHub's
+    #: ``author_association``; anyone else's are logged as ignored. Widen with care: on a
+    #: public repository ``NONE`` is anyone on GitHub.
+    github_trusted_associations: list[AuthorAssociation] = Field(
+        default_factory=lambda: list(WRITE_ACCESS)
+    )
     prompts: Prompts = Field(default_factory=Prompts)
     priorities: Priorities = Field(default_factory=Priorities)
     kinds: Kinds = Field(default_factory=Kinds)

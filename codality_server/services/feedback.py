@@ -152,40 +152,51 @@ class FeedbackService(Service):
     async def _failure_details(
         self, client: Any, token: str, base: str, failing: list[tuple[gh.CheckRun, dict[str, Any]]]
     ) -> str:
-        """Each failing check's output text and annotations, as the agent's brief."""
+        """Each failing check's output text and annotations, as the agent's brief. CI output
+        prints whatever the code under test prints, so it is quoted as data, with the check's
+        app as its author; each check gets its share of the brief's length."""
         parts = [
             "CI failed on this ticket's pull request. Fix the failures below, run the checks"
             " locally where you can, and commit."
         ]
+        share = MAX_DETAIL_CHARS // max(len(failing), 1)
         for run, raw in failing:
             output = raw.get("output") or {}
-            parts += ["", f"### {run.name}: {run.conclusion}"]
-            for key in ("title", "summary", "text"):
-                if output.get(key):
-                    parts.append(str(output[key]).strip())
+            keys = ("title", "summary", "text")
+            lines = [str(output[key]).strip() for key in keys if output.get(key)]
             try:
                 notes = await client.all(f"{base}/check-runs/{run.github_id}/annotations", token)
             except GitHubError as exc:
                 notes = []
-                parts.append(f"(annotations unavailable: {exc.message})")
+                parts.append(f"(annotations of {run.name} unavailable: {exc.message})")
             for note in notes:
                 where = f"{note.get('path')}:{note.get('start_line')}"
                 level = note.get("annotation_level", "failure")
-                parts.append(f"- {where} [{level}] {note.get('message', '')}".rstrip())
-        return "\n".join(parts)[:MAX_DETAIL_CHARS]
+                lines.append(f"- {where} [{level}] {note.get('message', '')}".rstrip())
+            author = f"the check run {run.name!r} of {run.app or 'an unnamed app'}"
+            text = "\n".join(lines)[:share]
+            quoted = gh.quoted("the output", author, text)
+            parts += ["", f"### {run.name}: {run.conclusion}", quoted]
+        return "\n".join(parts)
 
     # --- comments and reviews ------------------------------------------------------------------
 
-    async def on_comment(self, project: Project, pr: gh.PullRequest, author: str, body: str) -> str:
+    async def on_comment(
+        self, project: Project, pr: gh.PullRequest, comment: dict[str, Any]
+    ) -> str:
         if not project.protected_main:
             return "stored"
-        message = f"A comment on the pull request from @{author}:\n\n{body.strip()}"
+        login = _login(comment)
+        author = _author(comment)
+        message = "A comment on the pull request.\n\n" + gh.quoted(
+            "a comment", author, str(comment.get("body") or "")
+        )
         started = await self._start(
             project,
             pr,
             Trigger.COMMENT,
             message,
-            f"🔄 Working on this — triggered by a comment from @{author}.\n",
+            f"🔄 Working on this — triggered by a comment from @{login}.\n",
         )
         return "the agent responds" if started else "the agent could not start"
 
@@ -194,27 +205,27 @@ class FeedbackService(Service):
     ) -> str:
         if not project.protected_main:
             return "stored"
-        author = str((review.get("user") or {}).get("login") or "")
+        login = _login(review)
+        author = _author(review)
         client, token = await self.services.github.api()
         base = f"/repos/{pr.owner}/{pr.repo}"
         try:
             inline = await client.all(f"{base}/pulls/{pr.number}/comments", token)
         except GitHubError:
             inline = []
-        lines = [
-            f"@{author} requested changes on the pull request:",
-            "",
-            str(review.get("body") or "").strip(),
-        ]
+        lines = [str(review.get("body") or "").strip()]
         for note in inline:
             if note.get("pull_request_review_id") == review.get("id"):
                 lines.append(f"- {note.get('path')}:{note.get('line')}: {note.get('body', '')}")
+        message = "A review requested changes on the pull request.\n\n" + gh.quoted(
+            "a review", author, "\n".join(lines)
+        )
         started = await self._start(
             project,
             pr,
             Trigger.REVIEW,
-            "\n".join(lines),
-            f"🔄 Working on this — triggered by a review from @{author}.\n",
+            message,
+            f"🔄 Working on this — triggered by a review from @{login}.\n",
         )
         return "the agent works through the review" if started else "the agent could not start"
 
@@ -252,3 +263,12 @@ class FeedbackService(Service):
             await self.services.pull_requests.reply(pr, text)
         except DomainError as exc:
             log.warning("commenting on pull request #%d failed: %s", pr.number, exc)
+
+
+def _login(item: dict[str, Any]) -> str:
+    return str((item.get("user") or {}).get("login") or "someone")
+
+
+def _author(item: dict[str, Any]) -> str:
+    """A comment's or review's author as the model is told: login and association."""
+    return f"@{_login(item)} ({item.get('author_association') or 'NONE'})"

@@ -204,7 +204,8 @@ class PullRequestService(Service):
             raise unavailable(exc, f"read pull request #{pr.number}") from None
         checks = gh.latest_runs([gh.CheckRun.from_github(r) for r in runs])
         counts = gh.check_counts(checks)
-        review = gh.review_state(reviews)
+        trusted = (await self.services.settings.current()).github_trusted_associations
+        review = gh.review_state(reviews, trusted)
         state = _pr_state(data)
         async with self.db.transaction() as conn:
             await db_github.save_check_runs(conn, pr.id, checks, now_iso())

@@ -303,14 +303,21 @@ class WebhookService(Service):
         author = str((comment.get("user") or {}).get("login") or "")
         if gh.is_bot(author):
             return DeliveryStatus.IGNORED, f"a comment by {author}"
+        refusal = await self._refusal(author, comment.get("author_association"))
+        if refusal is not None:
+            return DeliveryStatus.IGNORED, f"a comment {refusal}"
         body = str(comment.get("body") or "")
         command = gh.slash_command(body)
         if command is not None:
             return DeliveryStatus.PROCESSED, await self._command(pr, command)
         await self.services.pull_requests.store_comment(pr, "issue", comment)
         pr = await self.services.pull_requests.set_retry_count(pr, 0)
-        answer = await self.services.feedback.on_comment(project, pr, author, body)
+        answer = await self.services.feedback.on_comment(project, pr, comment)
         return DeliveryStatus.PROCESSED, f"comment by {author} stored; retries reset; {answer}"
+
+    async def _refusal(self, author: str, association: object) -> str | None:
+        trusted = (await self.services.settings.current()).github_trusted_associations
+        return gh.steering_refusal(author, association, trusted)
 
     async def _command(self, pr: gh.PullRequest, command: str) -> str:
         pulls = self.services.pull_requests
@@ -352,8 +359,12 @@ class WebhookService(Service):
         if payload.get("action") != "submitted":
             return DeliveryStatus.PROCESSED, f"logged ({payload.get('action')})"
         author = str((review.get("user") or {}).get("login") or "")
+        bot = gh.is_bot(author)
+        refusal = None if bot else await self._refusal(author, review.get("author_association"))
+        if refusal is not None:
+            return DeliveryStatus.IGNORED, f"a review {refusal}"
         result = await self.services.pull_requests.on_review(project, pr, review)
-        if gh.is_bot(author):
+        if bot:
             return DeliveryStatus.PROCESSED, result
         asks = str(review.get("state") or "").lower() == "changes_requested"
         if asks or str(review.get("body") or "").strip():

@@ -107,6 +107,8 @@ class Repo:
     path: Path
     default_branch: str = "main"
     private: bool = True
+    #: Logins with write access besides the owner (GitHub's COLLABORATOR association).
+    collaborators: set[str] = field(default_factory=set)
 
     @property
     def full_name(self) -> str:
@@ -429,6 +431,7 @@ class FakeGitHub:
             "body": pull.body,
             "draft": pull.draft,
             "user": {"login": pull.author},
+            "author_association": self.association(repo, pull.author),
             "head": {"ref": pull.head, "sha": pull.head_sha, "repo": self.repo_view(repo)},
             "base": {
                 "ref": pull.base,
@@ -1017,9 +1020,15 @@ class FakeGitHub:
         return installation
 
     def create_repo(
-        self, owner: str, name: str, source: Path | None = None, private: bool = True
+        self,
+        owner: str,
+        name: str,
+        source: Path | None = None,
+        private: bool = True,
+        collaborators: tuple[str, ...] = (),
     ) -> Repo:
-        """A bare repository (a clone of ``source``, else one with a README on main)."""
+        """A bare repository (a clone of ``source``, else one with a README on main); the
+        ``collaborators`` have write access to it."""
         path = self.root / "repos" / owner / f"{name}.git"
         path.parent.mkdir(parents=True, exist_ok=True)
         if source is not None:
@@ -1035,8 +1044,23 @@ class FakeGitHub:
             shutil.rmtree(work)
         _git(path, "config", "http.receivepack", "true")
         repo = Repo(next(self._ids), owner, name, path, private=private)
+        repo.collaborators = {login.lower() for login in collaborators}
         self.repos[repo.full_name.lower()] = repo
         return repo
+
+    def association(self, repo: Repo, login: str) -> str:
+        """``author_association`` as GitHub sends it with a comment, review or pull request:
+        the repository's owner, a collaborator, an author of a merged pull request, of an
+        unmerged one only, or nobody in particular."""
+        if login.lower() == repo.owner.lower():
+            return "OWNER"
+        if login.lower() in repo.collaborators:
+            return "COLLABORATOR"
+        pulls = self.pulls.get(repo.full_name.lower(), {}).values()
+        theirs = [pull for pull in pulls if pull.author.lower() == login.lower()]
+        if any(pull.merged for pull in theirs):
+            return "CONTRIBUTOR"
+        return "FIRST_TIME_CONTRIBUTOR" if theirs else "NONE"
 
     def repo(self, full_name: str) -> Repo:
         return self.repos[full_name.lower()]
@@ -1121,6 +1145,7 @@ class FakeGitHub:
             "id": next(self._ids),
             "body": body,
             "user": {"login": login},
+            "author_association": self.association(repo, login),
             "created_at": _now(),
             "html_url": f"{self.web_url}/{repo.full_name}/pull/{pull.number}#comment",
         }
@@ -1168,6 +1193,7 @@ class FakeGitHub:
             review = {
                 "id": next(self._ids),
                 "user": {"login": login},
+                "author_association": self.association(repo, login),
                 "body": body,
                 "state": state.upper(),
                 "submitted_at": _now(),
@@ -1184,6 +1210,7 @@ class FakeGitHub:
                     {
                         "id": next(self._ids),
                         "user": {"login": login},
+                        "author_association": self.association(repo, login),
                         "body": item["body"],
                         "path": item["path"],
                         "line": item["line"],

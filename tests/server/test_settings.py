@@ -21,9 +21,9 @@ from tests.server.accounts import member_client
 CONTRACT_KEYS = {
     "model", "fast_model", "temperature", "max_tokens", "agent_timeout_s", "bash_timeout_s",
     "max_concurrent_agents", "sandbox", "sandbox_network", "sandbox_hidden_paths",
-    "merge_strategy", "push_after_merge", "feedback_on_review", "ci_max_retries", "prompts",
-    "priorities", "kinds", "prices", "context_windows", "max_turns_per_run",
-    "max_cost_per_run_usd",
+    "merge_strategy", "push_after_merge", "feedback_on_review", "ci_max_retries",
+    "github_trusted_associations", "prompts", "priorities", "kinds", "prices", "context_windows",
+    "max_turns_per_run", "max_cost_per_run_usd",
 }  # fmt: skip
 ADMIN_ROUTES = [
     ("GET", "/api/settings"),
