@@ -15,6 +15,8 @@ from .streams import Streams
 
 ARG_PREVIEW = 70
 TERMINAL_STATUSES = frozenset({"completed", "failed", "stopped", "timed_out", "interrupted"})
+# Said by every follower of the event stream when it breaks; it then resumes where it was.
+CONNECTION_LOST = "connection lost — reconnecting"
 
 
 def _preview(tool_input: Any) -> str:
@@ -243,6 +245,11 @@ class AgentPrinter:
                     dict(block.get("data") or {}),
                     block_id if isinstance(block_id, int) else None,
                 )
+
+    def connection_lost(self) -> None:
+        """Say on stderr, on a line of its own, that the stream broke and is being resumed."""
+        self._close_thinking()
+        self._err(CONNECTION_LOST, "yellow")
 
     def heading(self, text: str) -> None:
         """A bold line of its own on stderr (a queue's next ticket), after whatever is open."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -130,6 +131,15 @@ class CliContext:
         if recorded is not None:
             return recorded, False
         return self.server_url(), True
+
+    def locator(self) -> Callable[[], str | None] | None:
+        """For the local server: where it listens now, started again if it is gone (asked by
+        streams and the TUI after a lost connection); None for a remote server."""
+        if self.settings.remote_url:
+            return None
+        from . import local_server
+
+        return partial(local_server.locate, self.settings.data_dir)
 
     def _warn_if_clear(self, url: str) -> None:
         """Plain http beyond this machine carries sign-in codes and the session token in clear."""
@@ -280,7 +290,12 @@ class CliContext:
     ) -> T:
         from .api import ApiClient, AuthRequired
 
-        async with ApiClient(url, ca_cert=self.settings.ca_cert, blocking=not stream) as api:
+        async with ApiClient(
+            url,
+            ca_cert=self.settings.ca_cert,
+            blocking=not stream,
+            locate=self.locator() if stream else None,
+        ) as api:
             if not signed_in:
                 return await call(api)
             await self.sign_in(api)

@@ -1,12 +1,13 @@
 """Find or start the embedded server of a data dir — without ever importing ``codality_server``.
 
 A server is *running* when ``server.json`` names a URL whose ``/healthz`` answers. Starting one
-spawns ``python -m codality_server --data-dir D --port 0`` in its own session (so Ctrl-C in the
-CLI never reaches it) with its output appended to ``logs/server.log``, then waits for the new
-``server.json`` and ``/healthz``. Whether *any* server holds the data dir is read from the
-``flock`` on ``server.lock``, the same lock the server takes, so a stale ``server.json`` left by a
-crash never fools us. Probes use stdlib ``http.client``: cheaper to import than httpx. Only
-what finding a running server needs is imported with the module (it is on every command's path).
+spawns ``python -m codality_server --data-dir D --port LAST --port 7420 --port 0`` in its own
+session (so Ctrl-C in the CLI never reaches it) with its output appended to ``logs/server.log``,
+then waits for the new ``server.json`` and ``/healthz``. Whether *any* server holds the data dir
+is read from the ``flock`` on ``server.lock``, the same lock the server takes, so a stale
+``server.json`` left by a crash never fools us. Probes use stdlib ``http.client``: cheaper to
+import than httpx. Only what finding a running server needs is imported with the module (it is on
+every command's path).
 """
 
 from __future__ import annotations
@@ -131,18 +132,38 @@ def _last_log_line(data_dir: Path) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def spawn(
-    data_dir: Path, host: str = "127.0.0.1", port: int = 0, foreground: bool = False
-) -> subprocess.Popen[bytes]:
-    """Start ``python -m codality_server``; detached (own session, output to the log) by default."""
+def last_port(data_dir: Path) -> int | None:
+    """The port the data dir's server listened on last (its ``last-port`` file), if any."""
+    try:
+        port = int((data_dir / "last-port").read_text("ascii").strip())
+    except (OSError, ValueError):
+        return None
+    return port if 0 < port < 65536 else None
+
+
+def preferred_ports(data_dir: Path) -> list[int]:
+    """Where a started server should listen, best first: its last port, 7420, then any.
+
+    The server binds the first one free itself (with ``SO_REUSEADDR``, so the sockets a killed
+    server left in ``TIME_WAIT`` do not push it elsewhere); a probe here could not know.
+    """
+    last = last_port(data_dir)
+    return list(dict.fromkeys([*([last] if last else []), DEFAULT_PORT, 0]))
+
+
+def server_argv(data_dir: Path, host: str, port: int | None) -> list[str]:
+    """``python -m codality_server`` for the data dir, on ``port`` or the preferred ports."""
+    argv = [sys.executable, "-m", "codality_server", "--data-dir", str(data_dir), "--host", host]
+    for each in preferred_ports(data_dir) if port is None else [port]:
+        argv += ["--port", str(each)]
+    return argv
+
+
+def spawn(data_dir: Path, host: str, port: int | None) -> subprocess.Popen[bytes]:
+    """Start the server detached: its own session, output to the log."""
     import subprocess
 
-    argv = [
-        sys.executable, "-m", "codality_server",
-        "--data-dir", str(data_dir), "--host", host, "--port", str(port),
-    ]  # fmt: skip
-    if foreground:
-        return subprocess.Popen(argv)
+    argv = server_argv(data_dir, host, port)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     log = log_path(data_dir)
     log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -164,26 +185,14 @@ def start_timeout() -> float:
     return START_TIMEOUT_S
 
 
-def default_port(host: str) -> int:
-    """7420 (the documented port) when it is free on ``host``, else 0: the server picks one."""
-    import socket
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((host, DEFAULT_PORT))
-        except OSError:
-            return 0
-    return DEFAULT_PORT
-
-
 def start(data_dir: Path, host: str = "127.0.0.1", port: int | None = None) -> ServerInfo:
     """Spawn a detached server and wait until it answers; a clear error naming the log otherwise.
 
-    Without a ``port`` the server gets 7420 when that is free, so the usual address stays the
-    same from one start to the next; ``server.json`` always says where it really listens.
+    Without a ``port`` the server comes back where it listened last (else on 7420, else
+    anywhere), so the address its clients know stays valid from one start to the next;
+    ``server.json`` always says where it really listens.
     """
-    process = spawn(data_dir, host, default_port(host) if port is None else port)
+    process = spawn(data_dir, host, port)
     deadline = time.monotonic() + start_timeout()
     while time.monotonic() < deadline:
         info = find_running(data_dir)
@@ -202,6 +211,26 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int | None = None) -> S
         + (f" (last line: {detail})" if detail else ""),
         ExitCode.UNREACHABLE,
     )
+
+
+def locate(data_dir: Path) -> str | None:
+    """Where the data dir's server listens now — started again when none runs — or None.
+
+    Clients that lost their connection ask this before every new try: a server restarted
+    meanwhile may listen elsewhere, and one that died is brought back. While some server holds
+    the data dir's lock (one restarting, or one another client is starting) it is waited for,
+    never raced.
+    """
+    deadline = time.monotonic() + start_timeout()
+    while lock_held(data_dir):
+        url = recorded_url(data_dir)
+        if url is not None or time.monotonic() > deadline:
+            return url
+        time.sleep(0.05)
+    try:
+        return start(data_dir).url
+    except CliError:
+        return None
 
 
 def stop(data_dir: Path, timeout: float = STOP_TIMEOUT_S) -> bool:

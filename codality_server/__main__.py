@@ -2,7 +2,12 @@
 
 One server per data dir is enforced with ``flock`` on ``server.lock`` (not by reading
 ``server.json``, which a crashed server leaves behind). ``server.json`` is written once the socket
-listens, so ``--port 0`` callers learn the real port from it.
+listens, so ``--port 0`` callers learn the real port from it; ``last-port`` keeps that port after
+the server stops, so the next start can come back where its clients look.
+
+``--port`` may be given several times: the first one free is taken (0: any). Binding is the test
+of "free" — with ``SO_REUSEADDR``, as asyncio sets it, so the sockets a killed server left in
+``TIME_WAIT`` do not keep its successor off its port.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -37,7 +43,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="codality_server", description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument(
+        "--port",
+        type=int,
+        action="append",
+        help=f"port to listen on (default {DEFAULT_PORT}; 0: any free one); when repeated, the"
+        " first one free",
+    )
     parser.add_argument("--log-level", default=os.environ.get("CODALITY_LOG_LEVEL", "INFO"))
     return parser.parse_args(argv)
 
@@ -74,22 +86,37 @@ def _configure_logging(settings: ServerSettings, level: str) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
-async def serve(settings: ServerSettings) -> bool:
+async def listen(runner: web.BaseRunner, host: str, ports: list[int]) -> web.TCPSite:
+    """A site on the first of ``ports`` that is free; the last one's error when none is."""
+    for port in ports[:-1]:
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await site.stop()  # registered with the runner even though it never listened
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            log.info("port %d is taken; trying the next one", port)
+        else:
+            return site
+    site = web.TCPSite(runner, host, ports[-1])
+    await site.start()
+    return site
+
+
+async def serve(settings: ServerSettings, ports: list[int]) -> bool:
     """Serve until SIGTERM/SIGINT or a restart request; True when a restart was asked for."""
     app = create_app(settings)
     runner = ApiRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    port = sockets[0].getsockname()[1] if sockets else settings.port
+    port = (await listen(runner, settings.host, ports)).port  # the real one, also for 0
     host = settings.host if ":" not in settings.host else f"[{settings.host}]"
     url = f"http://{host}:{port}"
     write_private(
         settings.server_json,
         json.dumps({"url": url, "pid": os.getpid(), "version": __version__, "port": port}),
     )
+    write_private(settings.last_port_path, f"{port}\n")
     log.info(
         "codality server %s listening on %s (data dir %s)", __version__, url, settings.data_dir
     )
@@ -118,11 +145,12 @@ async def serve(settings: ServerSettings) -> bool:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     data_dir = (args.data_dir or default_data_dir()).expanduser().resolve()
-    settings = ServerSettings.from_env(data_dir, args.host, args.port)
+    ports: list[int] = args.port or [DEFAULT_PORT]
+    settings = ServerSettings.from_env(data_dir, args.host, ports[0])
     settings.prepare_dirs()
     lock = acquire_lock(settings.lock_path)
     _configure_logging(settings, args.log_level)
-    restart = asyncio.run(serve(settings))
+    restart = asyncio.run(serve(settings, ports))
     if restart:
         # Same address again: the port the clients know stays valid.
         port = json.loads(settings.server_json.read_text())["port"]

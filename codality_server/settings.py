@@ -92,6 +92,11 @@ class ServerSettings:
     def lock_path(self) -> Path:
         return self.data_dir / "server.lock"
 
+    @property
+    def last_port_path(self) -> Path:
+        """The port the server listened on last, kept after it stops (``server.json`` is not)."""
+        return self.data_dir / "last-port"
+
     def prepare_dirs(self) -> None:
         """Create the data dir layout with private permissions (folders 0700)."""
         for folder in (

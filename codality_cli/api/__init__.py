@@ -24,7 +24,7 @@ from .queues import QueuesApi
 from .reviews import ReviewsApi
 from .settings import SettingsApi
 from .tickets import TicketsApi
-from .transport import BlockingTransport, Transport
+from .transport import BlockingTransport, Locate, Transport
 from .users import UsersApi
 from .worktrees import WorktreesApi
 
@@ -41,10 +41,15 @@ class ApiClient:
         *,
         ca_cert: Path | None = None,
         blocking: bool = False,
+        locate: Locate | None = None,
     ) -> None:
-        """``blocking``: one-shot commands, driven by ``run_blocking`` without an event loop."""
-        kind = BlockingTransport if blocking else Transport
-        self.transport: Transport = kind(base_url, token, ca_cert)
+        """``blocking``: one-shot commands, driven by ``run_blocking`` without an event loop.
+        ``locate``: where the (local) server listens now, asked after a lost connection; only
+        for the async transport, whose streams and screens outlive a server restart."""
+        if blocking:
+            self.transport: Transport = BlockingTransport(base_url, token, ca_cert)
+        else:
+            self.transport = Transport(base_url, token, ca_cert, locate)
         self.auth = AuthApi(self.transport)
         self.projects = ProjectsApi(self.transport)
         self.tickets = TicketsApi(self.transport)

@@ -8,8 +8,8 @@ from .resource import Resource
 
 
 class AuthApi(Resource):
-    async def health(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self.t.get("/healthz")
+    async def health(self, timeout: float | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = await self.t.request("GET", "/healthz", timeout=timeout)
         return result
 
     async def setup_status(self) -> dict[str, Any]:

@@ -55,6 +55,7 @@ class EventsApi(Resource):
         retry_delay: float = 1.0,
         on_reconnect: Callable[[], Awaitable[bool]] | None = None,
         on_connect: Callable[[], object] | None = None,
+        on_lost: Callable[[], object] | None = None,
     ) -> AsyncIterator[ServerEvent]:
         """Yield events forever, reconnecting from the last seen id.
 
@@ -65,6 +66,9 @@ class EventsApi(Resource):
         forgets its ring), so a follower re-reads the state it waits on there, and returning
         False ends the stream. ``on_connect`` is called once the first connection is up (the
         server is subscribed then), so a caller can start what it wants to follow without a gap.
+        ``on_lost`` is called when an established stream breaks (once per outage). Before each
+        new try the transport asks where the server is now (``Transport.relocate``): the local
+        server may have come back on another port, or need starting again.
         """
         httpx = load_httpx()
         from httpx_sse import aconnect_sse
@@ -102,8 +106,13 @@ class EventsApi(Resource):
                             last_event_id = event.id
                         yield event
             except httpx.TransportError as exc:
+                if failures == 0 and not first_attempt and on_lost is not None:
+                    on_lost()
                 first_attempt = False
                 failures += 1
                 if retries is not None and failures > retries:
                     raise unreachable(self.t.base_url, exc) from exc
+                await self.t.pause(retry_delay)
+                await self.t.relocate()
+                continue
             await self.t.pause(retry_delay)

@@ -15,7 +15,7 @@ server on loopback speaks.
 from __future__ import annotations
 
 import sys
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 Params = Mapping[str, str | int | bool | list[str] | None]
 QueryPairs = list[tuple[str, str | int | float | bool | None]]
 T = TypeVar("T")
+#: Where the server listens now, or None when it cannot be found (see ``Transport.relocate``).
+Locate = Callable[[], "str | None"]
 HEADERS = {"Accept": "application/json", "User-Agent": "codality-cli"}
 TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 5.0
@@ -186,14 +188,23 @@ def clean_params(params: Params | None) -> QueryPairs:
 
 
 class Transport:
-    """An open ``httpx.AsyncClient`` plus the decoding every resource client shares."""
+    """An open ``httpx.AsyncClient`` plus the decoding every resource client shares.
+
+    ``locate`` (the local server's clients) says where the server listens now; it is asked
+    after a lost connection, since a server that restarted meanwhile may have moved.
+    """
 
     def __init__(
-        self, base_url: str, token: str | None = None, ca_cert: Path | None = None
+        self,
+        base_url: str,
+        token: str | None = None,
+        ca_cert: Path | None = None,
+        locate: Locate | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.ca_cert = ca_cert
+        self.locate = locate
         self.sent = 0  # requests that went out (a refused first one can be retried elsewhere)
         self._client: httpx.AsyncClient | None = None
 
@@ -225,6 +236,22 @@ class Transport:
 
         await asyncio.sleep(seconds)
 
+    async def relocate(self) -> bool:
+        """Ask ``locate`` where the server is now; True when it moved (requests follow it).
+
+        ``locate`` may start a server and wait for it, so it runs in a thread.
+        """
+        if self.locate is None:
+            return False
+        import asyncio
+
+        url = await asyncio.to_thread(self.locate)
+        if url is None or url.rstrip("/") == self.base_url:
+            return False
+        self.base_url = url.rstrip("/")
+        await self.close()  # the next request opens a client for the new address
+        return True
+
     async def send(
         self,
         method: str,
@@ -239,20 +266,25 @@ class Transport:
         extra: dict[str, Any] = {}
         if timeout is not None:
             extra["timeout"] = timeout
-        try:
-            response = await self.client.request(
-                method,
-                path,
-                json=json,
-                params=clean_params(params),
-                headers=self.auth_headers(),
-                **extra,
-            )
-        except httpx.TransportError as exc:
-            refused = isinstance(exc, httpx.ConnectError) and self.sent == 0
-            raise unreachable(self.base_url, exc, refused) from exc
-        self.sent += 1
-        return checked(self.base_url, response)
+        for attempt in (1, 2):
+            try:
+                response = await self.client.request(
+                    method,
+                    path,
+                    json=json,
+                    params=clean_params(params),
+                    headers=self.auth_headers(),
+                    **extra,
+                )
+            except httpx.TransportError as exc:
+                refused = isinstance(exc, httpx.ConnectError)
+                # Nothing reached the server: safe to send again where it listens now.
+                if refused and attempt == 1 and await self.relocate():
+                    continue
+                raise unreachable(self.base_url, exc, refused and self.sent == 0) from exc
+            self.sent += 1
+            return checked(self.base_url, response)
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     async def request(
         self,

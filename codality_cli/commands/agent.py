@@ -50,6 +50,7 @@ async def follow(
 ) -> dict[str, Any]:
     """Print the session's live events after event id ``after`` until it stops.
 
+    A broken stream is announced on stderr and resumed, wherever the local server listens now.
     After every reconnect the session itself is read again: a server that restarted meanwhile
     marked it interrupted, and the stop event of the old server is never coming.
     """
@@ -64,7 +65,11 @@ async def follow(
         return True
 
     async for event in api.events.subscribe(
-        [channel], last_event_id=after, retries=RECONNECT_TRIES, on_reconnect=still_running
+        [channel],
+        last_event_id=after,
+        retries=RECONNECT_TRIES,
+        on_reconnect=still_running,
+        on_lost=printer.connection_lost,
     ):
         data = event.data if isinstance(event.data, dict) else {}
         if not event.type.startswith("agent:") or data.get("session_id") != session_id:

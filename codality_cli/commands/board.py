@@ -44,7 +44,8 @@ def open_board(cli: CliContext, project: str | None = None) -> None:
     from ..api import ApiClient
     from ..tui.app import CodalityApp
 
-    CodalityApp(ApiClient(url, token, ca_cert=cli.settings.ca_cert), slug).run()
+    api = ApiClient(url, token, ca_cert=cli.settings.ca_cert, locate=cli.locator())
+    CodalityApp(api, slug).run()
 
 
 def tui(

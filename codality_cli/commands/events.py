@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..agent_stream import CONNECTION_LOST
 from ..context import CliContext
 from ..errors import CliError, ExitCode
 
@@ -66,7 +68,11 @@ def events(
         int | None, typer.Option("-n", "--count", help="Stop after this many events.", min=1)
     ] = None,
 ) -> None:
-    """Print events as JSON lines until interrupted; reconnects and resumes by id."""
+    """Print events as JSON lines until interrupted; reconnects and resumes by id.
+
+    A broken stream is announced on stderr ("connection lost — reconnecting") and resumed
+    from the last id, wherever the local server listens now.
+    """
     cli = CliContext.of(ctx)
     for spec in channel or ():
         check_channel(spec)
@@ -74,7 +80,8 @@ def events(
     async def follow(api: ApiClient) -> None:
         channels = [await resolve_channel(cli, api, spec) for spec in channel or ()]
         seen = 0
-        async for event in api.events.subscribe(channels, last_event_id):
+        lost = partial(cli.streams.message, CONNECTION_LOST)
+        async for event in api.events.subscribe(channels, last_event_id, on_lost=lost):
             cli.streams.write(json.dumps(event.as_json(), ensure_ascii=False) + "\n")
             seen += 1
             if count is not None and seen >= count:

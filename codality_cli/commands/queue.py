@@ -257,7 +257,11 @@ async def follow_queue(
     channel = f"project:{queue['project_id']}"
     # The queue started a moment ago: replay the ring; the follower keeps this start's runs.
     async for event in api.events.subscribe(
-        [channel], last_event_id=0, retries=RECONNECT_TRIES, on_reconnect=still_running
+        [channel],
+        last_event_id=0,
+        retries=RECONNECT_TRIES,
+        on_reconnect=still_running,
+        on_lost=printer.connection_lost,
     ):
         data = event.data if isinstance(event.data, dict) else {}
         if follower.event(event.type, data):

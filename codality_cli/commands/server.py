@@ -12,7 +12,6 @@ import typer
 from ..context import CliContext
 from ..errors import CliError, ExitCode
 from ..output import JsonOption
-from ..settings import DEFAULT_PORT
 
 app = typer.Typer(help="Run and manage the local server of the data dir.", no_args_is_help=True)
 
@@ -21,7 +20,10 @@ HostOption = Annotated[
 ]
 PortOption = Annotated[
     int | None,
-    typer.Option("--port", help="Port (default 7420, else a free one); 0 picks a free one."),
+    typer.Option(
+        "--port",
+        help="Port (default: the last one, else 7420, else a free one); 0 picks a free one.",
+    ),
 ]
 
 
@@ -33,16 +35,12 @@ def _local(ctx: typer.Context) -> CliContext:
 
 
 @app.command("run")
-def run_(
-    ctx: typer.Context, host: HostOption = "127.0.0.1", port: PortOption = DEFAULT_PORT
-) -> None:
+def run_(ctx: typer.Context, host: HostOption = "127.0.0.1", port: PortOption = None) -> None:
     """Run the server in the foreground (Ctrl-C stops it)."""
+    from .. import local_server
+
     cli = _local(ctx)
-    argv = [
-        sys.executable, "-m", "codality_server", "--data-dir", str(cli.settings.data_dir),
-        "--host", host, "--port", str(port),
-    ]  # fmt: skip
-    os.execv(sys.executable, argv)
+    os.execv(sys.executable, local_server.server_argv(cli.settings.data_dir, host, port))
 
 
 @app.command("start")
@@ -73,7 +71,7 @@ def stop(ctx: typer.Context) -> None:
 
 @app.command("restart")
 def restart(ctx: typer.Context) -> None:
-    """Stop the server if it runs, then start it again."""
+    """Stop the server if it runs, then start it again (on the same port)."""
     from .. import local_server
 
     cli = _local(ctx)

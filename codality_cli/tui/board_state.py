@@ -88,15 +88,30 @@ class BoardState:
     # The project's work queues by id, and for each ticket the queue still to work on it.
     queues: dict[int, dict[str, Any]] = field(default_factory=dict)
     queued: dict[int, str] = field(default_factory=dict)
+    # Tickets the stream (or an answer) changed since ``begin_load``: newer than the snapshot
+    # being loaded, which may have been read before they changed (a reload on reconnecting).
+    _changed: dict[int, Ticket] | None = None
+
+    def begin_load(self) -> None:
+        """A snapshot is being fetched: remember what changes meanwhile, to keep it."""
+        self._changed = {}
 
     def load(self, tickets: list[Ticket]) -> None:
+        """Take a snapshot of every ticket, except those changed since ``begin_load``."""
         self.tickets = {int(t["id"]): t for t in tickets}
+        self.tickets.update(self._changed or {})
+        self._changed = None
+
+    def _set(self, ticket_id: int, ticket: Ticket) -> None:
+        self.tickets[ticket_id] = ticket
+        if self._changed is not None:
+            self._changed[ticket_id] = ticket
 
     def upsert(self, ticket: Ticket) -> bool:
         """Take a ``ticket:updated`` view; False when it belongs to another project."""
         if self.project_id is not None and ticket.get("project_id") != self.project_id:
             return False
-        self.tickets[int(ticket["id"])] = ticket
+        self._set(int(ticket["id"]), ticket)
         return True
 
     def set_agent_status(self, ticket_id: int, status: str) -> bool:
@@ -107,7 +122,7 @@ class BoardState:
         ticket = self.tickets.get(ticket_id)
         if ticket is None:
             return False
-        self.tickets[ticket_id] = {**ticket, "agent_status": status}
+        self._set(ticket_id, {**ticket, "agent_status": status})
         return True
 
     def load_queues(self, queues: list[dict[str, Any]]) -> None:
@@ -145,7 +160,7 @@ class BoardState:
         if ticket is None:
             return False
         keys = ("number", "url", "state", "review_state", "checks")
-        self.tickets[ticket_id] = {**ticket, "pull_request": {k: pr.get(k) for k in keys}}
+        self._set(ticket_id, {**ticket, "pull_request": {k: pr.get(k) for k in keys}})
         return True
 
     def columns(self) -> list[tuple[str, str, str]]:

@@ -1,8 +1,10 @@
 """The one subscriber to ``/api/events``: every event becomes an ``EventReceived`` for the app.
 
 When the stream breaks, the app hears ``ConnectionLost`` (its banner shows), this worker waits
-for the server to answer ``/healthz`` again, says ``ConnectionRestored`` and resubscribes with
-``Last-Event-ID`` so the events published meanwhile are replayed, not lost.
+for the server to answer ``/healthz`` again — asking before each try where it listens now, since
+the local server may come back on another port or need starting again — says
+``ConnectionRestored`` and resubscribes with ``Last-Event-ID`` so the events published meanwhile
+are replayed, not lost.
 
 A streaming agent sends thousands of text deltas a second; posting each as a message kept the
 app's queue so busy that a key waited behind them (bench/tui_stream.py). ``DeltaBatcher`` joins
@@ -28,6 +30,7 @@ Post = Callable[[Message], object]
 # Joined per frame: a run of one session's text (or thinking) deltas becomes one event.
 BATCHED = frozenset({"agent:text_delta", "agent:thinking_delta"})
 FRAME_S = 1 / 30
+HEALTH_TIMEOUT_S = 5.0
 
 
 class DeltaBatcher:
@@ -81,10 +84,12 @@ class DeltaBatcher:
 
 
 async def wait_for_server(api: ApiClient, delay_s: float) -> None:
-    """Return once the server answers its health check."""
+    """Return once the server, wherever it listens now, answers its health check."""
     while True:
+        await api.transport.relocate()
         try:
-            await api.auth.health()
+            # Briefly: whatever took the old address may accept and never answer.
+            await api.auth.health(timeout=HEALTH_TIMEOUT_S)
             return
         except (ServerUnavailable, ApiError):
             await asyncio.sleep(delay_s)

@@ -58,20 +58,3 @@ def test_a_server_that_cannot_start_names_its_log(tmp_path: Path) -> None:
     assert result.returncode in (1, 5)
     assert result.stderr.startswith("error: ")
     assert "Traceback" not in result.stderr
-
-
-def test_the_documented_port_is_preferred_and_a_busy_one_is_left_alone() -> None:
-    import socket
-
-    from codality_cli.local_server import default_port
-    from codality_cli.settings import DEFAULT_PORT
-
-    with socket.socket() as holder:
-        try:
-            holder.bind(("127.0.0.1", DEFAULT_PORT))
-        except OSError:  # something else listens there already
-            assert default_port("127.0.0.1") == 0
-            return
-        holder.listen()
-        assert default_port("127.0.0.1") == 0
-    assert default_port("127.0.0.1") == DEFAULT_PORT

@@ -12,7 +12,7 @@ from textual.widgets._footer import FooterKey
 
 from codality_cli.api import ApiClient
 from codality_cli.tui.app import CodalityApp
-from codality_cli.tui.board_state import matches, neighbour_status
+from codality_cli.tui.board_state import BoardState, matches, neighbour_status
 from codality_cli.tui.screens.assign import AssignScreen
 from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.screens.confirm import ConfirmScreen
@@ -442,3 +442,16 @@ def test_filter_words_match_number_title_kind_priority_and_assignee() -> None:
     assert neighbour_status("done", 1, False) is None
     assert neighbour_status("done", 1, True) == "cancelled"
     assert neighbour_status("inbox", -1, True) is None
+
+
+def test_a_reload_keeps_what_the_stream_changed_while_it_was_fetched() -> None:
+    state = BoardState(project_id=1)
+    state.load([{"id": 1, "number": 1, "project_id": 1, "status": "backlog"}])
+    state.begin_load()  # the reload after a reconnect asks for a snapshot…
+    state.upsert({"id": 2, "number": 2, "project_id": 1, "status": "backlog"})  # …events come…
+    state.upsert({"id": 1, "number": 1, "project_id": 1, "status": "done"})
+    state.load([{"id": 1, "number": 1, "project_id": 1, "status": "backlog"}])  # …it answers
+    assert [t["number"] for t in state.column_tickets("done")] == [1]
+    assert [t["number"] for t in state.column_tickets("backlog")] == [2]
+    state.load([])  # a later snapshot is taken whole
+    assert state.tickets == {}

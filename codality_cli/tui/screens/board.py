@@ -152,7 +152,8 @@ class BoardScreen(LiveScreen):
     @work(exclusive=True, group="board-load")
     async def load(self) -> None:
         """The project, its tickets and its queues, asked for at once; the columns fill in one
-        pass when everything has arrived."""
+        pass when everything has arrived (keeping what the stream changed meanwhile)."""
+        self.state.begin_load()
         project_call = self.attempt(self.api.projects.get(self.slug), "Loading the project")
         queues_call = self.attempt(self.api.queues.list(self.slug), "Loading the queues")
         project, tickets, queues = await asyncio.gather(project_call, self._tickets(), queues_call)
@@ -322,15 +323,12 @@ class BoardScreen(LiveScreen):
             self.focus_ticket(int(ticket["number"]))
 
     def action_new_ticket(self) -> None:
-        self.app.push_screen(NewTicketScreen(), self._create_ticket)
+        self.app.push_screen(NewTicketScreen(self._create_ticket), self._created)
 
-    def _create_ticket(self, fields: dict[str, Any] | None) -> None:
-        if fields:
-            self.create_ticket(fields)
+    async def _create_ticket(self, fields: dict[str, Any]) -> Ticket | None:
+        return await self.attempt(self.api.tickets.create(self.slug, fields), "Creating a ticket")
 
-    @work(group="board-actions")
-    async def create_ticket(self, fields: dict[str, Any]) -> None:
-        ticket = await self.attempt(self.api.tickets.create(self.slug, fields), "Creating a ticket")
+    def _created(self, ticket: Ticket | None) -> None:
         if ticket is not None:
             self._took(ticket)
             self.notify(f"Created #{ticket['number']} {ticket['title']}")
@@ -338,19 +336,16 @@ class BoardScreen(LiveScreen):
     def action_edit(self) -> None:
         number = self.current_ticket
         ticket = self.state.by_number(number) if number is not None else None
-        if ticket is not None:
-            self.app.push_screen(NewTicketScreen(ticket), partial(self._edited, int(number or 0)))
+        if number is not None and ticket is not None:
+            save = partial(self._update_ticket, number)
+            self.app.push_screen(NewTicketScreen(save, ticket), partial(self._saved, number))
 
-    def _edited(self, number: int, fields: dict[str, Any] | None) -> None:
-        if fields:
-            self.update_ticket(number, fields)
-        elif fields is not None:
-            self.notify(f"Nothing changed on #{number}.")
+    async def _update_ticket(self, number: int, fields: dict[str, Any]) -> Ticket | None:
+        return await self.attempt(
+            self.api.tickets.update(self.slug, number, fields), f"Saving #{number}"
+        )
 
-    @work(group="board-actions")
-    async def update_ticket(self, number: int, fields: dict[str, Any]) -> None:
-        call = self.api.tickets.update(self.slug, number, fields)
-        ticket = await self.attempt(call, f"Saving #{number}")
+    def _saved(self, number: int, ticket: Ticket | None) -> None:
         if ticket is not None:
             self._took(ticket)
             self.notify(f"Saved #{number}")

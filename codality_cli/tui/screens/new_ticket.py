@@ -1,14 +1,19 @@
-"""``n`` and ``e``: the ticket form, centred; answers the fields to send, or None when cancelled.
+"""``n`` and ``e``: the ticket form, centred; answers the saved ticket, or None when cancelled.
 
 Enter in the title moves on to the description (where enter is a new line); ctrl+s sends from
 anywhere in the form. Editing (``e``) starts from the ticket's fields and has no status: moving a
 card is ``<``/``>`` or ``1``–``6`` on the board.
+
+The form saves through the ``save`` it is given and closes only once that succeeded: when the
+server is away (restarting, say) the error is shown and what was typed stays, to be sent again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -24,14 +29,19 @@ def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(value, value) for value in values]
 
 
+#: Sends the form's fields; the saved ticket, or None when that failed (and was said).
+Save = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
+
+
 class NewTicketScreen(ModalScreen[dict[str, Any] | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "create", "Save", priority=True),
     ]
 
-    def __init__(self, ticket: dict[str, Any] | None = None) -> None:
+    def __init__(self, save: Save, ticket: dict[str, Any] | None = None) -> None:
         super().__init__(classes="modal")
+        self.save = save
         self.ticket = ticket
 
     def compose(self) -> ComposeResult:
@@ -89,7 +99,22 @@ class NewTicketScreen(ModalScreen[dict[str, Any] | None]):
             fields["description"] = description
         if self.ticket:  # only what changed
             fields = {k: v for k, v in fields.items() if v != (self.ticket.get(k) or "")}
-        self.dismiss(fields)
+            if not fields:
+                self.notify(f"Nothing changed on #{self.ticket['number']}.")
+                self.dismiss(None)
+                return
+        self.send(fields)
+
+    @work(exclusive=True, group="ticket-form")
+    async def send(self, fields: dict[str, Any]) -> None:
+        button = self.query_one("#create", Button)
+        button.disabled = True  # one request at a time
+        try:
+            saved = await self.save(fields)
+        finally:
+            button.disabled = False
+        if saved is not None:
+            self.dismiss(saved)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
