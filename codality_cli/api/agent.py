@@ -14,10 +14,22 @@ def agent_path(slug: str, number: int) -> str:
 
 class AgentApi(Resource):
     async def start(
-        self, slug: str, number: int, message: str | None = None, model: str | None = None
+        self,
+        slug: str,
+        number: int,
+        message: str | None = None,
+        model: str | None = None,
+        max_turns: int | None = None,
+        max_cost_usd: float | None = None,
     ) -> dict[str, Any]:
         """Start a session; answers its view at once (the run goes on in the server)."""
-        body = {k: v for k, v in {"message": message, "model": model}.items() if v is not None}
+        fields = {
+            "message": message,
+            "model": model,
+            "max_turns": max_turns,
+            "max_cost_usd": max_cost_usd,
+        }
+        body = {k: v for k, v in fields.items() if v is not None}
         result: dict[str, Any] = await self.t.post(f"{agent_path(slug, number)}/start", body)
         return result
 

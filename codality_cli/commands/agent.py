@@ -34,6 +34,7 @@ RUN_COLUMNS = [
     Column("cost", "cost_usd", lambda s: money(s.get("cost_usd"))),
     Column("started", "started_at"),
     Column("summary", "summary"),
+    Column("reason", "error"),  # why a run did not complete: a budget, a failure, a stop
 ]
 NoThinking = Annotated[
     bool, typer.Option("--no-thinking", help="Hide the model's thinking (shown dimmed).")
@@ -116,20 +117,38 @@ def start(
         str | None, typer.Option("-m", "--message", help="Extra instructions for this run.")
     ] = None,
     model: Annotated[str | None, typer.Option("--model", help="Override the model.")] = None,
+    max_turns: Annotated[
+        int | None,
+        typer.Option(
+            "--max-turns", min=1, help="Stop the run after this many model calls (this run only)."
+        ),
+    ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            min=0.01,
+            help="Stop the run once it has cost this many US dollars (this run only).",
+        ),
+    ] = None,
     detach: Annotated[
         bool, typer.Option("--detach", help="Return at once; the agent runs in the server.")
     ] = False,
     no_thinking: NoThinking = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Start the agent on a ticket and stream its run (exit 0 on completed, 7 otherwise)."""
+    """Start the agent on a ticket and stream its run (exit 0 on completed, 7 otherwise).
+
+    A run stops (status stopped) at the settings' max_turns_per_run / max_cost_per_run_usd, or at
+    --max-turns / --max-cost when given.
+    """
     cli = CliContext.of(ctx)
     # With --json, stdout carries only the final session, so the streamed text moves to stderr.
     printer = AgentPrinter(cli.streams, not no_thinking, text_on_stderr=as_json)
 
     async def run(api: ApiClient, slug: str) -> dict[str, Any]:
         ticket = await api.tickets.get(slug, number)
-        session = await api.agent.start(slug, number, message, model)
+        session = await api.agent.start(slug, number, message, model, max_turns, max_cost)
         if detach:
             return session
         # The run began a moment ago: replay the ring and keep this session's events only.

@@ -11,12 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from codality_server.domain.sessions import Budget
+
 from .model import CallUsage, Message, ModelClient, ModelRequest, StreamListener
 from .tools import Toolbox
 
 MessageMode = Literal["steer", "queue"]
 
 EVENT_OUTPUT_LIMIT = 4 * 1024
+
+
+class BudgetReached(Exception):
+    """The run used up its turns or dollars (the message says which); it ends ``stopped``."""
 
 
 @dataclass
@@ -77,8 +83,10 @@ class AgentLoop:
         toolbox: Toolbox,
         listener: LoopListener,
         inbox: Inbox | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.client = client
+        self.budget = budget or Budget()
         # The toolbox is the one source of the tools the model may call.
         self.request = replace(request, tools=tuple(toolbox.specs()))
         self.toolbox = toolbox
@@ -87,8 +95,12 @@ class AgentLoop:
         self.usage = CallUsage()
 
     async def run(self, messages: list[Message]) -> LoopResult:
-        """Continue ``messages`` (which ends with the user's turn) until the model is done."""
+        """Continue ``messages`` (which ends with the user's turn) until the model is done;
+        raises ``BudgetReached`` when it would go on past the budget."""
         while True:
+            reason = self.budget.reached(self.usage.calls, self.usage.cost_usd)
+            if reason is not None:
+                raise BudgetReached(reason)
             reply = await self.client.reply(self.request, messages, self.listener)
             messages = reply.messages
             self.usage = self.usage + reply.usage

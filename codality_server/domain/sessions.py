@@ -93,6 +93,31 @@ def call_cost(tokens: TokenCounts, price: Price | None) -> float:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """The most one run may take: model calls (turns) and US dollars; None is no limit. A run
+    that reaches one stops before its next call (so a dollar budget is passed by at most the
+    call that reached it)."""
+
+    max_turns: int | None = None
+    max_cost_usd: float | None = None
+
+    def reached(self, turns: int, cost_usd: float) -> str | None:
+        """Why a run that made ``turns`` calls costing ``cost_usd`` must stop, if it must."""
+        if self.max_turns is not None and turns >= self.max_turns:
+            return f"budget: {self.max_turns} turns"
+        if self.max_cost_usd is not None and cost_usd >= self.max_cost_usd:
+            return f"budget: ${self.max_cost_usd:.2f}"
+        return None
+
+    def over(self, defaults: Budget) -> Budget:
+        """This budget's limits, with ``defaults``' where it sets none."""
+        return Budget(
+            self.max_turns if self.max_turns is not None else defaults.max_turns,
+            self.max_cost_usd if self.max_cost_usd is not None else defaults.max_cost_usd,
+        )
+
+
+@dataclass(frozen=True)
 class AgentSession:
     id: int
     owner: Owner

@@ -61,7 +61,7 @@ from codality_server.git.checkout import branch_checkout
 from .base import Service
 from .knowledge import ServiceKnowledge
 from .recorder import SessionEvents
-from .supervisor import Run, SessionSpec
+from .supervisor import USER_STOPPED, Run, SessionSpec
 
 if TYPE_CHECKING:
     from . import Services
@@ -278,7 +278,9 @@ class ReplyJob:
 
     async def run(self, run: Run) -> str:
         async with self.client:
-            loop = AgentLoop(self.client, self.request, self.toolbox, self.listener, run.inbox)
+            loop = AgentLoop(
+                self.client, self.request, self.toolbox, self.listener, run.inbox, run.budget
+            )
             result = await loop.run(self.messages)
         return result.summary
 
@@ -287,8 +289,8 @@ class ReplyJob:
         await self.listener.flush()
         status = ENDINGS.get(session.status, ReplyStatus.FAILED)
         error = session.error if status is not ReplyStatus.COMPLETE else None
-        if status is ReplyStatus.CANCELLED:
-            error = "cancelled by a user"
+        if status is ReplyStatus.CANCELLED and error == USER_STOPPED:
+            error = "cancelled by a user"  # a budget that ran out keeps its own reason
         usage = self.listener.usage_total
         discover = self.agent.services.discover
         await discover.finish_reply(

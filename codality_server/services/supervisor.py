@@ -32,12 +32,12 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from codality_server.agent.kinds import AgentKind
-from codality_server.agent.loop import AgentLoop, Inbox, LoopResult, MessageMode
+from codality_server.agent.loop import AgentLoop, BudgetReached, Inbox, LoopResult, MessageMode
 from codality_server.agent.model import Message, ModelClient, ModelFailure, ModelRequest
 from codality_server.agent.tools import Toolbox
 from codality_server.domain.errors import Conflict, InvalidInput, RateLimited, Unavailable
 from codality_server.domain.events import AgentStarted, AgentStopped
-from codality_server.domain.sessions import AgentSession, Owner, SessionStatus, Trigger
+from codality_server.domain.sessions import AgentSession, Budget, Owner, SessionStatus, Trigger
 
 from .base import Service
 from .recorder import AGENT_EVENTS, Recorder, SessionEvents
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("codality.agent")
 
 STOP_WAIT_S = 5.0
+USER_STOPPED = "stopped by a user"
 HOOK_WAIT_S = 5.0
 
 SessionEndHook = Callable[[AgentSession], Awaitable[None]]
@@ -68,6 +69,8 @@ class SessionSpec:
     timeout_s: float | None = None
     #: The events its loop publishes (``agent:*``, or a feature's own such as ``discover:*``).
     events: SessionEvents = AGENT_EVENTS
+    #: Limits of its own (``ticket start --max-turns``); what it leaves None, the settings'.
+    budget: Budget = field(default_factory=Budget)
 
 
 class Job(Protocol):
@@ -104,7 +107,9 @@ class LoopJob:
         if self.prompt is not None:
             await run.recorder.prompt(self.prompt)
         async with self.client:
-            loop = AgentLoop(self.client, self.request, self.toolbox, run.recorder, run.inbox)
+            loop = AgentLoop(
+                self.client, self.request, self.toolbox, run.recorder, run.inbox, run.budget
+            )
             self.result = await loop.run(self.messages)
         return self.result.summary
 
@@ -123,6 +128,8 @@ class Run:
     spec: SessionSpec
     recorder: Recorder
     done: asyncio.Future[AgentSession]
+    #: Turns and dollars the loop may spend: the spec's own over the settings'.
+    budget: Budget = field(default_factory=Budget)
     inbox: Inbox = field(default_factory=Inbox)
     task: asyncio.Task[None] | None = None
     end_as: SessionStatus = SessionStatus.STOPPED
@@ -205,9 +212,9 @@ class Supervisor(Service):
             return await claim.launch(spec, job)
 
     async def _launch(self, spec: SessionSpec, job: Job) -> AgentSession:
-        timeout = spec.timeout_s
-        if timeout is None:
-            timeout = (await self.services.settings.current()).agent_timeout_s
+        settings = await self.services.settings.current()
+        timeout = spec.timeout_s if spec.timeout_s is not None else settings.agent_timeout_s
+        budget = spec.budget.over(Budget(settings.max_turns_per_run, settings.max_cost_per_run_usd))
         session = await self.services.agent_sessions.create(
             spec.owner,
             spec.kind.name,
@@ -221,7 +228,7 @@ class Supervisor(Service):
             session.id, spec.channels, self.bus, self.services.agent_sessions, spec.events
         )
         done: asyncio.Future[AgentSession] = asyncio.get_running_loop().create_future()
-        run = Run(session, replace(spec, timeout_s=timeout), recorder, done)
+        run = Run(session, replace(spec, timeout_s=timeout), recorder, done, budget)
         self._slots[spec.owner] = run
         try:
             await job.started(run)
@@ -325,9 +332,11 @@ class Supervisor(Service):
             status = SessionStatus.COMPLETED
         except asyncio.CancelledError:
             status = run.end_as
-            error = "stopped by a user" if status is SessionStatus.STOPPED else None
+            error = USER_STOPPED if status is SessionStatus.STOPPED else None
         except ModelFailure as exc:
             error = str(exc)
+        except BudgetReached as exc:
+            status, error = SessionStatus.STOPPED, str(exc)
         except TimeoutError as exc:
             if deadline.expired():
                 status = SessionStatus.TIMED_OUT

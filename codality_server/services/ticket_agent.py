@@ -30,7 +30,7 @@ from codality_server.agent.tools import ToolContext
 from codality_server.domain.errors import Conflict, InvalidInput
 from codality_server.domain.events import project_channel, ticket_channel
 from codality_server.domain.projects import Project
-from codality_server.domain.sessions import AgentSession, Owner, SessionStatus, Trigger
+from codality_server.domain.sessions import AgentSession, Budget, Owner, SessionStatus, Trigger
 from codality_server.domain.settings import ModelAccess, Settings
 from codality_server.domain.tickets import Ticket, TicketStatus
 from codality_server.domain.users import User
@@ -83,8 +83,10 @@ class TicketAgentService(Service):
         trigger: str = Trigger.MANUAL.value,
         message: str | None = None,
         model: str | None = None,
+        budget: Budget = Budget(),
     ) -> dict[str, Any]:
-        """Start the agent on a ticket; returns the new session's view at once."""
+        """Start the agent on a ticket; returns the new session's view at once. ``budget``'s
+        limits replace the settings' for this run."""
         trigger = Trigger(trigger).value
         project, ticket = await self.services.tickets.get(slug, number)
         self._check_can_start(ticket)
@@ -122,6 +124,7 @@ class TicketAgentService(Service):
                     sandbox=sandbox_kind,
                     started_by=user.id if user else None,
                     timeout_s=float(settings.agent_timeout_s),
+                    budget=budget,
                 ),
                 job,
             )

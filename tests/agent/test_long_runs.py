@@ -11,10 +11,10 @@ import httpx
 from codality_server.domain.sessions import TokenCounts, call_cost
 from codality_server.domain.settings import Settings
 from codality_server.scripted.server import Turn
-from tests.conftest import git
+from tests.conftest import assert_error, git
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
-from .conftest import agent_url, new_ticket, wait_for_end
+from .conftest import agent_url, new_ticket, replay_events, wait_for_end
 
 MODULE_LINES = 120
 
@@ -96,3 +96,43 @@ async def test_a_30_turn_run_reads_most_of_its_input_from_the_cache_and_costs_as
     assert abs(ended["cost_usd"] - sum(per_call)) < 1e-5
     uncached = call_cost(TokenCounts(uncached=tokens.input, output=tokens.output), price)
     assert ended["cost_usd"] < uncached / 2
+
+
+async def test_a_run_stops_at_its_dollar_budget_from_the_settings_or_its_own(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    git_repo: Path,
+) -> None:
+    add_module(git_repo)
+    changed = await agent_api.put("/api/settings", json={"max_cost_per_run_usd": 0.02})
+    assert changed.status_code == 200, changed.text
+    fake_anthropic.script(*long_script(40))
+    ticket = await new_ticket(agent_api, project["slug"])
+    assert (await agent_api.post(agent_url(project, ticket, "start"), json={})).status_code == 202
+    ended = await wait_for_end(agent_api, project, ticket, timeout=60)
+    assert ended["status"] == "stopped" and ended["error"] == "budget: $0.02", ended
+    # It stopped after the call that reached the budget, not one call later or earlier.
+    price = Settings().prices["claude-sonnet-4-6"]
+    spent = [call_cost(billed([usage]), price) for usage in fake_anthropic.usages]
+    assert sum(spent) >= 0.02 > sum(spent[:-1])
+    assert abs(ended["cost_usd"] - sum(spent)) < 1e-5
+
+    # Live: the reason comes with agent:stopped and as an agent:error line.
+    seen = await replay_events(agent_api, ticket)
+    stopped = seen[-1]["data"]
+    assert stopped["status"] == "stopped" and stopped["error"] == "budget: $0.02"
+    errors = [e["data"]["message"] for e in seen if e["type"] == "agent:error"]
+    assert errors == ["budget: $0.02"]
+
+    # A run's own budget replaces the settings': here a lower one.
+    before = len(fake_anthropic.requests)
+    fake_anthropic.script(*long_script(40))
+    url = agent_url(project, ticket, "start")
+    bad = await agent_api.post(url, json={"max_turns": 0})
+    assert_error(bad, 400, "invalid_input")
+    own = await agent_api.post(url, json={"max_turns": 2, "max_cost_usd": 5})
+    assert own.status_code == 202, own.text
+    again = await wait_for_end(agent_api, project, ticket, timeout=60)
+    assert again["status"] == "stopped" and again["error"] == "budget: 2 turns"
+    assert len(fake_anthropic.requests) == before + 2

@@ -326,3 +326,26 @@ def test_watch_joining_mid_message_prints_it_whole_once(
     assert watched.returncode == 0, watched.stdout
     lines = watched.stdout.splitlines()
     assert lines[1] == words and lines[2].startswith("── completed") and len(lines) == 3
+
+
+def test_a_run_stops_at_its_turn_budget_and_says_why(
+    cli: Cli, project: dict[str, Any], fake: FakeAnthropic
+) -> None:
+    """A model that never ends its turn: --max-turns stops the run, live and in `ticket runs`."""
+    fake.script(*[tool("list_directory", path=".") for _ in range(20)])
+    slug = project["slug"]
+    number = file_ticket(cli, project)
+    run = cli("-p", slug, "ticket", "start", str(number), "--max-turns", "3")
+    assert run.exit_code == 7, (run.stdout, run.stderr)
+    assert "── stopped" in run.stderr and "budget: 3 turns" in run.stderr
+    assert len(fake.requests) == 3
+
+    runs = cli("-p", slug, "ticket", "runs", str(number))
+    assert runs.exit_code == 0, runs.stderr
+    assert "stopped" in runs.stdout and "budget: 3 turns" in runs.stdout
+    shown = cli("-p", slug, "ticket", "runs", str(number), "--json").json()["session"]
+    assert shown["status"] == "stopped" and shown["error"] == "budget: 3 turns"
+
+    refused = cli("-p", slug, "ticket", "start", str(number), "--max-turns", "0")
+    assert refused.exit_code != 0 and "--max-turns" in refused.stderr
+    assert len(fake.requests) == 3

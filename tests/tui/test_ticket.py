@@ -14,7 +14,7 @@ from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.screens.ticket import TicketScreen
 from codality_cli.tui.widgets.comment_list import CommentList
 from codality_cli.tui.widgets.tool_call import ToolCall
-from codality_cli.tui.widgets.transcript import TextBlock, ThinkingBlock, Transcript
+from codality_cli.tui.widgets.transcript import NoteBlock, TextBlock, ThinkingBlock, Transcript
 from tests.conftest import RunningServer, create_ticket
 
 from .conftest import SIZE, publish_on_ticket, wait_for_screen, wait_until
@@ -206,3 +206,24 @@ async def test_two_messages_of_one_reply_are_two_blocks_and_overlaps_show_once(
         await wait_until(pilot, lambda: streamed(app) == "First.Second, again.")
         texts = [b.text + b.pending for b in screen.query(TextBlock) if type(b) is TextBlock]
         assert texts == ["First.", "Second, again."]
+
+
+async def test_a_run_stopped_by_its_budget_says_so_with_its_tokens_as_billed(
+    server: RunningServer,
+    api: httpx.AsyncClient,
+    project: dict[str, Any],
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    ticket = await create_ticket(api, project["slug"], title="Endless", description="Loop.")
+    app = make_app(project["slug"])
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_ticket(pilot, app, ticket["number"])
+        publish_on_ticket(server, "agent:started", ticket, STARTED)
+        tokens = {"tokens_in": 9000, "tokens_cache_read": 7000, "tokens_cache_write": 1500}
+        stopped = {**STARTED, **tokens, "status": "stopped", "error": "budget: 40 turns"}
+        publish_on_ticket(server, "agent:stopped", ticket, {**stopped, "cost_usd": 0.5})
+        status = screen.query_one("#agent-status")
+        await wait_until(pilot, lambda: "stopped" in str(status.render()))
+        assert "9000 in (7000 cache read, 1500 cache write)" in str(status.render())
+        notes = [plain(note.render()) for note in screen.query(NoteBlock)]
+        assert any("stopped · $0.5000 (budget: 40 turns)" in note for note in notes), notes

@@ -7,6 +7,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
+from codality_server.domain.sessions import Budget
 from codality_server.http.keys import SERVICES, USER
 
 from ..responses import json_accepted, json_ok
@@ -18,6 +19,9 @@ from ..validation import parse_body, path_int
 class AgentStart(Body):
     message: str | None = Field(None, max_length=100_000)
     model: str | None = Field(None, min_length=1, max_length=200)
+    #: This run's budget, instead of the settings' ``max_turns_per_run`` / ``max_cost_per_run_usd``.
+    max_turns: int | None = Field(None, ge=1, le=100_000)
+    max_cost_usd: float | None = Field(None, gt=0, le=100_000, allow_inf_nan=False)
 
 
 class AgentMessage(Body):
@@ -32,7 +36,11 @@ def _ticket(request: web.Request) -> tuple[str, int]:
 async def start(request: web.Request) -> web.Response:
     body = await parse_body(request, AgentStart)
     session = await request.app[SERVICES].agent.start(
-        *_ticket(request), request[USER], message=body.message, model=body.model
+        *_ticket(request),
+        request[USER],
+        message=body.message,
+        model=body.model,
+        budget=Budget(body.max_turns, body.max_cost_usd),
     )
     return json_accepted(session)
 
