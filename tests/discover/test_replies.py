@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from codality_server.agent.model import CACHE_MARK
 from codality_server.http.keys import SERVICES
 from codality_server.services.discover import DiscoverService
 from tests.conftest import RunningServer, assert_error, create_ticket, git
@@ -107,9 +108,8 @@ async def test_a_streamed_reply_with_tool_use(
         "propose_queue",
         "propose_ticket_update",
     }
-    assert first["messages"] == [
-        {"role": "user", "content": [{"type": "text", "text": "What does the app do?"}]}
-    ]
+    question = {"type": "text", "text": "What does the app do?", "cache_control": CACHE_MARK}
+    assert first["messages"] == [{"role": "user", "content": [question]}]
     assert second["messages"][-1]["content"][0]["type"] == "tool_result"
 
     shown = await finished(agent_api, project, conversation)
