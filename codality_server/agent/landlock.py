@@ -104,9 +104,12 @@ def _contains(parent: str, child: str) -> bool:
     return child == parent or child.startswith(parent.rstrip("/") + "/")
 
 
-def plan(hidden: list[str], writable: list[str]) -> list[tuple[str, str]]:
+def plan(
+    hidden: list[str], writable: list[str], protected: tuple[str, ...] | list[str] = ()
+) -> list[tuple[str, str]]:
     """The grants as (absolute path, "read" | "write"): everything readable but ``hidden``, and
-    ``writable`` (never one that would expose a hidden path)."""
+    ``writable`` (never one that would expose a hidden path or make a ``protected`` one
+    writable: a grant covers everything beneath it)."""
     grants: list[tuple[str, str]] = []
 
     def around(directory: str) -> None:
@@ -128,8 +131,9 @@ def plan(hidden: list[str], writable: list[str]) -> list[tuple[str, str]]:
         around("/")
     else:
         grants.append(("/", "read"))
+    kept_out = [*hidden, *protected]
     for path in writable:
-        if os.path.exists(path) and not any(_contains(path, h) for h in hidden):
+        if os.path.exists(path) and not any(_contains(path, k) for k in kept_out):
             grants.append((path, "write"))
     grants += [(device, "write") for device in _WRITABLE_DEVICES if os.path.exists(device)]
     return grants
@@ -161,7 +165,7 @@ def drop_capabilities() -> None:
     _check(libc.capset(ctypes.byref(header), nothing), "capset")
 
 
-def restrict(hidden: list[str], writable: list[str], network: bool) -> None:
+def restrict(hidden: list[str], writable: list[str], protected: list[str], network: bool) -> None:
     """Apply the rules to this process (and everything it runs from now on)."""
     abi = abi_version()
     if abi < 1:
@@ -184,7 +188,7 @@ def restrict(hidden: list[str], writable: list[str], network: bool) -> None:
         "landlock_create_ruleset",
     )
     try:
-        for path, kind in plan(hidden, writable):
+        for path, kind in plan(hidden, writable, protected):
             try:
                 fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
             except OSError:
@@ -204,46 +208,56 @@ def restrict(hidden: list[str], writable: list[str], network: bool) -> None:
         os.close(ruleset)
 
 
-def _arguments(argv: list[str]) -> tuple[list[str], list[str], bool, int, list[str]]:
-    """``[--hide P]… [--write P]… [--no-network] [--parent PID] -- COMMAND…``."""
-    hidden: list[str] = []
-    writable: list[str] = []
-    network, parent = True, 0
+class _Arguments:
+    """What the server asked for (a plain class: ``dataclasses`` would slow every start)."""
+
+    def __init__(self) -> None:
+        self.hidden: list[str] = []
+        self.writable: list[str] = []
+        self.protected: list[str] = []
+        self.network = True
+        self.parent = 0
+        self.command: list[str] = []
+
+
+def _arguments(argv: list[str]) -> _Arguments:
+    """``[--hide P]… [--write P]… [--protect P]… [--no-network] [--parent PID] -- COMMAND…``."""
+    parsed = _Arguments()
+    lists = {"--hide": parsed.hidden, "--write": parsed.writable, "--protect": parsed.protected}
     rest = list(argv)
     while rest and rest[0] != "--":
         flag = rest.pop(0)
         if flag == "--no-network":
-            network = False
-        elif flag in ("--hide", "--write", "--parent") and rest:
-            value = rest.pop(0)
-            if flag == "--parent":
-                parent = int(value)
-            else:
-                (hidden if flag == "--hide" else writable).append(os.path.realpath(value))
+            parsed.network = False
+        elif flag == "--parent" and rest:
+            parsed.parent = int(rest.pop(0))
+        elif flag in lists and rest:
+            lists[flag].append(os.path.realpath(rest.pop(0)))
         else:
             raise LandlockError(f"unexpected argument {flag!r}")
     if len(rest) < 2:
         raise LandlockError("no command after --")
-    return hidden, writable, network, parent, rest[1:]
+    parsed.command = rest[1:]
+    return parsed
 
 
 def main(argv: list[str]) -> int:
     try:
-        hidden, writable, network, parent, command = _arguments(argv)
+        args = _arguments(argv)
         libc = _libc()
         _check(_call(libc.prctl, _PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
-        if parent and os.getppid() != parent:
+        if args.parent and os.getppid() != args.parent:
             raise LandlockError("the server is gone")
         if os.geteuid() == 0:
             drop_capabilities()
-        restrict(hidden, writable, network)
+        restrict(args.hidden, args.writable, args.protected, args.network)
     except (LandlockError, ValueError) as exc:
         print(f"codality sandbox (landlock): {exc}", file=sys.stderr)
         return FAILED
     try:
-        os.execvp(command[0], command)
+        os.execvp(args.command[0], args.command)
     except OSError as exc:
-        print(f"codality sandbox (landlock): cannot run {command[0]}: {exc}", file=sys.stderr)
+        print(f"codality sandbox (landlock): cannot run {args.command[0]}: {exc}", file=sys.stderr)
     return 127
 
 

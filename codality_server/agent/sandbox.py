@@ -6,16 +6,19 @@ to start the agent when neither does: the error says how to fix it, and that the
 ``sandbox: none`` accepts running commands on the host unconfined. It never falls back to the
 host silently. ``sandbox: bubblewrap`` insists on bubblewrap.
 
-Under bubblewrap the whole system is read-only, the worktree (and the repository's git dir, so
-commits work) is writable, ``/tmp`` is private, the server's data dir is hidden, the command has
-its own PID namespace and no capabilities (even when the server runs as root), ``no_new_privs``
-keeps it from gaining any (setuid programs included), it dies with the server, and the network is
-cut when the setting says so.
-Under Landlock (see ``landlock.py``) the data dir is likewise unreadable and the same paths
-writable (plus the shared ``/tmp`` when the data dir is not in it); the command cannot signal or
-trace the server, TCP is cut when asked, and it dies with the server, but it shares the host's
-process table. Either way the command gets its own process group, so stopping a session kills
-everything it started, and the environment is scrubbed of the server's secrets.
+Under bubblewrap the whole system is read-only, the worktree is writable but for its ``.git``
+file, ``/tmp`` is private, the server's data dir and the user's credential stores
+(``secret_paths``) are hidden, the command has its own PID namespace and no capabilities (even
+when the server runs as root), ``no_new_privs`` keeps it from gaining any (setuid programs
+included), it dies with the server, and the network is cut when the setting says so. The git
+metadata is read-only: the server commits the agent's work, the agent only reads git.
+Under Landlock (see ``landlock.py``) the same paths are unreadable and the worktree writable
+(plus the shared ``/tmp`` when it holds neither the data dir nor the repository's git dir); it
+cannot keep the worktree's ``.git`` file read-only, so the server puts it back after every
+command. The command cannot signal or trace the server, TCP is cut when asked, and it dies with
+the server, but it shares the host's process table. Either way the command gets its own process
+group, so stopping a session kills everything it started, and the environment is scrubbed of the
+server's secrets.
 
 Probes run as asynchronous subprocesses, so they never block the event loop; a probe that worked
 is remembered for the process's life, one that failed is tried again at the next start.
@@ -29,6 +32,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -44,6 +48,8 @@ LANDLOCK_SCRIPT = Path(__file__).with_name("landlock.py")
 # Writable scratch space besides the worktree (dropped under Landlock when it holds the data dir).
 _SCRATCH = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))
 _PROBE_TIMEOUT_S = 10.0
+_POINTER_LIMIT = 64 * 1024
+POINTER_RESTORED = "[the worktree's .git file was changed; the server put it back]"
 ACCEPT_RISK = (
     "or let the agent's commands run unconfined on this machine, able to read the server's data "
     "dir and secrets, with `codality settings set sandbox none`"
@@ -246,7 +252,9 @@ class Sandbox:
 
     kind: SandboxKind
     network: bool = True
-    writable: tuple[Path, ...] = ()
+    #: Readable, never writable (the repository's git dir: its hooks and config run later on the
+    #: host); under Landlock a scratch dir holding one is not writable either.
+    read_only: tuple[Path, ...] = ()
     hidden: tuple[Path, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
 
@@ -263,8 +271,10 @@ class Sandbox:
                 argv += ["--tmpfs", str(path)]  # an empty folder, its writes lost with the command
             else:
                 argv += ["--ro-bind", "/dev/null", str(path)]
-        for path in (cwd, *self.writable):
-            argv += ["--bind", str(path), str(path)]
+        argv += ["--bind", str(cwd), str(cwd)]
+        for path in (cwd / ".git", *self.read_only):  # bound after the worktree, over it
+            if os.path.lexists(path):
+                argv += ["--ro-bind", str(path), str(path)]
         # A root server's bwrap keeps every capability unless told (bwrap sets no_new_privs).
         argv += ["--chdir", str(cwd), "--unshare-pid", "--cap-drop", "ALL", "--die-with-parent"]
         if not self.network:
@@ -276,7 +286,9 @@ class Sandbox:
         argv = [sys.executable, "-I", "-S", str(LANDLOCK_SCRIPT), "--parent", str(os.getpid())]
         for path in _present(self.hidden):
             argv += ["--hide", str(path)]
-        for path in (cwd, *self.writable, *_SCRATCH):
+        for path in self.read_only:
+            argv += ["--protect", str(path)]
+        for path in (cwd, *_SCRATCH):
             argv += ["--write", str(path)]
         if not self.network:
             argv.append("--no-network")
@@ -385,10 +397,40 @@ class _Gate:
                 os.close(fd)
 
 
+def git_pointer(worktree: Path) -> bytes | None:
+    """The worktree's ``.git`` file, None when it is not a regular file."""
+    try:
+        fd = os.open(worktree / ".git", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as file:
+        return file.read(_POINTER_LIMIT) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+
+
+def restore_git_pointer(worktree: Path, pointer: bytes) -> bool:
+    """Put the worktree's ``.git`` file back when a command changed it (Landlock cannot keep a file
+    inside a writable folder read-only); True when it had. Whatever took its place (a file, a
+    link, a folder with its own config and hooks) is removed without following links."""
+    if git_pointer(worktree) == pointer:
+        return False
+    path = worktree / ".git"
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as file:
+        file.write(pointer)
+    return True
+
+
 async def run_command(
     sandbox: Sandbox, script: str, cwd: Path, timeout_s: float, limit: int
 ) -> CommandResult:
-    """Run ``script``; a timeout or a cancellation kills the process group before returning."""
+    """Run ``script``; a timeout or a cancellation kills the process group before returning. A
+    changed ``.git`` file is put back (and said so): the agent reads git, it never redirects it."""
+    pointer = git_pointer(cwd)
     gate = _Gate() if sandbox.kind == "bubblewrap" else None
     try:
         process = await asyncio.create_subprocess_exec(
@@ -428,4 +470,10 @@ async def run_command(
         await asyncio.shield(process.wait())
         if gate is not None:
             gate.close()
-    return CommandResult(None if timed_out else process.returncode, buffer.text(), timed_out)
+        restored = pointer is not None and await asyncio.to_thread(
+            restore_git_pointer, cwd, pointer
+        )
+    output = buffer.text()
+    if restored:
+        output += f"\n{POINTER_RESTORED}"
+    return CommandResult(None if timed_out else process.returncode, output, timed_out)

@@ -42,7 +42,7 @@ code solves similar problems and follow its style.
 3. Make focused changes. Touch only what the ticket needs; leave unrelated code alone.
 4. Verify. Build, run the relevant tests and linters, and add or update tests for what you \
 changed. Never claim something works without having run it.
-5. Commit in small, self-contained steps with messages that say what changed and why."""
+5. End with a summary that says what changed and why: the server commits your work with it."""
 
 TOOL_AVAILABILITY = """\
 Use the tools listed below, and only those. Paths are relative to the worktree root; nothing \
@@ -50,12 +50,13 @@ outside it is reachable."""
 
 GIT_WORKFLOW = """\
 Git rules:
-- You are on the ticket's own branch in its own worktree. Stay on it: do not switch branches, \
-rewrite history, force-push or touch the default branch.
-- Commit with `git add` and `git commit` once a logical step works. One concern per commit; the \
-first line says what changed (at most 72 characters), the body explains why.
-- Never commit secrets, build output or editor files; respect .gitignore.
-- Before you finish, make sure `git status` is clean: everything you want reviewed is committed."""
+- You are on the ticket's own branch in its own worktree. Stay on it: do not switch branches or \
+touch the default branch.
+- The git metadata is read-only to you: the server commits everything you leave in the worktree \
+when your run ends. Review your work with `git status`, `git diff` and `git log`; `git add`, \
+`git commit`, `git stash` and `git config` will fail, so do not try them.
+- Never leave secrets, build output or editor files in the worktree; respect .gitignore.
+- Before you finish, check `git status` and `git diff`: everything shown there will be committed."""
 
 PRIORITY_DEFAULTS: dict[str, dict[str, Any]] = {
     "urgent": {
@@ -108,7 +109,7 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
         "label": "Chore",
         "reasoning_effort": None,
         "prompt": "This is a chore. Assess the current state, plan the change, carry it out "
-        "systematically in atomic commits, and verify nothing regressed.",
+        "systematically, one concern at a time, and verify nothing regressed.",
     },
 }
 

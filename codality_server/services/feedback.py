@@ -157,7 +157,7 @@ class FeedbackService(Service):
         app as its author; each check gets its share of the brief's length."""
         parts = [
             "CI failed on this ticket's pull request. Fix the failures below, run the checks"
-            " locally where you can, and commit."
+            " locally where you can; the server commits and pushes your work."
         ]
         share = MAX_DETAIL_CHARS // max(len(failing), 1)
         for run, raw in failing:

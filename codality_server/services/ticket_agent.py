@@ -218,9 +218,9 @@ class TicketJob:
         sandbox = Sandbox(
             sandbox_kind(run.session.sandbox),
             settings.sandbox_network,
-            writable=_git_dirs(Path(project.path)),
             hidden=secret_paths(self.agent.config.data_dir, settings.sandbox_hidden_paths),
             env=scrubbed_env(os.environ, set(self.env), identity),
+            read_only=_git_dirs(Path(project.path)),
         )
         toolbox = TICKET.toolbox(
             ToolContext(
@@ -268,7 +268,8 @@ class TicketJob:
 
 
 def _git_dirs(repo: Path) -> tuple[Path, ...]:
-    """The repository's git dir, which a linked worktree's commits write to."""
+    """The repository's git dir, which a linked worktree reads (its refs, objects and its own
+    gitdir) and which only the server writes to: its hooks and config run on the host later."""
     git_dir = repo / ".git"
     return (git_dir,) if git_dir.is_dir() else ()
 

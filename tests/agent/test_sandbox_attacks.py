@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from codality_server.agent.sandbox import (
+    POINTER_RESTORED,
     CommandResult,
     Sandbox,
     SandboxKind,
@@ -22,6 +24,7 @@ from codality_server.agent.sandbox import (
     scrubbed_env,
     secret_paths,
 )
+from codality_server.git.worktrees import create_worktree
 
 IDENTITY = ("Ann", "ann@example.com")
 
@@ -36,10 +39,14 @@ def make_data_dir(root: Path) -> tuple[Path, Path]:
 
 
 async def run(
-    kind: SandboxKind, command: str, worktree: Path, hidden: tuple[Path, ...] = ()
+    kind: SandboxKind,
+    command: str,
+    worktree: Path,
+    hidden: tuple[Path, ...] = (),
+    read_only: tuple[Path, ...] = (),
 ) -> CommandResult:
     env = scrubbed_env(os.environ, set(), IDENTITY)
-    sandbox = Sandbox(kind, True, (), hidden, env)
+    sandbox = Sandbox(kind, True, read_only, hidden, env)
     return await run_command(sandbox, command, worktree, 20, 64 * 1024)
 
 
@@ -146,3 +153,84 @@ async def answer_hello(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     writer.write(b"hello")
     await writer.drain()
     writer.close()
+
+
+def make_project(root: Path) -> tuple[Path, Path, Path]:
+    """A real repository and a ticket worktree made the server's way, inside a data dir."""
+    repo = root / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README").write_text("hello\n")
+    git(repo, "add", "README")
+    git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-qm", "first")
+    data_dir, worktree = make_data_dir(root)
+    worktree.rmdir()
+    create_worktree(repo, worktree, "codality/1-x", "main")
+    return repo, data_dir, worktree
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def plant(repo: Path, worktree: Path, marker: Path) -> str:
+    """Every way the agent's git writes would later run its code on the host or redirect git."""
+    gitdir = git(worktree, "rev-parse", "--absolute-git-dir").strip()
+    return "; ".join(
+        [
+            f"git config core.fsmonitor 'touch {marker}'",
+            "git config url.http://attacker.invalid/.insteadOf https://github.com/",
+            f"printf '#!/bin/sh\\ntouch {marker}\\n' > {repo}/.git/hooks/post-checkout",
+            f"chmod +x {repo}/.git/hooks/post-checkout",
+            f"echo '* filter=evil' > {repo}/.git/info/attributes",
+            f"echo evil > {repo}/.git/refs/heads/main",
+            f"echo {repo}/elsewhere > {gitdir}/commondir",
+            f"printf 'gitdir: {marker.parent}/evil\\n' > .git",
+            "echo more >> README",
+        ]
+    )
+
+
+def planted(repo: Path) -> list[str]:
+    config = (repo / ".git" / "config").read_text()
+    found = [name for name in ("fsmonitor", "insteadOf") if name in config]
+    hook = repo / ".git" / "hooks" / "post-checkout"
+    found += ["hook"] if hook.exists() else []
+    found += ["attributes"] if (repo / ".git" / "info" / "attributes").exists() else []
+    found += ["ref"] if "evil" in (repo / ".git" / "refs" / "heads" / "main").read_text() else []
+    commondirs = (repo / ".git" / "worktrees").glob("*/commondir")
+    found += ["commondir"] if any("elsewhere" in c.read_text() for c in commondirs) else []
+    return found
+
+
+async def test_the_repositorys_git_metadata_is_read_only(
+    confined: SandboxKind, outside_tmp: Path
+) -> None:
+    (outside_tmp / "host").mkdir()
+    repo, _, worktree = make_project(outside_tmp / "host")
+    script = plant(repo, worktree, outside_tmp / "host" / "ran")
+    await run("none", script, worktree, read_only=(repo / ".git",))
+    # The control: unconfined, every plant took root.
+    assert planted(repo) == ["fsmonitor", "insteadOf", "hook", "attributes", "ref", "commondir"]
+
+    (outside_tmp / "sandboxed").mkdir()
+    repo, data_dir, worktree = make_project(outside_tmp / "sandboxed")
+    pointer = (worktree / ".git").read_text()
+    marker = outside_tmp / "sandboxed" / "ran"
+    seen = await run(
+        confined, plant(repo, worktree, marker), worktree, (data_dir,), (repo / ".git",)
+    )
+    assert planted(repo) == [], seen.output
+    assert (worktree / ".git").read_text() == pointer
+    if confined == "landlock":  # it could rewrite the file inside its worktree: put back
+        assert POINTER_RESTORED in seen.output
+    # Reading git works, and so does the ordinary work the server will commit.
+    read = "git status --short; git diff --stat; git log --oneline"
+    shown = await run(confined, read, worktree, (data_dir,), (repo / ".git",))
+    assert " M README" in shown.output and "first" in shown.output, shown.output
+    assert (worktree / "README").read_text() == "hello\nmore\n"
+    # The host's own git in the worktree runs nothing of the agent's.
+    git(worktree, "status")
+    git(worktree, "checkout", "-q", "-b", "other")
+    assert not marker.exists()

@@ -36,7 +36,8 @@ async def bash(ctx: ToolContext, args: BashInput) -> str:
 TOOLS = [
     Tool(
         "bash",
-        "Run a shell command in the repository (builds, tests, git). Output is capped at 30 KB, "
+        "Run a shell command in the repository (builds, tests; git status, diff and log: the "
+        "server commits your work). Output is capped at 30 KB, "
         "keeping its head and tail. Commands time out (60 s by default), so avoid anything "
         "interactive or long-running in the foreground.",
         BashInput,
