@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.config import JsonDict
 
 from .errors import InvalidInput
 
@@ -199,8 +200,19 @@ DEFAULT_CONTEXT_WINDOW = 200_000
 WindowTokens = Annotated[int, Field(ge=1_000, le=10_000_000)]
 
 
+def _cache_prices_optional(schema: JsonDict) -> None:
+    """The schema says what a change may leave out: the cache prices ``Price`` derives."""
+    required = schema.get("required")
+    if isinstance(required, list):
+        schema["required"] = [n for n in required if not str(n).startswith("cache_")]
+
+
 class Price(_Strict):
     """US dollars per million tokens: uncached input, output, cache writes and cache reads."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, json_schema_extra=_cache_prices_optional
+    )
 
     input_per_mtok: PerMillion
     output_per_mtok: PerMillion

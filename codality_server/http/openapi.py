@@ -127,12 +127,22 @@ def _request_body(route: Route, components: dict[str, Any]) -> dict[str, Any]:
 
 
 def _success(route: Route) -> dict[str, Any]:
+    """The exact status of each answer a success can be (201, 202, 204, a redirect's 302)."""
+    statuses = [route.status, *route.other_statuses]
+    return {str(status): _answer(route, status) for status in statuses}
+
+
+def _answer(route: Route, status: int) -> dict[str, Any]:
+    if status == 204:
+        return {"description": "done; no body"}
+    if 300 <= status < 400:
+        return {"description": "a redirect; the Location header says where"}
     if route.returns is None:
-        if route.status == 204:
-            return {"204": {"description": "done; no body"}}
-        return {"2XX": {"description": "success"}}
-    content = {"application/json": {"schema": route.returns}}
-    return {str(route.status): {"description": "success", "content": content}}
+        return {"description": "success"}
+    return {
+        "description": "success",
+        "content": {"application/json": {"schema": route.returns}},
+    }
 
 
 def build_openapi(routes: list[Route]) -> dict[str, Any]:

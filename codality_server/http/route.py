@@ -34,9 +34,11 @@ class Route:
     # The body changes only the fields it names (nested objects merge): none is required.
     partial: bool = False
     # What a success answers: its status and, unless it has no body, the JSON Schema of the body
-    # (``views.ref``/``views.array_of``). Routes without ``returns`` are documented as "2XX".
+    # (``views.ref``/``views.array_of``). Routes without ``returns`` document the status alone.
     status: int = 200
     returns: dict[str, Any] | None = None
+    #: Other statuses a success can answer (a message sent with ``?wait=true`` answers 200).
+    other_statuses: tuple[int, ...] = ()
     #: Larger bodies are refused with 413, whether the handler reads them or not. The guard reads
     #: every body whole before the handler runs; ``await validation.read_body(request)`` gives the
     #: exact bytes.

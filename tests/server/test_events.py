@@ -78,6 +78,12 @@ async def test_channel_filter_and_replay_after_last_event_id(
     # No channel means everything, each event once even when it is on two channels.
     events = await asyncio.wait_for(read_events(api, {}, 3, headers={"Last-Event-ID": "0"}), 10)
     assert [json.loads(e.data)["data"]["text"] for e in events] == ["1", "2", "3"]
+    # So does `*`, alone or next to other channels.
+    for channels in (["*"], ["ticket:1", "*"], ["*", "ticket:2"]):
+        events = await asyncio.wait_for(
+            read_events(api, {"channel": channels}, 3, headers={"Last-Event-ID": "0"}), 10
+        )
+        assert [json.loads(e.data)["data"]["text"] for e in events] == ["1", "2", "3"], channels
 
 
 async def test_bad_channel_and_bad_last_event_id_are_400(api: httpx.AsyncClient) -> None:

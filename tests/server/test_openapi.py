@@ -89,3 +89,25 @@ async def test_options_advertises_only_the_methods_a_path_has(
     # ``…/tickets/search`` also fits ``…/tickets/{number}``; it still has GET only
     allow = (await api.put("/api/projects/p/tickets/search", json={})).headers["Allow"]
     assert allow == "GET"
+
+
+async def test_each_success_is_documented_with_its_exact_status(anon: httpx.AsyncClient) -> None:
+    """A client reads 201 Created, 202 Accepted or 204 No Content from the document, never a
+    "2XX" range; ``test_schemathesis`` checks that each is what the server answers."""
+    document = (await anon.get("/api/openapi.json")).json()
+    successes = {
+        (method.upper(), path): sorted(code for code in operation["responses"] if code < "4")
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert all(re.fullmatch(r"[23]\d\d", code) for codes in successes.values() for code in codes)
+    project = "/api/projects/{slug}"
+    assert successes[("POST", f"{project}/plans")] == ["201"]
+    assert successes[("DELETE", f"{project}/plans/{{id}}")] == ["204"]
+    assert successes[("POST", f"{project}/tickets/{{number}}/agent/start")] == ["202"]
+    assert successes[("POST", f"{project}/discover/conversations/{{id}}/messages")] == [
+        "200",
+        "202",
+    ]
+    assert successes[("GET", "/api/github/app/callback")] == ["302"]
+    assert successes[("GET", "/healthz")] == ["200"]

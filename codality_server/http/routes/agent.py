@@ -71,7 +71,15 @@ async def session(request: web.Request) -> web.Response:
 _AGENT = "/api/projects/{slug}/tickets/{number}/agent"
 
 ROUTES = [
-    Route("POST", f"{_AGENT}/start", start, "Start agent on ticket", body=AgentStart, tag="agent"),
+    Route(
+        "POST",
+        f"{_AGENT}/start",
+        start,
+        "Start agent on ticket",
+        body=AgentStart,
+        tag="agent",
+        status=202,
+    ),
     Route("POST", f"{_AGENT}/stop", stop, "Stop running agent", tag="agent"),
     Route("GET", f"{_AGENT}/status", status, "Get agent status", tag="agent"),
     Route(
@@ -81,6 +89,7 @@ ROUTES = [
         "Send message to running agent",
         body=AgentMessage,
         tag="agent",
+        status=202,
     ),
     Route(
         "GET",

@@ -120,6 +120,7 @@ ROUTES = [
         "Create a new conversation",
         body=ConversationCreate,
         tag="discover",
+        status=201,
     ),
     Route(
         "GET",
@@ -136,7 +137,14 @@ ROUTES = [
         body=ConversationUpdate,
         tag="discover",
     ),
-    Route("DELETE", _CONVERSATION, delete_conversation, "Delete conversation", tag="discover"),
+    Route(
+        "DELETE",
+        _CONVERSATION,
+        delete_conversation,
+        "Delete conversation",
+        tag="discover",
+        status=204,
+    ),
     Route(
         "POST",
         _CONVERSATION + "/messages",
@@ -146,6 +154,8 @@ ROUTES = [
         body=MessageCreate,
         query=MessageQuery,
         tag="discover",
+        status=202,
+        other_statuses=(200,),
     ),
     Route(
         "POST",

@@ -27,15 +27,16 @@ _CHANNELS = ", ".join(f"{kind}:{{id}}" for kind in _KINDS)
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    channels = [c for c in request.query.getall("channel", []) if c and c != "*"]
+    """The stream of the channels asked for; none, or ``*`` among them, is every channel."""
+    channels = [c for c in request.query.getall("channel", []) if c]
     for channel in channels:
         kind, _, ident = channel.partition(":")
-        if kind not in _KINDS or not ident.isdigit():
+        if channel != "*" and (kind not in _KINDS or not ident.isdigit()):
             raise InvalidInput(f"channel {channel!r} is not {_CHANNELS} or *", field="channel")
     return await stream_events(
         request,
         request.app[BUS],
-        channels,
+        [] if "*" in channels else channels,
         _last_event_id(request),
         request.app[SETTINGS].heartbeat_s,
         request.app[STREAMS],

@@ -159,6 +159,7 @@ ROUTES = [
         "admin",
         body=ManifestRequest,
         tag="github",
+        status=201,
     ),
     Route(
         "GET",
@@ -177,6 +178,7 @@ ROUTES = [
         "public",
         query=CallbackQuery,
         tag="github",
+        status=302,
     ),
     Route(
         "GET",
@@ -197,6 +199,7 @@ ROUTES = [
         "admin",
         body=RepoCreate,
         tag="github",
+        status=201,
     ),
     Route(
         "POST",

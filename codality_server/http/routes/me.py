@@ -75,5 +75,6 @@ ROUTES = [
         "/api/me/ssh-key",
         generate_ssh_key,
         "Generate a new ED25519 key pair (the private half stays on the server)",
+        status=201,
     ),
 ]

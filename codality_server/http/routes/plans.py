@@ -116,10 +116,10 @@ _PLAN = _PLANS + "/{id}"
 
 ROUTES = [
     Route("GET", _PLANS, list_plans, "List plans, newest first", tag="plans"),
-    Route("POST", _PLANS, create_plan, "Create a plan", body=PlanCreate, tag="plans"),
+    Route("POST", _PLANS, create_plan, "Create a plan", body=PlanCreate, tag="plans", status=201),
     Route("GET", _PLAN, show_plan, "Get plan", tag="plans"),
     Route("PUT", _PLAN, update_plan, "Update plan", body=PlanUpdate, tag="plans"),
-    Route("DELETE", _PLAN, delete_plan, "Delete plan", tag="plans"),
+    Route("DELETE", _PLAN, delete_plan, "Delete plan", tag="plans", status=204),
     Route(
         "POST",
         _PLAN + "/approve",

@@ -74,7 +74,7 @@ ROUTES = [
         "List all PRs for project",
         tag="pull-requests",
     ),
-    Route("POST", _PR, create, "Create PR", body=PrCreate, tag="pull-requests"),
+    Route("POST", _PR, create, "Create PR", body=PrCreate, tag="pull-requests", status=201),
     Route("GET", _PR, get, "Get PR for ticket", tag="pull-requests"),
     Route(
         "GET", f"{_PR}/status", status, "PR + live CI checks + review state", tag="pull-requests"

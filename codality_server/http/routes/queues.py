@@ -102,6 +102,7 @@ ROUTES = [
         "Create a work queue from ticket numbers",
         body=QueueCreate,
         tag="queues",
+        status=201,
     ),
     Route("GET", _QUEUE, show_queue, "Get queue with items", tag="queues"),
     Route(
@@ -112,7 +113,7 @@ ROUTES = [
         body=QueueUpdate,
         tag="queues",
     ),
-    Route("DELETE", _QUEUE, delete_queue, "Delete queue", tag="queues"),
+    Route("DELETE", _QUEUE, delete_queue, "Delete queue", tag="queues", status=204),
     Route(
         "POST",
         _QUEUE + "/start",

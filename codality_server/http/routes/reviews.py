@@ -117,6 +117,7 @@ ROUTES = [
         "Submit a review (approved/changes_requested/commented)",
         body=ReviewCreate,
         tag="reviews",
+        status=201,
     ),
     Route(
         "GET",
