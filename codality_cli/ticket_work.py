@@ -39,3 +39,33 @@ async def work_outcome(
 ) -> str | None:
     """``outcome_of`` a ticket whose branch is gone, read from the server."""
     return outcome_of(await merged_diff(api, slug, number), sessions)
+
+
+MERGE_AFTERMATH = "Worktrees and branches are removed and the tickets move to done."
+
+
+def merge_question(plan: dict[str, Any]) -> str:
+    """The question before a merge, on the terminal and on the board alike: what it merges (in
+    order), into which branch, and whether it then pushes to origin — and if not, why not."""
+    target, tickets, push = plan["target"], plan["tickets"], plan["push"]
+    pushes = f"push {target} to {push['remote']}"
+    if len(tickets) == 1:
+        what = f"Merge #{tickets[0]['number']} ({tickets[0]['title']}) into {target}"
+        if push["will_push"]:
+            return f"{what}, then {pushes}?"
+        return f"{what}? It is not pushed ({push['reason']})."
+    listing = "".join(f"\n  #{t['number']} {t['title']}" for t in tickets)
+    what = f"Merge these {len(tickets)} tickets into {target}, in this order:{listing}\n"
+    if push["will_push"]:
+        return f"{what}then {pushes}?"
+    return f"{what}They are not pushed ({push['reason']}). Merge them?"
+
+
+def push_outcome(number: int, report: dict[str, Any]) -> str:
+    """What a merge (or a push again) did about origin, in one clause."""
+    where = f"{report['branch']} to {report['remote']}"
+    if report["pushed"]:
+        return f"pushed {where}"
+    retry = report.get("retry")
+    again = f"; push it with `{retry['command']}`" if retry else ""
+    return f"not pushed ({report.get('detail') or report['state']}){again}"

@@ -1,4 +1,4 @@
-"""Merge a ticket's worktree into the default branch, or discard it."""
+"""Merge a ticket's worktree into the default branch (and push it), push it again, or discard it."""
 
 from __future__ import annotations
 
@@ -9,16 +9,36 @@ from .tickets import ticket_path
 
 
 class WorktreesApi(Resource):
+    async def merge_plan(self, slug: str, number: int, push: bool = True) -> dict[str, Any]:
+        """``{target, tickets, push: {will_push, remote, reason}}``: what ``merge`` would do."""
+        params = None if push else {"push": "false"}
+        path = f"{ticket_path(slug, number)}/worktree/merge"
+        result: dict[str, Any] = await self.t.get(path, params)
+        return result
+
     async def merge(
-        self, slug: str, number: int, strategy: str | None = None, force: bool = False
+        self,
+        slug: str,
+        number: int,
+        strategy: str | None = None,
+        force: bool = False,
+        push: bool = True,
     ) -> dict[str, Any]:
         """``{ticket, merge, stats, push}``; a refused merge is a 409 listing ``conflicts``
-        (``force`` merges a branch that changes nothing instead of refusing it)."""
+        (``force`` merges a branch that changes nothing instead of refusing it; ``push`` false
+        keeps the merge local)."""
         body: dict[str, Any] = {"strategy": strategy} if strategy else {}
         if force:
             body["force"] = True
+        if not push:
+            body["push"] = False
         path = f"{ticket_path(slug, number)}/worktree/merge"
         result: dict[str, Any] = await self.t.post(path, body)
+        return result
+
+    async def push(self, slug: str, number: int) -> dict[str, Any]:
+        """``{ticket, push}``: the merged ticket's default branch pushed to origin again."""
+        result: dict[str, Any] = await self.t.post(f"{ticket_path(slug, number)}/push")
         return result
 
     async def discard(self, slug: str, number: int, cancel: bool = False) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``codality ticket diff | review | reviews | merge | discard | merge-diff | checkout``.
+"""``codality ticket diff | review | reviews | merge | push | discard | merge-diff | checkout``.
 
 Diffs go to stdout: coloured and through ``$PAGER`` when stdout is the terminal, plain when
 piped. A refused merge prints its reason and the conflicting files and exits 6 (conflict).
@@ -270,18 +270,35 @@ def merge(
     force: Annotated[
         bool, typer.Option("--force", help="Merge even when the branch changes nothing.")
     ] = False,
+    no_push: Annotated[
+        bool,
+        typer.Option("--no-push", help="Keep the merge local: do not push to origin afterwards."),
+    ] = False,
     yes: YesOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Merge the ticket's work into the default branch (exit 6 when refused)."""
+    """Merge the ticket's work into the default branch, then push that branch to origin.
+
+    The push happens when the push_after_merge setting is on (the default) and the repository
+    has an origin; --no-push keeps this merge local. The question before the merge says which.
+    A push that fails leaves the merge done; `codality ticket push N` tries again. Exit 6 when
+    the merge is refused.
+    """
     from ..api import ApiError
+    from ..ticket_work import merge_question, push_outcome
 
     cli = CliContext.of(ctx)
-    cli.confirm(f"Merge the work on #{number} into the default branch?", yes, "merge")
+    if not yes:
+        plan = cli.run_in_project(
+            explained(lambda api, slug: api.worktrees.merge_plan(slug, number, not no_push), number)
+        )
+        cli.confirm(merge_question(plan), yes, "merge")
 
     async def call(api: ApiClient, slug: str) -> dict[str, Any]:
         try:
-            return await api.worktrees.merge(slug, number, "squash" if squash else None, force)
+            return await api.worktrees.merge(
+                slug, number, "squash" if squash else None, force, not no_push
+            )
         except ApiError as exc:
             if exc.status == 409 and exc.details.get("reason") != "no_work":
                 raise refused(exc, "merge") from exc
@@ -290,19 +307,27 @@ def merge(
     result = cli.run_in_project(explained(call, number))
     done = result["merge"]
     stats = result["stats"]
-    push = result["push"]
-    pushed = (
-        "; pushed to origin"
-        if push.get("ok")
-        else f"; push failed: {push['error']}"
-        if push.get("attempted")
-        else ""
-    )
     cli.output(as_json).done(
         f"merged #{number} ({done['kind']}, {done['after'][:10]}): {stats['files_changed']} "
-        f"file(s), +{stats['insertions']} -{stats['deletions']}{pushed}",
+        f"file(s), +{stats['insertions']} -{stats['deletions']}; "
+        + push_outcome(number, result["push"]),
         result,
     )
+
+
+@ticket_app.command("push")
+def push(ctx: typer.Context, number: NumberArgument, as_json: JsonOption = False) -> None:
+    """Push the default branch a merged ticket went into to origin again (after its push
+    failed, timed out or was left out with --no-push)."""
+    from ..ticket_work import push_outcome
+
+    cli = CliContext.of(ctx)
+    result = cli.run_in_project(lambda api, slug: api.worktrees.push(slug, number))
+    report = result["push"]
+    line = f"#{number}: " + push_outcome(number, report)
+    if not report["pushed"]:
+        raise CliError(line, ExitCode.ERROR)
+    cli.output(as_json).done(line, result)
 
 
 @ticket_app.command("discard")

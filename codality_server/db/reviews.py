@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from itertools import groupby
 
+from codality_server.domain.pushes import RETRYABLE, PushReport, PushState
 from codality_server.domain.reviews import (
     MergeDiff,
     Review,
@@ -15,6 +16,7 @@ from codality_server.domain.reviews import (
 
 from .database import Connection, Row, fetchall, fetchone
 
+_RETRYABLE = ", ".join(f"'{state.value}'" for state in sorted(RETRYABLE))
 _COMMENT_COLUMNS = "c.id, c.review_id, c.path, c.line, c.body, c.created_at"
 
 
@@ -106,7 +108,8 @@ async def save_merge_diff(conn: Connection, merge_diff: MergeDiff) -> None:
         "INSERT INTO merge_diffs(ticket_id, strategy, merged_sha, diff, stats, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(ticket_id) DO UPDATE SET"
         " strategy = excluded.strategy, merged_sha = excluded.merged_sha,"
-        " diff = excluded.diff, stats = excluded.stats, created_at = excluded.created_at",
+        " diff = excluded.diff, stats = excluded.stats, created_at = excluded.created_at,"
+        " push_state = NULL, push_detail = NULL, push_branch = NULL, pushed_at = NULL",
         (
             merge_diff.ticket_id,
             merge_diff.strategy,
@@ -116,6 +119,41 @@ async def save_merge_diff(conn: Connection, merge_diff: MergeDiff) -> None:
             merge_diff.created_at,
         ),
     )
+
+
+async def record_push(conn: Connection, ticket_ids: list[int], report: PushReport) -> None:
+    """How the merges of ``ticket_ids`` went to origin (their merge diffs are kept already)."""
+    await conn.executemany(
+        "UPDATE merge_diffs SET push_state = ?, push_detail = ?, push_branch = ?, pushed_at = ?"
+        " WHERE ticket_id = ?",
+        [(report.state.value, report.detail, report.branch, report.at, t) for t in ticket_ids],
+    )
+
+
+async def push_report(conn: Connection, ticket_id: int) -> PushReport | None:
+    row = await fetchone(
+        conn,
+        "SELECT push_state, push_branch, push_detail, pushed_at FROM merge_diffs"
+        " WHERE ticket_id = ? AND push_state IS NOT NULL",
+        (ticket_id,),
+    )
+    if row is None:
+        return None
+    return PushReport(
+        PushState(row["push_state"]), row["push_branch"], row["push_detail"], row["pushed_at"]
+    )
+
+
+async def unpushed_merges(conn: Connection, project_id: int, branch: str) -> list[tuple[int, str]]:
+    """(ticket id, merged commit) of the project's local merges into ``branch`` not yet known to
+    be on origin."""
+    rows = await fetchall(
+        conn,
+        "SELECT m.ticket_id, m.merged_sha FROM merge_diffs m JOIN tickets t ON t.id = m.ticket_id"
+        f" WHERE t.project_id = ? AND m.push_branch = ? AND m.push_state IN ({_RETRYABLE})",
+        (project_id, branch),
+    )
+    return [(row["ticket_id"], row["merged_sha"]) for row in rows]
 
 
 async def get_merge_diff(conn: Connection, ticket_id: int) -> MergeDiff | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from codality_server.domain.pushes import PushReport, PushState
 from codality_server.domain.tickets import (
     AGENT,
     UNASSIGNED,
@@ -41,7 +42,12 @@ _COLUMNS = (
     " (SELECT json_object('number', p.number, 'url', p.url, 'state', p.state,"
     "  'review_state', p.review_state, 'checks', json_object('passed', p.checks_passed,"
     "  'failed', p.checks_failed, 'pending', p.checks_pending))"
-    "  FROM pull_requests p WHERE p.ticket_id = t.id) AS pull_request"
+    "  FROM pull_requests p WHERE p.ticket_id = t.id) AS pull_request,"
+    # How the ticket's local merge went to origin (``PushReport``); NULL before a merge.
+    " (SELECT json_object('state', m.push_state, 'branch', m.push_branch,"
+    "  'detail', m.push_detail, 'at', m.pushed_at,"
+    "  'slug', (SELECT j.slug FROM projects j WHERE j.id = t.project_id))"
+    "  FROM merge_diffs m WHERE m.ticket_id = t.id AND m.push_state IS NOT NULL) AS push"
 )
 _UPDATABLE = {
     "title",
@@ -86,7 +92,16 @@ def _ticket(row: Row) -> Ticket:
         depends_on=_numbers(row["depends_on"]),
         pull_request=json.loads(row["pull_request"]) if row["pull_request"] else None,
         assignee_name=row["assignee_name"],
+        push=_push(row["number"], row["push"]),
     )
+
+
+def _push(number: int, raw: str | None) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    data = json.loads(raw)
+    report = PushReport(PushState(data["state"]), data["branch"], data["detail"], data["at"])
+    return report.view(data["slug"], number)
 
 
 def _numbers(joined: str | int | None) -> tuple[int, ...]:

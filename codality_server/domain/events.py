@@ -144,6 +144,7 @@ class TicketView(Shape):
     agent_status: SessionStatus | None
     agent_cost_usd: float
     pull_request: dict[str, Any] | None
+    push: dict[str, Any] | None = None  # how its local merge went to origin (``PushReport``)
     depends_on: list[int]
     created_by: int | None
     created_at: str

@@ -180,6 +180,7 @@ class Ticket:
     depends_on: tuple[int, ...] = ()  # numbers of the tickets this one waits for
     pull_request: dict[str, Any] | None = None  # its GitHub PR's summary, when it has one
     assignee_name: str | None = None  # the assigned user's display name
+    push: dict[str, Any] | None = None  # how its local merge went to origin (``PushReport``)
 
     def view(self) -> dict[str, Any]:
         return {
@@ -198,6 +199,7 @@ class Ticket:
             "agent_status": self.agent_status,
             "agent_cost_usd": round(self.agent_cost_usd, 6),
             "pull_request": self.pull_request,
+            "push": self.push,
             "depends_on": list(self.depends_on),
             "created_by": self.created_by,
             "created_at": self.created_at,

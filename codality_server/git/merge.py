@@ -10,7 +10,6 @@ file by file, leaving the user's unrelated edits as they are.
 
 from __future__ import annotations
 
-import io
 import os
 import stat
 import time
@@ -20,7 +19,6 @@ from typing import Literal
 
 from dulwich import porcelain
 from dulwich.diff_tree import TreeChange, tree_changes
-from dulwich.errors import GitProtocolError, HangupException
 from dulwich.index import IndexEntry, blob_from_path_and_stat, update_working_tree
 from dulwich.objects import Commit, ObjectID, TreeEntry
 from dulwich.refs import Ref
@@ -198,23 +196,3 @@ def keep_branch_tip(repo_path: Path, branch: str, name: str) -> tuple[str, str]:
         ref = f"refs/codality/discarded/{name}"
         repo.refs[Ref(ref.encode())] = tip
         return ref, tip.decode()
-
-
-def has_origin(repo_path: Path) -> bool:
-    with Repo(str(repo_path)) as repo:
-        return repo.get_config().has_section((b"remote", b"origin"))
-
-
-def push_branch(repo_path: Path, branch: str) -> str | None:
-    """Push ``branch`` to ``origin``; None on success, otherwise why it failed."""
-    errors = io.BytesIO()
-    try:
-        with Repo(str(repo_path)) as repo:
-            result = porcelain.push(
-                repo, "origin", [branch_ref(branch)], outstream=io.BytesIO(), errstream=errors
-            )
-    except (porcelain.Error, GitProtocolError, HangupException, OSError, KeyError) as exc:
-        detail = errors.getvalue().decode(errors="replace").strip()
-        return f"{type(exc).__name__}: {exc}" + (f" ({detail})" if detail else "")
-    refused = {ref.decode(): status for ref, status in (result.ref_status or {}).items() if status}
-    return f"push refused: {refused}" if refused else None

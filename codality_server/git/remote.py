@@ -1,9 +1,10 @@
-"""Talking to a hosted copy of the repository over HTTPS with a short-lived token, and bringing
-local branches up to date with it.
+"""Talking to a remote copy of the repository — GitHub over HTTPS with a short-lived token, or
+the project's own ``origin`` — and bringing local branches up to date with it.
 
 The token is handed to dulwich as the HTTP password of each call; it is never part of a URL, a
-remote in ``.git/config`` or a message (``scrub`` removes it from any error text).
-Everything here is synchronous; services call it through ``asyncio.to_thread``.
+remote in ``.git/config`` or a message (``scrub`` removes it from any error text). The network
+calls here are synchronous and take the ``timeout`` of each read; services run them through
+``network.with_deadline``, which bounds the whole call.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from dulwich import porcelain
-from dulwich.client import HTTPUnauthorized
-from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
+from dulwich.client import get_transport_and_path
 from dulwich.index import update_working_tree
 from dulwich.objects import ObjectID
 from dulwich.refs import Ref
@@ -26,79 +26,92 @@ from codality_server.domain.errors import Conflict
 from .diff import branch_ref, commit_tree
 from .history import is_ancestor
 from .merge import _checkouts, _local_edits
-
-TOKEN_USER = "x-access-token"
-_FAILURES = (
-    porcelain.Error,
-    GitProtocolError,
-    HangupException,
-    HTTPUnauthorized,
-    NotGitRepository,
-    OSError,
-    KeyError,
-    ValueError,
-)
+from .network import TOKEN_USER, RemoteError, failure, scrub, transport
 
 
-class RemoteError(Exception):
-    """A push or fetch that failed; the message never holds the token."""
-
-
-def scrub(text: str, token: str) -> str:
-    return text.replace(token, "***") if token else text
-
-
-def _failure(exc: Exception, errors: io.BytesIO, token: str) -> RemoteError:
-    detail = errors.getvalue().decode(errors="replace").strip()
-    text = f"{type(exc).__name__}: {exc}" + (f" ({detail})" if detail else "")
-    return RemoteError(scrub(text, token))
-
-
-def push(repo_path: Path, url: str, token: str, branch: str, force: bool = False) -> str:
-    """Push ``branch`` to the same name at ``url``; returns the pushed commit."""
+def _push(
+    repo_path: Path,
+    location: str,
+    branch: str,
+    timeout: float,
+    force: bool = False,
+    token: str | None = None,
+) -> str:
+    """Push ``branch`` to the same name at ``location`` (a URL or a remote's name); returns the
+    pushed commit. Any failure is a RemoteError."""
     errors = io.BytesIO()
     ref = branch_ref(branch)
     try:
         with Repo(str(repo_path)) as repo:
             sha = repo.refs[ref].decode()
+            config = repo.get_config_stack()
+            url = _remote_url(repo, location)
             result = porcelain.push(
                 repo,
-                url,
+                location,
                 [ref],
                 outstream=io.BytesIO(),
                 errstream=errors,
                 force=force,
-                username=TOKEN_USER,
+                username=TOKEN_USER if token else None,
                 password=token,
+                **transport(url, config, timeout),
             )
-    except _FAILURES as exc:
-        raise _failure(exc, errors, token) from None
+    except Exception as exc:  # whatever the remote or the transport did, it is a report
+        raise failure(exc, errors, token) from None
     refused = {r.decode(): s for r, s in (result.ref_status or {}).items() if s}
     if refused:
-        raise RemoteError(scrub(f"push refused: {refused}", token))
+        raise RemoteError(scrub(f"push refused: {refused}", token or ""))
     return sha
 
 
-def fetch_branch(repo_path: Path, url: str, token: str, branch: str) -> str | None:
+def _remote_url(repo: Repo, location: str) -> str:
+    """The URL a remote's name stands for (a URL stays as it is)."""
+    try:
+        return repo.get_config().get((b"remote", location.encode()), b"url").decode()
+    except KeyError:
+        return location
+
+
+def push(
+    repo_path: Path, url: str, token: str, branch: str, timeout: float, force: bool = False
+) -> str:
+    """Push ``branch`` to the same name at ``url`` with ``token``; returns the pushed commit."""
+    return _push(repo_path, url, branch, timeout, force, token)
+
+
+def push_to_origin(repo_path: Path, branch: str, timeout: float) -> str:
+    """Push ``branch`` to ``origin`` with the repository's own credentials (SSH keys, helpers);
+    returns the pushed commit."""
+    return _push(repo_path, "origin", branch, timeout)
+
+
+def has_origin(repo_path: Path) -> bool:
+    with Repo(str(repo_path)) as repo:
+        return repo.get_config().has_section((b"remote", b"origin"))
+
+
+def fetch_branch(repo_path: Path, url: str, token: str, branch: str, timeout: float) -> str | None:
     """Fetch ``url`` into the repository's objects; the remote tip of ``branch`` (None if the
     remote has no such branch). With an ``origin`` remote its tracking ref is updated too."""
     errors = io.BytesIO()
     try:
         with Repo(str(repo_path)) as repo:
-            result = porcelain.fetch(
-                repo,
+            config = repo.get_config_stack()
+            client, path = get_transport_and_path(
                 url,
-                outstream=io.StringIO(),
-                errstream=errors,
+                config=config,
                 username=TOKEN_USER,
                 password=token,
                 quiet=True,
+                **transport(url, config, timeout),
             )
+            result = client.fetch(path.encode(), repo)
             tip = result.refs.get(branch_ref(branch))
             if tip is not None and repo.get_config().has_section((b"remote", b"origin")):
                 repo.refs[Ref(f"refs/remotes/origin/{branch}".encode())] = tip
-    except _FAILURES as exc:
-        raise _failure(exc, errors, token) from None
+    except Exception as exc:  # whatever the remote or the transport did, it is a report
+        raise failure(exc, errors, token) from None
     return tip.decode() if tip is not None else None
 
 
@@ -202,3 +215,15 @@ def branch_sha(repo_path: Path, branch: str) -> str | None:
             return repo.refs[branch_ref(branch)].decode()
         except KeyError:
             return None
+
+
+def reachable_from(repo_path: Path, tip: str, commits: list[tuple[int, str]]) -> list[int]:
+    """The keys of ``commits`` (key, sha) whose commit is ``tip`` or one of its ancestors."""
+    head = ObjectID(tip.encode())
+    with Repo(str(repo_path)) as repo:
+        return [
+            key
+            for key, sha in commits
+            if (commit := ObjectID(sha.encode())) in repo.object_store
+            and is_ancestor(repo, commit, head)
+        ]

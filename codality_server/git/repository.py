@@ -19,8 +19,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from dulwich import porcelain
-from dulwich.client import HTTPUnauthorized
-from dulwich.errors import GitProtocolError, NotGitRepository, NotTreeError
+from dulwich.errors import NotGitRepository, NotTreeError
 from dulwich.object_store import iter_tree_contents, tree_lookup_path
 from dulwich.objects import S_ISGITLINK, Commit, ObjectID, SubmoduleEncountered, Tree
 from dulwich.objectspec import parse_commit
@@ -29,6 +28,7 @@ from dulwich.repo import Repo
 
 from codality_server.domain.errors import Conflict, InvalidInput, NotFound
 
+from .network import transport
 from .paths import path_segments
 
 Identity = tuple[str, str]
@@ -191,14 +191,18 @@ def redact_url(url: str) -> str:
     return re.sub(r"//([^/@:]+):[^/@]*@", r"//\1:***@", url)
 
 
-def clone_repository(url: str, path: Path) -> str:
-    """Clone ``url`` into ``path`` (absent or empty); returns the remote's default branch."""
+def clone_repository(url: str, path: Path, timeout: float) -> str:
+    """Clone ``url`` into ``path`` (absent or empty); returns the remote's default branch.
+    Each read from the remote waits ``timeout`` seconds at most."""
     with _fresh_directory(path):
         try:
-            repo = porcelain.clone(url, str(path), errstream=io.BytesIO())
-        except (GitProtocolError, NotGitRepository, HTTPUnauthorized, OSError, ValueError) as exc:
+            repo = porcelain.clone(
+                url, str(path), errstream=io.BytesIO(), **transport(url, None, timeout)
+            )
+        except Exception as exc:  # whatever the remote or the transport did, it is a report
             raise InvalidInput(
-                f"url: could not clone {redact_url(url)}: {exc}", field="url"
+                f"url: could not clone {redact_url(url)}: {type(exc).__name__}: {exc}",
+                field="url",
             ) from None
         with repo:
             branch = _head_branch(repo, redact_url(url), "url")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from codality_server.domain.pushes import PushState
 from codality_server.domain.settings import Settings
 from codality_server.domain.tickets import Kind, Priority, TicketStatus
 from codality_server.domain.users import Role
@@ -40,6 +41,15 @@ def array_of(name: str) -> Schema:
     return {"type": "array", "items": ref(name)}
 
 
+_PUSH = _obj(
+    pushed={"type": ["boolean", "null"]},
+    state=_enum(PushState),
+    remote=_STR,
+    branch=_STR,
+    detail=_STR_OR_NULL,
+    at=_STR_OR_NULL,
+    retry={"anyOf": [_obj(command=_STR, request=_STR), {"type": "null"}]},
+)
 _TICKET = _obj(
     id=_INT,
     project_id=_INT,
@@ -56,6 +66,7 @@ _TICKET = _obj(
     agent_status=_STR_OR_NULL,
     agent_cost_usd={"type": "number"},
     depends_on={"type": "array", "items": _INT},
+    push={"anyOf": [_PUSH, {"type": "null"}]},
     created_by={"type": ["integer", "null"]},
     created_at=_STR,
     updated_at=_STR,

@@ -10,7 +10,9 @@ import asyncio
 import builtins
 import os
 import re
+import shutil
 import sqlite3
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,6 +21,7 @@ from codality_server.domain.errors import Conflict, InvalidInput, NotFound
 from codality_server.domain.projects import Project, slugify
 from codality_server.domain.users import User
 from codality_server.git import repository
+from codality_server.git.network import RemoteError, with_deadline
 from codality_server.git.repository import BlobContent, Identity
 
 from .base import Service, now_iso
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
     from . import Services
 
 CreateMode = Literal["existing", "clone", "new"]
+CLONE_DEADLINE_FACTOR = 20
+"""A clone may take this many times ``git_timeout_s`` in all (each read waits that long)."""
 MAX_NAME = 100
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # What a clone URL may look like: a URL with a known scheme, scp-like user@host:path, or a path.
@@ -147,7 +152,18 @@ class ProjectService(Service):
         label = _clean_name(name if name is not None else _name_from_url(url))
         folder = self._target(raw_path, slugify(label))
         await self._ensure_free(slugify(label), folder)
-        branch = await asyncio.to_thread(repository.clone_repository, url, folder)
+        timeout = float((await self.services.settings.current()).git_timeout_s)
+        try:
+            branch = await with_deadline(
+                partial(repository.clone_repository, url, folder, timeout),
+                timeout * CLONE_DEADLINE_FACTOR,
+                "clone",
+                undo=lambda _: shutil.rmtree(folder, ignore_errors=True),
+            )
+        except RemoteError as exc:
+            raise InvalidInput(
+                f"url: could not clone {repository.redact_url(url)}: {exc}", field="url"
+            ) from None
         return await self._insert(slugify(label), label, folder, branch)
 
     async def _new(self, name: str | None, raw_path: str | None, identity: Identity) -> Project:

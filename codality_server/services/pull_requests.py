@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from codality_server.domain.tickets import Ticket, TicketStatus
 from codality_server.domain.users import User
 from codality_server.git import remote
 from codality_server.git.diff import commit_diff
+from codality_server.git.network import RemoteError, with_deadline
 from codality_server.git.worktrees import commit_all
 from codality_server.github.client import GitHubClient, GitHubError
 
@@ -96,16 +98,22 @@ class PullRequestService(Service):
                     f"{gh.pr_title(ticket.title, ticket.number)}: uncommitted work, for the PR"
                 )
                 await asyncio.to_thread(commit_all, worktree, message, identity)
+            timeout = float((await self.services.settings.current()).git_timeout_s)
             try:
-                sha = await asyncio.to_thread(
-                    remote.push,
-                    Path(project.path),
-                    config.clone_url(owner, repo),
-                    token,
-                    branch,
-                    True,  # the ticket branch is Codality's own: a rebased one replaces it
+                sha = await with_deadline(
+                    partial(
+                        remote.push,
+                        Path(project.path),
+                        config.clone_url(owner, repo),
+                        token,
+                        branch,
+                        timeout,
+                        True,  # the ticket branch is Codality's own: a rebased one replaces it
+                    ),
+                    timeout,
+                    "push",
                 )
-            except remote.RemoteError as exc:
+            except RemoteError as exc:
                 raise Conflict(
                     f"pushing {branch} to {owner}/{repo} failed: {exc}", {"reason": "push_failed"}
                 ) from None
@@ -421,11 +429,15 @@ class PullRequestService(Service):
         branch = project.default_branch
         notes: list[str] = []
         async with self.services.repo_lock(project.path):
+            timeout = float((await self.services.settings.current()).git_timeout_s)
+            url = config.clone_url(owner, repo)
             try:
-                tip = await asyncio.to_thread(
-                    remote.fetch_branch, repo_path, config.clone_url(owner, repo), token, branch
+                tip = await with_deadline(
+                    partial(remote.fetch_branch, repo_path, url, token, branch, timeout),
+                    timeout,
+                    "fetch",
                 )
-            except remote.RemoteError as exc:
+            except RemoteError as exc:
                 return f"fetching {branch} failed: {exc}"
             if tip is None:
                 return f"GitHub has no branch {branch}"

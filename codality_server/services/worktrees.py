@@ -2,31 +2,34 @@
 
 Both begin by committing whatever the worktree still holds, so nothing the agent (or the user)
 left uncommitted is lost: a merge takes it along, a discard keeps it under
-``refs/codality/discarded/…``. The merge's diff is stored before the worktree and branch are
-removed. Git work on one repository is serialised by ``Services.repo_lock``.
+``refs/codality/discarded/…``. The merge's diff is stored, and the ticket is ``done``, before
+the worktree and branch are removed. Git work on one repository is serialised by
+``Services.repo_lock``; the push to origin after a merge is not git work on the repository and
+never holds it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from codality_server.db import reviews as db_reviews
+from codality_server.db import tickets as db_tickets
 from codality_server.domain.errors import Conflict
 from codality_server.domain.projects import Project
+from codality_server.domain.pushes import REMOTE, PushReport, PushState
 from codality_server.domain.reviews import MergeDiff
+from codality_server.domain.settings import Settings
 from codality_server.domain.tickets import Ticket, TicketStatus
 from codality_server.domain.users import User
 from codality_server.git.diff import commit_diff
-from codality_server.git.merge import (
-    Strategy,
-    has_origin,
-    keep_branch_tip,
-    merge_branch,
-    push_branch,
-)
+from codality_server.git.merge import Strategy, keep_branch_tip, merge_branch
+from codality_server.git.network import RemoteError, with_deadline
+from codality_server.git.remote import has_origin, push_to_origin, reachable_from
 from codality_server.git.worktrees import commit_all, remove_worktree
 
 from .base import Service, now_iso
@@ -61,19 +64,7 @@ class WorktreeService(Service):
         await asyncio.to_thread(remove_worktree, Path(project.path), worktree, branch)
         return await self.services.tickets.set_worktree(ticket.id, None, None)
 
-    async def merge(
-        self,
-        slug: str,
-        number: int,
-        user: User,
-        strategy: Strategy | None = None,
-        force: bool = False,
-    ) -> dict[str, Any]:
-        """Merge the ticket's branch into the default branch; the ticket ends ``done``.
-
-        A branch that changes nothing is refused (409, ``no_changes``) unless ``force``: an
-        agent that did no work should not close its ticket by accident.
-        """
+    async def _mergeable(self, slug: str, number: int) -> tuple[Project, Ticket]:
         project, ticket = await self.services.tickets.get(slug, number)
         if project.protected_main:
             raise Conflict(
@@ -81,8 +72,30 @@ class WorktreeService(Service):
                 f" GitHub (`codality pr merge {number}`)",
                 details={"reason": "protected"},
             )
+        return project, ticket
+
+    async def merge(
+        self,
+        slug: str,
+        number: int,
+        user: User,
+        strategy: Strategy | None = None,
+        force: bool = False,
+        push: bool = True,
+    ) -> dict[str, Any]:
+        """Merge the ticket's branch into the default branch; the ticket ends ``done``.
+
+        A branch that changes nothing is refused (409, ``no_changes``) unless ``force``: an
+        agent that did no work should not close its ticket by accident. The merge, its kept
+        diff and the ticket's ``done`` are one step under the repository's lock; the push to
+        origin (unless ``push`` is false or ``push_after_merge`` off) comes after, outside it,
+        bounded by ``git_timeout_s``, and whatever it did is reported on the ticket.
+        """
+        project, ticket = await self._mergeable(slug, number)
         branch = work_branch(ticket, "merge")
-        chosen: Strategy = strategy or (await self.services.settings.current()).merge_strategy
+        settings = await self.services.settings.current()
+        chosen: Strategy = strategy or settings.merge_strategy
+        repo = Path(project.path)
         async with self.services.repo_lock(project.path):
             self._refuse_while_agent_runs(ticket, "merge")
             await self._commit_pending(ticket, user, "uncommitted work, committed for the merge")
@@ -91,7 +104,6 @@ class WorktreeService(Service):
                 if chosen == "squash"
                 else f"Merge {branch}: {ticket.title} (#{number})\n"
             )
-            repo = Path(project.path)
             outcome = await asyncio.to_thread(
                 merge_branch,
                 repo,
@@ -104,11 +116,19 @@ class WorktreeService(Service):
             )
             diff = await asyncio.to_thread(commit_diff, repo, outcome.before, outcome.after)
             kept = MergeDiff(ticket.id, chosen, outcome.after, diff.patch, diff.stats(), now_iso())
+            plan = await self._push_plan(repo, project.default_branch, push, settings)
             async with self.db.transaction() as conn:
                 await db_reviews.save_merge_diff(conn, kept)
+                await db_reviews.record_push(conn, [ticket.id], plan)
+                await db_tickets.update_ticket(conn, ticket.id, now_iso(), status=TicketStatus.DONE)
             await self._remove(project, ticket, branch)
-            push = await self._push(repo, project.default_branch)
-            done = await self.services.tickets.set_status(ticket.id, TicketStatus.DONE)
+        report = (
+            await self._push(project, plan, [ticket.id])
+            if plan.state is PushState.PENDING
+            else plan
+        )
+        done = await self.services.tickets.get_by_id(ticket.id)
+        self.services.tickets.publish_updated(project, done)
         return {
             "ticket": done.view(),
             "merge": {
@@ -119,21 +139,83 @@ class WorktreeService(Service):
                 "checkouts_updated": list(outcome.checkouts_updated),
             },
             "stats": kept.stats_view(),
-            "push": push,
+            "push": report.view(project.slug, number),
         }
 
-    async def _push(self, repo: Path, branch: str) -> dict[str, Any]:
+    async def merge_plan(self, slug: str, number: int, push: bool = True) -> dict[str, Any]:
+        """What ``merge`` would do, for a confirmation to show: the default branch it merges
+        into, the tickets it merges in order, and whether it then pushes to origin (and if not,
+        why not)."""
+        project, ticket = await self._mergeable(slug, number)
+        branch = work_branch(ticket, "merge")
+        settings = await self.services.settings.current()
+        plan = await self._push_plan(Path(project.path), project.default_branch, push, settings)
+        return {
+            "target": project.default_branch,
+            "tickets": [{"number": ticket.number, "title": ticket.title, "branch": branch}],
+            "push": {
+                "will_push": plan.state is PushState.PENDING,
+                "remote": REMOTE,
+                "reason": plan.detail,
+            },
+        }
+
+    async def push_again(self, slug: str, number: int) -> dict[str, Any]:
+        """Push the default branch a merged ticket went into, after its push failed, timed out
+        or was left out; every merge it carries to origin is marked pushed."""
+        project, ticket = await self.services.tickets.get(slug, number)
+        last = await db_reviews.push_report(self.db.reader, ticket.id)
+        if last is None:
+            raise Conflict(
+                f"ticket #{number} has not been merged here; nothing of it to push",
+                details={"reason": "not_merged"},
+            )
+        if last.state is PushState.PUSHED:
+            raise Conflict(
+                f"ticket #{number} is on {REMOTE} already", details={"reason": "already_pushed"}
+            )
+        if not await asyncio.to_thread(has_origin, Path(project.path)):
+            raise Conflict(
+                f"the repository has no `{REMOTE}` remote to push to; add one with"
+                f" `git remote add {REMOTE} URL` in {project.path}",
+                details={"reason": "no_remote"},
+            )
+        report = await self._push(project, PushReport(PushState.PENDING, last.branch), [ticket.id])
+        pushed = await self.services.tickets.get_by_id(ticket.id)
+        self.services.tickets.publish_updated(project, pushed)
+        return {"ticket": pushed.view(), "push": report.view(project.slug, number)}
+
+    async def _push_plan(
+        self, repo: Path, branch: str, wanted: bool, settings: Settings
+    ) -> PushReport:
+        """What the merge will do about origin: push (``pending``), or why not."""
         if not await asyncio.to_thread(has_origin, repo):
-            return {"attempted": False, "ok": None, "error": None, "reason": "no origin remote"}
-        if not (await self.services.settings.current()).push_after_merge:
-            return {
-                "attempted": False,
-                "ok": None,
-                "error": None,
-                "reason": "push_after_merge is off",
-            }
-        error = await asyncio.to_thread(push_branch, repo, branch)
-        return {"attempted": True, "ok": error is None, "error": error, "reason": None}
+            return PushReport(PushState.NO_REMOTE, branch, f"the repository has no {REMOTE} remote")
+        if not wanted:
+            return PushReport(PushState.NOT_PUSHED, branch, "push off for this merge")
+        if not settings.push_after_merge:
+            return PushReport(PushState.NOT_PUSHED, branch, "the push_after_merge setting is off")
+        return PushReport(PushState.PENDING, branch)
+
+    async def _push(self, project: Project, plan: PushReport, ticket_ids: list[int]) -> PushReport:
+        """Push ``plan.branch`` to origin (no lock held). The tickets asked for get the outcome,
+        ``pushed`` or ``failed`` with the reason; any other merge the push carried is pushed too."""
+        timeout = float((await self.services.settings.current()).git_timeout_s)
+        repo = Path(project.path)
+        carried = list(ticket_ids)
+        try:
+            sha = await with_deadline(
+                partial(push_to_origin, repo, plan.branch, timeout), timeout, "push"
+            )
+        except RemoteError as exc:
+            report = replace(plan, state=PushState.FAILED, detail=str(exc), at=now_iso())
+        else:
+            report = replace(plan, state=PushState.PUSHED, detail=None, at=now_iso())
+            merges = await db_reviews.unpushed_merges(self.db.reader, project.id, plan.branch)
+            carried += await asyncio.to_thread(reachable_from, repo, sha, merges)
+        async with self.db.transaction() as conn:
+            await db_reviews.record_push(conn, carried, report)
+        return report
 
     async def discard(self, slug: str, number: int, user: User, cancel: bool) -> dict[str, Any]:
         """Keep the branch tip under ``refs/codality/discarded/``, remove worktree and branch."""

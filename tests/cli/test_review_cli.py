@@ -252,3 +252,49 @@ def test_checkout_makes_a_local_branch_beside_the_agents_worktree(
     assert cli(*p, "ticket", "create", "Idle", "-d", "").exit_code == 0
     idle = cli(*p, "ticket", "checkout", "2")
     assert idle.exit_code == 3 and "has no work yet" in idle.stderr
+
+
+def test_merge_says_it_pushes_and_no_push_keeps_it_local_until_ticket_push(
+    cli: Cli, project: dict[str, Any], ticket: dict[str, Any], git_repo: Path, tmp_path: Path
+) -> None:
+    p = ("-p", project["slug"])
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(git_repo), str(origin))
+    git(git_repo, "remote", "add", "origin", str(origin))
+    before = git(origin, "rev-parse", "main")
+
+    helped = " ".join(cli(*p, "ticket", "merge", "--help").stdout.split())
+    assert "then push that branch to origin" in helped and "--no-push Keep the merge local" in helped
+    asked = cli(*p, "ticket", "merge", "1", tty=True, input="n\n")
+    assert "Merge #1 (Friendlier greeting) into main, then push main to origin?" in asked.stderr
+    assert asked.exit_code == 1 and git(origin, "rev-parse", "main") == before
+
+    local = cli(*p, "ticket", "merge", "1", "--no-push", tty=True, input="y\n")
+    assert "into main? It is not pushed (push off for this merge)." in local.stderr
+    assert local.exit_code == 0, local.stderr
+    assert "not pushed (push off for this merge); push it with `codality ticket push 1`" in (
+        local.stderr
+    )
+    assert git(origin, "rev-parse", "main") == before != git(git_repo, "rev-parse", "main")
+    shown = cli(*p, "ticket", "show", "1", "--json").json()
+    assert (shown["status"], shown["push"]["pushed"]) == ("done", False)
+
+    pushed = cli(*p, "ticket", "push", "1")
+    assert pushed.exit_code == 0, pushed.stderr
+    assert "#1: pushed main to origin" in pushed.stderr
+    assert git(origin, "rev-parse", "main") == git(git_repo, "rev-parse", "main")
+    again = cli(*p, "ticket", "push", "1")
+    assert again.exit_code == 6 and "on origin already" in again.stderr
+
+
+def test_ticket_push_that_fails_says_why_and_exits_1(
+    cli: Cli, project: dict[str, Any], ticket: dict[str, Any], git_repo: Path, tmp_path: Path
+) -> None:
+    p = ("-p", project["slug"])
+    git(git_repo, "remote", "add", "origin", str(tmp_path / "no-such-origin.git"))
+    merged = cli(*p, "ticket", "merge", "1", "--yes")
+    assert merged.exit_code == 0, merged.stderr
+    assert "; not pushed (" in merged.stderr and "`codality ticket push 1`" in merged.stderr
+    retried = cli(*p, "ticket", "push", "1")
+    assert retried.exit_code == 1 and retried.stderr.count("\n") == 1
+    assert retried.stderr.startswith("error: #1: not pushed (")

@@ -123,7 +123,8 @@ async def test_merge_commits_pending_work_merges_and_cleans_up(
     assert result["ticket"]["status"] == "done"
     assert result["ticket"]["branch"] is None and result["ticket"]["worktree_path"] is None
     assert result["merge"]["kind"] == "fast_forward" and result["merge"]["before"] == before
-    assert result["push"]["attempted"] is False
+    assert result["push"]["state"] == "no_remote" and result["push"]["pushed"] is False
+    assert result["push"]["retry"] is None
     assert (repo / "notes.md").read_text() == "uncommitted notes\n"  # committed, then merged
     assert git(repo, "status", "--porcelain") == ""
     assert git(repo, "branch", "--list", "codality/*") == ""
@@ -208,7 +209,8 @@ async def test_merge_pushes_to_a_bare_origin(
 
     result = (await api.post(url(project, ticket, "worktree/merge"))).json()
 
-    assert result["push"] == {"attempted": True, "ok": True, "error": None, "reason": None}
+    assert result["push"]["pushed"] is True and result["push"]["state"] == "pushed"
+    assert result["push"]["retry"] is None and result["ticket"]["push"] == result["push"]
     assert git(origin, "rev-parse", "main") == git(repo, "rev-parse", "main")
 
 
@@ -223,7 +225,8 @@ async def test_push_after_merge_off_keeps_the_merge_local(
 
     result = (await api.post(url(project, ticket, "worktree/merge"))).json()
 
-    assert result["push"]["attempted"] is False
+    assert result["push"]["pushed"] is False and result["push"]["state"] == "not_pushed"
+    assert result["push"]["detail"] == "the push_after_merge setting is off"
     assert git(origin, "rev-parse", "main") != git(repo, "rev-parse", "main")
 
 

@@ -22,8 +22,8 @@ CONTRACT_KEYS = {
     "model", "fast_model", "temperature", "max_tokens", "agent_timeout_s", "bash_timeout_s",
     "max_concurrent_agents", "sandbox", "sandbox_network", "sandbox_hidden_paths",
     "merge_strategy", "push_after_merge", "feedback_on_review", "ci_max_retries",
-    "github_trusted_associations", "prompts", "priorities", "kinds", "prices", "context_windows",
-    "max_turns_per_run", "max_cost_per_run_usd",
+    "github_trusted_associations", "git_timeout_s", "prompts", "priorities", "kinds", "prices",
+    "context_windows", "max_turns_per_run", "max_cost_per_run_usd",
 }  # fmt: skip
 ADMIN_ROUTES = [
     ("GET", "/api/settings"),
@@ -48,6 +48,7 @@ async def test_settings_start_at_the_documented_defaults(api: httpx.AsyncClient)
         16000, 600, 60,
     )  # fmt: skip
     assert defaults["sandbox"] == "auto" and defaults["merge_strategy"] == "merge"
+    assert defaults["push_after_merge"] is True and defaults["git_timeout_s"] == 30
     assert set(defaults["prompts"]) == {
         "base_identity",
         "approach",

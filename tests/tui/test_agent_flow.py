@@ -13,6 +13,7 @@ from textual.widgets import OptionList
 from codality_cli.agent_stream import money
 from codality_cli.tui.app import CodalityApp
 from codality_cli.tui.screens.board import BoardScreen
+from codality_cli.tui.screens.confirm import ConfirmScreen
 from codality_cli.tui.screens.review import REVIEW_ACTIONS, ReviewScreen
 from codality_cli.tui.screens.runs import RunsScreen
 from codality_cli.tui.screens.ticket import COMMENT_HINTS, TicketScreen
@@ -135,11 +136,19 @@ async def test_merge_from_the_review_lands_on_main(
         review = await open_review(pilot, app)
         await pilot.press("a")
         await pilot.press("m")  # not merge: nothing happens on the review screen
-        await pilot.press("M", "n")  # asked, and declined
-        await pilot.pause(0.2)
-        assert app.screen is review
+        # Asked, saying what is merged and that nothing is pushed (no origin), and declined.
+        await pilot.press("M")
+        asked = await wait_for_screen(pilot, app, ConfirmScreen)
+        assert asked.question.startswith("Merge #1 (")
+        assert ") into main? It is not pushed (the repository has no origin remote)." in (
+            asked.question
+        )
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen is review)
         assert (await agent_api.get(f"/api/projects/{slug}/tickets/1")).json()["branch"]
-        await pilot.press("M", "y")
+        await pilot.press("M")
+        await wait_for_screen(pilot, app, ConfirmScreen)
+        await pilot.press("y")
         board = await wait_for_screen(pilot, app, BoardScreen, 20)
         await wait_until(pilot, lambda: board.state.tickets[1].get("status") == "done")
         merged = git(git_repo, "rev-parse", "main").strip()
@@ -185,7 +194,9 @@ async def test_a_conflicting_merge_is_refused_and_names_the_files(
         git(git_repo, "commit", "-qam", "conflicting change on main")
         head = git(git_repo, "rev-parse", "main")
         review = await open_review(pilot, app)
-        await pilot.press("M", "y")
+        await pilot.press("M")
+        await wait_for_screen(pilot, app, ConfirmScreen)
+        await pilot.press("y")
         conflicts = review.query_one("#conflicts")
         await wait_until(pilot, lambda: conflicts.has_class("-visible"))
         assert "src/app.py" in str(conflicts.render())

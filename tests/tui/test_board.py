@@ -365,8 +365,19 @@ async def test_approve_merge_and_discard_from_the_board_each_ask_first(
         await wait_until(pilot, lambda: any("Approved #1" in m for _, m in notifications(app)))
         reviews = (await agent_api.get(f"/api/projects/{slug}/tickets/1/reviews")).json()
         assert [r["state"] for r in reviews] == ["approved"]
-        await pilot.press("M", "y")
+        git(git_repo, "init", "-q", "--bare", str(git_repo.parent / "origin.git"))
+        git(git_repo, "remote", "add", "origin", str(git_repo.parent / "origin.git"))
+        await pilot.press("M")
+        asked = await wait_for_screen(pilot, app, ConfirmScreen)
+        assert "into main, then push main to origin?" in asked.question
+        await pilot.press("y")
         await wait_until(pilot, lambda: board.state.tickets[1].get("status") == "done", 20)
+        assert git(git_repo.parent / "origin.git", "rev-parse", "main") == git(
+            git_repo, "rev-parse", "main"
+        )
+        await wait_until(
+            pilot, lambda: any("pushed main to origin" in m for _, m in notifications(app))
+        )
         assert "goodbye" in git(git_repo, "show", "main:src/app.py")
         assert board.current_ticket == 1  # the cursor followed the card to done
         # #2: run it, then discard its work after saying yes.

@@ -18,6 +18,7 @@ from textual.containers import Horizontal
 from textual.widgets import Footer
 
 from codality_cli.api import ApiError, ServerUnavailable
+from codality_cli.ticket_work import MERGE_AFTERMATH, merge_question, push_outcome
 from codality_cli.tui.board_state import STATUSES, BoardState, Ticket, neighbour_status
 from codality_cli.tui.messages import (
     DiscoverOpenRequested,
@@ -438,11 +439,22 @@ class BoardScreen(LiveScreen):
         self._confirm("Approve the agent's work on #{n}?", "Approve", self.approve)
 
     def action_merge(self) -> None:
-        question = (
-            "Merge the work on #{n} into the default branch? Its worktree and branch are "
-            "removed and the ticket moves to done."
-        )
-        self._confirm(question, "Merge", self.merge)
+        if self.current_ticket is not None:
+            self.ask_merge(self.current_ticket)
+
+    @work(group="board-actions")
+    async def ask_merge(self, number: int) -> None:
+        """Ask with what the merge will do: the tickets it merges and whether it pushes."""
+        plan = await self.attempt(self.api.worktrees.merge_plan(self.slug, number), "Merging")
+        if plan is None:
+            return
+        question = f"{merge_question(plan)} {MERGE_AFTERMATH}"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.merge(number)
+
+        self.app.push_screen(ConfirmScreen(question, "Merge"), answered)
 
     def action_discard(self) -> None:
         question = (
@@ -470,7 +482,8 @@ class BoardScreen(LiveScreen):
             return
         self._took(merged["ticket"])
         sha = str((merged.get("merge") or {}).get("after") or "")[:9]
-        self.notify(f"Merged #{number}" + (f" in {sha}" if sha else ""))
+        pushed = push_outcome(number, merged["push"])
+        self.notify(f"Merged #{number}" + (f" in {sha}" if sha else "") + f"; {pushed}")
 
     @work(group="board-actions")
     async def discard(self, number: int) -> None:

@@ -22,7 +22,13 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from codality_cli.api import ApiError, ServerUnavailable
-from codality_cli.ticket_work import merged_diff, outcome_of
+from codality_cli.ticket_work import (
+    MERGE_AFTERMATH,
+    merge_question,
+    merged_diff,
+    outcome_of,
+    push_outcome,
+)
 from codality_cli.tui.diff_parse import FileDiff, parse_diff
 from codality_cli.tui.screens.base import LiveScreen
 from codality_cli.tui.screens.confirm import ConfirmScreen
@@ -218,11 +224,13 @@ class ReviewScreen(LiveScreen):
         else:
             self.notify(f"Approved #{self.number}.")
 
-    def action_merge(self) -> None:
-        question = (
-            f"Merge the work on #{self.number} into the default branch? Its worktree and branch "
-            "are removed and the ticket moves to done."
-        )
+    @work(exclusive=True, group="review-actions")
+    async def action_merge(self) -> None:
+        """Ask with what the merge will do: the tickets it merges and whether it pushes."""
+        plan = await self.attempt(self.api.worktrees.merge_plan(self.slug, self.number), "Merging")
+        if plan is None:
+            return
+        question = f"{merge_question(plan)} {MERGE_AFTERMATH}"
         self.app.push_screen(ConfirmScreen(question, "Merge"), self._merge_confirmed)
 
     def _merge_confirmed(self, confirmed: bool | None) -> None:
@@ -233,7 +241,7 @@ class ReviewScreen(LiveScreen):
     async def merge(self) -> None:
         conflicts = self.query_one("#conflicts", Static)
         try:
-            await self.api.worktrees.merge(self.slug, self.number)
+            merged = await self.api.worktrees.merge(self.slug, self.number)
         except ApiError as exc:
             paths = conflict_paths(exc)
             listing = "".join(f"\n  {path}" for path in paths)
@@ -242,7 +250,7 @@ class ReviewScreen(LiveScreen):
             self.notify_error("Merging", exc)
             return
         conflicts.remove_class("-visible")
-        self.notify(f"Merged #{self.number}.")
+        self.notify(f"Merged #{self.number}; {push_outcome(self.number, merged['push'])}.")
         self.dismiss()
 
     def action_discard(self) -> None:
