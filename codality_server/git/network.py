@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from dulwich.client import HTTPUnauthorized, default_urllib3_manager
 from dulwich.config import Config
+from dulwich.porcelain import DivergedBranches
 
 T = TypeVar("T")
 
@@ -36,11 +37,12 @@ def scrub(text: str, token: str | None) -> str:
 def failure(exc: BaseException, errors: io.BytesIO, token: str | None = None) -> RemoteError:
     """``exc`` (whatever dulwich, urllib3 or the OS raised) as one readable line."""
     detail = errors.getvalue().decode(errors="replace").strip()
-    what = (
-        "the remote refused the credentials (HTTP 401)"
-        if isinstance(exc, HTTPUnauthorized)
-        else f"{type(exc).__name__}: {exc}"
-    )
+    if isinstance(exc, HTTPUnauthorized):
+        what = "the remote refused the credentials (HTTP 401)"
+    elif isinstance(exc, DivergedBranches):
+        what = "the remote branch has commits this repository lacks; bring them in, then push"
+    else:
+        what = f"{type(exc).__name__}: {exc}"
     text = what + (f" ({detail})" if detail else "")
     return RemoteError(scrub(text, token))
 

@@ -264,7 +264,9 @@ def test_merge_says_it_pushes_and_no_push_keeps_it_local_until_ticket_push(
     before = git(origin, "rev-parse", "main")
 
     helped = " ".join(cli(*p, "ticket", "merge", "--help").stdout.split())
-    assert "then push that branch to origin" in helped and "--no-push Keep the merge local" in helped
+    assert (
+        "then push that branch to origin" in helped and "--no-push Keep the merge local" in helped
+    )
     asked = cli(*p, "ticket", "merge", "1", tty=True, input="n\n")
     assert "Merge #1 (Friendlier greeting) into main, then push main to origin?" in asked.stderr
     assert asked.exit_code == 1 and git(origin, "rev-parse", "main") == before

@@ -8,14 +8,9 @@ from pathlib import Path
 import pytest
 
 from codality_server.domain.errors import Conflict
-from codality_server.git.merge import (
-    MergeOutcome,
-    Strategy,
-    has_origin,
-    keep_branch_tip,
-    merge_branch,
-    push_branch,
-)
+from codality_server.git.merge import MergeOutcome, Strategy, keep_branch_tip, merge_branch
+from codality_server.git.network import RemoteError
+from codality_server.git.remote import has_origin, push_to_origin
 from tests.conftest import FRIENDLIER_GREET, commit_on_branch, git
 
 BRANCH = "codality/1-greet"
@@ -181,7 +176,7 @@ def test_push_to_a_bare_origin(git_repo: Path, branch: Path, tmp_path: Path) -> 
     assert has_origin(git_repo)
 
     merge(git_repo)
-    assert push_branch(git_repo, "main") is None
+    assert push_to_origin(git_repo, "main", 5.0) == rev(git_repo, "main")
     assert rev(origin, "main") == rev(git_repo, "main")
 
 
@@ -197,9 +192,9 @@ def test_a_failed_push_is_reported(git_repo: Path, branch: Path, tmp_path: Path)
     git(git_repo, "remote", "add", "origin", str(origin))
 
     merge(git_repo)
-    error = push_branch(git_repo, "main")
+    with pytest.raises(RemoteError, match="remote branch has commits this repository lacks"):
+        push_to_origin(git_repo, "main", 5.0)
 
-    assert error
     assert rev(origin, "main") != rev(git_repo, "main")
 
 
