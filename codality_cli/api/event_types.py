@@ -31,6 +31,7 @@ class TicketView(TypedDict):
     )
     agent_cost_usd: float
     pull_request: dict[str, Any] | None
+    push: dict[str, Any] | None
     depends_on: list[int]
     created_by: int | None
     created_at: str
