@@ -203,6 +203,10 @@ class AgentPrinter:
             self._err(f"! {data.get('message')}", "yellow")
         elif kind == "commit":
             self._err(f"● committed {str(data.get('sha', ''))[:10]}", "green")
+        elif kind == "history_trimmed":
+            self._close_thinking()
+            size = f"~{data.get('tokens_before')} → ~{data.get('tokens_after')} tokens"
+            self._err(f"✂ history cut {data.get('message')} ({size})", "yellow")
 
     def _unseen(self, data: dict[str, Any]) -> str:
         """The part of a delta not shown yet (all of it unless it says where it starts)."""

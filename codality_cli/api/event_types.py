@@ -341,6 +341,17 @@ class AgentError(TypedDict):
     retrying: bool
 
 
+class AgentHistoryTrimmed(TypedDict):
+    """``agent:history_trimmed``: The run's history was cut to fit the model's context window (what
+    was dropped).
+    """
+
+    session_id: int
+    message: str
+    tokens_before: int
+    tokens_after: int
+
+
 class AgentUserMessage(TypedDict):
     """``agent:user_message``: A person sent the running agent a message."""
 
@@ -542,6 +553,7 @@ PAYLOADS: dict[str, type] = {
     "agent:tool_call": AgentToolCall,
     "agent:tool_result": AgentToolResult,
     "agent:error": AgentError,
+    "agent:history_trimmed": AgentHistoryTrimmed,
     "agent:user_message": AgentUserMessage,
     "agent:prompt": AgentPrompt,
     "agent:commit": AgentCommit,
@@ -581,6 +593,7 @@ CHANNELS: dict[str, tuple[str, ...]] = {
     "agent:tool_call": ("ticket", "project", "plan", "conversation", "queue"),
     "agent:tool_result": ("ticket", "project", "plan", "conversation", "queue"),
     "agent:error": ("ticket", "project", "plan", "conversation", "queue"),
+    "agent:history_trimmed": ("ticket", "project", "plan", "conversation", "queue"),
     "agent:user_message": ("ticket", "project", "plan", "conversation", "queue"),
     "agent:prompt": ("ticket", "project", "plan", "conversation", "queue"),
     "agent:commit": ("ticket", "project", "plan", "conversation", "queue"),

@@ -13,12 +13,23 @@ from typing import Any, Literal
 
 from codality_server.domain.sessions import Budget
 
-from .model import CallUsage, Message, ModelClient, ModelRequest, StreamListener
+from .history import HistoryKeeper, Trim
+from .model import (
+    CallUsage,
+    Message,
+    ModelClient,
+    ModelReply,
+    ModelRequest,
+    PromptTooLong,
+    StreamListener,
+)
 from .tools import Toolbox
 
 MessageMode = Literal["steer", "queue"]
 
 EVENT_OUTPUT_LIMIT = 4 * 1024
+#: Calls refused as too long, each followed by a deeper cut, before the run fails.
+TOO_LONG_TRIES = 3
 
 
 class BudgetReached(Exception):
@@ -57,6 +68,10 @@ class LoopListener(StreamListener):
     async def usage(self, total: CallUsage) -> None:
         """Tokens and cost of every call so far in this loop."""
 
+    async def history_trimmed(self, note: str, tokens_before: int, tokens_after: int) -> None:
+        """The history was cut to fit the context window (``note`` says what went; the token
+        counts are estimates)."""
+
 
 @dataclass(frozen=True)
 class LoopResult:
@@ -93,6 +108,8 @@ class AgentLoop:
         self.listener = listener
         self.inbox = inbox or Inbox()
         self.usage = CallUsage()
+        window = client.context_window(self.request.model)
+        self.history = HistoryKeeper(client, self.request, window)
 
     async def run(self, messages: list[Message]) -> LoopResult:
         """Continue ``messages`` (which ends with the user's turn) until the model is done;
@@ -101,10 +118,10 @@ class AgentLoop:
             reason = self.budget.reached(self.usage.calls, self.usage.cost_usd)
             if reason is not None:
                 raise BudgetReached(reason)
-            reply = await self.client.reply(self.request, messages, self.listener)
+            reply = await self._call(messages)
             messages = reply.messages
-            self.usage = self.usage + reply.usage
-            await self.listener.usage(self.usage)
+            self.history.observe(messages, reply.usage)
+            await self._add_usage(reply.usage)
             tool_uses = reply.tool_uses
             if tool_uses:
                 results = [await self._run_tool(u.id, u.name, u.input) for u in tool_uses]
@@ -116,6 +133,32 @@ class AgentLoop:
                 messages = [*messages, {"role": "user", "content": _user_texts(pending)}]
                 continue
             return LoopResult(reply.text, messages, self.usage)
+
+    async def _call(self, messages: list[Message]) -> ModelReply:
+        """One model call on the history cut to fit the window (deeper after each "prompt is
+        too long")."""
+        trim = await self.history.fit(messages)
+        for attempt in range(1, TOO_LONG_TRIES + 1):
+            if trim is not None:
+                messages = await self._trimmed(trim)
+            try:
+                return await self.client.reply(self.request, messages, self.listener)
+            except PromptTooLong as exc:
+                if attempt == TOO_LONG_TRIES:
+                    raise
+                trim = await self.history.fit(messages, refused=exc)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _trimmed(self, trim: Trim) -> list[Message]:
+        summarising, self.history.usage = self.history.usage, None
+        if summarising is not None:
+            await self._add_usage(summarising)
+        await self.listener.history_trimmed(trim.note, trim.tokens_before, trim.tokens_after)
+        return trim.messages
+
+    async def _add_usage(self, usage: CallUsage) -> None:
+        self.usage = self.usage + usage
+        await self.listener.usage(self.usage)
 
     async def _run_tool(self, tool_use_id: str, name: str, raw_input: Any) -> dict[str, Any]:
         # Recorded before the tool runs: listeners may link what the tool makes to the call.

@@ -23,12 +23,13 @@ or an error that persists raises ``ModelFailure`` with a message meant for peopl
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from codality_server.domain.sessions import TokenCounts, call_cost
-from codality_server.domain.settings import ModelAccess, Price
+from codality_server.domain.settings import DEFAULT_CONTEXT_WINDOW, ModelAccess, Price
 
 if TYPE_CHECKING:
     import anthropic
@@ -54,6 +55,26 @@ class ModelFailure(Exception):
     def __init__(self, message: str, transient: bool) -> None:
         super().__init__(message)
         self.transient = transient
+
+
+class PromptTooLong(ModelFailure):
+    """The API refused the request as longer than the model's context window; ``tokens`` and
+    ``limit`` are its count of the prompt and the window, when it said. A loop shortens its
+    history and tries again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+        found = TOO_LONG.search(message)
+        numbers = [int(n) for n in found.groups() if n] if found else []
+        self.tokens: int | None = numbers[0] if numbers else None
+        self.limit: int | None = numbers[-1] if numbers else None
+
+
+#: The API's words for a prompt over the window (the input alone, or with max_tokens).
+TOO_LONG = re.compile(
+    r"prompt is too long: (\d+) tokens > (\d+) maximum"
+    r"|input length and `max_tokens` exceed context limit: (\d+) \+ \d+ > (\d+)"
+)
 
 
 @dataclass(frozen=True)
@@ -96,7 +117,8 @@ def with_cache_marks(messages: list[Message]) -> list[Message]:
     return marked
 
 
-def _blocks(message: Message) -> list[dict[str, Any]]:
+def content_blocks(message: Message) -> list[dict[str, Any]]:
+    """A message's content as a list of (copied) blocks; a string is one text block."""
     content = message.get("content")
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
@@ -112,7 +134,7 @@ def _unmarked(message: Message) -> Message:
 
 
 def _marked(message: Message) -> Message:
-    blocks = _blocks(message)
+    blocks = content_blocks(message)
     for block in reversed(blocks):
         if block.get("type") not in UNMARKABLE:
             block["cache_control"] = CACHE_MARK
@@ -212,13 +234,22 @@ class ModelClient:
         max_attempts: int = 5,
         backoff_s: float = 1.0,
         sdk: anthropic.AsyncAnthropic | None = None,
+        windows: Mapping[str, int] | None = None,
+        fast_model: str = "claude-haiku-4-5",
     ) -> None:
         self.access = access
         self.prices = prices or {}
+        self.windows = windows or {}
+        #: The model that summarises a history outgrowing its window.
+        self.fast_model = fast_model
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
         self._sdk = sdk
         self._owns_sdk = sdk is None
+
+    def context_window(self, model: str) -> int:
+        """Tokens ``model`` takes, prompt and answer (the ``context_windows`` setting)."""
+        return self.windows.get(model, DEFAULT_CONTEXT_WINDOW)
 
     async def __aenter__(self) -> ModelClient:
         return self
@@ -251,6 +282,8 @@ class ModelClient:
                 return await self._stream_once(params, messages, listener, cache_history)
             except (anthropic.APIError, httpx2.TransportError) as exc:
                 message = describe_failure(exc)
+                if isinstance(exc, anthropic.BadRequestError) and TOO_LONG.search(message):
+                    raise PromptTooLong(message) from exc
                 retryable = is_retryable(exc)
                 if not retryable or attempt == self.max_attempts:
                     raise ModelFailure(

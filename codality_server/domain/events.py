@@ -403,6 +403,20 @@ class AgentError(Payload):
     retrying: bool = False
 
 
+@event(
+    "agent:history_trimmed",
+    SESSION_CHANNELS,
+    "The run's history was cut to fit the model's context window (what was dropped)",
+)
+class AgentHistoryTrimmed(Payload):
+    """``tokens_before`` / ``tokens_after``: the history's estimated size around the cut."""
+
+    session_id: int
+    message: str
+    tokens_before: int
+    tokens_after: int
+
+
 @event("agent:user_message", SESSION_CHANNELS, "A person sent the running agent a message")
 class AgentUserMessage(Payload):
     session_id: int

@@ -43,6 +43,8 @@ _ids = itertools.count(1)
 TURNS: web.AppKey[list[Turn]] = web.AppKey("scripted_turns")
 REQUESTS: web.AppKey[list[dict[str, Any]]] = web.AppKey("scripted_requests")
 CACHE: web.AppKey[PromptCache] = web.AppKey("scripted_cache")
+#: Scripts of their own for requests to one model (a fast model's summaries), used first.
+MODEL_TURNS: web.AppKey[dict[str, list[Turn]]] = web.AppKey("scripted_model_turns")
 
 FINAL_TURN: Turn = {"blocks": [{"type": "text", "text": "Nothing left in the script; done."}]}
 
@@ -97,7 +99,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         "received_at": time.monotonic(),
     }
     recorded.append(entry)
-    turns = request.app[TURNS]
+    turns = request.app[MODEL_TURNS].get(str(body.get("model"))) or request.app[TURNS]
     turn = turns[0] if turns else FINAL_TURN
     if "status" in turn:
         turns.pop(0)
@@ -178,6 +180,7 @@ def create_app(turns: list[Turn]) -> web.Application:
     # ``first_delta_at``, when the first text delta was written (the first token's latency).
     app[REQUESTS] = []
     app[CACHE] = PromptCache()
+    app[MODEL_TURNS] = {}
     app.router.add_post("/v1/messages", messages)
     return app
 

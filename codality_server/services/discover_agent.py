@@ -224,6 +224,10 @@ class ReplyListener(LoopListener):
         if self.session_recorder is not None:
             await self.session_recorder.retrying(message, delay_s)
 
+    async def history_trimmed(self, note: str, tokens_before: int, tokens_after: int) -> None:
+        if self.session_recorder is not None:
+            await self.session_recorder.history_trimmed(note, tokens_before, tokens_after)
+
     async def usage(self, total: CallUsage) -> None:
         self.usage_total = total
         if self.session_recorder is not None:

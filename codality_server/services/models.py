@@ -46,7 +46,14 @@ class ModelService(Service):
         sdk = self._sdks.get(access)
         if sdk is None:
             sdk = self._sdks[access] = sdk_client(access)
-        return ModelClient(access, settings.prices, backoff_s=self.config.retry_backoff_s, sdk=sdk)
+        return ModelClient(
+            access,
+            settings.prices,
+            backoff_s=self.config.retry_backoff_s,
+            sdk=sdk,
+            windows=settings.context_windows,
+            fast_model=settings.fast_model,
+        )
 
     async def stop(self) -> None:
         """Close the shared SDK clients (the server is stopping)."""

@@ -21,6 +21,7 @@ from codality_server.agent.model import BlockKind, CallUsage
 from codality_server.domain.events import (
     AgentCommit,
     AgentError,
+    AgentHistoryTrimmed,
     AgentPrompt,
     AgentTextDelta,
     AgentThinkingDelta,
@@ -66,6 +67,16 @@ class SessionEvents:
 
     def error(self, session_id: int, message: str, retrying: bool) -> Payload | None:
         return AgentError(session_id=session_id, message=message, retrying=retrying)
+
+    def history_trimmed(
+        self, session_id: int, message: str, tokens_before: int, tokens_after: int
+    ) -> Payload | None:
+        return AgentHistoryTrimmed(
+            session_id=session_id,
+            message=message,
+            tokens_before=tokens_before,
+            tokens_after=tokens_after,
+        )
 
     def user_message(self, session_id: int, text: str, mode: str, source: str) -> Payload | None:
         return AgentUserMessage.model_validate(
@@ -136,6 +147,11 @@ class Recorder(LoopListener):
     async def retrying(self, message: str, delay_s: float) -> None:
         data = {"message": message, "retrying": True}
         await self._entry("error", data, self.events.error(self.session_id, message, True))
+
+    async def history_trimmed(self, note: str, tokens_before: int, tokens_after: int) -> None:
+        data = {"message": note, "tokens_before": tokens_before, "tokens_after": tokens_after}
+        payload = self.events.history_trimmed(self.session_id, note, tokens_before, tokens_after)
+        await self._entry("history_trimmed", data, payload)
 
     async def usage(self, total: CallUsage) -> None:
         # Written with the next stored block (one transaction instead of two per tool round),

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from codality_server.scripted.billing import PromptCache
-from codality_server.scripted.server import CACHE, REQUESTS, TURNS, Turn, create_app
+from codality_server.scripted.server import CACHE, MODEL_TURNS, REQUESTS, TURNS, Turn, create_app
 
 
 def text(value: str, **extra: Any) -> Turn:
@@ -69,6 +69,10 @@ class FakeAnthropic:
     def script(self, *turns: Turn) -> None:
         """Replace what the next requests get, one turn per request."""
         self.app[TURNS][:] = [dict(turn) for turn in turns]
+
+    def script_model(self, model: str, *turns: Turn) -> None:
+        """What the next requests to ``model`` get, before (and apart from) the main script."""
+        self.app[MODEL_TURNS][model] = [dict(turn) for turn in turns]
 
     @property
     def requests(self) -> list[dict[str, Any]]:

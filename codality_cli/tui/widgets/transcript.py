@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from codality_cli.api.event_types import (
         AgentCommit,
         AgentError,
+        AgentHistoryTrimmed,
         AgentTextDelta,
         AgentThinkingDelta,
         AgentToolCall,
@@ -184,6 +185,10 @@ class Transcript(VerticalScroll, can_focus=True):
             self._note(f"you ({said['mode']}): {said['text']}", "-user")
         elif kind == "error":
             self._note(f"error: {cast('AgentError', data)['message']}", "-error")
+        elif kind == "history_trimmed":
+            trimmed = cast("AgentHistoryTrimmed", data)
+            size = f"~{trimmed['tokens_before']} → ~{trimmed['tokens_after']} tokens"
+            self._note(f"✂ history cut {trimmed['message']} ({size})", "-session")
         elif kind == "commit":
             commit = cast("AgentCommit", data)
             subject = commit["message"].partition("\n")[0]
