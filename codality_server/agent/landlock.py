@@ -1,7 +1,8 @@
 """Run a command under Landlock: readable everywhere but the hidden paths, writable only where told.
 
 The fallback sandbox for machines where bubblewrap cannot create namespaces (most containers):
-Landlock needs no privileges and no namespaces, only a Linux kernel of 5.13 or later. It is run
+Landlock needs no privileges and no namespaces, only a Linux kernel of 6.7 or later (Landlock
+ABI 4, which controls TCP). It is run
 as a script of its own (``python -I -S landlock.py --hide D --write W -- argv…``), so the rules
 are applied in a fresh process that then ``exec``s the command; the server never restricts
 itself and never runs Python code between ``fork`` and ``exec``. It imports the standard library
@@ -12,7 +13,8 @@ each entry of every ancestor of a hidden path, except the next step towards it. 
 themselves cannot be listed (a grant on a directory covers all beneath it). On top of that the
 command cannot ``ptrace`` or read ``/proc/PID/environ`` of processes outside its domain (the
 server's; a root server's commands lose every capability first, as ``CAP_SYS_PTRACE`` would
-open that door again), cannot signal them (ABI 6), TCP is cut when asked (ABI 4), and its shell
+open that door again), cannot signal them (ABI 6), may connect over TCP only to the ports it is
+given (the egress proxy's; none when the network is cut; ABI 4, so Linux 6.7), and its shell
 is killed when the server dies. If any of it cannot be set up, the command does not run: exit
 125 with the reason.
 """
@@ -28,7 +30,7 @@ from collections.abc import Callable
 # Landlock came after the syscall tables were unified: the same numbers on x86-64, arm64, riscv…
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446
 _CREATE_RULESET_VERSION = 1
-_RULE_PATH_BENEATH = 1
+_RULE_PATH_BENEATH, _RULE_NET_PORT = 1, 2
 _PR_SET_PDEATHSIG, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 24, 38
 _CAPABILITY_VERSION_3 = 0x20080522
 _SIGKILL = 9
@@ -56,6 +58,11 @@ class _RulesetAttr(ctypes.Structure):
 class _PathBeneathAttr(ctypes.Structure):
     _pack_ = 1
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+class _NetPortAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("port", ctypes.c_uint64)]
 
 
 class LandlockError(Exception):
@@ -165,21 +172,26 @@ def drop_capabilities() -> None:
     _check(libc.capset(ctypes.byref(header), nothing), "capset")
 
 
-def restrict(hidden: list[str], writable: list[str], protected: list[str], network: bool) -> None:
-    """Apply the rules to this process (and everything it runs from now on)."""
+def restrict(
+    hidden: list[str],
+    writable: list[str],
+    protected: list[str],
+    network: bool,
+    connect: tuple[int, ...] | list[int] = (),
+) -> None:
+    """Apply the rules to this process (and everything it runs from now on). TCP is always
+    controlled: no connection at all without ``network``, else to the ``connect`` ports only."""
     abi = abi_version()
     if abi < 1:
         raise LandlockError("Landlock is not supported by this kernel (Linux 5.13+ needed)")
-    if not network and abi < 4:
-        raise LandlockError("this kernel's Landlock cannot cut the network (ABI 4 needed)")
+    if abi < 4:
+        raise LandlockError("this kernel's Landlock cannot control TCP (ABI 4, Linux 6.7, needed)")
     libc = _libc()
     libc.syscall.restype = ctypes.c_long
     everything, read, file_only = _rights(abi)
     attr = _RulesetAttr(handled_access_fs=everything)
-    size = 8
-    if not network:
-        attr.handled_access_net = NET_BIND_TCP | NET_CONNECT_TCP
-        size = 16
+    attr.handled_access_net = NET_CONNECT_TCP if network else NET_BIND_TCP | NET_CONNECT_TCP
+    size = 16
     if abi >= 6:
         attr.scoped = SCOPE_SIGNAL | SCOPE_ABSTRACT_UNIX_SOCKET
         size = 24
@@ -202,6 +214,10 @@ def restrict(hidden: list[str], writable: list[str], protected: list[str], netwo
                 _check(added, f"landlock_add_rule({path})")
             finally:
                 os.close(fd)
+        for port in connect if network else []:
+            rule = ctypes.byref(_NetPortAttr(allowed_access=NET_CONNECT_TCP, port=port))
+            added = _call(libc.syscall, _ADD_RULE, ruleset, _RULE_NET_PORT, rule, 0)
+            _check(added, f"landlock_add_rule(port {port})")
         _check(_call(libc.prctl, _PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
         _check(_call(libc.syscall, _RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
     finally:
@@ -215,13 +231,15 @@ class _Arguments:
         self.hidden: list[str] = []
         self.writable: list[str] = []
         self.protected: list[str] = []
+        self.connect: list[int] = []
         self.network = True
         self.parent = 0
         self.command: list[str] = []
 
 
 def _arguments(argv: list[str]) -> _Arguments:
-    """``[--hide P]… [--write P]… [--protect P]… [--no-network] [--parent PID] -- COMMAND…``."""
+    """``[--hide P]… [--write P]… [--protect P]… [--no-network | --connect PORT…] [--parent PID]
+    -- COMMAND…``."""
     parsed = _Arguments()
     lists = {"--hide": parsed.hidden, "--write": parsed.writable, "--protect": parsed.protected}
     rest = list(argv)
@@ -231,6 +249,8 @@ def _arguments(argv: list[str]) -> _Arguments:
             parsed.network = False
         elif flag == "--parent" and rest:
             parsed.parent = int(rest.pop(0))
+        elif flag == "--connect" and rest:
+            parsed.connect.append(int(rest.pop(0)))
         elif flag in lists and rest:
             lists[flag].append(os.path.realpath(rest.pop(0)))
         else:
@@ -250,7 +270,7 @@ def main(argv: list[str]) -> int:
             raise LandlockError("the server is gone")
         if os.geteuid() == 0:
             drop_capabilities()
-        restrict(args.hidden, args.writable, args.protected, args.network)
+        restrict(args.hidden, args.writable, args.protected, args.network, args.connect)
     except (LandlockError, ValueError) as exc:
         print(f"codality sandbox (landlock): {exc}", file=sys.stderr)
         return FAILED

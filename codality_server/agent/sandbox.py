@@ -1,7 +1,7 @@
 """Where the agent's shell commands run, and how they are kept away from the server's secrets.
 
 ``sandbox: auto`` (the default) runs each command under bubblewrap when it works here, otherwise
-under Landlock (Linux 5.13+, no privileges needed, so it works in most containers), and refuses
+under Landlock (Linux 6.7+, no privileges needed, so it works in most containers), and refuses
 to start the agent when neither does: the error says how to fix it, and that the setting
 ``sandbox: none`` accepts running commands on the host unconfined. It never falls back to the
 host silently. ``sandbox: bubblewrap`` insists on bubblewrap.
@@ -10,12 +10,15 @@ Under bubblewrap the whole system is read-only, the worktree is writable but for
 file, ``/tmp`` is private, the server's data dir and the user's credential stores
 (``secret_paths``) are hidden, the command has its own PID namespace and no capabilities (even
 when the server runs as root), ``no_new_privs`` keeps it from gaining any (setuid programs
-included), it dies with the server, and the network is cut when the setting says so. The git
+included), it dies with the server, and it has its own network namespace: with
+``sandbox_network`` on, the only way out is the server's egress proxy (``egress.py``), which
+refuses the server, loopback and private addresses; off, nothing at all. The git
 metadata is read-only: the server commits the agent's work, the agent only reads git.
 Under Landlock (see ``landlock.py``) the same paths are unreadable and the worktree writable
 (plus the shared ``/tmp`` when it holds neither the data dir nor the repository's git dir); it
 cannot keep the worktree's ``.git`` file read-only, so the server puts it back after every
-command. The command cannot signal or trace the server, TCP is cut when asked, and it dies with
+command. The command cannot signal or trace the server, may connect over TCP only to the egress
+proxy's port and the ``sandbox_host_ports`` (to nothing when the network is off), and it dies with
 the server, but it shares the host's process table. Either way the command gets its own process
 group, so stopping a session kills everything it started, and the environment is scrubbed of the
 server's secrets.
@@ -40,11 +43,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
+from codality_server.agent.egress import EgressAccess
 from codality_server.domain.errors import Conflict, InvalidInput
 
 SandboxKind = Literal["bubblewrap", "landlock", "none"]
 MODES = ("auto", "bubblewrap", "none")
 LANDLOCK_SCRIPT = Path(__file__).with_name("landlock.py")
+FORWARDER_SCRIPT = Path(__file__).with_name("forwarder.py")
+PROXY_PORT = 3128  # where HTTP(S)_PROXY point inside a bubblewrap sandbox
 # Writable scratch space besides the worktree (dropped under Landlock when it holds the data dir).
 _SCRATCH = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))
 _PROBE_TIMEOUT_S = 10.0
@@ -257,6 +263,8 @@ class Sandbox:
     read_only: tuple[Path, ...] = ()
     hidden: tuple[Path, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    #: The way out when ``network`` is on; without it the command is offline.
+    egress: EgressAccess | None = None
 
     def argv(self, script: str, cwd: Path, gate: _Gate | None = None) -> list[str]:
         shell = ["/bin/sh", "-c", script] if gate is None else gate.shell(script)
@@ -277,9 +285,29 @@ class Sandbox:
                 argv += ["--ro-bind", str(path), str(path)]
         # A root server's bwrap keeps every capability unless told (bwrap sets no_new_privs).
         argv += ["--chdir", str(cwd), "--unshare-pid", "--cap-drop", "ALL", "--die-with-parent"]
-        if not self.network:
-            argv.append("--unshare-net")
+        # Its own network namespace always: only loopback, the way out is the egress proxy.
+        argv.append("--unshare-net")
+        egress = self.egress if self.network else None
+        if egress is None:
+            return [*argv, "--", *shell]
+        socket_path = str(egress.socket_path)
+        argv += ["--bind", socket_path, socket_path, "--"]
+        argv += [sys.executable, "-I", "-S", str(FORWARDER_SCRIPT), "--socket", socket_path]
+        argv += ["--proxy-port", str(PROXY_PORT)]
+        for port in egress.host_ports:
+            if port != PROXY_PORT:
+                argv += ["--host-port", str(port)]
         return [*argv, "--", *shell]
+
+    def environment(self) -> dict[str, str]:
+        """The command's environment: ``env``, and the proxy when the network is on."""
+        egress = self.egress if self.network and self.kind != "none" else None
+        if egress is None:
+            return self.env
+        port = PROXY_PORT if self.kind == "bubblewrap" else egress.port
+        proxy = f"http://127.0.0.1:{port}"
+        names = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+        return {**self.env, **dict.fromkeys(names, proxy), "NO_PROXY": "", "no_proxy": ""}
 
     def _landlock(self, cwd: Path) -> list[str]:
         """The helper that applies the rules in the command's own process, then ``exec``s it."""
@@ -290,8 +318,12 @@ class Sandbox:
             argv += ["--protect", str(path)]
         for path in (cwd, *_SCRATCH):
             argv += ["--write", str(path)]
-        if not self.network:
+        egress = self.egress if self.network else None
+        if egress is None:
             argv.append("--no-network")
+        else:  # Landlock rules name ports, not addresses: the proxy's, and the host ports
+            for port in (egress.port, *egress.host_ports):
+                argv += ["--connect", str(port)]
         return argv
 
 
@@ -436,7 +468,7 @@ async def run_command(
         process = await asyncio.create_subprocess_exec(
             *sandbox.argv(script, cwd, gate),
             cwd=str(cwd),
-            env=sandbox.env,
+            env=sandbox.environment(),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,

@@ -26,6 +26,7 @@ Label = Annotated[str, Field(min_length=1, max_length=100)]
 PromptText = Annotated[str, Field(max_length=50_000)]
 Temperature = Annotated[float | None, Field(ge=0.0, le=2.0, allow_inf_nan=False)]
 HiddenPath = Annotated[str, Field(min_length=2, max_length=4096, pattern=r"^(/|~/)[^\x00]*$")]
+Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
 PerMillion = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 
 BASE_IDENTITY = """\
@@ -248,6 +249,7 @@ class Settings(_Strict):
     sandbox_hidden_paths: Annotated[list[HiddenPath], Field(max_length=200)] = Field(
         default_factory=list
     )
+    sandbox_host_ports: Annotated[list[Port], Field(max_length=50)] = Field(default_factory=list)
     merge_strategy: Literal["merge", "squash"] = "merge"
     push_after_merge: bool = True
     # Seconds a fetch or push may take, and any read from a remote may wait (a clone: 20x that).

@@ -11,6 +11,8 @@ class Services:
     """The registry of services; built once per application."""
 
     def __init__(self, core: Core) -> None:
+        from codality_server.agent.egress import EgressProxy
+
         from .agent_sessions import AgentSessionService
         from .auth import AuthService
         from .comments import CommentService
@@ -59,6 +61,7 @@ class Services:
         self.pull_requests = PullRequestService(self)
         self.webhooks = WebhookService(self)
         self.feedback = FeedbackService(self)
+        self.egress = EgressProxy()  # sandboxed commands' way out, started on first use
         self._repo_locks: dict[str, asyncio.Lock] = {}
         # Set by the process runner (``__main__``); absent when the app is embedded in tests.
         self.restart_requested: asyncio.Event | None = None
@@ -84,6 +87,7 @@ class Services:
         await self.queue_runner.shutdown()
         await self.github.stop()
         await self.models.stop()
+        await self.egress.close()
 
     def repo_lock(self, repo_path: str) -> asyncio.Lock:
         """The one lock for git work that moves a repository's worktrees or branches.

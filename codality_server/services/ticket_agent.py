@@ -215,12 +215,16 @@ class TicketJob:
         )
         worktree = Path(ticket.worktree_path or "")
         identity = self.user.git_identity if self.user else AGENT_IDENTITY
+        egress = None
+        if settings.sandbox_network and run.session.sandbox != "none":
+            egress = await services.egress.access(settings.sandbox_host_ports)
         sandbox = Sandbox(
             sandbox_kind(run.session.sandbox),
             settings.sandbox_network,
             hidden=secret_paths(self.agent.config.data_dir, settings.sandbox_hidden_paths),
             env=scrubbed_env(os.environ, set(self.env), identity),
             read_only=_git_dirs(Path(project.path)),
+            egress=egress,
         )
         toolbox = TICKET.toolbox(
             ToolContext(

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from codality_server.agent.egress import (
+    EgressAccess,
+    EgressPolicy,
+    EgressProxy,
+    Refused,
+    is_public,
+)
 from codality_server.agent.sandbox import (
     POINTER_RESTORED,
     CommandResult,
@@ -25,6 +35,7 @@ from codality_server.agent.sandbox import (
     secret_paths,
 )
 from codality_server.git.worktrees import create_worktree
+from tests.conftest import RunningServer
 
 IDENTITY = ("Ann", "ann@example.com")
 
@@ -44,9 +55,10 @@ async def run(
     worktree: Path,
     hidden: tuple[Path, ...] = (),
     read_only: tuple[Path, ...] = (),
+    egress: EgressAccess | None = None,
 ) -> CommandResult:
     env = scrubbed_env(os.environ, set(), IDENTITY)
-    sandbox = Sandbox(kind, True, read_only, hidden, env)
+    sandbox = Sandbox(kind, True, read_only, hidden, env, egress)
     return await run_command(sandbox, command, worktree, 20, 64 * 1024)
 
 
@@ -234,3 +246,135 @@ async def test_the_repositorys_git_metadata_is_read_only(
     git(worktree, "status")
     git(worktree, "checkout", "-q", "-b", "other")
     assert not marker.exists()
+
+
+PUBLIC_PAGE = "a stand-in for a public host\n"
+
+
+@pytest.fixture
+async def stand_in_host(outside_tmp: Path) -> AsyncIterator[int]:
+    """An HTTP server in its own process on loopback: the sandbox reaches it only through the
+    egress proxy's allow-list (no traffic ever leaves this machine)."""
+    site = outside_tmp / "site"
+    site.mkdir()
+    (site / "page.txt").write_text(PUBLIC_PAGE)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "0",
+        cwd=site, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert process.stdout is not None
+    line = (await process.stdout.readline()).decode()
+    port = int(line.split(" port ")[1].split()[0])
+    yield port
+    process.kill()
+    await process.wait()
+
+
+def fetch(url: str) -> str:
+    """A command printing ``url``'s body, through ``HTTP_PROXY`` when set (as pip's would)."""
+    code = (
+        "import urllib.request, sys\n"
+        "try:\n"
+        f"    print(urllib.request.urlopen({url!r}, timeout=10).read().decode(), end='')\n"
+        "except Exception as exc:\n"
+        "    print('refused:', exc); sys.exit(1)\n"
+    )
+    return f"{sys.executable} -c {shlex.quote(code)}"
+
+
+def connect(port: int) -> str:
+    """A command opening a plain TCP connection to the host's loopback ``port``."""
+    code = f"import socket; socket.create_connection(('127.0.0.1', {port}), 5); print('connected')"
+    return f"{sys.executable} -c {shlex.quote(code)}"
+
+
+async def test_the_network_leads_only_through_the_egress_proxy(
+    confined: SandboxKind, outside_tmp: Path, stand_in_host: int
+) -> None:
+    data_dir, worktree = make_data_dir(outside_tmp)
+    page = f"http://127.0.0.1:{stand_in_host}/page.txt"
+    proxy = EgressProxy()
+    try:
+        # The control: on the host, the loopback server is simply there.
+        assert (await run("none", connect(stand_in_host), worktree)).output == "connected\n"
+        offered = await proxy.access([stand_in_host])
+        shown = await run(confined, fetch(page), worktree, (data_dir,), egress=offered)
+        assert shown.output == PUBLIC_PAGE, shown.output  # through the proxy's allow-list
+        direct = await run(confined, connect(stand_in_host), worktree, (data_dir,), egress=offered)
+        assert direct.output == "connected\n", direct.output  # a named host port, as it is
+        # Not named: neither through the proxy nor directly.
+        closed = await proxy.access([])
+        refused = await run(confined, fetch(page), worktree, (data_dir,), egress=closed)
+        assert refused.exit_code != 0 and "403" in refused.output, refused.output
+        assert PUBLIC_PAGE not in refused.output
+        cut = await run(confined, connect(stand_in_host), worktree, (data_dir,), egress=closed)
+        assert cut.exit_code != 0 and "connected" not in cut.output, cut.output
+    finally:
+        await proxy.close()
+
+
+async def test_the_proxy_refuses_private_addresses_and_the_server_itself() -> None:
+    for address in ("127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
+                    "100.64.0.1", "0.0.0.0", "224.0.0.1", "::1", "fe80::1", "fc00::1",
+                    "::ffff:127.0.0.1", "::ffff:10.0.0.1"):  # fmt: skip
+        assert not is_public(address), address
+    for address in ("93.184.215.14", "2606:4700::1111", "::ffff:93.184.215.14"):
+        assert is_public(address), address  # classified only: nothing is sent there
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    own = server.sockets[0].getsockname()[1]
+    try:
+        policy = EgressPolicy(frozenset({own}))
+        with pytest.raises(Refused, match="Codality server itself"):
+            await policy.vet("127.0.0.1", own)
+        with pytest.raises(Refused, match="sandbox_host_ports"):
+            await policy.vet("localhost", own + 1 if own < 65535 else 1)
+        for spelling in ("127.1", "2130706433", "0x7f000001", "::ffff:127.0.0.1"):
+            with pytest.raises(Refused, match="local or private"):  # loopback in disguise
+                await policy.vet(spelling, own)
+        proxy = EgressProxy()
+        try:  # a server port named in the setting is dropped before any sandbox sees it
+            assert (await proxy.access([own, 5432])).host_ports == (5432,)
+        finally:
+            await proxy.close()
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def as_the_user(url: str, token: str, direct: bool) -> str:
+    """What a prompt-injected agent holding the CLI's token would run: ``sandbox: none``."""
+    handler = "urllib.request.ProxyHandler({})" if direct else ""
+    code = (
+        "import urllib.request, sys\n"
+        f"request = urllib.request.Request({url + '/api/settings'!r}, method='PUT', "
+        "data=b'{\"sandbox\": \"none\"}', headers={'Content-Type': 'application/json', "
+        f"'Authorization': 'Bearer {token}'}})\n"
+        f"opener = urllib.request.build_opener({handler})\n"
+        "try:\n"
+        "    print(opener.open(request, timeout=10).status)\n"
+        "except Exception as exc:\n"
+        "    print('refused:', exc); sys.exit(1)\n"
+    )
+    return f"{sys.executable} -c {shlex.quote(code)}"
+
+
+async def test_the_server_is_out_of_reach_even_with_the_users_token(
+    confined: SandboxKind, outside_tmp: Path, server: RunningServer, api: httpx.AsyncClient
+) -> None:
+    token = api.headers["Authorization"].removeprefix("Bearer ")
+    data_dir, worktree = make_data_dir(outside_tmp)
+    # The control: unconfined, the token turns the sandbox off.
+    done = await run("none", as_the_user(server.url, token, direct=True), worktree)
+    assert done.output == "200\n", done.output
+    assert (await api.get("/api/settings")).json()["sandbox"] == "none"
+    assert (await api.put("/api/settings", json={"sandbox": "auto"})).status_code == 200
+    proxy = EgressProxy()
+    try:  # even with the server's port named among the host ports
+        egress = await proxy.access([int(server.url.rsplit(":", 1)[1])])
+        for direct in (True, False):
+            attempt = as_the_user(server.url, token, direct)
+            seen = await run(confined, attempt, worktree, (data_dir,), egress=egress)
+            assert seen.exit_code != 0 and "refused" in seen.output, seen.output
+    finally:
+        await proxy.close()
+    assert (await api.get("/api/settings")).json()["sandbox"] == "auto"

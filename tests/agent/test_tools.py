@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from codality_server.agent.egress import EgressAccess
 from codality_server.agent.sandbox import (
     Sandbox,
     SandboxUnavailable,
@@ -321,9 +322,15 @@ async def test_sandbox_modes_and_refusals() -> None:
     assert refused.value.code == "sandbox_unavailable"
 
 
-def landlocked(worktree: Path, hidden: Path, network: bool = True, timeout: float = 10) -> Toolbox:
+def landlocked(
+    worktree: Path,
+    hidden: Path,
+    network: bool = True,
+    timeout: float = 10,
+    egress: EgressAccess | None = None,
+) -> Toolbox:
     env = scrubbed_env(os.environ, set(), ("Ann", "ann@example.com"))
-    sandbox = Sandbox("landlock", network, (), (hidden,), env)
+    sandbox = Sandbox("landlock", network, (), (hidden,), env, egress)
     return Toolbox(ToolContext(worktree, sandbox, NoKnowledge(), timeout))
 
 
@@ -376,7 +383,7 @@ async def test_landlock_keeps_the_server_process_out_of_reach(
     assert str(data_dir) not in open_files.output
 
 
-async def test_landlock_cannot_signal_the_server_or_connect_when_offline(
+async def test_landlock_cannot_signal_the_server_and_connects_only_where_let(
     landlock: int, data_dir_with_worktree: tuple[Path, Path]
 ) -> None:
     if landlock < 6:
@@ -385,13 +392,18 @@ async def test_landlock_cannot_signal_the_server_or_connect_when_offline(
     server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        online = landlocked(worktree, data_dir)
+        # A host port the setting names is reachable (the proxy's port here is another one).
+        egress = EgressAccess(Path("/nonexistent"), port + 1 if port < 65535 else 1, (port,))
+        online = landlocked(worktree, data_dir, egress=egress)
         connect = f"import socket; socket.create_connection(('127.0.0.1', {port}))"
         probe = f'{sys.executable} -c "{connect}"'
         assert (await online.run("bash", {"command": probe})).ok
-        offline = landlocked(worktree, data_dir, network=False)
-        cut = await offline.run("bash", {"command": probe})
-        assert not cut.ok and "Permission denied" in cut.output
+        for cut_off in (
+            landlocked(worktree, data_dir, network=False),
+            landlocked(worktree, data_dir, egress=EgressAccess(egress.socket_path, egress.port)),
+        ):
+            cut = await cut_off.run("bash", {"command": probe})
+            assert not cut.ok and "Permission denied" in cut.output
         signal = await online.run("bash", {"command": f"kill -0 {os.getpid()}"})
         assert not signal.ok and "not permitted" in signal.output
     finally:

@@ -21,6 +21,7 @@ from tests.server.accounts import member_client
 CONTRACT_KEYS = {
     "model", "fast_model", "temperature", "max_tokens", "agent_timeout_s", "bash_timeout_s",
     "max_concurrent_agents", "sandbox", "sandbox_network", "sandbox_hidden_paths",
+    "sandbox_host_ports",
     "merge_strategy", "push_after_merge", "feedback_on_review", "ci_max_retries",
     "github_trusted_associations", "git_timeout_s", "prompts", "priorities", "kinds", "prices",
     "context_windows", "max_turns_per_run", "max_cost_per_run_usd",
@@ -75,6 +76,7 @@ async def test_a_partial_put_changes_only_what_it_names(
         "temperature": 0.4,
         "sandbox_network": False,
         "sandbox_hidden_paths": ["~/.config/acme", "/srv/keys"],
+        "sandbox_host_ports": [5432],
         "prompts": {"approach": "Run `make check` before every commit."},
         "priorities": {"urgent": {"temperature": 0.1}},
         "kinds": {"chore": {"reasoning_effort": "low"}},
@@ -90,6 +92,7 @@ async def test_a_partial_put_changes_only_what_it_names(
     assert current["model"] == "claude-opus-4-5" and current["temperature"] == 0.4
     assert current["sandbox_network"] is False
     assert current["sandbox_hidden_paths"] == ["~/.config/acme", "/srv/keys"]
+    assert current["sandbox_host_ports"] == [5432]
     assert current["max_tokens"] == defaults["max_tokens"]
     assert current["prompts"]["approach"] == "Run `make check` before every commit."
     assert current["prompts"]["base_identity"] == defaults["prompts"]["base_identity"]
@@ -133,6 +136,8 @@ async def test_a_partial_put_changes_only_what_it_names(
         ({"sandbox_network": "yes"}, "sandbox_network"),
         ({"sandbox_hidden_paths": ["relative/secrets"]}, "sandbox_hidden_paths.0"),
         ({"sandbox_hidden_paths": "~/.secrets"}, "sandbox_hidden_paths"),
+        ({"sandbox_host_ports": [0]}, "sandbox_host_ports.0"),
+        ({"sandbox_host_ports": ["5432"]}, "sandbox_host_ports.0"),
         ({"merge_strategy": "rebase"}, "merge_strategy"),
         ({"prompts": "be nice"}, "prompts"),
         ({"prompts": {"persona": "x"}}, "prompts.persona"),
