@@ -321,6 +321,19 @@ def commit_on_branch(repo: Path, worktree: Path, branch: str, files: dict[str, s
     return worktree
 
 
+def point_git_file_at_own_git_dir(worktree: Path, repo: Path, work_tree: Path) -> Path:
+    """Play the agent: give ``worktree`` a git dir of its own (``.evil``, borrowing ``repo``'s
+    objects) whose ``core.worktree`` is ``work_tree``, and point the ``.git`` file at it."""
+    evil = worktree / ".evil"
+    (evil / "objects" / "info").mkdir(parents=True)
+    (evil / "refs" / "heads").mkdir(parents=True)
+    (evil / "objects" / "info" / "alternates").write_text(f"{repo / '.git' / 'objects'}\n")
+    (evil / "HEAD").write_text("ref: refs/heads/main\n")
+    (evil / "config").write_text(f"[core]\n\tbare = false\n\tworktree = {work_tree}\n")
+    (worktree / ".git").write_text("gitdir: .evil\n")
+    return evil
+
+
 def attach_work(
     server: RunningServer, ticket: dict[str, Any], repo: Path, worktree: Path, branch: str
 ) -> Any:

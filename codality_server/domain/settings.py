@@ -254,6 +254,8 @@ class Settings(_Strict):
     push_after_merge: bool = True
     # Seconds a fetch or push may take, and any read from a remote may wait (a clone: 20x that).
     git_timeout_s: Annotated[int, Field(ge=1, le=3_600)] = 30
+    #: A worktree file larger than this is left out of the agent's commits and diffs, unread.
+    max_file_mb: Annotated[int, Field(ge=1, le=1_000)] = 10
     feedback_on_review: bool = True
     ci_max_retries: Annotated[int, Field(ge=0, le=20)] = 3
     #: Whose PR comments, reviews and ``/codality`` commands steer the agent, by GitHub's

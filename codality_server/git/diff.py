@@ -1,11 +1,11 @@
 """Unified diffs of a ticket's branch, committed work and (optionally) its live worktree.
 
 A working-tree diff through ``porcelain.diff`` hashes every file (435 ms on 5,000 files,
-stack-notes §1). Here the working tree is read the way git reads it: the index is the stat cache,
-so only entries whose ``lstat`` no longer matches their index entry (or that are racily clean)
-are hashed. The parsed index (keyed by the index file's own stat) and flattened trees (keyed by
-their immutable id) are cached between calls, so a repeated diff costs one ``lstat`` per tracked
-file plus a directory walk for untracked files.
+stack-notes §1). Here the worktree is read as ``workdir`` reads it: through the git dir the server
+made, with the index as the stat cache, so only entries whose ``lstat`` no longer matches their
+index entry (or that are racily clean) are hashed, and never a link's target or a file above the
+size cap. Parsed indexes and flattened trees (keyed by their immutable id) are cached between
+calls, so a repeated diff costs one ``lstat`` per tracked file plus a walk for untracked files.
 """
 
 from __future__ import annotations
@@ -13,24 +13,13 @@ from __future__ import annotations
 import io
 import os
 import re
-import stat
-import threading
-from collections import OrderedDict
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dulwich.diff_tree import tree_changes
-from dulwich.ignore import IgnoreFilterManager
-from dulwich.index import ConflictedIndexEntry, IndexEntry, blob_from_path_and_stat, cleanup_mode
-from dulwich.object_store import (
-    BaseObjectStore,
-    MemoryObjectStore,
-    OverlayObjectStore,
-    iter_tree_contents,
-)
-from dulwich.objects import S_ISGITLINK, Commit, ObjectID
+from dulwich.object_store import BaseObjectStore, MemoryObjectStore, OverlayObjectStore
+from dulwich.objects import Commit, ObjectID
 from dulwich.patch import write_object_diff
 from dulwich.refs import Ref
 from dulwich.repo import Repo
@@ -38,9 +27,9 @@ from dulwich.repo import Repo
 from codality_server.domain.errors import NotFound
 
 from .history import merge_bases
+from .stat_cache import Entry, LruCache
+from .workdir import DEFAULT_MAX_FILE_BYTES, Change, Worktree, scan_tree
 
-Entry = tuple[int, ObjectID]  # (mode, blob id)
-Change = tuple[bytes, Entry | None, Entry | None]  # (path, old, new); None = absent
 _HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 
@@ -89,218 +78,7 @@ class Diff:
         }
 
 
-# --- caches ---------------------------------------------------------------------------------
-
-
-class _Cache:
-    """A small thread-safe LRU; diffs run in worker threads."""
-
-    def __init__(self, size: int) -> None:
-        self._items: OrderedDict[Any, Any] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return None
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-
-_TREES = _Cache(16)
-_INDEXES = _Cache(16)
-_PATCHES = _Cache(4096)
-
-
-def _flat_tree(repo: Repo, tree_id: ObjectID) -> dict[bytes, Entry]:
-    key = (repo.object_store.path, tree_id)
-    cached: dict[bytes, Entry] | None = _TREES.get(key)
-    if cached is None:
-        cached = {
-            e.path: (e.mode, e.sha)
-            for e in iter_tree_contents(repo.object_store, tree_id)
-            if e.path is not None and e.mode is not None and e.sha is not None
-        }
-        _TREES.put(key, cached)
-    return cached
-
-
-_TYPE_AND_EXEC = 0o170100  # file type bits plus the owner-exec bit git records
-
-
-def expected_stat(entry: IndexEntry, index_mtime_ns: int) -> tuple[int, int, int] | None:
-    """(size, mtime_ns, type+exec bits) an unchanged file shows to ``lstat``.
-
-    None for racily clean entries (written in the same clock tick as the index, or later): only
-    their content can tell, so they are always hashed, as git does.
-    """
-    mtime = entry.mtime
-    mtime_ns = mtime[0] * 1_000_000_000 + mtime[1] if isinstance(mtime, tuple) else int(mtime * 1e9)
-    if mtime_ns >= index_mtime_ns:
-        return None
-    bits = 0o120100 if stat.S_ISLNK(entry.mode) else 0o100000 | (entry.mode & 0o100)
-    return entry.size, mtime_ns, bits
-
-
-@dataclass(frozen=True)
-class IndexSnapshot:
-    """A parsed index (unmerged entries left out), reused while the index file is unchanged.
-
-    ``stat_keys`` holds, per checked-out entry, the absolute path and the stat it should show,
-    precomputed so the per-call loop is one ``lstat`` and one tuple comparison per file.
-    """
-
-    entries: dict[bytes, IndexEntry]
-    children: dict[bytes, frozenset[bytes]]  # directory ("" = root) → names tracked inside it
-    mtime_ns: int
-    stat_keys: tuple[tuple[bytes, bytes, tuple[int, int, int] | None], ...] = ()
-    _staged: dict[ObjectID, frozenset[bytes]] = field(default_factory=dict, compare=False)
-
-    @classmethod
-    def of(cls, repo: Repo) -> IndexSnapshot:
-        path = repo.index_path()
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            return cls({}, {}, 0)
-        key = (path, st.st_ino, st.st_size, st.st_mtime_ns)
-        cached: IndexSnapshot | None = _INDEXES.get(key)
-        if cached is None:
-            cached = cls._read(repo, st.st_mtime_ns)
-            _INDEXES.put(key, cached)
-        return cached
-
-    @classmethod
-    def _read(cls, repo: Repo, mtime_ns: int) -> IndexSnapshot:
-        root = os.fsencode(repo.path)
-        entries: dict[bytes, IndexEntry] = {}
-        children: dict[bytes, set[bytes]] = {}
-        keys = []
-        for name, entry in repo.open_index().items():
-            if isinstance(entry, ConflictedIndexEntry):
-                continue
-            entries[name] = entry
-            if not (S_ISGITLINK(entry.mode) or entry.skip_worktree):
-                keys.append((name, root + b"/" + name, expected_stat(entry, mtime_ns)))
-            while True:
-                parent, _, child = name.rpartition(b"/")
-                known = parent in children
-                children.setdefault(parent, set()).add(child)
-                if known or not parent:
-                    break
-                name = parent
-        frozen = {folder: frozenset(names) for folder, names in children.items()}
-        return cls(entries, frozen, mtime_ns, tuple(keys))
-
-    def entry(self, path: bytes) -> Entry | None:
-        found = self.entries.get(path)
-        return (found.mode, found.sha) if found is not None else None
-
-    def staged_against(self, tree_id: ObjectID, tree: dict[bytes, Entry]) -> frozenset[bytes]:
-        """Paths where the index differs from ``tree`` (memoised per tree)."""
-        if tree_id not in self._staged:
-            index_side = {name: (e.mode, e.sha) for name, e in self.entries.items()}
-            self._staged[tree_id] = frozenset(
-                path
-                for path in index_side.keys() | tree.keys()
-                if index_side.get(path) != tree.get(path)
-            )
-        return self._staged[tree_id]
-
-
-def stat_clean(st: os.stat_result, expected: tuple[int, int, int] | None) -> bool:
-    """Whether the stat cache proves a file unchanged since the index recorded it."""
-    return expected == (st.st_size, st.st_mtime_ns, st.st_mode & _TYPE_AND_EXEC)
-
-
-# --- the working tree against a tree ------------------------------------------------------------
-
-
-def _worktree_changes(repo: Repo, tree_id: ObjectID, extra: MemoryObjectStore) -> list[Change]:
-    """What ``git add -A`` would change relative to the tree ``tree_id``, without committing.
-
-    Only paths that are staged, stat-dirty or untracked are looked at; blobs read from disk go
-    into ``extra`` so the renderer can find them.
-    """
-    snapshot = IndexSnapshot.of(repo)
-    tree = _flat_tree(repo, tree_id)
-    on_disk: dict[bytes, Entry | None] = {}
-    for name, full, expected in snapshot.stat_keys:
-        try:
-            st = os.lstat(full)
-        except (FileNotFoundError, NotADirectoryError):
-            on_disk[name] = None
-            continue
-        if stat_clean(st, expected):
-            continue
-        if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
-            on_disk[name] = None
-            continue
-        blob = blob_from_path_and_stat(full, st)
-        current = (cleanup_mode(st.st_mode), blob.id)
-        if current != snapshot.entry(name):
-            extra.add_object(blob)
-            on_disk[name] = current
-    root = os.fsencode(repo.path)
-    for name, st in _untracked_files(repo, root, snapshot):
-        blob = blob_from_path_and_stat(root + b"/" + name, st)
-        extra.add_object(blob)
-        on_disk[name] = (cleanup_mode(st.st_mode), blob.id)
-    changes: list[Change] = []
-    for path in snapshot.staged_against(tree_id, tree) | on_disk.keys():
-        new = on_disk[path] if path in on_disk else snapshot.entry(path)
-        old = tree.get(path)
-        if old != new:
-            changes.append((path, old, new))
-    return changes
-
-
-def _untracked_files(
-    repo: Repo, root: bytes, snapshot: IndexSnapshot
-) -> Iterator[tuple[bytes, os.stat_result]]:
-    """Files not in the index and not ignored; ignored directories are not entered.
-
-    Each directory is listed once and its tracked names subtracted as a set, so only the few
-    leftovers are stat-ed and matched against the ignore rules.
-    """
-    ignore: IgnoreFilterManager | None = None
-
-    def ignored(rel: bytes, is_dir: bool) -> bool:
-        nonlocal ignore
-        if ignore is None:
-            ignore = IgnoreFilterManager.from_repo(repo)
-        return bool(ignore.is_ignored(os.fsdecode(rel) + ("/" if is_dir else "")))
-
-    pending: list[bytes] = [b""]
-    while pending:
-        folder = pending.pop()
-        prefix = folder + b"/" if folder else b""
-        tracked = snapshot.children.get(folder, frozenset())
-        for name in tracked:
-            if prefix + name in snapshot.children:
-                pending.append(prefix + name)
-        try:
-            names = os.listdir(root + b"/" + folder if folder else root)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for name in set(names) - tracked:
-            rel = prefix + name
-            if name == b".git":
-                continue
-            st = os.lstat(root + b"/" + rel)
-            if stat.S_ISDIR(st.st_mode):
-                if not ignored(rel, True):
-                    pending.append(rel)
-            elif (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and not ignored(rel, False):
-                yield rel, st
+_PATCHES = LruCache(4096)
 
 
 # --- rendering ----------------------------------------------------------------------------------
@@ -410,8 +188,10 @@ def branch_diff(
     branch: str,
     default_branch: str,
     worktree_path: Path | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> Diff:
-    """The branch against its merge base; with ``worktree_path``, uncommitted work included."""
+    """The branch against its merge base; with ``worktree_path``, uncommitted work included
+    (read as ``workdir`` reads a worktree: files above ``max_file_bytes`` are left out)."""
     with Repo(str(repo_path)) as repo:
         head = branch_tip(repo, branch)
         base = merge_base(repo, branch, default_branch)
@@ -419,8 +199,8 @@ def branch_diff(
         if worktree_path is None or not worktree_path.is_dir():
             changes = _committed_changes(repo, base_tree, commit_tree(repo, head))
             return _render(repo.object_store, changes, base.decode(), head.decode())
-    with Repo(str(worktree_path)) as worktree:
+        where = Worktree.locate(repo_path, worktree_path)
         extra = MemoryObjectStore()
-        changes = _worktree_changes(worktree, base_tree, extra)
-        store = OverlayObjectStore([extra, worktree.object_store])
-        return _render(store, changes, base.decode(), head.decode())
+        scan = scan_tree(repo, where, base_tree, max_file_bytes, extra)
+        store = OverlayObjectStore([extra, repo.object_store])
+        return _render(store, scan.changes, base.decode(), head.decode())

@@ -26,8 +26,10 @@ from dulwich.repo import Repo
 
 from codality_server.domain.errors import Conflict
 
-from .diff import IndexSnapshot, branch_ref, branch_tip, commit_tree, expected_stat, stat_clean
+from .diff import branch_ref, branch_tip, commit_tree
 from .history import is_ancestor, merge_bases
+from .stat_cache import IndexSnapshot, expected_stat, stat_clean
+from .workdir import Worktree
 
 Strategy = Literal["merge", "squash"]
 MergeKind = Literal["fast_forward", "merge_commit", "squash", "up_to_date"]
@@ -43,9 +45,10 @@ class MergeOutcome:
     checkouts_updated: tuple[str, ...]
 
 
-def _new_commit(
-    repo: Repo, tree: ObjectID, parents: list[ObjectID], message: str, author: tuple[str, str]
+def new_commit(
+    tree: ObjectID, parents: list[ObjectID], message: str, author: tuple[str, str]
 ) -> Commit:
+    """A commit object made now by ``author`` (as author and committer), not yet stored."""
     who = f"{author[0]} <{author[1]}>".encode()
     commit = Commit()
     commit.tree = tree
@@ -82,6 +85,14 @@ def _checkouts(repo: Repo, target_ref: Ref) -> list[Path]:
             continue
         found.append(Path(info.path).resolve())
     return found
+
+
+def open_checkout(repo: Repo, path: Path) -> Repo:
+    """A checkout from ``_checkouts``: the repository's own working tree, or a linked one opened
+    through the git dir the repository made for it, never through the ``.git`` file in it."""
+    if path == Path(repo.path).resolve():
+        return Repo(repo.path)
+    return Worktree.locate(Path(repo.path), path).open()
 
 
 def _local_edits(checkout: Repo, changes: list[TreeChange]) -> list[str]:
@@ -159,7 +170,7 @@ def merge_branch(
             squash = strategy == "squash"
             kind = "squash" if squash else "merge_commit"
             parents = [ours] if squash else [ours, theirs]
-            commit = _new_commit(repo, new_tree, parents, message, author)
+            commit = new_commit(new_tree, parents, message, author)
             new_id = commit.id
         old_tree = commit_tree(repo, ours)
         changes = list(tree_changes(repo.object_store, old_tree, new_tree))
@@ -167,7 +178,7 @@ def merge_branch(
             raise _nothing_to_merge(branch, target)
         checkouts = _checkouts(repo, target_ref)
         for path in checkouts:
-            with Repo(str(path)) as checkout:
+            with open_checkout(repo, path) as checkout:
                 blocked = _local_edits(checkout, changes)
             if blocked:
                 raise Conflict(
@@ -184,7 +195,7 @@ def merge_branch(
         if not repo.refs.set_if_equals(target_ref, ours, new_id):
             raise Conflict(f"{target} moved while merging; try again")
         for path in checkouts:
-            with Repo(str(path)) as checkout:
+            with open_checkout(repo, path) as checkout:
                 update_working_tree(checkout, old_tree, new_tree, iter(changes))
         return MergeOutcome(kind, ours.decode(), new_id.decode(), tuple(map(str, checkouts)))
 

@@ -23,10 +23,11 @@ from dulwich.repo import Repo
 
 from codality_server.domain.errors import Conflict
 
-from .diff import branch_ref, commit_tree
+from .diff import branch_ref, branch_tip, commit_tree
 from .history import is_ancestor
-from .merge import _checkouts, _local_edits
+from .merge import _checkouts, _local_edits, open_checkout
 from .network import TOKEN_USER, RemoteError, failure, scrub, transport
+from .workdir import Worktree
 
 
 def _push(
@@ -144,7 +145,7 @@ def fast_forward(repo_path: Path, branch: str, target_sha: str) -> FastForward:
         changes = list(tree_changes(repo.object_store, old_tree, new_tree))
         checkouts = _checkouts(repo, ref)
         for path in checkouts:
-            with Repo(str(path)) as checkout:
+            with open_checkout(repo, path) as checkout:
                 blocked = _local_edits(checkout, changes)
             if blocked:
                 raise Conflict(
@@ -154,7 +155,7 @@ def fast_forward(repo_path: Path, branch: str, target_sha: str) -> FastForward:
         if not repo.refs.set_if_equals(ref, ours, theirs):
             raise Conflict(f"{branch} moved while updating it; try again")
         for path in checkouts:
-            with Repo(str(path)) as checkout:
+            with open_checkout(repo, path) as checkout:
                 update_working_tree(checkout, old_tree, new_tree, iter(changes))
         return "fast_forward"
 
@@ -169,18 +170,20 @@ class RebaseOutcome:
     paths: tuple[str, ...] = ()
 
 
-def rebase_worktree(worktree: Path, onto: str) -> RebaseOutcome:
-    """Replay the worktree's branch onto ``onto`` (a local branch)."""
+def rebase_worktree(repo_path: Path, worktree: Path, branch: str, onto: str) -> RebaseOutcome:
+    """Replay the worktree's ``branch`` onto ``onto`` (a local branch); the worktree is opened
+    through the git dir the server made, never through its own ``.git`` file."""
     from .worktrees import has_changes
 
-    with Repo(str(worktree)) as repo:
-        head = repo.refs[Ref(b"HEAD")]
+    where = Worktree.locate(repo_path, worktree)
+    with where.open() as repo:
+        head = branch_tip(repo, branch)
         upstream = repo.refs[branch_ref(onto)]
         if is_ancestor(repo, upstream, head):
             return RebaseOutcome("up_to_date", head.decode())
-    if has_changes(worktree):
+    if has_changes(repo_path, worktree, branch):
         return RebaseOutcome("dirty", head.decode())
-    with Repo(str(worktree)) as repo:
+    with where.open() as repo:
         try:
             porcelain.rebase(repo, onto)
         except porcelain.Error as exc:
@@ -191,7 +194,7 @@ def rebase_worktree(worktree: Path, onto: str) -> RebaseOutcome:
             names = tuple(p.strip() for p in paths.split(",") if p.strip())
             return RebaseOutcome("conflict", head.decode(), names)
         porcelain.reset(repo, "hard", "HEAD")
-        new_head = repo.refs[Ref(b"HEAD")].decode()
+        new_head = branch_tip(repo, branch).decode()
     return RebaseOutcome("rebased", new_head)
 
 

@@ -1,4 +1,5 @@
-"""Ticket worktrees: one linked git worktree per ticket, on its own branch, made with dulwich.
+"""Ticket worktrees: one linked git worktree per ticket, on its own branch, made with dulwich,
+and the commit of the work the agent leaves in it.
 
 Everything here is synchronous (dulwich is); services call it through ``asyncio.to_thread``. The
 result is an ordinary linked worktree that the ``git`` CLI sees (``git worktree list``).
@@ -8,14 +9,30 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
+import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from dulwich import porcelain
+from dulwich.index import Index, index_entry_from_stat
+from dulwich.object_store import BaseObjectStore, MemoryObjectStore
+from dulwich.objects import ObjectID, Tree
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from codality_server.domain.errors import Conflict
+
+from .diff import branch_tip, commit_tree
+from .merge import new_commit
+from .stat_cache import Entry, IndexSnapshot
+from .workdir import (
+    DEFAULT_MAX_FILE_BYTES,
+    Change,
+    LeftOut,
+    Scan,
+    Worktree,
+    scan_tree,
+)
 
 _SLUG_BAD = re.compile(r"[^a-z0-9]+")
 
@@ -74,33 +91,117 @@ def remove_worktree(repo_path: Path, worktree_path: Path, branch: str | None) ->
             porcelain.branch_delete(repo, branch)
 
 
-def has_changes(path: Path) -> bool:
-    """Whether the worktree has staged, unstaged or untracked changes."""
-    with Repo(str(path)) as repo:
-        status = porcelain.status(repo)
-        staged = any(status.staged[key] for key in ("add", "delete", "modify"))
-        return staged or bool(status.unstaged) or bool(status.untracked)
+@dataclass(frozen=True)
+class CommitResult:
+    """The new commit (None when nothing changed) and the files it left out."""
+
+    sha: str | None
+    left_out: tuple[LeftOut, ...] = ()
 
 
-def commit_all(path: Path, message: str, author: tuple[str, str]) -> str | None:
-    """``git add -A && git commit`` as ``author``; the new sha, or None when nothing changed."""
-    if not has_changes(path):
-        return None
-    who = f"{author[0]} <{author[1]}>".encode()
-    with Repo(str(path)) as repo:
-        porcelain.add(repo)
-        status = porcelain.status(repo, untracked_files="no")
-        if not any(status.staged[key] for key in ("add", "delete", "modify")):
-            return None
-        now = int(time.time())
-        sha = porcelain.commit(
-            repo,
-            message=message.encode(),
-            author=who,
-            committer=who,
-            author_timezone=0,
-            commit_timezone=0,
-            commit_timestamp=now,
-            author_timestamp=now,
+def has_changes(repo_path: Path, worktree_path: Path, branch: str) -> bool:
+    """Whether the worktree holds work its branch's tip lacks (staged, modified or untracked)."""
+    with Repo(str(repo_path)) as repo:
+        where = Worktree.locate(repo_path, worktree_path)
+        tip = branch_tip(repo, branch)
+        scan = scan_tree(
+            repo, where, commit_tree(repo, tip), DEFAULT_MAX_FILE_BYTES, MemoryObjectStore()
         )
-        return sha.decode() if isinstance(sha, bytes) else str(sha)
+        return bool(scan.changes)
+
+
+def commit_all(
+    repo_path: Path,
+    worktree_path: Path,
+    branch: str,
+    message: str,
+    author: tuple[str, str],
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> CommitResult:
+    """``git add -A && git commit`` on ``branch`` as ``author``, done by the server itself.
+
+    The worktree is read through ``workdir`` (no link followed, nothing above
+    ``max_file_bytes`` read: such files are left out and named in the result); objects, the
+    branch and the worktree's index are written without running a hook or reading a config.
+    """
+    with Repo(str(repo_path)) as repo:
+        where = Worktree.locate(repo_path, worktree_path)
+        tip = branch_tip(repo, branch)
+        scan = scan_tree(repo, where, commit_tree(repo, tip), max_file_bytes, repo.object_store)
+        left_out = tuple(scan.left_out)
+        if not scan.changes:
+            return CommitResult(None, left_out)
+        new_tree = apply_changes(repo.object_store, commit_tree(repo, tip), scan.changes)
+        commit = new_commit(new_tree, [tip], message, author)
+        repo.object_store.add_object(commit)
+        if not repo.refs.set_if_equals(_head(branch), tip, commit.id):
+            raise Conflict(f"{branch} moved while its work was being committed; try again")
+        _record_in_index(where.index_path, scan)
+        return CommitResult(commit.id.decode(), left_out)
+
+
+def apply_changes(store: BaseObjectStore, tree_id: ObjectID, changes: list[Change]) -> ObjectID:
+    """The tree ``tree_id`` with ``changes`` applied; only the trees on changed paths are
+    rewritten, so the cost follows what changed, not the size of the tree."""
+    edits = {path: new for path, _, new in changes}
+    return _edit_tree(store, tree_id, edits) or _store(store, Tree())
+
+
+def _edit_tree(
+    store: BaseObjectStore, tree_id: ObjectID | None, edits: dict[bytes, Entry | None]
+) -> ObjectID | None:
+    """One level of ``apply_changes``; None when the tree ends up empty."""
+    items: dict[bytes, Entry] = {}
+    if tree_id is not None:
+        old = store[tree_id]
+        assert isinstance(old, Tree)
+        items = {item.path: (item.mode, item.sha) for item in old.iteritems()}
+    here: dict[bytes, Entry | None] = {}
+    below: dict[bytes, dict[bytes, Entry | None]] = {}
+    for path, entry in edits.items():
+        name, slash, rest = path.partition(b"/")
+        if slash:
+            below.setdefault(name, {})[rest] = entry
+        else:
+            here[name] = entry
+    for name, entry in here.items():  # removals first: a file may give way to a folder
+        if entry is None:
+            items.pop(name, None)
+    for name, nested in below.items():
+        current = items.get(name)
+        subtree = current[1] if current is not None and stat.S_ISDIR(current[0]) else None
+        new = _edit_tree(store, subtree, nested)
+        if new is not None:
+            items[name] = (stat.S_IFDIR, new)
+        elif subtree is not None:
+            del items[name]
+    for name, entry in here.items():
+        if entry is not None:
+            items[name] = entry
+    if not items:
+        return None
+    tree = Tree()
+    for name, (mode, sha) in items.items():
+        tree.add(name, mode, sha)
+    return _store(store, tree)
+
+
+def _store(store: BaseObjectStore, tree: Tree) -> ObjectID:
+    store.add_object(tree)
+    return tree.id
+
+
+def _record_in_index(index_path: Path, scan: Scan) -> None:
+    """Bring the worktree's index to the new commit, with the stat of each file as it was read,
+    so the next scan passes over them; files left out keep the entry they had."""
+    snapshot = IndexSnapshot.at(index_path)
+    index = Index(str(index_path), read=False)
+    entries = dict(snapshot.entries)
+    for path, _, new in scan.changes:
+        if new is None:
+            entries.pop(path, None)
+        elif path in scan.stats:
+            entries[path] = index_entry_from_stat(scan.stats[path], new[1], new[0])
+    for path in sorted(entries):
+        index[path] = entries[path]
+    index.write()

@@ -29,7 +29,6 @@ from codality_server.domain.users import User
 from codality_server.git import remote
 from codality_server.git.diff import commit_diff
 from codality_server.git.network import RemoteError, with_deadline
-from codality_server.git.worktrees import commit_all
 from codality_server.github.client import GitHubClient, GitHubError
 
 from .base import Service, now_iso
@@ -91,13 +90,9 @@ class PullRequestService(Service):
                     f"ticket #{ticket.number}'s agent is running; let it finish (or stop it) first",
                     {"reason": "agent_running"},
                 )
-            worktree = Path(ticket.worktree_path) if ticket.worktree_path else None
-            if worktree is not None and worktree.is_dir():
-                identity = user.git_identity if user else AGENT_IDENTITY
-                message = (
-                    f"{gh.pr_title(ticket.title, ticket.number)}: uncommitted work, for the PR"
-                )
-                await asyncio.to_thread(commit_all, worktree, message, identity)
+            identity = user.git_identity if user else AGENT_IDENTITY
+            message = f"{gh.pr_title(ticket.title, ticket.number)}: uncommitted work, for the PR"
+            await self.services.worktrees.commit_work(project, ticket, message, identity)
             timeout = float((await self.services.settings.current()).git_timeout_s)
             try:
                 sha = await with_deadline(
@@ -468,10 +463,14 @@ class PullRequestService(Service):
             if self.services.agent.is_busy(ticket.id):
                 continue
             worktree = Path(ticket.worktree_path or "")
-            if not worktree.is_dir():
+            if not (worktree.is_dir() and ticket.branch):
                 continue
             outcome = await asyncio.to_thread(
-                remote.rebase_worktree, worktree, project.default_branch
+                remote.rebase_worktree,
+                Path(project.path),
+                worktree,
+                ticket.branch,
+                project.default_branch,
             )
             results.append((ticket, outcome))
         return results

@@ -74,8 +74,9 @@ class ReviewService(Service):
     async def ticket_diff(self, project: Project, ticket: Ticket, committed: bool) -> Diff:
         branch = ticket_branch(ticket)
         worktree = None if committed or not ticket.worktree_path else Path(ticket.worktree_path)
+        limit = (await self.services.settings.current()).max_file_mb * 1024 * 1024
         return await asyncio.to_thread(
-            branch_diff, Path(project.path), branch, project.default_branch, worktree
+            branch_diff, Path(project.path), branch, project.default_branch, worktree, limit
         )
 
     async def list(self, slug: str, number: int) -> builtins.list[Review]:

@@ -34,7 +34,8 @@ from codality_server.domain.sessions import AgentSession, Budget, Owner, Session
 from codality_server.domain.settings import ModelAccess, Settings
 from codality_server.domain.tickets import Ticket, TicketStatus
 from codality_server.domain.users import User
-from codality_server.git.worktrees import branch_name, commit_all, create_worktree
+from codality_server.git.workdir import LeftOut
+from codality_server.git.worktrees import branch_name, create_worktree
 
 from .base import Service
 from .knowledge import ServiceKnowledge
@@ -252,9 +253,11 @@ class TicketJob:
         summary = await loop.run(run)
         message = _commit_message(ticket, summary)
         async with services.repo_lock(project.path):
-            sha = await asyncio.to_thread(commit_all, worktree, message, identity)
-        if sha:
-            await run.recorder.commit(sha, message)
+            result = await services.worktrees.commit_work(project, ticket, message, identity)
+        if result.sha:
+            await run.recorder.commit(result.sha, message)
+        if result.left_out:
+            await run.recorder.error(_left_out_note(result.left_out))
         return summary
 
     async def started(self, run: Run) -> None:
@@ -276,6 +279,11 @@ def _git_dirs(repo: Path) -> tuple[Path, ...]:
     gitdir) and which only the server writes to: its hooks and config run on the host later."""
     git_dir = repo / ".git"
     return (git_dir,) if git_dir.is_dir() else ()
+
+
+def _left_out_note(left_out: tuple[LeftOut, ...]) -> str:
+    files = "; ".join(item.describe() for item in left_out)
+    return f"Left out of the commit, still only in the worktree: {files}"
 
 
 def _commit_message(ticket: Ticket, summary: str) -> str:

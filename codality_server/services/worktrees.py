@@ -30,7 +30,7 @@ from codality_server.git.diff import commit_diff
 from codality_server.git.merge import Strategy, keep_branch_tip, merge_branch
 from codality_server.git.network import RemoteError, with_deadline
 from codality_server.git.remote import has_origin, push_to_origin, reachable_from
-from codality_server.git.worktrees import commit_all, remove_worktree
+from codality_server.git.worktrees import CommitResult, commit_all, remove_worktree
 
 from .base import Service, now_iso
 from .reviews import work_branch
@@ -47,12 +47,30 @@ class WorktreeService(Service):
                 details={"reason": "agent_running"},
             )
 
-    async def _commit_pending(self, ticket: Ticket, user: User | None, why: str) -> str | None:
-        if not ticket.worktree_path or not Path(ticket.worktree_path).is_dir():
-            return None
+    async def commit_work(
+        self, project: Project, ticket: Ticket, message: str, identity: tuple[str, str]
+    ) -> CommitResult:
+        """Commit what the ticket's worktree holds on its branch (the caller holds the
+        repository's lock); files above the ``max_file_mb`` setting are left out, unread."""
+        if not (ticket.worktree_path and ticket.branch and Path(ticket.worktree_path).is_dir()):
+            return CommitResult(None)
+        limit = (await self.services.settings.current()).max_file_mb * 1024 * 1024
+        return await asyncio.to_thread(
+            commit_all,
+            Path(project.path),
+            Path(ticket.worktree_path),
+            ticket.branch,
+            message,
+            identity,
+            limit,
+        )
+
+    async def _commit_pending(
+        self, project: Project, ticket: Ticket, user: User | None, why: str
+    ) -> str | None:
         message = f"{ticket.title} (#{ticket.number}): {why}"
         identity = user.git_identity if user else AGENT_IDENTITY
-        return await asyncio.to_thread(commit_all, Path(ticket.worktree_path), message, identity)
+        return (await self.commit_work(project, ticket, message, identity)).sha
 
     async def _remove(self, project: Project, ticket: Ticket, branch: str) -> Ticket:
         """Remove worktree and branch; with no recorded worktree, look where the agent puts one."""
@@ -98,7 +116,9 @@ class WorktreeService(Service):
         repo = Path(project.path)
         async with self.services.repo_lock(project.path):
             self._refuse_while_agent_runs(ticket, "merge")
-            await self._commit_pending(ticket, user, "uncommitted work, committed for the merge")
+            await self._commit_pending(
+                project, ticket, user, "uncommitted work, committed for the merge"
+            )
             message = (
                 f"{ticket.title} (#{number})\n\nSquashed from {branch}.\n"
                 if chosen == "squash"
@@ -225,7 +245,7 @@ class WorktreeService(Service):
         closed = await self.services.pull_requests.close_for_discard(ticket)
         async with self.services.repo_lock(project.path):
             self._refuse_while_agent_runs(ticket, "discard")
-            await self._commit_pending(ticket, user, "uncommitted work, kept on discard")
+            await self._commit_pending(project, ticket, user, "uncommitted work, kept on discard")
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
             ref, sha = await asyncio.to_thread(
                 keep_branch_tip, Path(project.path), branch, f"{number}-{stamp}"
@@ -247,7 +267,7 @@ class WorktreeService(Service):
             branch = ticket.branch
             if branch and ticket.worktree_path and Path(ticket.worktree_path).is_dir():
                 why = "uncommitted work, kept when its pull request merged"
-                if await self._commit_pending(ticket, None, why):
+                if await self._commit_pending(project, ticket, None, why):
                     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
                     await asyncio.to_thread(
                         keep_branch_tip, Path(project.path), branch, f"{ticket.number}-{stamp}"

@@ -135,3 +135,35 @@ async def test_start_refusals(
     assert_error(await api.get(agent_url(project, {"number": 99}, "status")), 404)
     status = (await api.get(agent_url(project, ticket, "status"))).json()
     assert status == {"running": False, "session": None, "sessions": []}
+
+
+async def test_a_sparse_file_is_left_out_of_the_end_of_turn_commit_with_a_note(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    git_repo: Path,
+) -> None:
+    """Attack 6: 1.5 GB of holes left behind; the server's peak RSS does not move by it."""
+    import resource
+
+    fake_anthropic.script(
+        tool("bash", command="truncate -s 1536M big.bin && echo kept > small.txt"),
+        text("Done."),
+    )
+    ticket = await new_ticket(agent_api, project["slug"])
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = await agent_api.post(agent_url(project, ticket, "start"), json={})
+    assert started.status_code == 202, started.text
+
+    ended = await wait_for_end(agent_api, project, ticket)
+
+    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert ended["status"] == "completed", ended
+    assert peak_after - peak_before < 300 * 1024, f"peak RSS grew {peak_after - peak_before} KB"
+    branch = "codality/1-add-a-farewell-function"
+    files = git(git_repo, "ls-tree", "-r", "--name-only", branch).split()
+    assert "small.txt" in files and "big.bin" not in files
+    url = agent_url(project, ticket, f"sessions/{ended['id']}")
+    notes = [b["data"] for b in (await agent_api.get(url)).json()["transcript"]]
+    said = [n["message"] for n in notes if "message" in n]
+    assert any("big.bin (1.5 GB): larger than the 10.0 MB" in line for line in said), said

@@ -10,6 +10,8 @@ from codality_server.domain.errors import Conflict
 from codality_server.git.worktrees import branch_name, commit_all, create_worktree, remove_worktree
 from tests.conftest import git
 
+ANN = ("Ann", "ann@example.com")
+
 
 def test_branch_name_is_a_safe_slug() -> None:
     assert branch_name(7, "Fix the Login page!") == "codality/7-fix-the-login-page"
@@ -25,10 +27,11 @@ def test_create_commit_reuse_and_remove(git_repo: Path, tmp_path: Path) -> None:
     assert git(wt, "rev-parse", "HEAD") == git(git_repo, "rev-parse", "main")
     assert git(wt, "status", "--porcelain") == ""
 
-    assert commit_all(wt, "nothing", ("Ann", "ann@example.com")) is None
+    branch = "codality/1-thing"
+    assert commit_all(git_repo, wt, branch, "nothing", ANN).sha is None
     (wt / "new.txt").write_text("hello\n")
     (wt / "src" / "util.py").unlink()
-    sha = commit_all(wt, "Add new.txt\n\nbody", ("Ann", "ann@example.com"))
+    sha = commit_all(git_repo, wt, branch, "Add new.txt\n\nbody", ANN).sha
     assert sha is not None and git(wt, "rev-parse", "HEAD").strip() == sha
     assert git(wt, "log", "-1", "--format=%an <%ae>|%cn|%s").strip() == (
         "Ann <ann@example.com>|Ann|Add new.txt"
@@ -51,7 +54,7 @@ def test_an_existing_branch_is_checked_out_again(git_repo: Path, tmp_path: Path)
     wt = tmp_path / "wt"
     create_worktree(git_repo, wt, "codality/2-x", "main")
     (wt / "a.txt").write_text("a\n")
-    sha = commit_all(wt, "a", ("Ann", "ann@example.com"))
+    sha = commit_all(git_repo, wt, "codality/2-x", "a", ANN).sha
     remove_worktree(git_repo, wt, None)
     create_worktree(git_repo, wt, "codality/2-x", "main")
     assert git(wt, "rev-parse", "HEAD").strip() == sha

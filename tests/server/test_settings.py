@@ -25,6 +25,7 @@ CONTRACT_KEYS = {
     "merge_strategy", "push_after_merge", "feedback_on_review", "ci_max_retries",
     "github_trusted_associations", "git_timeout_s", "prompts", "priorities", "kinds", "prices",
     "context_windows", "max_turns_per_run", "max_cost_per_run_usd",
+    "max_file_mb",
 }  # fmt: skip
 ADMIN_ROUTES = [
     ("GET", "/api/settings"),
@@ -50,6 +51,7 @@ async def test_settings_start_at_the_documented_defaults(api: httpx.AsyncClient)
     )  # fmt: skip
     assert defaults["sandbox"] == "auto" and defaults["merge_strategy"] == "merge"
     assert defaults["push_after_merge"] is True and defaults["git_timeout_s"] == 30
+    assert defaults["max_file_mb"] == 10
     assert set(defaults["prompts"]) == {
         "base_identity",
         "approach",
