@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import tempfile
 import time
@@ -92,18 +91,19 @@ async def measure(rounds: int, count: int, root: Path) -> tuple[list[float], lis
     return http_ms, service_ms
 
 
-def extract_answer(count: int) -> str:
+def extract_answer(count: int) -> dict[str, object]:
+    """The model's drafts, through the forced ``propose_drafts`` answer tool."""
     tickets = [
         {
             "title": f"Step {n}",
             "description": f"Do part {n}.\n\n" + "Details. " * 30,
-            "kind": ("task", "feature", "enhancement")[n % 3],
-            "priority": ("high", "medium", "p3")[n % 3],
+            "kind": ("task", "feature", "chore")[n % 3],
+            "priority": ("high", "medium", "low")[n % 3],
             "depends_on": [m for m in (n - 1,) if m >= 1],
         }
         for n in range(1, count + 1)
     ]
-    return "Here is the split.\n\n```json\n" + json.dumps(tickets, indent=1) + "\n```"
+    return {"type": "tool_use", "name": "propose_drafts", "input": {"tickets": tickets}}
 
 
 async def measure_extract(rounds: int, count: int, root: Path) -> tuple[float, list[float]]:
@@ -111,7 +111,7 @@ async def measure_extract(rounds: int, count: int, root: Path) -> tuple[float, l
     then each later round's."""
     from codality_server.scripted.server import REQUESTS
 
-    answer = {"blocks": [{"type": "text", "text": extract_answer(count)}]}
+    answer = {"blocks": [extract_answer(count)]}
     overheads: list[float] = []
     async with agent_bench([answer] * (rounds + 1), root / "repo", root / "extract-data") as (
         api,

@@ -85,6 +85,8 @@ class ModelRequest:
     max_tokens: int
     system: str = ""
     tools: tuple[Mapping[str, Any], ...] = ()
+    #: e.g. ``{"type": "tool", "name": …}``: the model must answer by calling that tool.
+    tool_choice: Mapping[str, Any] | None = None
     temperature: float | None = None
     thinking_budget: int | None = None
 
@@ -97,6 +99,8 @@ class ModelRequest:
         if self.tools:
             *tools, last = self.tools
             params["tools"] = [*tools, {**last, "cache_control": CACHE_MARK}]
+        if self.tool_choice:
+            params["tool_choice"] = dict(self.tool_choice)
         # The Messages API refuses a temperature together with thinking.
         if self.thinking_budget:
             params["thinking"] = {"type": "enabled", "budget_tokens": self.thinking_budget}

@@ -312,31 +312,6 @@ PROPOSAL_TOOLS: dict[str, ProposalTool] = {
 SCHEMAS: dict[ActionKind, type[BaseModel]] = {t.kind: t.schema for t in PROPOSAL_TOOLS.values()}
 
 
-def _inline(node: Any, defs: dict[str, Any]) -> Any:
-    """The schema with every ``$ref`` replaced by its definition (simpler for models)."""
-    if isinstance(node, dict):
-        if "$ref" in node:
-            return _inline(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
-        return {k: _inline(v, defs) for k, v in node.items() if k not in ("$defs", "title")}
-    if isinstance(node, list):
-        return [_inline(item, defs) for item in node]
-    return node
-
-
-def input_schema(model: type[BaseModel]) -> dict[str, Any]:
-    schema = model.model_json_schema()
-    inlined: dict[str, Any] = _inline(schema, schema.get("$defs", {}))
-    return inlined
-
-
-def proposal_specs() -> list[dict[str, Any]]:
-    """The proposal tools as the Messages API's tool definitions."""
-    return [
-        {"name": t.name, "description": t.description, "input_schema": input_schema(t.schema)}
-        for t in PROPOSAL_TOOLS.values()
-    ]
-
-
 def _problems(exc: ValidationError, prefix: str) -> tuple[str, str]:
     """(field of the first problem, every problem on one line each)."""
     lines, first = [], ""

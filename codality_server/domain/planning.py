@@ -1,11 +1,17 @@
-"""What the model says about a plan, read strictly: suggestions, readiness and ticket drafts.
+"""What the model says about a plan, read strictly: titles, suggestions, readiness and drafts.
 
-The model answers in JSON (asked for in the prompts). Its answer is never trusted as is: a
-suggestion must point at a passage that is really in the plan, a readiness verdict must be a
-yes or no, and extracted drafts go through the same rules as drafts a person writes
-(``order_drafts``). What can be repaired is, and each repair is reported (an unknown kind or
-priority becomes the default; a dependency on an unknown or later draft is dropped); what can't
-(no JSON, a draft without a title) is refused with ``UnusableAnswer`` and nothing is stored.
+A one-shot answer (a title, a readiness verdict, ticket drafts) is asked for through a tool the
+request forces the model to call (``AnswerTool``), so it arrives as that tool's input. An
+Anthropic-compatible endpoint may ignore ``tool_choice`` and answer in text instead: then the
+JSON in the text is read (fenced or bare), and a title may be plain prose (``read_title``).
+Suggestions come as the last text of a session and are read the same way.
+
+An answer is never trusted as is: a suggestion must point at a passage that is really in the
+plan, a readiness verdict must be a yes or no, and extracted drafts go through the same rules as
+drafts a person writes (``order_drafts``). What can be repaired is, and each repair is reported
+(an unknown kind or priority becomes the default; a dependency on an unknown or later draft is
+dropped); what can't (no JSON, a draft without a title) is refused with ``UnusableAnswer`` and
+nothing is stored.
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from .errors import InvalidInput
 from .plans import MAX_DRAFTS, DraftInput, Readiness, Suggestion, TicketDraft, order_drafts
 from .tickets import Kind, Priority
+from .tool_schema import input_schema
 
 MAX_SUGGESTIONS = 20
 CHANGES_MAX_CHARS = 20_000
@@ -54,8 +63,80 @@ PRIORITY_SYNONYMS = {
 _FENCE = re.compile(r"```(?:json)?\s*\n(.*?)\n?```", re.DOTALL)
 
 
+TITLE_MAX_CHARS = 200
+
+
 class UnusableAnswer(Exception):
     """The model's answer can't be used even after repairs; the message says what was wrong."""
+
+
+# --- answers through a tool ----------------------------------------------------------------------
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # the schema says so, so the model sends no more
+
+
+class TitleAnswer(_Answer):
+    title: str = Field(description="at most 8 words, no quotes, no full stop")
+
+
+class ReadinessAnswer(_Answer):
+    ready: bool = Field(description="whether the plan can be split into tickets now")
+    explanation: str = Field(description="one or two sentences")
+    missing: list[str] = Field(
+        default_factory=list, description="what is missing, one short item each; empty if ready"
+    )
+
+
+class DraftAnswer(_Answer):
+    title: str = Field(description="short, imperative")
+    description: str = Field(
+        default="", description="self-contained markdown: what to do, where, how to check it"
+    )
+    kind: Kind = Kind.TASK
+    priority: Priority = Priority.MEDIUM
+    depends_on: list[int] = Field(
+        default_factory=list, description="the numbers of earlier tickets this one needs"
+    )
+
+
+class DraftsAnswer(_Answer):
+    tickets: list[DraftAnswer] = Field(
+        min_length=1, description="in implementation order; the first is ticket 1"
+    )
+
+
+@dataclass(frozen=True)
+class AnswerTool:
+    """A tool the model is made to call (``tool_choice``) to give a structured answer."""
+
+    name: str
+    description: str
+    schema: type[BaseModel]
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "input_schema": input_schema(self.schema),
+        }
+
+    def choice(self) -> dict[str, str]:
+        return {"type": "tool", "name": self.name}
+
+
+TITLE_TOOL = AnswerTool("give_title", "Give the title you chose.", TitleAnswer)
+READINESS_TOOL = AnswerTool(
+    "report_readiness", "Report whether the plan is ready to be split.", ReadinessAnswer
+)
+DRAFTS_TOOL = AnswerTool("propose_drafts", "Give the plan's tickets, in order.", DraftsAnswer)
+ANSWER_TOOLS = (TITLE_TOOL, READINESS_TOOL, DRAFTS_TOOL)
+
+
+def answer_value(tool_input: Any, text: str) -> Any:
+    """What the model answered: its answer tool's input, else the JSON in its text."""
+    return tool_input if tool_input is not None else json_in(text)
 
 
 def json_in(text: str) -> Any:
@@ -93,13 +174,12 @@ def _text(item: dict[str, Any], key: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def read_suggestions(answer: str, body: str) -> tuple[Suggestion, ...]:
+def read_suggestions(value: Any, body: str) -> tuple[Suggestion, ...]:
     """Suggestions from the model's answer, keeping only those that can be applied to ``body``.
 
     Each needs a proposed ``text``; its ``passage`` must occur in the body verbatim (an empty
     passage means "add at the end"). Suggestions that fail either are left out.
     """
-    value = json_in(answer)
     if isinstance(value, dict) and isinstance(value.get("suggestions"), list):
         value = value["suggestions"]
     if not isinstance(value, list):
@@ -119,9 +199,8 @@ def read_suggestions(answer: str, body: str) -> tuple[Suggestion, ...]:
     return tuple(found[:MAX_SUGGESTIONS])
 
 
-def read_readiness(answer: str, checked_at: str) -> Readiness:
+def read_readiness(value: Any, checked_at: str) -> Readiness:
     """The fast model's verdict: ``{"ready": bool, "explanation": str, "missing": [str]}``."""
-    value = json_in(answer)
     if not isinstance(value, dict) or not isinstance(value.get("ready"), bool):
         raise UnusableAnswer('the verdict has no true/false "ready"')
     missing = value.get("missing") or []
@@ -150,15 +229,17 @@ def _choice(raw: Any, enum: type[Kind] | type[Priority], synonyms: dict[str, Any
     return synonyms.get(word)
 
 
-def read_drafts(answer: str) -> Extraction:
-    """Ordered ticket drafts from the model's answer, repaired where possible.
+def read_drafts(value: Any) -> Extraction:
+    """Ordered ticket drafts from the model's answer (``{"tickets": [...]}`` or a bare list),
+    repaired where possible.
 
     The model numbers drafts from 1 in implementation order; ``depends_on`` may name an earlier
     draft by number or by exact title.
     """
-    value = json_in(answer)
-    if isinstance(value, dict) and isinstance(value.get("drafts"), list):
-        value = value["drafts"]
+    if isinstance(value, dict):
+        value = next(
+            (value[k] for k in ("tickets", "drafts") if isinstance(value.get(k), list)), value
+        )
     if not isinstance(value, list):
         raise UnusableAnswer("the ticket drafts are not a JSON list")
     if not value:
@@ -249,15 +330,15 @@ tickets. Be lenient: a plan with substantive content about what to build and rou
 It is not ready only when essential information is missing, such as what the goal is or what \
 has to change.
 
-Answer with only a JSON object: {"ready": true or false, "explanation": "one or two sentences", \
-"missing": ["what is missing, one short item each; empty when ready"]}."""
+Answer with the report_readiness tool: "ready" (true or false), "explanation" (one or two \
+sentences) and "missing" (what is missing, one short item each; empty when ready)."""
 
 EXTRACT_SYSTEM = """\
 You split a plan (a markdown design document) into tickets an AI coding agent will work on one \
 at a time, in implementation order: earlier tickets first, each small enough for one focused \
 change and useful on its own.
 
-Answer with only a JSON list in a ```json block, one object per ticket, in order (the first is \
+Answer with the propose_drafts tool: "tickets", one object per ticket, in order (the first is \
 ticket 1):
 - "title": short, imperative;
 - "description": self-contained markdown: what to do, where, and how to check it is done;
@@ -266,7 +347,8 @@ ticket 1):
 - "depends_on": the numbers of earlier tickets this one needs (may be empty)."""
 
 TITLE_PROMPT = (
-    "Give a short title (at most 8 words, no quotes, no full stop) for this plan:\n\n{body}"
+    "Give a short title (at most 8 words, no quotes, no full stop) for this plan, with the"
+    " give_title tool:\n\n{body}"
 )
 PLAN_PROMPT_MAX_CHARS = 60_000
 
@@ -300,8 +382,27 @@ def extract_prompt(title: str, body: str) -> str:
     return f"Split this plan into tickets.\n\n<plan>\n{plan_document(title, body)}\n</plan>"
 
 
-def clean_generated_title(text: str) -> str:
-    """A model's title as a plan title: one line, no quotes or full stop, at most 200 chars."""
-    line = next((part for part in text.strip().splitlines() if part.strip()), "")
-    line = line.strip().strip("\"'`*#").strip().rstrip(".")
-    return " ".join(line.split())[:200]
+def read_title(tool_input: Any, text: str) -> str:
+    """A title from the model's answer: its answer tool's ``title``, else the ``title`` of JSON
+    in its text (fenced or bare), else its first line of prose; '' when there is none."""
+    value = tool_input
+    if value is None:
+        try:
+            value = json_in(text)
+        except UnusableAnswer:
+            value = None
+    if isinstance(value, dict):
+        title = value.get("title")
+        return _one_line(title) if isinstance(title, str) else ""
+    prose = next((line for line in text.splitlines() if line.strip() and not _fence(line)), "")
+    return _one_line(re.sub(r"^\s*title\s*:", "", prose, flags=re.IGNORECASE))
+
+
+def _fence(line: str) -> bool:
+    return line.strip().startswith(("```", "~~~"))
+
+
+def _one_line(text: str) -> str:
+    """A title as stored: one line, no quotes, markup or full stop, at most 200 characters."""
+    line = text.strip().strip("\"'`*#").strip().rstrip(".")
+    return " ".join(line.split())[:TITLE_MAX_CHARS]

@@ -8,8 +8,6 @@ its files. Frames are paced a little so the run reads like a live one.
 
 from __future__ import annotations
 
-import json
-
 from .server import Turn
 
 PACE_S = 0.015
@@ -52,8 +50,8 @@ READINESS = {
 }
 
 DEMO_SCRIPT: list[Turn] = [
-    _turn(_say(json.dumps(READINESS))),
-    _turn(_say("```json\n" + json.dumps(DEMO_DRAFTS, indent=1) + "\n```")),
+    _turn(_use("report_readiness", **READINESS)),
+    _turn(_use("propose_drafts", tickets=DEMO_DRAFTS)),
     _turn(
         {
             "type": "thinking",

@@ -14,7 +14,17 @@ A script is a list of turns, one per request, each a dict:
 - ``error_event``: an SSE ``error`` frame of that type after the blocks;
 - ``break_after``: drop the connection after that many blocks;
 - ``delay_s``: pause between frames; ``usage``: ``{"input_tokens", "output_tokens"}`` instead
-  of the bill.
+  of the bill;
+- ``unchecked``: play the turn as written, whatever the request offered (a model or endpoint that
+  ignores the tools and ``tool_choice`` it is sent).
+
+A ``tool_use`` block's ``input`` gives only the values the script cares about: like a model
+following the request's ``tools``, the server fills every other required property from the tool's
+``input_schema`` and checks the whole input against it (``tool_input``). A turn that calls a tool
+the request did not offer, ignores its ``tool_choice``, or gives an input the schema refuses is
+answered with a 400 naming the problem, printed to stderr and kept in ``app[PROBLEMS]``; it stays
+in the script. Each request takes the first turn that fits it (``fitting_turn``), so overlapping
+calls (a title asked for while a reply streams) each get their own.
 
 Requests are billed as the API bills them (``billing.py``: prompt caching, and the 400 "prompt is
 too long" over ``app[CACHE].window`` tokens); a refused request takes no turn of the script.
@@ -27,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -34,6 +45,7 @@ from typing import Any
 from aiohttp import web
 
 from .billing import PromptCache, Refused, tokens_of
+from .tool_input import SchemaProblem, build
 
 Turn = dict[str, Any]
 
@@ -45,6 +57,7 @@ REQUESTS: web.AppKey[list[dict[str, Any]]] = web.AppKey("scripted_requests")
 CACHE: web.AppKey[PromptCache] = web.AppKey("scripted_cache")
 #: Scripts of their own for requests to one model (a fast model's summaries), used first.
 MODEL_TURNS: web.AppKey[dict[str, list[Turn]]] = web.AppKey("scripted_model_turns")
+PROBLEMS: web.AppKey[list[str]] = web.AppKey("scripted_problems")
 
 FINAL_TURN: Turn = {"blocks": [{"type": "text", "text": "Nothing left in the script; done."}]}
 
@@ -89,6 +102,65 @@ def _error_body(error_type: str, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": error_type, "message": message}}
 
 
+def _mismatch(body: dict[str, Any], turn: Turn) -> str | None:
+    """Why the request can't be answered with ``turn`` (a tool it does not offer, a
+    ``tool_choice`` the turn ignores), or None."""
+    if turn.get("unchecked") or "status" in turn:
+        return None
+    offered = sorted(tool.get("name") for tool in body.get("tools", []))
+    used = [block["name"] for block in turn.get("blocks", []) if block["type"] == "tool_use"]
+    missing = [name for name in used if name not in offered]
+    choice = body.get("tool_choice") or {"type": "auto"}
+    if missing:
+        return f"{missing[0]}: not among the request's tools {offered}"
+    if choice["type"] == "tool" and choice["name"] not in used:
+        return f"the request forces the tool {choice['name']}; the turn uses {used}"
+    if choice["type"] == "any" and not used:
+        return "the request forces a tool call; the turn uses none"
+    if choice["type"] == "none" and used:
+        return f"the request allows no tool call; the turn uses {used}"
+    return None
+
+
+def fitting_turn(turns: list[Turn], body: dict[str, Any]) -> int | None:
+    """Where in ``turns`` the turn to answer the request with is (None: the script is done).
+
+    Calls can overlap (a conversation is named while its reply streams): each takes the first
+    turn that fits it, so a forced title tool gets the title's turn and the reply the rest, in
+    order. When none fits, it is the next turn (to be refused, and left in the script).
+    """
+    for index, turn in enumerate(turns):
+        if _mismatch(body, turn) is None:
+            return index
+    return 0 if turns else None
+
+
+def played_blocks(body: dict[str, Any], turn: Turn) -> list[dict[str, Any]]:
+    """The turn's blocks as a model following the request plays them: tool inputs built from
+    the offered schemas, ``tool_choice`` obeyed; SchemaProblem says where the script doesn't."""
+    blocks: list[dict[str, Any]] = turn.get("blocks", [])
+    if turn.get("unchecked"):
+        return blocks
+    mismatch = _mismatch(body, turn)
+    if mismatch:
+        raise SchemaProblem(mismatch)
+    schemas = {tool["name"]: tool["input_schema"] for tool in body.get("tools", [])}
+    return [
+        {**block, "input": build(schemas[block["name"]], block.get("input", {}), block["name"])}
+        if block["type"] == "tool_use"
+        else block
+        for block in blocks
+    ]
+
+
+def _complain(request: web.Request, problem: str) -> web.Response:
+    """A turn that does not follow the request: loud, so the script gets fixed."""
+    message = f"scripted model: the script's turn does not follow the request: {problem}"
+    request.app[PROBLEMS].append(message)
+    print(message, file=sys.stderr, flush=True)
+    return web.json_response(_error_body("invalid_request_error", message), status=400)
+
+
 async def messages(request: web.Request) -> web.StreamResponse:
     """Answer one Messages request with the next turn of the script."""
     body = await request.json()
@@ -100,9 +172,10 @@ async def messages(request: web.Request) -> web.StreamResponse:
     }
     recorded.append(entry)
     turns = request.app[MODEL_TURNS].get(str(body.get("model"))) or request.app[TURNS]
-    turn = turns[0] if turns else FINAL_TURN
+    index = fitting_turn(turns, body)
+    turn = FINAL_TURN if index is None else turns[index]
     if "status" in turn:
-        turns.pop(0)
+        turns.remove(turn)
         error_type = turn.get("error_type", "overloaded_error")
         return web.json_response(
             _error_body(error_type, turn.get("message", "Overloaded")), status=turn["status"]
@@ -112,9 +185,12 @@ async def messages(request: web.Request) -> web.StreamResponse:
     except Refused as exc:
         entry["refused"] = str(exc)
         return web.json_response(_error_body("invalid_request_error", str(exc)), status=400)
-    if turns:
-        turns.pop(0)
-    blocks: list[dict[str, Any]] = turn.get("blocks", [])
+    try:
+        blocks = played_blocks(body, turn)
+    except SchemaProblem as exc:
+        return _complain(request, str(exc))
+    if index is not None:
+        turns.pop(index)
     usage = turn.get("usage") or {
         **bill.usage(),
         "output_tokens": sum(tokens_of(block) for block in blocks),
@@ -181,6 +257,7 @@ def create_app(turns: list[Turn]) -> web.Application:
     app[REQUESTS] = []
     app[CACHE] = PromptCache()
     app[MODEL_TURNS] = {}
+    app[PROBLEMS] = []
     app.router.add_post("/v1/messages", messages)
     return app
 

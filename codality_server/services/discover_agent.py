@@ -37,7 +37,6 @@ from codality_server.domain.discover import (
     PROPOSAL_TOOLS,
     ReplyStatus,
     clean_message,
-    input_schema,
 )
 from codality_server.domain.discover import (
     Message as DiscoverMessage,
@@ -53,13 +52,16 @@ from codality_server.domain.events import (
     conversation_channel,
     project_channel,
 )
+from codality_server.domain.planning import TITLE_TOOL, read_title
 from codality_server.domain.projects import Project
 from codality_server.domain.sessions import AgentSession, Owner, OwnerKind, SessionStatus
+from codality_server.domain.tool_schema import input_schema
 from codality_server.domain.users import User
 from codality_server.git.checkout import branch_checkout
 
 from .base import Service
 from .knowledge import ServiceKnowledge
+from .models import answer_input
 from .recorder import SessionEvents
 from .supervisor import USER_STOPPED, Run, SessionSpec
 
@@ -83,7 +85,7 @@ user confirms the proposal (they may edit it first or reject it):
 Propose each thing once; the tool result tells you when it is stored."""
 TITLE_PROMPT = (
     "Give a short title (at most 8 words, no quotes, no full stop) for a conversation about a"
-    " code base that starts with this message:\n\n{message}"
+    " code base that starts with this message, with the give_title tool:\n\n{message}"
 )
 ENDINGS = {
     SessionStatus.COMPLETED: ReplyStatus.COMPLETE,
@@ -417,9 +419,9 @@ class DiscoverAgent(Service):
         """A title from ``fast_model`` for a conversation still without one."""
         try:
             reply = await self.services.models.complete(
-                TITLE_PROMPT.format(message=first_message[:4000]), max_tokens=60
+                TITLE_PROMPT.format(message=first_message[:4000]), max_tokens=60, answer=TITLE_TOOL
             )
-            title = " ".join(reply.text.strip().strip("\"'").split())[:200]
+            title = read_title(answer_input(reply, TITLE_TOOL), reply.text)
             conversation = await self.services.discover.conversation(conversation_id)
             if title and conversation is not None and not conversation.title:
                 await self.services.discover.set_title(conversation_id, title)

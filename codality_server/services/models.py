@@ -5,8 +5,9 @@ settings service, prices from the settings, the retry backoff from the server se
 clients share one SDK client per key and base URL: making one builds an HTTP client and a TLS
 context (tens of milliseconds), and sharing keeps its connections warm between calls.
 ``complete()`` is for short calls outside a session, such as naming a plan or checking that it is
-ready: the model's failure becomes a 503 (try again) or 502 (refused) with its reason, and a
-missing key a 400 naming ``ANTHROPIC_API_KEY``.
+ready (structured answers come through a forced tool: ``answer_input``): the model's failure
+becomes a 503 (try again) or 502 (refused) with its reason, and a missing key a 400 naming
+``ANTHROPIC_API_KEY``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from codality_server.agent.model import (
     sdk_client,
 )
 from codality_server.domain.errors import Unavailable, UpstreamFailed
+from codality_server.domain.planning import AnswerTool
 from codality_server.domain.settings import ModelAccess
 
 from .base import Service
@@ -68,13 +70,17 @@ class ModelService(Service):
         system: str = "",
         tier: Tier = "fast_model",
         max_tokens: int | None = None,
+        answer: AnswerTool | None = None,
     ) -> ModelReply:
-        """One question, one answer, with ``fast_model`` unless ``tier`` says ``model``."""
+        """One question, one answer, with ``fast_model`` unless ``tier`` says ``model``; with
+        ``answer``, the model is made to answer by calling that tool (see ``answer_input``)."""
         settings = await self.services.settings.current()
         request = ModelRequest(
             model=getattr(settings, tier),
             max_tokens=max_tokens or settings.max_tokens,
             system=system,
+            tools=(answer.spec(),) if answer else (),
+            tool_choice=answer.choice() if answer else None,
             temperature=settings.temperature,
         )
         async with await self.client() as client:
@@ -82,3 +88,9 @@ class ModelService(Service):
                 return await client.complete(request, prompt)
             except ModelFailure as exc:
                 raise (Unavailable if exc.transient else UpstreamFailed)(str(exc)) from exc
+
+
+def answer_input(reply: ModelReply, answer: AnswerTool) -> Any:
+    """The input of the reply's call to ``answer``, or None when the model answered in text (an
+    endpoint that ignores ``tool_choice``): ``domain.planning`` reads the text then."""
+    return next((use.input for use in reply.tool_uses if use.name == answer.name), None)

@@ -23,18 +23,23 @@ from codality_server.agent.tools import READ_ONLY_TOOLS, ToolContext
 from codality_server.domain.errors import Conflict, Unavailable, UpstreamFailed
 from codality_server.domain.events import Payload, PlanDelta, plan_channel, project_channel
 from codality_server.domain.planning import (
+    DRAFTS_TOOL,
     EXTRACT_SYSTEM,
     READINESS_SYSTEM,
+    READINESS_TOOL,
     SUGGEST_SYSTEM,
     TITLE_PROMPT,
+    TITLE_TOOL,
     Extraction,
     UnusableAnswer,
+    answer_value,
     changes_since,
-    clean_generated_title,
     extract_prompt,
+    json_in,
     read_drafts,
     read_readiness,
     read_suggestions,
+    read_title,
     readiness_prompt,
     suggest_prompt,
 )
@@ -46,6 +51,7 @@ from codality_server.git.checkout import branch_checkout
 
 from .base import Service, now_iso
 from .knowledge import ServiceKnowledge
+from .models import answer_input
 from .recorder import SessionEvents
 from .supervisor import LoopJob, Run, SessionSpec
 
@@ -128,9 +134,11 @@ class PlanAgent(Service):
             system=READINESS_SYSTEM,
             tier="fast_model",
             max_tokens=READINESS_MAX_TOKENS,
+            answer=READINESS_TOOL,
         )
         try:
-            readiness = read_readiness(reply.text, now_iso())
+            verdict = answer_value(answer_input(reply, READINESS_TOOL), reply.text)
+            readiness = read_readiness(verdict, now_iso())
         except UnusableAnswer as exc:
             raise UpstreamFailed(f"the model's readiness verdict was unusable: {exc}") from exc
         await self.services.plans.record(project, plan.id, readiness=readiness)
@@ -146,10 +154,13 @@ class PlanAgent(Service):
         if not plan.body.strip():
             raise Conflict(f"plan {plan_id} is empty; write it before extracting tickets")
         reply = await self.services.models.complete(
-            extract_prompt(plan.title, plan.body), system=EXTRACT_SYSTEM, tier="model"
+            extract_prompt(plan.title, plan.body),
+            system=EXTRACT_SYSTEM,
+            tier="model",
+            answer=DRAFTS_TOOL,
         )
         try:
-            extraction = read_drafts(reply.text)
+            extraction = read_drafts(answer_value(answer_input(reply, DRAFTS_TOOL), reply.text))
         except UnusableAnswer as exc:
             raise UpstreamFailed(
                 f"the model's ticket drafts were unusable ({exc}); nothing was stored, try again"
@@ -202,7 +213,7 @@ class PlanAgent(Service):
         if ended.status is not SessionStatus.COMPLETED or job.result is None:
             raise self._round_failed(ended.status, ended.error, job.failure)
         try:
-            suggestions = read_suggestions(job.result.summary, plan.body)
+            suggestions = read_suggestions(json_in(job.result.summary), plan.body)
         except UnusableAnswer as exc:
             raise UpstreamFailed(f"the model's suggestions were unusable: {exc}") from exc
         await self.services.plans.record(
@@ -253,8 +264,9 @@ class PlanAgent(Service):
                 TITLE_PROMPT.format(body=body[:4000]),
                 tier="fast_model",
                 max_tokens=TITLE_MAX_TOKENS,
+                answer=TITLE_TOOL,
             )
-            title = clean_generated_title(reply.text)
+            title = read_title(answer_input(reply, TITLE_TOOL), reply.text)
             if title:
                 await self.services.plans.name(plan_id, title)
         except Exception as exc:  # a title is a nicety: the plan works without one

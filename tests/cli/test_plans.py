@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli.conftest import Cli, fake_editor
-from tests.fakes.anthropic_server import FakeAnthropic, text, tool
+from tests.fakes.anthropic_server import FakeAnthropic, text, tool, unchecked
 
 DRAFTS = [
     {"title": "Schema for tags", "kind": "task"},
@@ -127,8 +127,12 @@ def test_check_and_extract_with_the_model(
     slug = project["slug"]
     made = cli("-p", slug, "plan", "create", "Tags", "-b", "# Tags\n\nLabels for tickets.")
     assert made.exit_code == 0, made.stderr
-    verdict = {"ready": False, "explanation": "Storage is open.", "missing": ["a schema", "UI"]}
-    fake.script(text(json.dumps(verdict)))
+    verdict: dict[str, Any] = {
+        "ready": False,
+        "explanation": "Storage is open.",
+        "missing": ["a schema", "UI"],
+    }
+    fake.script(tool("report_readiness", **verdict))
     checked = cli("-p", slug, "plan", "check", "1")
     assert checked.exit_code == 0, checked.stderr
     assert checked.stdout.splitlines() == [
@@ -136,14 +140,14 @@ def test_check_and_extract_with_the_model(
         "  missing: a schema",
         "  missing: UI",
     ]
-    fake.script(text(json.dumps({**verdict, "ready": True, "missing": []})))
+    fake.script(tool("report_readiness", **{**verdict, "ready": True, "missing": []}))
     assert cli("-p", slug, "plan", "check", "1", "--json").json()["ready"] is True
 
     drafts = [
         {"title": "Tags table", "kind": "task"},
         {"title": "Tag API", "kind": "epic", "depends_on": [1]},
     ]
-    fake.script(text(f"```json\n{json.dumps(drafts)}\n```"))
+    fake.script(unchecked(text(f"```json\n{json.dumps(drafts)}\n```")))  # text, not the tool
     extracted = cli("-p", slug, "plan", "extract", "1")
     assert extracted.exit_code == 0, extracted.stderr
     assert extracted.stdout.splitlines() == [
@@ -153,7 +157,7 @@ def test_check_and_extract_with_the_model(
     assert "repaired: draft 2 (Tag API): kind 'epic' → task" in extracted.stderr
     assert "codality plan approve 1" in extracted.stderr
 
-    fake.script(text("no idea"))
+    fake.script(unchecked(text("no idea")))
     broken = cli("-p", slug, "plan", "extract", "1")
     assert broken.exit_code == 1 and "nothing was stored" in broken.stderr
     assert broken.stderr.count("\n") == 1  # one readable line

@@ -22,7 +22,7 @@ from codality_server.http.keys import SERVICES
 from codality_server.services.discover import DiscoverService
 from tests.conftest import RunningServer, assert_error, create_ticket, git
 from tests.discover.test_conversations import new_conversation, url
-from tests.fakes.anthropic_server import FakeAnthropic, text, tool
+from tests.fakes.anthropic_server import FakeAnthropic, text, tool, unchecked
 
 
 async def events_after(
@@ -75,7 +75,7 @@ async def test_a_streamed_reply_with_tool_use(
     fake_anthropic.script(
         tool("read_file", say="Let me read the app.", path="src/app.py"),
         text("It greets people by name."),
-        text("Greeting code"),  # the title, from the fast model
+        tool("give_title", title="Greeting code"),  # the title, from the fast model
     )
     conversation = await new_conversation(agent_api, project)
     response = await send(agent_api, project, conversation, "What does the app do?")
@@ -95,7 +95,7 @@ async def test_a_streamed_reply_with_tool_use(
     assert "def greet" in reply["blocks"][2]["data"]["output"]
     assert reply["tokens_in"] > 0 and reply["tokens_out"] > 0
 
-    first, second = fake_anthropic.requests[:2]
+    first, second = [r for r in fake_anthropic.requests if "tool_choice" not in r]  # not the title
     tools = {t["name"] for t in first["tools"]}
     assert tools == {
         "read_file",
@@ -160,7 +160,9 @@ async def test_proposals_from_the_model_are_stored_pending_and_a_malformed_one_i
     agent_api: httpx.AsyncClient, project: dict[str, Any], fake_anthropic: FakeAnthropic
 ) -> None:
     fake_anthropic.script(
-        tool("propose_tickets", say="Two steps.", tickets=[{"title": "A"}, {"title": ""}]),
+        unchecked(
+            tool("propose_tickets", say="Two steps.", tickets=[{"title": "A"}, {"title": ""}])
+        ),
         tool(
             "propose_tickets", tickets=[{"title": "Add SSO"}, {"title": "Docs", "depends_on": [1]}]
         ),
@@ -230,7 +232,7 @@ async def test_the_tools_read_the_default_branch_not_the_working_tree(
         tool("read_file", path="src/app.py"),
         tool("list_directory", path="."),
         tool("get_ticket", number=1),
-        tool("bash", command="echo hi"),
+        unchecked(tool("bash", command="echo hi")),  # not a discovery tool
         text("Read."),
     )
     conversation = await new_conversation(agent_api, project, "Branches")

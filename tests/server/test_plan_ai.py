@@ -1,5 +1,9 @@
 """The model's work on plans, with the real anthropic SDK against the fake Messages server:
-titles, readiness, extraction (repairs and refusals), a missing key, a model that overloads."""
+titles, readiness, extraction (repairs and refusals), a missing key, a model that overloads.
+
+Titles, verdicts and drafts are asked for through a forced answer tool, which the scripted model
+fills from its schema; ``unchecked`` turns answer in text instead (fenced JSON, bare JSON,
+prose), as an endpoint that ignores ``tool_choice`` does."""
 
 from __future__ import annotations
 
@@ -14,7 +18,14 @@ import pytest
 from codality_server.domain.sessions import Owner, OwnerKind
 from codality_server.http.keys import SERVICES
 from tests.conftest import RunningServer, assert_error
-from tests.fakes.anthropic_server import FakeAnthropic, overloaded, system_text, text, tool
+from tests.fakes.anthropic_server import (
+    FakeAnthropic,
+    overloaded,
+    system_text,
+    text,
+    tool,
+    unchecked,
+)
 from tests.server.test_plans import create_plan, plans_url
 from tests.server.test_tickets import next_event, subscribed_lines
 
@@ -53,7 +64,7 @@ async def test_an_untitled_plan_is_named_by_the_fast_model_after_the_answer(
     fake_anthropic: FakeAnthropic,
     project: dict[str, Any],
 ) -> None:
-    fake_anthropic.script(text('"Label tickets with tags."'))
+    fake_anthropic.script(tool("give_title", title="Label tickets with tags."))
     async with agent_api.stream(
         "GET", "/api/events", params={"channel": f"project:{project['id']}"}, timeout=None
     ) as stream:
@@ -68,6 +79,31 @@ async def test_an_untitled_plan_is_named_by_the_fast_model_after_the_answer(
     request = last_request(fake_anthropic)
     assert request["model"] == "claude-haiku-4-5"  # the fast model
     assert "Let people label tickets" in prompt_of(request)
+    assert request["tool_choice"] == {"type": "tool", "name": "give_title"}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '```json\n{"title": "Label tickets with tags"}\n```',
+        '{"title": "Label tickets with tags."}',
+        "Label tickets with tags",
+        "```\nLabel tickets with tags\n```",
+    ],
+)
+async def test_a_title_answered_in_text_is_read_as_json_or_prose(
+    server: RunningServer,
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    answer: str,
+) -> None:
+    """An endpoint that ignores tool_choice: a fenced JSON title once became the title "json"."""
+    fake_anthropic.script(unchecked(text(answer)))
+    made = await agent_api.post(plans_url(project), json={"body": BODY})
+    await naming_done(server)
+    shown = await agent_api.get(plans_url(project, f"/{made.json()['id']}"))
+    assert shown.json()["title"] == "Label tickets with tags"
 
 
 async def test_titles_are_only_made_for_untitled_plans_with_a_body(
@@ -76,7 +112,7 @@ async def test_titles_are_only_made_for_untitled_plans_with_a_body(
     fake_anthropic: FakeAnthropic,
     project: dict[str, Any],
 ) -> None:
-    fake_anthropic.script(text("Tagging"))
+    fake_anthropic.script(tool("give_title", title="Tagging"))
     titled = await create_plan(agent_api, project, title="Mine", body=BODY)
     empty = await agent_api.post(plans_url(project), json={})
     await naming_done(server)
@@ -106,8 +142,12 @@ async def test_check_ready_asks_the_fast_model_and_stores_the_verdict(
 ) -> None:
     plan = await create_plan(agent_api, project, body=BODY)
     url = plans_url(project, f"/{plan['id']}")
-    verdict = {"ready": False, "explanation": "Storage is open.", "missing": ["a schema"]}
-    fake_anthropic.script(text(json.dumps(verdict)))
+    verdict: dict[str, Any] = {
+        "ready": False,
+        "explanation": "Storage is open.",
+        "missing": ["a schema"],
+    }
+    fake_anthropic.script(tool("report_readiness", **verdict))
     checked = await agent_api.post(url + "/ai/check-ready")
     assert checked.status_code == 200, checked.text
     answer = checked.json()
@@ -121,8 +161,15 @@ async def test_check_ready_asks_the_fast_model_and_stores_the_verdict(
     assert request["model"] == "claude-haiku-4-5"
     assert "Let people label tickets" in prompt_of(request)
     assert "lenient" in system_text(request)
+    assert request["tool_choice"] == {"type": "tool", "name": "report_readiness"}
 
-    fake_anthropic.script(text("I think it is fine."))
+    # An endpoint that answers in text: JSON (fenced or bare) is read, prose is refused.
+    for answered in (f"```json\n{json.dumps(verdict)}\n```", json.dumps(verdict)):
+        fake_anthropic.script(unchecked(text(answered)))
+        again = (await agent_api.post(url + "/ai/check-ready")).json()
+        assert {**again, "checked_at": ""} == {**answer, "checked_at": ""}
+    answer = (await agent_api.get(url)).json()["readiness"]
+    fake_anthropic.script(unchecked(text("I think it is fine.")))
     unusable = assert_error(await agent_api.post(url + "/ai/check-ready"), 502)
     assert "readiness verdict was unusable" in unusable["message"]
     assert (await agent_api.get(url)).json()["readiness"] == answer  # kept
@@ -136,7 +183,7 @@ async def test_extract_stores_ordered_drafts_repairing_what_it_can(
 ) -> None:
     plan = await create_plan(agent_api, project, body=BODY)
     url = plans_url(project, f"/{plan['id']}")
-    fake_anthropic.script(text(DRAFTS_ANSWER))
+    fake_anthropic.script(unchecked(text(DRAFTS_ANSWER)))  # fenced JSON, not the tool
     extracted = await agent_api.post(url + "/ai/extract-tickets")
     assert extracted.status_code == 200, extracted.text
     answer = extracted.json()
@@ -183,10 +230,27 @@ async def test_a_malformed_extraction_is_a_502_and_nothing_is_stored(
         agent_api, project, body=BODY, drafts=[{"title": "Kept draft", "kind": "chore"}]
     )
     url = plans_url(project, f"/{plan['id']}")
-    fake_anthropic.script(text(answer))
+    fake_anthropic.script(unchecked(text(answer)))
     error = assert_error(await agent_api.post(url + "/ai/extract-tickets"), 502, "upstream_failed")
     assert problem in error["message"] and "nothing was stored" in error["message"]
     assert [d["title"] for d in (await agent_api.get(url)).json()["drafts"]] == ["Kept draft"]
+
+
+async def test_extract_through_the_answer_tool_filled_from_its_schema(
+    agent_api: httpx.AsyncClient, fake_anthropic: FakeAnthropic, project: dict[str, Any]
+) -> None:
+    plan = await create_plan(agent_api, project, body=BODY)
+    url = plans_url(project, f"/{plan['id']}")
+    fake_anthropic.script(
+        tool("propose_drafts", tickets=[{"title": "Tags table"}, {"depends_on": [1]}])
+    )
+    extracted = await agent_api.post(url + "/ai/extract-tickets")
+    assert extracted.status_code == 200, extracted.text
+    drafts = extracted.json()["drafts"]
+    assert drafts[0]["title"] == "Tags table" and drafts[1]["title"]  # filled from the schema
+    assert [d["depends_on"] for d in drafts] == [[], [1]]
+    assert extracted.json()["repairs"] == []
+    assert last_request(fake_anthropic)["tool_choice"] == {"type": "tool", "name": "propose_drafts"}
 
 
 async def test_an_empty_plan_is_not_extracted(
@@ -219,8 +283,8 @@ async def test_a_model_that_overloads_then_answers(
 ) -> None:
     plan = await create_plan(agent_api, project, body=BODY)
     url = plans_url(project, f"/{plan['id']}")
-    verdict = {"ready": True, "explanation": "Clear enough.", "missing": []}
-    fake_anthropic.script(overloaded(), overloaded(429), text(json.dumps(verdict)))
+    verdict: dict[str, Any] = {"ready": True, "explanation": "Clear enough.", "missing": []}
+    fake_anthropic.script(overloaded(), overloaded(429), tool("report_readiness", **verdict))
     checked = await agent_api.post(url + "/ai/check-ready")
     assert checked.status_code == 200, checked.text
     assert checked.json()["ready"] is True

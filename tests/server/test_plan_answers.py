@@ -8,11 +8,13 @@ import pytest
 
 from codality_server.domain.planning import (
     UnusableAnswer,
+    answer_value,
     changes_since,
     json_in,
     read_drafts,
     read_readiness,
     read_suggestions,
+    read_title,
 )
 
 BODY = "# Tags\n\nLet people label tickets.\n\n## Storage\n\nTBD\n"
@@ -44,26 +46,27 @@ def test_suggestions_must_apply_to_the_plan() -> None:
             "junk",
         ]
     )
-    found = read_suggestions(answer, BODY)
+    found = read_suggestions(json_in(answer), BODY)
     assert [s.passage for s in found] == ["TBD", ""]
     assert found[0].why == "Be concrete."
-    assert read_suggestions('{"suggestions": []}', BODY) == ()
+    assert read_suggestions({"suggestions": []}, BODY) == ()
     with pytest.raises(UnusableAnswer):
-        read_suggestions('{"advice": "none"}', BODY)
+        read_suggestions({"advice": "none"}, BODY)
 
 
 def test_readiness_needs_a_yes_or_no() -> None:
     verdict = read_readiness(
-        '{"ready": false, "explanation": "Storage is open.", "missing": ["schema", ""]}', "t"
+        json_in('{"ready": false, "explanation": "Storage is open.", "missing": ["schema", ""]}'),
+        "t",
     )
     assert (verdict.ready, verdict.explanation, verdict.missing) == (
         False,
         "Storage is open.",
         ("schema",),
     )
-    assert read_readiness('{"ready": true, "explanation": "Fine"}', "t").missing == ()
+    assert read_readiness({"ready": True, "explanation": "Fine"}, "t").missing == ()
     with pytest.raises(UnusableAnswer, match="ready"):
-        read_readiness('{"ready": "maybe"}', "t")
+        read_readiness({"ready": "maybe"}, "t")
 
 
 def test_drafts_are_repaired_and_every_repair_is_reported() -> None:
@@ -76,7 +79,7 @@ def test_drafts_are_repaired_and_every_repair_is_reported() -> None:
             ]
         }
     )
-    extraction = read_drafts(answer)
+    extraction = read_drafts(json_in(answer))
     drafts = extraction.drafts
     assert [(d.order, d.title, d.kind.value, d.priority.value) for d in drafts] == [
         (1, "Schema", "chore", "high"),
@@ -106,4 +109,34 @@ def test_drafts_are_repaired_and_every_repair_is_reported() -> None:
 )
 def test_drafts_that_cannot_be_repaired_are_refused(answer: str, problem: str) -> None:
     with pytest.raises(UnusableAnswer, match=problem):
-        read_drafts(answer)
+        read_drafts(answer_value(None, answer))
+
+
+def test_an_answer_tools_input_is_read_before_any_text() -> None:
+    given = {"tickets": [{"title": "Schema"}, {"title": "API", "depends_on": [1]}]}
+    extraction = read_drafts(answer_value(given, "ignored: [1, 2]"))
+    assert [(d.title, d.depends_on) for d in extraction.drafts] == [("Schema", ()), ("API", (1,))]
+    assert answer_value(None, '```json\n{"ready": true}\n```') == {"ready": True}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '```json\n{"title": "Tags for tickets"}\n```',
+        '{"title": "Tags for tickets."}',
+        'Sure! Here it is:\n```json\n{"title": "Tags for tickets"}\n```',
+        "```\nTags for tickets\n```",
+        '"Tags for tickets."',
+        "Title: **Tags for tickets**",
+        "\n  Tags   for tickets\nbecause the plan is about tags",
+    ],
+)
+def test_a_title_is_read_from_fenced_json_plain_json_or_prose(text: str) -> None:
+    assert read_title(None, text) == "Tags for tickets"
+
+
+def test_a_title_from_the_tool_wins_and_nothing_usable_is_empty() -> None:
+    assert read_title({"title": " Tags\nfor tickets "}, "```json\n{}\n```") == "Tags for tickets"
+    assert read_title(None, '```json\n{"name": "x"}\n```') == ""
+    assert read_title({"title": 7}, "Prose title") == ""
+    assert read_title(None, "x" * 300) == "x" * 200

@@ -64,7 +64,7 @@ async def test_chat_streams_and_a_confirmed_proposal_opens_its_ticket(
         tool("propose_tickets", tickets=[{"title": "Louder greeting"}]),
         tool("propose_ticket_update", number=99, title="Nope"),
         text("Two ideas above."),
-        text("Greeting ideas"),
+        tool("give_title", title="Greeting ideas"),
     )
     app = make_app(slug)
     async with app.run_test(size=SIZE) as pilot:

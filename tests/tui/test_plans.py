@@ -15,7 +15,7 @@ from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.screens.confirm import ConfirmScreen
 from codality_cli.tui.screens.plans import PlansScreen
 from codality_cli.tui.screens.prompt import PromptScreen
-from tests.fakes.anthropic_server import FakeAnthropic, text, tool
+from tests.fakes.anthropic_server import FakeAnthropic, text, tool, unchecked
 
 from .conftest import SIZE, notifications, wait_for_screen, wait_until
 
@@ -163,9 +163,13 @@ async def test_check_readiness_and_extract_tickets_with_the_model(
 ) -> None:
     slug = project["slug"]
     await new_plan(agent_api, slug, title="Tags", body="# Tags\n\nLabel tickets.")
-    verdict = {"ready": False, "explanation": "Storage is open.", "missing": ["a schema"]}
+    verdict: dict[str, Any] = {
+        "ready": False,
+        "explanation": "Storage is open.",
+        "missing": ["a schema"],
+    }
     drafts = [{"title": "Tags table"}, {"title": "Tag API", "kind": "story", "depends_on": [1]}]
-    fake_anthropic.script(text(json.dumps(verdict)), text(json.dumps(drafts)))
+    fake_anthropic.script(tool("report_readiness", **verdict), unchecked(text(json.dumps(drafts))))
     app = make_app(slug)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_plans(pilot, app)

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from codality_server.agent.sandbox import Sandbox
+from codality_server.domain.tool_schema import input_schema
 
 
 class ToolError(Exception):
@@ -91,10 +92,7 @@ class Tool:
 
     def spec(self) -> dict[str, Any]:
         """The tool as the Messages API expects it."""
-        schema = self.input_model.model_json_schema()
-        schema.pop("title", None)
-        for prop in schema.get("properties", {}).values():
-            prop.pop("title", None)
+        schema = input_schema(self.input_model)
         return {"name": self.name, "description": self.description, "input_schema": schema}
 
 
