@@ -14,7 +14,7 @@ import asyncio
 import builtins
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from codality_server.db import github as db_github
@@ -75,14 +75,17 @@ class WebhookService(Service):
 
     # --- receiving --------------------------------------------------------------------------
 
-    async def signature(self, headers: Mapping[str, str]) -> gh.WebhookSignature:
-        """The check a delivery's body is fed to as it arrives; refused (403) before the body is
-        read when webhooks are not set up or the header cannot be a signature."""
+    async def signature(self, headers: Sequence[str]) -> gh.WebhookSignature:
+        """The check a delivery's body is fed to as it arrives, from its ``X-Hub-Signature-256``
+        headers; refused (403) before the body is read when webhooks are not set up or the
+        header cannot be a signature (missing, malformed, or sent twice)."""
         env = await self.services.settings.env_values()
         secret = env.get(gh.ENV_WEBHOOK_SECRET)
         if not secret:
             raise Forbidden("webhooks are not set up: GITHUB_WEBHOOK_SECRET is not set")
-        return gh.WebhookSignature(headers.get("X-Hub-Signature-256"), secret)
+        if len(headers) > 1:
+            raise Forbidden("the X-Hub-Signature-256 header is sent more than once")
+        return gh.WebhookSignature(headers[0] if headers else None, secret)
 
     async def receive(
         self,
@@ -103,9 +106,15 @@ class WebhookService(Service):
         event = (headers.get("X-GitHub-Event") or "").strip()
         delivery = (headers.get("X-GitHub-Delivery") or "").strip()
         if not event or len(event) > 100:
-            raise InvalidInput("the X-GitHub-Event header is missing", field="X-GitHub-Event")
+            raise InvalidInput(
+                "the X-GitHub-Event header is missing or over 100 characters",
+                field="X-GitHub-Event",
+            )
         if not delivery or len(delivery) > 200:
-            raise InvalidInput("the X-GitHub-Delivery header is missing", field="X-GitHub-Delivery")
+            raise InvalidInput(
+                "the X-GitHub-Delivery header is missing or over 200 characters",
+                field="X-GitHub-Delivery",
+            )
         try:
             payload = gh.webhook_payload(body)
         except InvalidInput as exc:

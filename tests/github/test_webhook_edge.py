@@ -122,6 +122,19 @@ async def test_a_signature_header_that_cannot_be_one_is_403(
     assert response.json()["error"]["code"] == "forbidden"
 
 
+async def test_a_second_signature_header_is_403(hooked: RunningServer) -> None:
+    """Two signatures, the good one first: a proxy on the way might have used either."""
+    body = b"{}"
+    head = hook_head(len(body), sign(body))
+    twice = head.replace(
+        b"\r\n\r\n", f"\r\nX-Hub-Signature-256: sha256={'0' * 64}\r\n\r\n".encode()
+    )
+    response = await raw(hooked.url, [twice + body])
+    assert response.status == 403, response.body
+    assert "more than once" in response.json()["error"]["message"]
+    assert (await raw(hooked.url, [head + body])).status == 200
+
+
 async def test_header_bytes_that_are_not_utf8_are_400_and_a_good_signature_passes(
     hooked: RunningServer,
 ) -> None:

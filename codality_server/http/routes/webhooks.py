@@ -15,7 +15,7 @@ from ..validation import read_body
 
 async def receive(request: web.Request) -> web.Response:
     webhooks = request.app[SERVICES].webhooks
-    signature = await webhooks.signature(request.headers)
+    signature = await webhooks.signature(request.headers.getall("X-Hub-Signature-256", []))
     body = await read_body(request, signature.update)  # the exact bytes, up to 25 MiB
     answer = await webhooks.receive(request.headers, request.content_type, body, signature)
     return json_ok(answer)
