@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -36,6 +37,9 @@ from codality_server.agent.sandbox import (
 )
 from codality_server.git.worktrees import create_worktree
 from tests.conftest import RunningServer
+from tests.fakes.anthropic_server import FakeAnthropic, text, tool
+
+from .conftest import agent_url, new_ticket, wait_for_end
 
 IDENTITY = ("Ann", "ann@example.com")
 
@@ -378,3 +382,46 @@ async def test_the_server_is_out_of_reach_even_with_the_users_token(
     finally:
         await proxy.close()
     assert (await api.get("/api/settings")).json()["sandbox"] == "auto"
+
+
+@pytest.mark.usefixtures("bubblewrap")
+async def test_a_ticket_sessions_commands_get_the_whole_sandbox(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    outside_tmp: Path,
+    stand_in_host: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through the server: the user's credentials hidden, the way out through the proxy."""
+    home = outside_tmp / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_text("secret-ssh-key\n")
+    (home / ".config" / "codality").mkdir(parents=True)
+    (home / ".config" / "codality" / "credentials.json").write_text('{"token": "secret-cli"}\n')
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    page = f"http://127.0.0.1:{stand_in_host}/page.txt"
+    command = f"cat ~/.ssh/id_ed25519 ~/.config/codality/credentials.json; {fetch(page)}"
+
+    async def session_output(mode: str, host_ports: list[int]) -> tuple[str, str]:
+        change = {"sandbox": mode, "sandbox_host_ports": host_ports}
+        assert (await agent_api.put("/api/settings", json=change)).status_code == 200
+        fake_anthropic.script(tool("bash", command=command), text("Looked around."))
+        ticket = await new_ticket(agent_api, project["slug"], title=f"{mode} {host_ports}")
+        session = (await agent_api.post(agent_url(project, ticket, "start"))).json()
+        ended = await wait_for_end(agent_api, project, ticket)
+        url = agent_url(project, ticket, f"sessions/{session['id']}")
+        stored = (await agent_api.get(url)).json()
+        [result] = [b["data"] for b in stored["transcript"] if b["kind"] == "tool_result"]
+        return ended["sandbox"], result["output"]
+
+    kind, unconfined = await session_output("none", [stand_in_host])
+    assert kind == "none" and "secret-ssh-key" in unconfined and "secret-cli" in unconfined
+    kind, confined = await session_output("auto", [stand_in_host])
+    assert kind == "bubblewrap"
+    assert "secret-ssh-key" not in confined and "secret-cli" not in confined, confined
+    assert PUBLIC_PAGE in confined  # through the server's egress proxy
+    kind, closed = await session_output("auto", [])
+    assert PUBLIC_PAGE not in closed and "403" in closed, closed
