@@ -43,6 +43,12 @@ def test_start_streams_text_to_stdout_and_tools_to_stderr(
     assert "▸ list_directory .  ✓ src/" in run.stderr
     assert "▸ bash exit 4  ✗" in run.stderr and "exit code 4" in run.stderr
     assert "── completed" in run.stderr and "$0." in run.stderr
+    assert " cache read, " in run.stderr  # the input tokens as they were billed
+    listed = cli("-p", project["slug"], "ticket", "runs", str(number)).stdout.split("\t")
+    shown = cli("-p", project["slug"], "ticket", "runs", str(number), "--json").json()["session"]
+    assert shown["tokens_cache_read"] > 0
+    billed = ("tokens_in", "tokens_cache_read", "tokens_cache_write", "tokens_out")
+    assert listed[5:9] == [str(shown[key]) for key in billed]
 
     quiet = cli("-p", project["slug"], "ticket", "watch", str(number), "--no-thinking")
     assert quiet.exit_code == 0
