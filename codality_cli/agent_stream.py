@@ -84,6 +84,8 @@ class AgentPrinter:
     _shown_text: dict[int, int] = field(default_factory=dict)
     # A tool call shown at once, its line left open for the outcome to complete it.
     _open_call: str | None = None
+    # A preparation step is shown on the open line, for "ready" to replace.
+    _pending_prep: bool = False
 
     # -- low level ---------------------------------------------------------------------------
 
@@ -201,12 +203,29 @@ class AgentPrinter:
         elif kind == "error":
             self._close_thinking()
             self._err(f"! {data.get('message')}", "yellow")
+        elif kind == "preparing":
+            self._preparing(str(data.get("step", "")), bool(data.get("done")))
         elif kind == "commit":
             self._err(f"● committed {str(data.get('sha', ''))[:10]}", "green")
         elif kind == "history_trimmed":
             self._close_thinking()
             size = f"~{data.get('tokens_before')} → ~{data.get('tokens_after')} tokens"
             self._err(f"✂ history cut {data.get('message')} ({size})", "yellow")
+
+    def _preparing(self, step: str, done: bool) -> None:
+        """The run getting ready. On a terminal the step in progress is a line the next one
+        replaces (``⋯ preparing the worktree``); the step that ends it stays, everywhere, as
+        ``✓ worktree ready in 2.6 s`` (it is stored, so a replay prints the same line)."""
+        if not done:
+            if self.streams.err_tty:
+                self._err_open(f"⋯ {step}")
+                self._pending_prep = True
+            return
+        if self._pending_prep and self._open_call is not None:
+            self.streams.err.write("\r\x1b[2K")
+            self._open_call = None
+        self._pending_prep = False
+        self._err(f"✓ {step}", "dim")
 
     def _unseen(self, data: dict[str, Any]) -> str:
         """The part of a delta not shown yet (all of it unless it says where it starts)."""

@@ -352,6 +352,16 @@ class AgentHistoryTrimmed(TypedDict):
     tokens_after: int
 
 
+class AgentPreparing(TypedDict):
+    """``agent:preparing``: A run getting ready before the model is asked: what it does, ``done``
+    when it is ready.
+    """
+
+    session_id: int
+    step: str
+    done: bool
+
+
 class AgentUserMessage(TypedDict):
     """``agent:user_message``: A person sent the running agent a message."""
 
@@ -554,6 +564,7 @@ PAYLOADS: dict[str, type] = {
     "agent:tool_result": AgentToolResult,
     "agent:error": AgentError,
     "agent:history_trimmed": AgentHistoryTrimmed,
+    "agent:preparing": AgentPreparing,
     "agent:user_message": AgentUserMessage,
     "agent:prompt": AgentPrompt,
     "agent:commit": AgentCommit,
@@ -594,6 +605,7 @@ CHANNELS: dict[str, tuple[str, ...]] = {
     "agent:tool_result": ("ticket", "project", "plan", "conversation", "queue"),
     "agent:error": ("ticket", "project", "plan", "conversation", "queue"),
     "agent:history_trimmed": ("ticket", "project", "plan", "conversation", "queue"),
+    "agent:preparing": ("ticket", "project", "plan", "conversation", "queue"),
     "agent:user_message": ("ticket", "project", "plan", "conversation", "queue"),
     "agent:prompt": ("ticket", "project", "plan", "conversation", "queue"),
     "agent:commit": ("ticket", "project", "plan", "conversation", "queue"),

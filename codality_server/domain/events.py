@@ -417,6 +417,17 @@ class AgentHistoryTrimmed(Payload):
     tokens_after: int
 
 
+@event(
+    "agent:preparing",
+    SESSION_CHANNELS,
+    "A run getting ready before the model is asked: what it does, ``done`` when it is ready",
+)
+class AgentPreparing(Payload):
+    session_id: int
+    step: str
+    done: bool = False
+
+
 @event("agent:user_message", SESSION_CHANNELS, "A person sent the running agent a message")
 class AgentUserMessage(Payload):
     session_id: int

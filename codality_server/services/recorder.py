@@ -22,6 +22,7 @@ from codality_server.domain.events import (
     AgentCommit,
     AgentError,
     AgentHistoryTrimmed,
+    AgentPreparing,
     AgentPrompt,
     AgentTextDelta,
     AgentThinkingDelta,
@@ -85,6 +86,9 @@ class SessionEvents:
 
     def prompt(self, session_id: int, text: str) -> Payload | None:
         return AgentPrompt(session_id=session_id, text=text)
+
+    def preparing(self, session_id: int, step: str, done: bool) -> Payload | None:
+        return AgentPreparing(session_id=session_id, step=step, done=done)
 
     def commit(self, session_id: int, sha: str, message: str) -> Payload | None:
         return AgentCommit(session_id=session_id, sha=sha, message=message)
@@ -179,6 +183,15 @@ class Recorder(LoopListener):
     async def prompt(self, text: str) -> None:
         """The first message the model was given."""
         await self._entry("prompt", {"text": text}, self.events.prompt(self.session_id, text))
+
+    async def preparing(self, step: str, done: bool = False) -> None:
+        """What the run does before the model is asked: each step is published as it starts,
+        and the step that ends the preparation is also stored (a replay shows it)."""
+        payload = self.events.preparing(self.session_id, step, done)
+        if done:
+            await self._entry("preparing", {"step": step, "done": True}, payload)
+        else:
+            self._publish(payload)
 
     async def commit(self, sha: str, message: str) -> None:
         data = {"sha": sha, "message": message}

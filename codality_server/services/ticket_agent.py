@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,10 +170,10 @@ class TicketAgentService(Service):
             )
 
     async def _prepare(self, project: Project, ticket: Ticket) -> tuple[Ticket, str]:
-        """Worktree and ticket status for a new run; returns the ticket and the sandbox kind."""
+        """The ticket's status for a new run; returns the ticket and the sandbox kind. The
+        worktree is the run's first step (``TicketJob.run``), so a start answers at once."""
         settings = await self.services.settings.current()
         kind = await choose_sandbox(settings.sandbox, settings.sandbox_network)
-        ticket = await self.make_worktree(project, ticket)
         ticket = await self.services.tickets.set_status(ticket.id, TicketStatus.IN_PROGRESS)
         return ticket, kind
 
@@ -208,12 +209,8 @@ class TicketJob:
     access: ModelAccess
 
     async def run(self, run: Run) -> str:
-        services, settings, project, ticket = (
-            self.agent.services,
-            self.settings,
-            self.project,
-            self.ticket,
-        )
+        services, settings, project = self.agent.services, self.settings, self.project
+        ticket = await self._worktree(run)
         worktree = Path(ticket.worktree_path or "")
         identity = self.user.git_identity if self.user else AGENT_IDENTITY
         egress = None
@@ -259,6 +256,15 @@ class TicketJob:
         if result.left_out:
             await run.recorder.error(_left_out_note(result.left_out))
         return summary
+
+    async def _worktree(self, run: Run) -> Ticket:
+        """Make (or find) the ticket's worktree, saying so as it goes."""
+        await run.recorder.preparing("preparing the worktree")
+        began = time.monotonic()
+        ticket = await self.agent.make_worktree(self.project, self.ticket)
+        ready = f"worktree ready in {time.monotonic() - began:.1f} s"
+        await run.recorder.preparing(ready, done=True)
+        return ticket
 
     async def started(self, run: Run) -> None:
         """The board shows the new session's state on the ticket before ``agent:started``."""

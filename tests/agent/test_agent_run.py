@@ -110,7 +110,7 @@ async def test_a_full_run_edits_tests_commits_and_moves_the_ticket(
     # The stored transcript has the same story.
     stored = (await agent_api.get(agent_url(project, ticket, f"sessions/{session['id']}"))).json()
     kinds = [b["kind"] for b in stored["transcript"]]
-    assert kinds[0] == "prompt" and "thinking" in kinds and "commit" in kinds
+    assert kinds[:2] == ["preparing", "prompt"] and "thinking" in kinds and "commit" in kinds
     assert kinds.count("tool_call") == 4 and kinds.count("tool_result") == 4
     texts = "".join(b["data"]["text"] for b in stored["transcript"] if b["kind"] == "text")
     assert "Let me get my bearings." in texts
@@ -167,3 +167,48 @@ async def test_a_sparse_file_is_left_out_of_the_end_of_turn_commit_with_a_note(
     notes = [b["data"] for b in (await agent_api.get(url)).json()["transcript"]]
     said = [n["message"] for n in notes if "message" in n]
     assert any("big.bin (1.5 GB): larger than the 10.0 MB" in line for line in said), said
+
+
+async def test_start_answers_before_the_worktree_exists_and_the_run_says_it_is_preparing(
+    server: RunningServer,
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+) -> None:
+    """The repository's lock is held (a merge, say) while the agent starts: the start still
+    answers, the model is not asked until the worktree is made, and the run reports it."""
+    import asyncio
+
+    from codality_server.http.keys import SERVICES
+
+    fake_anthropic.script(text("Done."))
+    ticket = await new_ticket(agent_api, project["slug"])
+    lock = server.app[SERVICES].repo_lock(project["path"])
+    server.call(lock.acquire())
+    try:
+        start = agent_api.post(agent_url(project, ticket, "start"), json={})
+        started = await asyncio.wait_for(start, 10)
+        assert started.status_code == 202, started.text
+        url = f"/api/projects/{project['slug']}/tickets/{ticket['number']}"
+        shown = (await agent_api.get(url)).json()
+        assert shown["status"] == "in_progress" and shown["worktree_path"] is None
+        assert fake_anthropic.requests == []
+    finally:
+        assert server.loop is not None
+        server.loop.call_soon_threadsafe(lock.release)
+
+    ended = await wait_for_end(agent_api, project, ticket)
+
+    assert ended["status"] == "completed", ended
+    seen = [e for e in await replay_events(agent_api, ticket) if e["type"].startswith("agent:")]
+    types = [e["type"] for e in seen]
+    assert types[:3] == ["agent:started", "agent:preparing", "agent:preparing"], types
+    assert seen[1]["data"] == {
+        "session_id": ended["id"],
+        "step": "preparing the worktree",
+        "done": False,
+    }
+    assert seen[2]["data"]["done"] and seen[2]["data"]["step"].startswith("worktree ready in ")
+    stored = (await agent_api.get(agent_url(project, ticket, f"sessions/{ended['id']}"))).json()
+    kinds = [block["kind"] for block in stored["transcript"]]
+    assert kinds.index("preparing") < kinds.index("text")

@@ -162,8 +162,8 @@ def test_kill_9_mid_run_then_restart_marks_the_session_interrupted(
         assert status["session"]["status"] == "interrupted"
         stored = api.get(f"{base}/sessions/{session['id']}").json()["transcript"]
         kinds = [block["kind"] for block in stored]
-        assert kinds[:3] == ["prompt", "text", "tool_call"]
-        assert stored[2]["data"]["input"] == {"command": MARKER}
+        assert kinds[:4] == ["preparing", "prompt", "text", "tool_call"]
+        assert stored[3]["data"]["input"] == {"command": MARKER}
         ticket = api.get(f"/api/projects/{slug}/tickets/1").json()
         assert ticket["agent_status"] == "interrupted"
         # Whoever watches the ticket is told the session ended, so `ticket watch` never hangs.

@@ -164,6 +164,7 @@ def test_ctrl_c_detaches_and_the_agent_keeps_working(
     # Each line reaches a pipe as it is finished, not when the run ends.
     assert streaming.stdout.readline() == "Working on it.\n"
     assert streaming.stderr.readline().startswith("── agent started")
+    assert streaming.stderr.readline().startswith("✓ worktree ready in ")
     assert streaming.stderr.read(len("▸ bash sleep 60")) == "▸ bash sleep 60"  # shown at once
     streaming.send_signal(signal.SIGINT)
     _, stderr = streaming.communicate(timeout=15)
@@ -283,6 +284,8 @@ def test_start_and_watch_print_the_same_lines(
     assert live.returncode == 0, live.stdout
     lines = live.stdout.splitlines()
     assert lines[0].startswith("── agent started")
+    assert lines[1].startswith("✓ worktree ready in ") and lines[1].endswith(" s")
+    del lines[1]
     assert lines[1:7] == [
         "First.",
         "2nd.",
@@ -297,6 +300,7 @@ def test_start_and_watch_print_the_same_lines(
     session = cli("-p", slug, "ticket", "runs", number, "--json").json()["sessions"][0]["id"]
     replay = merged_output(server, admin_token, "-p", slug, "ticket", "watch", number)
     earlier = ("-p", slug, "ticket", "watch", number, "--session", str(session))
+    lines = live.stdout.splitlines()
     assert replay.stdout.splitlines() == lines
     assert merged_output(server, admin_token, *earlier).stdout.splitlines() == lines
 
@@ -331,7 +335,8 @@ def test_watch_joining_mid_message_prints_it_whole_once(
     watched = merged_output(server, admin_token, "-p", slug, "ticket", "watch", number)
     assert watched.returncode == 0, watched.stdout
     lines = watched.stdout.splitlines()
-    assert lines[1] == words and lines[2].startswith("── completed") and len(lines) == 3
+    assert lines[1].startswith("✓ worktree ready in ")
+    assert lines[2] == words and lines[3].startswith("── completed") and len(lines) == 4
 
 
 def test_a_run_stops_at_its_turn_budget_and_says_why(

@@ -14,7 +14,13 @@ from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.screens.ticket import TicketScreen
 from codality_cli.tui.widgets.comment_list import CommentList
 from codality_cli.tui.widgets.tool_call import ToolCall
-from codality_cli.tui.widgets.transcript import NoteBlock, TextBlock, ThinkingBlock, Transcript
+from codality_cli.tui.widgets.transcript import (
+    NoteBlock,
+    PreparingNote,
+    TextBlock,
+    ThinkingBlock,
+    Transcript,
+)
 from tests.conftest import RunningServer, create_ticket
 
 from .conftest import SIZE, publish_on_ticket, wait_for_screen, wait_until
@@ -227,3 +233,31 @@ async def test_a_run_stopped_by_its_budget_says_so_with_its_tokens_as_billed(
         assert "9000 in (7000 cache read, 1500 cache write)" in str(status.render())
         notes = [plain(note.render()) for note in screen.query(NoteBlock)]
         assert any("stopped · $0.5000 (budget: 40 turns)" in note for note in notes), notes
+
+
+async def test_a_run_preparing_its_worktree_spins_then_says_ready(
+    server: RunningServer,
+    api: httpx.AsyncClient,
+    project: dict[str, Any],
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    ticket = await create_ticket(api, project["slug"], title="Big repository")
+    app = make_app(project["slug"])
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        await pilot.pause(0.2)
+        screen = await open_ticket(pilot, app, ticket["number"])
+        publish_on_ticket(server, "agent:started", ticket, STARTED)
+        step = {"step": "preparing the worktree", "done": False}
+        publish_on_ticket(server, "agent:preparing", ticket, step)
+        await wait_until(pilot, lambda: bool(screen.query(PreparingNote)))
+        note = screen.query_one(PreparingNote)
+        first = plain(note.render()).strip()
+        await wait_until(pilot, lambda: plain(note.render()).strip() != first)  # it spins
+        assert plain(note.render()).strip().endswith(" preparing the worktree")
+        ready = {"step": "worktree ready in 2.6 s", "done": True}
+        publish_on_ticket(server, "agent:preparing", ticket, ready)
+        await wait_until(pilot, lambda: note.done)
+        assert plain(note.render()).strip() == "✓ worktree ready in 2.6 s"
+        await pilot.pause(0.3)
+        assert plain(note.render()).strip() == "✓ worktree ready in 2.6 s"  # it no longer spins

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         AgentCommit,
         AgentError,
         AgentHistoryTrimmed,
+        AgentPreparing,
         AgentTextDelta,
         AgentThinkingDelta,
         AgentToolCall,
@@ -89,6 +90,32 @@ class NoteBlock(Static):
     NoteBlock.-error { color: $error; }
     NoteBlock.-session { color: $text-muted; }
     """
+
+
+class PreparingNote(NoteBlock):
+    """What a run does before the model is asked, with a spinner until it is done."""
+
+    FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+    def __init__(self, step: str) -> None:
+        super().__init__("", markup=False, classes="-session")
+        self.step = step
+        self.frame = 0
+        self.done = False
+
+    def on_mount(self) -> None:
+        self._spin = self.set_interval(0.1, self.tick)
+        self.tick()
+
+    def tick(self) -> None:
+        self.frame += 1
+        self.update(f"{self.FRAMES[self.frame % len(self.FRAMES)]} {self.step}")
+
+    def finish(self, step: str) -> None:
+        self.done = True
+        if self.is_mounted:
+            self._spin.stop()
+        self.update(f"✓ {step}")
 
 
 class Transcript(VerticalScroll, can_focus=True):
@@ -189,6 +216,8 @@ class Transcript(VerticalScroll, can_focus=True):
             trimmed = cast("AgentHistoryTrimmed", data)
             size = f"~{trimmed['tokens_before']} → ~{trimmed['tokens_after']} tokens"
             self._note(f"✂ history cut {trimmed['message']} ({size})", "-session")
+        elif kind == "preparing":
+            self._preparing(cast("AgentPreparing", data))
         elif kind == "commit":
             commit = cast("AgentCommit", data)
             subject = commit["message"].partition("\n")[0]
@@ -252,6 +281,16 @@ class Transcript(VerticalScroll, can_focus=True):
         for call in self._open_calls:
             call.set_cut_short(why)
         self._open_calls.clear()
+
+    def _preparing(self, event: AgentPreparing) -> None:
+        """A spinner line per step; ``done`` turns the open one into a tick."""
+        open_steps = [n for n in self.query_children(PreparingNote) if not n.done]
+        if event["done"] and open_steps:
+            open_steps[-1].finish(event["step"])
+        elif event["done"]:
+            self._note(f"✓ {event['step']}", "-session")
+        else:
+            self._add(PreparingNote(event["step"]))
 
     def _note(self, text: str, cls: str) -> None:
         self._add(NoteBlock(Text(text), classes=cls))
