@@ -92,6 +92,11 @@ def call_cost(tokens: TokenCounts, price: Price | None) -> float:
     return round(cost / 1_000_000, 6)
 
 
+def dollars(amount: float) -> str:
+    """``$2.00``; an amount under a cent keeps four decimals (``$0.0010``), never ``$0.00``."""
+    return f"${amount:.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.4f}"
+
+
 @dataclass(frozen=True)
 class Budget:
     """The most one run may take: model calls (turns) and US dollars; None is no limit. A run
@@ -100,21 +105,23 @@ class Budget:
 
     max_turns: int | None = None
     max_cost_usd: float | None = None
+    #: How the dollar limit is named in the reason, when it is not the run's own (a queue's
+    #: remaining budget: ``$5.00 for the queue``).
+    cost_label: str | None = None
 
     def reached(self, turns: int, cost_usd: float) -> str | None:
         """Why a run that made ``turns`` calls costing ``cost_usd`` must stop, if it must."""
         if self.max_turns is not None and turns >= self.max_turns:
             return f"budget: {self.max_turns} turns"
         if self.max_cost_usd is not None and cost_usd >= self.max_cost_usd:
-            return f"budget: ${self.max_cost_usd:.2f}"
+            return f"budget: {self.cost_label or dollars(self.max_cost_usd)}"
         return None
 
     def over(self, defaults: Budget) -> Budget:
         """This budget's limits, with ``defaults``' where it sets none."""
-        return Budget(
-            self.max_turns if self.max_turns is not None else defaults.max_turns,
-            self.max_cost_usd if self.max_cost_usd is not None else defaults.max_cost_usd,
-        )
+        cost = self if self.max_cost_usd is not None else defaults
+        turns = self.max_turns if self.max_turns is not None else defaults.max_turns
+        return Budget(turns, cost.max_cost_usd, cost.cost_label)
 
 
 @dataclass(frozen=True)

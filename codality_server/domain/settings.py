@@ -281,6 +281,11 @@ class Settings(_Strict):
     max_cost_per_run_usd: Annotated[float | None, Field(gt=0, le=100_000, allow_inf_nan=False)] = (
         20.0
     )
+    #: A work queue pauses (``budget: $X for the queue``) once its runs have cost this much; an
+    #: item's run stops when it would pass it. ``null``: no limit.
+    max_cost_per_queue_usd: Annotated[
+        float | None, Field(gt=0, le=1_000_000, allow_inf_nan=False)
+    ] = None
 
     def context_window(self, model: str) -> int:
         return self.context_windows.get(model, DEFAULT_CONTEXT_WINDOW)

@@ -38,7 +38,14 @@ from codality_server.domain.events import (
     ticket_channel,
 )
 from codality_server.domain.queues import ItemStatus, QueueItem, QueueStatus, WorkQueue
-from codality_server.domain.sessions import AgentSession, Owner, SessionStatus, Trigger
+from codality_server.domain.sessions import (
+    AgentSession,
+    Budget,
+    Owner,
+    SessionStatus,
+    Trigger,
+    dollars,
+)
 from codality_server.domain.tickets import TicketStatus
 from codality_server.domain.users import User
 
@@ -340,6 +347,10 @@ class QueueRunner(Service):
     ) -> dict[str, Any] | str | None:
         """Start the item's agent: its session's view, ``"wait"`` when no agent slot is free,
         ``"stopping"`` when the server is going down, None when the queue paused instead."""
+        budget = await self._budget(queue)
+        if isinstance(budget, str):
+            await self._pause(queue.id, budget, None, None)
+            return None
         async with self.db.transaction() as conn:
             await db_queues.update_item(
                 conn,
@@ -362,6 +373,7 @@ class QueueRunner(Service):
                 await self._user(queue.started_by),
                 trigger=Trigger.QUEUE.value,
                 message=note,
+                budget=budget,
             )
         except (RateLimited, Unavailable) as exc:
             await self._unstart(item)
@@ -383,6 +395,23 @@ class QueueRunner(Service):
             await db_queues.update_item(conn, item.id, session_id=int(session["id"]))
         self._waiting.discard(queue.id)
         return session
+
+    async def _budget(self, queue: WorkQueue) -> Budget | str:
+        """The next item's budget under ``max_cost_per_queue_usd``: what the queue's runs have
+        left (when that is below the per-run limit), or why the queue must pause instead.
+        Items running side by side each get all that is left."""
+        settings = await self.services.settings.current()
+        limit = settings.max_cost_per_queue_usd
+        if limit is None:
+            return Budget()
+        sessions = [i.session_id for i in queue.items if i.session_id is not None]
+        spent = sum([(await self.services.agent_sessions.get(s)).cost_usd for s in sessions])
+        label = f"{dollars(limit)} for the queue"
+        left = round(limit - spent, 6)
+        if left <= 0:
+            return f"budget: {label} (spent {dollars(spent)})"
+        per_run = settings.max_cost_per_run_usd
+        return Budget() if per_run is not None and per_run <= left else Budget(None, left, label)
 
     def _prepare_next(self, queue: WorkQueue, blocked: list[rules.Blocked]) -> None:
         """Make the next pending ticket's worktree while the running ones work.

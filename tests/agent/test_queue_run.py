@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from codality_server.db.dependencies import add_dependencies
+from codality_server.domain.sessions import dollars
 from codality_server.http.keys import BUS, SERVICES
 from tests.conftest import RunningServer, assert_error, git
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
@@ -400,3 +401,35 @@ async def test_edits_while_running_take_effect_at_once(
     assert_error(await agent_api.delete(url), 409)
     done = await wait_for_queue(agent_api, project, queue)
     assert states(done) == [(1, "done"), (3, "done"), (2, "done")]
+
+
+async def test_a_queue_stops_at_its_dollar_budget_and_will_not_start_past_it(
+    agent_api: httpx.AsyncClient, fake_anthropic: FakeAnthropic, project: dict[str, Any]
+) -> None:
+    limit = {"max_cost_per_queue_usd": 0.03}
+    assert (await agent_api.put("/api/settings", json=limit)).status_code == 200
+    endless = [tool("list_directory", path=".") for _ in range(40)]
+    fake_anthropic.script(text("First done."), *endless)
+    await file_tickets(agent_api, project, 3)
+    queue = await make_queue(agent_api, project, [1, 2, 3])
+    await start(agent_api, project, queue)
+
+    paused = await wait_for_queue(agent_api, project, queue)
+    assert states(paused) == [(1, "done"), (2, "failed"), (3, "pending")]
+    assert paused["reason"] == "#2 stopped: budget: $0.03 for the queue"
+    costs = []
+    for number in (1, 2):
+        ticket = await ticket_of(agent_api, project, number)
+        status = (await agent_api.get(agent_url(project, ticket, "status"))).json()
+        costs.append(status["session"]["cost_usd"])
+    # The second run had what the first left, and stopped at the call that spent it.
+    assert sum(costs) >= 0.03 and len(fake_anthropic.requests) < 1 + len(endless)
+
+    # Released, the spent budget still counts for the done item: the next start pauses at once.
+    assert (await agent_api.put("/api/settings", json={"max_cost_per_queue_usd": 0.001})).is_success
+    assert (await agent_api.post(queues_url(project, queue["id"], "release"))).is_success
+    calls = len(fake_anthropic.requests)
+    await start(agent_api, project, queue)
+    again = await wait_for_queue(agent_api, project, queue)
+    assert again["status"] == "paused" and len(fake_anthropic.requests) == calls
+    assert again["reason"] == f"budget: $0.0010 for the queue (spent {dollars(costs[0])})"
