@@ -13,11 +13,12 @@ from collections.abc import Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 
 from codality_cli.api import ApiError, ServerUnavailable
 from codality_cli.tui.command_line import Command, CommandError
@@ -30,6 +31,7 @@ from codality_cli.tui.messages import (
     EventReceived,
     PlansOpenRequested,
     ProjectSwitchRequested,
+    PromptReady,
     QueuesRequested,
     ReviewRequested,
     TicketOpenRequested,
@@ -43,6 +45,7 @@ from codality_cli.tui.screens.project_picker import ProjectPickerScreen
 from codality_cli.tui.screens.queue import QueueScreen
 from codality_cli.tui.screens.review import ReviewScreen
 from codality_cli.tui.screens.ticket import TicketScreen
+from codality_cli.tui.toasts import ON_TOP, toasts_on_top
 
 if TYPE_CHECKING:
     from codality_cli.api import ApiClient
@@ -53,6 +56,8 @@ DELTAS = frozenset({"agent:text_delta", "agent:thinking_delta"})
 # mid-run shows the whole run, even the part of a text block not yet stored; a run longer than
 # this falls back to the stored transcript.
 LIVE_RUN_CAP = 50_000
+# Keys held for a prompt that is opening are let go after this long even if it never shows.
+HOLD_KEYS_S = 2.0
 
 
 def announcement(data: dict[str, Any], which: str) -> tuple[str, bool] | None:
@@ -99,11 +104,14 @@ class CodalityApp(App[None]):
         self.follow = follow
         self.ticket_numbers: dict[int, int] = {}
         self._live_runs: dict[int, list[EventReceived]] = {}
+        self._held_keys: list[events.Key] | None = None
+        self._hold_timer: Timer | None = None
 
     def on_mount(self) -> None:
         # The app's own objects live as long as it does; the collector need not walk them again
         # and again while a thousand tickets arrive (a third of the board's first paint).
         gc.freeze()
+        self.screen_change_signal.subscribe(self, self._follow_layout)
         if self.follow:
             self.run_worker(
                 follow_events(self.api, self.post_message), group="live", exclusive=True
@@ -222,9 +230,69 @@ class CodalityApp(App[None]):
             if isinstance(screen, LiveScreen):
                 screen.post_message(ConnectionRestored())
 
+    # ---- notifications, never over an input ------------------------------------------------
+
+    def _follow_layout(self, screen: Screen[Any]) -> None:
+        """Place the toasts of each screen shown whenever its layout changes (a toast came or
+        went, a field appeared)."""
+        if not self.is_running:  # (starting or closing: nothing to show)
+            return
+        screen.screen_layout_refresh_signal.unsubscribe(self)
+        screen.screen_layout_refresh_signal.subscribe(self, self._laid_out)
+
+    def _laid_out(self, screen: Screen[Any]) -> None:
+        if screen is self.screen:
+            self.place_toasts()
+
+    def on_descendant_focus(self) -> None:
+        self.call_after_refresh(self.place_toasts)
+
+    def place_toasts(self) -> None:
+        """Move the current screen's toasts off its text inputs (``toasts.py``)."""
+        screen = self.screen
+        on_top = toasts_on_top(screen)
+        if on_top is not None:
+            screen.set_class(on_top, ON_TOP)
+
+    # ---- keys typed ahead of a prompt ------------------------------------------------------
+
+    def hold_keys(self) -> None:
+        """Keep the keys that arrive from now on until a prompt says it is ready.
+
+        ``:`` and ``/`` open a prompt, which takes the focus only once it is mounted. Keys typed
+        right after them (a fast typist, a script sending ``:open 2⏎`` in one write) were routed
+        to the old focus before the ``:`` binding even ran, and come back up to the app to have
+        the screen's bindings run — lost, or worse, taken as the board's keys (``n``, ``e``…).
+        Held here, they are sent again once the prompt has the focus.
+        """
+        if self._held_keys is None:
+            self._held_keys = []
+            self._hold_timer = self.set_timer(HOLD_KEYS_S, self.release_keys)
+
+    def release_keys(self) -> None:
+        """Deliver the held keys, in order, to whatever has the focus now."""
+        held, self._held_keys = self._held_keys, None
+        if self._hold_timer is not None:
+            self._hold_timer.stop()
+            self._hold_timer = None
+        for key in held or []:
+            self.post_message(events.Key(key.key, key.character))
+
+    def on_prompt_ready(self, message: PromptReady) -> None:
+        self.release_keys()
+
+    async def on_event(self, event: events.Event) -> None:
+        # Both kinds: keys still to be routed, and keys already routed to the old focus that
+        # come back up (bubbling) to have their bindings run.
+        if self._held_keys is not None and isinstance(event, events.Key):
+            self._held_keys.append(event)
+            return
+        await super().on_event(event)
+
     # ---- the command line and the palette --------------------------------------------------
 
     def action_command_line(self) -> None:
+        self.hold_keys()
         self.push_screen(CommandLineScreen(), self._run_command_line)
 
     def _run_command_line(self, line: str | None) -> None:

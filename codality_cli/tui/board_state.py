@@ -11,17 +11,17 @@ from typing import Any
 
 Ticket = dict[str, Any]
 
-# (status, title, short title for a narrow column)
-COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("inbox", "Inbox", "Inbox"),
-    ("backlog", "Backlog", "Backlog"),
-    ("in_progress", "In progress", "Doing"),
-    ("in_review", "In review", "Review"),
-    ("done", "Done", "Done"),
+# (status, title): the title is the status as `codality ticket status` names it, in words.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("inbox", "Inbox"),
+    ("backlog", "Backlog"),
+    ("in_progress", "In progress"),
+    ("in_review", "In review"),
+    ("done", "Done"),
 )
-CANCELLED: tuple[str, str, str] = ("cancelled", "Cancelled", "Cancel")
+CANCELLED: tuple[str, str] = ("cancelled", "Cancelled")
 # Every status in board order: the targets of ``1``–``6`` and of ``<``/``>``.
-STATUSES: tuple[str, ...] = tuple(status for status, _, _ in (*COLUMNS, CANCELLED))
+STATUSES: tuple[str, ...] = tuple(status for status, _ in (*COLUMNS, CANCELLED))
 
 FAILED_STATUSES = frozenset({"failed", "timed_out", "interrupted"})
 # A queue in one of these still has tickets to work on; the board marks them.
@@ -29,16 +29,18 @@ LIVE_QUEUES = frozenset({"pending", "running", "paused"})
 
 
 def agent_badge(ticket: Ticket) -> str | None:
-    """The card's agent badge: ``running``, ``needs review``, ``failed`` or nothing.
+    """The card's agent badge: ``running``, ``needs review``, how a run ended badly or nothing.
 
     ``needs review`` is the honest "needs you" state: the agent finished and the ticket waits in
-    review. A stopped run is the user's own doing and earns no badge.
+    review. A run that ended badly says how in the API's own word, as the CLI does: ``failed``,
+    ``timed out`` or ``interrupted`` (the server stopped or restarted under it). A stopped run is
+    the user's own doing and earns no badge.
     """
     status = ticket.get("agent_status")
     if status == "running":
         return "running"
     if status in FAILED_STATUSES:
-        return "failed"
+        return str(status).replace("_", " ")
     if status == "completed" and ticket.get("status") == "in_review":
         return "needs review"
     return None
@@ -163,7 +165,7 @@ class BoardState:
         self._set(ticket_id, {**ticket, "pull_request": {k: pr.get(k) for k in keys}})
         return True
 
-    def columns(self) -> list[tuple[str, str, str]]:
+    def columns(self) -> list[tuple[str, str]]:
         return [*COLUMNS, CANCELLED] if self.show_cancelled else list(COLUMNS)
 
     def column_tickets(self, status: str) -> list[Ticket]:
@@ -179,7 +181,7 @@ class BoardState:
 
     def first_match(self) -> Ticket | None:
         """The first visible ticket in board order (where focus lands after a filter)."""
-        for status, _, _ in self.columns():
+        for status, _ in self.columns():
             found = self.column_tickets(status)
             if found:
                 return found[0]

@@ -115,3 +115,8 @@ class ProjectSwitchRequested(Message):
     def __init__(self, slug: str) -> None:
         super().__init__()
         self.slug = slug
+
+
+class PromptReady(Message):
+    """A prompt opened by a key (``:``, ``/``) has the focus: the keys typed after that key,
+    held by the app meanwhile, can go to it now (see ``CodalityApp.hold_keys``)."""

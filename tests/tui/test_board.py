@@ -404,7 +404,7 @@ async def test_readable_at_80x24_titles_with_counts_footer_whole_two_line_cards(
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: numbers(app, "in_progress") == [2])
         titles = [c.border_title for c in app.screen.query(StatusColumn)]
-        assert titles == ["Inbox 0", "Backlog 1", "Doing 1", "Review 0", "Done 0"]
+        assert titles == ["0 Inbox", "1 Backlog", "1 In progress", "0 In review", "0 Done"]
 
         def keys() -> list[FooterKey]:
             return list(app.screen.query(FooterKey))
@@ -421,7 +421,9 @@ async def test_readable_at_80x24_titles_with_counts_footer_whole_two_line_cards(
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_until(pilot, lambda: numbers(app, "in_progress") == [2])
         titles = [c.border_title for c in app.screen.query(StatusColumn)]
-        assert titles[:3] == ["Inbox (0)", "Backlog (1)", "In progress (1)"]
+        assert titles[:3] == ["0 Inbox", "1 Backlog", "1 In progress"]
+        widths = [c.region.width for c in app.screen.query(StatusColumn)]
+        assert min(widths[1], widths[2]) > 2 * max(widths[0], *widths[3:])  # to the cards
 
 
 async def test_a_click_selects_a_card_and_a_double_click_opens_it(
@@ -466,3 +468,46 @@ def test_a_reload_keeps_what_the_stream_changed_while_it_was_fetched() -> None:
     assert [t["number"] for t in state.column_tickets("backlog")] == [2]
     state.load([])  # a later snapshot is taken whole
     assert state.tickets == {}
+
+
+async def test_the_board_opens_on_a_card_and_gives_the_width_to_columns_with_cards(
+    api: httpx.AsyncClient, project: dict[str, Any], make_app: Callable[..., CodalityApp]
+) -> None:
+    slug = project["slug"]
+    long_title = "Checkout page shows the wrong total today"  # 41 characters (cut at 20 before)
+    await create_ticket(api, slug, title=long_title, status="in_review")
+    await create_ticket(api, slug, title="Second in review", status="in_review")
+    app = make_app(slug, follow=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: numbers(app, "in_review") == [1, 2])
+        board = app.screen
+        assert isinstance(board, BoardScreen)
+        # The only cards are in review: that is where the cursor starts, so j and enter work.
+        await wait_until(pilot, lambda: board.current_ticket == 1)
+        assert board.current_column is column(app, "in_review")
+
+        def widths() -> dict[str, int]:
+            return {c.status: c.region.width for c in board.columns}
+
+        await wait_until(pilot, lambda: widths()["in_review"] >= 3 * widths()["backlog"])
+        assert sum(widths().values()) == SIZE[0]  # was 24 each
+        assert long_title in column(app, "in_review").render_line(0).text  # not cut
+        titles = [c.border_title for c in board.columns]
+        assert titles == ["0 Inbox", "0 Backlog", "0 In progress", "2 In review", "0 Done"]
+        await pilot.press("j", "enter")
+        ticket = await wait_for_screen(pilot, app, TicketScreen)
+        assert ticket.number == 2
+
+
+def test_a_card_names_how_its_run_ended_in_the_apis_word() -> None:
+    from codality_cli.tui.widgets.ticket_card import render_card
+
+    ticket = {"number": 3, "title": "Flaky", "kind": "bug", "priority": "high"}
+    for status, word in (
+        ("interrupted", "interrupted"),  # the server restarted under it: not the agent failing
+        ("timed_out", "timed out"),
+        ("failed", "failed"),
+    ):
+        badge = render_card({**ticket, "agent_status": status}).plain.splitlines()[1]
+        assert badge.startswith(f" {word} "), badge
+    assert "failed" not in render_card({**ticket, "agent_status": "interrupted"}).plain

@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
+from textual import events
+from textual.pilot import Pilot
 
 from codality_cli.tui.app import CodalityApp
 from codality_cli.tui.command_line import Command, CommandError, parse
@@ -96,3 +98,37 @@ async def test_colon_commands_drive_the_app_from_any_screen(
         await wait_until(pilot, lambda: isinstance(app.screen, TicketScreen))
         await command("q")
         await wait_until(pilot, lambda: app._exit)
+
+
+async def typed_at_once(pilot: Pilot[Any], text: str) -> None:
+    """Every key of ``text`` queued in one go, as the driver does with one read of the
+    terminal; unlike ``pilot.press``, nothing runs between two keys."""
+    app = pilot.app
+    for char in text:
+        key = {":": "colon", "/": "slash", " ": "space", "\r": "enter"}.get(char, char)
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app.post_message(event)
+    await pilot.pause()
+
+
+async def test_keys_typed_right_after_colon_or_slash_all_count(
+    api: httpx.AsyncClient, project: dict[str, Any], make_app: Callable[..., CodalityApp]
+) -> None:
+    slug = project["slug"]
+    await create_ticket(api, slug, title="First")
+    await create_ticket(api, slug, title="Login page is blank")
+    app = make_app(slug, follow=False)
+    async with app.run_test(size=SIZE) as pilot:
+        board = await wait_for_screen(pilot, app, BoardScreen)
+        await wait_until(pilot, lambda: len(board.state.tickets) == 2)
+        # A fast typist (or a script): the keys arrive in one read from the terminal, before
+        # the prompt has even been drawn.
+        await typed_at_once(pilot, ":open 2\r")
+        ticket = await wait_for_screen(pilot, app, TicketScreen)
+        assert ticket.number == 2
+        await typed_at_once(pilot, ":tickets\r")
+        assert await wait_for_screen(pilot, app, BoardScreen) is board
+        await typed_at_once(pilot, "/login\r")
+        await wait_until(pilot, lambda: board.state.needle == "login")
+        assert board.current_ticket == 2

@@ -230,3 +230,24 @@ async def test_suggestions_beside_the_plan_to_accept_or_dismiss(
         await pilot.press("d")  # dismiss the other
         assert screen.pending == [] and suggestions.option_count == 0
         assert await saved() == expected
+
+
+async def test_at_80x24_the_body_editor_has_room_to_write(
+    api: httpx.AsyncClient, project: dict[str, Any], make_app: Callable[..., CodalityApp]
+) -> None:
+    app = make_app(project["slug"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_plans(pilot, app)
+        await wait_until(pilot, lambda: screen.project_id is not None)
+        await pilot.press("n")
+        await wait_for_screen(pilot, app, PromptScreen)
+        await pilot.press(*"Search", "enter")
+        await wait_until(pilot, lambda: screen.editing)
+        editor = screen.query_one("#plan-editor", TextArea)
+        await wait_until(pilot, lambda: editor.content_region.width > 0)
+        assert editor.content_region.width >= 40  # was 8
+        assert editor.region.right <= 80
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not screen.editing)
+        doc = screen.query_one("#plan-doc")
+        assert doc.region.width >= 30 and screen.query_one("#suggestion-pane").region.width >= 20

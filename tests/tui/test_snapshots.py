@@ -1,7 +1,8 @@
 """Snapshots (pytest-textual-snapshot) of the board, a ticket mid-stream, a diff review and help.
 
 Plain functions, since ``snap_compare`` runs the app in its own event loop; the data is set up
-over HTTP against the real server and made deterministic (no clocks, no toasts, fixed text).
+over HTTP against the real server and made deterministic (no clocks, no toasts, no blinking
+cursors, fixed text).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input, TextArea
 
 from codality_cli.tui.app import CodalityApp
 from codality_cli.tui.messages import PlansOpenRequested, ReviewRequested, TicketOpenRequested
@@ -57,7 +59,10 @@ def setup_project(http: httpx.Client, repo: Path, tickets: list[dict[str, Any]])
 
 
 async def settled(pilot: Pilot[Any]) -> None:
+    """No toasts, and cursors that stay lit (a blinking one is caught on or off by timing)."""
     pilot.app.clear_notifications()
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
     await pilot.pause(0.3)
 
 
@@ -316,12 +321,18 @@ def test_diff_review(
     assert snap_compare(app, run_before=run_before, terminal_size=size)
 
 
+@pytest.mark.parametrize(
+    ("size", "press"), [(SIZE, ()), ((80, 24), ("e",))], ids=["120x34", "80x24-editing"]
+)
 def test_plans(
     snap_compare: Snap,
     http: httpx.Client,
     git_repo: Path,
     make_app: Callable[..., CodalityApp],
+    size: tuple[int, int],
+    press: tuple[str, ...],
 ) -> None:
+    """The plan beside its suggestions; at 80 columns the editor takes the suggestions' room."""
     slug = setup_project(http, git_repo, [])
     body = (
         "# Tags\n\nLet people **label** tickets and filter the board by label.\n\n"
@@ -344,6 +355,9 @@ def test_plans(
         app.post_message(PlansOpenRequested(slug))
         plans = await wait_for_screen(pilot, app, PlansScreen)
         await wait_until(pilot, lambda: plans.plan is not None)
+        await pilot.press(*press)
         await settled(pilot)
+        for editor in plans.query(TextArea):
+            editor.cursor_blink = False
 
-    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+    assert snap_compare(app, run_before=run_before, terminal_size=size)

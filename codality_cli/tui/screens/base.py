@@ -31,6 +31,8 @@ class AppParts(Protocol):
 
     def live_run(self, ticket_id: int) -> list[EventReceived] | None: ...
 
+    def hold_keys(self) -> None: ...
+
 
 class LiveScreen(Screen[None]):
     """A screen fed by the app's event stream (``on_event_received``)."""

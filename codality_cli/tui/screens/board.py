@@ -86,6 +86,7 @@ class BoardScreen(LiveScreen):
         self.state = BoardState()
         self.sub_title = "board"
         self._before_filter = "backlog"
+        self._loaded = False
 
     def compose(self) -> ComposeResult:
         yield TitleBar(show_clock=False)
@@ -165,6 +166,17 @@ class BoardScreen(LiveScreen):
         self.state.load_queues(queues or [])
         self.state.load(tickets)
         self._refresh_columns(None)
+        if not self._loaded:
+            self._loaded = True
+            self._open_on_a_card()
+
+    def _open_on_a_card(self) -> None:
+        """The first view puts the cursor on a card: the backlog's, else the first one shown
+        (a board whose cards all wait in review must not open on an empty column)."""
+        column = self.current_column
+        first = self.state.first_match()
+        if (column is None or column.highlighted_ticket is None) and first is not None:
+            self.focus_ticket(int(first["number"]))
 
     async def _tickets(self) -> list[Ticket] | None:
         """Every ticket, a page at a time; after a full page the next two are asked together,
@@ -265,6 +277,7 @@ class BoardScreen(LiveScreen):
         column = self.current_column
         if column is not None:
             self._before_filter = column.status
+        self.codality.hold_keys()  # until the bar has the focus
         self.query_one(FilterBar).open()
 
     def apply_filter(self, needle: str) -> None:

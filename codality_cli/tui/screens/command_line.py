@@ -16,6 +16,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
 
 from codality_cli.tui.command_line import suggestions
+from codality_cli.tui.messages import PromptReady
 
 
 class CommandLineScreen(ModalScreen[str | None]):
@@ -36,6 +37,9 @@ class CommandLineScreen(ModalScreen[str | None]):
                 suggester=SuggestFromList(suggestions(), case_sensitive=False),
                 id="command",
             )
+
+    def on_descendant_focus(self) -> None:
+        self.post_message(PromptReady())  # what was typed after ``:`` comes in now
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

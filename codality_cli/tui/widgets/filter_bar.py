@@ -8,6 +8,8 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Input
 
+from codality_cli.tui.messages import PromptReady
+
 
 class FilterBar(Input):
     """Hidden until ``/``; ``escape`` clears and hides it, ``enter`` keeps the filter (and the
@@ -39,6 +41,9 @@ class FilterBar(Input):
     def open(self) -> None:
         self.add_class("-open")
         self.focus()
+
+    def on_focus(self) -> None:
+        self.post_message(PromptReady())  # what was typed after ``/`` comes in now
 
     def action_close(self, clear: bool) -> None:
         if clear:

@@ -31,7 +31,6 @@ from codality_cli.tui.widgets.ticket_card import render_card
 CARD_LINES = 2
 CARD_STEP = CARD_LINES + 1  # a card and the blank line under it
 PADDING = 1  # columns of space either side of a card's text
-NARROW = 22  # a column narrower than this shows its short title
 
 
 class StatusColumn(ScrollView, can_focus=True):
@@ -67,11 +66,10 @@ class StatusColumn(ScrollView, can_focus=True):
             super().__init__()
             self.number = number
 
-    def __init__(self, status: str, title: str, short_title: str | None = None) -> None:
-        super().__init__(id=f"column-{status}", classes="status-column")
+    def __init__(self, status: str, title: str) -> None:
+        super().__init__(id=f"column-{status}", classes="status-column -empty")
         self.status = status
         self.title = title
-        self.short_title = short_title or title
         self.tickets: list[Ticket] = []
         self._index: dict[int, int] = {}
         self._strips: dict[int, tuple[Strip, ...]] = {}
@@ -87,6 +85,7 @@ class StatusColumn(ScrollView, can_focus=True):
         self._index = {int(t["number"]): i for i, t in enumerate(tickets)}
         self._strips.clear()
         self.virtual_size = Size(self._width, max(0, len(tickets) * CARD_STEP - 1))
+        self.set_class(not tickets, "-empty")  # narrow: the width goes to columns with cards
         self._show_title()
         if current is not None and current in self._index:
             self.highlighted = self._index[current]
@@ -122,10 +121,9 @@ class StatusColumn(ScrollView, can_focus=True):
         return index is not None
 
     def _show_title(self) -> None:
-        """``Title (n)``, or ``Short n`` when the columns are narrow (five across 80 cells)."""
-        count = len(self.tickets)
-        narrow = 0 < self.size.width < NARROW
-        self.border_title = f"{self.short_title} {count}" if narrow else f"{self.title} ({count})"
+        """``n Title``: the count first, so a column too narrow for its whole title (five
+        across 80 cells) loses the end of the name, never the count."""
+        self.border_title = f"{len(self.tickets)} {self.title}"
 
     # ---- cursor ----------------------------------------------------------------------------
 
@@ -183,7 +181,6 @@ class StatusColumn(ScrollView, can_focus=True):
             self._width = width
             self._strips.clear()
             self.virtual_size = Size(width, self.virtual_size.height)
-        self._show_title()
 
     def _card_strips(self, index: int, width: int) -> tuple[Strip, ...]:
         strips = self._strips.get(index)

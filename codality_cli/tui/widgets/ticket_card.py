@@ -16,6 +16,8 @@ BADGE_STYLES = {
     "running": "bold black on green",
     "needs review": "bold black on yellow",
     "failed": "bold white on red",
+    "timed out": "bold white on red",
+    "interrupted": "bold black on dark_orange",
 }
 
 
