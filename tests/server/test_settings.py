@@ -24,7 +24,7 @@ CONTRACT_KEYS = {
     "sandbox_host_ports",
     "merge_strategy", "push_after_merge", "feedback_on_review", "ci_max_retries",
     "github_trusted_associations", "git_timeout_s", "prompts", "priorities", "kinds", "prices",
-    "context_windows", "max_turns_per_run", "max_cost_per_run_usd",
+    "context_windows", "max_turns_per_run", "max_cost_per_run_usd", "max_cost_per_queue_usd",
     "max_file_mb",
 }  # fmt: skip
 ADMIN_ROUTES = [
