@@ -24,7 +24,8 @@ from codality_server.domain.events import PullRequestCreated, PullRequestUpdated
 from codality_server.domain.projects import Project
 from codality_server.domain.reviews import MergeDiff
 from codality_server.domain.sessions import Owner, SessionStatus
-from codality_server.domain.tickets import Ticket, TicketStatus
+from codality_server.domain.ticket_moves import Action
+from codality_server.domain.tickets import Ticket
 from codality_server.domain.users import User
 from codality_server.git import remote
 from codality_server.git.diff import commit_diff
@@ -325,8 +326,7 @@ class PullRequestService(Service):
         notes.append(await self.sync_default_branch(project, rebase=False))
         if merged_sha:
             await self._keep_merge_diff(project, ticket, merged_sha)
-        if ticket.status is not TicketStatus.DONE:
-            await self.services.tickets.set_status(ticket.id, TicketStatus.DONE)
+        if await self.services.tickets.react(ticket.id, Action.PR_MERGED):
             notes.insert(0, f"ticket #{ticket.number} → done")
         return "; ".join(notes)
 
@@ -336,9 +336,8 @@ class PullRequestService(Service):
             pr = await self._save(pr, state=gh.PrState.CLOSED, closed_at=now_iso())
             self._announce(pr)
         ticket = await self.services.tickets.get_by_id(pr.ticket_id)
-        if ticket.status in (TicketStatus.DONE, TicketStatus.CANCELLED):
+        if await self.services.tickets.react(ticket.id, Action.PR_CLOSED) is None:
             return f"ticket #{ticket.number} already {ticket.status.value}"
-        await self.services.tickets.set_status(ticket.id, TicketStatus.CANCELLED)
         return f"ticket #{ticket.number} → cancelled"
 
     async def on_pr_changed(

@@ -33,7 +33,8 @@ from codality_server.domain.events import project_channel, ticket_channel
 from codality_server.domain.projects import Project
 from codality_server.domain.sessions import AgentSession, Budget, Owner, SessionStatus, Trigger
 from codality_server.domain.settings import ModelAccess, Settings
-from codality_server.domain.tickets import Ticket, TicketStatus
+from codality_server.domain.ticket_moves import Action, next_status
+from codality_server.domain.tickets import Ticket
 from codality_server.domain.users import User
 from codality_server.git.workdir import LeftOut
 from codality_server.git.worktrees import branch_name, create_worktree
@@ -163,18 +164,14 @@ class TicketAgentService(Service):
 
     @staticmethod
     def _check_status(ticket: Ticket) -> None:
-        if ticket.status in (TicketStatus.DONE, TicketStatus.CANCELLED):
-            raise Conflict(
-                f"ticket #{ticket.number} is {ticket.status.value}; reopen it before starting "
-                "the agent"
-            )
+        next_status(ticket.status, Action.AGENT_STARTS, ticket.number)
 
     async def _prepare(self, project: Project, ticket: Ticket) -> tuple[Ticket, str]:
         """The ticket's status for a new run; returns the ticket and the sandbox kind. The
         worktree is the run's first step (``TicketJob.run``), so a start answers at once."""
         settings = await self.services.settings.current()
         kind = await choose_sandbox(settings.sandbox, settings.sandbox_network)
-        ticket = await self.services.tickets.set_status(ticket.id, TicketStatus.IN_PROGRESS)
+        ticket = await self.services.tickets.move(ticket.id, Action.AGENT_STARTS)
         return ticket, kind
 
     async def make_worktree(self, project: Project, ticket: Ticket) -> Ticket:
@@ -272,11 +269,11 @@ class TicketJob:
         tickets.publish_updated(self.project, await tickets.get_by_id(self.ticket.id))
 
     async def ended(self, run: Run, session: AgentSession) -> None:
-        """A completed run puts the ticket in review; any end shows the ticket's new state."""
+        """A completed run puts the ticket in review (unless it was closed meanwhile); any end
+        shows the ticket's new state."""
         tickets = self.agent.services.tickets
-        if session.status is SessionStatus.COMPLETED:
-            await tickets.set_status(self.ticket.id, TicketStatus.IN_REVIEW)
-        else:
+        completed = session.status is SessionStatus.COMPLETED
+        if not completed or await tickets.react(self.ticket.id, Action.AGENT_COMPLETES) is None:
             tickets.publish_updated(self.project, await tickets.get_by_id(self.ticket.id))
 
 

@@ -19,6 +19,7 @@ from codality_server.domain.events import (
     ticket_channel,
 )
 from codality_server.domain.projects import Project
+from codality_server.domain.ticket_moves import Action, allows, next_status
 from codality_server.domain.tickets import (
     Assignee,
     Kind,
@@ -53,10 +54,7 @@ class TicketService(Service):
         return project, ticket
 
     async def get_by_id(self, ticket_id: int) -> Ticket:
-        ticket = await db_tickets.get_ticket(self.db.reader, ticket_id)
-        if ticket is None:
-            raise NotFound(f"no ticket with id {ticket_id}")
-        return ticket
+        return await self._read(self.db.reader, ticket_id)
 
     async def search(self, slug: str, query: str, limit: int = 20) -> list[SearchHit]:
         """Full-text search over title, description and comments; user text is never FTS syntax."""
@@ -183,18 +181,22 @@ class TicketService(Service):
 
     async def update_in(self, conn: Connection, ticket_id: int, changes: dict[str, Any]) -> Ticket:
         """Apply ``checked_changes`` inside the caller's transaction (publish with
-        ``publish_updated`` after it commits)."""
+        ``publish_updated`` after it commits); a status change is the user's confirmed
+        proposal, checked against the transition table."""
+        if "status" in changes:
+            ticket = await self._read(conn, ticket_id)
+            chosen = next_status(ticket.status, Action.PROPOSAL, ticket.number, changes["status"])
+            changes = {**changes, "status": chosen}
         updated = await db_tickets.update_ticket(conn, ticket_id, now_iso(), **changes)
         if updated is None:
             raise NotFound(f"no ticket with id {ticket_id}")
         return updated
 
     async def change_status(self, slug: str, number: int, status: str) -> Ticket:
-        """A manual move: any status may follow any other."""
-        project, ticket = await self.get(slug, number)
-        return await self._change(
-            project.id, ticket.id, status=parse_choice(TicketStatus, status, "status")
-        )
+        """A move by hand (``codality ticket status``, the board)."""
+        chosen = parse_choice(TicketStatus, status, "status")
+        _, ticket = await self.get(slug, number)
+        return await self.move(ticket.id, Action.BY_HAND, chosen)
 
     async def assign(self, slug: str, number: int, assignee: int | str | None) -> Ticket:
         """Assign to an existing user (by id), to ``"agent"``, or to nobody (None)."""
@@ -204,10 +206,37 @@ class TicketService(Service):
             updated = await db_tickets.update_ticket(conn, ticket.id, now_iso(), assignee=who)
         return self._published(project.id, ticket.id, updated)
 
-    async def set_status(self, ticket_id: int, status: TicketStatus) -> Ticket:
-        """Move a ticket by id (the agent, merges, webhooks); publishes ``ticket:updated``."""
-        ticket = await self.get_by_id(ticket_id)
-        return await self._change(ticket.project_id, ticket_id, status=status)
+    async def move(
+        self, ticket_id: int, action: Action, chosen: TicketStatus | None = None
+    ) -> Ticket:
+        """Change the ticket's status as ``action`` does, by the transition table
+        (``domain/ticket_moves.py``; ``IllegalMove``, a 409, when it does not allow it);
+        publishes ``ticket:updated``. Every status change goes through here or ``move_in``."""
+        async with self.db.transaction() as conn:
+            updated = await self.move_in(conn, ticket_id, action, chosen)
+        return self._published(updated.project_id, ticket_id, updated)
+
+    async def react(self, ticket_id: int, action: Action) -> Ticket | None:
+        """``move`` for a reaction to what already happened (a run ended, GitHub closed a pull
+        request): None, and nothing changes, when the table does not allow the move."""
+        async with self.db.transaction() as conn:
+            ticket = await self._read(conn, ticket_id)
+            if not allows(ticket.status, action):
+                return None
+            updated = await self.move_in(conn, ticket_id, action)
+        return self._published(updated.project_id, ticket_id, updated)
+
+    async def move_in(
+        self, conn: Connection, ticket_id: int, action: Action, chosen: TicketStatus | None = None
+    ) -> Ticket:
+        """``move`` inside the caller's transaction (publish with ``publish_updated`` after
+        it commits)."""
+        ticket = await self._read(conn, ticket_id)
+        status = next_status(ticket.status, action, ticket.number, chosen)
+        updated = await db_tickets.update_ticket(conn, ticket_id, now_iso(), status=status)
+        if updated is None:
+            raise NotFound(f"no ticket with id {ticket_id}")
+        return updated
 
     async def set_worktree(
         self, ticket_id: int, branch: str | None, worktree_path: str | None
@@ -226,6 +255,13 @@ class TicketService(Service):
         self._publish(TicketCreated, project.id, ticket)
 
     # --- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    async def _read(conn: Connection, ticket_id: int) -> Ticket:
+        ticket = await db_tickets.get_ticket(conn, ticket_id)
+        if ticket is None:
+            raise NotFound(f"no ticket with id {ticket_id}")
+        return ticket
 
     async def _checked_assignee(self, conn: Connection, assignee: int | str | None) -> Assignee:
         who = parse_assignee(assignee)

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from codality_server.db import reviews as db_reviews
-from codality_server.db import tickets as db_tickets
 from codality_server.domain.errors import Conflict
 from codality_server.domain.projects import Project
 from codality_server.domain.pushes import REMOTE, PushReport, PushState
 from codality_server.domain.reviews import MergeDiff
 from codality_server.domain.settings import Settings
-from codality_server.domain.tickets import Ticket, TicketStatus
+from codality_server.domain.ticket_moves import Action
+from codality_server.domain.tickets import Ticket
 from codality_server.domain.users import User
 from codality_server.git.diff import commit_diff
 from codality_server.git.merge import Strategy, keep_branch_tip, merge_branch
@@ -140,7 +140,7 @@ class WorktreeService(Service):
             async with self.db.transaction() as conn:
                 await db_reviews.save_merge_diff(conn, kept)
                 await db_reviews.record_push(conn, [ticket.id], plan)
-                await db_tickets.update_ticket(conn, ticket.id, now_iso(), status=TicketStatus.DONE)
+                await self.services.tickets.move_in(conn, ticket.id, Action.MERGE)
             await self._remove(project, ticket, branch)
         report = (
             await self._push(project, plan, [ticket.id])
@@ -251,8 +251,8 @@ class WorktreeService(Service):
                 keep_branch_tip, Path(project.path), branch, f"{number}-{stamp}"
             )
             await self._remove(project, ticket, branch)
-            status = TicketStatus.CANCELLED if cancel else TicketStatus.BACKLOG
-            updated = await self.services.tickets.set_status(ticket.id, status)
+            action = Action.DISCARD_CANCEL if cancel else Action.DISCARD
+            updated = await self.services.tickets.move(ticket.id, action)
         return {
             "ticket": updated.view(),
             "kept_ref": ref,

@@ -123,12 +123,50 @@ async def test_concurrency_limit_answers_429(
     assert (await agent_api.post(agent_url(project, first, "stop"))).status_code == 200
 
 
-async def test_done_tickets_must_be_reopened_first(
-    agent_api: httpx.AsyncClient, project: dict[str, Any]
+@pytest.mark.parametrize("closed", ["done", "cancelled"])
+async def test_closed_tickets_must_be_reopened_first(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    closed: str,
 ) -> None:
-    ticket = await new_ticket(agent_api, project["slug"], status="done")
+    ticket = await new_ticket(agent_api, project["slug"], status=closed)
     refused = assert_error(await agent_api.post(agent_url(project, ticket, "start")), 409)
-    assert "reopen" in refused["message"]
+    number = ticket["number"]
+    assert refused["code"] == "illegal_status_change"
+    assert refused["message"] == (
+        f"ticket #{number} is {closed}; reopen it with `codality ticket reopen {number}` "
+        "before starting the agent"
+    )
+    shown_url = f"/api/projects/{project['slug']}/tickets/{number}"
+    shown = (await agent_api.get(shown_url)).json()
+    assert (shown["status"], shown["worktree_path"]) == (closed, None)
+    assert fake_anthropic.requests == []
+    # Reopened, the same start is accepted and moves the ticket in progress.
+    reopened = await agent_api.patch(f"{shown_url}/status", json={"status": "backlog"})
+    assert reopened.status_code == 200
+    fake_anthropic.script(text("Nothing to do."))
+    assert (await agent_api.post(agent_url(project, ticket, "start"))).status_code == 202
+    assert (await wait_for_end(agent_api, project, ticket))["status"] == "completed"
+    assert (await agent_api.get(shown_url)).json()["status"] == "in_review"
+
+
+async def test_a_ticket_closed_while_the_agent_runs_stays_closed(
+    agent_api: httpx.AsyncClient, fake_anthropic: FakeAnthropic, project: dict[str, Any]
+) -> None:
+    wait_for_go = "for i in $(seq 600); do [ -f go ] && break; sleep 0.1; done; rm -f go"
+    fake_anthropic.script(tool("bash", command=wait_for_go), text("Finished anyway."))
+    ticket = await new_ticket(agent_api, project["slug"])
+    session = (await agent_api.post(agent_url(project, ticket, "start"))).json()
+    await wait_for_block(agent_api, project, ticket, session["id"], "tool_call")
+    shown_url = f"/api/projects/{project['slug']}/tickets/{ticket['number']}"
+    closed = await agent_api.patch(f"{shown_url}/status", json={"status": "done"})
+    assert closed.status_code == 200 and closed.json()["status"] == "done"
+    Path(closed.json()["worktree_path"], "go").touch()
+    ended = await wait_for_end(agent_api, project, ticket)
+    assert ended["status"] == "completed" and ended["summary"] == "Finished anyway."
+    # The run completed, but the user's close stands: it is not put back in review.
+    assert (await agent_api.get(shown_url)).json()["status"] == "done"
 
 
 async def test_timeout_ends_the_session_timed_out(

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from codality_server.domain.ticket_moves import Action
 from codality_server.domain.tickets import TicketStatus
 from codality_server.http.keys import SERVICES
 from tests.conftest import RunningServer, assert_error, create_project, create_ticket
@@ -327,7 +328,7 @@ async def test_worktree_and_status_by_id_show_in_the_view(
     ticket = await create_ticket(api, project["slug"], title="Add a cache")
     tickets = server.app[SERVICES].tickets
     server.call(tickets.set_worktree(ticket["id"], "codality/1-add-a-cache", "/wt/1"))
-    server.call(tickets.set_status(ticket["id"], TicketStatus.IN_PROGRESS))
+    server.call(tickets.move(ticket["id"], Action.BY_HAND, TicketStatus.IN_PROGRESS))
     shown = (await api.get(tickets_url(project, "/1"))).json()
     assert (shown["branch"], shown["worktree_path"]) == ("codality/1-add-a-cache", "/wt/1")
     assert shown["status"] == "in_progress"
