@@ -137,12 +137,10 @@ def _answer(route: Route, status: int) -> dict[str, Any]:
         return {"description": "done; no body"}
     if 300 <= status < 400:
         return {"description": "a redirect; the Location header says where"}
-    if route.returns is None:
+    returns = route.other_returns.get(status, route.returns)
+    if returns is None:
         return {"description": "success"}
-    return {
-        "description": "success",
-        "content": {"application/json": {"schema": route.returns}},
-    }
+    return {"description": "success", "content": {"application/json": {"schema": returns}}}
 
 
 def build_openapi(routes: list[Route]) -> dict[str, Any]:

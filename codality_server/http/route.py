@@ -7,8 +7,8 @@ limit from them, and ``/api/openapi.json`` is generated from them, so they can n
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiohttp import web
@@ -39,6 +39,8 @@ class Route:
     returns: dict[str, Any] | None = None
     #: Other statuses a success can answer (a message sent with ``?wait=true`` answers 200).
     other_statuses: tuple[int, ...] = ()
+    #: The body of an other status when it is not ``returns``.
+    other_returns: Mapping[int, dict[str, Any]] = field(default_factory=dict)
     #: Larger bodies are refused with 413, whether the handler reads them or not. The guard reads
     #: every body whole before the handler runs; ``await validation.read_body(request)`` gives the
     #: exact bytes.

@@ -9,9 +9,24 @@ but a property that changes type or disappears fails the schemathesis run
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, WithJsonSchema
+
+from codality_server.domain.events import (
+    PlanDraftView,
+    PlanView,
+    QueueView,
+    ReadinessView,
+    ReviewCommentView,
+    SessionView,
+    SuggestionView,
+    TranscriptBlockView,
+)
+from codality_server.domain.github import PrState
+from codality_server.domain.github import ReviewState as GithubReviewState
 from codality_server.domain.pushes import PushState
+from codality_server.domain.reviews import ReviewState
 from codality_server.domain.settings import Settings
 from codality_server.domain.tickets import Kind, Priority, TicketStatus
 from codality_server.domain.users import Role
@@ -66,7 +81,8 @@ _TICKET = _obj(
     agent_status=_STR_OR_NULL,
     agent_cost_usd={"type": "number"},
     depends_on={"type": "array", "items": _INT},
-    push={"anyOf": [_PUSH, {"type": "null"}]},
+    pull_request={"anyOf": [{"$ref": "#/components/schemas/PullRequestCard"}, {"type": "null"}]},
+    push={"anyOf": [{"$ref": "#/components/schemas/Push"}, {"type": "null"}]},
     created_by={"type": ["integer", "null"]},
     created_at=_STR,
     updated_at=_STR,
@@ -87,6 +103,7 @@ SCHEMAS: dict[str, Schema] = {
     **_SETTINGS.pop("$defs", {}),
     "Settings": _SETTINGS,
     "Ticket": _TICKET,
+    "Push": _PUSH,
     "SearchHit": {
         "allOf": [
             {"$ref": "#/components/schemas/Ticket"},
@@ -128,3 +145,446 @@ SCHEMAS: dict[str, Schema] = {
     "Restarting": _obj(restarting={"const": True}),
     "OpenAPI": _obj(openapi=_STR, info={"type": "object"}, paths={"type": "object"}),
 }
+
+
+# --- answers described by pydantic models -------------------------------------------------------
+# Shapes the event catalogue already defines (sessions, plans, queues) are reused as they are; the
+# rest are the answers' own models. Every one is checked against real answers by
+# ``tests/server/test_answers_match_openapi.py``.
+
+
+def _component(name: str) -> Schema:
+    """A reference to a hand-written component from a model's field; pydantic resolves every
+    ``$ref`` it meets, so the reference is made after it is done (``_resolve_components``)."""
+    return {"x-component": name}
+
+
+def _resolve_components(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_resolve_components(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "x-component" in schema:
+        return ref(schema["x-component"])
+    return {key: _resolve_components(value) for key, value in schema.items()}
+
+
+#: Inline: its class name is the same as the ticket reviews' ``ReviewState``.
+PrReviewState = Annotated[GithubReviewState, WithJsonSchema(_enum(GithubReviewState))]
+#: A ticket inside an answer (the ``Ticket`` schema is still written by hand above).
+TicketAnswer = Annotated[Any, WithJsonSchema(_component("Ticket"))]
+
+
+class Answer(BaseModel):
+    """An answer's shape for the document; views may grow properties (extra keys are allowed)."""
+
+
+class SshKey(Answer):
+    public_key: str
+    fingerprint: str
+    created_at: str
+
+
+class FileList(Answer):
+    ref: str
+    commit: str
+    files: list[str]
+
+
+class Entry(Answer):
+    name: str
+    path: str
+    type: str
+    size: int | None
+
+
+class Listing(Answer):
+    ref: str
+    commit: str
+    path: str
+    entries: list[Entry]
+
+
+class AgentStatus(Answer):
+    running: bool
+    session: SessionView | None
+    sessions: list[SessionView]
+
+
+class SessionWithTranscript(SessionView):
+    transcript: list[TranscriptBlockView]
+    #: The bus id to follow live events after, so none is missed or seen twice.
+    last_event_id: int
+
+
+class Delivered(Answer):
+    delivered: bool
+    mode: Literal["steer", "queue"]
+    session_id: int
+
+
+class FileStat(Answer):
+    path: str
+    status: str
+    binary: bool
+    insertions: int
+    deletions: int
+
+
+class Stats(Answer):
+    files_changed: int
+    insertions: int
+    deletions: int
+    files: list[FileStat]
+
+
+class Diff(Answer):
+    base: str
+    head: str
+    uncommitted: bool
+    diff: str
+
+
+class DiffStats(Stats):
+    base: str
+    head: str
+    uncommitted: bool
+
+
+class MergeDiff(Answer):
+    ticket_id: int
+    strategy: str
+    merged_sha: str
+    diff: str
+    created_at: str
+
+
+class MergeDiffStats(Stats):
+    merged_sha: str
+
+
+class Review(Answer):
+    id: int
+    ticket_id: int
+    user_id: int | None
+    user_name: str | None
+    state: ReviewState
+    body: str
+    created_at: str
+    comments: list[ReviewCommentView]
+
+
+class MergeTicket(Answer):
+    number: int
+    title: str
+    branch: str | None
+
+
+class PushPlan(Answer):
+    will_push: bool
+    remote: str
+    reason: str | None
+
+
+class MergePlan(Answer):
+    target: str
+    tickets: list[MergeTicket]
+    push: PushPlan
+
+
+class MergeResult(Answer):
+    strategy: str
+    kind: str
+    before: str | None
+    after: str
+    checkouts_updated: list[str]
+
+
+class Merged(Answer):
+    ticket: TicketAnswer
+    merge: MergeResult
+    stats: MergeDiffStats
+    push: Annotated[Any, WithJsonSchema({"anyOf": [_component("Push"), {"type": "null"}]})]
+
+
+class Pushed(Answer):
+    ticket: TicketAnswer
+    push: Annotated[Any, WithJsonSchema(_component("Push"))]
+
+
+class Discarded(Answer):
+    ticket: TicketAnswer
+    kept_ref: str | None
+    kept_sha: str | None
+    pull_request_closed: int | None
+
+
+class Extracted(Answer):
+    drafts: list[PlanDraftView]
+    repairs: list[str]
+    plan: PlanView
+
+
+class CheckCounts(Answer):
+    passed: int
+    failed: int
+    pending: int
+
+
+class PullRequestCard(Answer):
+    """What a ticket shows of its pull request."""
+
+    number: int
+    url: str
+    state: PrState
+    review_state: PrReviewState
+    checks: CheckCounts
+
+
+class PullRequest(PullRequestCard):
+    id: int
+    ticket_id: int
+    ticket_number: int
+    project_id: int
+    repository: str
+    title: str
+    head_branch: str
+    head_sha: str
+    base_branch: str
+    auto_retry_count: int
+    merged_sha: str | None
+    created_at: str
+    updated_at: str
+    closed_at: str | None
+
+
+class CheckRunView(Answer):
+    id: int
+    name: str
+    status: str
+    conclusion: str | None
+    outcome: Literal["passed", "failed", "pending"]
+    app: str
+    title: str
+    details_url: str
+    head_sha: str
+
+
+class PullRequestStatus(Answer):
+    pull_request: PullRequest
+    mergeable: bool | None
+    mergeable_state: str | None
+    checks: list[CheckRunView]
+    counts: CheckCounts
+    review_state: PrReviewState
+
+
+class PullRequestComment(Answer):
+    id: int
+    kind: str
+    author: str | None
+    body: str
+    state: str | None
+    path: str | None
+    line: int | None
+    url: str | None
+    created_at: str
+    synced_at: str
+
+
+class PullRequestMerged(Answer):
+    merged: bool
+    sha: str | None
+    method: str
+    pull_request: PullRequest
+    sync: str | None
+
+
+class Conversation(Answer):
+    id: int
+    project_id: int
+    title: str
+    created_by: int | None
+    message_count: int
+    created_at: str
+    updated_at: str
+
+
+class Block(Answer):
+    id: int
+    kind: str
+    data: dict[str, Any]
+    created_at: str
+
+
+class ToolCall(Answer):
+    tool_use_id: str
+    name: str
+    input: Any
+
+
+class Action(Answer):
+    id: int
+    conversation_id: int
+    message_id: int
+    kind: str
+    proposal: dict[str, Any]
+    status: Literal["pending", "confirmed", "rejected"]
+    result: dict[str, Any] | None
+    decided_by: int | None
+    decided_at: str | None
+    created_at: str
+
+
+class Message(Answer):
+    id: int
+    conversation_id: int
+    role: str
+    status: str
+    content: str
+    error: str | None
+    model: str | None
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    session_id: int | None
+    created_by: int | None
+    created_at: str
+    updated_at: str
+    blocks: list[Block]
+    tool_calls: list[ToolCall]
+    actions: list[Action]
+
+
+class ConversationWithMessages(Conversation):
+    streaming: bool
+    messages: list[Message]
+    #: The bus id to follow live events after (not in the answer that creates it).
+    last_event_id: int | None = None
+
+
+class MessageSent(Answer):
+    id: int
+    conversation_id: int
+    reply_id: int
+    session_id: int | None
+    last_event_id: int
+
+
+class ReplyCancelled(Answer):
+    cancelled: bool
+    session_id: int
+
+
+class Repository(Answer):
+    id: int | None
+    full_name: str | None
+    owner: str | None
+    name: str | None
+    private: bool
+    default_branch: str | None
+    url: str | None
+    clone_url: str | None
+    description: str
+
+
+class AppInfo(Answer):
+    id: str | None
+    slug: str | None
+    client_id: str | None
+    url: str | None
+
+
+class Installation(Answer):
+    id: str
+    account: str | None
+
+
+class AppCheck(Answer):
+    ok: bool | None
+    error: str | None
+
+
+class GithubStatus(Answer):
+    configured: bool
+    app: AppInfo
+    private_key: bool
+    webhook_secret: bool
+    installation: Installation | None
+    install_url: str | None
+    web_url: str
+    api_url: str
+    webhook_url: str
+    check: AppCheck
+
+
+class ManifestStarted(Answer):
+    url: str
+    post_url: str
+    manifest: dict[str, Any]
+    state: str
+    webhook_url: str
+
+
+class Installed(Answer):
+    installed: bool
+    installation_id: int | str
+    account: str | None
+
+
+class Remote(Answer):
+    owner: str
+    repo: str
+    full_name: str
+    host: str
+    matches_github: bool
+    url: str
+
+
+class WebhookAnswer(Answer):
+    ok: bool
+    id: int
+    status: str
+    zen: str | None = None
+
+
+class WebhookDelivery(Answer):
+    id: int
+    delivery_id: str
+    event: str
+    action: str | None
+    repository: str | None
+    project_id: int | None
+    status: str
+    result: str
+    received_at: str
+    processed_at: str | None
+
+
+_MODELS: list[type[BaseModel]] = [
+    SessionView,
+    PlanView,
+    QueueView,
+    ReadinessView,
+    SuggestionView,
+    *Answer.__subclasses__(),
+    SessionWithTranscript,
+    DiffStats,
+    MergeDiffStats,
+    PullRequest,
+    ConversationWithMessages,
+]
+
+
+def _model_schemas() -> dict[str, Schema]:
+    schemas: dict[str, Schema] = {}
+    for model in _MODELS:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, found in [*schema.pop("$defs", {}).items(), (model.__name__, schema)]:
+            known = schemas.get(name, SCHEMAS.get(name))
+            assert known in (None, found), f"two shapes are called {name}"
+            schemas[name] = found
+    return {name: _resolve_components(schema) for name, schema in schemas.items()}
+
+
+SCHEMAS.update(_model_schemas())

@@ -14,6 +14,7 @@ from ..responses import json_accepted, json_ok
 from ..route import Route
 from ..schema import Body
 from ..validation import parse_body, path_int
+from ..views import ref
 
 
 class AgentStart(Body):
@@ -79,9 +80,24 @@ ROUTES = [
         body=AgentStart,
         tag="agent",
         status=202,
+        returns=ref("SessionView"),
     ),
-    Route("POST", f"{_AGENT}/stop", stop, "Stop running agent", tag="agent"),
-    Route("GET", f"{_AGENT}/status", status, "Get agent status", tag="agent"),
+    Route(
+        "POST",
+        f"{_AGENT}/stop",
+        stop,
+        "Stop running agent",
+        tag="agent",
+        returns=ref("SessionView"),
+    ),
+    Route(
+        "GET",
+        f"{_AGENT}/status",
+        status,
+        "Get agent status",
+        tag="agent",
+        returns=ref("AgentStatus"),
+    ),
     Route(
         "POST",
         f"{_AGENT}/message",
@@ -90,6 +106,7 @@ ROUTES = [
         body=AgentMessage,
         tag="agent",
         status=202,
+        returns=ref("Delivered"),
     ),
     Route(
         "GET",
@@ -97,5 +114,6 @@ ROUTES = [
         session,
         "One agent session with its transcript",
         tag="agent",
+        returns=ref("SessionWithTranscript"),
     ),
 ]

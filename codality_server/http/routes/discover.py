@@ -14,6 +14,7 @@ from ..responses import json_accepted, json_created, json_ok, no_content
 from ..route import Route
 from ..schema import Body, Query
 from ..validation import parse_body, parse_query, path_int
+from ..views import array_of, ref
 
 
 class ConversationCreate(Body):
@@ -112,6 +113,7 @@ ROUTES = [
         list_conversations,
         "List discovery conversations, most recently active first",
         tag="discover",
+        returns=array_of("Conversation"),
     ),
     Route(
         "POST",
@@ -121,6 +123,7 @@ ROUTES = [
         body=ConversationCreate,
         tag="discover",
         status=201,
+        returns=ref("ConversationWithMessages"),
     ),
     Route(
         "GET",
@@ -128,6 +131,7 @@ ROUTES = [
         show_conversation,
         "Get conversation with messages (blocks, tool calls, actions)",
         tag="discover",
+        returns=ref("ConversationWithMessages"),
     ),
     Route(
         "PUT",
@@ -136,6 +140,7 @@ ROUTES = [
         "Update conversation title",
         body=ConversationUpdate,
         tag="discover",
+        returns=ref("Conversation"),
     ),
     Route(
         "DELETE",
@@ -156,6 +161,8 @@ ROUTES = [
         tag="discover",
         status=202,
         other_statuses=(200,),
+        returns=ref("MessageSent"),
+        other_returns={200: ref("Message")},
     ),
     Route(
         "POST",
@@ -163,6 +170,7 @@ ROUTES = [
         cancel_reply,
         "Cancel the reply being written (ext)",
         tag="discover",
+        returns=ref("ReplyCancelled"),
     ),
     Route(
         "POST",
@@ -171,5 +179,6 @@ ROUTES = [
         "Confirm (carry out, with optional edits) or reject a pending action",
         body=Decision,
         tag="discover",
+        returns=ref("Action"),
     ),
 ]

@@ -12,6 +12,7 @@ from ..responses import json_created, json_ok
 from ..route import Route
 from ..schema import Body, Query
 from ..validation import parse_body, parse_query
+from ..views import array_of, ref
 
 Name = Field(default=None, min_length=1, max_length=100)
 
@@ -160,6 +161,7 @@ ROUTES = [
         body=ManifestRequest,
         tag="github",
         status=201,
+        returns=ref("ManifestStarted"),
     ),
     Route(
         "GET",
@@ -188,9 +190,24 @@ ROUTES = [
         "public",
         query=SetupQuery,
         tag="github",
+        returns=ref("Installed"),
     ),
-    Route("GET", f"{_APP}/status", status, "Connection health check", tag="github"),
-    Route("GET", f"{_APP}/repos", list_repos, "List installation repositories", tag="github"),
+    Route(
+        "GET",
+        f"{_APP}/status",
+        status,
+        "Connection health check",
+        tag="github",
+        returns=ref("GithubStatus"),
+    ),
+    Route(
+        "GET",
+        f"{_APP}/repos",
+        list_repos,
+        "List installation repositories",
+        tag="github",
+        returns=array_of("Repository"),
+    ),
     Route(
         "POST",
         f"{_APP}/repos",
@@ -200,6 +217,7 @@ ROUTES = [
         body=RepoCreate,
         tag="github",
         status=201,
+        returns=ref("Repository"),
     ),
     Route(
         "POST",
@@ -208,6 +226,7 @@ ROUTES = [
         "Auto-detect GitHub owner/repo from git remote",
         body=DetectRemote,
         tag="github",
+        returns=ref("Remote"),
     ),
     Route(
         "GET",
@@ -216,6 +235,7 @@ ROUTES = [
         "List recent webhook events",
         query=EventsQuery,
         tag="github",
+        returns=array_of("WebhookDelivery"),
     ),
     Route(
         "GET",
@@ -224,6 +244,7 @@ ROUTES = [
         "List the project's recent webhook events",
         query=EventsQuery,
         tag="github",
+        returns=array_of("WebhookDelivery"),
     ),
     Route(
         "POST",
@@ -232,6 +253,7 @@ ROUTES = [
         "Link project to GitHub repo",
         body=LinkRequest,
         tag="github",
+        returns=ref("Project"),
     ),
     Route(
         "POST",
@@ -239,5 +261,6 @@ ROUTES = [
         unlink,
         "Remove GitHub link",
         tag="github",
+        returns=ref("Project"),
     ),
 ]

@@ -69,12 +69,19 @@ ROUTES = [
         body=GitIdentity,
         returns=ref("User"),
     ),
-    Route("GET", "/api/me/ssh-key", get_ssh_key, "Your SSH public key and fingerprint"),
+    Route(
+        "GET",
+        "/api/me/ssh-key",
+        get_ssh_key,
+        "Your SSH public key and fingerprint",
+        returns=ref("SshKey"),
+    ),
     Route(
         "POST",
         "/api/me/ssh-key",
         generate_ssh_key,
         "Generate a new ED25519 key pair (the private half stays on the server)",
         status=201,
+        returns=ref("SshKey"),
     ),
 ]

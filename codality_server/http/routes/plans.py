@@ -13,6 +13,7 @@ from ..responses import json_created, json_ok, no_content
 from ..route import Route
 from ..schema import Body, RowId
 from ..validation import parse_body, path_int
+from ..views import array_of, ref
 
 
 class DraftIn(Body):
@@ -115,10 +116,34 @@ _PLANS = "/api/projects/{slug}/plans"
 _PLAN = _PLANS + "/{id}"
 
 ROUTES = [
-    Route("GET", _PLANS, list_plans, "List plans, newest first", tag="plans"),
-    Route("POST", _PLANS, create_plan, "Create a plan", body=PlanCreate, tag="plans", status=201),
-    Route("GET", _PLAN, show_plan, "Get plan", tag="plans"),
-    Route("PUT", _PLAN, update_plan, "Update plan", body=PlanUpdate, tag="plans"),
+    Route(
+        "GET",
+        _PLANS,
+        list_plans,
+        "List plans, newest first",
+        tag="plans",
+        returns=array_of("PlanView"),
+    ),
+    Route(
+        "POST",
+        _PLANS,
+        create_plan,
+        "Create a plan",
+        body=PlanCreate,
+        tag="plans",
+        status=201,
+        returns=ref("PlanView"),
+    ),
+    Route("GET", _PLAN, show_plan, "Get plan", tag="plans", returns=ref("PlanView")),
+    Route(
+        "PUT",
+        _PLAN,
+        update_plan,
+        "Update plan",
+        body=PlanUpdate,
+        tag="plans",
+        returns=ref("PlanView"),
+    ),
     Route("DELETE", _PLAN, delete_plan, "Delete plan", tag="plans", status=204),
     Route(
         "POST",
@@ -126,6 +151,7 @@ ROUTES = [
         approve_plan,
         "Approve plan: every draft becomes a ticket (all or nothing); answers the tickets",
         tag="plans",
+        returns=array_of("Ticket"),
     ),
     Route(
         "POST",
@@ -134,6 +160,7 @@ ROUTES = [
         "Get AI suggestions: the model reads the plan and the code (streams plan:delta);"
         " answers [{passage, text, why}]",
         tag="plans",
+        returns=array_of("SuggestionView"),
     ),
     Route(
         "POST",
@@ -141,6 +168,7 @@ ROUTES = [
         check_ready,
         "Check plan readiness (fast model): {ready, explanation, missing}",
         tag="plans",
+        returns=ref("ReadinessView"),
     ),
     Route(
         "POST",
@@ -148,5 +176,6 @@ ROUTES = [
         extract_tickets,
         "Extract tickets from plan: ordered drafts stored on the plan, with any repairs made",
         tag="plans",
+        returns=ref("Extracted"),
     ),
 ]

@@ -130,9 +130,21 @@ ROUTES = [
         body=ProjectUpdate,
         returns=ref("Project"),
     ),
-    Route("GET", "/api/projects/{slug}/files", list_files, "List project files", query=FilesQuery),
     Route(
-        "GET", "/api/projects/{slug}/browse", browse, "Browse repository tree", query=BrowseQuery
+        "GET",
+        "/api/projects/{slug}/files",
+        list_files,
+        "List project files",
+        query=FilesQuery,
+        returns=ref("FileList"),
+    ),
+    Route(
+        "GET",
+        "/api/projects/{slug}/browse",
+        browse,
+        "Browse repository tree",
+        query=BrowseQuery,
+        returns=ref("Listing"),
     ),
     Route("GET", "/api/projects/{slug}/blob/{path:.*}", blob, "Get file contents", query=RefQuery),
 ]

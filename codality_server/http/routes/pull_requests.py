@@ -13,6 +13,7 @@ from ..responses import json_created, json_ok
 from ..route import Route
 from ..schema import Body
 from ..validation import parse_body, path_int
+from ..views import array_of, ref
 
 
 class PrCreate(Body):
@@ -73,13 +74,50 @@ ROUTES = [
         list_prs,
         "List all PRs for project",
         tag="pull-requests",
+        returns=array_of("PullRequest"),
     ),
-    Route("POST", _PR, create, "Create PR", body=PrCreate, tag="pull-requests", status=201),
-    Route("GET", _PR, get, "Get PR for ticket", tag="pull-requests"),
     Route(
-        "GET", f"{_PR}/status", status, "PR + live CI checks + review state", tag="pull-requests"
+        "POST",
+        _PR,
+        create,
+        "Create PR",
+        body=PrCreate,
+        tag="pull-requests",
+        status=201,
+        returns=ref("PullRequest"),
     ),
-    Route("GET", f"{_PR}/comments", comments, "Sync PR comments from GitHub", tag="pull-requests"),
-    Route("POST", f"{_PR}/update", update, "Re-push branch and update PR SHA", tag="pull-requests"),
-    Route("POST", f"{_PR}/merge", merge, "Merge PR on GitHub", body=PrMerge, tag="pull-requests"),
+    Route("GET", _PR, get, "Get PR for ticket", tag="pull-requests", returns=ref("PullRequest")),
+    Route(
+        "GET",
+        f"{_PR}/status",
+        status,
+        "PR + live CI checks + review state",
+        tag="pull-requests",
+        returns=ref("PullRequestStatus"),
+    ),
+    Route(
+        "GET",
+        f"{_PR}/comments",
+        comments,
+        "Sync PR comments from GitHub",
+        tag="pull-requests",
+        returns=array_of("PullRequestComment"),
+    ),
+    Route(
+        "POST",
+        f"{_PR}/update",
+        update,
+        "Re-push branch and update PR SHA",
+        tag="pull-requests",
+        returns=ref("PullRequest"),
+    ),
+    Route(
+        "POST",
+        f"{_PR}/merge",
+        merge,
+        "Merge PR on GitHub",
+        body=PrMerge,
+        tag="pull-requests",
+        returns=ref("PullRequestMerged"),
+    ),
 ]

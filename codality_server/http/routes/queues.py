@@ -20,6 +20,7 @@ from ..responses import json_created, json_ok, no_content
 from ..route import Route
 from ..schema import Body, RowId
 from ..validation import parse_body, path_int
+from ..views import array_of, ref
 
 Tickets = list[RowId]
 
@@ -94,7 +95,9 @@ _QUEUES = "/api/projects/{slug}/discover/queues"
 _QUEUE = _QUEUES + "/{id}"
 
 ROUTES = [
-    Route("GET", _QUEUES, list_queues, "List work queues", tag="queues"),
+    Route(
+        "GET", _QUEUES, list_queues, "List work queues", tag="queues", returns=array_of("QueueView")
+    ),
     Route(
         "POST",
         _QUEUES,
@@ -103,8 +106,11 @@ ROUTES = [
         body=QueueCreate,
         tag="queues",
         status=201,
+        returns=ref("QueueView"),
     ),
-    Route("GET", _QUEUE, show_queue, "Get queue with items", tag="queues"),
+    Route(
+        "GET", _QUEUE, show_queue, "Get queue with items", tag="queues", returns=ref("QueueView")
+    ),
     Route(
         "PUT",
         _QUEUE,
@@ -112,6 +118,7 @@ ROUTES = [
         "Update queue name/description, options, or its pending tickets",
         body=QueueUpdate,
         tag="queues",
+        returns=ref("QueueView"),
     ),
     Route("DELETE", _QUEUE, delete_queue, "Delete queue", tag="queues", status=204),
     Route(
@@ -120,6 +127,7 @@ ROUTES = [
         start_queue,
         "Start sequential execution (the first pending tickets' agents start now)",
         tag="queues",
+        returns=ref("QueueView"),
     ),
     Route(
         "POST",
@@ -127,6 +135,7 @@ ROUTES = [
         cancel_queue,
         "Cancel queue execution (running agents are stopped)",
         tag="queues",
+        returns=ref("QueueView"),
     ),
     Route(
         "POST",
@@ -134,5 +143,6 @@ ROUTES = [
         release_queue,
         "Reset queue to pending (every ticket not done is pending again)",
         tag="queues",
+        returns=ref("QueueView"),
     ),
 ]

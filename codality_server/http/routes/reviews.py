@@ -15,6 +15,7 @@ from ..responses import json_created, json_ok
 from ..route import Route
 from ..schema import Body, NonBlank, Query, RowId
 from ..validation import parse_body, parse_query, path_int
+from ..views import array_of, ref
 
 
 class DiffQuery(Query):
@@ -100,6 +101,7 @@ ROUTES = [
         "Get unified diff for ticket branch",
         query=DiffQuery,
         tag="reviews",
+        returns=ref("Diff"),
     ),
     Route(
         "GET",
@@ -108,8 +110,16 @@ ROUTES = [
         "Get diff statistics",
         query=DiffQuery,
         tag="reviews",
+        returns=ref("DiffStats"),
     ),
-    Route("GET", f"{_TICKET}/reviews", list_reviews, "List reviews", tag="reviews"),
+    Route(
+        "GET",
+        f"{_TICKET}/reviews",
+        list_reviews,
+        "List reviews",
+        tag="reviews",
+        returns=array_of("Review"),
+    ),
     Route(
         "POST",
         f"{_TICKET}/reviews",
@@ -118,6 +128,7 @@ ROUTES = [
         body=ReviewCreate,
         tag="reviews",
         status=201,
+        returns=ref("Review"),
     ),
     Route(
         "GET",
@@ -125,6 +136,7 @@ ROUTES = [
         list_review_comments,
         "List review comments",
         tag="reviews",
+        returns=array_of("ReviewCommentView"),
     ),
     Route(
         "GET",
@@ -132,6 +144,7 @@ ROUTES = [
         get_merge_diff,
         "Get captured merge diff (post-merge historical view)",
         tag="reviews",
+        returns=ref("MergeDiff"),
     ),
     Route(
         "GET",
@@ -139,5 +152,6 @@ ROUTES = [
         get_merge_diff_stats,
         "Get merge diff statistics",
         tag="reviews",
+        returns=ref("MergeDiffStats"),
     ),
 ]

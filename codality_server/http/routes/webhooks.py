@@ -11,6 +11,7 @@ from codality_server.http.keys import SERVICES
 from ..responses import json_ok
 from ..route import Route
 from ..validation import read_body
+from ..views import ref
 
 
 async def receive(request: web.Request) -> web.Response:
@@ -31,5 +32,6 @@ ROUTES = [
         tag="github",
         body_limit=MAX_WEBHOOK_BYTES,
         reads_own_body=True,
+        returns=ref("WebhookAnswer"),
     )
 ]

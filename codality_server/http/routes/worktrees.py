@@ -14,6 +14,7 @@ from ..responses import json_ok
 from ..route import Route
 from ..schema import Body, Query
 from ..validation import parse_body, parse_query, path_int
+from ..views import ref
 
 
 class MergeRequest(Body):
@@ -83,6 +84,7 @@ ROUTES = [
         "What a merge would do: the tickets it merges, in order, and whether it pushes",
         query=MergePlanQuery,
         tag="worktrees",
+        returns=ref("MergePlan"),
     ),
     Route(
         "POST",
@@ -91,6 +93,7 @@ ROUTES = [
         "Merge worktree into default branch, then push it to origin",
         body=MergeRequest,
         tag="worktrees",
+        returns=ref("Merged"),
     ),
     Route(
         "POST",
@@ -98,6 +101,7 @@ ROUTES = [
         push,
         "Push a merged ticket's default branch to origin again (after a failed or skipped push)",
         tag="worktrees",
+        returns=ref("Pushed"),
     ),
     Route(
         "POST",
@@ -106,5 +110,6 @@ ROUTES = [
         "Discard worktree and branch",
         body=DiscardRequest,
         tag="worktrees",
+        returns=ref("Discarded"),
     ),
 ]
