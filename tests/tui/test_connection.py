@@ -18,6 +18,7 @@ from codality_cli.api import ApiClient
 from codality_cli.tui.app import CodalityApp
 from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.screens.new_ticket import NewTicketScreen
+from codality_cli.tui.screens.ticket import TicketScreen
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from tests.conftest import bearer_client, create_project, create_ticket, sign_in, spawn_server
 
@@ -127,6 +128,11 @@ async def test_a_local_server_killed_comes_back_elsewhere_and_the_board_and_its_
         local_server.stop(data_dir)
 
 
+def failed(app: CodalityApp, doing: str) -> bool:
+    """Whether an error notification says ``doing`` failed."""
+    return any(severity == "error" and doing in m for severity, m in notifications(app))
+
+
 def numbers_on_board(app: CodalityApp) -> list[int]:
     return numbers(app, "backlog") if isinstance(app.screen, BoardScreen) else []
 
@@ -152,8 +158,7 @@ async def test_a_ticket_sent_while_the_server_is_away_stays_in_its_form_until_it
             proc.wait(10)
 
             await pilot.press("ctrl+s")
-            failed = [m for severity, m in notifications(app) if severity == "error"]
-            await wait_until(pilot, lambda: any("Creating a ticket failed" in m for m in failed))
+            await wait_until(pilot, lambda: failed(app, "Creating a ticket failed"))
             assert app.screen is form
             assert form.query_one("#title", Input).value == "Worth keeping"
 
@@ -164,6 +169,44 @@ async def test_a_ticket_sent_while_the_server_is_away_stays_in_its_form_until_it
         async with bearer_client(url, token) as api:
             stored = (await api.get(f"/api/projects/{slug}/tickets/1")).json()
         assert (stored["title"], stored["description"]) == ("Worth keeping", "Steps to reproduce")
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+async def test_a_comment_that_could_not_be_posted_goes_back_into_its_input(
+    tmp_path: Path, git_repo: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    port = free_port()
+    proc, url = spawn_server(data_dir, port)
+    try:
+        token = sign_in(SimpleNamespace(url=url, data_dir=data_dir))  # type: ignore[arg-type]
+        async with bearer_client(url, token) as api:
+            slug = (await create_project(api, git_repo))["slug"]
+            await create_ticket(api, slug, title="Talk about me")
+        app = CodalityApp(ApiClient(url, token), slug)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: numbers_on_board(app) == [1])
+            await pilot.press("enter")
+            ticket = await wait_for_screen(pilot, app, TicketScreen)
+            field = ticket.query_one("#comment-input", Input)
+            field.focus()
+            proc.terminate()
+            proc.wait(10)
+
+            await pilot.press(*"Seen on Firefox too", "enter")
+            await wait_until(pilot, lambda: failed(app, "Posting the comment failed"))
+            await wait_until(pilot, lambda: field.value == "Seen on Firefox too")
+
+            proc, _ = spawn_server(data_dir, port)
+            field.focus()
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: field.value == "")
+        async with bearer_client(url, token) as api:
+            comments = (await api.get(f"/api/projects/{slug}/tickets/1/comments")).json()
+        assert [c["body"] for c in comments] == ["Seen on Firefox too"]
     finally:
         proc.kill()
         proc.wait(10)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar, cast
 
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widgets import Input
 
 from codality_cli.api import ApiError, ServerUnavailable
 from codality_cli.tui.command_line import summary
@@ -75,3 +76,10 @@ class LiveScreen(Screen[None]):
 
     def notify_error(self, doing: str, exc: ApiError) -> None:
         self.notify(f"{doing} failed: {exc.message}", severity="error", timeout=8)
+
+
+def give_back(field: Input, text: str) -> None:
+    """What could not be sent goes back where it was typed (unless something new is there), so
+    a server that was away costs a retype of nothing."""
+    if not field.value:
+        field.value = text

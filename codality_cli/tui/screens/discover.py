@@ -29,7 +29,7 @@ from codality_cli.tui.messages import (
     QueuesRequested,
     TicketOpenRequested,
 )
-from codality_cli.tui.screens.base import LiveScreen
+from codality_cli.tui.screens.base import LiveScreen, give_back
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.title_bar import TitleBar
 
@@ -253,19 +253,22 @@ class DiscoverScreen(LiveScreen):
         text = event.value.strip()
         if text:
             event.input.value = ""
-            self.send(text)
+            self.send(event.input, text)
 
     @work(group="discover-send")
-    async def send(self, text: str) -> None:
+    async def send(self, field: Input, text: str) -> None:
         if self.conversation_id is None:
             made = await self.attempt(self.api.discover.create(self.slug), "Starting")
             if made is None:
+                give_back(field, text)
                 return
             self.conversation_id = int(made["id"])
             self.load_list()
         self._end_stream()
         self._append(Static(Text(f"you: {text}", style="bold cyan"), classes="chat-you"))
-        await self.attempt(self.api.discover.send(self.slug, self.conversation_id, text), "Sending")
+        sent = self.api.discover.send(self.slug, self.conversation_id, text)
+        if await self.attempt(sent, "Sending") is None:
+            give_back(field, text)
 
     def on_proposal_card_decided(self, event: ProposalCard.Decided) -> None:
         action = event.action

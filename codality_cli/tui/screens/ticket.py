@@ -26,7 +26,7 @@ from codality_cli.agent_stream import money, tokens_line
 from codality_cli.ticket_work import work_outcome
 from codality_cli.tui.board_state import agent_badge, pr_summary
 from codality_cli.tui.messages import ConnectionRestored, EventReceived, ReviewRequested
-from codality_cli.tui.screens.base import LiveScreen
+from codality_cli.tui.screens.base import LiveScreen, give_back
 from codality_cli.tui.screens.runs import RunsScreen
 from codality_cli.tui.widgets.comment_list import CommentList
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
@@ -372,23 +372,27 @@ class TicketScreen(LiveScreen):
         event.input.value = ""
         self.transcript.focus()  # keys act on the ticket again
         if event.input.id == "comment-input":
-            self.post_comment(text)
+            self.post_comment(event.input, text)
         else:
-            self.send_message(text, self.mode)
+            self.send_message(event.input, text, self.mode)
 
     @work(group="ticket-actions")
-    async def post_comment(self, body: str) -> None:
+    async def post_comment(self, field: Input, body: str) -> None:
         comment = await self.attempt(
             self.api.comments.create(self.slug, self.number, body), "Posting the comment"
         )
         if comment is not None:
             self.query_one(CommentList).add(comment)
+        else:
+            give_back(field, body)
 
     @work(group="ticket-actions")
-    async def send_message(self, text: str, mode: str) -> None:
-        await self.attempt(
+    async def send_message(self, field: Input, text: str, mode: str) -> None:
+        sent = await self.attempt(
             self.api.agent.message(self.slug, self.number, text, mode=mode), "Sending the message"
         )
+        if sent is None:
+            give_back(field, text)
 
     @work(group="ticket-actions")
     async def action_start_agent(self) -> None:
