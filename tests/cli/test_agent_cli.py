@@ -360,3 +360,29 @@ def test_a_run_stops_at_its_turn_budget_and_says_why(
     refused = cli("-p", slug, "ticket", "start", str(number), "--max-turns", "0")
     assert refused.exit_code != 0 and "--max-turns" in refused.stderr
     assert len(fake.requests) == 3
+
+
+def test_a_cut_history_is_said_live_and_in_the_replay(
+    server: RunningServer,
+    admin_token: str,
+    cli: Cli,
+    project: dict[str, Any],
+    fake: FakeAnthropic,
+) -> None:
+    """A window so small that a few long tool outputs outgrow it: the run goes on, and both the
+    live stream and the replay say what was dropped."""
+    small = {"max_tokens": 500, "context_windows": {"claude-sonnet-4-6": 6_000}}
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    assert httpx.put(f"{server.url}/api/settings", json=small, headers=auth).is_success
+    fake.cache.window = 6_000
+    loud = "python3 -c 'print(\"x\" * 3000)'"
+    fake.script(*[tool("bash", command=loud) for _ in range(6)], text("Printed enough."))
+    number = file_ticket(cli, project)
+    run = cli("-p", project["slug"], "ticket", "start", str(number))
+    assert run.exit_code == 0, run.stderr
+    cut = "✂ history cut to fit the context window, cleared the output of "
+    assert cut in run.stderr
+    replay = cli("-p", project["slug"], "ticket", "watch", str(number))
+    assert [line for line in replay.stderr.splitlines() if cut in line] == [
+        line for line in run.stderr.splitlines() if cut in line
+    ]
