@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 
 from codality_server.domain.errors import Conflict
+from codality_server.git import cli
 from codality_server.git.merge import merge_branch
 from codality_server.git.workdir import Worktree
 from codality_server.git.worktrees import commit_all, create_worktree
 from tests.conftest import git, point_git_file_at_own_git_dir
+
+pytestmark = pytest.mark.usefixtures("git_backend")
 
 ANN = ("Ann", "ann@example.com")
 BRANCH = "codality/1-thing"
@@ -128,7 +131,11 @@ def test_commit_matches_git_add_all(git_repo: Path, worktree: Path, tmp_path: Pa
     git(git_repo, "fsck")
 
 
-def test_a_fifo_is_neither_read_nor_committed(git_repo: Path, worktree: Path) -> None:
+def test_a_fifo_is_neither_read_nor_committed(
+    git_repo: Path, worktree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A FIFO named ``.gitignore`` blocks git for ever: it is killed and dulwich takes over."""
+    monkeypatch.setattr(cli, "LOCAL_TIMEOUT_S", 2.0)
     os.mkfifo(worktree / "pipe")
     os.mkfifo(worktree / ".gitignore")
     (worktree / "real.txt").write_text("real\n")
@@ -180,3 +187,34 @@ def test_a_merge_never_writes_where_a_worktrees_git_file_points(
 
     assert (victim / "src" / "app.py").read_text() == before
     assert (git_repo / "src" / "app.py").read_text().endswith("'changed'\n")
+
+
+def test_the_repositorys_hooks_and_fsmonitor_never_run_for_the_server(
+    git_repo: Path, tmp_path: Path
+) -> None:
+    """The config and hooks an agent could write (without a sandbox) into the repository's git
+    dir: the user's own git runs them, the server's never does."""
+    marker = tmp_path / "ran"
+    script = tmp_path / "payload.sh"
+    script.write_text(f'#!/bin/sh\necho "$0 $*" >> {marker}\n')
+    script.chmod(0o755)
+    hooks = git_repo / ".git" / "hooks"
+    for hook in (
+        "post-checkout",
+        "pre-commit",
+        "post-commit",
+        "commit-msg",
+        "reference-transaction",
+    ):
+        (hooks / hook).write_text(f"#!/bin/sh\n{script} {hook}\n")
+        (hooks / hook).chmod(0o755)
+    git(git_repo, "config", "core.fsmonitor", str(script))
+    path = tmp_path / "worktrees" / "1"
+
+    create_worktree(git_repo, path, BRANCH, "main")
+    (path / "new.txt").write_text("new\n")
+    assert commit_all(git_repo, path, BRANCH, "work", ANN).sha is not None
+
+    assert not marker.exists(), marker.read_text()
+    git(path, "status")  # the control: the user's git does run what the config names
+    assert marker.exists()

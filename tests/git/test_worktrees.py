@@ -10,6 +10,8 @@ from codality_server.domain.errors import Conflict
 from codality_server.git.worktrees import branch_name, commit_all, create_worktree, remove_worktree
 from tests.conftest import git
 
+pytestmark = pytest.mark.usefixtures("git_backend")
+
 ANN = ("Ann", "ann@example.com")
 
 
