@@ -61,6 +61,12 @@ class Services:
         self.pull_requests = PullRequestService(self)
         self.webhooks = WebhookService(self)
         self.feedback = FeedbackService(self)
+        # What reacts to the end of every agent session, in this order, after the session's own
+        # job has (``Job.ended``: the ticket's status move) and for sessions found interrupted at
+        # start-up too: the work queue settles the item and starts the next; the ticket's pull
+        # request hears how the run went (its work pushed in protected mode, ``codality/agent``).
+        for reaction in (self.queue_runner.session_ended, self.feedback.session_ended):
+            self.supervisor.on_end(reaction)
         self.egress = EgressProxy()  # sandboxed commands' way out, started on first use
         self._repo_locks: dict[str, asyncio.Lock] = {}
         # Set by the process runner (``__main__``); absent when the app is embedded in tests.
@@ -73,7 +79,6 @@ class Services:
         await self.supervisor.recover()
         await self.queue_runner.recover()
         await self.discover.interrupt_streaming()
-        self.feedback.start()
         await self.webhooks.start()
 
     async def stop(self) -> None:

@@ -37,9 +37,6 @@ MAX_DETAIL_CHARS = 20_000
 class FeedbackService(Service):
     """Protected mode's PR updates and the agent's answers to CI, comments and reviews."""
 
-    def start(self) -> None:
-        self.services.supervisor.on_end(self.session_ended)
-
     # --- an agent run ended -----------------------------------------------------------------
 
     async def session_ended(self, session: AgentSession) -> None:

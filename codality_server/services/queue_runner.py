@@ -1,10 +1,10 @@
 """Running work queues: start, cancel and release them, and act on each agent session's end.
 
 The runner is a client of the supervisor. Each item runs the ticket agent (``services.agent``,
-trigger ``queue``); every session's end reaches ``_session_ended`` through ``supervisor.on_end``,
-which marks the item and starts what may run next. A completed session makes its item ``done``
-(merged first with ``merge_each``) and the queue advances; any other end fails the item and
-pauses the queue.
+trigger ``queue``); every session's end reaches ``session_ended`` (a subscriber declared in
+``Services``), which marks the item and starts what may run next. A completed session makes
+its item ``done`` (merged first with ``merge_each``) and the queue advances; any other end
+fails the item and pauses the queue.
 
 State lives only in the database and each step is one transaction, so a server killed at any
 moment leaves a queue that start-up can read: an item whose agent was running (or starting) is
@@ -71,7 +71,6 @@ class QueueRunner(Service):
         self._waiting: set[int] = set()
         # Worktrees being made ahead of their ticket's turn.
         self._preparing: set[asyncio.Task[None]] = set()
-        services.supervisor.on_end(self._session_ended)
 
     def lock(self, queue_id: int) -> asyncio.Lock:
         return self._locks.setdefault(queue_id, asyncio.Lock())
@@ -215,7 +214,7 @@ class QueueRunner(Service):
 
     # --- a session ended ----------------------------------------------------------------------
 
-    async def _session_ended(self, session: AgentSession) -> None:
+    async def session_ended(self, session: AgentSession) -> None:
         """The supervisor's end hook, for every session: a queue item's settles, and a free
         agent slot lets queues that waited for one go on."""
         ticket_id = session.ticket_id

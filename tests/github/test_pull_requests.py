@@ -8,11 +8,16 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import RunningServer, assert_error, create_ticket, git
-from tests.fakes.github_server import FakeGitHub
+from codality_server.domain.events import ticket_channel
+from codality_server.domain.sessions import Owner
+from codality_server.http.keys import SERVICES
+from codality_server.settings import ServerSettings
+from tests.conftest import RunningServer, assert_error, create_ticket, git, start_server
+from tests.fakes.github_server import CheckRun, FakeGitHub
 from tests.github_flow import (
     TICKET_BRANCH,
     WIDGETS,
+    eventually,
     open_pr,
     settle,
 )
@@ -211,3 +216,55 @@ async def test_protected_projects_refuse_local_merges_and_discard_closes_the_pr(
     settle(server, fake_github)
     got = (await api.get(f"/api/projects/{slug}/tickets/1")).json()
     assert got["status"] == "cancelled" and got["pull_request"]["state"] == "closed"
+
+
+async def test_a_run_a_dead_server_left_running_shows_on_its_pull_request(
+    server: RunningServer,
+    api: httpx.AsyncClient,
+    fake_github: FakeGitHub,
+    linked: dict[str, Any],
+    ticket: dict[str, Any],
+    server_settings: ServerSettings,
+) -> None:
+    """A session found interrupted at start-up reaches every session-end subscriber, the pull
+    request's too: ``codality/agent`` fails and the person who asked with a comment is told."""
+    await open_pr(api, linked["slug"])
+    settle(server, fake_github)
+    owner = Owner.ticket(ticket["id"])
+    services = server.app[SERVICES]
+    channels = [ticket_channel(ticket["id"])]
+    server.call(
+        services.agent_sessions.create(owner, "ticket", channels, "comment", "m", "none", None)
+    )
+    server._stop.set()  # the server goes away with the session still marked running
+    await eventually(lambda: _refused(server.url), what="the first server to stop")
+    restarted, thread = start_server(server_settings)
+    try:
+
+        async def reported() -> list[CheckRun]:
+            return [
+                run
+                for run in fake_github.check_runs.values()
+                if run.name == "codality/agent" and run.conclusion == "failure"
+            ]
+
+        failed = await eventually(reported, what="codality/agent to report the interrupted run")
+        assert failed[-1].title == "Agent run interrupted"
+
+        async def answered() -> list[str]:
+            said = fake_github.comments.get(WIDGETS.lower(), {}).get(1, [])
+            return [c["body"] for c in said if "ended interrupted" in c["body"]]
+
+        assert await eventually(answered, what="the comment's answer")
+    finally:
+        restarted._stop.set()
+        thread.join(15)
+
+
+async def _refused(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=1) as client:
+            await client.get("/healthz")
+    except httpx.TransportError:
+        return True
+    return False
