@@ -11,8 +11,45 @@ from __future__ import annotations
 from typing import Any, Literal, TypedDict
 
 
+class CheckCounts(TypedDict):
+    """CheckCounts, as it appears in payloads."""
+
+    passed: int
+    failed: int
+    pending: int
+
+
+class PullRequestCard(TypedDict):
+    """What a ticket shows of its pull request: number, state, check counts, review state."""
+
+    number: int
+    url: str
+    state: Literal["open", "closed", "merged"]
+    review_state: Literal["pending", "approved", "changes_requested"]
+    checks: CheckCounts
+
+
+class PushRetry(TypedDict):
+    """How to push again: the CLI command and the API request."""
+
+    command: str
+    request: str
+
+
+class PushView(TypedDict):
+    """How a ticket's merge went to ``origin``; ``pushed`` is None while the push runs."""
+
+    pushed: bool | None
+    state: Literal["pending", "pushed", "failed", "not_pushed", "no_remote"]
+    remote: str
+    branch: str
+    detail: str | None
+    at: str | None
+    retry: PushRetry | None
+
+
 class TicketView(TypedDict):
-    """TicketView, as it appears in payloads."""
+    """A ticket as the API answers it, events carry it and the OpenAPI document describes it."""
 
     id: int
     project_id: int
@@ -30,8 +67,8 @@ class TicketView(TypedDict):
         Literal["running", "completed", "failed", "stopped", "timed_out", "interrupted"] | None
     )
     agent_cost_usd: float
-    pull_request: dict[str, Any] | None
-    push: dict[str, Any] | None
+    pull_request: PullRequestCard | None
+    push: PushView | None
     depends_on: list[int]
     created_by: int | None
     created_at: str

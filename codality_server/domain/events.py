@@ -20,13 +20,14 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict
-
+from .github import CheckCounts, PullRequestCard
 from .plans import PlanStatus
+from .pushes import PushRetry, PushView
 from .queues import ItemStatus, QueueStatus
 from .reviews import ReviewState
 from .sessions import OwnerKind, SessionStatus
-from .tickets import Kind, Priority, TicketStatus
+from .shapes import Shape
+from .tickets import Kind, Priority, TicketView
 
 
 class ChannelKind(StrEnum):
@@ -59,12 +60,6 @@ def conversation_channel(conversation_id: int) -> str:
 
 def queue_channel(queue_id: int) -> str:
     return f"queue:{queue_id}"
-
-
-class Shape(BaseModel):
-    """A part of a payload; unknown fields are refused, so views and models cannot drift apart."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Payload(Shape):
@@ -127,28 +122,8 @@ SESSION_CHANNELS = (TICKET, PROJECT, PLAN, CONVERSATION, QUEUE)
 # --- shapes inside payloads -------------------------------------------------------------------
 
 
-@shape
-class TicketView(Shape):
-    id: int
-    project_id: int
-    number: int
-    title: str
-    description: str
-    kind: Kind
-    priority: Priority
-    status: TicketStatus
-    assignee: int | Literal["agent"] | None
-    assignee_name: str | None = None
-    branch: str | None
-    worktree_path: str | None
-    agent_status: SessionStatus | None
-    agent_cost_usd: float
-    pull_request: dict[str, Any] | None
-    push: dict[str, Any] | None = None  # how its local merge went to origin (``PushReport``)
-    depends_on: list[int]
-    created_by: int | None
-    created_at: str
-    updated_at: str
+for _nested in (CheckCounts, PullRequestCard, PushRetry, PushView, TicketView):
+    shape(_nested)
 
 
 @shape

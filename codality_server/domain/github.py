@@ -15,10 +15,13 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 
+from pydantic import WithJsonSchema
+
 from .errors import Forbidden, InvalidInput
+from .shapes import Shape
 
 GITHUB_WEB: Final = "https://github.com"
 GITHUB_API: Final = "https://api.github.com"
@@ -235,6 +238,28 @@ class ReviewState(StrEnum):
     CHANGES_REQUESTED = "changes_requested"
 
 
+#: Inline in JSON Schemas: the ticket reviews' ``ReviewState`` has the same class name.
+PrReviewState = Annotated[
+    ReviewState, WithJsonSchema({"type": "string", "enum": [state.value for state in ReviewState]})
+]
+
+
+class CheckCounts(Shape):
+    passed: int
+    failed: int
+    pending: int
+
+
+class PullRequestCard(Shape):
+    """What a ticket shows of its pull request: number, state, check counts, review state."""
+
+    number: int
+    url: str
+    state: PrState
+    review_state: PrReviewState
+    checks: CheckCounts
+
+
 @dataclass(frozen=True)
 class PullRequest:
     id: int
@@ -266,18 +291,16 @@ class PullRequest:
         return f"{self.owner}/{self.repo}"
 
     def summary(self) -> dict[str, Any]:
-        """What a ticket card shows: number, state, check counts and review state."""
-        return {
-            "number": self.number,
-            "url": self.url,
-            "state": self.state.value,
-            "review_state": self.review_state.value,
-            "checks": {
-                "passed": self.checks_passed,
-                "failed": self.checks_failed,
-                "pending": self.checks_pending,
-            },
-        }
+        """What a ticket card shows (``PullRequestCard``)."""
+        return PullRequestCard(
+            number=self.number,
+            url=self.url,
+            state=self.state,
+            review_state=self.review_state,
+            checks=CheckCounts(
+                passed=self.checks_passed, failed=self.checks_failed, pending=self.checks_pending
+            ),
+        ).model_dump(mode="json")
 
     def view(self) -> dict[str, Any]:
         return {

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from .shapes import Shape
+
 REMOTE = "origin"
 
 
@@ -23,6 +25,25 @@ class PushState(StrEnum):
 
 
 RETRYABLE = frozenset({PushState.PENDING, PushState.FAILED, PushState.NOT_PUSHED})
+
+
+class PushRetry(Shape):
+    """How to push again: the CLI command and the API request."""
+
+    command: str
+    request: str
+
+
+class PushView(Shape):
+    """How a ticket's merge went to ``origin``; ``pushed`` is None while the push runs."""
+
+    pushed: bool | None
+    state: PushState
+    remote: str
+    branch: str
+    detail: str | None
+    at: str | None
+    retry: PushRetry | None
 
 
 @dataclass(frozen=True)
@@ -41,19 +62,19 @@ class PushReport:
 
     def view(self, slug: str, number: int) -> dict[str, Any]:
         retry = (
-            {
-                "command": f"codality ticket push {number}",
-                "request": f"POST /api/projects/{slug}/tickets/{number}/push",
-            }
+            PushRetry(
+                command=f"codality ticket push {number}",
+                request=f"POST /api/projects/{slug}/tickets/{number}/push",
+            )
             if self.state in RETRYABLE
             else None
         )
-        return {
-            "pushed": self.pushed,
-            "state": self.state.value,
-            "remote": REMOTE,
-            "branch": self.branch,
-            "detail": self.detail,
-            "at": self.at,
-            "retry": retry,
-        }
+        return PushView(
+            pushed=self.pushed,
+            state=self.state,
+            remote=REMOTE,
+            branch=self.branch,
+            detail=self.detail,
+            at=self.at,
+            retry=retry,
+        ).model_dump(mode="json")

@@ -11,6 +11,10 @@ from enum import StrEnum
 from typing import Any, Final, Literal, TypeVar
 
 from .errors import InvalidInput
+from .github import PullRequestCard
+from .pushes import PushView
+from .sessions import SessionStatus
+from .shapes import Shape
 
 TITLE_MAX_CHARS = 500
 MARKDOWN_MAX_BYTES = 100 * 1024
@@ -159,6 +163,38 @@ def search_expression(query: str) -> str:
     return " ".join(phrases)
 
 
+class TicketView(Shape):
+    """A ticket as the API answers it, events carry it and the OpenAPI document describes it."""
+
+    id: int
+    project_id: int
+    number: int
+    title: str
+    description: str
+    kind: Kind
+    priority: Priority
+    status: TicketStatus
+    assignee: int | Literal["agent"] | None
+    assignee_name: str | None
+    branch: str | None
+    worktree_path: str | None
+    agent_status: SessionStatus | None
+    agent_cost_usd: float
+    pull_request: PullRequestCard | None
+    push: PushView | None  # how its local merge went to origin
+    depends_on: list[int]
+    created_by: int | None
+    created_at: str
+    updated_at: str
+
+
+class SearchHitView(TicketView):
+    """A ticket found by search: its snippet with the matches marked, and its rank."""
+
+    snippet: str
+    rank: float
+
+
 @dataclass(frozen=True)
 class Ticket:
     id: int
@@ -182,16 +218,17 @@ class Ticket:
     assignee_name: str | None = None  # the assigned user's display name
     push: dict[str, Any] | None = None  # how its local merge went to origin (``PushReport``)
 
-    def view(self) -> dict[str, Any]:
+    def fields(self) -> dict[str, Any]:
+        """The view's fields, as ``TicketView`` (and ``SearchHitView``) take them."""
         return {
             "id": self.id,
             "project_id": self.project_id,
             "number": self.number,
             "title": self.title,
             "description": self.description,
-            "kind": self.kind.value,
-            "priority": self.priority.value,
-            "status": self.status.value,
+            "kind": self.kind,
+            "priority": self.priority,
+            "status": self.status,
             "assignee": self.assignee,
             "assignee_name": self.assignee_name,
             "branch": self.branch,
@@ -206,6 +243,9 @@ class Ticket:
             "updated_at": self.updated_at,
         }
 
+    def view(self) -> dict[str, Any]:
+        return TicketView.model_validate(self.fields()).model_dump(mode="json")
+
 
 @dataclass(frozen=True)
 class SearchHit:
@@ -216,7 +256,8 @@ class SearchHit:
     rank: float
 
     def view(self) -> dict[str, Any]:
-        return {**self.ticket.view(), "snippet": self.snippet, "rank": self.rank}
+        hit = {**self.ticket.fields(), "snippet": self.snippet, "rank": self.rank}
+        return SearchHitView.model_validate(hit).model_dump(mode="json")
 
 
 @dataclass(frozen=True)

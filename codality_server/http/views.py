@@ -1,9 +1,11 @@
 """JSON Schemas of what the routes answer, for the OpenAPI document (``Route.returns``).
 
-They describe the ``view()`` dicts of the domain objects. Every listed property is always present;
-views may grow new properties without breaking the document (no ``additionalProperties: false``),
-but a property that changes type or disappears fails the schemathesis run
-(``tests/server/test_schemathesis.py``) and ``tests/server/test_openapi.py``.
+Most come from pydantic models: the domain's shapes (``TicketView``, which ``Ticket.view()``
+builds and the ticket events carry; the sessions, plans and queues of the event catalogue) and the
+answer models below. Shapes refuse unknown fields, so their schemas do too
+(``additionalProperties: false``); ``Answer`` models let views grow. The rest are still written
+by hand. ``tests/server/test_answers_match_openapi.py`` validates real answers against the
+document, and the schemathesis run (``tests/server/test_schemathesis.py``) checks it too.
 """
 
 from __future__ import annotations
@@ -23,12 +25,11 @@ from codality_server.domain.events import (
     SuggestionView,
     TranscriptBlockView,
 )
-from codality_server.domain.github import PrState
-from codality_server.domain.github import ReviewState as GithubReviewState
-from codality_server.domain.pushes import PushState
+from codality_server.domain.github import CheckCounts, PrReviewState, PullRequestCard
+from codality_server.domain.pushes import PushView
 from codality_server.domain.reviews import ReviewState
 from codality_server.domain.settings import Settings
-from codality_server.domain.tickets import Kind, Priority, TicketStatus
+from codality_server.domain.tickets import SearchHitView, TicketView
 from codality_server.domain.users import Role
 
 Schema = dict[str, Any]
@@ -56,37 +57,6 @@ def array_of(name: str) -> Schema:
     return {"type": "array", "items": ref(name)}
 
 
-_PUSH = _obj(
-    pushed={"type": ["boolean", "null"]},
-    state=_enum(PushState),
-    remote=_STR,
-    branch=_STR,
-    detail=_STR_OR_NULL,
-    at=_STR_OR_NULL,
-    retry={"anyOf": [_obj(command=_STR, request=_STR), {"type": "null"}]},
-)
-_TICKET = _obj(
-    id=_INT,
-    project_id=_INT,
-    number=_INT,
-    title=_STR,
-    description=_STR,
-    kind=_enum(Kind),
-    priority=_enum(Priority),
-    status=_enum(TicketStatus),
-    assignee={"anyOf": [_INT, {"const": "agent"}, {"type": "null"}]},
-    assignee_name=_STR_OR_NULL,
-    branch=_STR_OR_NULL,
-    worktree_path=_STR_OR_NULL,
-    agent_status=_STR_OR_NULL,
-    agent_cost_usd={"type": "number"},
-    depends_on={"type": "array", "items": _INT},
-    pull_request={"anyOf": [{"$ref": "#/components/schemas/PullRequestCard"}, {"type": "null"}]},
-    push={"anyOf": [{"$ref": "#/components/schemas/Push"}, {"type": "null"}]},
-    created_by={"type": ["integer", "null"]},
-    created_at=_STR,
-    updated_at=_STR,
-)
 _USER = _obj(
     id=_INT,
     email=_STR,
@@ -102,14 +72,6 @@ _SETTINGS = Settings.model_json_schema(ref_template="#/components/schemas/{model
 SCHEMAS: dict[str, Schema] = {
     **_SETTINGS.pop("$defs", {}),
     "Settings": _SETTINGS,
-    "Ticket": _TICKET,
-    "Push": _PUSH,
-    "SearchHit": {
-        "allOf": [
-            {"$ref": "#/components/schemas/Ticket"},
-            _obj(snippet=_STR, rank={"type": "number"}),
-        ]
-    },
     "Comment": _obj(
         id=_INT,
         ticket_id=_INT,
@@ -165,13 +127,11 @@ def _resolve_components(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     if "x-component" in schema:
-        return ref(schema["x-component"])
+        return {"$ref": f"#/components/schemas/{schema['x-component']}"}
     return {key: _resolve_components(value) for key, value in schema.items()}
 
 
-#: Inline: its class name is the same as the ticket reviews' ``ReviewState``.
-PrReviewState = Annotated[GithubReviewState, WithJsonSchema(_enum(GithubReviewState))]
-#: A ticket inside an answer (the ``Ticket`` schema is still written by hand above).
+#: A ticket inside an answer: the ``Ticket`` component (``TicketView``).
 TicketAnswer = Annotated[Any, WithJsonSchema(_component("Ticket"))]
 
 
@@ -304,12 +264,12 @@ class Merged(Answer):
     ticket: TicketAnswer
     merge: MergeResult
     stats: MergeDiffStats
-    push: Annotated[Any, WithJsonSchema({"anyOf": [_component("Push"), {"type": "null"}]})]
+    push: PushView | None
 
 
 class Pushed(Answer):
     ticket: TicketAnswer
-    push: Annotated[Any, WithJsonSchema(_component("Push"))]
+    push: PushView
 
 
 class Discarded(Answer):
@@ -323,22 +283,6 @@ class Extracted(Answer):
     drafts: list[PlanDraftView]
     repairs: list[str]
     plan: PlanView
-
-
-class CheckCounts(Answer):
-    passed: int
-    failed: int
-    pending: int
-
-
-class PullRequestCard(Answer):
-    """What a ticket shows of its pull request."""
-
-    number: int
-    url: str
-    state: PrState
-    review_state: PrReviewState
-    checks: CheckCounts
 
 
 class PullRequest(PullRequestCard):
@@ -561,6 +505,8 @@ class WebhookDelivery(Answer):
     processed_at: str | None
 
 
+#: Components named otherwise than their model.
+_NAMED: dict[str, type[BaseModel]] = {"Ticket": TicketView, "SearchHit": SearchHitView}
 _MODELS: list[type[BaseModel]] = [
     SessionView,
     PlanView,
@@ -578,9 +524,10 @@ _MODELS: list[type[BaseModel]] = [
 
 def _model_schemas() -> dict[str, Schema]:
     schemas: dict[str, Schema] = {}
-    for model in _MODELS:
+    named = [*_NAMED.items(), *((model.__name__, model) for model in _MODELS)]
+    for component, model in named:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, found in [*schema.pop("$defs", {}).items(), (model.__name__, schema)]:
+        for name, found in [*schema.pop("$defs", {}).items(), (component, schema)]:
             known = schemas.get(name, SCHEMAS.get(name))
             assert known in (None, found), f"two shapes are called {name}"
             schemas[name] = found
