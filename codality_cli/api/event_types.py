@@ -336,19 +336,21 @@ class AgentStopped(TypedDict):
 class AgentTextDelta(TypedDict):
     """``agent:text_delta``: Streaming text from the agent."""
 
-    session_id: int
     text: str
     block: int | None
     at: int | None
+    kind: Literal["text", "thinking", "tool_call"]
+    session_id: int
 
 
 class AgentThinkingDelta(TypedDict):
     """``agent:thinking_delta``: Streaming thinking from the agent."""
 
-    session_id: int
     text: str
     block: int | None
     at: int | None
+    kind: Literal["text", "thinking", "tool_call"]
+    session_id: int
 
 
 class AgentToolCall(TypedDict):
@@ -441,9 +443,12 @@ class PlanDeleted(TypedDict):
 class PlanDelta(TypedDict):
     """``plan:delta``: Streaming text while the model works on a plan."""
 
+    text: str
+    block: int | None
+    at: int | None
+    kind: Literal["text", "thinking", "tool_call"]
     plan_id: int
     session_id: int | None
-    text: str
     tool: str | None
     input: Any
 
@@ -451,10 +456,13 @@ class PlanDelta(TypedDict):
 class DiscoverDelta(TypedDict):
     """``discover:delta``: Streaming text of a discovery reply."""
 
+    text: str
+    block: int | None
+    at: int | None
+    kind: Literal["text", "thinking", "tool_call"]
     conversation_id: int
     session_id: int | None
     message_id: int | None
-    text: str
 
 
 class DiscoverToolCall(TypedDict):

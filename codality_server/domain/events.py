@@ -332,26 +332,29 @@ class AgentStopped(SessionView, Payload):
     usage: Usage
 
 
-@event("agent:text_delta", SESSION_CHANNELS, "Streaming text from the agent")
-class AgentTextDelta(Payload):
-    """``block``: the id of the transcript block the text grows, so a viewer can tell where one
-    message ends and the next begins (a new id starts a new block); ``at``: where in that block's
-    text this delta starts, so a viewer that read the stored block skips what it already has."""
+class BlockDelta(Payload):
+    """A piece of a streaming transcript block: the one delta protocol of every session kind
+    (ticket, plan suggestion, discovery reply), each under its own event name. ``block``: the id
+    of the stored block the text grows, so a viewer can tell where one message ends and the next
+    begins (a new id starts a new block); ``at``: where in that block's text this delta starts,
+    so a viewer that read the stored block skips what it already has; ``kind``: the block's
+    kind."""
 
-    session_id: int
     text: str
     block: int | None = None
     at: int | None = None
+    kind: Literal["text", "thinking", "tool_call"] = "text"
+
+
+@event("agent:text_delta", SESSION_CHANNELS, "Streaming text from the agent")
+class AgentTextDelta(BlockDelta):
+    session_id: int
 
 
 @event("agent:thinking_delta", SESSION_CHANNELS, "Streaming thinking from the agent")
-class AgentThinkingDelta(Payload):
-    """``block`` and ``at`` as for ``agent:text_delta``."""
-
+class AgentThinkingDelta(BlockDelta):
     session_id: int
-    text: str
-    block: int | None = None
-    at: int | None = None
+    kind: Literal["text", "thinking", "tool_call"] = "thinking"
 
 
 @event("agent:tool_call", SESSION_CHANNELS, "The agent called a tool (name and input)")
@@ -461,11 +464,12 @@ class PlanDeleted(Payload):
 
 
 @event("plan:delta", (PROJECT, PLAN), "Streaming text while the model works on a plan")
-class PlanDelta(Payload):
+class PlanDelta(BlockDelta):
+    """A ``kind`` ``tool_call`` delta is a tool call of the model's: ``tool`` and ``input`` say
+    which, its ``text`` is empty."""
+
     plan_id: int
     session_id: int | None = None
-    text: str
-    #: A tool call of the model's (its name and input) rather than text.
     tool: str | None = None
     input: Any = None
 
@@ -474,11 +478,10 @@ class PlanDelta(Payload):
 
 
 @event("discover:delta", (PROJECT, CONVERSATION), "Streaming text of a discovery reply")
-class DiscoverDelta(Payload):
+class DiscoverDelta(BlockDelta):
     conversation_id: int
     session_id: int | None = None
     message_id: int | None = None
-    text: str
 
 
 @event("discover:tool_call", (PROJECT, CONVERSATION), "The discovery agent called a tool")

@@ -10,7 +10,7 @@ service.
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from codality_server.db import conversations as db
@@ -95,10 +95,9 @@ class DiscoverService(Service):
         _, conversation = await self.get(slug, conversation_id)
         last_event_id = self.bus.last_id  # follow live after this, nothing missed in between
         live = self.services.discover_agent.live.get(conversation.id)
-        streaming = live.streaming_text() if live is not None else None
+        if live is not None:  # the open text block holds every delta published so far
+            await live.store_open_block()
         messages = await db.messages(self.db.reader, conversation.id)
-        if streaming is not None:  # the open text block as its published deltas told it
-            messages = [_with_streamed_text(m, *streaming) for m in messages]
         return {
             **conversation.view(),
             "streaming": self.services.discover_agent.streaming(conversation.id),
@@ -374,15 +373,3 @@ async def _reread(conn: Connection, ticket: Ticket) -> Ticket:
     found = await db_tickets.get_ticket(conn, ticket.id)
     assert found is not None
     return found
-
-
-def _with_streamed_text(
-    message: Message, message_id: int, block_id: int | None, text: str
-) -> Message:
-    """``message`` with its open text block holding ``text`` (other messages unchanged)."""
-    if message.id != message_id or block_id is None:
-        return message
-    blocks = tuple(
-        replace(b, data={**b.data, "text": text}) if b.id == block_id else b for b in message.blocks
-    )
-    return replace(message, blocks=blocks)

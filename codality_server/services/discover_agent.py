@@ -62,11 +62,13 @@ from codality_server.git.checkout import branch_checkout
 from .base import Service
 from .knowledge import ServiceKnowledge
 from .models import answer_input
-from .recorder import SessionEvents
+from .recorder import Recorder, SessionEvents
 from .supervisor import USER_STOPPED, Run, SessionSpec
 
 if TYPE_CHECKING:
     from . import Services
+    from .agent_sessions import Usage
+    from .discover import DiscoverService
 
 log = logging.getLogger("codality.discover")
 
@@ -103,12 +105,50 @@ def channels(project_id: int, conversation_id: int) -> tuple[str, str]:
 
 
 class DiscoverEvents(SessionEvents):
-    """What a reply's session publishes itself: failures and retries, as ``discover:error``.
-    ``ReplyListener`` publishes the stream (which it also stores as the reply); nothing else of
-    the session's own reaches the loop."""
+    """A reply's events: its stream as ``discover:delta`` / ``tool_call`` / ``tool_result``,
+    failures and retries as ``discover:error``."""
 
-    def __init__(self, conversation_id: int) -> None:
+    def __init__(self, conversation_id: int, message_id: int) -> None:
         self.conversation_id = conversation_id
+        self.message_id = message_id
+
+    def text_delta(
+        self, session_id: int, text: str, block: int | None = None, at: int | None = None
+    ) -> Payload | None:
+        return DiscoverDelta(
+            conversation_id=self.conversation_id,
+            session_id=session_id,
+            message_id=self.message_id,
+            text=text,
+            block=block,
+            at=at,
+            kind="text",
+        )
+
+    def tool_call(
+        self, session_id: int, tool_use_id: str, name: str, tool_input: Any
+    ) -> Payload | None:
+        return DiscoverToolCall(
+            conversation_id=self.conversation_id,
+            session_id=session_id,
+            message_id=self.message_id,
+            tool_use_id=tool_use_id,
+            name=name,
+            input=tool_input,
+        )
+
+    def tool_result(
+        self, session_id: int, tool_use_id: str, name: str, ok: bool, output: str
+    ) -> Payload | None:
+        return DiscoverToolResult(
+            conversation_id=self.conversation_id,
+            session_id=session_id,
+            message_id=self.message_id,
+            tool_use_id=tool_use_id,
+            name=name,
+            ok=ok,
+            output=output,
+        )
 
     def error(self, session_id: int, message: str, retrying: bool) -> Payload | None:
         return DiscoverError(
@@ -117,6 +157,23 @@ class DiscoverEvents(SessionEvents):
             message=message,
             retrying=retrying,
         )
+
+
+@dataclass(frozen=True)
+class ReplyBlocks:
+    """A reply's blocks are its message's; the reply's usage is stored when it ends."""
+
+    store: DiscoverService
+    message_id: int
+
+    async def append(self, kind: str, data: dict[str, Any], usage: Usage | None) -> int:
+        return await self.store.append_block(self.message_id, kind, data)
+
+    async def rewrite(self, block_id: int, data: dict[str, Any], usage: Usage | None) -> None:
+        await self.store.rewrite_block(block_id, data)
+
+    async def set_usage(self, usage: Usage) -> None:
+        """Nothing to do: ``finish_reply`` stores the reply's usage with its status."""
 
 
 class _AnyInput(ToolInput):
@@ -135,92 +192,49 @@ class ProposalTool(Tool):
         return {"name": self.name, "description": self.description, "input_schema": self.schema}
 
 
-class ReplyListener(LoopListener):
-    """What the loop reports, as ``discover:*`` events and the reply's stored blocks."""
+class ReplyListener(Recorder):
+    """A reply's recorder: the loop's text and tool calls become the reply message's blocks and
+    ``discover:*`` events; retries, history cuts and usage go to the session's own recorder."""
 
     def __init__(
         self, agent: DiscoverAgent, project: Project, conversation_id: int, message_id: int
     ) -> None:
-        self.agent = agent
-        self.store = agent.services.discover
+        # The session's id is known once it starts (``attach``), before the loop reports.
+        super().__init__(
+            0,
+            channels(project.id, conversation_id),
+            agent.bus,
+            ReplyBlocks(agent.services.discover, message_id),
+            DiscoverEvents(conversation_id, message_id),
+        )
+        self.store_service = agent.services.discover
         self.project = project
-        self.channels = channels(project.id, conversation_id)
-        self.ids: dict[str, Any] = {"conversation_id": conversation_id, "message_id": message_id}
         self.conversation_id = conversation_id
         self.message_id = message_id
         self.session_recorder: LoopListener | None = None
         self.usage_total = CallUsage()
         self.current_call: str | None = None
         self.actions: dict[str, int] = {}
-        self._text = ""
-        self._block_id: int | None = None
-        self._written = ""
-        self._writer: asyncio.Task[None] | None = None
 
-    # --- the stream -----------------------------------------------------------------------------
+    def attach(self, run: Run) -> None:
+        self.session_id = run.session.id
+        self.session_recorder = run.recorder
 
-    def streaming_text(self) -> tuple[int, int | None, str]:
-        """(message id, open text block's id or None before its first write, the text its
-        published deltas carried); the stored row may lag by the write in flight."""
-        return self.message_id, self._block_id, self._text
-
-    async def text_delta(self, text: str) -> None:
-        self.agent.bus.publish(DiscoverDelta(**self.ids, text=text), self.channels)
-        self._text += text
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_text())
-        # The SDK hands over buffered deltas without yielding; yielding here lets the event
-        # streams write this one out now rather than after the whole burst.
-        await asyncio.sleep(0)
+    async def thinking_delta(self, text: str) -> None:
+        """A reply keeps what it says; the conversation's history has no place for thinking."""
 
     async def block_done(self, kind: BlockKind, text: str) -> None:
         if kind == "text":
-            await self.flush()
-            self._text, self._block_id, self._written = "", None, ""
-
-    async def _write_text(self) -> None:
-        """Store the open text block until it holds everything published so far."""
-        while self._written != self._text:
-            text = self._text
-            if self._block_id is None:
-                self._block_id = await self.store.append_block(
-                    self.message_id, "text", {"text": text}
-                )
-            else:
-                await self.store.rewrite_block(self._block_id, {"text": text})
-            self._written = text
-
-    async def flush(self) -> None:
-        """Wait for the text written so far to be stored (shielded from cancellation)."""
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._writer)
-        if self._written != self._text:
-            await asyncio.shield(self._write_text())
-
-    # --- tools ----------------------------------------------------------------------------------
+            await super().block_done(kind, text)
 
     async def tool_call(self, tool_use_id: str, name: str, tool_input: Any) -> None:
-        await self.flush()
-        self._text, self._block_id, self._written = "", None, ""
-        data = {"tool_use_id": tool_use_id, "name": name, "input": tool_input}
-        self.agent.bus.publish(DiscoverToolCall(**self.ids, **data), self.channels)
-        await asyncio.shield(self.store.append_block(self.message_id, "tool_call", data))
+        await super().tool_call(tool_use_id, name, tool_input)
         self.current_call = tool_use_id
 
-    async def tool_result(self, tool_use_id: str, name: str, ok: bool, output: str) -> None:
-        data: dict[str, Any] = {"tool_use_id": tool_use_id, "name": name, "ok": ok}
-        data["output"] = output
-        if tool_use_id in self.actions:
-            data["action_id"] = self.actions[tool_use_id]
+    def result_links(self, tool_use_id: str) -> dict[str, Any]:
         self.current_call = None
-        self.agent.bus.publish(
-            DiscoverToolResult(
-                **self.ids, tool_use_id=tool_use_id, name=name, ok=ok, output=output
-            ),
-            self.channels,
-        )
-        await asyncio.shield(self.store.append_block(self.message_id, "tool_result", data))
+        action_id = self.actions.get(tool_use_id)
+        return {} if action_id is None else {"action_id": action_id}
 
     async def retrying(self, message: str, delay_s: float) -> None:
         if self.session_recorder is not None:
@@ -251,7 +265,7 @@ class ReplyListener(LoopListener):
 
     def _proposer(self, name: str) -> Any:
         async def propose(_: ToolContext, args: _AnyInput) -> str:
-            action = await self.store.propose(
+            action = await self.store_service.propose(
                 self.project, self.conversation_id, self.message_id, name, args.model_extra or {}
             )
             if self.current_call is not None:
@@ -278,8 +292,7 @@ class ReplyJob:
 
     async def started(self, run: Run) -> None:
         self.agent.live[self.listener.conversation_id] = self.listener
-        self.listener.session_recorder = run.recorder
-        self.listener.ids["session_id"] = run.session.id
+        self.listener.attach(run)
         await self.agent.services.discover.link_session(self.listener.message_id, run.session.id)
 
     async def run(self, run: Run) -> str:
@@ -368,7 +381,7 @@ class DiscoverAgent(Service):
                     kind,
                     channels=channels(project.id, conversation.id),
                     model=settings.model,
-                    events=DiscoverEvents(conversation.id),
+                    events=DiscoverEvents(conversation.id, reply_id),
                     started_by=user.id if user else None,
                 )
                 session = await claim.launch(spec, job)

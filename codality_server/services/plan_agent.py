@@ -72,7 +72,8 @@ def plan_owner(plan_id: int) -> Owner:
 
 
 class PlanEvents(SessionEvents):
-    """A suggestion round streams as ``plan:delta`` (its text, and a line per tool call)."""
+    """A suggestion round streams as ``plan:delta``: its text blocks, and a ``tool_call`` delta
+    per tool call."""
 
     def __init__(self, plan_id: int) -> None:
         self.plan_id = plan_id
@@ -80,7 +81,9 @@ class PlanEvents(SessionEvents):
     def text_delta(
         self, session_id: int, text: str, block: int | None = None, at: int | None = None
     ) -> Payload | None:
-        return PlanDelta(plan_id=self.plan_id, session_id=session_id, text=text)
+        return PlanDelta(
+            plan_id=self.plan_id, session_id=session_id, text=text, block=block, at=at, kind="text"
+        )
 
     def thinking_delta(
         self, session_id: int, text: str, block: int | None = None, at: int | None = None
@@ -91,7 +94,12 @@ class PlanEvents(SessionEvents):
         self, session_id: int, tool_use_id: str, name: str, tool_input: Any
     ) -> Payload | None:
         return PlanDelta(
-            plan_id=self.plan_id, session_id=session_id, text="", tool=name, input=tool_input
+            plan_id=self.plan_id,
+            session_id=session_id,
+            text="",
+            kind="tool_call",
+            tool=name,
+            input=tool_input,
         )
 
     def tool_result(

@@ -1,20 +1,26 @@
 """A session's recorder: what its loop does goes to the bus and to the stored transcript.
 
-The supervisor gives every run one; the loop reports to it (it is the ``LoopListener``) and the
-session's job adds its own entries (the prompt, a commit). A text or thinking block is stored
-while it streams: its row is written at the first delta and rewritten at most every ``FLUSH_S``
-and once more, whole, when the block ends, so a crash mid-block keeps what viewers had already
-seen (up to the last flush). Every other entry is stored before its event is published, so a
-viewer that reads the transcript, then follows the events after its ``last_event_id``, misses
-none. Writes are shielded: a stop may cancel the session at any await, and
-a transaction cut off half-way would leave the single writer connection unusable for everyone.
+Every session kind records through it: the supervisor gives every run one, storing into the
+session's transcript; a discovery reply's is a ``Recorder`` too, storing into the reply's message
+(``BlockStore`` says where). The loop reports to it (it is the ``LoopListener``) and the
+session's job adds its own entries (the prompt, a commit). Deltas are ``BlockDelta`` events
+(``block``, ``at``, ``kind``) under the names the ``SessionEvents`` give them.
+
+A text or thinking block is stored while it streams: its row is written at the first delta and
+rewritten at most every ``FLUSH_S`` and once more, whole, when the block ends, so a crash
+mid-block keeps what viewers had already seen (up to the last flush). Every other entry is
+stored before its event is published, so a viewer that reads the transcript, then follows the
+events after its ``last_event_id``, misses none. Writes are shielded: a stop may cancel the
+session at any await, and a transaction cut off half-way would leave the single writer
+connection unusable for everyone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from codality_server.agent.loop import LoopListener
 from codality_server.agent.model import BlockKind, CallUsage
@@ -45,12 +51,14 @@ class SessionEvents:
     def text_delta(
         self, session_id: int, text: str, block: int | None = None, at: int | None = None
     ) -> Payload | None:
-        return AgentTextDelta(session_id=session_id, text=text, block=block, at=at)
+        return AgentTextDelta(session_id=session_id, text=text, block=block, at=at, kind="text")
 
     def thinking_delta(
         self, session_id: int, text: str, block: int | None = None, at: int | None = None
     ) -> Payload | None:
-        return AgentThinkingDelta(session_id=session_id, text=text, block=block, at=at)
+        return AgentThinkingDelta(
+            session_id=session_id, text=text, block=block, at=at, kind="thinking"
+        )
 
     def tool_call(
         self, session_id: int, tool_use_id: str, name: str, tool_input: Any
@@ -97,6 +105,34 @@ class SessionEvents:
 AGENT_EVENTS = SessionEvents()
 
 
+class BlockStore(Protocol):
+    """Where a recorder keeps the blocks it records (``usage``: the session's so far, to store in
+    the same transaction, when the store keeps it)."""
+
+    async def append(self, kind: str, data: dict[str, Any], usage: Usage | None) -> int: ...
+
+    async def rewrite(self, block_id: int, data: dict[str, Any], usage: Usage | None) -> None: ...
+
+    async def set_usage(self, usage: Usage) -> None: ...
+
+
+@dataclass(frozen=True)
+class SessionBlocks:
+    """A session's own transcript (what the session view shows)."""
+
+    sessions: AgentSessionService
+    session_id: int
+
+    async def append(self, kind: str, data: dict[str, Any], usage: Usage | None) -> int:
+        return await self.sessions.append(self.session_id, kind, data, usage)
+
+    async def rewrite(self, block_id: int, data: dict[str, Any], usage: Usage | None) -> None:
+        await self.sessions.rewrite(self.session_id, block_id, data, usage)
+
+    async def set_usage(self, usage: Usage) -> None:
+        await self.sessions.set_usage(self.session_id, usage)
+
+
 class Recorder(LoopListener):
     """Publishes a session's events on its channels and stores its transcript blocks."""
 
@@ -107,13 +143,13 @@ class Recorder(LoopListener):
         session_id: int,
         channels: tuple[str, ...],
         bus: EventBus,
-        sessions: AgentSessionService,
+        store: BlockStore,
         events: SessionEvents = AGENT_EVENTS,
     ) -> None:
         self.session_id = session_id
         self.channels = channels
         self.bus = bus
-        self.sessions = sessions
+        self.store = store
         self.events = events
         self._block_kind: str | None = None
         self._block_id: int | None = None
@@ -145,8 +181,14 @@ class Recorder(LoopListener):
 
     async def tool_result(self, tool_use_id: str, name: str, ok: bool, output: str) -> None:
         data = {"tool_use_id": tool_use_id, "name": name, "ok": ok, "output": output}
+        data |= self.result_links(tool_use_id)
         payload = self.events.tool_result(self.session_id, tool_use_id, name, ok, output)
         await self._entry("tool_result", data, payload)
+
+    def result_links(self, tool_use_id: str) -> dict[str, Any]:
+        """What a tool result's stored block links to besides the call (none here; a discovery
+        proposal's result names the action it stored)."""
+        return {}
 
     async def retrying(self, message: str, delay_s: float) -> None:
         data = {"message": message, "retrying": True}
@@ -166,17 +208,17 @@ class Recorder(LoopListener):
         """Write the streaming block as it stands, so a transcript read next holds every delta
         published so far (a viewer joining mid-block then loses none; ``at`` skips repeats)."""
         if self._block_id is not None:
-            rewrite = self.sessions.rewrite(
-                self.session_id, self._block_id, {"text": self._block_text}
-            )
+            rewrite = self.store.rewrite(self._block_id, {"text": self._block_text}, None)
             await asyncio.shield(rewrite)
             self._flushed_at = time.monotonic()
 
     async def flush(self) -> None:
-        """Write what is still only in memory (the usage of the last call)."""
+        """Write what is still only in memory: the open block's text published since its last
+        write (a stopped session keeps all it streamed), the usage of the last call."""
+        await self.store_open_block()
         usage, self._usage = self._usage, None
         if usage is not None:
-            await asyncio.shield(self.sessions.set_usage(self.session_id, usage))
+            await asyncio.shield(self.store.set_usage(usage))
 
     # --- entries of the session's own -------------------------------------------------------
 
@@ -216,7 +258,7 @@ class Recorder(LoopListener):
         """Store a block, then publish its event: a viewer that reads the transcript and then
         follows the events after its ``last_event_id`` sees the entry at least once."""
         usage, self._usage = self._usage, None
-        await asyncio.shield(self.sessions.append(self.session_id, kind, data, usage))
+        await asyncio.shield(self.store.append(kind, data, usage))
         self._publish(payload)
 
     async def _grow(self, kind: str, delta: str, whole: str | None = None) -> None:
@@ -230,10 +272,9 @@ class Recorder(LoopListener):
         data = {"text": self._block_text}
         usage, self._usage = self._usage, None
         if self._block_id is None:
-            append = self.sessions.append(self.session_id, kind, data, usage)
-            self._block_id = await asyncio.shield(append)
+            self._block_id = await asyncio.shield(self.store.append(kind, data, usage))
         else:
-            rewrite = self.sessions.rewrite(self.session_id, self._block_id, data, usage)
+            rewrite = self.store.rewrite(self._block_id, data, usage)
             await asyncio.shield(rewrite)
         self._flushed_at = now
         if whole is not None:

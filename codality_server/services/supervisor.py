@@ -40,7 +40,7 @@ from codality_server.domain.events import AgentStarted, AgentStopped
 from codality_server.domain.sessions import AgentSession, Budget, Owner, SessionStatus, Trigger
 
 from .base import Service
-from .recorder import AGENT_EVENTS, Recorder, SessionEvents
+from .recorder import AGENT_EVENTS, Recorder, SessionBlocks, SessionEvents
 
 if TYPE_CHECKING:
     from . import Services
@@ -224,9 +224,8 @@ class Supervisor(Service):
             spec.sandbox,
             spec.started_by,
         )
-        recorder = Recorder(
-            session.id, spec.channels, self.bus, self.services.agent_sessions, spec.events
-        )
+        blocks = SessionBlocks(self.services.agent_sessions, session.id)
+        recorder = Recorder(session.id, spec.channels, self.bus, blocks, spec.events)
         done: asyncio.Future[AgentSession] = asyncio.get_running_loop().create_future()
         run = Run(session, replace(spec, timeout_s=timeout), recorder, done, budget)
         self._slots[spec.owner] = run

@@ -269,9 +269,9 @@ async def test_a_conversation_read_mid_reply_and_the_deltas_after_it_make_the_wh
     fake_anthropic: FakeAnthropic,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The stored reply lags the published deltas by the write in flight (slowed down here);
-    a reader gets the text the deltas carried, so with the deltas after its ``last_event_id``
-    it has every character once."""
+    """Writes are slowed down here; a reader still gets a stored reply holding every delta
+    published before it read, and the deltas after its ``last_event_id`` say where they start
+    (``block``, ``at``), so skipping what it has leaves every character once, with no gap."""
     rewrite = DiscoverService.rewrite_block
 
     async def slow_rewrite(self: DiscoverService, block_id: int, data: dict[str, Any]) -> None:
@@ -292,5 +292,11 @@ async def test_a_conversation_read_mid_reply_and_the_deltas_after_it_make_the_wh
             await asyncio.sleep(0.02)
     assert len(replies[0]["content"]) < len(whole)  # read while it streamed
     later = await events_after(agent_api, project, shown["last_event_id"])
-    rest = "".join(e["data"]["text"] for e in later if e["type"] == "discover:delta")
-    assert replies[0]["content"] + rest == whole
+    deltas = [e["data"] for e in later if e["type"] == "discover:delta"]
+    (block,) = [b for b in replies[0]["blocks"] if b["kind"] == "text"]
+    content = replies[0]["content"]
+    for delta in deltas:
+        assert delta["block"] == block["id"] and delta["kind"] == "text"
+        assert delta["at"] <= len(content)  # nothing published before the read is missing
+        content += delta["text"][len(content) - delta["at"] :]
+    assert content == whole

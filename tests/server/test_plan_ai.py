@@ -330,6 +330,10 @@ async def test_suggest_reads_the_code_streams_and_answers_the_suggestions(
         updated = await next_event(lines, "plan:updated")
     assert answered.json() == [first]  # the one that can't apply is left out
     assert delta["data"]["plan_id"] == plan["id"] and delta["data"]["text"]
+    # The one delta protocol: the stored block the text grows and where in it, like a ticket's.
+    assert delta["data"]["kind"] == "text" and delta["data"]["at"] == 0
+    assert isinstance(delta["data"]["block"], int)
+    assert tool_line["data"]["kind"] == "tool_call"
     assert (tool_line["data"]["tool"], tool_line["data"]["input"]) == (
         "read_file",
         {"path": "src/app.py"},
