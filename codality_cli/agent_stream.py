@@ -1,4 +1,6 @@
-"""Rendering an agent run in the terminal, live (``agent:*`` events) or from its stored transcript.
+"""Rendering a session in the terminal, live or from its stored transcript: the one renderer of
+every session kind (a ticket's ``agent:*`` events, a plan's ``plan:delta``, a discovery reply's
+``discover:*``), since they all stream the same deltas (``block``, ``at``, ``kind``).
 
 The model's text is the data, so it goes to stdout as it arrives; everything about the run —
 thinking (dimmed), one line per tool call with its outcome, user messages, errors and the final
@@ -8,6 +10,7 @@ summary — goes to stderr. Piped, stdout therefore holds just what the agent sa
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +67,20 @@ def session_line(session: dict[str, Any]) -> str:
 def sandbox_label(kind: str) -> str:
     """Which sandbox ran the agent's commands; ``none`` spelled out, as it is the risky one."""
     return "no sandbox (commands ran on the host)" if kind == "none" else f"sandbox {kind}"
+
+
+def transcript_entry(type_: str, data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """What an event of any session kind adds to its transcript, named as ``agent:*`` names it:
+    a ``discover:delta`` or ``plan:delta`` is a ``text_delta`` or ``thinking_delta`` by its
+    ``kind``; a plan's ``tool_call`` delta a ``tool_call`` without an id (no result follows);
+    ``discover:tool_call`` a ``tool_call``, and so on."""
+    name = type_.partition(":")[2]
+    if name != "delta":
+        return name, dict(data)
+    kind = str(data.get("kind") or "text")
+    if kind == "tool_call":
+        return "tool_call", {"name": data.get("tool"), "input": data.get("input")}
+    return f"{kind}_delta", dict(data)
 
 
 @dataclass
@@ -147,9 +164,10 @@ class AgentPrinter:
 
     # -- one event or block ------------------------------------------------------------------
 
-    def event(self, type_: str, data: dict[str, Any]) -> dict[str, Any] | None:
-        """Show one ``agent:*`` event; returns the session when it is ``agent:stopped``."""
-        kind = type_.removeprefix("agent:")
+    def event(self, type_: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Show one event of a session (see ``transcript_entry``); returns the session when it
+        is ``agent:stopped``."""
+        kind, data = transcript_entry(type_, data)
         if kind in ("text_delta", "thinking_delta"):
             block, text = data.get("block"), self._unseen(data)
             if text:
@@ -185,6 +203,9 @@ class AgentPrinter:
             if tool_id in self._shown_tools:
                 return
             call = f"▸ {data.get('name')} {_preview(data.get('input'))}"
+            if "tool_use_id" not in data:  # a plan's call: its result is not reported
+                self._err(call)
+                return
             self._err_open(call)
             self._pending_call = call
         elif kind == "tool_result":

@@ -143,12 +143,12 @@ async def discover_demo(cli: CliContext, api: ApiClient, slug: str) -> None:
     """A scripted discovery conversation: the reply streams, then each proposal is shown as a
     card and confirmed, as pressing ``y`` would."""
     from ..discover_view import card_lines, made_summary
-    from .discover_chat import ReplyPrinter, stream_reply
+    from .discover_chat import stream_reply
 
     conversation = await api.discover.create(slug, "Where next for greeter?")
     cid = int(conversation["id"])
     cli.streams.message(f"── discovery conversation {cid}\nyou: {DISCOVER_QUESTION}\n")
-    reply = await stream_reply(api, slug, cid, DISCOVER_QUESTION, ReplyPrinter(cli.streams))
+    reply = await stream_reply(api, slug, cid, DISCOVER_QUESTION, AgentPrinter(cli.streams))
     console = cli.streams.console("err")
     for action in reply.get("actions") or []:
         cli.streams.message("")

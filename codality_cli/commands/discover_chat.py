@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..agent_stream import AgentPrinter
 from ..context import CliContext
 from ..errors import CliError, ExitCode
 from ..output import JsonOption
@@ -21,7 +22,6 @@ from .discover import ConversationArgument, app, edit_proposal, print_message
 
 if TYPE_CHECKING:
     from ..api import ApiClient
-    from ..streams import Streams
 
 PROMPT = "> "
 CONTINUE = ". "
@@ -30,6 +30,7 @@ HELP = (
     " !end sends them."
 )
 QUESTION = "  confirm / edit / reject / skip? [c/e/r/s] "
+STREAM = frozenset({"discover:delta", "discover:tool_call", "discover:tool_result"})
 
 
 @app.command("say")
@@ -56,37 +57,11 @@ def say(
         )
 
 
-class ReplyPrinter:
-    """A reply's live events: text as it arrives, one dim line per tool call."""
-
-    def __init__(self, streams: Streams) -> None:
-        self.streams = streams
-        self.at_line_start = True
-
-    def text(self, text: str) -> None:
-        self.streams.write(text)
-        self.at_line_start = text.endswith("\n")
-
-    def end_line(self) -> None:
-        if not self.at_line_start:
-            self.streams.write("\n")
-            self.at_line_start = True
-
-    def tool(self, data: dict[str, Any]) -> None:
-        from ..discover_view import tool_line
-
-        if str(data.get("name", "")).startswith("propose_"):
-            return
-        self.end_line()
-        self.streams.console("err").print(
-            tool_line(data), style="dim", markup=False, highlight=False
-        )
-
-
 async def stream_reply(
-    api: ApiClient, slug: str, conversation_id: int, text: str, printer: ReplyPrinter
+    api: ApiClient, slug: str, conversation_id: int, text: str, printer: AgentPrinter
 ) -> dict[str, Any]:
-    """Send ``text`` and print the reply as it streams; returns the finished reply."""
+    """Send ``text`` and print the reply as it streams; returns the finished reply. Proposals
+    are left out: they are asked about as cards once the reply is done."""
     sent = await api.discover.send(slug, conversation_id, text)
     project = await api.projects.get(slug)
     channel = f"project:{project['id']}"
@@ -97,13 +72,12 @@ async def stream_reply(
         data = event.data if isinstance(event.data, dict) else {}
         if data.get("conversation_id") != conversation_id:
             continue
-        if event.type == "discover:delta" and data.get("message_id") == reply_id:
-            printer.text(str(data.get("text", "")))
-        elif event.type == "discover:tool_call" and data.get("message_id") == reply_id:
-            printer.tool(data)
-        elif event.type == "discover:message" and (data.get("message") or {}).get("id") == reply_id:
-            printer.end_line()
+        if event.type == "discover:message" and (data.get("message") or {}).get("id") == reply_id:
+            printer.finish()
             return dict(data["message"])
+        proposal = str(data.get("name", "")).startswith("propose_")
+        if event.type in STREAM and data.get("message_id") == reply_id and not proposal:
+            printer.event(event.type, data)
     raise CliError("the event stream ended before the reply did", ExitCode.UNREACHABLE)
 
 
@@ -192,18 +166,18 @@ class Chat:
 
     def _turn(self, text: str) -> None:
         conversation_id = self.conversation_id or 0
-        printer = ReplyPrinter(self.cli.streams)
+        printer = AgentPrinter(self.cli.streams, show_thinking=False)
         try:
             reply = self.cli.run_in_project(
                 lambda api, slug: stream_reply(api, slug, conversation_id, text, printer),
                 stream=True,
             )
         except KeyboardInterrupt:
-            printer.end_line()
+            printer.finish()
             self._cancel(conversation_id)
             return
         except CliError as exc:
-            printer.end_line()
+            printer.finish()
             exc.show()
             return
         if reply.get("status") != "complete":

@@ -265,17 +265,6 @@ def extract(
     output.items(drafts, DRAFT_COLUMNS)
 
 
-def render_delta(streams: Streams, data: dict[str, Any]) -> None:
-    """A ``plan:delta`` on stderr: the model's text as it comes, a line per tool call."""
-    from ..agent_stream import _preview
-
-    if data.get("tool"):
-        streams.err.write(f"\n▸ {data['tool']} {_preview(data.get('input'))}\n")
-    else:
-        streams.err.write(str(data.get("text") or ""))
-    streams.err.flush()
-
-
 def show_suggestion(streams: Streams, index: int, count: int, suggestion: dict[str, Any]) -> None:
     """One suggestion for a person: why, the passage it replaces (-) and the new text (+)."""
     from rich.text import Text
@@ -308,13 +297,17 @@ def suggest(
     async def round_(api: ApiClient, slug: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         import asyncio
 
+        from ..agent_stream import AgentPrinter
+
         connected = asyncio.Event()
+        # The round's text is the model's working, not the answer: all of it goes to stderr.
+        printer = AgentPrinter(cli.streams, show_thinking=False, text_on_stderr=True)
 
         async def follow() -> None:
             channels = [f"plan:{plan_id}"]
             async for event in api.events.subscribe(channels, on_connect=connected.set):
                 if event.type == "plan:delta" and not quiet and isinstance(event.data, dict):
-                    render_delta(cli.streams, event.data)
+                    printer.event(event.type, event.data)
 
         follower = asyncio.create_task(follow())
         try:
@@ -325,8 +318,7 @@ def suggest(
             suggestions = await api.plans.suggest(slug, plan_id)
         finally:
             follower.cancel()
-        if not quiet:
-            cli.streams.err.write("\n")
+        printer.finish()
         return await api.plans.get(slug, plan_id), suggestions
 
     plan, suggestions = cli.run_in_project(round_, stream=True)

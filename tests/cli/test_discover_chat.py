@@ -170,3 +170,32 @@ def test_say_prints_the_finished_reply_and_json(
     assert as_json.json()["content"] == "Second." and as_json.json()["status"] == "complete"
     piped = cli("-p", slug, "discover", "chat", str(conversation_id))
     assert piped.exit_code == 2 and "discover say" in piped.stderr
+
+
+def test_two_messages_of_one_reply_stream_as_two_paragraphs(
+    chat_setup: tuple[Cli, dict[str, Any], int], fake_anthropic: FakeAnthropic
+) -> None:
+    """A reply that says something, proposes (not shown while streaming), then says more: the
+    two messages are two stored blocks, so the REPL starts the second on a line of its own
+    (they used to run together as ``…ticket.Confirm…``)."""
+    cli, project, conversation_id = chat_setup
+    fake_anthropic.script(
+        tool(
+            "propose_tickets",
+            say="I would make one ticket.",
+            tickets=[{"title": "Greet loudly", "kind": "feature"}],
+        ),
+        text("Confirm it when you like."),
+    )
+    term = repl(cli.server, cli.token or "", project["slug"], conversation_id)
+    try:
+        term.expect("> ")
+        term.type("Plan a louder greeting\r")
+        shown = term.expect("[c/e/r/s]")
+        assert "I would make one ticket.\nConfirm it when you like.\n" in shown
+        term.type("s\r")
+        term.expect("> ")
+        term.type("!exit\r")
+        assert term.wait() == 0
+    finally:
+        term.close()
