@@ -20,7 +20,12 @@ from .conftest import SIZE, wait_for_screen, wait_until
 
 
 def chat_text(screen: DiscoverScreen) -> str:
-    return "\n".join(str(w.render()) for w in screen.query("#chat-log > Static"))
+    return "\n".join(str(w.render()) for w in screen.query("#chat-log > *"))
+
+
+def paragraphs(screen: DiscoverScreen) -> list[str]:
+    """The chat's text blocks as shown (each its own widget), rendered so far."""
+    return [str(block.render()) for block in screen.query("#chat-log > TextBlock")]
 
 
 async def answered_conversation(
@@ -83,7 +88,7 @@ async def test_chat_streams_and_a_confirmed_proposal_opens_its_ticket(
         await wait_until(pilot, lambda: "Two ideas above." in chat_text(screen))
         shown = chat_text(screen)
         assert "you: Any ideas?" in shown and "Looking around." in shown
-        assert "▸ list_directory ." in shown
+        assert "▸ list_directory  .  ✓" in shown
         [card] = screen.query(ProposalCard)
         assert "Louder greeting" in str(card.render())
         await wait_until(pilot, lambda: len(screen.query_one(ListView)) == 2)
@@ -179,3 +184,50 @@ async def test_a_confirmed_queue_opens_the_queues(
         await wait_for_screen(pilot, app, QueueScreen)
     queues = (await agent_api.get(f"/api/projects/{slug}/discover/queues")).json()
     assert [q["name"] for q in queues] == ["Q"]
+
+
+async def test_two_messages_of_one_reply_are_two_paragraphs_live_and_replayed(
+    agent_api: httpx.AsyncClient,
+    project: dict[str, Any],
+    fake_anthropic: FakeAnthropic,
+    make_app: Callable[..., CodalityApp],
+) -> None:
+    """A reply that says something, proposes, then says more streams as two text blocks (the
+    deltas' ``block`` changes), not one run-on line; the stored reply replays the same way."""
+    slug = project["slug"]
+    more = "Confirm it when you like." + " word" * 400
+    fake_anthropic.script(
+        tool(
+            "propose_tickets",
+            say="I would make one ticket.",
+            tickets=[{"title": "Louder greeting", "kind": "feature"}],
+        ),
+        text(more, delay_s=0.03),
+        tool("give_title", title="Greeting"),
+    )
+    conversations = f"/api/projects/{slug}/discover/conversations"
+    made = (await agent_api.post(conversations, json={"title": "Two"})).json()
+    app = make_app(slug)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_screen(pilot, app, BoardScreen)
+        await pilot.press("c")
+        screen = await wait_for_screen(pilot, app, DiscoverScreen)
+        await wait_until(pilot, lambda: screen.conversation_id == made["id"])
+        screen.query_one("#chat-input", Input).focus()
+        await pilot.press(*"Louder?")
+        await pilot.press("enter")
+        shown: list[list[str]] = []
+
+        def streaming() -> bool:  # caught while the second message is still being written
+            shown.append(paragraphs(screen))
+            return len(shown[-1]) == 2 and "word" in shown[-1][1] and shown[-1][1] != more
+
+        await wait_until(pilot, streaming, timeout=30)
+        assert shown[-1][0] == "I would make one ticket."
+        assert shown[-1][1].startswith("Confirm it when you like. word")
+
+        def replayed() -> bool:  # the stored reply, reloaded once it ended, with its card
+            cards = screen.query(ProposalCard)
+            return bool(cards) and paragraphs(screen) == ["I would make one ticket.", more]
+
+        await wait_until(pilot, replayed, 60)

@@ -1,8 +1,10 @@
 """Discovery: conversations on the left, the chat on the right, proposals as cards.
 
-The chat shows the stored conversation, then follows ``discover:*`` events for it: deltas grow
-the reply being written, tool calls add a dim line, and ``discover:message`` (a reply finished,
-or a proposal decided) reloads the conversation from the server, which is the record. A focused
+The chat is a ``Transcript``, the widget of a ticket's runs: it shows the stored conversation
+(each reply's blocks replayed as the events they were), then follows ``discover:*`` events for it:
+deltas grow the reply being written, a new block starting a new paragraph, tool calls add a line,
+and ``discover:message`` (a reply finished, or a proposal decided) reloads the conversation from
+the server, which is the record. A focused
 proposal card takes ``y`` (confirm), ``e`` (edit, then confirm) and ``n`` (reject); confirming
 jumps to the ticket it made or changed.
 """
@@ -16,13 +18,13 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ListItem, ListView, Static, TextArea
 
 from codality_cli.api import ApiError
-from codality_cli.discover_view import card_lines, made_summary, message_lines, tool_line
+from codality_cli.discover_view import card_lines, made_summary
 from codality_cli.tui.messages import (
     EventReceived,
     PlansOpenRequested,
@@ -32,8 +34,10 @@ from codality_cli.tui.messages import (
 from codality_cli.tui.screens.base import LiveScreen, give_back
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.title_bar import TitleBar
+from codality_cli.tui.widgets.transcript import Transcript, stored_entries
 
-LINE_STYLES = {"you": "bold cyan", "tool": "dim", "note": "dim italic", "text": ""}
+#: A reply's live events the chat shows (proposal tools show as cards once the reply is stored).
+STREAM = frozenset({"discover:delta", "discover:tool_call", "discover:tool_result"})
 
 
 class ProposalCard(Static, can_focus=True):
@@ -116,8 +120,6 @@ class DiscoverScreen(LiveScreen):
         self.slug = slug
         self.conversation_id = conversation_id
         self.conversations: list[dict[str, Any]] = []
-        self._streaming: Static | None = None
-        self._streamed = ""
 
     def compose(self) -> ComposeResult:
         yield TitleBar(show_clock=False)
@@ -125,7 +127,7 @@ class DiscoverScreen(LiveScreen):
         with Horizontal(id="discover-body"):
             yield ListView(id="conversations")
             with Vertical(id="chat"):
-                yield VerticalScroll(id="chat-log")
+                yield Transcript(id="chat-log")
                 yield Input(placeholder="Ask about the code (enter to send)", id="chat-input")
         yield Footer()
 
@@ -162,32 +164,33 @@ class DiscoverScreen(LiveScreen):
         )
         if found is None:
             return
-        log = self.query_one("#chat-log", VerticalScroll)
+        log = self.query_one("#chat-log", Transcript)
         await log.remove_children()
-        widgets: list[Static] = []
+        log.clear()
         for message in found.get("messages", []):
-            widgets += self._message_widgets(message)
-        self._streaming, self._streamed = None, ""
-        await log.mount_all(widgets)
+            self._show_message(log, message)
         log.scroll_end(animate=False)
 
-    def _message_widgets(self, message: dict[str, Any]) -> list[Static]:
-        """The message's lines, a ``ProposalCard`` in place of each proposal's card lines."""
+    def _show_message(self, log: Transcript, message: dict[str, Any]) -> None:
+        """A stored message: the user's line, or the reply's blocks replayed as the events they
+        were, a ``ProposalCard`` for each proposal, and how the reply ended if not complete."""
+        if message.get("role") == "user":
+            said = Text(f"you: {message.get('content', '')}", style="bold cyan")
+            log.add(Static(said, classes="chat-you"))
+            return
         actions = {a["id"]: a for a in message.get("actions") or []}
-        cards = iter(
-            ProposalCard(actions[block["data"]["action_id"]])
-            for block in message.get("blocks") or []
-            if block.get("kind") == "action" and block["data"].get("action_id") in actions
-        )
-        widgets: list[Static] = []
-        for style, text in message_lines(message):
-            if style == "card":
-                if text.startswith("proposal "):
-                    widgets.append(next(cards))
-                continue
-            line = Text(text, style=LINE_STYLES.get(style, ""))
-            widgets.append(Static(line, classes=f"chat-{style}"))
-        return widgets
+        for type_, data in stored_entries(message.get("blocks") or [], "discover"):
+            if type_ == "discover:action" and data.get("action_id") in actions:
+                log.add(ProposalCard(actions[data["action_id"]]))
+            elif type_ == "discover:note":
+                log.add(Static(Text(str(data.get("text", "")), style="dim italic")))
+            elif not str(data.get("name", "")).startswith("propose_"):
+                log.add_event(type_, data)
+        status = message.get("status")
+        if status not in (None, "complete", "streaming"):
+            reason = message.get("error") or ""
+            ended = f"[reply {status}{': ' + reason if reason else ''}]"
+            log.add(Static(Text(ended, style="dim italic")))
 
     # ---- events ----------------------------------------------------------------------------
 
@@ -199,30 +202,10 @@ class DiscoverScreen(LiveScreen):
             if message.type == "discover:message":
                 self.load_list()
             return
-        if message.type == "discover:delta":
-            self._grow(str(data.get("text", "")))
-        elif message.type == "discover:tool_call":
-            if not str(data.get("name", "")).startswith("propose_"):
-                self._end_stream()
-                self._append(Static(Text(tool_line(data), style="dim"), classes="chat-tool"))
-        elif message.type == "discover:message":
+        if message.type == "discover:message":
             self.load_chat()
-
-    def _append(self, widget: Static) -> None:
-        log = self.query_one("#chat-log", VerticalScroll)
-        log.mount(widget)
-        log.scroll_end(animate=False)
-
-    def _grow(self, text: str) -> None:
-        if self._streaming is None:
-            self._streaming, self._streamed = Static("", classes="chat-text"), ""
-            self._append(self._streaming)
-        self._streamed += text
-        self._streaming.update(self._streamed)
-        self.query_one("#chat-log", VerticalScroll).scroll_end(animate=False)
-
-    def _end_stream(self) -> None:
-        self._streaming, self._streamed = None, ""
+        elif message.type in STREAM and not str(data.get("name", "")).startswith("propose_"):
+            self.query_one("#chat-log", Transcript).add_event(message.type, data)
 
     # ---- actions ---------------------------------------------------------------------------
 
@@ -264,8 +247,8 @@ class DiscoverScreen(LiveScreen):
                 return
             self.conversation_id = int(made["id"])
             self.load_list()
-        self._end_stream()
-        self._append(Static(Text(f"you: {text}", style="bold cyan"), classes="chat-you"))
+        said = Static(Text(f"you: {text}", style="bold cyan"), classes="chat-you")
+        self.query_one("#chat-log", Transcript).add(said)
         sent = self.api.discover.send(self.slug, self.conversation_id, text)
         if await self.attempt(sent, "Sending") is None:
             give_back(field, text)

@@ -32,10 +32,10 @@ from codality_cli.tui.widgets.comment_list import CommentList
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.ticket_card import pr_style
 from codality_cli.tui.widgets.title_bar import TitleBar
-from codality_cli.tui.widgets.transcript import Transcript
+from codality_cli.tui.widgets.transcript import Transcript, stored_entries
 
 if TYPE_CHECKING:
-    from codality_cli.api.event_types import SessionView, TranscriptBlockView
+    from codality_cli.api.event_types import SessionView
 
 MODES = ("steer", "queue")
 COMMENT_HINTS = {
@@ -64,21 +64,6 @@ def ticket_fields(ticket: dict[str, Any]) -> Text:
     if pr:
         text.append(f"\n{pr}", style=pr_style(ticket))
     return text
-
-
-def stored_blocks(session: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """A stored session's transcript as (event type, data) pairs the transcript widget takes: a
-    block's ``data`` is its event's payload (a whole text block reads as one delta from the
-    block's start, so the live deltas after it continue it)."""
-    blocks = cast("list[TranscriptBlockView]", session["transcript"])
-    pairs: list[tuple[str, dict[str, Any]]] = []
-    for block in blocks:
-        if block["kind"] in ("text", "thinking"):
-            data = {**block["data"], "block": block["id"], "at": 0}
-            pairs.append((f"agent:{block['kind']}_delta", data))
-        else:
-            pairs.append((f"agent:{block['kind']}", block["data"]))
-    return pairs
 
 
 class TicketScreen(LiveScreen):
@@ -212,7 +197,7 @@ class TicketScreen(LiveScreen):
         self._status_line(session)
         self.transcript.clear()
         self.transcript.add_event("agent:started", session)
-        for type_, data in stored_blocks(session):
+        for type_, data in stored_entries(session["transcript"], "agent"):
             self.transcript.add_event(type_, data)
         if session.get("status") not in (None, "running"):
             self.transcript.add_event("agent:stopped", session)

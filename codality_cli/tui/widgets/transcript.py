@@ -1,4 +1,6 @@
-"""The live agent transcript: streaming text, thinking, tool calls, messages, start and stop.
+"""The transcript of any session kind (a ticket's runs, a discovery conversation), live or
+replayed: streaming text, thinking, tool calls, messages, start and stop, fed the events every
+kind streams (``block``, ``at``, ``kind``; see ``agent_stream.transcript_entry``).
 
 Built for fast streams (bench/tui_stream.py): deltas only append to a string (``live.py`` already
 joins those of one frame); a timer renders the blocks that changed up to twenty times a second,
@@ -22,9 +24,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Static
 
-from codality_cli.agent_stream import money
+from codality_cli.agent_stream import money, transcript_entry
 from codality_cli.tui.widgets.tool_call import ToolCall
 
 if TYPE_CHECKING:
@@ -118,8 +121,26 @@ class PreparingNote(NoteBlock):
         self.update(f"✓ {step}")
 
 
+def stored_entries(
+    blocks: list[Mapping[str, Any]], family: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """Stored transcript blocks as the (event type, data) pairs their live events were: a
+    block's ``data`` is its event's payload; a whole text block reads as one delta from the
+    block's start, so the live deltas after it continue it (``family``: ``agent`` …)."""
+    pairs: list[tuple[str, dict[str, Any]]] = []
+    for block in blocks:
+        data = dict(block.get("data") or {})
+        if block.get("kind") in ("text", "thinking"):
+            data |= {"block": block.get("id"), "at": 0}
+            pairs.append((f"{family}:{block.get('kind')}_delta", data))
+        else:
+            pairs.append((f"{family}:{block.get('kind')}", data))
+    return pairs
+
+
 class Transcript(VerticalScroll, can_focus=True):
-    """Blocks of one ticket's agent runs, fed with ``add_event(type, data)``."""
+    """Blocks of one session's or conversation's transcript, fed with ``add_event(type, data)``
+    (and ``add`` for a widget of the screen's own, a proposal card)."""
 
     DEFAULT_CSS = """
     Transcript { height: 1fr; }
@@ -191,9 +212,9 @@ class Transcript(VerticalScroll, can_focus=True):
         self.remove_children()
 
     def add_event(self, type_: str, data: Mapping[str, Any]) -> None:
-        """Take one ``agent:*`` event (live, or a stored block of the history: the same payload
-        as the event's, without ``session_id``; see ``api/event_types.py``)."""
-        kind = type_.removeprefix("agent:")
+        """Take one event of a session (live, or a stored block of the history: the same
+        payload as the event's, without ``session_id``; see ``api/event_types.py``)."""
+        kind, data = transcript_entry(type_, data)
         if kind == "text_delta":
             delta = cast("AgentTextDelta", data)
             self._append(TextBlock, delta["text"], delta.get("block"), delta.get("at"))
@@ -202,9 +223,9 @@ class Transcript(VerticalScroll, can_focus=True):
             self._append(ThinkingBlock, thought["text"], thought.get("block"), thought.get("at"))
         elif kind == "tool_call":
             called = cast("AgentToolCall", data)
-            call = ToolCall(called["name"], called["input"], called["tool_use_id"])
+            call = ToolCall(called["name"], called["input"], called.get("tool_use_id"))
             self._open_calls.append(call)
-            self._add(call)
+            self.add(call)
         elif kind == "tool_result":
             self._finish_call(cast("AgentToolResult", data))
         elif kind == "user_message":
@@ -264,7 +285,7 @@ class Transcript(VerticalScroll, can_focus=True):
         block = block_type()
         if block_type is ThinkingBlock:
             block.display = self.show_thinking
-        self._add(block)
+        self.add(block)
         return block
 
     def _finish_call(self, result: AgentToolResult) -> None:
@@ -290,12 +311,13 @@ class Transcript(VerticalScroll, can_focus=True):
         elif event["done"]:
             self._note(f"✓ {event['step']}", "-session")
         else:
-            self._add(PreparingNote(event["step"]))
+            self.add(PreparingNote(event["step"]))
 
     def _note(self, text: str, cls: str) -> None:
-        self._add(NoteBlock(Text(text), classes=cls))
+        self.add(NoteBlock(Text(text), classes=cls))
 
-    def _add(self, widget: TextBlock | ToolCall | NoteBlock) -> None:
+    def add(self, widget: Widget) -> None:
+        """Show ``widget`` next; the text streaming before it is closed."""
         if not isinstance(widget, TextBlock):
             self._stream = None
         self.mount(widget)
