@@ -14,11 +14,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from dulwich.objects import ObjectID
+
 from codality_server.domain.errors import Conflict
+
+from .stat_cache import IndexSnapshot
+from .workdir import Change, LeftOut, Workdir, Worktree, too_large
 
 _NEUTRAL = (
     "core.fsmonitor=false",
@@ -44,6 +51,12 @@ LOCAL_TIMEOUT_S = 120.0
 
 class GitStuck(Exception):
     """A local git command ran past ``LOCAL_TIMEOUT_S`` and was killed."""
+
+
+def git_may_work_on(where: Worktree) -> bool:
+    """Whether git may do a worktree's plumbing: it is installed, and the worktree's index names
+    nothing outside the work tree (git would follow ``../../../env``; dulwich skips it)."""
+    return git_path() is not None and not IndexSnapshot.at(where.index_path).unsafe
 
 
 def git_path() -> str | None:
@@ -105,3 +118,96 @@ def run_git(
         words = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise Conflict(f"git {args[0]} failed: {words[-1] if words else done.returncode}")
     return done.stdout
+
+
+def git_in(
+    where: Worktree,
+    *args: str,
+    stdin: bytes | None = None,
+    env: dict[str, str] | None = None,
+    index_file: Path | None = None,
+) -> bytes:
+    """git on the worktree, its directories named as the server made them."""
+    return run_git(
+        args,
+        git_dir=where.admin,
+        common_dir=where.common,
+        work_tree=where.root,
+        index_file=index_file,
+        stdin=stdin,
+        extra_env=env,
+    )
+
+
+def _too_large(root: Path, paths: list[bytes], max_file_bytes: int) -> tuple[LeftOut, ...]:
+    """The regular files among ``paths`` larger than the cap (sized by ``lstat``, never read)."""
+    found = []
+    with Workdir(root, max_file_bytes) as workdir:
+        for path in paths:
+            st = workdir.lstat(path)
+            if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > max_file_bytes:
+                reason = too_large(max_file_bytes)
+                found.append(LeftOut(os.fsdecode(path), st.st_size, reason))
+    return tuple(found)
+
+
+def stage_all(
+    where: Worktree, max_file_bytes: int, index_file: Path | None = None
+) -> tuple[LeftOut, ...] | None:
+    """``git add --all`` in the worktree (into ``index_file`` when given), leaving out files
+    above the cap; the files left out, or None when ``status`` shows nothing to stage."""
+    listing = git_in(
+        where, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"
+    )
+    if not listing:
+        return None
+    changed = [entry[3:] for entry in listing.split(b"\0") if entry]
+    left_out = _too_large(where.root, changed, max_file_bytes)
+    add, pathspec = ["add", "--all"], None
+    if left_out:
+        add += ["--pathspec-from-file=-", "--pathspec-file-nul"]
+        excluded = [b":(top,exclude,literal)" + os.fsencode(item.path) for item in left_out]
+        pathspec = b"\0".join([b":/", *excluded])
+    git_in(where, *add, stdin=pathspec, index_file=index_file)
+    return left_out
+
+
+def worktree_changes(where: Worktree, tree_id: ObjectID, max_file_bytes: int) -> list[Change]:
+    """What ``git add -A`` would change against ``tree_id``, staged into a copy of the index
+    (the worktree's own index is left as it is); the blobs land in the object store."""
+    handle, name = tempfile.mkstemp(prefix="codality-index-")
+    os.close(handle)
+    scratch = Path(name)
+    try:
+        if where.index_path.is_file():
+            shutil.copyfile(where.index_path, scratch)
+        else:
+            scratch.unlink()
+        stage_all(where, max_file_bytes, scratch)
+        raw = git_in(
+            where,
+            "diff-index",
+            "--cached",
+            "-z",
+            "--no-renames",
+            "--no-abbrev",
+            tree_id.decode(),
+            index_file=scratch,
+        )
+    finally:
+        scratch.unlink(missing_ok=True)
+    return _parse_raw(raw)
+
+
+def _parse_raw(raw: bytes) -> list[Change]:
+    """``:oldmode newmode oldsha newsha X\0path\0`` records as (path, old, new)."""
+    parts = raw.split(b"\0")
+    changes: list[Change] = []
+    for header, path in zip(parts[0::2], parts[1::2], strict=False):
+        if not header.startswith(b":"):
+            continue
+        old_mode, new_mode, old_sha, new_sha, _ = header[1:].split(b" ")
+        old = None if int(old_mode, 8) == 0 else (int(old_mode, 8), ObjectID(old_sha))
+        new = None if int(new_mode, 8) == 0 else (int(new_mode, 8), ObjectID(new_sha))
+        changes.append((path, old, new))
+    return changes

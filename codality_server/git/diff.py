@@ -26,6 +26,7 @@ from dulwich.repo import Repo
 
 from codality_server.domain.errors import NotFound
 
+from .cli import GitStuck, git_may_work_on, worktree_changes
 from .history import merge_bases
 from .stat_cache import Entry, LruCache
 from .workdir import DEFAULT_MAX_FILE_BYTES, Change, Worktree, scan_tree
@@ -200,6 +201,12 @@ def branch_diff(
             changes = _committed_changes(repo, base_tree, commit_tree(repo, head))
             return _render(repo.object_store, changes, base.decode(), head.decode())
         where = Worktree.locate(repo_path, worktree_path)
+        if git_may_work_on(where):
+            try:
+                changes = worktree_changes(where, base_tree, max_file_bytes)
+                return _render(repo.object_store, changes, base.decode(), head.decode())
+            except GitStuck:
+                pass  # dulwich reads the worktree without blocking on anything in it
         extra = MemoryObjectStore()
         scan = scan_tree(repo, where, base_tree, max_file_bytes, extra)
         store = OverlayObjectStore([extra, repo.object_store])

@@ -109,6 +109,7 @@ class IndexSnapshot:
     children: dict[bytes, frozenset[bytes]]  # directory ("" = root) → names tracked inside it
     mtime_ns: int
     stat_keys: tuple[tuple[bytes, tuple[int, int, int] | None], ...] = ()
+    unsafe: bool = False  # entries were left out as unsafe (or the file is no regular file)
     _staged: dict[ObjectID, frozenset[bytes]] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -118,13 +119,14 @@ class IndexSnapshot:
 
     @classmethod
     def at(cls, path: str | os.PathLike[str]) -> IndexSnapshot:
-        """The index file at ``path``; a missing one is empty, a symbolic link is refused."""
+        """The index file at ``path``; a missing one is empty, one that is no regular file (a
+        link, a FIFO) is read as empty and ``unsafe``."""
         try:
             st = os.lstat(path)
         except FileNotFoundError:
             return cls({}, {}, 0)
         if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{os.fspath(path)} is not a regular file")
+            return cls({}, {}, 0, unsafe=True)
         key = (os.fspath(path), st.st_ino, st.st_size, st.st_mtime_ns)
         cached: IndexSnapshot | None = _INDEXES.get(key)
         if cached is None:
@@ -137,8 +139,12 @@ class IndexSnapshot:
         entries: dict[bytes, IndexEntry] = {}
         children: dict[bytes, set[bytes]] = {}
         keys = []
+        unsafe = False
         for name, entry in index.items():
-            if isinstance(entry, ConflictedIndexEntry) or not safe_tree_path(name):
+            if not safe_tree_path(name):
+                unsafe = True
+                continue
+            if isinstance(entry, ConflictedIndexEntry):
                 continue
             entries[name] = entry
             if not (S_ISGITLINK(entry.mode) or entry.skip_worktree):
@@ -151,7 +157,7 @@ class IndexSnapshot:
                     break
                 name = parent
         frozen = {folder: frozenset(names) for folder, names in children.items()}
-        return cls(entries, frozen, mtime_ns, tuple(keys))
+        return cls(entries, frozen, mtime_ns, tuple(keys), unsafe)
 
     def entry(self, path: bytes) -> Entry | None:
         found = self.entries.get(path)

@@ -7,7 +7,6 @@ result is an ordinary linked worktree that the ``git`` CLI sees (``git worktree 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import stat
@@ -23,7 +22,7 @@ from dulwich.repo import Repo
 
 from codality_server.domain.errors import Conflict
 
-from .cli import GitStuck, git_path, run_git
+from .cli import GitStuck, git_in, git_may_work_on, git_path, run_git, stage_all
 from .diff import branch_tip, commit_tree
 from .merge import new_commit
 from .stat_cache import Entry, IndexSnapshot
@@ -32,10 +31,8 @@ from .workdir import (
     Change,
     LeftOut,
     Scan,
-    Workdir,
     Worktree,
     scan_tree,
-    too_large,
 )
 
 _SLUG_BAD = re.compile(r"[^a-z0-9]+")
@@ -135,7 +132,7 @@ def commit_all(
     with Repo(str(repo_path)) as repo:
         where = Worktree.locate(repo_path, worktree_path)
         tip = branch_tip(repo, branch)
-        if git_path() is not None:
+        if git_may_work_on(where):
             try:
                 return _commit_with_git(repo, where, branch, tip, message, author, max_file_bytes)
             except GitStuck:  # dulwich reads the worktree without blocking on anything in it
@@ -165,55 +162,21 @@ def _commit_with_git(
     """``commit_all`` by git: ``status`` (its stat cache) names what changed, files above the
     cap are excluded from ``add -A``, then ``write-tree``, ``commit-tree`` and a
     compare-and-swap ``update-ref`` (no ``commit``: no hook, no config identity)."""
-    listing = _git(where, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
-    if not listing:
+    left_out = stage_all(where, max_file_bytes)
+    if left_out is None:
         return CommitResult(None)
-    changed = [entry[3:] for entry in listing.split(b"\0") if entry]
-    left_out = _too_large(where.root, changed, max_file_bytes)
-    add, pathspec = ["add", "--all"], None
-    if left_out:
-        add += ["--pathspec-from-file=-", "--pathspec-file-nul"]
-        excluded = [b":(top,exclude,literal)" + os.fsencode(item.path) for item in left_out]
-        pathspec = b"\0".join([b":/", *excluded])
-    _git(where, *add, stdin=pathspec)
-    tree = _git(where, "write-tree").strip().decode()
+    tree = git_in(where, "write-tree").strip().decode()
     if tree == commit_tree(repo, tip).decode():
         return CommitResult(None, left_out)
     name, email = author
     who = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "TZ": "UTC"}
     who |= {"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
-    made = _git(
+    made = git_in(
         where, "commit-tree", tree, "-p", tip.decode(), "-F", "-", stdin=message.encode(), env=who
     )
     sha = made.strip().decode()
-    _git(where, "update-ref", f"refs/heads/{branch}", sha, tip.decode())
+    git_in(where, "update-ref", f"refs/heads/{branch}", sha, tip.decode())
     return CommitResult(sha, left_out)
-
-
-def _git(
-    where: Worktree, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
-) -> bytes:
-    """git on the worktree, its directories named as the server made them."""
-    return run_git(
-        args,
-        git_dir=where.admin,
-        common_dir=where.common,
-        work_tree=where.root,
-        stdin=stdin,
-        extra_env=env,
-    )
-
-
-def _too_large(root: Path, paths: list[bytes], max_file_bytes: int) -> tuple[LeftOut, ...]:
-    """The regular files among ``paths`` larger than the cap (sized by ``lstat``, never read)."""
-    found = []
-    with Workdir(root, max_file_bytes) as workdir:
-        for path in paths:
-            st = workdir.lstat(path)
-            if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > max_file_bytes:
-                reason = too_large(max_file_bytes)
-                found.append(LeftOut(os.fsdecode(path), st.st_size, reason))
-    return tuple(found)
 
 
 def apply_changes(store: BaseObjectStore, tree_id: ObjectID, changes: list[Change]) -> ObjectID:

@@ -11,6 +11,8 @@ from codality_server.domain.errors import NotFound
 from codality_server.git.diff import branch_diff, commit_diff
 from tests.conftest import FRIENDLIER_GREET, commit_on_branch, git
 
+pytestmark = pytest.mark.usefixtures("git_backend")
+
 BRANCH = "codality/1-greet"
 
 

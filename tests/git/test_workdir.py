@@ -3,6 +3,7 @@ made, no link followed, no file above the cap read (issue 19, items 2 and 6)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from dulwich.index import Index, IndexEntry
 
 from codality_server.domain.errors import Conflict
 from codality_server.git import cli
@@ -218,3 +220,23 @@ def test_the_repositorys_hooks_and_fsmonitor_never_run_for_the_server(
     assert not marker.exists(), marker.read_text()
     git(path, "status")  # the control: the user's git does run what the config names
     assert marker.exists()
+
+
+def test_an_index_entry_climbing_out_is_never_committed(
+    git_repo: Path, worktree: Path, tmp_path: Path
+) -> None:
+    """An index the agent wrote (its git dir writable) naming ``../../secret``: git would read
+    it, so the server's git is not used on that index, and dulwich skips the entry."""
+    (tmp_path / "secret").write_text("the server's secret\n")
+    admin = Path(git(worktree, "rev-parse", "--absolute-git-dir").strip())
+    index = Index(str(admin / "index"))
+    entry = index[b"README.md"]
+    assert isinstance(entry, IndexEntry)
+    index[b"../../secret"] = dataclasses.replace(entry, size=0, mtime=(0, 0))
+    index.write()
+    (worktree / "new.txt").write_text("new\n")
+
+    assert commit_all(git_repo, worktree, BRANCH, "work", ANN).sha is not None
+
+    assert "the server's secret" not in git(git_repo, "log", "-p", BRANCH)
+    assert "new.txt" in committed(git_repo)
