@@ -35,7 +35,13 @@ from codality_server.agent.kinds import AgentKind
 from codality_server.agent.loop import AgentLoop, BudgetReached, Inbox, LoopResult, MessageMode
 from codality_server.agent.model import Message, ModelClient, ModelFailure, ModelRequest
 from codality_server.agent.tools import Toolbox
-from codality_server.domain.errors import Conflict, InvalidInput, RateLimited, Unavailable
+from codality_server.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    RateLimited,
+    Unavailable,
+)
 from codality_server.domain.events import AgentStarted, AgentStopped
 from codality_server.domain.sessions import AgentSession, Budget, Owner, SessionStatus, Trigger
 
@@ -343,6 +349,8 @@ class Supervisor(Service):
             else:  # a timeout inside the work (a network call), not the session's own
                 log.exception("agent session %d failed", run.session.id)
                 error = f"internal error: {type(exc).__name__}: {exc}"
+        except DomainError as exc:  # an expected refusal (the ticket was closed meanwhile)
+            error = exc.message
         except Exception as exc:
             log.exception("agent session %d crashed", run.session.id)
             error = f"internal error: {type(exc).__name__}: {exc}"

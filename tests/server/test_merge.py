@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from codality_server.http.keys import SERVICES
+from tests.agent.conftest import wait_for_end
 from tests.conftest import RunningServer, assert_error, attach_work, create_ticket, git
 from tests.fakes.anthropic_server import FakeAnthropic, text
 
@@ -290,21 +291,20 @@ async def test_a_start_that_waited_for_the_repository_rechecks_the_ticket(
     ticket: dict[str, Any],
 ) -> None:
     """A start answers at once; its run, queued behind other git work (a merge, say), sees the
-    ticket as it is afterwards and ends without asking the model for a ticket finished
-    meanwhile."""
+    ticket as it is afterwards: closed meanwhile, the run ends saying why."""
     async with repository_busy(server, project["path"]) as queued:
         started = await agent_api.post(url(project, ticket, "agent/start"))
         assert started.status_code == 202, started.text
-        await queued(1)  # the run waits to make its worktree
+        await queued(1)  # the run's first step waits for the repository
         done = await agent_api.patch(url(project, ticket, "status"), json={"status": "done"})
         assert done.status_code == 200
-    async with asyncio.timeout(20):
-        while (status := (await agent_api.get(url(project, ticket, "agent/status"))).json())[
-            "running"
-        ]:
-            await asyncio.sleep(0.05)
-    assert status["session"]["status"] == "failed"
-    assert "done; reopen it" in status["session"]["error"]
+    session = await wait_for_end(agent_api, project, ticket)
+    assert session["status"] == "failed"
+    # The refusal in the user's words, not an internal error.
+    assert session["error"].startswith(f"ticket #{ticket['number']} is done"), session["error"]
+    assert "codality ticket reopen" in session["error"]
+    shown = await agent_api.get(f"/api/projects/{project['slug']}/tickets/{ticket['number']}")
+    assert shown.json()["status"] == "done"
 
 
 async def test_a_merge_waiting_behind_an_agent_start_is_refused(
