@@ -79,39 +79,3 @@ def made_summary(action: dict[str, Any]) -> str:
     if result.get("queue"):
         parts.append(f"created queue {result['queue']['id']}")
     return "; ".join(parts)
-
-
-def tool_line(call: dict[str, Any]) -> str:
-    """One dim line for a tool call: its name and its most telling argument."""
-    tool_input = call.get("input")
-    shown = ""
-    if isinstance(tool_input, dict):
-        for key in ("path", "pattern", "query", "number"):
-            if key in tool_input:
-                shown = str(tool_input[key])
-                break
-    return f"▸ {call.get('name')} {_short(shown)}".rstrip()
-
-
-def message_lines(message: dict[str, Any]) -> list[tuple[str, str]]:
-    """A stored message as (style, text) lines: the text, tool calls and proposal cards in the
-    order they were written. Styles: ``you``, ``text``, ``tool``, ``card``, ``note``."""
-    if message.get("role") == "user":
-        return [("you", f"you: {message.get('content', '')}")]
-    actions = {a["id"]: a for a in message.get("actions") or []}
-    lines: list[tuple[str, str]] = []
-    for block in message.get("blocks") or []:
-        kind, data = block.get("kind"), block.get("data") or {}
-        if kind == "text":
-            lines.append(("text", str(data.get("text", ""))))
-        elif kind == "tool_call" and not str(data.get("name", "")).startswith("propose_"):
-            lines.append(("tool", tool_line(data)))
-        elif kind == "action" and data.get("action_id") in actions:
-            lines += [("card", line) for line in card_lines(actions[data["action_id"]])]
-        elif kind == "note":
-            lines.append(("note", str(data.get("text", ""))))
-    status = message.get("status")
-    if status not in (None, "complete", "streaming"):
-        reason = message.get("error") or ""
-        lines.append(("note", f"[reply {status}{': ' + reason if reason else ''}]"))
-    return lines

@@ -60,16 +60,39 @@ def new(
 
 
 def print_message(streams: Streams, message: dict[str, Any]) -> None:
-    """A stored message: text on stdout, tool calls dim and proposal cards on stderr."""
-    from ..discover_view import message_lines
+    """A stored message as its reply streamed (``AgentPrinter``, the renderer of every session):
+    text on stdout; tool calls, proposal cards and how the reply ended on stderr."""
+    from ..agent_stream import AgentPrinter
+    from ..discover_view import card_lines
 
-    styles = {"you": "bold cyan", "tool": "dim", "card": "yellow", "note": "dim italic"}
     console = streams.console("err")
-    for style, text in message_lines(message):
-        if style == "text":
-            streams.write(text.rstrip("\n") + "\n")
-        else:
-            console.print(text, style=styles[style], markup=False, highlight=False)
+
+    def line(text: str, style: str) -> None:
+        console.print(text, style=style, markup=False, highlight=False)
+
+    if message.get("role") == "user":
+        line(f"you: {message.get('content', '')}", "bold cyan")
+        return
+    printer = AgentPrinter(streams, show_thinking=False)
+    actions = {a["id"]: a for a in message.get("actions") or []}
+    for block in message.get("blocks") or []:
+        kind, data = str(block.get("kind")), dict(block.get("data") or {})
+        if kind == "action":
+            printer.finish()
+            action = actions.get(data.get("action_id"))
+            for card in card_lines(action) if action is not None else []:
+                line(card, "yellow")
+        elif kind == "note":
+            printer.finish()
+            line(str(data.get("text", "")), "dim italic")
+        elif not str(data.get("name", "")).startswith("propose_"):
+            block_id = block.get("id")
+            printer.block(kind, data, block_id if isinstance(block_id, int) else None)
+    printer.finish()
+    status = message.get("status")
+    if status not in (None, "complete", "streaming"):
+        reason = message.get("error") or ""
+        line(f"[reply {status}{': ' + reason if reason else ''}]", "dim italic")
 
 
 @app.command("show")

@@ -112,43 +112,30 @@ class DiscoverEvents(SessionEvents):
         self.conversation_id = conversation_id
         self.message_id = message_id
 
+    def _ids(self, session_id: int) -> dict[str, int]:
+        return {
+            "conversation_id": self.conversation_id,
+            "session_id": session_id,
+            "message_id": self.message_id,
+        }
+
     def text_delta(
         self, session_id: int, text: str, block: int | None = None, at: int | None = None
     ) -> Payload | None:
-        return DiscoverDelta(
-            conversation_id=self.conversation_id,
-            session_id=session_id,
-            message_id=self.message_id,
-            text=text,
-            block=block,
-            at=at,
-            kind="text",
-        )
+        return DiscoverDelta(**self._ids(session_id), text=text, block=block, at=at, kind="text")
 
     def tool_call(
         self, session_id: int, tool_use_id: str, name: str, tool_input: Any
     ) -> Payload | None:
         return DiscoverToolCall(
-            conversation_id=self.conversation_id,
-            session_id=session_id,
-            message_id=self.message_id,
-            tool_use_id=tool_use_id,
-            name=name,
-            input=tool_input,
+            **self._ids(session_id), tool_use_id=tool_use_id, name=name, input=tool_input
         )
 
     def tool_result(
         self, session_id: int, tool_use_id: str, name: str, ok: bool, output: str
     ) -> Payload | None:
-        return DiscoverToolResult(
-            conversation_id=self.conversation_id,
-            session_id=session_id,
-            message_id=self.message_id,
-            tool_use_id=tool_use_id,
-            name=name,
-            ok=ok,
-            output=output,
-        )
+        ids = self._ids(session_id)
+        return DiscoverToolResult(**ids, tool_use_id=tool_use_id, name=name, ok=ok, output=output)
 
     def error(self, session_id: int, message: str, retrying: bool) -> Payload | None:
         return DiscoverError(

@@ -199,3 +199,6 @@ def test_two_messages_of_one_reply_stream_as_two_paragraphs(
         assert term.wait() == 0
     finally:
         term.close()
+    replayed = cli("-p", project["slug"], "discover", "show", str(conversation_id))
+    assert replayed.stdout == "I would make one ticket.\nConfirm it when you like.\n"
+    assert "[feature/medium] Greet loudly" in replayed.stderr
