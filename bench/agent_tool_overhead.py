@@ -24,7 +24,12 @@ from codality_server.scripted.server import REQUESTS
 
 async def measure(calls: int, root: Path) -> list[float]:
     turn = {"blocks": [{"type": "tool_use", "name": "read_file", "input": {"path": "small.txt"}}]}
-    bench = agent_bench([turn] * calls, root / "repo", root / "data", {"sandbox": "none"})
+    bench = agent_bench(
+        [turn] * calls,
+        root / "repo",
+        root / "data",
+        {"sandbox": "none", "max_turns_per_run": calls + 10},
+    )
     async with bench as (api, slug, model):
         await api.post(f"/api/projects/{slug}/tickets", json={"title": "Bench", "kind": "chore"})
         agent = f"/api/projects/{slug}/tickets/1/agent"
