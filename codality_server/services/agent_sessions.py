@@ -88,15 +88,11 @@ class AgentSessionService(Service):
         """The owner's sessions, newest first."""
         return await db_sessions.owner_sessions(self.db.reader, owner)
 
-    async def with_transcript(self, owner: Owner, session_id: int) -> dict[str, Any]:
-        """One session of the owner with every stored block, and ``last_event_id``: the bus id
-        read just before the transcript, so a viewer that follows the events after it misses
-        nothing (it may see a block twice, never lose one). A running session's streaming block
-        is stored first, with every delta published up to then."""
-        last_event_id = self.bus.last_id
-        run = self.services.supervisor.running(owner)
-        if run is not None and run.session.id == session_id:
-            await run.recorder.store_open_block()
+    async def with_transcript(
+        self, owner: Owner, session_id: int, last_event_id: int
+    ) -> dict[str, Any]:
+        """One session of the owner with every stored block, and ``last_event_id`` (read by the
+        caller before the transcript: ``Supervisor.transcript``)."""
         session = await db_sessions.get_session(self.db.reader, session_id)
         if session is None or session.owner != owner:
             raise NotFound(f"this {owner.kind.value} has no agent session {session_id}")

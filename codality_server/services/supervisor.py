@@ -177,6 +177,17 @@ class Supervisor(Service):
         """Whether a session runs for the owner or is being set up for it."""
         return owner in self._slots
 
+    async def transcript(self, owner: Owner, session_id: int) -> dict[str, Any]:
+        """One session of the owner with every stored block, and ``last_event_id``: the bus id
+        read just before the transcript, so a viewer that follows the events after it misses
+        nothing (it may see a block twice, never lose one). A running session's streaming block
+        is stored first, with every delta published up to then."""
+        last_event_id = self.bus.last_id
+        run = self.running(owner)
+        if run is not None and run.session.id == session_id:
+            await run.recorder.store_open_block()
+        return await self.services.agent_sessions.with_transcript(owner, session_id, last_event_id)
+
     def running(self, owner: Owner) -> Run | None:
         """The owner's running session (one still being set up does not count)."""
         run = self._slots.get(owner)

@@ -72,9 +72,7 @@ class TicketAgentService(Service):
 
     async def session(self, slug: str, number: int, session_id: int) -> dict[str, Any]:
         _, ticket = await self.services.tickets.get(slug, number)
-        return await self.services.agent_sessions.with_transcript(
-            Owner.ticket(ticket.id), session_id
-        )
+        return await self.services.supervisor.transcript(Owner.ticket(ticket.id), session_id)
 
     # --- lifecycle ----------------------------------------------------------------------------
 

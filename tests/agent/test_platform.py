@@ -103,7 +103,7 @@ async def test_an_echo_session_runs_through_the_supervisor_and_the_model_client(
     resent = fake_anthropic.requests[1]["messages"]
     assert resent[1]["content"][0]["signature"] == "sig-0" and len(resent) == 3
 
-    stored = server.call(services.agent_sessions.with_transcript(CONVERSATION, started.id))
+    stored = server.call(services.supervisor.transcript(CONVERSATION, started.id))
     kinds = [block["kind"] for block in stored["transcript"]]
     assert kinds == ["prompt", "thinking", "text"]
     assert stored["owner"] == {"kind": "conversation", "id": 7} and stored["agent"] == "echo"
