@@ -69,6 +69,7 @@ class TicketView(TypedDict):
     agent_cost_usd: float
     pull_request: PullRequestCard | None
     push: PushView | None
+    stacked_on: int | None
     depends_on: list[int]
     created_by: int | None
     created_at: str

@@ -84,11 +84,31 @@ def dependency_list(ticket: dict[str, Any]) -> str | None:
     return ", ".join(f"#{n}" for n in numbers) or None
 
 
+def stacked_on(ticket: dict[str, Any]) -> str | None:
+    """``#1 (unmerged): its branch started from that work`` for stacked work, else None."""
+    below = ticket.get("stacked_on")
+    return f"#{below}, whose unmerged work its branch started from" if below else None
+
+
+def push_line(ticket: dict[str, Any]) -> str | None:
+    """How a local merge went to origin, and how to push again when it did not."""
+    push = ticket.get("push")
+    if not push:
+        return None
+    if push["pushed"]:
+        return f"pushed to {push['remote']}"
+    retry = push.get("retry")
+    why = push.get("detail") or push["state"]
+    return f"not pushed ({why})" + (f"; `{retry['command']}`" if retry else "")
+
+
 TICKET_FIELDS = [
     Column("#", "number"),
     Column("title", "title"),
     *TICKET_COLUMNS[2:-1],
     Column("depends on", "depends_on", dependency_list),
+    Column("stacked on", "stacked_on", stacked_on),
+    Column("push", "push", push_line),
     Column("branch", "branch"),
     Column("worktree", "worktree_path"),
     Column("created", "created_at"),

@@ -29,6 +29,8 @@ from .database import Connection, Params, Row, fetchall, fetchone
 _COLUMNS = (
     "t.id, t.project_id, t.number, t.title, t.description, t.kind, t.priority, t.status,"
     " t.assignee, t.branch, t.worktree_path, t.created_by, t.created_at, t.updated_at,"
+    " t.stacked_on, t.fork_sha,"
+    " (SELECT s.number FROM tickets s WHERE s.id = t.stacked_on) AS stacked_on_number,"
     " (SELECT u.name FROM users u WHERE u.id = CAST(t.assignee AS INTEGER)) AS assignee_name,"
     " (SELECT s.status FROM agent_sessions s"
     " WHERE s.owner_kind = 'ticket' AND s.owner_id = t.id"
@@ -58,6 +60,8 @@ _UPDATABLE = {
     "assignee",
     "branch",
     "worktree_path",
+    "stacked_on",
+    "fork_sha",
 }
 
 
@@ -93,6 +97,9 @@ def _ticket(row: Row) -> Ticket:
         pull_request=json.loads(row["pull_request"]) if row["pull_request"] else None,
         assignee_name=row["assignee_name"],
         push=_push(row["number"], row["push"]),
+        stacked_on=row["stacked_on"],
+        stacked_on_number=row["stacked_on_number"],
+        fork_sha=row["fork_sha"],
     )
 
 

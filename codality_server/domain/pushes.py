@@ -60,6 +60,14 @@ class PushReport:
             return None
         return self.state is PushState.PUSHED
 
+    def summary(self) -> str:
+        """In words, for a message: ``pushed main to origin`` or why not."""
+        if self.state is PushState.PUSHED:
+            return f"pushed {self.branch} to {REMOTE}"
+        if self.state is PushState.PENDING:
+            return f"not pushed to {REMOTE} yet"
+        return f"not pushed to {REMOTE}: {self.detail or self.state.value}"
+
     def view(self, slug: str, number: int) -> dict[str, Any]:
         retry = (
             PushRetry(

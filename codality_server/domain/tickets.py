@@ -182,6 +182,7 @@ class TicketView(Shape):
     agent_cost_usd: float
     pull_request: PullRequestCard | None
     push: PushView | None  # how its local merge went to origin
+    stacked_on: int | None  # the dependency whose unmerged branch its branch started from
     depends_on: list[int]
     created_by: int | None
     created_at: str
@@ -217,6 +218,11 @@ class Ticket:
     pull_request: dict[str, Any] | None = None  # its GitHub PR's summary, when it has one
     assignee_name: str | None = None  # the assigned user's display name
     push: dict[str, Any] | None = None  # how its local merge went to origin (``PushReport``)
+    # Stacked work: the unmerged dependency whose branch this ticket's branch started from (its
+    # id and number), and the commit it started at; None when it started from the default branch.
+    stacked_on: int | None = None
+    stacked_on_number: int | None = None
+    fork_sha: str | None = None
 
     def fields(self) -> dict[str, Any]:
         """The view's fields, as ``TicketView`` (and ``SearchHitView``) take them."""
@@ -237,6 +243,7 @@ class Ticket:
             "agent_cost_usd": round(self.agent_cost_usd, 6),
             "pull_request": self.pull_request,
             "push": self.push,
+            "stacked_on": self.stacked_on_number,
             "depends_on": list(self.depends_on),
             "created_by": self.created_by,
             "created_at": self.created_at,

@@ -27,7 +27,7 @@ from dulwich.repo import Repo
 from codality_server.domain.errors import NotFound
 
 from .cli import GitStuck, git_may_work_on, worktree_changes
-from .history import merge_bases
+from .history import is_ancestor, merge_bases
 from .stat_cache import Entry, LruCache
 from .workdir import DEFAULT_MAX_FILE_BYTES, Change, Worktree, scan_tree
 
@@ -158,11 +158,25 @@ def commit_tree(repo: Repo, commit_id: ObjectID) -> ObjectID:
     return ObjectID(commit.tree)
 
 
-def merge_base(repo: Repo, branch: str, default_branch: str) -> ObjectID:
-    """The merge base of ``branch`` with ``default_branch`` (the branch's root when unrelated)."""
+def merge_base(repo: Repo, branch: str, default_branch: str, fork: str | None = None) -> ObjectID:
+    """The merge base of ``branch`` with ``default_branch`` (the branch's root when unrelated).
+
+    ``fork``, the commit a stacked branch started from (its dependency's tip then), is the base
+    instead when it lies between that merge base and the branch: after the dependency was
+    squash-merged the merge base is older and would show the dependency's work as this one's.
+    """
     head = branch_tip(repo, branch)
     bases = merge_bases(repo, branch_tip(repo, default_branch), head)
-    return bases[0] if bases else head
+    base = bases[0] if bases else head
+    if fork is not None:
+        start = ObjectID(fork.encode())
+        if (
+            start in repo.object_store
+            and is_ancestor(repo, start, head)
+            and is_ancestor(repo, base, start)
+        ):
+            return start
+    return base
 
 
 def _committed_changes(repo: Repo, old_tree: ObjectID, new_tree: ObjectID) -> list[Change]:
@@ -190,12 +204,14 @@ def branch_diff(
     default_branch: str,
     worktree_path: Path | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    fork: str | None = None,
 ) -> Diff:
-    """The branch against its merge base; with ``worktree_path``, uncommitted work included
-    (read as ``workdir`` reads a worktree: files above ``max_file_bytes`` are left out)."""
+    """The branch against its merge base (``merge_base``, ``fork`` for stacked work); with
+    ``worktree_path``, uncommitted work included (read as ``workdir`` reads a worktree: files
+    above ``max_file_bytes`` are left out)."""
     with Repo(str(repo_path)) as repo:
         head = branch_tip(repo, branch)
-        base = merge_base(repo, branch, default_branch)
+        base = merge_base(repo, branch, default_branch, fork)
         base_tree = commit_tree(repo, base)
         if worktree_path is None or not worktree_path.is_dir():
             changes = _committed_changes(repo, base_tree, commit_tree(repo, head))

@@ -24,6 +24,7 @@ from codality_server.domain.errors import Conflict
 
 from .cli import GitStuck, git_in, git_may_work_on, git_path, run_git, stage_all
 from .diff import branch_tip, commit_tree
+from .history import is_ancestor
 from .merge import new_commit
 from .stat_cache import Entry, IndexSnapshot
 from .workdir import (
@@ -53,24 +54,29 @@ def _registered(repo: Repo, worktree_path: Path) -> bool:
     return any(Path(info.path).resolve() == wanted for info in porcelain.worktree_list(repo))
 
 
-def create_worktree(repo_path: Path, worktree_path: Path, branch: str, base_branch: str) -> None:
-    """Check ``branch`` out at ``worktree_path``, creating the branch from ``base_branch``.
+def create_worktree(
+    repo_path: Path, worktree_path: Path, branch: str, base_branch: str
+) -> str | None:
+    """Check ``branch`` out at ``worktree_path``, creating the branch from ``base_branch``;
+    returns the commit a new branch starts at (None when the branch was there already).
 
     A worktree already registered at that path is reused as it is (later runs of a ticket keep
     their work); an existing branch is checked out rather than reset.
     """
     with Repo(str(repo_path)) as repo:
         if _registered(repo, worktree_path) and worktree_path.exists():
-            return
+            return None
         porcelain.worktree_prune(repo)
         if worktree_path.exists() and any(worktree_path.iterdir()):
             raise Conflict(f"{worktree_path} exists and is not a worktree of {repo_path}")
         ref = _head(branch)
+        started: str | None = None
         if ref not in repo.refs:
             base = _head(base_branch)
             if base not in repo.refs:
-                raise Conflict(f"the default branch {base_branch!r} does not exist")
+                raise Conflict(f"the branch {base_branch!r} to start from does not exist")
             repo.refs[ref] = repo.refs[base]
+            started = repo.refs[base].decode()
         worktree_path.parent.mkdir(parents=True, exist_ok=True)
         if worktree_path.exists():
             worktree_path.rmdir()
@@ -82,6 +88,17 @@ def create_worktree(repo_path: Path, worktree_path: Path, branch: str, base_bran
             porcelain.worktree_add(repo, path=str(worktree_path), branch=branch)
         except ValueError as exc:
             raise Conflict(f"cannot check out {branch}: {exc}") from None
+        return started
+
+
+def containing_branch(repo_path: Path, branches: list[str]) -> str | None:
+    """The one of ``branches`` whose tip contains every other's tip (a stack's top), if any."""
+    with Repo(str(repo_path)) as repo:
+        tips = {name: repo.refs[_head(name)] for name in branches}
+        for name, tip in tips.items():
+            if all(is_ancestor(repo, other, tip) for other in tips.values()):
+                return name
+    return None
 
 
 def remove_worktree(repo_path: Path, worktree_path: Path, branch: str | None) -> None:

@@ -30,6 +30,7 @@ class Services:
         from .queues import QueueService
         from .reviews import ReviewService
         from .settings import SettingsService
+        from .stacks import StackService
         from .supervisor import Supervisor
         from .ticket_agent import TicketAgentService
         from .tickets import TicketService
@@ -51,6 +52,7 @@ class Services:
         self.agent_sessions = AgentSessionService(self)
         self.supervisor = Supervisor(self)
         self.agent = TicketAgentService(self)
+        self.stacks = StackService(self)
         self.reviews = ReviewService(self)
         self.worktrees = WorktreeService(self)
         self.queues = QueueService(self)

@@ -461,6 +461,8 @@ class PullRequestService(Service):
         for ticket in await db_github.open_worktree_tickets(self.db.reader, project.id):
             if self.services.agent.is_busy(ticket.id):
                 continue
+            if await self.services.stacks.base_of(project, ticket) != project.default_branch:
+                continue  # stacked on unmerged work: it follows that branch, not this one
             worktree = Path(ticket.worktree_path or "")
             if not (worktree.is_dir() and ticket.branch):
                 continue

@@ -67,16 +67,19 @@ class ReviewService(Service):
     """Diffs, reviews and merge diffs of tickets."""
 
     async def diff(self, slug: str, number: int, committed: bool = False) -> Diff:
-        """The branch against its merge base; uncommitted worktree changes unless ``committed``."""
+        """The branch against its base; uncommitted worktree changes unless ``committed``."""
         project, ticket = await self.services.tickets.get(slug, number)
         return await self.ticket_diff(project, ticket, committed)
 
     async def ticket_diff(self, project: Project, ticket: Ticket, committed: bool) -> Diff:
+        """Against the default branch, or for stacked work the unmerged dependency's branch,
+        from the commit the ticket's branch started at on (only its own work)."""
         branch = ticket_branch(ticket)
         worktree = None if committed or not ticket.worktree_path else Path(ticket.worktree_path)
         limit = (await self.services.settings.current()).max_file_mb * 1024 * 1024
+        base = await self.services.stacks.base_of(project, ticket)
         return await asyncio.to_thread(
-            branch_diff, Path(project.path), branch, project.default_branch, worktree, limit
+            branch_diff, Path(project.path), branch, base, worktree, limit, ticket.fork_sha
         )
 
     async def list(self, slug: str, number: int) -> builtins.list[Review]:

@@ -173,9 +173,10 @@ class TicketAgentService(Service):
         return ticket, kind
 
     async def make_worktree(self, project: Project, ticket: Ticket) -> Ticket:
-        """The ticket's worktree and branch (made from the default branch when missing, kept as
-        they are otherwise), recorded on the ticket. Work queues call it ahead of a ticket's
-        turn, so the step to it does not wait on git."""
+        """The ticket's worktree and branch, recorded on the ticket: made when missing — from
+        the branch of an unmerged dependency (stacked, ``services.stacks``), else from the
+        default branch — and kept as they are otherwise. Work queues call it ahead of a
+        ticket's turn, so the step to it does not wait on git."""
         worktree = Path(
             ticket.worktree_path or self.config.worktrees_dir / project.slug / str(ticket.number)
         )
@@ -183,9 +184,19 @@ class TicketAgentService(Service):
         async with self.services.repo_lock(project.path):
             # A merge or discard may have finished while this start waited for the lock.
             self._check_status(await self.services.tickets.get_by_id(ticket.id))
-            await asyncio.to_thread(
-                create_worktree, Path(project.path), worktree, branch, project.default_branch
+            below = await self.services.stacks.start_point(project, ticket)
+            started = await asyncio.to_thread(
+                create_worktree,
+                Path(project.path),
+                worktree,
+                branch,
+                below.branch if below is not None and below.branch else project.default_branch,
             )
+            if started is not None:
+                below_id = below.id if below is not None else None
+                await self.services.tickets.set_stacked_on(
+                    ticket.id, below_id, started if below is not None else None
+                )
         return await self.services.tickets.set_worktree(ticket.id, branch, str(worktree))
 
 

@@ -6,6 +6,7 @@ any open ticket screen stay current without polling.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from codality_server.db import tickets as db_tickets
@@ -241,11 +242,22 @@ class TicketService(Service):
     async def set_worktree(
         self, ticket_id: int, branch: str | None, worktree_path: str | None
     ) -> Ticket:
-        """Record (or clear, with None) the ticket's branch and worktree."""
+        """Record (or clear, with None) the ticket's branch and worktree; a cleared worktree
+        takes what its branch was stacked on along."""
         ticket = await self.get_by_id(ticket_id)
+        stacking = {} if worktree_path else {"stacked_on": None, "fork_sha": None}
         return await self._change(
-            ticket.project_id, ticket_id, branch=branch, worktree_path=worktree_path
+            ticket.project_id, ticket_id, branch=branch, worktree_path=worktree_path, **stacking
         )
+
+    async def set_stacked_on(self, ticket_id: int, below: int | None, fork: str | None) -> Ticket:
+        """Record the unmerged dependency the ticket's new branch started from, and where."""
+        ticket = await self.get_by_id(ticket_id)
+        return await self._change(ticket.project_id, ticket_id, stacked_on=below, fork_sha=fork)
+
+    async def stacked_on(self, ticket_id: int) -> builtins.list[Ticket]:
+        """The tickets whose branches started from ``ticket_id``'s."""
+        return await db_tickets.tickets_where(self.db.reader, "t.stacked_on = ?", (ticket_id,))
 
     def publish_updated(self, project: Project, ticket: Ticket) -> None:
         self._publish(TicketUpdated, project.id, ticket)

@@ -27,7 +27,7 @@ from codality_server.domain.ticket_moves import Action
 from codality_server.domain.tickets import Ticket
 from codality_server.domain.users import User
 from codality_server.git.diff import commit_diff
-from codality_server.git.merge import Strategy, keep_branch_tip, merge_branch
+from codality_server.git.merge import MergeOutcome, Strategy, keep_branch_tip, merge_branch
 from codality_server.git.network import RemoteError, with_deadline
 from codality_server.git.remote import has_origin, push_to_origin, reachable_from
 from codality_server.git.worktrees import CommitResult, commit_all, remove_worktree
@@ -101,56 +101,56 @@ class WorktreeService(Service):
         force: bool = False,
         push: bool = True,
     ) -> dict[str, Any]:
-        """Merge the ticket's branch into the default branch; the ticket ends ``done``.
+        """Merge the ticket's branch into the default branch; the ticket ends ``done``. Stacked
+        work (``services.stacks``) merges the unmerged tickets below it first, in order.
 
         A branch that changes nothing is refused (409, ``no_changes``) unless ``force``: an
-        agent that did no work should not close its ticket by accident. The merge, its kept
-        diff and the ticket's ``done`` are one step under the repository's lock; the push to
-        origin (unless ``push`` is false or ``push_after_merge`` off) comes after, outside it,
-        bounded by ``git_timeout_s``, and whatever it did is reported on the ticket.
+        agent that did no work should not close its ticket by accident. Each ticket's merge,
+        its kept diff and its ``done`` are one step under the repository's lock; the push to
+        origin (unless ``push`` is false or ``push_after_merge`` off) comes once after, outside
+        it, bounded by ``git_timeout_s``, and whatever it did is reported on the tickets.
         """
         project, ticket = await self._mergeable(slug, number)
-        branch = work_branch(ticket, "merge")
+        work_branch(ticket, "merge")
         settings = await self.services.settings.current()
         chosen: Strategy = strategy or settings.merge_strategy
-        repo = Path(project.path)
+        merged: list[tuple[Ticket, MergeOutcome, MergeDiff]] = []
+        failure: Conflict | None = None
         async with self.services.repo_lock(project.path):
-            self._refuse_while_agent_runs(ticket, "merge")
-            await self._commit_pending(
-                project, ticket, user, "uncommitted work, committed for the merge"
+            stack = await self.services.stacks.stack(
+                await self.services.tickets.get_by_id(ticket.id)
             )
-            message = (
-                f"{ticket.title} (#{number})\n\nSquashed from {branch}.\n"
-                if chosen == "squash"
-                else f"Merge {branch}: {ticket.title} (#{number})\n"
-            )
-            outcome = await asyncio.to_thread(
-                merge_branch,
-                repo,
-                branch,
-                project.default_branch,
-                chosen,
-                message,
-                user.git_identity,
-                force,
-            )
-            diff = await asyncio.to_thread(commit_diff, repo, outcome.before, outcome.after)
-            kept = MergeDiff(ticket.id, chosen, outcome.after, diff.patch, diff.stats(), now_iso())
-            plan = await self._push_plan(repo, project.default_branch, push, settings)
-            async with self.db.transaction() as conn:
-                await db_reviews.save_merge_diff(conn, kept)
-                await db_reviews.record_push(conn, [ticket.id], plan)
-                await self.services.tickets.move_in(conn, ticket.id, Action.MERGE)
-            await self._remove(project, ticket, branch)
+            for each in stack:
+                self._refuse_while_agent_runs(each, "merge")
+            plan = await self._push_plan(Path(project.path), project.default_branch, push, settings)
+            try:
+                for each in stack:
+                    merged.append(await self._merge_one(project, each, user, chosen, force, plan))
+            except Conflict as exc:
+                if not merged:
+                    raise
+                failure = exc
         report = (
-            await self._push(project, plan, [ticket.id])
+            await self._push(project, plan, [t.id for t, _, _ in merged])
             if plan.state is PushState.PENDING
             else plan
         )
-        done = await self.services.tickets.get_by_id(ticket.id)
-        self.services.tickets.publish_updated(project, done)
+        for each, _, _ in merged:
+            self.services.tickets.publish_updated(
+                project, await self.services.tickets.get_by_id(each.id)
+            )
+        numbers = [t.number for t, _, _ in merged]
+        if failure is not None:
+            done = ", ".join(f"#{n}" for n in numbers)
+            raise Conflict(
+                f"merged {done} ({report.summary()}); #{stack[len(merged)].number}"
+                f" did not merge: {failure.message}",
+                details={**failure.details, "merged": numbers},
+            )
+        _, outcome, kept = merged[-1]
+        done_ticket = await self.services.tickets.get_by_id(ticket.id)
         return {
-            "ticket": done.view(),
+            "ticket": done_ticket.view(),
             "merge": {
                 "strategy": chosen,
                 "kind": outcome.kind,
@@ -160,19 +160,64 @@ class WorktreeService(Service):
             },
             "stats": kept.stats_view(),
             "push": report.view(project.slug, number),
+            "merged": [
+                {"number": t.number, "kind": o.kind, "after": o.after} for t, o, _ in merged
+            ],
         }
+
+    async def _merge_one(
+        self,
+        project: Project,
+        ticket: Ticket,
+        user: User,
+        chosen: Strategy,
+        force: bool,
+        plan: PushReport,
+    ) -> tuple[Ticket, MergeOutcome, MergeDiff]:
+        """One ticket of a merge (repository lock held): commit what its worktree holds, merge,
+        keep the diff, ``done``, and remove the worktree and branch."""
+        branch = work_branch(ticket, "merge")
+        number = ticket.number
+        await self._commit_pending(
+            project, ticket, user, "uncommitted work, committed for the merge"
+        )
+        message = (
+            f"{ticket.title} (#{number})\n\nSquashed from {branch}.\n"
+            if chosen == "squash"
+            else f"Merge {branch}: {ticket.title} (#{number})\n"
+        )
+        repo = Path(project.path)
+        outcome = await asyncio.to_thread(
+            merge_branch,
+            repo,
+            branch,
+            project.default_branch,
+            chosen,
+            message,
+            user.git_identity,
+            force,
+        )
+        diff = await asyncio.to_thread(commit_diff, repo, outcome.before, outcome.after)
+        kept = MergeDiff(ticket.id, chosen, outcome.after, diff.patch, diff.stats(), now_iso())
+        async with self.db.transaction() as conn:
+            await db_reviews.save_merge_diff(conn, kept)
+            await db_reviews.record_push(conn, [ticket.id], plan)
+            await self.services.tickets.move_in(conn, ticket.id, Action.MERGE)
+        await self._remove(project, ticket, branch)
+        return ticket, outcome, kept
 
     async def merge_plan(self, slug: str, number: int, push: bool = True) -> dict[str, Any]:
         """What ``merge`` would do, for a confirmation to show: the default branch it merges
         into, the tickets it merges in order, and whether it then pushes to origin (and if not,
         why not)."""
         project, ticket = await self._mergeable(slug, number)
-        branch = work_branch(ticket, "merge")
+        work_branch(ticket, "merge")
         settings = await self.services.settings.current()
         plan = await self._push_plan(Path(project.path), project.default_branch, push, settings)
+        stack = await self.services.stacks.stack(ticket)
         return {
             "target": project.default_branch,
-            "tickets": [{"number": ticket.number, "title": ticket.title, "branch": branch}],
+            "tickets": [{"number": t.number, "title": t.title, "branch": t.branch} for t in stack],
             "push": {
                 "will_push": plan.state is PushState.PENDING,
                 "remote": REMOTE,
@@ -242,9 +287,11 @@ class WorktreeService(Service):
         project, ticket = await self.services.tickets.get(slug, number)
         branch = work_branch(ticket, "discard")
         self._refuse_while_agent_runs(ticket, "discard")
+        await self.services.stacks.check_nothing_stacked_on(ticket, "discard")
         closed = await self.services.pull_requests.close_for_discard(ticket)
         async with self.services.repo_lock(project.path):
             self._refuse_while_agent_runs(ticket, "discard")
+            await self.services.stacks.check_nothing_stacked_on(ticket, "discard")
             await self._commit_pending(project, ticket, user, "uncommitted work, kept on discard")
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
             ref, sha = await asyncio.to_thread(

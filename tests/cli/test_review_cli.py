@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -300,3 +301,33 @@ def test_ticket_push_that_fails_says_why_and_exits_1(
     retried = cli(*p, "ticket", "push", "1")
     assert retried.exit_code == 1 and retried.stderr.count("\n") == 1
     assert retried.stderr.startswith("error: #1: not pushed (")
+
+
+def test_a_stacked_ticket_says_so_and_its_merge_lists_the_stack(
+    cli: Cli, fake: FakeAnthropic, project: dict[str, Any], git_repo: Path, tmp_path: Path
+) -> None:
+    p = ("-p", project["slug"])
+    drafts = tmp_path / "drafts.json"
+    drafts.write_text(
+        json.dumps([{"title": "Base step"}, {"title": "Top step", "depends_on": [1]}])
+    )
+    made = cli(*p, "plan", "create", "Two steps", "-b", "", "--drafts", str(drafts), "--json")
+    assert made.exit_code == 0, made.stderr
+    assert cli(*p, "plan", "approve", str(made.json()["id"]), "--yes").exit_code == 0
+    fake.script(tool("write_file", path="base.txt", content="base\n"), text("Base."))
+    assert cli(*p, "ticket", "start", "1").exit_code == 0
+    fake.script(tool("write_file", path="top.txt", content="top\n"), text("Top."))
+    assert cli(*p, "ticket", "start", "2").exit_code == 0
+
+    shown = cli(*p, "ticket", "show", "2").stdout
+    assert "stacked on:\t#1, whose unmerged work its branch started from" in shown
+    assert cli(*p, "ticket", "diff", "2", "--stat").stdout.split("\t")[0] == "top.txt"
+    asked = cli(*p, "ticket", "merge", "2", tty=True, input="y\n")
+    assert asked.exit_code == 0, asked.stderr
+    assert (
+        "Merge these 2 tickets into main, in this order:\n  #1 Base step\n  #2 Top step\n"
+        "They are not pushed (the repository has no origin remote). Merge them?"
+    ) in asked.stderr
+    assert git(git_repo, "show", "main:base.txt") == "base\n"
+    assert git(git_repo, "show", "main:top.txt") == "top\n"
+    assert cli(*p, "ticket", "show", "1", "--json").json()["status"] == "done"
