@@ -96,6 +96,8 @@ class TicketAgentService(Service):
         access = ModelAccess.from_env(env)
         if model is not None and not model.strip():
             raise InvalidInput("model: must not be empty", field="model")
+        if not ticket.worktree_path:  # dependencies on separate branches: refused here, not later
+            await self.services.stacks.start_point(project, ticket)
         self._check_can_start(ticket)
         owner = Owner.ticket(ticket.id)
         busy = f"an agent is already running on ticket #{ticket.number}"
