@@ -83,7 +83,7 @@ def create_worktree(
         if git_path() is not None:
             add = ["worktree", "add", "--quiet", str(worktree_path), branch]
             run_git(add, git_dir=Path(repo.commondir()))
-            return
+            return started
         try:
             porcelain.worktree_add(repo, path=str(worktree_path), branch=branch)
         except ValueError as exc:
