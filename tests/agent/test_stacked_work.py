@@ -203,5 +203,5 @@ async def test_several_dependencies_stack_on_the_top_of_a_chain_or_refuse(
     assert (await agent_api.post(ticket_url(project, 1, "worktree", "merge"))).status_code == 200
     third = await run(agent_api, project, 3)
     assert third["stacked_on"] == 2
-    assert (Path(third["worktree_path"]) / "a.txt").is_file()
     assert (Path(third["worktree_path"]) / "b.txt").is_file()
+    assert await diff_paths(agent_api, project, 3) == ["c.txt"]
