@@ -76,6 +76,143 @@ class TicketView(TypedDict):
     updated_at: str
 
 
+class CommentAuthor(TypedDict):
+    """Who wrote a comment (a user; the agent has none)."""
+
+    id: int
+    name: str
+    email: str
+
+
+class CommentView(TypedDict):
+    """CommentView, as it appears in payloads."""
+
+    id: int
+    ticket_id: int
+    author: CommentAuthor | None
+    author_kind: Literal["user", "agent"]
+    body: str
+    created_at: str
+
+
+class ReviewCommentView(TypedDict):
+    """ReviewCommentView, as it appears in payloads."""
+
+    id: int
+    review_id: int
+    path: str
+    line: int
+    body: str
+    created_at: str
+
+
+class ReviewView(TypedDict):
+    """ReviewView, as it appears in payloads."""
+
+    id: int
+    ticket_id: int
+    user_id: int | None
+    user_name: str | None
+    state: Literal["approved", "changes_requested", "commented"]
+    body: str
+    created_at: str
+    comments: list[ReviewCommentView]
+
+
+class PlanDraftView(TypedDict):
+    """PlanDraftView, as it appears in payloads."""
+
+    title: str
+    description: str
+    kind: Literal["bug", "feature", "task", "chore"]
+    priority: Literal["urgent", "high", "medium", "low"]
+    order: int
+    depends_on: list[int]
+    ticket: int | None
+
+
+class SuggestionView(TypedDict):
+    """SuggestionView, as it appears in payloads."""
+
+    passage: str
+    text: str
+    why: str
+
+
+class ReadinessView(TypedDict):
+    """ReadinessView, as it appears in payloads."""
+
+    ready: bool
+    explanation: str
+    missing: list[str]
+    checked_at: str
+
+
+class PlanView(TypedDict):
+    """PlanView, as it appears in payloads."""
+
+    id: int
+    project_id: int
+    title: str
+    body: str
+    status: Literal["draft", "approved"]
+    drafts: list[PlanDraftView]
+    suggestions: list[SuggestionView]
+    readiness: ReadinessView | None
+    created_by: int | None
+    approved_by: int | None
+    approved_at: str | None
+    created_at: str
+    updated_at: str
+
+
+class QueueItemView(TypedDict):
+    """QueueItemView, as it appears in payloads."""
+
+    id: int
+    ticket: int
+    ticket_id: int
+    title: str
+    ticket_status: str
+    position: int
+    status: Literal["pending", "running", "done", "failed", "skipped"]
+    session: int | None
+    error: str | None
+    started_at: str | None
+    ended_at: str | None
+
+
+class QueueProgress(TypedDict):
+    """QueueProgress, as it appears in payloads."""
+
+    total: int
+    pending: int
+    running: int
+    done: int
+    failed: int
+    skipped: int
+
+
+class QueueView(TypedDict):
+    """QueueView, as it appears in payloads."""
+
+    id: int
+    project_id: int
+    name: str
+    description: str
+    status: Literal["pending", "running", "paused", "completed", "cancelled"]
+    merge_each: bool
+    max_parallel: int
+    reason: str | None
+    created_by: int | None
+    created_at: str
+    updated_at: str
+    started_at: str | None
+    ended_at: str | None
+    items: list[QueueItemView]
+    progress: QueueProgress
+
+
 class SessionOwner(TypedDict):
     """SessionOwner, as it appears in payloads."""
 
@@ -130,119 +267,6 @@ class TranscriptBlockView(TypedDict):
     created_at: str
 
 
-class CommentAuthor(TypedDict):
-    """CommentAuthor, as it appears in payloads."""
-
-    id: int
-    name: str
-    email: str
-
-
-class ReviewCommentView(TypedDict):
-    """ReviewCommentView, as it appears in payloads."""
-
-    id: int
-    review_id: int
-    path: str
-    line: int
-    body: str
-    created_at: str
-
-
-class PlanDraftView(TypedDict):
-    """PlanDraftView, as it appears in payloads."""
-
-    title: str
-    description: str
-    kind: Literal["bug", "feature", "task", "chore"]
-    priority: Literal["urgent", "high", "medium", "low"]
-    order: int
-    depends_on: list[int]
-    ticket: int | None
-
-
-class SuggestionView(TypedDict):
-    """SuggestionView, as it appears in payloads."""
-
-    passage: str
-    text: str
-    why: str
-
-
-class ReadinessView(TypedDict):
-    """ReadinessView, as it appears in payloads."""
-
-    ready: bool
-    explanation: str
-    missing: list[str]
-    checked_at: str
-
-
-class QueueItemView(TypedDict):
-    """QueueItemView, as it appears in payloads."""
-
-    id: int
-    ticket: int
-    ticket_id: int
-    title: str
-    ticket_status: str
-    position: int
-    status: Literal["pending", "running", "done", "failed", "skipped"]
-    session: int | None
-    error: str | None
-    started_at: str | None
-    ended_at: str | None
-
-
-class QueueProgress(TypedDict):
-    """QueueProgress, as it appears in payloads."""
-
-    total: int
-    pending: int
-    running: int
-    done: int
-    failed: int
-    skipped: int
-
-
-class QueueView(TypedDict):
-    """QueueView, as it appears in payloads."""
-
-    id: int
-    project_id: int
-    name: str
-    description: str
-    status: Literal["pending", "running", "paused", "completed", "cancelled"]
-    merge_each: bool
-    max_parallel: int
-    reason: str | None
-    created_by: int | None
-    created_at: str
-    updated_at: str
-    started_at: str | None
-    ended_at: str | None
-    items: list[QueueItemView]
-    progress: QueueProgress
-
-
-class PlanView(TypedDict):
-    """PlanView, as it appears in payloads."""
-
-    id: int
-    project_id: int
-    title: str
-    body: str
-    status: Literal["draft", "approved"]
-    drafts: list[PlanDraftView]
-    suggestions: list[SuggestionView]
-    readiness: ReadinessView | None
-    created_by: int | None
-    approved_by: int | None
-    approved_at: str | None
-    created_at: str
-    updated_at: str
-
-
 #: ``ticket:created``: A ticket was filed.
 TicketCreated = TicketView
 
@@ -251,28 +275,12 @@ TicketCreated = TicketView
 TicketUpdated = TicketView
 
 
-class CommentCreated(TypedDict):
-    """``comment:created``: A comment was posted on a ticket."""
-
-    id: int
-    ticket_id: int
-    author: CommentAuthor | None
-    author_kind: Literal["user", "agent"]
-    body: str
-    created_at: str
+#: ``comment:created``: A comment was posted on a ticket.
+CommentCreated = CommentView
 
 
-class ReviewCreated(TypedDict):
-    """``review:created``: A review was submitted."""
-
-    id: int
-    ticket_id: int
-    user_id: int | None
-    user_name: str | None
-    state: Literal["approved", "changes_requested", "commented"]
-    body: str
-    created_at: str
-    comments: list[ReviewCommentView]
+#: ``review:created``: A review was submitted.
+ReviewCreated = ReviewView
 
 
 class FeedbackStarted(TypedDict):

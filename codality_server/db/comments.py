@@ -18,7 +18,7 @@ _SELECT = (
 
 def _comment(row: Row) -> Comment:
     author = (
-        CommentAuthor(row["user_id"], row["user_name"], row["user_email"])
+        CommentAuthor(id=row["user_id"], name=row["user_name"], email=row["user_email"])
         if row["user_id"] is not None
         else None
     )

@@ -21,13 +21,13 @@ from functools import cached_property
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from .github import CheckCounts, PullRequestCard
-from .plans import PlanStatus
+from .plans import PlanDraftView, PlanView, ReadinessView, SuggestionView
 from .pushes import PushRetry, PushView
-from .queues import ItemStatus, QueueStatus
-from .reviews import ReviewState
+from .queues import QueueItemView, QueueProgress, QueueView
+from .reviews import ReviewCommentView, ReviewView
 from .sessions import OwnerKind, SessionStatus
 from .shapes import Shape
-from .tickets import Kind, Priority, TicketView
+from .tickets import CommentAuthor, CommentView, TicketView
 
 
 class ChannelKind(StrEnum):
@@ -122,7 +122,24 @@ SESSION_CHANNELS = (TICKET, PROJECT, PLAN, CONVERSATION, QUEUE)
 # --- shapes inside payloads -------------------------------------------------------------------
 
 
-for _nested in (CheckCounts, PullRequestCard, PushRetry, PushView, TicketView):
+for _nested in (
+    CheckCounts,
+    PullRequestCard,
+    PushRetry,
+    PushView,
+    TicketView,
+    CommentAuthor,
+    CommentView,
+    ReviewCommentView,
+    ReviewView,
+    PlanDraftView,
+    SuggestionView,
+    ReadinessView,
+    PlanView,
+    QueueItemView,
+    QueueProgress,
+    QueueView,
+):
     shape(_nested)
 
 
@@ -180,93 +197,6 @@ class TranscriptBlockView(Shape):
     created_at: str
 
 
-@shape
-class CommentAuthor(Shape):
-    id: int
-    name: str
-    email: str
-
-
-@shape
-class ReviewCommentView(Shape):
-    id: int
-    review_id: int
-    path: str
-    line: int
-    body: str
-    created_at: str
-
-
-@shape
-class PlanDraftView(Shape):
-    title: str
-    description: str
-    kind: Kind
-    priority: Priority
-    order: int
-    depends_on: list[int]
-    ticket: int | None
-
-
-@shape
-class SuggestionView(Shape):
-    passage: str
-    text: str
-    why: str
-
-
-@shape
-class ReadinessView(Shape):
-    ready: bool
-    explanation: str
-    missing: list[str]
-    checked_at: str
-
-
-@shape
-class QueueItemView(Shape):
-    id: int
-    ticket: int
-    ticket_id: int
-    title: str
-    ticket_status: str
-    position: int
-    status: ItemStatus
-    session: int | None
-    error: str | None
-    started_at: str | None
-    ended_at: str | None
-
-
-@shape
-class QueueProgress(Shape):
-    total: int
-    pending: int
-    running: int
-    done: int
-    failed: int
-    skipped: int
-
-
-@shape
-class QueueView(Shape):
-    id: int
-    project_id: int
-    name: str
-    description: str
-    status: QueueStatus
-    merge_each: bool
-    max_parallel: int
-    reason: str | None
-    created_by: int | None
-    created_at: str
-    updated_at: str
-    started_at: str | None
-    ended_at: str | None
-    items: list[QueueItemView]
-    progress: QueueProgress
-
-
 # --- tickets, comments, reviews -----------------------------------------------------------------
 
 
@@ -283,25 +213,13 @@ class TicketUpdated(TicketView, Payload):
 
 
 @event("comment:created", (TICKET, PROJECT), "A comment was posted on a ticket")
-class CommentCreated(Payload):
-    id: int
-    ticket_id: int
-    author: CommentAuthor | None
-    author_kind: Literal["user", "agent"]
-    body: str
-    created_at: str
+class CommentCreated(CommentView, Payload):
+    pass
 
 
 @event("review:created", (TICKET, PROJECT), "A review was submitted")
-class ReviewCreated(Payload):
-    id: int
-    ticket_id: int
-    user_id: int | None
-    user_name: str | None = None
-    state: ReviewState
-    body: str
-    created_at: str
-    comments: list[ReviewCommentView]
+class ReviewCreated(ReviewView, Payload):
+    pass
 
 
 @event(
@@ -428,23 +346,6 @@ class AgentCommit(Payload):
 
 
 # --- plans -------------------------------------------------------------------------------------
-
-
-@shape
-class PlanView(Shape):
-    id: int
-    project_id: int
-    title: str
-    body: str
-    status: PlanStatus
-    drafts: list[PlanDraftView]
-    suggestions: list[SuggestionView]
-    readiness: ReadinessView | None
-    created_by: int | None
-    approved_by: int | None
-    approved_at: str | None
-    created_at: str
-    updated_at: str
 
 
 @event("plan:created", (PROJECT, PLAN), "A plan was created")

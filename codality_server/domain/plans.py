@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import InvalidInput
+from .shapes import Shape
 from .tickets import (
     TITLE_MAX_CHARS,
     Kind,
@@ -44,6 +45,16 @@ class DraftInput:
     depends_on: Sequence[int] = ()
 
 
+class PlanDraftView(Shape):
+    title: str
+    description: str
+    kind: Kind
+    priority: Priority
+    order: int
+    depends_on: list[int]
+    ticket: int | None
+
+
 @dataclass(frozen=True)
 class TicketDraft:
     """One ticket-to-be; ``ticket`` is the number of the ticket approval made from it."""
@@ -56,16 +67,19 @@ class TicketDraft:
     depends_on: tuple[int, ...] = ()
     ticket: int | None = None
 
+    def shape(self) -> PlanDraftView:
+        return PlanDraftView(
+            title=self.title,
+            description=self.description,
+            kind=self.kind,
+            priority=self.priority,
+            order=self.order,
+            depends_on=list(self.depends_on),
+            ticket=self.ticket,
+        )
+
     def view(self) -> dict[str, Any]:
-        return {
-            "title": self.title,
-            "description": self.description,
-            "kind": self.kind.value,
-            "priority": self.priority.value,
-            "order": self.order,
-            "depends_on": list(self.depends_on),
-            "ticket": self.ticket,
-        }
+        return self.shape().model_dump(mode="json")
 
 
 def order_drafts(drafts: Sequence[DraftInput]) -> tuple[TicketDraft, ...]:
@@ -134,6 +148,12 @@ def clean_plan_title(title: str) -> str:
     return title
 
 
+class SuggestionView(Shape):
+    passage: str
+    text: str
+    why: str
+
+
 @dataclass(frozen=True)
 class Suggestion:
     """One proposed change: the passage it applies to (empty: add at the end), the new text, why."""
@@ -142,8 +162,18 @@ class Suggestion:
     text: str
     why: str
 
+    def shape(self) -> SuggestionView:
+        return SuggestionView(passage=self.passage, text=self.text, why=self.why)
+
     def view(self) -> dict[str, Any]:
-        return {"passage": self.passage, "text": self.text, "why": self.why}
+        return self.shape().model_dump(mode="json")
+
+
+class ReadinessView(Shape):
+    ready: bool
+    explanation: str
+    missing: list[str]
+    checked_at: str
 
 
 @dataclass(frozen=True)
@@ -155,13 +185,32 @@ class Readiness:
     missing: tuple[str, ...] = ()
     checked_at: str = ""
 
+    def shape(self) -> ReadinessView:
+        return ReadinessView(
+            ready=self.ready,
+            explanation=self.explanation,
+            missing=list(self.missing),
+            checked_at=self.checked_at,
+        )
+
     def view(self) -> dict[str, Any]:
-        return {
-            "ready": self.ready,
-            "explanation": self.explanation,
-            "missing": list(self.missing),
-            "checked_at": self.checked_at,
-        }
+        return self.shape().model_dump(mode="json")
+
+
+class PlanView(Shape):
+    id: int
+    project_id: int
+    title: str
+    body: str
+    status: PlanStatus
+    drafts: list[PlanDraftView]
+    suggestions: list[SuggestionView]
+    readiness: ReadinessView | None
+    created_by: int | None
+    approved_by: int | None
+    approved_at: str | None
+    created_at: str
+    updated_at: str
 
 
 @dataclass(frozen=True)
@@ -190,18 +239,18 @@ class Plan:
         return tuple(replace(d, ticket=n) for d, n in zip(self.drafts, numbers, strict=True))
 
     def view(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "project_id": self.project_id,
-            "title": self.title,
-            "body": self.body,
-            "status": self.status.value,
-            "drafts": [draft.view() for draft in self.drafts],
-            "suggestions": [s.view() for s in self.suggestions],
-            "readiness": self.readiness.view() if self.readiness else None,
-            "created_by": self.created_by,
-            "approved_by": self.approved_by,
-            "approved_at": self.approved_at,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
+        return PlanView(
+            id=self.id,
+            project_id=self.project_id,
+            title=self.title,
+            body=self.body,
+            status=self.status,
+            drafts=[draft.shape() for draft in self.drafts],
+            suggestions=[s.shape() for s in self.suggestions],
+            readiness=self.readiness.shape() if self.readiness else None,
+            created_by=self.created_by,
+            approved_by=self.approved_by,
+            approved_at=self.approved_at,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        ).model_dump(mode="json")

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import Conflict, InvalidInput
+from .shapes import Shape
 
 NAME_MAX_CHARS = 200
 DESCRIPTION_MAX_CHARS = 10_000
@@ -45,6 +46,47 @@ RELEASABLE = frozenset({QueueStatus.PAUSED, QueueStatus.CANCELLED, QueueStatus.C
 SETTLED = frozenset({ItemStatus.DONE, ItemStatus.SKIPPED})
 
 
+class QueueItemView(Shape):
+    id: int
+    ticket: int
+    ticket_id: int
+    title: str
+    ticket_status: str
+    position: int
+    status: ItemStatus
+    session: int | None
+    error: str | None
+    started_at: str | None
+    ended_at: str | None
+
+
+class QueueProgress(Shape):
+    total: int
+    pending: int
+    running: int
+    done: int
+    failed: int
+    skipped: int
+
+
+class QueueView(Shape):
+    id: int
+    project_id: int
+    name: str
+    description: str
+    status: QueueStatus
+    merge_each: bool
+    max_parallel: int
+    reason: str | None
+    created_by: int | None
+    created_at: str
+    updated_at: str
+    started_at: str | None
+    ended_at: str | None
+    items: list[QueueItemView]
+    progress: QueueProgress
+
+
 @dataclass(frozen=True)
 class QueueItem:
     """One ticket of a queue, where it stands, and the agent session that worked on it."""
@@ -62,20 +104,23 @@ class QueueItem:
     started_at: str | None
     ended_at: str | None
 
+    def shape(self) -> QueueItemView:
+        return QueueItemView(
+            id=self.id,
+            ticket=self.ticket_number,
+            ticket_id=self.ticket_id,
+            title=self.ticket_title,
+            ticket_status=self.ticket_status,
+            position=self.position,
+            status=self.status,
+            session=self.session_id,
+            error=self.error,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+        )
+
     def view(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "ticket": self.ticket_number,
-            "ticket_id": self.ticket_id,
-            "title": self.ticket_title,
-            "ticket_status": self.ticket_status,
-            "position": self.position,
-            "status": self.status.value,
-            "session": self.session_id,
-            "error": self.error,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-        }
+        return self.shape().model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -102,23 +147,23 @@ class WorkQueue:
         counts = {status.value: 0 for status in ItemStatus}
         for item in self.items:
             counts[item.status.value] += 1
-        return {
-            "id": self.id,
-            "project_id": self.project_id,
-            "name": self.name,
-            "description": self.description,
-            "status": self.status.value,
-            "merge_each": self.merge_each,
-            "max_parallel": self.max_parallel,
-            "reason": self.reason,
-            "created_by": self.created_by,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "items": [item.view() for item in self.items],
-            "progress": {"total": len(self.items), **counts},
-        }
+        return QueueView(
+            id=self.id,
+            project_id=self.project_id,
+            name=self.name,
+            description=self.description,
+            status=self.status,
+            merge_each=self.merge_each,
+            max_parallel=self.max_parallel,
+            reason=self.reason,
+            created_by=self.created_by,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            items=[item.shape() for item in self.items],
+            progress=QueueProgress(total=len(self.items), **counts),
+        ).model_dump(mode="json")
 
     def with_items(self, items: Iterable[QueueItem]) -> WorkQueue:
         return replace(self, items=tuple(items))

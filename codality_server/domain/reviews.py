@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import InvalidInput
+from .shapes import Shape
 from .tickets import clean_markdown
 
 
@@ -30,6 +31,26 @@ class ReviewCommentDraft:
     body: str
 
 
+class ReviewCommentView(Shape):
+    id: int
+    review_id: int
+    path: str
+    line: int
+    body: str
+    created_at: str
+
+
+class ReviewView(Shape):
+    id: int
+    ticket_id: int
+    user_id: int | None
+    user_name: str | None  # the reviewer's display name (None once they are removed)
+    state: ReviewState
+    body: str
+    created_at: str
+    comments: list[ReviewCommentView]
+
+
 @dataclass(frozen=True)
 class ReviewComment:
     id: int
@@ -39,15 +60,18 @@ class ReviewComment:
     body: str
     created_at: str
 
+    def shape(self) -> ReviewCommentView:
+        return ReviewCommentView(
+            id=self.id,
+            review_id=self.review_id,
+            path=self.path,
+            line=self.line,
+            body=self.body,
+            created_at=self.created_at,
+        )
+
     def view(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "review_id": self.review_id,
-            "path": self.path,
-            "line": self.line,
-            "body": self.body,
-            "created_at": self.created_at,
-        }
+        return self.shape().model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -62,16 +86,16 @@ class Review:
     user_name: str | None = None  # the reviewer's display name (None once they are removed)
 
     def view(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "ticket_id": self.ticket_id,
-            "user_id": self.user_id,
-            "user_name": self.user_name,
-            "state": self.state.value,
-            "body": self.body,
-            "created_at": self.created_at,
-            "comments": [c.view() for c in self.comments],
-        }
+        return ReviewView(
+            id=self.id,
+            ticket_id=self.ticket_id,
+            user_id=self.user_id,
+            user_name=self.user_name,
+            state=self.state,
+            body=self.body,
+            created_at=self.created_at,
+            comments=[c.shape() for c in self.comments],
+        ).model_dump(mode="json")
 
 
 @dataclass(frozen=True)

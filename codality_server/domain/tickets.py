@@ -267,11 +267,21 @@ class SearchHit:
         return SearchHitView.model_validate(hit).model_dump(mode="json")
 
 
-@dataclass(frozen=True)
-class CommentAuthor:
+class CommentAuthor(Shape):
+    """Who wrote a comment (a user; the agent has none)."""
+
     id: int
     name: str
     email: str
+
+
+class CommentView(Shape):
+    id: int
+    ticket_id: int
+    author: CommentAuthor | None
+    author_kind: Literal["user", "agent"]
+    body: str
+    created_at: str
 
 
 @dataclass(frozen=True)
@@ -287,16 +297,11 @@ class Comment:
     created_at: str
 
     def view(self) -> dict[str, Any]:
-        author = (
-            {"id": self.author.id, "name": self.author.name, "email": self.author.email}
-            if self.author
-            else None
-        )
-        return {
-            "id": self.id,
-            "ticket_id": self.ticket_id,
-            "author": author,
-            "author_kind": self.author_kind,
-            "body": self.body,
-            "created_at": self.created_at,
-        }
+        return CommentView(
+            id=self.id,
+            ticket_id=self.ticket_id,
+            author=self.author,
+            author_kind=self.author_kind,
+            body=self.body,
+            created_at=self.created_at,
+        ).model_dump(mode="json")

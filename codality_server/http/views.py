@@ -15,21 +15,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, WithJsonSchema
 
-from codality_server.domain.events import (
-    PlanDraftView,
-    PlanView,
-    QueueView,
-    ReadinessView,
-    ReviewCommentView,
-    SessionView,
-    SuggestionView,
-    TranscriptBlockView,
-)
+from codality_server.domain.events import SessionView, TranscriptBlockView
 from codality_server.domain.github import CheckCounts, PrReviewState, PullRequestCard
+from codality_server.domain.plans import PlanDraftView, PlanView, ReadinessView, SuggestionView
 from codality_server.domain.pushes import PushView
-from codality_server.domain.reviews import ReviewState
+from codality_server.domain.queues import QueueView
+from codality_server.domain.reviews import ReviewView
 from codality_server.domain.settings import Settings
-from codality_server.domain.tickets import SearchHitView, TicketView
+from codality_server.domain.tickets import CommentView, SearchHitView, TicketView
 from codality_server.domain.users import Role
 
 Schema = dict[str, Any]
@@ -72,14 +65,6 @@ _SETTINGS = Settings.model_json_schema(ref_template="#/components/schemas/{model
 SCHEMAS: dict[str, Schema] = {
     **_SETTINGS.pop("$defs", {}),
     "Settings": _SETTINGS,
-    "Comment": _obj(
-        id=_INT,
-        ticket_id=_INT,
-        author={"anyOf": [_obj(id=_INT, name=_STR, email=_STR), {"type": "null"}]},
-        author_kind={"enum": ["user", "agent"]},
-        body=_STR,
-        created_at=_STR,
-    ),
     "Project": _obj(
         id=_INT,
         slug=_STR,
@@ -221,17 +206,6 @@ class MergeDiff(Answer):
 
 class MergeDiffStats(Stats):
     merged_sha: str
-
-
-class Review(Answer):
-    id: int
-    ticket_id: int
-    user_id: int | None
-    user_name: str | None
-    state: ReviewState
-    body: str
-    created_at: str
-    comments: list[ReviewCommentView]
 
 
 class MergeTicket(Answer):
@@ -506,7 +480,12 @@ class WebhookDelivery(Answer):
 
 
 #: Components named otherwise than their model.
-_NAMED: dict[str, type[BaseModel]] = {"Ticket": TicketView, "SearchHit": SearchHitView}
+_NAMED: dict[str, type[BaseModel]] = {
+    "Ticket": TicketView,
+    "SearchHit": SearchHitView,
+    "Comment": CommentView,
+    "Review": ReviewView,
+}
 _MODELS: list[type[BaseModel]] = [
     SessionView,
     PlanView,
