@@ -60,7 +60,7 @@ async def test_frames_have_id_type_channel_and_data(
     body = json.loads(sse.data)
     assert body["type"] == "agent:text_delta"
     assert body["channel"] == "project:2"
-    assert body["data"] == {"session_id": 1, "text": "3", "block": None, "at": None}
+    assert body["data"] == {"session_id": 1, "text": "3", "block": None, "at": None, "kind": "text"}
     assert body["ts"].endswith("Z")
 
 
