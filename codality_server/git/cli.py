@@ -13,6 +13,7 @@ and no fsmonitor, and uses no external diff or textconv program; the repository'
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -24,7 +25,6 @@ from dulwich.objects import ObjectID
 
 from codality_server.domain.errors import Conflict
 
-from .stat_cache import IndexSnapshot
 from .workdir import Change, LeftOut, Workdir, Worktree, too_large
 
 _NEUTRAL = (
@@ -53,10 +53,23 @@ class GitStuck(Exception):
     """A local git command ran past ``LOCAL_TIMEOUT_S`` and was killed."""
 
 
+_UNSAFE_NAME = re.compile(rb"(?:^|[\0/])(?:\.{1,2}|\.git|)(?:[\0/]|\Z)|\\", re.IGNORECASE)
+
+
 def git_may_work_on(where: Worktree) -> bool:
     """Whether git may do a worktree's plumbing: it is installed, and the worktree's index names
-    nothing outside the work tree (git would follow ``../../../env``; dulwich skips it)."""
-    return git_path() is not None and not IndexSnapshot.at(where.index_path).unsafe
+    nothing outside the work tree (git would follow ``../../../env``; dulwich skips it). The
+    names come from ``git ls-files`` (one pass in C) and are checked with one regex."""
+    if git_path() is None:
+        return False
+    try:
+        st = os.lstat(where.index_path)
+    except FileNotFoundError:
+        return True
+    if not stat.S_ISREG(st.st_mode):
+        return False
+    names = git_in(where, "ls-files", "-z", "--cached").rstrip(b"\0")
+    return not names or _UNSAFE_NAME.search(names) is None
 
 
 def git_path() -> str | None:
