@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .output import money as money  # its home; the TUI imports it from here too
 from .streams import Streams
 
 ARG_PREVIEW = 70
@@ -44,10 +45,6 @@ def _outcome(output: str) -> str:
     first = " ".join(lines[-1].split()) if lines[-1].startswith("[") else " ".join(lines[0].split())
     first = first if len(first) <= ARG_PREVIEW else first[: ARG_PREVIEW - 1] + "…"
     return f"{first} ({len(lines)} lines)" if len(lines) > 1 else first
-
-
-def money(value: Any) -> str:
-    return f"${float(value or 0):.4f}"
 
 
 def tokens_line(session: dict[str, Any]) -> str:

@@ -20,8 +20,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import typer
-
 from .credentials import CredentialStore
 from .errors import CliError, ExitCode
 from .output import EMPTY_HINTS, Output
@@ -29,6 +27,8 @@ from .settings import CliSettings
 from .streams import Streams
 
 if TYPE_CHECKING:
+    import typer
+
     from .api import ApiClient
 
 T = TypeVar("T")
@@ -104,6 +104,8 @@ class CliContext:
             return
         if not self.streams.interactive:
             raise CliError(f"pass --yes to {doing} without a terminal", ExitCode.USAGE)
+        import typer
+
         typer.confirm(question, abort=True, err=True)
 
     # -- finding the server ------------------------------------------------------------------
@@ -242,8 +244,13 @@ class CliContext:
             from .api.errors import NotCodality
 
             hint = ""
-            if isinstance(exc, NotCodality) and not self.settings.is_local:
-                hint = "; check --server or CODALITY_URL"
+            if isinstance(exc, NotCodality):
+                # The local server is ours by its lock and pid: one older than this CLI.
+                hint = (
+                    "; restart it with `codality server restart`"
+                    if self.settings.is_local
+                    else "; check --server or CODALITY_URL"
+                )
             raise CliError(f"{exc}{hint}", ExitCode.UNREACHABLE) from exc
 
     def run_in_project(

@@ -133,7 +133,7 @@ def command_tree(app: typer.Typer) -> CommandDoc:
 # are taken after the noun and verb), which options take a value, what completes each option's
 # value and each positional argument. A "spec" is either words (choices, comma-joined) or
 # ``@kind``: words only the server knows, asked of ``codality __complete KIND`` on TAB with the
-# global options typed so far (commands/complete.py: quick, silent, never starts a server).
+# global options typed so far (candidates.py: quick, silent, never starts a server).
 
 DYNAMIC_METAVARS = {"SLUG": "@projects"}
 # (noun, argument) → kind, for arguments whose values live on the server.

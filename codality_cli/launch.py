@@ -3,7 +3,8 @@
 ``codality --help`` is the command people run first and most; importing the CLI framework to
 print it costs ~60 ms, so the root help page is served from ``help.txt``, which
 ``scripts/gen_docs.py`` renders from the real command tree and ``tests/cli/test_docs.py`` keeps
-identical to what the framework prints. Everything else goes to ``main.run``.
+identical to what the framework prints. The read commands run from ``fast_path`` without the
+framework too; everything else goes to ``main.run``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ def run() -> None:
         page = os.path.join(os.path.dirname(__file__), "help.txt")
         with open(page, encoding="utf-8") as handle:
             sys.stdout.write(handle.read())
+        return
+    from .fast_path import run as run_read
+
+    if run_read(sys.argv[1:]):
         return
     from .main import run as run_cli
 

@@ -18,9 +18,8 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import subprocess
@@ -32,8 +31,7 @@ START_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 15.0
 
 
-@dataclass(frozen=True)
-class ServerInfo:
+class ServerInfo(NamedTuple):
     """A server that answered ``/healthz``."""
 
     url: str

@@ -23,7 +23,7 @@ from typer.models import CommandInfo
 from . import __version__
 from .context import APP_BUILDER, CliContext
 from .errors import CliError, ExitCode
-from .settings import CliSettings
+from .settings import CliSettings, check_server_url
 from .streams import Streams
 
 # Every command, in the order help lists them: the words it answers to, and where it lives —
@@ -248,30 +248,6 @@ def root(
         else:
             streams.write(ctx.get_help() + "\n")
         raise typer.Exit()
-
-
-def check_server_url(url: str, source: str) -> None:
-    """A server address is ``http(s)://host[:port][/prefix]``; anything else is a usage error
-    now, rather than a confusing failure (or a sign-in prompt) later."""
-    from urllib.parse import urlsplit
-
-    example = "give one like https://codality.example.com or http://127.0.0.1:7420"
-    try:
-        parts = urlsplit(url)
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:
-        port_ok = False
-        parts = None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or not port_ok
-        or parts.query
-        or parts.fragment
-        or any(c.isspace() for c in url)
-    ):
-        raise CliError(f"{source}: {url!r} is not a server address; {example}", ExitCode.USAGE)
 
 
 def _command_module(name: str) -> ModuleType:

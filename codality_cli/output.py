@@ -9,28 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
-
-import typer
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import CliError, ExitCode
 from .streams import Streams
 
 if TYPE_CHECKING:
     from datetime import datetime
-
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print the API's JSON objects instead of a table.")
-]
-FieldsOption = Annotated[
-    str | None,
-    typer.Option(
-        "--fields",
-        metavar="F1,F2",
-        help="With --json (implied): keep only these comma-separated fields.",
-    ),
-]
 
 # What to do when a list comes back empty, by "noun verb" (aliases too): said on stderr, never
 # with --json (which prints ``[]``), so a person learns the next step and scripts see no change.
@@ -51,14 +36,8 @@ EMPTY_HINTS: dict[str, str] = {
 }
 EMPTY_HINTS["ticket ls"] = EMPTY_HINTS["ticket list"]
 
-YesOption = Annotated[
-    bool,
-    typer.Option("-y", "--yes", help="Do not ask for confirmation (required without a terminal)."),
-]
 
-
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     """One column: its header and the (dotted) key it shows, or a function of the object.
 
     ``truncate``: in a terminal's table this column gives way when the rows are too wide, cut
@@ -74,6 +53,10 @@ class Column:
         if self.get is not None:
             return self.get(obj)
         return pick(obj, self.key)
+
+
+def money(value: Any) -> str:
+    return f"${float(value or 0):.4f}"
 
 
 def pick(obj: Any, dotted: str) -> Any:

@@ -11,9 +11,10 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from .errors import CliError, ExitCode
 
 CONFIG_FILE = "config.json"
 PROJECTS_CACHE_FILE = "known-projects.json"  # a cache, kept apart from the user's choices
@@ -64,9 +65,9 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-@dataclass(frozen=True)
-class CliSettings:
-    """One invocation's view of its environment."""
+class CliSettings(NamedTuple):
+    """One invocation's view of its environment (a named tuple: dataclasses would load
+    ``inspect``, ~5 ms of every command's start)."""
 
     data_dir: Path
     remote_url: str | None
@@ -163,3 +164,27 @@ def read_config(config_dir: Path, name: str = CONFIG_FILE) -> dict[str, Any]:
 
 def write_config(config_dir: Path, config: dict[str, Any], name: str = CONFIG_FILE) -> None:
     write_private(config_dir / name, json.dumps(config, indent=2))
+
+
+def check_server_url(url: str, source: str) -> None:
+    """A server address is ``http(s)://host[:port][/prefix]``; anything else is a usage error
+    now, rather than a confusing failure (or a sign-in prompt) later."""
+    from urllib.parse import urlsplit
+
+    example = "give one like https://codality.example.com or http://127.0.0.1:7420"
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or parts.query
+        or parts.fragment
+        or any(c.isspace() for c in url)
+    ):
+        raise CliError(f"{source}: {url!r} is not a server address; {example}", ExitCode.USAGE)

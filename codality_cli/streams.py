@@ -10,7 +10,6 @@ import contextlib
 import io
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -24,7 +23,6 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-@dataclass
 class Streams:
     """The process's two text streams and what they are connected to.
 
@@ -32,13 +30,22 @@ class Streams:
     commands prompt or open ``$EDITOR``.
     """
 
-    out: TextIO
-    err: TextIO
-    out_tty: bool
-    err_tty: bool
-    no_color: bool = False
-    interactive: bool = False
-    _consoles: dict[str, Console] = field(default_factory=dict, repr=False)
+    def __init__(
+        self,
+        out: TextIO,
+        err: TextIO,
+        out_tty: bool,
+        err_tty: bool,
+        no_color: bool = False,
+        interactive: bool = False,
+    ) -> None:
+        self.out = out
+        self.err = err
+        self.out_tty = out_tty
+        self.err_tty = err_tty
+        self.no_color = no_color
+        self.interactive = interactive
+        self._consoles: dict[str, Console] = {}
 
     @classmethod
     def system(cls, no_color: bool = False) -> Streams:

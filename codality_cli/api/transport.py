@@ -2,9 +2,9 @@
 
 Two transports share everything above the wire. ``Transport`` is httpx's async client, for what
 needs an event loop (the TUI, event streams). ``BlockingTransport`` is one kept-alive
-``http.client`` connection, for the one-shot commands: its coroutines never suspend, so
+socket speaking HTTP/1.1 (``wire``), for the one-shot commands: its coroutines never suspend, so
 ``run_blocking`` completes them without asyncio, and a command like ``ticket list`` loads neither
-asyncio nor httpx (~60 ms of imports per invocation).
+asyncio, httpx nor http.client (~75 ms of imports per invocation).
 
 TLS: an ``https://`` server's certificate is always verified — against the system store
 (``SSL_CERT_FILE``/``SSL_CERT_DIR`` included), plus ``--ca-cert``/``CODALITY_CA_CERT`` when
@@ -18,12 +18,12 @@ import sys
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
 
 from .errors import ApiError, AuthRequired, NotCodality, ServerUnavailable
 
 if TYPE_CHECKING:
-    import http.client
+    import socket
     import ssl
 
     import httpx
@@ -337,7 +337,7 @@ class Transport:
 
 
 class Reply:
-    """An ``http.client`` answer read whole, with the part of httpx's interface callers use."""
+    """An answer read whole, with the part of httpx's interface callers use."""
 
     def __init__(self, status: int, reason: str, headers: dict[str, str], content: bytes) -> None:
         self.status_code = status
@@ -356,13 +356,14 @@ class Reply:
 
 
 class BlockingTransport(Transport):
-    """Requests over one kept-alive ``http.client`` connection; its coroutines never suspend."""
+    """Requests over one kept-alive socket (``wire``); its coroutines never suspend."""
 
     def __init__(
         self, base_url: str, token: str | None = None, ca_cert: Path | None = None
     ) -> None:
         super().__init__(base_url, token, ca_cert)
-        self._conn: http.client.HTTPConnection | None = None
+        self._sock: socket.socket | None = None
+        self._reader: BinaryIO | None = None
         # Shell completion lowers both: a TAB must never hang on a server that does not answer.
         self.connect_timeout = CONNECT_TIMEOUT_S
         self.timeout = TIMEOUT_S
@@ -372,45 +373,52 @@ class BlockingTransport(Transport):
         raise RuntimeError("event streams need the async transport (CliContext.run(stream=True))")
 
     async def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._drop()
+
+    def _drop(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
     async def pause(self, seconds: float) -> None:
         import time
 
         time.sleep(seconds)
 
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is None:
-            import http.client
-            from urllib.parse import urlsplit
+    def _host(self) -> tuple[str, int, str]:
+        """(host, port, ``Host`` header) of the base URL."""
+        from urllib.parse import urlsplit
 
-            parts = urlsplit(self.base_url)
-            default = 443 if parts.scheme == "https" else 80
-            self._conn = http.client.HTTPConnection(
-                parts.hostname or "127.0.0.1", parts.port or default, timeout=self.connect_timeout
-            )
-        return self._conn
+        parts = urlsplit(self.base_url)
+        default = 443 if parts.scheme == "https" else 80
+        port = parts.port or default
+        host = parts.hostname or "127.0.0.1"
+        shown = f"[{host}]" if ":" in host else host
+        return host, port, shown if port == default else f"{shown}:{port}"
 
-    def _connect(self, conn: http.client.HTTPConnection) -> None:
-        """Open the socket ourselves: TLS when https, and an ASCII host name handed to the
-        resolver as bytes, which spares loading the idna codec (~5 ms) on every command."""
+    def _connect(self) -> socket.socket:
+        """Open the socket: TLS when https, and an ASCII host name handed to the resolver as
+        bytes, which spares loading the idna codec (~5 ms) on every command."""
         import socket
 
+        host, port, _ = self._host()
         try:
-            address: str | bytes = conn.host.encode("ascii")
+            address: str | bytes = host.encode("ascii")
         except UnicodeEncodeError:
-            address = conn.host
-        sock = socket.create_connection((address, conn.port), self.connect_timeout)  # type: ignore[arg-type]
+            address = host
+        sock = socket.create_connection((address, port), self.connect_timeout)  # type: ignore[arg-type]
         context = tls_context(self.base_url, self.ca_cert)
         if context is not None:
             try:
-                sock = context.wrap_socket(sock, server_hostname=conn.host)
+                sock = context.wrap_socket(sock, server_hostname=host)
             except BaseException:
                 sock.close()
                 raise
-        conn.sock = sock
+        self._sock, self._reader = sock, sock.makefile("rb")
+        return sock
 
     def _target(self, path: str, params: Params | None) -> str:
         from urllib.parse import urlencode, urlsplit
@@ -428,7 +436,7 @@ class BlockingTransport(Transport):
         params: Params | None = None,
         timeout: float | None = None,
     ) -> Response:
-        import http.client
+        from . import wire
 
         headers = {**HEADERS, **self.auth_headers()}
         body: bytes | None = None
@@ -437,40 +445,32 @@ class BlockingTransport(Transport):
 
             body = json_.dumps(json).encode("utf-8")
             headers["Content-Type"] = "application/json"
-        target = self._target(path, params)
+        data = wire.request_bytes(
+            method, self._target(path, params), self._host()[2], headers, body
+        )
         for attempt in (1, 2):
-            reused = self._conn is not None and self._conn.sock is not None
-            conn = self._connection()
+            reused = self._sock is not None
             try:
-                if conn.sock is None:
-                    self._connect(conn)
-                conn.sock.settimeout(timeout or self.timeout)
-                conn.request(method, target, body=body, headers=headers)
+                sock = self._sock or self._connect()
+                assert self._reader is not None
+                sock.settimeout(timeout or self.timeout)
+                answer = wire.exchange(sock, self._reader, data, method)
                 self.sent += 1
-                answer = conn.getresponse()
-                content = answer.read()
-            except (
-                http.client.RemoteDisconnected,
-                ConnectionResetError,
-                BrokenPipeError,
-            ) as exc:
+            except (wire.PeerClosed, ConnectionResetError, BrokenPipeError) as exc:
                 # A kept-alive connection the server had already closed: once more, afresh —
                 # unless the request may have been acted on and must not be sent twice.
-                conn.close()
-                self._conn = None
+                self._drop()
                 if reused and attempt == 1 and method in IDEMPOTENT:
                     continue
                 raise unreachable(self.base_url, exc) from exc
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                self._conn = None
+            except (OSError, wire.BadAnswer) as exc:
+                self._drop()
                 refused = self.sent == 0 and isinstance(exc, ConnectionRefusedError)
                 raise unreachable(self.base_url, exc, refused) from exc
-            if answer.will_close:
-                conn.close()
-                self._conn = None
-            names = {name.lower(): value for name, value in answer.getheaders()}
-            return checked(self.base_url, Reply(answer.status, answer.reason, names, content))
+            if not answer.keep_alive:
+                self._drop()
+            reply = Reply(answer.status, answer.reason, answer.headers, answer.content)
+            return checked(self.base_url, reply)
         raise AssertionError("unreachable")  # the loop returns or raises
 
 

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..agent_stream import TERMINAL_STATUSES, AgentPrinter, money
+from ..agent_stream import TERMINAL_STATUSES, AgentPrinter
 from ..context import CliContext
 from ..errors import CliError, ExitCode
-from ..output import Column, FieldsOption, JsonOption
+from ..options import FieldsOption, JsonOption
+from ..views import runs as views
 from .ticket import NumberArgument, ticket_app
 
 if TYPE_CHECKING:
@@ -21,21 +22,6 @@ if TYPE_CHECKING:
 
 # One try a second: long enough for a server to restart (`codality settings restart` waits 30 s).
 RECONNECT_TRIES = 30
-RUN_COLUMNS = [
-    Column("id", "id"),
-    Column("trigger", "trigger"),
-    Column("status", "status"),
-    Column("model", "model"),
-    Column("sandbox", "sandbox"),
-    Column("tokens in", "tokens_in"),
-    Column("cache read", "tokens_cache_read"),
-    Column("cache write", "tokens_cache_write"),
-    Column("tokens out", "tokens_out"),
-    Column("cost", "cost_usd", lambda s: money(s.get("cost_usd"))),
-    Column("started", "started_at"),
-    Column("summary", "summary"),
-    Column("reason", "error"),  # why a run did not complete: a budget, a failure, a stop
-]
 NoThinking = Annotated[
     bool, typer.Option("--no-thinking", help="Hide the model's thinking (shown dimmed).")
 ]
@@ -214,14 +200,7 @@ def runs(
     fields: FieldsOption = None,
 ) -> None:
     """The agent's current and past runs on a ticket (replay one with `ticket watch --session`)."""
-    cli = CliContext.of(ctx)
-    found = cli.run_in_project(lambda api, slug: api.agent.status(slug, number))
-    if as_json or fields:
-        cli.output(True, fields).json(found)
-        return
-    state = "running" if found["running"] else "not running"
-    cli.streams.message(f"ticket #{number}: agent {state}")
-    cli.output(False).items(found["sessions"], RUN_COLUMNS)
+    views.runs(CliContext.of(ctx), number, as_json, fields)
 
 
 @ticket_app.command("stop")

@@ -12,7 +12,7 @@ import typer
 
 from ..context import CliContext
 from ..errors import CliError, ExitCode
-from ..output import JsonOption
+from ..options import JsonOption
 
 if TYPE_CHECKING:
     from ..api import ApiClient

@@ -10,7 +10,8 @@ import typer
 from ..context import CliContext
 from ..editor import text_or_editor
 from ..errors import CliError, ExitCode
-from ..output import Column, FieldsOption, JsonOption
+from ..options import FieldsOption, JsonOption
+from ..output import Column
 from .ticket import NumberArgument, ticket_app
 
 COMMENT_COLUMNS = [

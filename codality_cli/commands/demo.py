@@ -16,7 +16,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -183,7 +182,7 @@ def demo(
             "the demo runs on its own local server; drop --server/CODALITY_URL", ExitCode.USAGE
         )
     demo_dir = cli.settings.data_dir / "demo"
-    demo_settings = replace(cli.settings, data_dir=demo_dir, project=None, env_token=None)
+    demo_settings = cli.settings._replace(data_dir=demo_dir, project=None, env_token=None)
     demo_cli = CliContext(demo_settings, cli.streams)
     repo = demo_dir / "sample-repo"
     make_sample_repo(repo)

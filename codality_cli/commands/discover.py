@@ -13,7 +13,8 @@ import typer
 
 from ..context import CliContext
 from ..errors import CliError, ExitCode
-from ..output import Column, FieldsOption, JsonOption, YesOption
+from ..options import FieldsOption, JsonOption, YesOption
+from ..output import Column
 
 if TYPE_CHECKING:
     from ..api import ApiClient

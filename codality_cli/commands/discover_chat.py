@@ -17,7 +17,7 @@ import typer
 from ..agent_stream import AgentPrinter
 from ..context import CliContext
 from ..errors import CliError, ExitCode
-from ..output import JsonOption
+from ..options import JsonOption
 from .discover import ConversationArgument, app, edit_proposal, print_message
 
 if TYPE_CHECKING:

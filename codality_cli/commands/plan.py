@@ -11,38 +11,19 @@ import typer
 from ..context import CliContext
 from ..editor import edit_text, read_text_arg, text_or_editor
 from ..errors import CliError, ExitCode
-from ..output import Column, FieldsOption, JsonOption, Output, YesOption, plain
+from ..options import FieldsOption, JsonOption, YesOption
+from ..output import plain
 from ..streams import Streams
 from ..suggestions import apply_suggestion
-from .ticket import TICKET_COLUMNS
+from ..views import plans as views
+from ..views.plans import DRAFT_COLUMNS
+from ..views.tickets import TICKET_COLUMNS
 
 if TYPE_CHECKING:
     from ..api import ApiClient
 
 app = typer.Typer(help="Plans: designs that become tickets.", no_args_is_help=True)
 
-PLAN_COLUMNS = [
-    Column("id", "id"),
-    Column("title", "title"),
-    Column("status", "status"),
-    Column("drafts", "drafts", lambda plan: len(plan.get("drafts") or [])),
-    Column("updated", "updated_at"),
-]
-PLAN_FIELDS = [
-    *PLAN_COLUMNS[:-1],
-    Column("ready", "readiness.ready"),
-    Column("created", "created_at"),
-    Column("updated", "updated_at"),
-    Column("approved", "approved_at"),
-]
-DRAFT_COLUMNS = [
-    Column("order", "order"),
-    Column("title", "title"),
-    Column("kind", "kind"),
-    Column("priority", "priority"),
-    Column("depends on", "depends_on", lambda d: " ".join(str(n) for n in d["depends_on"])),
-    Column("ticket", "ticket", lambda d: f"#{d['ticket']}" if d.get("ticket") else None),
-]
 BODY_HINT = "Write the plan in markdown: the goal, the design, what is out of scope."
 
 PlanArgument = Annotated[int, typer.Argument(help="Plan id (see `codality plan list`).", min=1)]
@@ -79,24 +60,10 @@ def read_drafts(source: Path) -> list[dict[str, Any]]:
     return data
 
 
-def show_drafts(output: Output, drafts: list[dict[str, Any]]) -> None:
-    """The drafts as a table on a terminal, TSV rows when piped (after a ``--`` line)."""
-    if not drafts:
-        return
-    streams = output.streams
-    if streams.out_tty:
-        streams.console().print("\n[bold]Ticket drafts[/bold]")
-    else:
-        streams.write("--\n")
-    output.items(drafts, DRAFT_COLUMNS)
-
-
 @app.command("list")
 def list_(ctx: typer.Context, as_json: JsonOption = False, fields: FieldsOption = None) -> None:
     """List the project's plans, newest first."""
-    cli = CliContext.of(ctx)
-    plans = cli.run_in_project(lambda api, slug: api.plans.list(slug))
-    cli.output(as_json, fields).items(plans, PLAN_COLUMNS)
+    views.list_plans(CliContext.of(ctx), as_json, fields)
 
 
 @app.command("create")
@@ -129,12 +96,7 @@ def show(
     fields: FieldsOption = None,
 ) -> None:
     """Show a plan: its fields, its markdown body and its ticket drafts."""
-    cli = CliContext.of(ctx)
-    plan = cli.run_in_project(lambda api, slug: api.plans.get(slug, plan_id))
-    output = cli.output(as_json, fields)
-    output.item(plan, PLAN_FIELDS, body=plan.get("body") or None)
-    if not output.as_json:
-        show_drafts(output, plan.get("drafts") or [])
+    views.show(CliContext.of(ctx), plan_id, as_json, fields)
 
 
 @app.command("edit")

@@ -13,8 +13,10 @@ from ..agent_stream import AgentPrinter
 from ..context import CliContext
 from ..editor import read_text_arg
 from ..errors import CliError, ExitCode
-from ..output import Column, FieldsOption, JsonOption, YesOption
+from ..options import FieldsOption, JsonOption, YesOption
 from ..queue_stream import FINAL_STATUSES, QueueFollower
+from ..views import queues as views
+from ..views.queues import find_queue, progress, ticket_list
 from .agent import NoThinking
 
 if TYPE_CHECKING:
@@ -24,49 +26,6 @@ app = typer.Typer(
     help="Work queues: tickets the agent works through, one after another.", no_args_is_help=True
 )
 
-
-def progress(queue: dict[str, Any]) -> str:
-    """``2/5 done`` (plus failures, when there are any)."""
-    counts = queue.get("progress") or {}
-    text = f"{counts.get('done', 0)}/{counts.get('total', 0)} done"
-    if counts.get("failed"):
-        text += f", {counts['failed']} failed"
-    return text
-
-
-def ticket_list(queue: dict[str, Any]) -> str:
-    return " ".join(f"#{item['ticket']}" for item in queue.get("items") or [])
-
-
-QUEUE_COLUMNS = [
-    Column("id", "id"),
-    Column("name", "name"),
-    Column("status", "status"),
-    Column("progress", "progress", progress),
-    Column("tickets", "items", ticket_list),
-    Column("updated", "updated_at"),
-]
-QUEUE_FIELDS = [
-    Column("id", "id"),
-    Column("name", "name"),
-    Column("status", "status"),
-    Column("reason", "reason"),
-    Column("progress", "progress", progress),
-    Column("merge each", "merge_each"),
-    Column("max parallel", "max_parallel"),
-    Column("created", "created_at"),
-    Column("started", "started_at"),
-    Column("ended", "ended_at"),
-]
-ITEM_COLUMNS = [
-    Column("#", "ticket"),
-    Column("title", "title"),
-    Column("status", "status"),
-    Column("session", "session"),
-    Column("started", "started_at"),
-    Column("ended", "ended_at"),
-    Column("error", "error"),
-]
 
 QueueArgument = Annotated[str, typer.Argument(help="Queue id or name.", metavar="QUEUE")]
 MergeEach = Annotated[
@@ -86,40 +45,10 @@ MaxParallel = Annotated[
 ]
 
 
-async def find_queue(api: ApiClient, slug: str, which: str) -> dict[str, Any]:
-    """A queue by id, else by name (case-insensitive); a name shared by several is an error."""
-    if which.isdigit():
-        return await api.queues.get(slug, int(which))
-    queues = await api.queues.list(slug)
-    named = [q for q in queues if str(q.get("name", "")).casefold() == which.casefold()]
-    if len(named) == 1:
-        return named[0]
-    if named:
-        ids = ", ".join(str(q["id"]) for q in named)
-        raise CliError(
-            f"{len(named)} queues are named {which!r} (ids {ids}); give the id", ExitCode.USAGE
-        )
-    names = ", ".join(f"{q['id']} {q['name']!r}" for q in queues) or "none yet"
-    raise CliError(f"no queue {which!r} in {slug} (queues: {names})", ExitCode.NOT_FOUND)
-
-
 @app.command("list")
 def list_(ctx: typer.Context, as_json: JsonOption = False, fields: FieldsOption = None) -> None:
     """List the project's work queues."""
-    cli = CliContext.of(ctx)
-    queues = cli.run_in_project(lambda api, slug: api.queues.list(slug))
-    cli.output(as_json, fields).items(queues, QUEUE_COLUMNS)
-
-
-def show_queue(cli: CliContext, queue: dict[str, Any], as_json: bool, fields: str | None) -> None:
-    output = cli.output(as_json, fields)
-    if output.as_json:
-        output.item(queue, QUEUE_FIELDS)
-        return
-    output.item(queue, QUEUE_FIELDS, body=queue.get("description") or None)
-    if cli.streams.out_tty:
-        cli.streams.write("\n")
-    output.items(queue.get("items") or [], ITEM_COLUMNS)
+    views.list_queues(CliContext.of(ctx), as_json, fields)
 
 
 @app.command("show")
@@ -130,9 +59,7 @@ def show(
     fields: FieldsOption = None,
 ) -> None:
     """Show a queue and where each of its tickets stands."""
-    cli = CliContext.of(ctx)
-    found = cli.run_in_project(lambda api, slug: find_queue(api, slug, queue))
-    show_queue(cli, found, as_json, fields)
+    views.show(CliContext.of(ctx), queue, as_json, fields)
 
 
 @app.command("create")

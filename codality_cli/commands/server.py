@@ -11,7 +11,7 @@ import typer
 
 from ..context import CliContext
 from ..errors import CliError, ExitCode
-from ..output import JsonOption
+from ..options import JsonOption
 
 app = typer.Typer(help="Run and manage the local server of the data dir.", no_args_is_help=True)
 

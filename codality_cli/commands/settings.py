@@ -10,7 +10,8 @@ import typer
 
 from ..context import CliContext
 from ..errors import CliError, ExitCode
-from ..output import Column, FieldsOption, JsonOption, plain
+from ..options import FieldsOption, JsonOption
+from ..output import Column, plain
 
 if TYPE_CHECKING:
     from ..api import ApiClient

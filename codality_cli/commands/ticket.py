@@ -3,7 +3,6 @@ their verbs to it from ``commands/agent.py`` and ``commands/review.py``."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -11,8 +10,22 @@ import typer
 from ..context import CliContext
 from ..editor import edit_text, read_text_arg, text_or_editor
 from ..errors import CliError, ExitCode
-from ..output import Column, FieldsOption, JsonOption
+from ..options import FieldsOption, JsonOption
+from ..output import Column
 from ..people import assignee_label
+from ..views import tickets as views
+from ..views.tickets import (
+    OPEN_STATUSES,
+    Kind,
+    ListQuery,
+    Order,
+    Priority,
+    Sort,
+    State,
+    Status,
+    assignee_value,
+    list_tickets,
+)
 
 if TYPE_CHECKING:
     from ..api import ApiClient
@@ -20,100 +33,6 @@ if TYPE_CHECKING:
 ticket_app = typer.Typer(help="Tickets of the current project.", no_args_is_help=True)
 
 
-class Status(StrEnum):
-    inbox = "inbox"
-    backlog = "backlog"
-    in_progress = "in_progress"
-    in_review = "in_review"
-    done = "done"
-    cancelled = "cancelled"
-
-
-class Kind(StrEnum):
-    bug = "bug"
-    feature = "feature"
-    task = "task"
-    chore = "chore"
-
-
-class Priority(StrEnum):
-    urgent = "urgent"
-    high = "high"
-    medium = "medium"
-    low = "low"
-
-
-OPEN_STATUSES = (Status.inbox, Status.backlog, Status.in_progress, Status.in_review)
-CLOSED_STATUSES = (Status.done, Status.cancelled)
-
-
-class State(StrEnum):
-    open = "open"
-    closed = "closed"
-    all = "all"
-
-
-class Sort(StrEnum):
-    number = "number"
-    created = "created"
-    updated = "updated"
-    priority = "priority"
-    status = "status"
-
-
-class Order(StrEnum):
-    asc = "asc"
-    desc = "desc"
-
-
-TICKET_COLUMNS = [
-    Column("#", "number"),
-    Column("title", "title", truncate=True),
-    Column("kind", "kind"),
-    Column("priority", "priority"),
-    Column("status", "status"),
-    Column("assignee", "assignee", assignee_label, truncate=True),
-    Column("agent", "agent_status"),
-    Column("updated", "updated_at"),
-]
-
-
-def dependency_list(ticket: dict[str, Any]) -> str | None:
-    """``#1, #3`` for the tickets this one waits for (None when it waits for none)."""
-    numbers = ticket.get("depends_on") or []
-    return ", ".join(f"#{n}" for n in numbers) or None
-
-
-def stacked_on(ticket: dict[str, Any]) -> str | None:
-    """``#1 (unmerged): its branch started from that work`` for stacked work, else None."""
-    below = ticket.get("stacked_on")
-    return f"#{below}, whose unmerged work its branch started from" if below else None
-
-
-def push_line(ticket: dict[str, Any]) -> str | None:
-    """How a local merge went to origin, and how to push again when it did not."""
-    push = ticket.get("push")
-    if not push:
-        return None
-    if push["pushed"]:
-        return f"pushed to {push['remote']}"
-    retry = push.get("retry")
-    why = push.get("detail") or push["state"]
-    return f"not pushed ({why})" + (f"; `{retry['command']}`" if retry else "")
-
-
-TICKET_FIELDS = [
-    Column("#", "number"),
-    Column("title", "title"),
-    *TICKET_COLUMNS[2:-1],
-    Column("depends on", "depends_on", dependency_list),
-    Column("stacked on", "stacked_on", stacked_on),
-    Column("push", "push", push_line),
-    Column("branch", "branch"),
-    Column("worktree", "worktree_path"),
-    Column("created", "created_at"),
-    Column("updated", "updated_at"),
-]
 SEARCH_COLUMNS = [
     Column("#", "number"),
     Column("title", "title", truncate=True),
@@ -145,30 +64,6 @@ def one_line_title(title: str) -> str:
     if "\n" in stripped or "\r" in stripped:
         raise CliError("the title must be one line; put the rest in --body", ExitCode.USAGE)
     return stripped
-
-
-async def assignee_value(api: ApiClient, who: str) -> str | int | None:
-    """``agent``, ``none`` (None), or a person (``me``, an e-mail, a name, an id) → their id."""
-    from ..people import person_id
-
-    folded = who.strip().casefold()
-    if folded == "agent":
-        return "agent"
-    if folded in ("none", "nobody"):
-        return None
-    return await person_id(api, who)
-
-
-def list_statuses(status: list[Status] | None, state: State | None) -> list[str] | None:
-    """``--status`` as given; else the ``--state`` (open unless told) as its statuses."""
-    if status:
-        if state is not None:
-            raise CliError("give --status or --state, not both", ExitCode.USAGE)
-        return [s.value for s in status]
-    chosen = state or State.open
-    if chosen is State.all:
-        return None
-    return [s.value for s in (OPEN_STATUSES if chosen is State.open else CLOSED_STATUSES)]
 
 
 @ticket_app.command("list")
@@ -205,37 +100,8 @@ def list_(
     fields: FieldsOption = None,
 ) -> None:
     """List the open tickets (alias: ls); --state closed|all for the others."""
-    cli = CliContext.of(ctx)
-    statuses = list_statuses(status, state)
-
-    async def listing(api: ApiClient, slug: str) -> list[dict[str, Any]]:
-        who: str | None = None
-        if assignee is not None:
-            value = await assignee_value(api, assignee)
-            who = "none" if value is None else str(value)
-        return await api.tickets.list(
-            slug,
-            statuses,
-            kind and kind.value,
-            priority and priority.value,
-            who,
-            limit,
-            offset,
-            None if sort is Sort.number else sort.value,
-            order and order.value,
-            search,
-        )
-
-    tickets = cli.run_in_project(listing)
-    if not tickets and cli.streams.out_tty and not (as_json or fields):
-        filtered = status or state or search or kind or priority or assignee
-        cli.streams.message(
-            "no tickets match; `codality ticket list --state all` shows every ticket"
-            if filtered
-            else "no open tickets; file one with `codality ticket create TITLE`"
-        )
-        return
-    cli.output(as_json, fields).items(tickets, TICKET_COLUMNS)
+    query = ListQuery(state, status, kind, priority, assignee, search, sort, order, limit, offset)
+    list_tickets(CliContext.of(ctx), query, as_json, fields)
 
 
 ticket_app.command("ls", hidden=True)(list_)
@@ -325,9 +191,7 @@ def show(
     fields: FieldsOption = None,
 ) -> None:
     """Show a ticket and its description (alias: view)."""
-    cli = CliContext.of(ctx)
-    ticket = cli.run_in_project(lambda api, slug: api.tickets.get(slug, number))
-    cli.output(as_json, fields).item(ticket, TICKET_FIELDS, body=ticket.get("description") or None)
+    views.show(CliContext.of(ctx), number, as_json, fields)
 
 
 ticket_app.command("view", hidden=True)(show)
@@ -371,14 +235,6 @@ def edit(
     cli.output(as_json, fields).done(f"updated ticket #{ticket['number']}", ticket)
 
 
-STATUS_FIELDS = [
-    Column("#", "number"),
-    Column("title", "title"),
-    Column("status", "status"),
-    Column("agent", "agent_status"),
-]
-
-
 @ticket_app.command("status")
 def set_status(
     ctx: typer.Context,
@@ -393,8 +249,7 @@ def set_status(
     """Move a ticket to another column, or show where it is (its agent's runs: `ticket runs`)."""
     cli = CliContext.of(ctx)
     if status is None:
-        ticket = cli.run_in_project(lambda api, slug: api.tickets.get(slug, number))
-        cli.output(as_json, fields).item(ticket, STATUS_FIELDS)
+        views.show_status(cli, number, as_json, fields)
         return
     ticket = cli.run_in_project(
         lambda api, slug: api.tickets.set_status(slug, number, status.value)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..context import CliContext
-from ..output import Column, FieldsOption, JsonOption, YesOption
+from ..options import FieldsOption, JsonOption, YesOption
+from ..output import Column
 
 if TYPE_CHECKING:
     from ..api import ApiClient
