@@ -42,12 +42,16 @@ class Column(NamedTuple):
 
     ``truncate``: in a terminal's table this column gives way when the rows are too wide, cut
     short with "…" on one line (a title); the others then keep their width. Never in JSON/TSV.
+    ``minor``: on a terminal too narrow for every column, minor ones are left out (highest
+    first, and first of all those with nothing to show) before a truncating column gets less
+    than ``TITLE_ROOM`` characters — as ``gh`` does. JSON and TSV always have every column.
     """
 
     header: str
     key: str
     get: Callable[[dict[str, Any]], Any] | None = None
     truncate: bool = False
+    minor: int = 0
 
     def value(self, obj: dict[str, Any]) -> Any:
         if self.get is not None:
@@ -55,8 +59,38 @@ class Column(NamedTuple):
         return pick(obj, self.key)
 
 
+# What a truncating column (a title) keeps on a narrow terminal before minor columns give way.
+TITLE_ROOM = 50
+GAP = 2  # between two columns of a table
+
+
 def money(value: Any) -> str:
+    """A cost to the hundredth of a cent — agent runs cost cents: ``$0.0042``. The CLI's
+    tables, the board's cards and the TUI's run lists all show it so."""
     return f"${float(value or 0):.4f}"
+
+
+def fitting(columns: Sequence[Column], cells: list[list[str]], width: int) -> list[int]:
+    """The indexes of ``columns`` to show in ``width`` characters, given each column's cells.
+
+    Minor columns are dropped — empty ones first, then the most minor — until the rest fit
+    with every truncating column at ``TITLE_ROOM`` (or its whole width, when less).
+    """
+    from rich.cells import cell_len
+
+    def wanted(index: int) -> int:
+        column = columns[index]
+        natural = max(cell_len(column.header), *(cell_len(c) for c in cells[index]))
+        return min(natural, TITLE_ROOM) if column.truncate else natural
+
+    kept = list(range(len(columns)))
+    empty = {i for i in kept if all(c == "-" for c in cells[i])}
+    droppable = sorted(
+        (i for i in kept if columns[i].minor), key=lambda i: (i in empty, columns[i].minor)
+    )
+    while droppable and sum(map(wanted, kept)) + GAP * (len(kept) - 1) > width:
+        kept.remove(droppable.pop())
+    return kept
 
 
 def pick(obj: Any, dotted: str) -> Any:
@@ -161,21 +195,25 @@ class Output:
         from rich.table import Table
         from rich.text import Text
 
+        console = self.streams.console()
+        cells = [[human(c.value(row), c.key) for row in rows] for c in columns]
+        shown = fitting(columns, cells, console.width)
         table = Table(box=None, header_style="bold", pad_edge=False)
         shrinks = any(c.truncate for c in columns)
-        for column in columns:
+        for index in shown:
+            column = columns[index]
             # Only the truncating column may shrink; its cells stay one line, cut with "…".
             table.add_column(column.header.upper(), no_wrap=shrinks and not column.truncate)
-        for row in rows:
+        for at in range(len(rows)):
             table.add_row(
                 *(
-                    Text(human(c.value(row), c.key), no_wrap=True, overflow="ellipsis")
-                    if c.truncate
-                    else human(c.value(row), c.key)
-                    for c in columns
+                    Text(cells[i][at], no_wrap=True, overflow="ellipsis")
+                    if columns[i].truncate
+                    else cells[i][at]
+                    for i in shown
                 )
             )
-        self.streams.console().print(table)
+        console.print(table)
 
     def item(self, obj: dict[str, Any], columns: Sequence[Column], body: str | None = None) -> None:
         """One object as ``field: value`` lines (tab-separated when piped), then a body."""

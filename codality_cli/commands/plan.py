@@ -183,15 +183,18 @@ def check(
     as_json: JsonOption = False,
     fields: FieldsOption = None,
 ) -> None:
-    """Ask the fast model whether the plan is detailed enough to become tickets."""
+    """Ask the fast model whether the plan is detailed enough to become tickets; exits 1 when
+    it is not (with --json too), so a script can wait for a ready plan."""
     cli = CliContext.of(ctx)
     with cli.streams.spinner("the model is reading the plan…"):
         verdict = cli.run_in_project(lambda api, slug: api.plans.check_ready(slug, plan_id))
     output = cli.output(as_json, fields)
     if output.as_json:
         output.json(output.select(verdict))
-        return
-    cli.streams.write("\n".join(readiness_lines(verdict)) + "\n")
+    else:
+        cli.streams.write("\n".join(readiness_lines(verdict)) + "\n")
+    if not verdict.get("ready"):
+        raise typer.Exit(ExitCode.ERROR)
 
 
 def readiness_lines(verdict: dict[str, Any]) -> list[str]:

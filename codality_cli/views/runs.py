@@ -9,20 +9,22 @@ from ..output import Column, money
 if TYPE_CHECKING:
     from ..context import CliContext
 
+# On a narrow terminal the summary keeps its room; id, status and cost always show.
 RUN_COLUMNS = [
     Column("id", "id"),
-    Column("trigger", "trigger"),
+    Column("trigger", "trigger", minor=3),
     Column("status", "status"),
-    Column("model", "model"),
-    Column("sandbox", "sandbox"),
-    Column("tokens in", "tokens_in"),
-    Column("cache read", "tokens_cache_read"),
-    Column("cache write", "tokens_cache_write"),
-    Column("tokens out", "tokens_out"),
+    Column("model", "model", minor=4),
+    Column("sandbox", "sandbox", minor=9),
+    Column("tokens in", "tokens_in", minor=8),
+    Column("cache read", "tokens_cache_read", minor=7),
+    Column("cache write", "tokens_cache_write", minor=6),
+    Column("tokens out", "tokens_out", minor=5),
     Column("cost", "cost_usd", lambda s: money(s.get("cost_usd"))),
-    Column("started", "started_at"),
-    Column("summary", "summary"),
-    Column("reason", "error"),  # why a run did not complete: a budget, a failure, a stop
+    Column("started", "started_at", minor=2),
+    Column("summary", "summary", truncate=True),
+    # why a run did not complete: a budget, a failure, a stop
+    Column("reason", "error", truncate=True, minor=1),
 ]
 
 

@@ -60,15 +60,17 @@ class Order(StrEnum):
     desc = "desc"
 
 
+# On a narrow terminal the title keeps its room: assignee, updated, kind, priority and the
+# agent's state give way in that order (``Column.minor``).
 TICKET_COLUMNS = [
     Column("#", "number"),
     Column("title", "title", truncate=True),
-    Column("kind", "kind"),
-    Column("priority", "priority"),
+    Column("kind", "kind", minor=3),
+    Column("priority", "priority", minor=2),
     Column("status", "status"),
-    Column("assignee", "assignee", assignee_label, truncate=True),
-    Column("agent", "agent_status"),
-    Column("updated", "updated_at"),
+    Column("assignee", "assignee", assignee_label, truncate=True, minor=5),
+    Column("agent", "agent_status", minor=1),
+    Column("updated", "updated_at", minor=4),
 ]
 
 
@@ -99,7 +101,7 @@ def push_line(ticket: dict[str, Any]) -> str | None:
 TICKET_FIELDS = [
     Column("#", "number"),
     Column("title", "title"),
-    *TICKET_COLUMNS[2:-1],
+    *(column._replace(truncate=False, minor=0) for column in TICKET_COLUMNS[2:-1]),
     Column("depends on", "depends_on", dependency_list),
     Column("stacked on", "stacked_on", stacked_on),
     Column("push", "push", push_line),

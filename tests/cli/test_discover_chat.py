@@ -8,12 +8,7 @@ model.
 from __future__ import annotations
 
 import os
-import pty
-import re
-import select
-import signal
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,66 +17,9 @@ import httpx
 import pytest
 
 from tests.cli.conftest import Cli
+from tests.cli.terminal import Terminal
 from tests.conftest import RunningServer
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
-
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-class Terminal:
-    """A child process on a pty: type into it, read what it shows."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        pid, fd = pty.fork()
-        if pid == 0:  # the child: the pty is its terminal
-            os.execvpe(argv[0], argv, env)
-        self.pid, self.fd = pid, fd
-        self.seen = ""
-
-    def expect(self, wanted: str, timeout: float = 20) -> str:
-        """Read until ``wanted`` shows (escape codes and carriage returns dropped)."""
-        deadline = time.monotonic() + timeout
-        while wanted not in self.seen:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"{wanted!r} never showed; the terminal shows:\n{self.seen}")
-            ready, _, _ = select.select([self.fd], [], [], left)
-            if ready:
-                try:
-                    chunk = os.read(self.fd, 4096).decode(errors="replace")
-                except OSError:
-                    chunk = ""
-                if not chunk:
-                    raise AssertionError(f"the process ended before {wanted!r}:\n{self.seen}")
-                self.seen += ANSI.sub("", chunk).replace("\r", "")
-        at = self.seen.index(wanted) + len(wanted)
-        shown, self.seen = self.seen[:at], self.seen[at:]
-        return shown
-
-    def type(self, keys: str) -> None:
-        os.write(self.fd, keys.encode())
-
-    def wait(self, timeout: float = 15) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                return os.waitstatus_to_exitcode(status)
-            try:  # keep the pty drained so the child never blocks writing
-                if select.select([self.fd], [], [], 0.05)[0]:
-                    os.read(self.fd, 4096)
-            except OSError:
-                pass
-        os.kill(self.pid, signal.SIGKILL)
-        raise AssertionError("the REPL did not exit")
-
-    def close(self) -> None:
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-        os.close(self.fd)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.cli.conftest import Cli, fake_editor
+from tests.cli.conftest import Cli, codality, fake_editor
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool, unchecked
 
 DRAFTS = [
@@ -134,14 +134,19 @@ def test_check_and_extract_with_the_model(
     }
     fake.script(tool("report_readiness", **verdict))
     checked = cli("-p", slug, "plan", "check", "1")
-    assert checked.exit_code == 0, checked.stderr
+    assert checked.exit_code == 1, checked.stderr  # not ready: scripts can tell
     assert checked.stdout.splitlines() == [
         "not ready: Storage is open.",
         "  missing: a schema",
         "  missing: UI",
     ]
+    fake.script(tool("report_readiness", **verdict))
+    env = {"CODALITY_TOKEN": str(cli.token)}
+    real = codality("--server", cli.server.url, "-p", slug, "plan", "check", "1", "--json", env=env)
+    assert real.returncode == 1 and json.loads(real.stdout)["ready"] is False, real.stderr
     fake.script(tool("report_readiness", **{**verdict, "ready": True, "missing": []}))
-    assert cli("-p", slug, "plan", "check", "1", "--json").json()["ready"] is True
+    ready = codality("--server", cli.server.url, "-p", slug, "plan", "check", "1", env=env)
+    assert ready.returncode == 0 and ready.stdout.startswith("ready"), ready.stderr
 
     drafts = [
         {"title": "Tags table", "kind": "task"},

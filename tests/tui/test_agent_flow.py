@@ -86,7 +86,7 @@ async def test_start_finish_notify_then_review_with_a_comment_restarts_the_agent
         await wait_until(pilot, lambda: board.state.tickets[1].get("agent_status") == "completed")
         card = render_card(board.state.tickets[1]).plain
         assert "needs review" in card
-        assert f"${board.state.tickets[1]['agent_cost_usd']:.2f}" in card  # what the runs cost
+        assert money(board.state.tickets[1]["agent_cost_usd"]) in card  # what the runs cost
         await wait_until(
             pilot, lambda: any("Agent finished on #1" in m for _, m in notifications(app))
         )

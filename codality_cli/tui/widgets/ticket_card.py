@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from codality_cli.output import money
 from codality_cli.tui.board_state import Ticket, agent_badge, pr_summary
 
 PRIORITY_STYLES = {"urgent": "bold red", "high": "yellow", "medium": "cyan", "low": "dim"}
@@ -42,7 +43,7 @@ def render_card(ticket: Ticket) -> Text:
         card.append(f" · @{owner}", style="dim")
     cost = ticket.get("agent_cost_usd")
     if isinstance(cost, int | float) and cost:
-        card.append(f"  ${cost:.2f}", style="dim")
+        card.append(f"  {money(cost)}", style="dim")
     pr = pr_summary(ticket)
     if pr:
         card.append("  ")
