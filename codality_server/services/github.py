@@ -333,9 +333,9 @@ class GitHubService(Service):
         """Link the project to ``owner/repo`` (default: its ``origin``), which the installation
         must be able to see."""
         project = await self.services.projects.get(slug)
+        elsewhere = None
         if owner is None and repo is None:
-            found = await self.detect_remote(slug, None, None)
-            owner, repo = found["owner"], found["repo"]
+            owner, repo, elsewhere = await self._origin_repo(slug)
         if owner is None or repo is None:
             raise InvalidInput("give both owner and repo, or neither to use origin", field="repo")
         owner, repo = gh.check_repo_name(owner, repo)
@@ -343,6 +343,8 @@ class GitHubService(Service):
         try:
             info = await client.get(f"/repos/{owner}/{repo}", token)
         except GitHubError as exc:
+            if exc.status == 404 and elsewhere:
+                raise InvalidInput(elsewhere) from None
             if exc.status == 404:
                 raise InvalidInput(
                     f"repository: the App's installation cannot see {owner}/{repo}; add it to"
@@ -353,6 +355,27 @@ class GitHubService(Service):
         owner = str((info.get("owner") or {}).get("login") or owner)
         repo = str(info.get("name") or repo)
         return await self._set_link(project, owner, repo)
+
+    async def _origin_repo(self, slug: str) -> tuple[str, str, str | None]:
+        """OWNER/REPO of the project's ``origin``, and what to say if GitHub does not know it
+        because the remote is on another host (an ssh alias for GitHub still works). Without a
+        usable ``origin`` the error says to name the repository: the one next command."""
+        by_name = "name the GitHub repository: `codality github link OWNER/REPO`"
+        try:
+            found = await self.detect_remote(slug, None, None)
+        except NotFound:
+            raise InvalidInput(f"the project has no `origin` remote; {by_name}") from None
+        except InvalidInput:
+            raise InvalidInput(
+                f"the project's `origin` does not name a GitHub repository; {by_name}"
+            ) from None
+        return (
+            str(found["owner"]),
+            str(found["repo"]),
+            None
+            if found["matches_github"]
+            else (f"the project's `origin` is on {found['host']}, not GitHub; {by_name}"),
+        )
 
     async def unlink(self, slug: str) -> Project:
         """Remove the link; protected mode goes off with it (it needs the link)."""

@@ -126,6 +126,9 @@ class PullRequestService(Service):
     ) -> dict[str, Any]:
         """Push the ticket's branch and open its PR against the default branch."""
         project, ticket = await self.services.tickets.get(slug, number)
+        # Set-up first, in the order it is done: connect, install, then link — so the error
+        # names the one command to run next, never one that sends the user back here.
+        client, token = await self.services.github.api()
         owner, repo = self._linked(project)
         existing = await self.find(ticket.id)
         if existing is not None and existing.state is gh.PrState.OPEN:
@@ -134,7 +137,6 @@ class PullRequestService(Service):
                 f" `codality pr update {number}`",
                 {"reason": "pr_exists", "pull_request": existing.number},
             )
-        client, token = await self.services.github.api()
         branch, sha = await self._push(project, ticket, user, token)
         pulls = f"/repos/{owner}/{repo}/pulls"
         try:
