@@ -10,6 +10,7 @@ summary — goes to stderr. Piped, stdout therefore holds just what the agent sa
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +39,30 @@ def _preview(tool_input: Any) -> str:
     return value if len(value) <= ARG_PREVIEW else value[: ARG_PREVIEW - 1] + "…"
 
 
-def _outcome(output: str) -> str:
+def _file_lines(output: str) -> str:
+    """What ``read_file`` returned, counted as the file's lines (blank ones too): ``42 lines``.
+
+    An event carries at most 4 KB of it, then ``[… N more chars, M more lines]``: the lines
+    shown plus those. A read the tool itself cut short says so in its last line, shown instead.
+    """
+    shown, cut, note = output.rpartition("\n[… ")
+    left_out = re.fullmatch(r"\d+ more chars, (\d+) more lines\]", note) if cut else None
+    if left_out:
+        return _count(shown.count("\n") + int(left_out.group(1)))
+    last = output.rstrip("\n").rsplit("\n", 1)[-1]
+    if last.startswith("[truncated"):
+        return _outcome(last)
+    return _count(output.count("\n") + (0 if output.endswith("\n") or not output else 1))
+
+
+def _count(lines: int) -> str:
+    return f"{lines} line" + ("" if lines == 1 else "s")
+
+
+def _outcome(output: str, tool: str | None = None) -> str:
+    """A tool's result on one short line."""
+    if tool == "read_file":
+        return _file_lines(output)
     lines = [line for line in output.strip().splitlines() if line.strip()]
     if not lines:
         return ""
@@ -91,6 +115,7 @@ class AgentPrinter:
     _in_thinking: bool = False
     _shown_tools: set[str] = field(default_factory=set)
     _pending_call: str | None = None
+    _pending_tool: str | None = None  # the name of the tool of ``_pending_call``
     # The transcript block the open text or thinking line belongs to: another one starts afresh.
     _block: int | None = None
     # How much of each text or thinking block has been shown, so a delta repeating what a stored
@@ -205,15 +230,18 @@ class AgentPrinter:
                 return
             self._err_open(call)
             self._pending_call = call
+            self._pending_tool = str(data.get("name"))
         elif kind == "tool_result":
             tool_id = str(data.get("tool_use_id"))
             if tool_id in self._shown_tools:
                 return
             self._shown_tools.add(tool_id)
             call = self._pending_call or f"▸ {data.get('name')}"
-            self._pending_call = None
+            tool = str(data.get("name") or self._pending_tool or "")
+            self._pending_call = self._pending_tool = None
             ok = bool(data.get("ok"))
-            outcome = f"  {'✓' if ok else '✗'} {_outcome(str(data.get('output', '')))}".rstrip()
+            output = str(data.get("output", ""))
+            outcome = f"  {'✓' if ok else '✗'} {_outcome(output, tool if ok else None)}".rstrip()
             self._complete_call(call, outcome, None if ok else "red")
         elif kind == "user_message":
             self._close_thinking()

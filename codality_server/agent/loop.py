@@ -85,7 +85,13 @@ def _user_texts(texts: list[str]) -> list[dict[str, Any]]:
 
 
 def _cap(text: str, limit: int = EVENT_OUTPUT_LIMIT) -> str:
-    return text if len(text) <= limit else text[:limit] + f"\n[… {len(text) - limit} more chars]"
+    """``text`` cut for an event; the note counts what was left out, lines too, so a viewer can
+    still say how long a file the agent read was (the lines shown plus these)."""
+    if len(text) <= limit:
+        return text
+    rest = text[limit:]
+    lines = rest.count("\n") + (0 if text.endswith("\n") else 1)
+    return text[:limit] + f"\n[… {len(rest)} more chars, {lines} more lines]"
 
 
 class AgentLoop:
