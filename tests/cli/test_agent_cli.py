@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from codality_cli.tui.widgets.ticket_card import render_card
 from tests.conftest import RunningServer, sign_in, spawn_server
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 from tests.tui.test_connection import free_port
@@ -238,6 +240,25 @@ def test_watch_ends_when_the_server_restarts_under_a_running_session(
         _, err = watcher.communicate(timeout=60)  # the pipe's remainder
         assert watcher.returncode == 7, err
         assert "interrupted" in err
+
+        # One word for it everywhere: the CLI's list and runs, the API, the board's card.
+        def shown(*args: str) -> str:
+            done = subprocess.run(
+                [sys.executable, "-m", "codality_cli", "--server", url, "-p", slug, *args],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "CODALITY_TOKEN": token},
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        assert shown("ticket", "list").split("\t")[6] == "interrupted"
+        assert shown("ticket", "runs", "1").split("\t")[2] == "interrupted"
+        ticket = json.loads(shown("ticket", "show", "1", "--json"))
+        assert ticket["agent_status"] == "interrupted"
+        card = render_card(ticket).plain
+        assert " interrupted " in card and "failed" not in card
     finally:
         if watcher is not None and watcher.poll() is None:
             watcher.kill()
