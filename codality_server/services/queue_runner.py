@@ -118,7 +118,8 @@ class QueueRunner(Service):
             return await self.services.queues.by_id(queue.id)
 
     async def cancel(self, slug: str, queue_id: int) -> WorkQueue:
-        """Cancel a running or paused queue; its running agents are stopped, their items fail."""
+        """Cancel a running or paused queue; its running agents are stopped and their items wait
+        again (pending, with why): a cancelled run is not a failed one, and is not counted so."""
         await self.services.queues.get(slug, queue_id)
         async with self.lock(queue_id):
             queue = await self.services.queues.by_id(queue_id)
@@ -135,14 +136,14 @@ class QueueRunner(Service):
                 )
             stopped = queue.running_items()
             for item in stopped:
-                # Its session may have ended meanwhile; the item fails below all the same.
+                # Its session may have ended meanwhile; the item waits again all the same.
                 with contextlib.suppress(Conflict):
                     await self.services.supervisor.stop(Owner.ticket(item.ticket_id))
                 async with self.db.transaction() as conn:
                     await db_queues.update_item(
                         conn,
                         item.id,
-                        status=ItemStatus.FAILED,
+                        status=ItemStatus.PENDING,
                         error=CANCELLED_ITEM,
                         ended_at=now_iso(),
                     )

@@ -204,7 +204,8 @@ async def test_cancel_stops_the_running_agent(
     assert cancelled.status_code == 200, cancelled.text
     body = cancelled.json()
     assert body["status"] == "cancelled" and body["reason"] == "cancelled by a user"
-    assert states(body) == [(1, "failed"), (2, "pending")]
+    assert states(body) == [(1, "pending"), (2, "pending")]  # stopped, not failed
+    assert body["progress"]["failed"] == 0
     assert body["items"][0]["error"] == "stopped: the queue was cancelled"
     status = (await agent_api.get(agent_url(project, ticket, "status"))).json()
     assert status["running"] is False and status["session"]["status"] == "stopped"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, codality
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
 
@@ -140,6 +140,12 @@ def test_a_paused_queue_exits_7_and_cancel_and_release_work(
     assert refused.exit_code == 2 and "--yes" in refused.stderr
     cancelled = cli("-p", slug, "queue", "cancel", "Q", "--yes")
     assert cancelled.exit_code == 0, cancelled.stderr
-    assert "queue 1 'Q' cancelled: 1/3 done, 1 failed — cancelled by a user" in cancelled.stderr
+    assert "queue 1 'Q' cancelled: 1/3 done — cancelled by a user" in cancelled.stderr  # no failure
+    shown = codality(
+        "--server", cli.server.url, "-p", slug, "queue", "show", "Q",
+        env={"CODALITY_TOKEN": str(cli.token)},
+    ).stdout  # fmt: skip
+    assert "progress:\t1/3 done\n" in shown
+    assert "\n2\tTicket 2\tpending\t" in shown and "stopped: the queue was cancelled" in shown
     assert cli("-p", slug, "queue", "cancel", "Q", "--yes").exit_code == 6
     assert cli("-p", slug, "queue", "release", "Q", "--json").json()["status"] == "pending"
