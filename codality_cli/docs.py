@@ -9,7 +9,7 @@ path; only project slugs, ticket numbers and setting names are asked of the serv
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import typer
@@ -57,6 +57,9 @@ class CommandDoc:
     subcommands: list[CommandDoc]
     options: list[OptionDoc]
     arguments: list[tuple[str, bool, list[str], str]]  # name, required, choices, help
+    # Hidden other names of sub-commands (``ticket ls`` for ``list``): completion offers them,
+    # help and man pages name them in the command's own text ("alias: ls").
+    aliases: list[CommandDoc] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -102,14 +105,21 @@ def describe(command: Command, path: tuple[str, ...] = (PROG,)) -> CommandDoc:
         if not isinstance(p, Option)
     ]
     subs: list[CommandDoc] = []
+    aliases: list[CommandDoc] = []
     if isinstance(command, Group):
         subs = [
             describe(sub, (*path, name))
             for name, sub in sorted(command.commands.items())
             if not sub.hidden
         ]
+        aliases = [
+            describe(sub, (*path, name))
+            for name, sub in sorted(command.commands.items())
+            if sub.hidden and not name.startswith("_")  # ``__complete`` is no one's alias
+        ]
     text = (command.help or "").strip()
-    return CommandDoc(path, text, command.get_short_help_str(limit=72), subs, options, arguments)
+    short = command.get_short_help_str(limit=72)
+    return CommandDoc(path, text, short, subs, options, arguments, aliases)
 
 
 HELP_FILE = "codality_cli/help.txt"
@@ -119,6 +129,13 @@ def walk(doc: CommandDoc) -> Iterator[CommandDoc]:
     yield doc
     for sub in doc.subcommands:
         yield from walk(sub)
+
+
+def walk_all(doc: CommandDoc) -> Iterator[CommandDoc]:
+    """``walk``, aliases included: what completion knows."""
+    yield doc
+    for sub in (*doc.subcommands, *doc.aliases):
+        yield from walk_all(sub)
 
 
 def command_tree(app: typer.Typer) -> CommandDoc:
@@ -205,8 +222,8 @@ def _table(name: str, rows: Iterator[tuple[str, str]], shell: str) -> str:
 
 
 def _tables(tree: CommandDoc, shell: str) -> str:
-    docs = list(walk(tree))
-    subs = ((d.key, " ".join(s.path[-1] for s in d.subcommands)) for d in docs)
+    docs = list(walk_all(tree))
+    subs = ((d.key, " ".join(s.path[-1] for s in (*d.subcommands, *d.aliases))) for d in docs)
     opts = ((d.key, _option_words(d, tree)) for d in docs)
     valopts = ((d.key, _value_options(d, tree)) for d in docs)
     values = (row for d in docs for row in _value_rows(d, tree))
@@ -362,7 +379,7 @@ def _fish_words(spec: str) -> str:
 
 
 def fish(tree: CommandDoc) -> str:
-    docs = list(walk(tree))
+    docs = list(walk_all(tree))
     paths = " ".join(_fish_quote(d.key) for d in docs)
     valopts = " ".join(
         _fish_quote(f"{d.key} {name}") for d in docs for name in _value_options(d, tree).split()
@@ -418,7 +435,7 @@ def fish(tree: CommandDoc) -> str:
     ]
     for doc in docs:
         at = _fish_quote(f"__codality_at {_fish_quote(doc.key)}")
-        for sub in doc.subcommands:
+        for sub in (*doc.subcommands, *doc.aliases):
             lines.append(
                 f"complete -c {PROG} -n {at} -a {_fish_quote(sub.path[-1])}"
                 f" -d {_fish_quote(_fish_one_line(sub.short))}"

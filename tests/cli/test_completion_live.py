@@ -118,3 +118,13 @@ def test_the_wheel_installs_man_pages_and_completions_where_they_are_looked_for(
     assert installed["share/bash-completion/completions/codality.bash"]
     assert installed["share/zsh/site-functions/_codality"]
     assert installed["share/fish/vendor_completions.d/codality.fish"]
+
+
+def test_tab_offers_the_aliases_and_their_options(command: str) -> None:
+    """``ticket ls``, ``view`` and ``new`` are hidden from help (which names them beside the
+    command) but typed all the same: TAB offers them, and their options."""
+    assert bash_complete([command, "ticket", "l"])[0] == ["list", "ls"]
+    assert bash_complete([command, "ticket", "vi"])[0] == ["view"]
+    assert "new" in bash_complete([command, "ticket", "n"])[0]
+    assert bash_complete([command, "ticket", "ls", "--st"])[0] == ["--state", "--status"]
+    assert "__complete" not in bash_complete([command, "_"])[0]
