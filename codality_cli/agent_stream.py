@@ -24,10 +24,14 @@ TERMINAL_STATUSES = frozenset({"completed", "failed", "stopped", "timed_out", "i
 CONNECTION_LOST = "connection lost — reconnecting"
 
 
+# The arguments that say what a tool call is about, most telling first.
+PREVIEW_KEYS = ("command", "path", "pattern", "query", "topic", "number")
+
+
 def _preview(tool_input: Any) -> str:
     """The most telling argument of a tool call, on one short line."""
     if isinstance(tool_input, dict):
-        for key in ("command", "path", "pattern", "query", "topic", "number"):
+        for key in PREVIEW_KEYS:
             if key in tool_input:
                 value = str(tool_input[key])
                 break
