@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -29,7 +29,16 @@ FAST = (
 SLOW = "from codality_cli.main import run\nrun()\n"
 
 
-def both(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[Any, Any]:
+class Ran(NamedTuple):
+    """One run: how it ended, what it printed, and (fast runs) whether typer was loaded."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    typer: str
+
+
+def both(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[Ran, Ran]:
     """(fast, slow) runs of ``codality *argv``; the fast one's last stderr line says whether
     typer was loaded, and is taken off."""
     runs = []
@@ -45,9 +54,10 @@ def both(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[Any, Any]:
         runs.append(done)
     fast, slow = runs
     *rest, marker = fast.stderr.splitlines(keepends=True)
-    fast.stderr = "".join(rest)
-    fast.typer = marker.strip()
-    return fast, slow
+    return (
+        Ran(fast.returncode, fast.stdout, "".join(rest), marker.strip()),
+        Ran(slow.returncode, slow.stdout, slow.stderr, ""),
+    )
 
 
 @pytest.fixture
