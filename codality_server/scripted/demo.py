@@ -88,14 +88,15 @@ DEMO_SCRIPT: list[Turn] = [
             '`"Hello, Ada!"`. I updated `test_greeter.py` to match and the tests pass.'
         )
     ),
-    # The second ticket, on its own branch from main: ``greet`` is as it was there.
+    # The second ticket depends on the first, so its branch is stacked on the first one's:
+    # ``greet`` already ends with the exclamation mark there.
     _turn(
         _say("I'll add `farewell` right after `greet`.\n"),
         _use(
             "edit_file",
             path="greeter.py",
-            old_text='    return "Hello, " + name\n',
-            new_text='    return "Hello, " + name\n\n\ndef farewell(name):\n'
+            old_text='    return f"Hello, {name}!"\n',
+            new_text='    return f"Hello, {name}!"\n\n\ndef farewell(name):\n'
             '    """Say goodbye to someone by name."""\n    return f"Goodbye, {name}!"\n',
         ),
     ),
@@ -107,7 +108,7 @@ DEMO_SCRIPT: list[Turn] = [
             content="import unittest\n\nfrom greeter import farewell, greet\n\n\n"
             "class GreetTest(unittest.TestCase):\n"
             "    def test_greet(self):\n"
-            '        self.assertEqual(greet("Ada"), "Hello, Ada")\n\n'
+            '        self.assertEqual(greet("Ada"), "Hello, Ada!")\n\n'
             "    def test_farewell(self):\n"
             '        self.assertEqual(farewell("Ada"), "Goodbye, Ada!")\n',
         ),
