@@ -257,8 +257,9 @@ class Usage(TypedDict):
 
 
 class TranscriptBlockView(TypedDict):
-    """One stored block of a session's transcript; ``data`` is the matching event's payload without
-    ``session_id`` (``text`` → the text blocks, ``tool_call`` → ``AgentToolCall`` …).
+    """One stored block of a transcript (a session's, or a discovery reply's message); ``data`` is
+    the matching event's payload without its ids (``text`` → the text blocks, ``tool_call`` →
+    ``AgentToolCall`` …).
     """
 
     id: int

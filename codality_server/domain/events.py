@@ -25,7 +25,7 @@ from .plans import PlanDraftView, PlanView, ReadinessView, SuggestionView
 from .pushes import PushRetry, PushView
 from .queues import QueueItemView, QueueProgress, QueueView
 from .reviews import ReviewCommentView, ReviewView
-from .sessions import OwnerKind, SessionStatus
+from .sessions import SessionOwner, SessionView, TranscriptBlockView, Usage
 from .shapes import Shape
 from .tickets import CommentAuthor, CommentView, TicketView
 
@@ -139,62 +139,12 @@ for _nested in (
     QueueItemView,
     QueueProgress,
     QueueView,
+    SessionOwner,
+    SessionView,
+    Usage,
+    TranscriptBlockView,
 ):
     shape(_nested)
-
-
-@shape
-class SessionOwner(Shape):
-    kind: OwnerKind
-    id: int
-
-
-@shape
-class SessionView(Shape):
-    """An agent session as the API shows it (``GET …/agent/status``, ``agent:*`` events)."""
-
-    id: int
-    ticket_id: int | None
-    owner: SessionOwner
-    agent: str
-    trigger: str
-    status: SessionStatus
-    model: str
-    sandbox: str
-    tokens_in: int
-    tokens_uncached: int
-    tokens_cache_write: int
-    tokens_cache_read: int
-    tokens_out: int
-    cost_usd: float
-    summary: str | None
-    error: str | None
-    started_at: str
-    ended_at: str | None
-
-
-@shape
-class Usage(Shape):
-    """``tokens_in`` is every input token; the three after it split it by how it was billed
-    (uncached, written to the prompt cache, read from it)."""
-
-    tokens_in: int
-    tokens_uncached: int
-    tokens_cache_write: int
-    tokens_cache_read: int
-    tokens_out: int
-    cost_usd: float
-
-
-@shape
-class TranscriptBlockView(Shape):
-    """One stored block of a session's transcript; ``data`` is the matching event's payload
-    without ``session_id`` (``text`` → the text blocks, ``tool_call`` → ``AgentToolCall`` …)."""
-
-    id: int
-    kind: str
-    data: dict[str, Any]
-    created_at: str
 
 
 # --- tickets, comments, reviews -----------------------------------------------------------------

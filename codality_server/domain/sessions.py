@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from .shapes import Shape
+
 if TYPE_CHECKING:
     from .settings import Price
 
@@ -53,6 +55,76 @@ class Trigger(StrEnum):
     REVIEW = "review"
     CI = "ci"
     COMMENT = "comment"
+
+
+# --- shapes: what the API answers, the ``agent:*`` events carry and the document describes ---
+
+
+class SessionOwner(Shape):
+    kind: OwnerKind
+    id: int
+
+
+class Usage(Shape):
+    """``tokens_in`` is every input token; the three after it split it by how it was billed
+    (uncached, written to the prompt cache, read from it)."""
+
+    tokens_in: int
+    tokens_uncached: int
+    tokens_cache_write: int
+    tokens_cache_read: int
+    tokens_out: int
+    cost_usd: float
+
+
+class SessionView(Shape):
+    """An agent session as the API shows it (``GET …/agent/status``, ``agent:*`` events)."""
+
+    id: int
+    ticket_id: int | None
+    owner: SessionOwner
+    agent: str
+    trigger: str
+    status: SessionStatus
+    model: str
+    sandbox: str
+    tokens_in: int
+    tokens_uncached: int
+    tokens_cache_write: int
+    tokens_cache_read: int
+    tokens_out: int
+    cost_usd: float
+    summary: str | None
+    error: str | None
+    started_at: str
+    ended_at: str | None
+
+
+class TranscriptBlockView(Shape):
+    """One stored block of a transcript (a session's, or a discovery reply's message); ``data``
+    is the matching event's payload without its ids (``text`` → the text blocks,
+    ``tool_call`` → ``AgentToolCall`` …)."""
+
+    id: int
+    kind: str
+    data: dict[str, Any]
+    created_at: str
+
+
+class SessionWithTranscript(SessionView):
+    """One session with every stored block (``GET …/agent/sessions/{id}``)."""
+
+    transcript: list[TranscriptBlockView]
+    #: The bus id to follow live events after, so none is missed or seen twice.
+    last_event_id: int
+
+
+class AgentStatus(Shape):
+    """Whether an agent runs on a ticket, its current or last session, and every session."""
+
+    running: bool
+    session: SessionView | None
+    sessions: list[SessionView]
 
 
 @dataclass(frozen=True)
@@ -154,33 +226,36 @@ class AgentSession:
     def ended(self) -> bool:
         return self.status is not SessionStatus.RUNNING
 
-    def usage_view(self) -> dict[str, Any]:
+    def usage(self) -> Usage:
         """Tokens by how they were billed, and what they cost."""
-        return {
-            "tokens_in": self.tokens_in,
-            "tokens_uncached": self.tokens_in - self.tokens_cache_write - self.tokens_cache_read,
-            "tokens_cache_write": self.tokens_cache_write,
-            "tokens_cache_read": self.tokens_cache_read,
-            "tokens_out": self.tokens_out,
-            "cost_usd": self.cost_usd,
-        }
+        return Usage(
+            tokens_in=self.tokens_in,
+            tokens_uncached=self.tokens_in - self.tokens_cache_write - self.tokens_cache_read,
+            tokens_cache_write=self.tokens_cache_write,
+            tokens_cache_read=self.tokens_cache_read,
+            tokens_out=self.tokens_out,
+            cost_usd=self.cost_usd,
+        )
+
+    def shape(self) -> SessionView:
+        return SessionView(
+            id=self.id,
+            ticket_id=self.ticket_id,
+            owner=SessionOwner(kind=self.owner.kind, id=self.owner.id),
+            agent=self.agent,
+            trigger=self.trigger,
+            status=self.status,
+            model=self.model,
+            sandbox=self.sandbox,
+            **self.usage().model_dump(),
+            summary=self.summary,
+            error=self.error,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+        )
 
     def view(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "ticket_id": self.ticket_id,
-            "owner": {"kind": self.owner.kind.value, "id": self.owner.id},
-            "agent": self.agent,
-            "trigger": self.trigger,
-            "status": self.status.value,
-            "model": self.model,
-            "sandbox": self.sandbox,
-            **self.usage_view(),
-            "summary": self.summary,
-            "error": self.error,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-        }
+        return self.shape().model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -193,5 +268,10 @@ class TranscriptBlock:
     data: dict[str, Any]
     created_at: str
 
+    def shape(self) -> TranscriptBlockView:
+        return TranscriptBlockView(
+            id=self.id, kind=self.kind, data=self.data, created_at=self.created_at
+        )
+
     def view(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "data": self.data, "created_at": self.created_at}
+        return self.shape().model_dump(mode="json")

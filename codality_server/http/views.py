@@ -15,12 +15,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, WithJsonSchema
 
-from codality_server.domain.events import SessionView, TranscriptBlockView
 from codality_server.domain.github import CheckCounts, PrReviewState, PullRequestCard
 from codality_server.domain.plans import PlanDraftView, PlanView, ReadinessView, SuggestionView
 from codality_server.domain.pushes import PushView
 from codality_server.domain.queues import QueueView
 from codality_server.domain.reviews import ReviewView
+from codality_server.domain.sessions import AgentStatus, SessionView, SessionWithTranscript
 from codality_server.domain.settings import Settings
 from codality_server.domain.tickets import CommentView, SearchHitView, TicketView
 from codality_server.domain.users import Role
@@ -148,18 +148,6 @@ class Listing(Answer):
     commit: str
     path: str
     entries: list[Entry]
-
-
-class AgentStatus(Answer):
-    running: bool
-    session: SessionView | None
-    sessions: list[SessionView]
-
-
-class SessionWithTranscript(SessionView):
-    transcript: list[TranscriptBlockView]
-    #: The bus id to follow live events after, so none is missed or seen twice.
-    last_event_id: int
 
 
 class Delivered(Answer):
@@ -488,6 +476,7 @@ _NAMED: dict[str, type[BaseModel]] = {
 }
 _MODELS: list[type[BaseModel]] = [
     SessionView,
+    AgentStatus,
     PlanView,
     QueueView,
     ReadinessView,

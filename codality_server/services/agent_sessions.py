@@ -11,7 +11,13 @@ from typing import Any
 
 from codality_server.db import sessions as db_sessions
 from codality_server.domain.errors import NotFound
-from codality_server.domain.sessions import AgentSession, Owner, SessionStatus, TokenCounts
+from codality_server.domain.sessions import (
+    AgentSession,
+    Owner,
+    SessionStatus,
+    SessionWithTranscript,
+    TokenCounts,
+)
 
 from .base import Service, now_iso
 
@@ -97,8 +103,8 @@ class AgentSessionService(Service):
         if session is None or session.owner != owner:
             raise NotFound(f"this {owner.kind.value} has no agent session {session_id}")
         blocks = await db_sessions.transcript(self.db.reader, session_id)
-        return {
-            **session.view(),
-            "transcript": [block.view() for block in blocks],
-            "last_event_id": last_event_id,
-        }
+        return SessionWithTranscript(
+            **session.shape().model_dump(),
+            transcript=[block.shape() for block in blocks],
+            last_event_id=last_event_id,
+        ).model_dump(mode="json")

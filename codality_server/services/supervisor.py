@@ -383,7 +383,7 @@ class Supervisor(Service):
             self._call_hooks(ended)
 
     def _publish_stopped(self, session: AgentSession) -> None:
-        usage = session.usage_view()
+        usage = session.usage()
         stopped = AgentStopped.of({**session.view(), "session_id": session.id, "usage": usage})
         self.bus.publish(stopped, session.channels)
 

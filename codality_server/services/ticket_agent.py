@@ -31,7 +31,14 @@ from codality_server.agent.tools import ToolContext
 from codality_server.domain.errors import Conflict, InvalidInput
 from codality_server.domain.events import project_channel, ticket_channel
 from codality_server.domain.projects import Project
-from codality_server.domain.sessions import AgentSession, Budget, Owner, SessionStatus, Trigger
+from codality_server.domain.sessions import (
+    AgentSession,
+    AgentStatus,
+    Budget,
+    Owner,
+    SessionStatus,
+    Trigger,
+)
 from codality_server.domain.settings import ModelAccess, Settings
 from codality_server.domain.ticket_moves import Action, next_status
 from codality_server.domain.tickets import Ticket
@@ -63,12 +70,12 @@ class TicketAgentService(Service):
         """Whether an agent runs on the ticket, its current or last session, and every session."""
         _, ticket = await self.services.tickets.get(slug, number)
         owner = Owner.ticket(ticket.id)
-        sessions = [s.view() for s in await self.services.agent_sessions.for_owner(owner)]
-        return {
-            "running": self.is_running(ticket.id),
-            "session": sessions[0] if sessions else None,
-            "sessions": sessions,
-        }
+        sessions = [s.shape() for s in await self.services.agent_sessions.for_owner(owner)]
+        return AgentStatus(
+            running=self.is_running(ticket.id),
+            session=sessions[0] if sessions else None,
+            sessions=sessions,
+        ).model_dump(mode="json")
 
     async def session(self, slug: str, number: int, session_id: int) -> dict[str, Any]:
         _, ticket = await self.services.tickets.get(slug, number)

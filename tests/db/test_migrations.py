@@ -145,7 +145,7 @@ async def test_a_real_database_upgrades_with_its_sessions_carried_over(
         ) == old[2:]
         # Its input was billed uncached: nothing written to or read from the cache (0008).
         assert (session.tokens_cache_write, session.tokens_cache_read) == (0, 0)
-        assert session.usage_view()["tokens_uncached"] == session.tokens_in
+        assert session.usage().tokens_uncached == session.tokens_in
         blocks = await db.fetchall("SELECT * FROM transcript_blocks ORDER BY id")
         assert [tuple(row) for row in blocks] == blocks_before
         worked = await db_tickets.get_ticket(db.reader, old[1])
