@@ -22,6 +22,7 @@ from pydantic import WithJsonSchema
 
 from .errors import Forbidden, InvalidInput
 from .shapes import Shape
+from .work_names import ticket_key
 
 GITHUB_WEB: Final = "https://github.com"
 GITHUB_API: Final = "https://api.github.com"
@@ -413,18 +414,6 @@ def review_state(reviews: list[dict[str, Any]], trusted: Collection[str]) -> Rev
     if "APPROVED" in latest.values():
         return ReviewState.APPROVED
     return ReviewState.PENDING
-
-
-def ticket_key(number: int) -> str:
-    """How a ticket is named on GitHub: ``codality-7``. Never ``#7``, which GitHub links to its
-    own issue or PR 7 (and a squash merge adds the PR's ``(#N)`` after the title); a fixed
-    prefix and a number is also the form GitHub's autolink references can turn into a link."""
-    return f"codality-{number}"
-
-
-def pr_title(title: str, number: int) -> str:
-    """The PR's title: the ticket's, then its key in brackets — ``add() subtracts [codality-1]``."""
-    return f"{title.strip()} [{ticket_key(number)}]"
 
 
 def pr_body(description: str, number: int) -> str:

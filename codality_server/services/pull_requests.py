@@ -27,6 +27,7 @@ from codality_server.domain.sessions import Owner, SessionStatus
 from codality_server.domain.ticket_moves import Action
 from codality_server.domain.tickets import Ticket
 from codality_server.domain.users import User
+from codality_server.domain.work_names import work_subject
 from codality_server.git import remote
 from codality_server.git.diff import commit_diff
 from codality_server.git.network import RemoteError, with_deadline
@@ -92,7 +93,7 @@ class PullRequestService(Service):
                     {"reason": "agent_running"},
                 )
             identity = user.git_identity if user else AGENT_IDENTITY
-            message = f"{gh.pr_title(ticket.title, ticket.number)}: uncommitted work, for the PR"
+            message = f"{work_subject(ticket.title, ticket.number)}: uncommitted work, for the PR"
             await self.services.worktrees.commit_work(project, ticket, message, identity)
             timeout = float((await self.services.settings.current()).git_timeout_s)
             try:
@@ -148,7 +149,7 @@ class PullRequestService(Service):
                     pulls,
                     token,
                     {
-                        "title": (title or gh.pr_title(ticket.title, ticket.number)).strip(),
+                        "title": (title or work_subject(ticket.title, ticket.number)).strip(),
                         "body": body
                         if body is not None
                         else gh.pr_body(ticket.description, number),

@@ -43,6 +43,7 @@ from codality_server.domain.settings import ModelAccess, Settings
 from codality_server.domain.ticket_moves import Action, next_status
 from codality_server.domain.tickets import Ticket
 from codality_server.domain.users import User
+from codality_server.domain.work_names import SUBJECT_MAX_CHARS, work_subject
 from codality_server.git.workdir import LeftOut
 from codality_server.git.worktrees import branch_name, create_worktree
 
@@ -308,7 +309,5 @@ def _left_out_note(left_out: tuple[LeftOut, ...]) -> str:
 
 
 def _commit_message(ticket: Ticket, summary: str) -> str:
-    subject = f"#{ticket.number}: {ticket.title}"
-    if len(subject) > 72:
-        subject = subject[:71] + "…"
+    subject = work_subject(ticket.title, ticket.number, SUBJECT_MAX_CHARS)
     return f"{subject}\n\n{summary.strip()}\n" if summary.strip() else f"{subject}\n"

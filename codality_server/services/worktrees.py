@@ -26,6 +26,7 @@ from codality_server.domain.settings import Settings
 from codality_server.domain.ticket_moves import Action
 from codality_server.domain.tickets import Ticket
 from codality_server.domain.users import User
+from codality_server.domain.work_names import work_subject
 from codality_server.git.diff import commit_diff
 from codality_server.git.merge import MergeOutcome, Strategy, keep_branch_tip, merge_branch
 from codality_server.git.network import RemoteError, with_deadline
@@ -68,7 +69,7 @@ class WorktreeService(Service):
     async def _commit_pending(
         self, project: Project, ticket: Ticket, user: User | None, why: str
     ) -> str | None:
-        message = f"{ticket.title} (#{ticket.number}): {why}"
+        message = f"{work_subject(ticket.title, ticket.number)}: {why}"
         identity = user.git_identity if user else AGENT_IDENTITY
         return (await self.commit_work(project, ticket, message, identity)).sha
 
@@ -181,10 +182,11 @@ class WorktreeService(Service):
         await self._commit_pending(
             project, ticket, user, "uncommitted work, committed for the merge"
         )
+        subject = work_subject(ticket.title, number)
         message = (
-            f"{ticket.title} (#{number})\n\nSquashed from {branch}.\n"
+            f"{subject}\n\nSquashed from {branch}.\n"
             if chosen == "squash"
-            else f"Merge {branch}: {ticket.title} (#{number})\n"
+            else f"Merge {branch}: {subject}\n"
         )
         repo = Path(project.path)
         outcome = await asyncio.to_thread(

@@ -64,7 +64,7 @@ async def test_a_full_run_edits_tests_commits_and_moves_the_ticket(
     assert str(worktree) in git(git_repo, "worktree", "list")
     assert git(worktree, "status", "--porcelain") == ""
     log = git(worktree, "log", "-1", "--format=%an <%ae>%n%s%n%b")
-    assert log.startswith("Admin <admin@example.com>\n#1: Add a farewell function")
+    assert log.startswith("Admin <admin@example.com>\nAdd a farewell function [codality-1]\n")
     assert "goodbye Bob" in log
     assert "def farewell" in git(git_repo, "show", f"{shown['branch']}:src/app.py")
     assert "def farewell" not in (git_repo / "src" / "app.py").read_text()  # main untouched

@@ -150,8 +150,36 @@ async def test_squash_merge_makes_one_commit(
     assert response.status_code == 200, response.text
     assert response.json()["merge"]["kind"] == "squash"
     assert git(repo, "rev-list", "--parents", "-n1", "main").split()[1:] == [before]
-    assert git(repo, "log", "-1", "--format=%s", "main").strip() == "Friendlier greeting (#1)"
+    assert (
+        git(repo, "log", "-1", "--format=%s", "main").strip() == "Friendlier greeting [codality-1]"
+    )
     assert_clean_repository(repo)
+
+
+async def test_merge_commits_name_the_ticket_as_its_pull_request_does(
+    api: httpx.AsyncClient, project: dict[str, Any], ticket: dict[str, Any]
+) -> None:
+    """``#1`` in a subject is GitHub's issue or PR 1 once pushed: every commit a merge writes
+    names the ticket ``[codality-1]``, as its PR title does."""
+    repo = Path(project["path"])
+    (repo / "README.md").write_text("# Sample\n\nmain moved on\n")
+    git(repo, "commit", "-q", "-am", "main moves on")
+    response = await api.post(url(project, ticket, "worktree/merge"), json={"strategy": "merge"})
+    assert response.status_code == 200, response.text
+    assert response.json()["merge"]["kind"] == "merge_commit"
+    subjects = [git(repo, "log", "-1", "--format=%s", rev).strip() for rev in ("main", "main^2")]
+    assert subjects == [
+        f"Merge {ticket['branch']}: Friendlier greeting [codality-1]",
+        "Friendlier greeting [codality-1]: uncommitted work, committed for the merge",
+    ]
+
+
+def test_a_long_title_is_shortened_in_a_subject_and_keeps_its_key() -> None:
+    from codality_server.domain.work_names import work_subject
+
+    subject = work_subject("x" * 100, 12, 72)
+    assert len(subject) == 72 and subject.endswith("x… [codality-12]")
+    assert work_subject(" Short ", 3, 72) == "Short [codality-3]"
 
 
 async def test_merge_refuses_a_bad_strategy(
