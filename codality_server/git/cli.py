@@ -18,6 +18,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from dulwich.objects import ObjectID
 
 from codality_server.domain.errors import Conflict
 
+from .stat_cache import LruCache
 from .workdir import Change, LeftOut, Workdir, Worktree, too_large
 
 _NEUTRAL = (
@@ -56,10 +58,21 @@ class GitStuck(Exception):
 _UNSAFE_NAME = re.compile(rb"(?:^|[\0/])(?:\.{1,2}|\.git|)(?:[\0/]|\Z)|\\", re.IGNORECASE)
 
 
+SETTLED_S = 1.0
+"""How long an index must have been left alone before its check is remembered: longer than the
+kernel's timestamp granularity, so a later write always changes its ``ctime``."""
+
+_SAFE_INDEXES = LruCache(64)
+
+
 def git_may_work_on(where: Worktree) -> bool:
     """Whether git may do a worktree's plumbing: it is installed, and the worktree's index names
     nothing outside the work tree (git would follow ``../../../env``; dulwich skips it). The
-    names come from ``git ls-files`` (one pass in C) and are checked with one regex."""
+    names come from ``git ls-files`` (one pass in C) and are checked with one regex.
+
+    A safe index is remembered by its ``lstat`` (inode, size, mtime, ctime) once it has settled:
+    nobody can set a ``ctime``, so any rewrite shows, and an unchanged index (a review reading
+    the diff again) costs no ``ls-files``."""
     if git_path() is None:
         return False
     try:
@@ -68,8 +81,16 @@ def git_may_work_on(where: Worktree) -> bool:
         return True
     if not stat.S_ISREG(st.st_mode):
         return False
+    signature = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if _SAFE_INDEXES.get(where.index_path) == signature:
+        return True
+    checked_at = time.time_ns()
     names = git_in(where, "ls-files", "-z", "--cached").rstrip(b"\0")
-    return not names or _UNSAFE_NAME.search(names) is None
+    if names and _UNSAFE_NAME.search(names) is not None:
+        return False
+    if st.st_ctime_ns < checked_at - SETTLED_S * 1e9:
+        _SAFE_INDEXES.put(where.index_path, signature)
+    return True
 
 
 def git_path() -> str | None:
@@ -185,9 +206,13 @@ def stage_all(
     return left_out
 
 
-def worktree_changes(where: Worktree, tree_id: ObjectID, max_file_bytes: int) -> list[Change]:
+def worktree_changes(
+    where: Worktree, tree_id: ObjectID, max_file_bytes: int
+) -> list[Change] | None:
     """What ``git add -A`` would change against ``tree_id``, staged into a copy of the index
-    (the worktree's own index is left as it is); the blobs land in the object store."""
+    (the worktree's own index is left as it is); the blobs land in the object store. None when
+    ``git status`` shows nothing uncommitted: the index is then its HEAD's tree, which the
+    caller diffs without another git process."""
     handle, name = tempfile.mkstemp(prefix="codality-index-")
     os.close(handle)
     scratch = Path(name)
@@ -196,7 +221,8 @@ def worktree_changes(where: Worktree, tree_id: ObjectID, max_file_bytes: int) ->
             shutil.copyfile(where.index_path, scratch)
         else:
             scratch.unlink()
-        stage_all(where, max_file_bytes, scratch)
+        if stage_all(where, max_file_bytes, scratch) is None:
+            return None
         raw = git_in(
             where,
             "diff-index",

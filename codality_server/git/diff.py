@@ -220,7 +220,10 @@ def branch_diff(
         if git_may_work_on(where):
             try:
                 changes = worktree_changes(where, base_tree, max_file_bytes)
-                return _render(repo.object_store, changes, base.decode(), head.decode())
+                if changes is None and where.on_branch(branch):  # nothing uncommitted
+                    changes = _committed_changes(repo, base_tree, commit_tree(repo, head))
+                if changes is not None:
+                    return _render(repo.object_store, changes, base.decode(), head.decode())
             except GitStuck:
                 pass  # dulwich reads the worktree without blocking on anything in it
         extra = MemoryObjectStore()

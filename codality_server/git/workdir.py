@@ -54,6 +54,10 @@ class Worktree:
     def index_path(self) -> Path:
         return self.admin / "index"
 
+    def on_branch(self, branch: str) -> bool:
+        """Whether the worktree's HEAD is ``branch``, as the server checked it out."""
+        return _small_file(self.admin / "HEAD") == b"ref: refs/heads/" + branch.encode()
+
     def open(self) -> Repo:
         """The worktree as a dulwich repository, for porcelain that needs one: its git dirs and
         work tree given explicitly, so neither its ``.git`` file nor a ``core.worktree`` counts."""
@@ -78,16 +82,24 @@ class Worktree:
         raise Conflict(f"{root} is not a worktree of the repository {repo}")
 
 
-def _names(admin: Path, wanted: str) -> bool:
+def _small_file(path: Path) -> bytes | None:
+    """The first 4 KiB of a regular file, stripped; None for anything else (a link, a FIFO that
+    would block the read, nothing there)."""
     try:
-        fd = os.open(admin / "gitdir", _FILE_FLAGS)
+        fd = os.open(path, _FILE_FLAGS)
     except OSError:
-        return False
+        return None
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return False
-        text = os.fsdecode(handle.read(4096).strip())
-    named = os.path.dirname(os.path.join(admin, text))  # an absolute text replaces ``admin``
+            return None
+        return handle.read(4096).strip()
+
+
+def _names(admin: Path, wanted: str) -> bool:
+    text = _small_file(admin / "gitdir")
+    if text is None:
+        return False
+    named = os.path.dirname(os.path.join(admin, os.fsdecode(text)))  # absolute replaces admin
     return os.path.realpath(named) == wanted
 
 
