@@ -219,11 +219,11 @@ def branch_diff(
         where = Worktree.locate(repo_path, worktree_path)
         if git_may_work_on(where):
             try:
-                changes = worktree_changes(where, base_tree, max_file_bytes)
-                if changes is None and where.on_branch(branch):  # nothing uncommitted
-                    changes = _committed_changes(repo, base_tree, commit_tree(repo, head))
-                if changes is not None:
-                    return _render(repo.object_store, changes, base.decode(), head.decode())
+                live = worktree_changes(where, base_tree, max_file_bytes)
+                if live is None and where.on_branch(branch):  # nothing uncommitted
+                    live = _committed_changes(repo, base_tree, commit_tree(repo, head))
+                if live is not None:
+                    return _render(repo.object_store, live, base.decode(), head.decode())
             except GitStuck:
                 pass  # dulwich reads the worktree without blocking on anything in it
         extra = MemoryObjectStore()
