@@ -69,6 +69,8 @@ class Services:
         # request hears how the run went (its work pushed in protected mode, ``codality/agent``).
         for reaction in (self.queue_runner.session_ended, self.feedback.session_ended):
             self.supervisor.on_end(reaction)
+        # What reacts to a user's comment: the ticket's running agent is steered by it.
+        self.comments.on_user_comment(self.agent.take_comment)
         self.egress = EgressProxy()  # sandboxed commands' way out, started on first use
         self._repo_locks: dict[str, asyncio.Lock] = {}
         # Set by the process runner (``__main__``); absent when the app is embedded in tests.

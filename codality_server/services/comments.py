@@ -1,12 +1,15 @@
 """Comments on tickets (product.md §4).
 
 A user's comment on a ticket whose agent is running is also handed to the agent as a message:
-the comment box is how people steer a run.
+the comment box is how people steer a run. The ticket agent reads comments for its prompt, so
+comments do not call it: it subscribes to users' comments (``on_user_comment``) where the
+services are composed.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 from codality_server.db import comments as db_comments
 from codality_server.domain.events import CommentCreated, project_channel, ticket_channel
@@ -15,9 +18,23 @@ from codality_server.domain.users import User
 
 from .base import Service, now_iso
 
+if TYPE_CHECKING:
+    from . import Services
+
+# Called with the ticket's id and the comment's text after a user's comment is stored.
+CommentHook = Callable[[int, str], Awaitable[None]]
+
 
 class CommentService(Service):
     """Listing and posting comments; posting publishes ``comment:created``."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        self._hooks: list[CommentHook] = []
+
+    def on_user_comment(self, hook: CommentHook) -> None:
+        """Call ``hook(ticket_id, text)`` after each user's comment, in subscription order."""
+        self._hooks.append(hook)
 
     async def list(self, slug: str, number: int) -> list[dict[str, Any]]:
         """The ticket's comments, oldest first."""
@@ -44,10 +61,6 @@ class CommentService(Service):
             CommentCreated.of(view), (ticket_channel(ticket.id), project_channel(project.id))
         )
         if author_kind == "user":
-            await self._tell_running_agent(ticket.id, text)
+            for hook in self._hooks:
+                await hook(ticket.id, text)
         return view
-
-    async def _tell_running_agent(self, ticket_id: int, text: str) -> None:
-        agent = self.services.agent
-        if agent.is_running(ticket_id):
-            await agent.deliver_message(ticket_id, text, mode="steer", source="comment")

@@ -157,6 +157,11 @@ class TicketAgentService(Service):
             Owner.ticket(ticket_id), text, mode, source, idle="no agent is running on this ticket"
         )
 
+    async def take_comment(self, ticket_id: int, text: str) -> None:
+        """A user's comment on a ticket whose agent runs steers it (the comment box)."""
+        if self.is_running(ticket_id):
+            await self.deliver_message(ticket_id, text, mode="steer", source="comment")
+
     async def message(self, slug: str, number: int, text: str, mode: MessageMode) -> dict[str, Any]:
         _, ticket = await self.services.tickets.get(slug, number)
         if not self.is_running(ticket.id):

@@ -22,6 +22,7 @@ from codality_server.domain.errors import Conflict
 from codality_server.domain.projects import Project
 from codality_server.domain.pushes import REMOTE, PushReport, PushState
 from codality_server.domain.reviews import MergeDiff
+from codality_server.domain.sessions import Owner
 from codality_server.domain.settings import Settings
 from codality_server.domain.ticket_moves import Action
 from codality_server.domain.tickets import Ticket
@@ -42,7 +43,8 @@ class WorktreeService(Service):
     """Merging a ticket branch into the default branch, or setting it aside."""
 
     def _refuse_while_agent_runs(self, ticket: Ticket, action: str) -> None:
-        if self.services.agent.is_busy(ticket.id):
+        # The supervisor, not the ticket agent, answers: the agent commits through this service.
+        if self.services.supervisor.is_busy(Owner.ticket(ticket.id)):
             raise Conflict(
                 f"cannot {action} ticket #{ticket.number} while its agent runs; stop it first",
                 details={"reason": "agent_running"},
