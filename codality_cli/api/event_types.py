@@ -76,8 +76,8 @@ class TicketView(TypedDict):
     updated_at: str
 
 
-class CommentAuthor(TypedDict):
-    """Who wrote a comment (a user; the agent has none)."""
+class Person(TypedDict):
+    """Who someone is, as every signed-in user may read it (``/api/people``, a comment's author)."""
 
     id: int
     name: str
@@ -89,7 +89,7 @@ class CommentView(TypedDict):
 
     id: int
     ticket_id: int
-    author: CommentAuthor | None
+    author: Person | None
     author_kind: Literal["user", "agent"]
     body: str
     created_at: str

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from codality_server.domain.tickets import Comment, CommentAuthor
+from codality_server.domain.tickets import Comment
+from codality_server.domain.users import Person
 
 from .database import Connection, Row, fetchall, fetchone
 
@@ -18,7 +19,7 @@ _SELECT = (
 
 def _comment(row: Row) -> Comment:
     author = (
-        CommentAuthor(id=row["user_id"], name=row["user_name"], email=row["user_email"])
+        Person(id=row["user_id"], name=row["user_name"], email=row["user_email"])
         if row["user_id"] is not None
         else None
     )

@@ -27,7 +27,8 @@ from .queues import QueueItemView, QueueProgress, QueueView
 from .reviews import ReviewCommentView, ReviewView
 from .sessions import SessionOwner, SessionView, TranscriptBlockView, Usage
 from .shapes import Shape
-from .tickets import CommentAuthor, CommentView, TicketView
+from .tickets import CommentView, TicketView
+from .users import Person
 
 
 class ChannelKind(StrEnum):
@@ -128,7 +129,7 @@ for _nested in (
     PushRetry,
     PushView,
     TicketView,
-    CommentAuthor,
+    Person,
     CommentView,
     ReviewCommentView,
     ReviewView,

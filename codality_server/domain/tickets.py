@@ -15,6 +15,7 @@ from .github import PullRequestCard
 from .pushes import PushView
 from .sessions import SessionStatus
 from .shapes import Shape
+from .users import Person
 
 TITLE_MAX_CHARS = 500
 MARKDOWN_MAX_BYTES = 100 * 1024
@@ -267,18 +268,10 @@ class SearchHit:
         return SearchHitView.model_validate(hit).model_dump(mode="json")
 
 
-class CommentAuthor(Shape):
-    """Who wrote a comment (a user; the agent has none)."""
-
-    id: int
-    name: str
-    email: str
-
-
 class CommentView(Shape):
     id: int
     ticket_id: int
-    author: CommentAuthor | None
+    author: Person | None
     author_kind: Literal["user", "agent"]
     body: str
     created_at: str
@@ -291,7 +284,7 @@ class Comment:
 
     id: int
     ticket_id: int
-    author: CommentAuthor | None
+    author: Person | None
     author_kind: Literal["user", "agent"]
     body: str
     created_at: str

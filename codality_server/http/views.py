@@ -10,35 +10,30 @@ document, and the schemathesis run (``tests/server/test_schemathesis.py``) check
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, WithJsonSchema
+from pydantic import BaseModel
 
 from codality_server.domain.github import CheckCounts, PrReviewState, PullRequestCard
 from codality_server.domain.plans import PlanDraftView, PlanView, ReadinessView, SuggestionView
+from codality_server.domain.projects import ProjectView
 from codality_server.domain.pushes import PushView
 from codality_server.domain.queues import QueueView
 from codality_server.domain.reviews import ReviewView
 from codality_server.domain.sessions import AgentStatus, SessionView, SessionWithTranscript
 from codality_server.domain.settings import Settings
 from codality_server.domain.tickets import CommentView, SearchHitView, TicketView
-from codality_server.domain.users import Role
+from codality_server.domain.users import Person, UserView
 
 Schema = dict[str, Any]
 
 _STR: Schema = {"type": "string"}
-_INT: Schema = {"type": "integer"}
 _BOOL: Schema = {"type": "boolean"}
 _STR_OR_NULL: Schema = {"type": ["string", "null"]}
 
 
 def _obj(**properties: Schema) -> Schema:
     return {"type": "object", "required": list(properties), "properties": properties}
-
-
-def _enum(values: type[StrEnum]) -> Schema:
-    return {"type": "string", "enum": [member.value for member in values]}
 
 
 def ref(name: str) -> Schema:
@@ -50,35 +45,12 @@ def array_of(name: str) -> Schema:
     return {"type": "array", "items": ref(name)}
 
 
-_USER = _obj(
-    id=_INT,
-    email=_STR,
-    name=_STR,
-    role=_enum(Role),
-    git_identity=_obj(name=_STR, email=_STR),
-    created_at=_STR,
-    updated_at=_STR,
-)
 _SETTINGS = Settings.model_json_schema(ref_template="#/components/schemas/{model}")
 
 #: Component name → schema; ``build_openapi`` adds them all to the document.
 SCHEMAS: dict[str, Schema] = {
     **_SETTINGS.pop("$defs", {}),
     "Settings": _SETTINGS,
-    "Project": _obj(
-        id=_INT,
-        slug=_STR,
-        name=_STR,
-        path=_STR,
-        default_branch=_STR,
-        protected_main=_BOOL,
-        github={"anyOf": [_obj(owner=_STR, repo=_STR), {"type": "null"}]},
-        created_at=_STR,
-        updated_at=_STR,
-    ),
-    "User": _USER,
-    "Person": _obj(id=_INT, name=_STR, email=_STR),
-    "SignedIn": _obj(user={"$ref": "#/components/schemas/User"}, token=_STR),
     "Ok": {**_obj(ok={"const": True}), "properties": {"ok": {"const": True}, "message": _STR}},
     "SetupStatus": _obj(setup_required=_BOOL),
     "Health": _obj(status={"const": "ok"}, version=_STR, setup_required=_BOOL),
@@ -100,28 +72,13 @@ SCHEMAS: dict[str, Schema] = {
 # ``tests/server/test_answers_match_openapi.py``.
 
 
-def _component(name: str) -> Schema:
-    """A reference to a hand-written component from a model's field; pydantic resolves every
-    ``$ref`` it meets, so the reference is made after it is done (``_resolve_components``)."""
-    return {"x-component": name}
-
-
-def _resolve_components(schema: Any) -> Any:
-    if isinstance(schema, list):
-        return [_resolve_components(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    if "x-component" in schema:
-        return {"$ref": f"#/components/schemas/{schema['x-component']}"}
-    return {key: _resolve_components(value) for key, value in schema.items()}
-
-
-#: A ticket inside an answer: the ``Ticket`` component (``TicketView``).
-TicketAnswer = Annotated[Any, WithJsonSchema(_component("Ticket"))]
-
-
 class Answer(BaseModel):
     """An answer's shape for the document; views may grow properties (extra keys are allowed)."""
+
+
+class SignedIn(Answer):
+    user: UserView
+    token: str
 
 
 class SshKey(Answer):
@@ -223,19 +180,19 @@ class MergeResult(Answer):
 
 
 class Merged(Answer):
-    ticket: TicketAnswer
+    ticket: TicketView
     merge: MergeResult
     stats: MergeDiffStats
     push: PushView | None
 
 
 class Pushed(Answer):
-    ticket: TicketAnswer
+    ticket: TicketView
     push: PushView
 
 
 class Discarded(Answer):
-    ticket: TicketAnswer
+    ticket: TicketView
     kept_ref: str | None
     kept_sha: str | None
     pull_request_closed: int | None
@@ -469,12 +426,15 @@ class WebhookDelivery(Answer):
 
 #: Components named otherwise than their model.
 _NAMED: dict[str, type[BaseModel]] = {
+    "User": UserView,
+    "Project": ProjectView,
     "Ticket": TicketView,
     "SearchHit": SearchHitView,
     "Comment": CommentView,
     "Review": ReviewView,
 }
 _MODELS: list[type[BaseModel]] = [
+    Person,
     SessionView,
     AgentStatus,
     PlanView,
@@ -490,6 +450,18 @@ _MODELS: list[type[BaseModel]] = [
 ]
 
 
+def _renamed(schema: Any, names: dict[str, str]) -> Any:
+    """``schema`` with its references to a renamed model pointing at the component's name."""
+    if isinstance(schema, list):
+        return [_renamed(item, names) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.rsplit("/", 1)[-1] in names:
+        return {**schema, "$ref": f"#/components/schemas/{names[ref.rsplit('/', 1)[-1]]}"}
+    return {key: _renamed(value, names) for key, value in schema.items()}
+
+
 def _model_schemas() -> dict[str, Schema]:
     schemas: dict[str, Schema] = {}
     named = [*_NAMED.items(), *((model.__name__, model) for model in _MODELS)]
@@ -499,7 +471,9 @@ def _model_schemas() -> dict[str, Schema]:
             known = schemas.get(name, SCHEMAS.get(name))
             assert known in (None, found), f"two shapes are called {name}"
             schemas[name] = found
-    return {name: _resolve_components(schema) for name, schema in schemas.items()}
+    # A model inside another is a ``$def`` under its class name: it is the named component.
+    names = {model.__name__: component for component, model in _NAMED.items()}
+    return {name: _renamed(schema, names) for name, schema in schemas.items() if name not in names}
 
 
 SCHEMAS.update(_model_schemas())

@@ -18,7 +18,13 @@ import jsonschema_rs
 from codality_server.http.openapi import openapi_path
 from codality_server.http.routes import all_routes
 from tests.agent.conftest import agent_url, new_ticket, wait_for_block, wait_for_end
-from tests.conftest import RunningServer, attach_work
+from tests.conftest import (
+    RunningServer,
+    attach_work,
+    bearer_client,
+    create_project,
+    latest_outbox_code,
+)
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 from tests.fakes.github_server import FakeGitHub
 from tests.github_flow import TICKET_BRANCH, WIDGETS, connect, linked_project, settle
@@ -84,6 +90,13 @@ async def checking(api: httpx.AsyncClient) -> AnswerChecker:
     return checker
 
 
+def checked_client(server: RunningServer, checker: AnswerChecker, token: str) -> httpx.AsyncClient:
+    """A client signed in with ``token`` whose answers ``checker`` validates too."""
+    client = bearer_client(server.url, token)
+    client.event_hooks["response"].append(checker)
+    return client
+
+
 def test_every_json_answer_documents_a_schema() -> None:
     missing = [
         f"{route.method} {route.path} {status}"
@@ -95,6 +108,56 @@ def test_every_json_answer_documents_a_schema() -> None:
         and route.other_returns.get(status, route.returns) is None
     ]
     assert missing == []
+
+
+async def test_answers_about_people_and_projects_match_the_document(
+    server: RunningServer, anon: httpx.AsyncClient, git_repo: Path
+) -> None:
+    checker = await checking(anon)
+    # first-run setup, then the admin's account
+    code = (server.data_dir / "setup-code").read_text().strip()
+    setup = {"code": code, "email": "admin@example.com", "name": "Admin"}
+    admin = (await anon.post("/api/setup/verify", json=setup)).json()
+    async with checked_client(server, checker, admin["token"]) as api:
+        await api.get("/api/auth/me")
+        await api.put("/api/me/profile", json={"name": "Ada Admin"})
+        await api.put("/api/me/git-identity", json={"name": "Ada", "email": "ada@example.com"})
+        # a member invited, signed in with a mailed code, made an admin
+        member = (await api.post("/api/users", json={"email": "bo@example.com"})).json()
+        await anon.post("/api/auth/request-otp", json={"email": "bo@example.com"})
+        otp = {"email": "bo@example.com", "code": latest_outbox_code(server.data_dir)}
+        signed_in = (await anon.post("/api/auth/verify-otp", json=otp)).json()
+        await api.patch(f"/api/users/{member['id']}/role", json={"role": "admin"})
+        await api.get("/api/users")
+        async with checked_client(server, checker, signed_in["token"]) as bo:
+            await bo.get("/api/people")
+            await bo.post("/api/auth/logout")
+        # a project registered, listed, read and changed
+        project = await create_project(api, git_repo)
+        await api.get("/api/projects")
+        await api.get(project_url(project))
+        await api.put(project_url(project), json={"name": "Widgets", "protected_main": False})
+
+    assert checker.problems == []
+    assert checker.refused == []
+    expected = {
+        "POST /api/setup/verify 201",
+        "GET /api/auth/me 200",
+        "PUT /api/me/profile 200",
+        "PUT /api/me/git-identity 200",
+        "POST /api/users 201",
+        "POST /api/auth/request-otp 200",
+        "POST /api/auth/verify-otp 200",
+        "PATCH /api/users/{id}/role 200",
+        "GET /api/users 200",
+        "GET /api/people 200",
+        "POST /api/auth/logout 200",
+        "POST /api/projects 201",
+        "GET /api/projects 200",
+        "GET /api/projects/{slug} 200",
+        "PUT /api/projects/{slug} 200",
+    }
+    assert expected <= checker.checked, expected - checker.checked
 
 
 _TICKET_READS = (

@@ -37,7 +37,7 @@ async def list_users(request: web.Request) -> web.Response:
 
 async def list_people(request: web.Request) -> web.Response:
     users = await request.app[SERVICES].users.list()
-    return json_ok([{"id": u.id, "name": u.name, "email": u.email} for u in users])
+    return json_ok([user.person() for user in users])
 
 
 async def invite_user(request: web.Request) -> web.Response:
