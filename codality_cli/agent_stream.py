@@ -129,6 +129,9 @@ class AgentPrinter:
     _open_call: str | None = None
     # A preparation step is shown on the open line, for "ready" to replace.
     _pending_prep: bool = False
+    # The error just shown, when nothing came after it: the session's end that carries the same
+    # reason (a budget, a failure) does not say it again.
+    _last_error: str | None = None
 
     # -- low level ---------------------------------------------------------------------------
 
@@ -194,6 +197,7 @@ class AgentPrinter:
         """Show one event of a session (see ``transcript_entry``); returns the session when it
         is ``agent:stopped``."""
         kind, data = transcript_entry(type_, data)
+        said, self._last_error = self._last_error, None
         if kind in ("text_delta", "thinking_delta"):
             block, text = data.get("block"), self._unseen(data)
             if text:
@@ -205,7 +209,7 @@ class AgentPrinter:
         elif kind == "stopped":
             self.finish()
             self._err(f"── {session_line(data)}", "bold")
-            if data.get("error"):
+            if data.get("error") and data["error"] != said:
                 self._err(f"   {data['error']}", "red")
             return data
         else:
@@ -218,6 +222,7 @@ class AgentPrinter:
         A stored text or thinking block is shown as the one delta that holds all of it, so a
         replay takes the very path the live stream took and prints the same lines.
         """
+        self._last_error = None
         if kind in ("text", "thinking"):
             text = str(data.get("text", ""))
             if block_id is not None:
@@ -253,6 +258,7 @@ class AgentPrinter:
         elif kind == "error":
             self._close_thinking()
             self._err(f"! {data.get('message')}", "yellow")
+            self._last_error = str(data.get("message"))
         elif kind == "preparing":
             self._preparing(str(data.get("step", "")), bool(data.get("done")))
         elif kind == "commit":

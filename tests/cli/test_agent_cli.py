@@ -361,16 +361,23 @@ def test_watch_joining_mid_message_prints_it_whole_once(
 
 
 def test_a_run_stops_at_its_turn_budget_and_says_why(
-    cli: Cli, project: dict[str, Any], fake: FakeAnthropic
+    server: RunningServer, admin_token: str, cli: Cli, project: dict[str, Any], fake: FakeAnthropic
 ) -> None:
-    """A model that never ends its turn: --max-turns stops the run, live and in `ticket runs`."""
+    """A model that never ends its turn: --max-turns stops the run, live and in `ticket runs`.
+    The reason is said once (the run's error and its end both carry it), live and replayed."""
     fake.script(*[tool("list_directory", path=".") for _ in range(20)])
     slug = project["slug"]
     number = file_ticket(cli, project)
-    run = cli("-p", slug, "ticket", "start", str(number), "--max-turns", "3")
-    assert run.exit_code == 7, (run.stdout, run.stderr)
-    assert "── stopped" in run.stderr and "budget: 3 turns" in run.stderr
+    run = merged_output(
+        server, admin_token, "-p", slug, "ticket", "start", str(number), "--max-turns", "3"
+    )
+    assert run.returncode == 7, run.stdout
+    lines = run.stdout.splitlines()
+    assert lines[-2:-1] == ["! budget: 3 turns"] and lines[-1].startswith("── stopped · ")
+    assert run.stdout.count("budget: 3 turns") == 1, run.stdout
     assert len(fake.requests) == 3
+    replay = merged_output(server, admin_token, "-p", slug, "ticket", "watch", str(number))
+    assert replay.returncode == 7 and replay.stdout.splitlines() == lines
 
     runs = cli("-p", slug, "ticket", "runs", str(number))
     assert runs.exit_code == 0, runs.stderr
