@@ -1,4 +1,5 @@
-"""Discovery conversations: their messages, each message's blocks, and the proposals (actions)."""
+"""Discovery conversations: their messages and the proposals (actions). A reply's blocks are its
+agent session's transcript blocks (``db/sessions.py``), the one store of every session kind."""
 
 from __future__ import annotations
 
@@ -7,16 +8,18 @@ from collections import defaultdict
 from typing import Any
 
 from codality_server.domain.discover import (
+    REPLY_BLOCK_KINDS,
     Action,
     ActionKind,
     ActionStatus,
-    Block,
     Conversation,
     Message,
     ReplyStatus,
 )
+from codality_server.domain.sessions import TranscriptBlock
 
 from .database import Connection, Row, fetchall, fetchone
+from .sessions import append_block, transcript_block
 
 _CONVERSATION = (
     "c.id, c.project_id, c.title, c.created_by, c.created_at, c.updated_at,"
@@ -24,7 +27,7 @@ _CONVERSATION = (
     " AS message_count"
 )
 _MESSAGE = (
-    "id, conversation_id, role, status, error, model, tokens_in, tokens_out, cost_usd,"
+    "id, conversation_id, role, status, content, error, model, tokens_in, tokens_out, cost_usd,"
     " session_id, created_by, created_at, updated_at"
 )
 _ACTION = (
@@ -45,7 +48,7 @@ def _conversation(row: Row) -> Conversation:
     )
 
 
-def _message(row: Row, blocks: list[Block], actions: list[Action]) -> Message:
+def _message(row: Row, blocks: list[TranscriptBlock], actions: list[Action]) -> Message:
     return Message(
         id=row["id"],
         conversation_id=row["conversation_id"],
@@ -62,12 +65,7 @@ def _message(row: Row, blocks: list[Block], actions: list[Action]) -> Message:
         updated_at=row["updated_at"],
         blocks=tuple(blocks),
         actions=tuple(actions),
-    )
-
-
-def _block(row: Row) -> Block:
-    return Block(
-        row["id"], row["message_id"], row["kind"], json.loads(row["data"]), row["created_at"]
+        content=row["content"],
     )
 
 
@@ -141,7 +139,7 @@ async def delete_conversation(conn: Connection, conversation_id: int) -> bool:
     return cur.rowcount > 0
 
 
-# --- messages and blocks -------------------------------------------------------------------------
+# --- messages ------------------------------------------------------------------------------------
 
 
 async def insert_message(
@@ -152,12 +150,13 @@ async def insert_message(
     created_by: int | None,
     now: str,
     model: str | None = None,
+    content: str = "",
 ) -> int:
     row = await fetchone(
         conn,
-        "INSERT INTO conversation_messages(conversation_id, role, status, model, created_by,"
-        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (conversation_id, role, status.value, model, created_by, now, now),
+        "INSERT INTO conversation_messages(conversation_id, role, status, content, model,"
+        " created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (conversation_id, role, status.value, content, model, created_by, now, now),
     )
     assert row is not None
     return int(row["id"])
@@ -166,26 +165,6 @@ async def insert_message(
 async def link_session(conn: Connection, message_id: int, session_id: int) -> None:
     await conn.execute(
         "UPDATE conversation_messages SET session_id = ? WHERE id = ?", (session_id, message_id)
-    )
-
-
-async def insert_block(
-    conn: Connection, message_id: int, kind: str, data: dict[str, Any], now: str
-) -> int:
-    row = await fetchone(
-        conn,
-        "INSERT INTO conversation_blocks(message_id, kind, data, created_at)"
-        " VALUES (?, ?, ?, ?) RETURNING id",
-        (message_id, kind, json.dumps(data, ensure_ascii=False), now),
-    )
-    assert row is not None
-    return int(row["id"])
-
-
-async def rewrite_block(conn: Connection, block_id: int, data: dict[str, Any]) -> None:
-    await conn.execute(
-        "UPDATE conversation_blocks SET data = ? WHERE id = ?",
-        (json.dumps(data, ensure_ascii=False), block_id),
     )
 
 
@@ -225,7 +204,8 @@ async def interrupt_streaming(conn: Connection, now: str) -> int:
 async def messages(
     conn: Connection, conversation_id: int, message_id: int | None = None
 ) -> list[Message]:
-    """The conversation's messages (or just ``message_id``) with their blocks and actions."""
+    """The conversation's messages (or just ``message_id``) with their blocks (a reply's: those
+    of its session's transcript that it shows) and actions."""
     where, params = "conversation_id = ?", [conversation_id]
     if message_id is not None:
         where, params = where + " AND id = ?", [conversation_id, message_id]
@@ -236,14 +216,17 @@ async def messages(
         return []
     ids = [row["id"] for row in rows]
     marks = ", ".join("?" for _ in ids)
-    blocks: dict[int, list[Block]] = defaultdict(list)
+    by_session = {row["session_id"]: row["id"] for row in rows if row["session_id"] is not None}
+    sessions = ", ".join("?" for _ in by_session)
+    kinds = ", ".join("?" for _ in REPLY_BLOCK_KINDS)
+    blocks: dict[int, list[TranscriptBlock]] = defaultdict(list)
     for row in await fetchall(
         conn,
-        "SELECT id, message_id, kind, data, created_at FROM conversation_blocks"
-        f" WHERE message_id IN ({marks}) ORDER BY id",
-        ids,
+        "SELECT id, session_id, kind, data, created_at FROM transcript_blocks"
+        f" WHERE session_id IN ({sessions}) AND kind IN ({kinds}) ORDER BY id",
+        [*by_session, *REPLY_BLOCK_KINDS],
     ):
-        blocks[row["message_id"]].append(_block(row))
+        blocks[by_session[row["session_id"]]].append(transcript_block(row))
     actions: dict[int, list[Action]] = defaultdict(list)
     for row in await fetchall(
         conn,
@@ -261,10 +244,13 @@ async def insert_action(
     conn: Connection,
     conversation_id: int,
     message_id: int,
+    session_id: int,
     kind: ActionKind,
     proposal: dict[str, Any],
     now: str,
 ) -> Action:
+    """Store a pending action, and the ``action`` block that places it in the reply's session
+    transcript (``session_id``), where the proposal was made."""
     row = await fetchone(
         conn,
         "INSERT INTO conversation_actions(conversation_id, message_id, kind, proposal,"
@@ -272,7 +258,9 @@ async def insert_action(
         (conversation_id, message_id, kind.value, json.dumps(proposal, ensure_ascii=False), now),
     )
     assert row is not None
-    return _action(row)
+    action = _action(row)
+    await append_block(conn, session_id, "action", {"action_id": action.id}, now)
+    return action
 
 
 async def get_action(conn: Connection, action_id: int) -> Action | None:

@@ -151,6 +151,12 @@ async def replace_block_data(conn: Connection, block_id: int, data: dict[str, ob
     )
 
 
+def transcript_block(row: Row) -> TranscriptBlock:
+    return TranscriptBlock(
+        row["id"], row["session_id"], row["kind"], json.loads(row["data"]), row["created_at"]
+    )
+
+
 async def transcript(conn: Connection, session_id: int) -> list[TranscriptBlock]:
     rows = await fetchall(
         conn,
@@ -158,7 +164,4 @@ async def transcript(conn: Connection, session_id: int) -> list[TranscriptBlock]
         " WHERE session_id = ? ORDER BY id",
         (session_id,),
     )
-    return [
-        TranscriptBlock(r["id"], r["session_id"], r["kind"], json.loads(r["data"]), r["created_at"])
-        for r in rows
-    ]
+    return [transcript_block(row) for row in rows]

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InvalidInput
+from .sessions import TranscriptBlock
 from .tickets import MARKDOWN_MAX_BYTES, TITLE_MAX_CHARS, Kind, Priority, TicketStatus
 
 CONVERSATION_TITLE_MAX = 200
@@ -70,18 +71,10 @@ class Conversation:
         }
 
 
-@dataclass(frozen=True)
-class Block:
-    """One stored piece of a message: text, a tool call, its result, a proposal, a note."""
-
-    id: int
-    message_id: int
-    kind: str
-    data: dict[str, Any]
-    created_at: str
-
-    def view(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "data": self.data, "created_at": self.created_at}
+#: What a reply message shows of its session's transcript: what the model said and did, and the
+#: proposals it stored. The rest of that transcript (thinking, retries, history cuts, how the
+#: session ended) is the session's; the message's ``status`` and ``error`` say how it ended.
+REPLY_BLOCK_KINDS = ("text", "tool_call", "tool_result", "action", "note")
 
 
 @dataclass(frozen=True)
@@ -127,12 +120,16 @@ class Message:
     created_by: int | None
     created_at: str
     updated_at: str
-    blocks: tuple[Block, ...] = ()
+    #: A reply's blocks: its session's transcript (``REPLY_BLOCK_KINDS``).
+    blocks: tuple[TranscriptBlock, ...] = ()
     actions: tuple[Action, ...] = field(default=())
+    #: What the message says when no session wrote it: a user's message.
+    content: str = ""
 
     @property
     def text(self) -> str:
-        return "".join(str(b.data.get("text", "")) for b in self.blocks if b.kind == "text")
+        said = "".join(str(b.data.get("text", "")) for b in self.blocks if b.kind == "text")
+        return self.content + said
 
     def view(self) -> dict[str, Any]:
         return {

@@ -1,10 +1,10 @@
 """Discovery conversations and their proposals (product.md §8).
 
-This service owns what is stored: conversations, messages block by block, and proposals as
-pending actions. Deciding an action carries it out here, in one transaction, through the ticket
-(and plan and queue) services' in-transaction helpers, so a confirmed proposal makes all of its
-things or none. Writing a reply (the model) lives in ``discover_agent``; it stores through this
-service.
+This service owns what is stored: conversations, messages, and proposals as pending actions (a
+reply's blocks are its session's transcript, which the session's recorder stores). Deciding an
+action carries it out here, in one transaction, through the ticket (and plan and queue)
+services' in-transaction helpers, so a confirmed proposal makes all of its things or none.
+Writing a reply (the model) lives in ``discover_agent``.
 """
 
 from __future__ import annotations
@@ -94,9 +94,8 @@ class DiscoverService(Service):
         """The conversation with every message, its blocks, tool calls and actions."""
         _, conversation = await self.get(slug, conversation_id)
         last_event_id = self.bus.last_id  # follow live after this, nothing missed in between
-        live = self.services.discover_agent.live.get(conversation.id)
-        if live is not None:  # the open text block holds every delta published so far
-            await live.store_open_block()
+        # The open text block then holds every delta published so far.
+        await self.services.discover_agent.store_open_block(conversation.id)
         messages = await db.messages(self.db.reader, conversation.id)
         return {
             **conversation.view(),
@@ -146,9 +145,14 @@ class DiscoverService(Service):
         async with self.db.transaction() as conn:
             now = now_iso()
             message_id = await db.insert_message(
-                conn, conversation_id, "user", ReplyStatus.COMPLETE, user.id if user else None, now
+                conn,
+                conversation_id,
+                "user",
+                ReplyStatus.COMPLETE,
+                user.id if user else None,
+                now,
+                content=content,
             )
-            await db.insert_block(conn, message_id, "text", {"text": content}, now)
             await db.touch(conn, conversation_id, now)
         return message_id
 
@@ -164,14 +168,6 @@ class DiscoverService(Service):
     async def link_session(self, message_id: int, session_id: int) -> None:
         async with self.db.transaction() as conn:
             await db.link_session(conn, message_id, session_id)
-
-    async def append_block(self, message_id: int, kind: str, data: dict[str, Any]) -> int:
-        async with self.db.transaction() as conn:
-            return await db.insert_block(conn, message_id, kind, data, now_iso())
-
-    async def rewrite_block(self, block_id: int, data: dict[str, Any]) -> None:
-        async with self.db.transaction() as conn:
-            await db.rewrite_block(conn, block_id, data)
 
     async def finish_reply(
         self,
@@ -189,9 +185,16 @@ class DiscoverService(Service):
             return await db.interrupt_streaming(conn, now_iso())
 
     async def propose(
-        self, project: Project, conversation_id: int, message_id: int, tool: str, raw: Any
+        self,
+        project: Project,
+        conversation_id: int,
+        message_id: int,
+        session_id: int,
+        tool: str,
+        raw: Any,
     ) -> Action:
-        """Check a proposal from the model and store it as a pending action on its message.
+        """Check a proposal from the model and store it as a pending action on its message (and
+        as an ``action`` block of the reply's session transcript).
 
         A malformed one raises InvalidInput (the caller reports it to the model as a tool error)
         and stores nothing; so does one naming a ticket the project does not have.
@@ -200,12 +203,9 @@ class DiscoverService(Service):
         proposal = validate_proposal(spec.kind, raw)
         await self._check_references(project, spec.kind, proposal)
         async with self.db.transaction() as conn:
-            now = now_iso()
-            action = await db.insert_action(
-                conn, conversation_id, message_id, spec.kind, proposal, now
+            return await db.insert_action(
+                conn, conversation_id, message_id, session_id, spec.kind, proposal, now_iso()
             )
-            await db.insert_block(conn, message_id, "action", {"action_id": action.id}, now)
-        return action
 
     async def _check_references(
         self, project: Project, kind: ActionKind, proposal: dict[str, Any]

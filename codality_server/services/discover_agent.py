@@ -2,18 +2,19 @@
 
 A reply is one agent session owned by the conversation (so one reply at a time: a second message
 while one streams is a 409), of the ``discovery`` kind: the read-only tools on a checkout of the
-default branch plus the proposal tools. The platform's loop and model client do the model work;
-this module's listener turns what the loop reports into ``discover:*`` events and stores the reply
-block by block as the conversation's message:
+default branch plus the proposal tools. The platform's loop, model client and recorder do the
+work, as for every session kind: the reply's blocks are its session's transcript, and its events
+are ``discover:*`` (``DiscoverEvents``):
 
-- a text delta is published first, then stored (coalesced by a background write), so the wire
-  never waits for the disk and a crash loses at most the write in flight;
+- a text delta is stored (at most every ``Recorder.FLUSH_S``) and published as
+  ``discover:delta`` (``block``, ``at``, ``kind``); thinking is kept in the transcript only;
 - a tool call is stored and published as ``discover:tool_call`` before it runs; its result is
   stored after;
-- a proposal tool checks and stores a pending action (``DiscoverService.propose``); a malformed
-  proposal comes back to the model as a tool error and nothing is stored;
+- a proposal tool checks and stores a pending action (``DiscoverService.propose``) with an
+  ``action`` block, and links the tool's result to it; a malformed proposal comes back to the
+  model as a tool error and nothing is stored;
 - when the session ends, the message gets its final status (cancelled, interrupted, failed with
-  the reason), usage and cost, and ``discover:message`` carries it.
+  the reason), the session's usage and cost, and ``discover:message`` carries it.
 """
 
 from __future__ import annotations
@@ -28,10 +29,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ConfigDict
 
 from codality_server.agent.kinds import AgentKind
-from codality_server.agent.loop import AgentLoop, LoopListener
-from codality_server.agent.model import BlockKind, CallUsage, Message, ModelClient, ModelRequest
+from codality_server.agent.model import ModelRequest
 from codality_server.agent.prompts import tool_section
-from codality_server.agent.tools import READ_ONLY_TOOLS, Tool, Toolbox, ToolContext
+from codality_server.agent.tools import READ_ONLY_TOOLS, Tool, ToolContext
 from codality_server.agent.tools.base import ToolInput
 from codality_server.domain.discover import (
     PROPOSAL_TOOLS,
@@ -62,12 +62,11 @@ from codality_server.git.checkout import branch_checkout
 from .base import Service
 from .knowledge import ServiceKnowledge
 from .models import answer_input
-from .recorder import Recorder, SessionEvents
-from .supervisor import USER_STOPPED, Run, SessionSpec
+from .recorder import SessionEvents
+from .supervisor import USER_STOPPED, LoopJob, Run, SessionSpec
 
 if TYPE_CHECKING:
     from . import Services
-    from .agent_sessions import Usage
     from .discover import DiscoverService
 
 log = logging.getLogger("codality.discover")
@@ -106,7 +105,8 @@ def channels(project_id: int, conversation_id: int) -> tuple[str, str]:
 
 class DiscoverEvents(SessionEvents):
     """A reply's events: its stream as ``discover:delta`` / ``tool_call`` / ``tool_result``,
-    failures and retries as ``discover:error``."""
+    failures and retries as ``discover:error``. Thinking is not published: a reply shows what
+    it says (the session's transcript keeps the thinking)."""
 
     def __init__(self, conversation_id: int, message_id: int) -> None:
         self.conversation_id = conversation_id
@@ -123,6 +123,11 @@ class DiscoverEvents(SessionEvents):
         self, session_id: int, text: str, block: int | None = None, at: int | None = None
     ) -> Payload | None:
         return DiscoverDelta(**self._ids(session_id), text=text, block=block, at=at, kind="text")
+
+    def thinking_delta(
+        self, session_id: int, text: str, block: int | None = None, at: int | None = None
+    ) -> Payload | None:
+        return None
 
     def tool_call(
         self, session_id: int, tool_use_id: str, name: str, tool_input: Any
@@ -146,23 +151,6 @@ class DiscoverEvents(SessionEvents):
         )
 
 
-@dataclass(frozen=True)
-class ReplyBlocks:
-    """A reply's blocks are its message's; the reply's usage is stored when it ends."""
-
-    store: DiscoverService
-    message_id: int
-
-    async def append(self, kind: str, data: dict[str, Any], usage: Usage | None) -> int:
-        return await self.store.append_block(self.message_id, kind, data)
-
-    async def rewrite(self, block_id: int, data: dict[str, Any], usage: Usage | None) -> None:
-        await self.store.rewrite_block(block_id, data)
-
-    async def set_usage(self, usage: Usage) -> None:
-        """Nothing to do: ``finish_reply`` stores the reply's usage with its status."""
-
-
 class _AnyInput(ToolInput):
     """A proposal's raw input: checked by the proposal's own schema, in the domain."""
 
@@ -179,66 +167,18 @@ class ProposalTool(Tool):
         return {"name": self.name, "description": self.description, "input_schema": self.schema}
 
 
-class ReplyListener(Recorder):
-    """A reply's recorder: the loop's text and tool calls become the reply message's blocks and
-    ``discover:*`` events; retries, history cuts and usage go to the session's own recorder."""
+@dataclass
+class Proposals:
+    """A reply's proposal tools. They store on its message and in its session's transcript, so
+    they run once the session has started (``run``; the model only calls tools after that)."""
 
-    def __init__(
-        self, agent: DiscoverAgent, project: Project, conversation_id: int, message_id: int
-    ) -> None:
-        # The session's id is known once it starts (``attach``), before the loop reports.
-        super().__init__(
-            0,
-            channels(project.id, conversation_id),
-            agent.bus,
-            ReplyBlocks(agent.services.discover, message_id),
-            DiscoverEvents(conversation_id, message_id),
-        )
-        self.store_service = agent.services.discover
-        self.project = project
-        self.conversation_id = conversation_id
-        self.message_id = message_id
-        self.session_recorder: LoopListener | None = None
-        self.usage_total = CallUsage()
-        self.current_call: str | None = None
-        self.actions: dict[str, int] = {}
+    discover: DiscoverService
+    project: Project
+    conversation_id: int
+    message_id: int
+    run: Run | None = None
 
-    def attach(self, run: Run) -> None:
-        self.session_id = run.session.id
-        self.session_recorder = run.recorder
-
-    async def thinking_delta(self, text: str) -> None:
-        """A reply keeps what it says; the conversation's history has no place for thinking."""
-
-    async def block_done(self, kind: BlockKind, text: str) -> None:
-        if kind == "text":
-            await super().block_done(kind, text)
-
-    async def tool_call(self, tool_use_id: str, name: str, tool_input: Any) -> None:
-        await super().tool_call(tool_use_id, name, tool_input)
-        self.current_call = tool_use_id
-
-    def result_links(self, tool_use_id: str) -> dict[str, Any]:
-        self.current_call = None
-        action_id = self.actions.get(tool_use_id)
-        return {} if action_id is None else {"action_id": action_id}
-
-    async def retrying(self, message: str, delay_s: float) -> None:
-        if self.session_recorder is not None:
-            await self.session_recorder.retrying(message, delay_s)
-
-    async def history_trimmed(self, note: str, tokens_before: int, tokens_after: int) -> None:
-        if self.session_recorder is not None:
-            await self.session_recorder.history_trimmed(note, tokens_before, tokens_after)
-
-    async def usage(self, total: CallUsage) -> None:
-        self.usage_total = total
-        if self.session_recorder is not None:
-            await self.session_recorder.usage(total)
-
-    # --- proposals ------------------------------------------------------------------------------
-
-    def proposal_tools(self) -> tuple[Tool, ...]:
+    def tools(self) -> tuple[Tool, ...]:
         return tuple(
             ProposalTool(
                 name,
@@ -252,11 +192,17 @@ class ReplyListener(Recorder):
 
     def _proposer(self, name: str) -> Any:
         async def propose(_: ToolContext, args: _AnyInput) -> str:
-            action = await self.store_service.propose(
-                self.project, self.conversation_id, self.message_id, name, args.model_extra or {}
+            run = self.run
+            assert run is not None, "a proposal tool ran before its session started"
+            action = await self.discover.propose(
+                self.project,
+                self.conversation_id,
+                self.message_id,
+                run.session.id,
+                name,
+                args.model_extra or {},
             )
-            if self.current_call is not None:
-                self.actions[self.current_call] = action.id
+            run.recorder.link_result(action_id=action.id)
             return (
                 f"Stored as proposal {action.id}, pending: the user will confirm, edit or reject"
                 " it. Do not propose it again."
@@ -265,50 +211,35 @@ class ReplyListener(Recorder):
         return propose
 
 
-@dataclass
-class ReplyJob:
-    """One reply: the loop over the conversation so far, reported to a ``ReplyListener``."""
+@dataclass(kw_only=True)
+class ReplyJob(LoopJob):
+    """One reply: the loop over the conversation so far; at its end, the message's status."""
 
     agent: DiscoverAgent
-    listener: ReplyListener
-    client: ModelClient
-    request: ModelRequest
-    messages: list[Message]
-    toolbox: Toolbox
+    proposals: Proposals
     first_message: str | None = None
 
     async def started(self, run: Run) -> None:
-        self.agent.live[self.listener.conversation_id] = self.listener
-        self.listener.attach(run)
-        await self.agent.services.discover.link_session(self.listener.message_id, run.session.id)
-
-    async def run(self, run: Run) -> str:
-        async with self.client:
-            loop = AgentLoop(
-                self.client, self.request, self.toolbox, self.listener, run.inbox, run.budget
-            )
-            result = await loop.run(self.messages)
-        return result.summary
+        self.proposals.run = run
+        await self.agent.services.discover.link_session(self.proposals.message_id, run.session.id)
 
     async def ended(self, run: Run, session: AgentSession) -> None:
-        self.agent.live.pop(self.listener.conversation_id, None)
-        await self.listener.flush()
         status = ENDINGS.get(session.status, ReplyStatus.FAILED)
         error = session.error if status is not ReplyStatus.COMPLETE else None
         if status is ReplyStatus.CANCELLED and error == USER_STOPPED:
             error = "cancelled by a user"  # a budget that ran out keeps its own reason
-        usage = self.listener.usage_total
+        proposals = self.proposals
         discover = self.agent.services.discover
         await discover.finish_reply(
-            self.listener.message_id,
+            proposals.message_id,
             status,
             error,
-            (usage.tokens_in, usage.tokens_out, usage.cost_usd),
+            (session.tokens_in, session.tokens_out, session.cost_usd),
         )
-        message = await discover.message(self.listener.conversation_id, self.listener.message_id)
-        discover.publish_message(self.listener.project, self.listener.conversation_id, message)
+        message = await discover.message(proposals.conversation_id, proposals.message_id)
+        discover.publish_message(proposals.project, proposals.conversation_id, message)
         if self.first_message is not None:
-            self.agent.name_later(self.listener.conversation_id, self.first_message)
+            self.agent.name_later(proposals.conversation_id, self.first_message)
 
 
 class DiscoverAgent(Service):
@@ -320,7 +251,6 @@ class DiscoverAgent(Service):
         super().__init__(services)
         self._naming: set[asyncio.Task[None]] = set()
         self._closing = False
-        self.live: dict[int, ReplyListener] = {}  # conversation id → the reply being written
 
     async def send(
         self, slug: str, conversation_id: int, user: User | None, content: str
@@ -344,8 +274,8 @@ class DiscoverAgent(Service):
             )
             reply_id = await self.services.discover.start_reply(conversation.id, settings.model)
             try:
-                listener = ReplyListener(self, project, conversation.id, reply_id)
-                kind = AgentKind("discovery", (*READ_ONLY_TOOLS, *listener.proposal_tools()))
+                proposals = Proposals(self.services.discover, project, conversation.id, reply_id)
+                kind = AgentKind("discovery", (*READ_ONLY_TOOLS, *proposals.tools()))
                 context = ToolContext(checkout, knowledge=ServiceKnowledge(self.services, project))
                 toolbox = kind.toolbox(context)
                 stored = await self.services.discover.messages(conversation.id)
@@ -361,7 +291,13 @@ class DiscoverAgent(Service):
                 )
                 untitled = not conversation.title and conversation.message_count == 0
                 job = ReplyJob(
-                    self, listener, client, request, turns, toolbox, content if untitled else None
+                    client,
+                    request,
+                    turns,
+                    toolbox,
+                    agent=self,
+                    proposals=proposals,
+                    first_message=content if untitled else None,
                 )
                 spec = SessionSpec(
                     owner(conversation.id),
@@ -402,6 +338,13 @@ class DiscoverAgent(Service):
         if self.services.supervisor.running(owner(conversation_id)) is not None:
             with contextlib.suppress(Conflict):
                 await self.services.supervisor.stop(owner(conversation_id))
+
+    async def store_open_block(self, conversation_id: int) -> None:
+        """Store the text block of the reply being written as it stands, so a conversation read
+        next holds every delta published so far (``Recorder.store_open_block``)."""
+        run = self.services.supervisor.running(owner(conversation_id))
+        if run is not None:
+            await run.recorder.store_open_block()
 
     def streaming(self, conversation_id: int) -> bool:
         return self.services.supervisor.is_busy(owner(conversation_id))

@@ -1,10 +1,11 @@
 """A session's recorder: what its loop does goes to the bus and to the stored transcript.
 
 Every session kind records through it: the supervisor gives every run one, storing into the
-session's transcript; a discovery reply's is a ``Recorder`` too, storing into the reply's message
-(``BlockStore`` says where). The loop reports to it (it is the ``LoopListener``) and the
-session's job adds its own entries (the prompt, a commit). Deltas are ``BlockDelta`` events
-(``block``, ``at``, ``kind``) under the names the ``SessionEvents`` give them.
+session's transcript (``SessionBlocks``), the one block store of tickets, feedback runs, plan
+suggestions and discovery replies. The loop reports to it (it is the ``LoopListener``) and the
+session's job adds its own entries (the prompt, a commit, what a tool's result links to).
+Deltas are ``BlockDelta`` events (``block``, ``at``, ``kind``) under the names the
+``SessionEvents`` give them.
 
 A text or thinking block is stored while it streams: its row is written at the first delta and
 rewritten at most every ``FLUSH_S`` and once more, whole, when the block ends, so a crash
@@ -20,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from codality_server.agent.loop import LoopListener
 from codality_server.agent.model import BlockKind, CallUsage
@@ -105,20 +106,10 @@ class SessionEvents:
 AGENT_EVENTS = SessionEvents()
 
 
-class BlockStore(Protocol):
-    """Where a recorder keeps the blocks it records (``usage``: the session's so far, to store in
-    the same transaction, when the store keeps it)."""
-
-    async def append(self, kind: str, data: dict[str, Any], usage: Usage | None) -> int: ...
-
-    async def rewrite(self, block_id: int, data: dict[str, Any], usage: Usage | None) -> None: ...
-
-    async def set_usage(self, usage: Usage) -> None: ...
-
-
 @dataclass(frozen=True)
 class SessionBlocks:
-    """A session's own transcript (what the session view shows)."""
+    """A session's transcript: where its recorder keeps the blocks (``usage``, the session's so
+    far, is stored in the same transaction when given)."""
 
     sessions: AgentSessionService
     session_id: int
@@ -143,7 +134,7 @@ class Recorder(LoopListener):
         session_id: int,
         channels: tuple[str, ...],
         bus: EventBus,
-        store: BlockStore,
+        store: SessionBlocks,
         events: SessionEvents = AGENT_EVENTS,
     ) -> None:
         self.session_id = session_id
@@ -156,6 +147,7 @@ class Recorder(LoopListener):
         self._block_text = ""
         self._flushed_at = 0.0
         self._usage: Usage | None = None
+        self._links: dict[str, Any] = {}  # what the running tool call's result links to
 
     # --- the loop's reports --------------------------------------------------------------------
 
@@ -175,20 +167,21 @@ class Recorder(LoopListener):
 
     async def tool_call(self, tool_use_id: str, name: str, tool_input: Any) -> None:
         data = {"tool_use_id": tool_use_id, "name": name, "input": tool_input}
+        self._links = {}
         await self._entry(
             "tool_call", data, self.events.tool_call(self.session_id, tool_use_id, name, tool_input)
         )
 
     async def tool_result(self, tool_use_id: str, name: str, ok: bool, output: str) -> None:
         data = {"tool_use_id": tool_use_id, "name": name, "ok": ok, "output": output}
-        data |= self.result_links(tool_use_id)
+        data, self._links = data | self._links, {}
         payload = self.events.tool_result(self.session_id, tool_use_id, name, ok, output)
         await self._entry("tool_result", data, payload)
 
-    def result_links(self, tool_use_id: str) -> dict[str, Any]:
-        """What a tool result's stored block links to besides the call (none here; a discovery
-        proposal's result names the action it stored)."""
-        return {}
+    def link_result(self, **links: Any) -> None:
+        """Store ``links`` on the result of the tool call running now (tools run one at a time):
+        a discovery proposal's result names the action it stored."""
+        self._links |= links
 
     async def retrying(self, message: str, delay_s: float) -> None:
         data = {"message": message, "retrying": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -168,3 +169,103 @@ async def _fresh(tmp_path: Path) -> Path:
     await migrate(db)
     await db.close()
     return fresh
+
+
+async def test_discovery_replies_move_into_their_sessions_transcripts(tmp_path: Path) -> None:
+    """0011: a reply's blocks (written before it, in conversation_blocks) become its session's
+    transcript blocks, in order, after what the session already had; a user's message keeps its
+    text as ``content``; a reply that never started keeps nothing it did not have."""
+    from codality_server.db import conversations as db_conversations
+    from codality_server.db import sessions as db_sessions
+
+    path = tmp_path / "codality.db"
+    db = Database(path)
+    await db.open()
+    try:
+        await migrate(db, up_to=10)
+        t = "2026-01-01T00:00:00Z"
+        blocks = [
+            ("text", {"text": "Let me look."}),
+            ("tool_call", {"tool_use_id": "a", "name": "read_file", "input": {"path": "x.py"}}),
+            ("tool_result", {"tool_use_id": "a", "name": "read_file", "ok": True, "output": "x"}),
+            ("tool_call", {"tool_use_id": "b", "name": "propose_plan", "input": {}}),
+            ("action", {"action_id": 1}),
+            ("tool_result", {"tool_use_id": "b", "ok": True, "output": "ok", "action_id": 1}),
+            ("text", {"text": "Done."}),
+        ]
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO projects(id, slug, name, path, default_branch, created_at,"
+                " updated_at) VALUES (1, 'p', 'P', '/p', 'main', ?, ?)",
+                (t, t),
+            )
+            await conn.execute(
+                "INSERT INTO conversations(id, project_id, created_at, updated_at)"
+                " VALUES (1, 1, ?, ?)",
+                (t, t),
+            )
+            await conn.execute(
+                "INSERT INTO agent_sessions(id, owner_kind, owner_id, agent, trigger, status,"
+                " model, started_at) VALUES (5, 'conversation', 1, 'discovery', 'manual',"
+                " 'completed', 'm', ?)",
+                (t,),
+            )
+            retried = json.dumps({"message": "overloaded", "retrying": True})
+            await conn.execute(
+                "INSERT INTO transcript_blocks(id, session_id, kind, data, created_at)"
+                " VALUES (40, 5, 'error', ?, ?)",
+                (retried, t),
+            )
+            messages = [
+                (1, "user", "complete", None),
+                (2, "assistant", "complete", 5),
+                (3, "user", "complete", None),
+                (4, "assistant", "failed", None),  # the reply could not start
+            ]
+            for message_id, role, status, session_id in messages:
+                await conn.execute(
+                    "INSERT INTO conversation_messages(id, conversation_id, role, status,"
+                    " session_id, created_at, updated_at) VALUES (?, 1, ?, ?, ?, ?, ?)",
+                    (message_id, role, status, session_id, t, t),
+                )
+            await conn.execute(
+                "INSERT INTO conversation_actions(id, conversation_id, message_id, kind, proposal,"
+                " created_at) VALUES (1, 1, 2, 'plan', '{}', ?)",
+                (t,),
+            )
+            rows = [
+                (1, "text", {"text": "What is there?"}),
+                *((2, kind, data) for kind, data in blocks),
+                (3, "text", {"text": "Thanks — ünïcode too"}),
+            ]
+            for message_id, kind, data in rows:
+                await conn.execute(
+                    "INSERT INTO conversation_blocks(message_id, kind, data, created_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (message_id, kind, json.dumps(data, ensure_ascii=False), t),
+                )
+
+        assert await migrate(db) == [v for v, _, _ in available_migrations() if v > 10]
+        gone = await db.fetchall("SELECT name FROM sqlite_master WHERE name LIKE 'conversation_b%'")
+        assert gone == []
+        first, reply, second, unstarted = await db_conversations.messages(db.reader, 1)
+        assert (first.content, first.text, first.blocks) == ("What is there?",) * 2 + ((),)
+        assert (second.text, unstarted.text, unstarted.blocks) == ("Thanks — ünïcode too", "", ())
+        assert reply.content == "" and reply.text == "Let me look.Done."
+        assert [(b.kind, b.data) for b in reply.blocks] == blocks
+        assert [a.id for a in reply.actions] == [1]
+        # The session's transcript is the one store: what it had, then the reply's blocks.
+        transcript = await db_sessions.transcript(db.reader, 5)
+        assert [(b.kind, b.data) for b in transcript] == [
+            ("error", {"message": "overloaded", "retrying": True}),
+            *blocks,
+        ]
+        assert [b.id for b in reply.blocks] == [b.id for b in transcript[1:]]
+        assert all(b.id > 40 for b in reply.blocks)
+
+        # A conversation's sessions, and so its replies' blocks, go with it.
+        async with db.transaction() as conn:
+            await conn.execute("DELETE FROM conversations WHERE id = 1")
+        assert await db.fetchall("SELECT id FROM transcript_blocks") == []
+    finally:
+        await db.close()

@@ -14,6 +14,7 @@ import pytest
 from codality_server.domain.discover import ReplyStatus
 from codality_server.domain.errors import InvalidInput, NotFound
 from codality_server.http.keys import SERVICES
+from codality_server.services.discover_agent import owner
 from tests.conftest import RunningServer, assert_error, create_ticket
 
 
@@ -36,13 +37,20 @@ def propose(
     tool: str,
     raw: Any,
 ) -> dict[str, Any]:
-    """Store a proposal on a fresh assistant message, as the discovery agent does."""
-    discover = server.app[SERVICES].discover
+    """Store a proposal on a fresh reply and its session, as the discovery agent does."""
+    services = server.app[SERVICES]
+    discover = services.discover
 
     async def run() -> dict[str, Any]:
-        found = await server.app[SERVICES].projects.get(project["slug"])
+        found = await services.projects.get(project["slug"])
         message_id = await discover.start_reply(conversation["id"], "scripted")
-        action = await discover.propose(found, conversation["id"], message_id, tool, raw)
+        session = await services.agent_sessions.create(
+            owner(conversation["id"]), "discovery", (), "manual", "scripted", "none", None
+        )
+        await discover.link_session(message_id, session.id)
+        action = await discover.propose(
+            found, conversation["id"], message_id, session.id, tool, raw
+        )
         await discover.finish_reply(message_id, ReplyStatus.COMPLETE)
         return dict(action.view())
 

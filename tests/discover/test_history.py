@@ -8,11 +8,11 @@ from codality_server.domain.discover import (
     Action,
     ActionKind,
     ActionStatus,
-    Block,
     Message,
     ReplyStatus,
 )
 from codality_server.domain.discover_history import MISSING_RESULT, TRIMMED_NOTE, history
+from codality_server.domain.sessions import TranscriptBlock as Block
 
 _ids = iter(range(1, 10_000))
 
@@ -33,7 +33,22 @@ def message(
 
 
 def user(text: str) -> Message:
-    return message("user", block("text", text=text))
+    return Message(
+        next(_ids),
+        1,
+        "user",
+        ReplyStatus.COMPLETE,
+        None,
+        None,
+        0,
+        0,
+        0.0,
+        None,
+        None,
+        "t",
+        "t",
+        content=text,
+    )
 
 
 def test_a_reply_with_tools_becomes_alternating_turns() -> None:

@@ -19,7 +19,8 @@ import pytest
 
 from codality_server.agent.model import CACHE_MARK
 from codality_server.http.keys import SERVICES
-from codality_server.services.discover import DiscoverService
+from codality_server.services.agent_sessions import AgentSessionService, Usage
+from codality_server.services.discover_agent import owner
 from tests.conftest import RunningServer, assert_error, create_ticket, git
 from tests.discover.test_conversations import new_conversation, url
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool, unchecked
@@ -70,7 +71,10 @@ async def finished(
 
 
 async def test_a_streamed_reply_with_tool_use(
-    agent_api: httpx.AsyncClient, project: dict[str, Any], fake_anthropic: FakeAnthropic
+    server: RunningServer,
+    agent_api: httpx.AsyncClient,
+    project: dict[str, Any],
+    fake_anthropic: FakeAnthropic,
 ) -> None:
     fake_anthropic.script(
         tool("read_file", say="Let me read the app.", path="src/app.py"),
@@ -94,6 +98,16 @@ async def test_a_streamed_reply_with_tool_use(
     assert kinds == ["text", "tool_call", "tool_result", "text"]
     assert "def greet" in reply["blocks"][2]["data"]["output"]
     assert reply["tokens_in"] > 0 and reply["tokens_out"] > 0
+    # The reply's blocks are its session's transcript (the one store of every session kind),
+    # and its usage the session's.
+    session = server.call(
+        server.app[SERVICES].agent_sessions.with_transcript(
+            owner(conversation["id"]), reply["session_id"], 0
+        )
+    )
+    assert session["transcript"] == reply["blocks"]
+    usage = (session["tokens_in"], session["tokens_out"], session["cost_usd"])
+    assert usage == (reply["tokens_in"], reply["tokens_out"], reply["cost_usd"])
 
     first, second = [r for r in fake_anthropic.requests if "tool_choice" not in r]  # not the title
     tools = {t["name"] for t in first["tools"]}
@@ -177,6 +191,7 @@ async def test_proposals_from_the_model_are_stored_pending_and_a_malformed_one_i
     assert refused["is_error"] is True and "tickets.1.title" in refused["content"]
     [action] = reply["actions"]
     assert action["status"] == "pending" and action["kind"] == "tickets"
+    assert "action_id" not in results[0] and results[1]["action_id"] == action["id"]
     assert [b["kind"] for b in reply["blocks"]].count("action") == 1
     assert (await agent_api.get(f"/api/projects/{project['slug']}/tickets")).json() == []
     decided = await agent_api.post(
@@ -272,13 +287,19 @@ async def test_a_conversation_read_mid_reply_and_the_deltas_after_it_make_the_wh
     """Writes are slowed down here; a reader still gets a stored reply holding every delta
     published before it read, and the deltas after its ``last_event_id`` say where they start
     (``block``, ``at``), so skipping what it has leaves every character once, with no gap."""
-    rewrite = DiscoverService.rewrite_block
+    rewrite = AgentSessionService.rewrite
 
-    async def slow_rewrite(self: DiscoverService, block_id: int, data: dict[str, Any]) -> None:
+    async def slow_rewrite(
+        self: AgentSessionService,
+        session_id: int,
+        block_id: int,
+        data: dict[str, Any],
+        usage: Usage | None = None,
+    ) -> None:
         await asyncio.sleep(0.5)
-        await rewrite(self, block_id, data)
+        await rewrite(self, session_id, block_id, data, usage)
 
-    monkeypatch.setattr(DiscoverService, "rewrite_block", slow_rewrite)
+    monkeypatch.setattr(AgentSessionService, "rewrite", slow_rewrite)
     whole = "".join(f"word{i:03d} " for i in range(120))
     fake_anthropic.script(text(whole, delay_s=0.02), text("Title"))
     conversation = await new_conversation(agent_api, project, "Mid reply")
