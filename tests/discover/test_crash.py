@@ -36,7 +36,7 @@ def test_kill_9_mid_reply_keeps_what_was_shown_and_marks_it_interrupted(
         token = httpx.post(
             f"{url}/api/setup/verify", json={"code": code, "email": "a@example.com"}
         ).json()["token"]
-        api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake.url}
         assert api.put("/api/settings/env", json=env).status_code == 200
         slug = api.post("/api/projects", json={"mode": "existing", "path": str(git_repo)}).json()[
@@ -59,7 +59,7 @@ def test_kill_9_mid_reply_keeps_what_was_shown_and_marks_it_interrupted(
 
     process, url = spawn(data_dir)
     try:
-        api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         shown = api.get(path).json()
         assert shown["streaming"] is False
         user, reply = shown["messages"]
