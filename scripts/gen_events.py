@@ -68,7 +68,7 @@ def _fields(model: type[catalogue.Shape]) -> list[tuple[str, str]]:
     return [(name, _type(hints[name])) for name in model.model_fields]
 
 
-def _docstring(text: str) -> str:
+def docstring(text: str) -> str:
     text = " ".join(text.split())
     if len(text) <= 90:
         return f'    """{text}"""'
@@ -77,7 +77,7 @@ def _docstring(text: str) -> str:
 
 
 def _typed_dict(name: str, model: type[catalogue.Shape], doc: str) -> str:
-    lines = [f"class {name}(TypedDict):", _docstring(doc), ""]
+    lines = [f"class {name}(TypedDict):", docstring(doc), ""]
     lines += [f"    {field}: {kind}" for field, kind in _fields(model)]
     return "\n".join(lines)
 
@@ -119,14 +119,14 @@ def render() -> str:
     parts.append(f"PAYLOADS: dict[str, type] = {{\n{payloads}\n}}")
     parts.append(f"CHANNELS: dict[str, tuple[str, ...]] = {{\n{channels}\n}}")
     parts.append(f"#: Every channel kind: ``{{kind}}:{{id}}``.\nCHANNEL_KINDS = ({kinds})")
-    return _formatted("\n\n\n".join(parts) + "\n")
+    return formatted("\n\n\n".join(parts) + "\n", TARGET)
 
 
-def _formatted(source: str) -> str:
-    """The source as ``ruff format`` leaves it, so the file passes the format check as written."""
+def formatted(source: str, target: Path) -> str:
+    """The source as ``ruff format`` leaves it, so ``target`` passes the format check as written."""
     ruff = Path(sys.executable).with_name("ruff")
     done = subprocess.run(
-        [str(ruff), "format", "--stdin-filename", str(TARGET), "-"],
+        [str(ruff), "format", "--stdin-filename", str(target), "-"],
         input=source,
         capture_output=True,
         text=True,
