@@ -136,18 +136,18 @@ def formatted(source: str, target: Path) -> str:
     return done.stdout
 
 
-def main(argv: list[str]) -> int:
-    text = render()
+def write_or_check(target: Path, text: str, argv: list[str]) -> int:
+    """Write ``text`` to ``target``; with ``--check`` only say whether it is stale (exit 1)."""
     if "--check" in argv:
-        current = TARGET.read_text("utf-8") if TARGET.exists() else ""
+        current = target.read_text("utf-8") if target.exists() else ""
         if current != text:
-            print(f"stale: {TARGET.relative_to(ROOT)}")
+            print(f"stale: {target.relative_to(ROOT)}")
             return 1
         return 0
-    TARGET.write_text(text, "utf-8")
-    print(f"wrote {TARGET.relative_to(ROOT)}")
+    target.write_text(text, "utf-8")
+    print(f"wrote {target.relative_to(ROOT)}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(write_or_check(TARGET, render(), sys.argv[1:]))

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from codality_server.http.openapi import build_openapi  # noqa: E402
 from codality_server.http.routes import all_routes  # noqa: E402
-from scripts.gen_events import docstring, formatted  # noqa: E402
+from scripts.gen_events import docstring, formatted, write_or_check  # noqa: E402
 
 Schema = dict[str, Any]
 REF = "#/components/schemas/"
@@ -140,18 +140,5 @@ def render() -> str:
     return formatted("\n\n\n".join([head, *generator.classes]) + "\n", TARGET)
 
 
-def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        current = TARGET.read_text("utf-8") if TARGET.exists() else ""
-        if current != text:
-            print(f"stale: {TARGET.relative_to(ROOT)}")
-            return 1
-        return 0
-    TARGET.write_text(text, "utf-8")
-    print(f"wrote {TARGET.relative_to(ROOT)}")
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(write_or_check(TARGET, render(), sys.argv[1:]))
