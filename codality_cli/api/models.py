@@ -124,18 +124,10 @@ class Comment(TypedDict):
 
     id: int
     ticket_id: int
-    author: CommentAuthor | None
+    author: Person | None
     author_kind: Literal["user", "agent"]
     body: str
     created_at: str
-
-
-class CommentAuthor(TypedDict):
-    """Who wrote a comment (a user; the agent has none)."""
-
-    id: int
-    name: str
-    email: str
 
 
 class CommentCreate(TypedDict):
@@ -317,6 +309,20 @@ class GitIdentity(TypedDict):
 
     name: NotRequired[str | None]
     email: NotRequired[str | None]
+
+
+class GitIdentityView(TypedDict):
+    """The name and e-mail of the commits made for a user."""
+
+    name: str
+    email: str
+
+
+class GithubLink(TypedDict):
+    """The GitHub repository a project is linked to."""
+
+    owner: str
+    repo: str
 
 
 class GithubStatus(TypedDict):
@@ -538,7 +544,7 @@ class OtpVerify(TypedDict):
 
 
 class Person(TypedDict):
-    """``Person`` as the API document describes it."""
+    """Who someone is, as every signed-in user may read it (``/api/people``, a comment's author)."""
 
     id: int
     name: str
@@ -638,15 +644,8 @@ class ProfileChange(TypedDict):
     name: str
 
 
-class ProjectGithub(TypedDict):
-    """``ProjectGithub`` as the API document describes it."""
-
-    owner: str
-    repo: str
-
-
 class Project(TypedDict):
-    """``Project`` as the API document describes it."""
+    """A project as the API answers it."""
 
     id: int
     slug: str
@@ -654,7 +653,7 @@ class Project(TypedDict):
     path: str
     default_branch: str
     protected_main: bool
-    github: ProjectGithub | None
+    github: GithubLink | None
     created_at: str
     updated_at: str
 
@@ -1356,21 +1355,14 @@ class TranscriptBlockView(TypedDict):
     created_at: str
 
 
-class UserGitIdentity(TypedDict):
-    """``UserGitIdentity`` as the API document describes it."""
-
-    name: str
-    email: str
-
-
 class User(TypedDict):
-    """``User`` as the API document describes it."""
+    """A user as the API answers it (``/api/users``, ``/api/auth/me``)."""
 
     id: int
     email: str
     name: str
-    role: Literal["admin", "member"]
-    git_identity: UserGitIdentity
+    role: Role
+    git_identity: GitIdentityView
     created_at: str
     updated_at: str
 
