@@ -17,17 +17,17 @@ import re
 import shutil
 import stat
 import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from dulwich.objects import ObjectID
 
 from codality_server.domain.errors import Conflict
 
-from .stat_cache import LruCache
-from .workdir import Change, LeftOut, Workdir, Worktree, too_large
+from .stat_cache import Entry, LruCache
+from .workdir import LeftOut, Workdir, Worktree, too_large
 
 _NEUTRAL = (
     "core.fsmonitor=false",
@@ -81,7 +81,7 @@ def git_may_work_on(where: Worktree) -> bool:
         return True
     if not stat.S_ISREG(st.st_mode):
         return False
-    signature = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    signature = _signature(st)
     if _SAFE_INDEXES.get(where.index_path) == signature:
         return True
     checked_at = time.time_ns()
@@ -91,6 +91,18 @@ def git_may_work_on(where: Worktree) -> bool:
     if st.st_ctime_ns < checked_at - SETTLED_S * 1e9:
         _SAFE_INDEXES.put(where.index_path, signature)
     return True
+
+
+def index_written_by_git(where: Worktree) -> None:
+    """Remember the worktree's index as safe right after git itself wrote it from one
+    ``git_may_work_on`` passed (``git add`` refuses a name outside the work tree), so the
+    diff that follows a commit runs no ``ls-files``."""
+    st = os.lstat(where.index_path)
+    _SAFE_INDEXES.put(where.index_path, _signature(st))
+
+
+def _signature(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def git_path() -> str | None:
@@ -206,47 +218,49 @@ def stage_all(
     return left_out
 
 
-def worktree_changes(
-    where: Worktree, tree_id: ObjectID, max_file_bytes: int
-) -> list[Change] | None:
-    """What ``git add -A`` would change against ``tree_id``, staged into a copy of the index
-    (the worktree's own index is left as it is); the blobs land in the object store. None when
-    ``git status`` shows nothing uncommitted: the index is then its HEAD's tree, which the
-    caller diffs without another git process."""
-    handle, name = tempfile.mkstemp(prefix="codality-index-")
-    os.close(handle)
-    scratch = Path(name)
-    try:
-        if where.index_path.is_file():
-            shutil.copyfile(where.index_path, scratch)
-        else:
-            scratch.unlink()
-        if stage_all(where, max_file_bytes, scratch) is None:
-            return None
-        raw = git_in(
-            where,
-            "diff-index",
-            "--cached",
-            "-z",
-            "--no-renames",
-            "--no-abbrev",
-            tree_id.decode(),
-            index_file=scratch,
-        )
-    finally:
-        scratch.unlink(missing_ok=True)
-    return _parse_raw(raw)
+@dataclass(frozen=True)
+class Pending:
+    """A path where the index or the work tree differs from HEAD, as ``git status`` saw it:
+    ``staged``, what ``git add -A`` keeps there unless the file is read (the index's entry;
+    None when the path is not in the index or is gone from the disk), and ``read``, whether
+    the file on disk differs from the index (then it is read to know what it holds)."""
+
+    path: bytes
+    staged: Entry | None
+    read: bool
 
 
-def _parse_raw(raw: bytes) -> list[Change]:
-    """``:oldmode newmode oldsha newsha X\0path\0`` records as (path, old, new)."""
-    parts = raw.split(b"\0")
-    changes: list[Change] = []
-    for header, path in zip(parts[0::2], parts[1::2], strict=False):
-        if not header.startswith(b":"):
-            continue
-        old_mode, new_mode, old_sha, new_sha, _ = header[1:].split(b" ")
-        old = None if int(old_mode, 8) == 0 else (int(old_mode, 8), ObjectID(old_sha))
-        new = None if int(new_mode, 8) == 0 else (int(new_mode, 8), ObjectID(new_sha))
-        changes.append((path, old, new))
-    return changes
+def worktree_status(where: Worktree) -> list[Pending]:
+    """The paths ``git add -A`` would stage differently from HEAD, in one ``git status`` (its
+    stat cache, one pass over the work tree); the index is not rewritten and no file's content
+    is stored. Submodules are not entered, and a name that could reach outside the work tree
+    is passed over. A path listed twice (deleted from the index, kept on disk as untracked) is
+    read from the disk."""
+    listing = git_in(
+        where,
+        "status",
+        "--porcelain=v2",
+        "-z",
+        "--untracked-files=all",
+        "--no-renames",
+        "--ignore-submodules=all",
+    )
+    found: dict[bytes, Pending] = {}
+    for record in listing.split(b"\0"):
+        kind, path, staged, read = record[:2], b"", None, True
+        if kind == b"? ":
+            path = record[2:]
+            staged = found.get(path, _ABSENT).staged
+        elif kind == b"1 ":
+            _, xy, _, _, index_mode, _, _, index_sha, path = record.split(b" ", 8)
+            mode = int(index_mode, 8)
+            staged = (mode, ObjectID(index_sha)) if mode and xy[1:] != b"D" else None
+            read = xy[1:] in (b"M", b"T") or found.get(path, _ABSENT).read
+        elif kind == b"u ":
+            path = record.split(b" ", 10)[10]
+        if path and _UNSAFE_NAME.search(path) is None:
+            found[path] = Pending(path, staged, read)
+    return list(found.values())
+
+
+_ABSENT = Pending(b"", None, False)

@@ -13,23 +13,31 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dulwich.diff_tree import tree_changes
-from dulwich.object_store import BaseObjectStore, MemoryObjectStore, OverlayObjectStore
-from dulwich.objects import Commit, ObjectID
+from dulwich.errors import NotTreeError
+from dulwich.index import cleanup_mode
+from dulwich.object_store import (
+    BaseObjectStore,
+    MemoryObjectStore,
+    OverlayObjectStore,
+    tree_lookup_path,
+)
+from dulwich.objects import Commit, ObjectID, SubmoduleEncountered
 from dulwich.patch import write_object_diff
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from codality_server.domain.errors import NotFound
 
-from .cli import GitStuck, git_may_work_on, worktree_changes
+from .cli import GitStuck, Pending, git_may_work_on, worktree_status
 from .history import is_ancestor, merge_bases
 from .stat_cache import Entry, LruCache
-from .workdir import DEFAULT_MAX_FILE_BYTES, Change, Worktree, scan_tree
+from .workdir import DEFAULT_MAX_FILE_BYTES, Change, LeftOut, Workdir, Worktree, scan_tree
 
 _HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
@@ -217,16 +225,59 @@ def branch_diff(
             changes = _committed_changes(repo, base_tree, commit_tree(repo, head))
             return _render(repo.object_store, changes, base.decode(), head.decode())
         where = Worktree.locate(repo_path, worktree_path)
-        if git_may_work_on(where):
+        extra = MemoryObjectStore()
+        store = OverlayObjectStore([extra, repo.object_store])
+        if where.on_branch(branch) and git_may_work_on(where):
             try:
-                live = worktree_changes(where, base_tree, max_file_bytes)
-                if live is None and where.on_branch(branch):  # nothing uncommitted
-                    live = _committed_changes(repo, base_tree, commit_tree(repo, head))
-                if live is not None:
-                    return _render(repo.object_store, live, base.decode(), head.decode())
+                committed = _committed_changes(repo, base_tree, commit_tree(repo, head))
+                pending = worktree_status(where)
+                changes = _with_work(
+                    repo, base_tree, committed, pending, where, extra, max_file_bytes
+                )
+                return _render(store, changes, base.decode(), head.decode())
             except GitStuck:
                 pass  # dulwich reads the worktree without blocking on anything in it
-        extra = MemoryObjectStore()
         scan = scan_tree(repo, where, base_tree, max_file_bytes, extra)
-        store = OverlayObjectStore([extra, repo.object_store])
         return _render(store, scan.changes, base.decode(), head.decode())
+
+
+def _with_work(
+    repo: Repo,
+    base_tree: ObjectID,
+    committed: list[Change],
+    pending: list[Pending],
+    where: Worktree,
+    store: BaseObjectStore,
+    max_file_bytes: int,
+) -> list[Change]:
+    """The branch's committed changes with the uncommitted ones ``git status`` named laid over
+    them: each file that differs on disk is read through ``Workdir`` (no link followed, nothing
+    above the cap read: such a file keeps what the index holds) into ``store``."""
+    old = {path: before for path, before, _ in committed}
+    new = {path: after for path, _, after in committed}
+    with Workdir(where.root, max_file_bytes) as workdir:
+        for item in pending:
+            new[item.path] = _on_disk(workdir, item, store) if item.read else item.staged
+            if item.path not in old:
+                old[item.path] = _entry_at(repo, base_tree, item.path)
+    return [(path, old[path], after) for path, after in new.items() if old[path] != after]
+
+
+def _on_disk(workdir: Workdir, item: Pending, store: BaseObjectStore) -> Entry | None:
+    st = workdir.lstat(item.path)
+    blob = None if st is None else workdir.blob(item.path, st)
+    if isinstance(blob, LeftOut):
+        return item.staged
+    if blob is None or st is None:
+        return None
+    store.add_object(blob)
+    return cleanup_mode(st.st_mode), blob.id
+
+
+def _entry_at(repo: Repo, tree_id: ObjectID, path: bytes) -> Entry | None:
+    """The entry at ``path`` in the tree (None when there is none), looked up level by level."""
+    try:
+        mode, sha = tree_lookup_path(repo.object_store.__getitem__, tree_id, path)
+    except (KeyError, NotTreeError, SubmoduleEncountered):
+        return None
+    return None if stat.S_ISDIR(mode) else (mode, sha)

@@ -22,7 +22,15 @@ from dulwich.repo import Repo
 
 from codality_server.domain.errors import Conflict
 
-from .cli import GitStuck, git_in, git_may_work_on, git_path, run_git, stage_all
+from .cli import (
+    GitStuck,
+    git_in,
+    git_may_work_on,
+    git_path,
+    index_written_by_git,
+    run_git,
+    stage_all,
+)
 from .diff import branch_tip, commit_tree
 from .history import is_ancestor
 from .merge import new_commit
@@ -183,6 +191,7 @@ def _commit_with_git(
     if left_out is None:
         return CommitResult(None)
     tree = git_in(where, "write-tree").strip().decode()
+    index_written_by_git(where)  # by add, then write-tree (its cache-tree)
     if tree == commit_tree(repo, tip).decode():
         return CommitResult(None, left_out)
     name, email = author

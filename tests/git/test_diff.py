@@ -158,3 +158,51 @@ def test_the_worktree_wins_over_the_index(git_repo: Path, worktree: Path) -> Non
         "docs.md": "added",
         "src/app.py": "modified",
     }
+
+
+def test_a_live_diff_stores_nothing_in_the_repository(git_repo: Path, worktree: Path) -> None:
+    """Reading the worktree for a diff writes no object: what the agent left there reaches the
+    repository only when its work is committed."""
+    (worktree / "fresh.txt").write_text("only in the worktree 8c1f\n")
+    (worktree / "docs.md").write_text("# Docs\n\nRewritten 8c1f.\n")
+    blobs = [git(worktree, "hash-object", name).strip() for name in ("fresh.txt", "docs.md")]
+
+    diff = branch_diff(git_repo, BRANCH, "main", worktree)
+
+    assert "+only in the worktree 8c1f" in diff.patch and "+Rewritten 8c1f." in diff.patch
+    for blob in blobs:
+        missing = subprocess.run(["git", "cat-file", "-e", blob], cwd=git_repo, check=False)
+        assert missing.returncode != 0, f"{blob} was written by the diff"
+
+
+def test_files_above_the_cap_are_left_out_of_a_live_diff(git_repo: Path, worktree: Path) -> None:
+    """A tracked file grown past the cap stays as committed, a new one past it is not shown;
+    the small edit beside them is."""
+    limit = 64 * 1024
+    (worktree / "README.md").write_bytes(b"x" * (2 * limit))
+    with open(worktree / "huge.bin", "wb") as handle:
+        handle.truncate(1024 * limit)
+    (worktree / "src" / "util.py").write_text("VALUE = 5\n")
+
+    diff = branch_diff(git_repo, BRANCH, "main", worktree, max_file_bytes=limit)
+
+    assert [f.path for f in diff.files] == ["docs.md", "src/app.py", "src/util.py"]
+    assert "+VALUE = 5" in diff.patch and "xxxx" not in diff.patch
+
+
+def test_names_with_spaces_are_read_whole(git_repo: Path, worktree: Path) -> None:
+    """``git status`` records are split by name correctly, whatever the name holds."""
+    (worktree / "with space.txt").write_text("spaced\n")
+    (worktree / "src" / "a b c.py").write_text("X = 1\n")
+    git(worktree, "add", "src/a b c.py")
+    (worktree / "src" / "a b c.py").write_text("X = 2\n")
+
+    diff = branch_diff(git_repo, BRANCH, "main", worktree)
+
+    assert {f.path: f.status for f in diff.files} == {
+        "docs.md": "added",
+        "src/app.py": "modified",
+        "src/a b c.py": "added",
+        "with space.txt": "added",
+    }
+    assert "+X = 2" in diff.patch and "+X = 1" not in diff.patch

@@ -14,6 +14,7 @@ from dulwich.index import Index, IndexEntry
 
 from codality_server.git.cli import SETTLED_S
 from codality_server.git.diff import branch_diff
+from codality_server.git.worktrees import commit_all
 from tests.conftest import FRIENDLIER_GREET, commit_on_branch, git
 
 BRANCH = "codality/1-greet"
@@ -79,7 +80,7 @@ def test_uncommitted_work_after_a_clean_diff_is_staged_and_diffed(
 
     live = branch_diff(git_repo, BRANCH, "main", settled_worktree)
 
-    assert commands(git_log) == ["status", "add", "diff-index"]
+    assert commands(git_log) == ["status"]  # the new file is read by the server itself
     assert [f.path for f in live.files] == ["notes.md", "src/app.py"]
 
 
@@ -105,3 +106,34 @@ def test_a_rewritten_index_is_checked_again(
     assert commands(git_log) == ["ls-files"]  # checked again, found unsafe: dulwich reads it
     assert "the server's secret" not in diff.patch
     assert not any(".." in f.path for f in diff.files)
+
+
+def test_the_diff_after_the_servers_own_commit_lists_no_index(
+    git_repo: Path, settled_worktree: Path, git_log: Path
+) -> None:
+    """The index git itself just wrote in the server's commit is known safe without a look."""
+    (settled_worktree / "notes.md").write_text("notes\n")
+    made = commit_all(git_repo, settled_worktree, BRANCH, "work", ("Ann", "ann@example.com"))
+    assert made.sha is not None
+    commands(git_log)  # the commit's own: ls-files, status, add, write-tree, …
+    (settled_worktree / "notes.md").write_text("notes, more\n")
+
+    live = branch_diff(git_repo, BRANCH, "main", settled_worktree)
+
+    assert commands(git_log) == ["status"]
+    assert "+notes, more" in live.patch
+
+
+def test_a_worktree_off_its_branch_is_read_without_git(
+    git_repo: Path, settled_worktree: Path, git_log: Path
+) -> None:
+    """``git status`` compares with the worktree's HEAD; once that is not the branch (the agent
+    checked out another commit), dulwich reads the worktree against the merge base instead."""
+    git(settled_worktree, "checkout", "-q", "--detach", "main")
+    (settled_worktree / "notes.md").write_text("notes\n")
+    commands(git_log)
+
+    live = branch_diff(git_repo, BRANCH, "main", settled_worktree)
+
+    assert commands(git_log) == []
+    assert {f.path: f.status for f in live.files} == {"notes.md": "added"}
