@@ -268,6 +268,53 @@ class TranscriptBlockView(TypedDict):
     created_at: str
 
 
+class ToolCallView(TypedDict):
+    """A tool the model called while writing a reply."""
+
+    tool_use_id: str
+    name: str
+    input: Any
+
+
+class ActionView(TypedDict):
+    """A proposal of the model's, waiting for the user (``pending``) or decided."""
+
+    id: int
+    conversation_id: int
+    message_id: int
+    kind: Literal["tickets", "plan", "queue", "ticket_update"]
+    proposal: dict[str, Any]
+    status: Literal["pending", "confirmed", "rejected"]
+    result: dict[str, Any] | None
+    decided_by: int | None
+    decided_at: str | None
+    created_at: str
+
+
+class MessageView(TypedDict):
+    """A message of a conversation: ``content`` is its text blocks joined, ``blocks`` every stored
+    block in order (a new text block is a new paragraph).
+    """
+
+    id: int
+    conversation_id: int
+    role: str
+    status: Literal["complete", "streaming", "interrupted", "cancelled", "failed"]
+    content: str
+    error: str | None
+    model: str | None
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    session_id: int | None
+    created_by: int | None
+    created_at: str
+    updated_at: str
+    blocks: list[TranscriptBlockView]
+    tool_calls: list[ToolCallView]
+    actions: list[ActionView]
+
+
 #: ``ticket:created``: A ticket was filed.
 TicketCreated = TicketView
 
@@ -502,7 +549,7 @@ class DiscoverMessage(TypedDict):
     """``discover:message``: A discovery message is complete (user or assistant)."""
 
     conversation_id: int
-    message: dict[str, Any]
+    message: MessageView
 
 
 class DiscoverError(TypedDict):

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InvalidInput
-from .sessions import TranscriptBlock
+from .sessions import TranscriptBlock, TranscriptBlockView
+from .shapes import Shape
 from .tickets import MARKDOWN_MAX_BYTES, TITLE_MAX_CHARS, Kind, Priority, TicketStatus
 
 CONVERSATION_TITLE_MAX = 200
@@ -46,6 +47,87 @@ class ActionStatus(StrEnum):
     REJECTED = "rejected"
 
 
+# --- shapes: what the API answers, the ``discover:*`` events carry and the document describes --
+
+
+class ConversationView(Shape):
+    id: int
+    project_id: int
+    title: str
+    created_by: int | None
+    message_count: int
+    created_at: str
+    updated_at: str
+
+
+class ToolCallView(Shape):
+    """A tool the model called while writing a reply."""
+
+    tool_use_id: str
+    name: str
+    input: Any
+
+
+class ActionView(Shape):
+    """A proposal of the model's, waiting for the user (``pending``) or decided."""
+
+    id: int
+    conversation_id: int
+    message_id: int
+    kind: ActionKind
+    proposal: dict[str, Any]
+    status: ActionStatus
+    result: dict[str, Any] | None
+    decided_by: int | None
+    decided_at: str | None
+    created_at: str
+
+
+class MessageView(Shape):
+    """A message of a conversation: ``content`` is its text blocks joined, ``blocks`` every
+    stored block in order (a new text block is a new paragraph)."""
+
+    id: int
+    conversation_id: int
+    role: str
+    status: ReplyStatus
+    content: str
+    error: str | None
+    model: str | None
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    session_id: int | None
+    created_by: int | None
+    created_at: str
+    updated_at: str
+    blocks: list[TranscriptBlockView]
+    tool_calls: list[ToolCallView]
+    actions: list[ActionView]
+
+
+class ConversationWithMessages(ConversationView):
+    streaming: bool
+    messages: list[MessageView]
+    #: The bus id to follow live events after (None in the answer that creates it).
+    last_event_id: int | None = None
+
+
+class MessageSent(Shape):
+    """A sent message's id and its reply's, and the bus id the reply's events come after."""
+
+    id: int
+    conversation_id: int
+    reply_id: int
+    session_id: int
+    last_event_id: int
+
+
+class ReplyCancelled(Shape):
+    cancelled: bool
+    session_id: int
+
+
 # --- stored things --------------------------------------------------------------------------------
 
 
@@ -59,16 +141,30 @@ class Conversation:
     updated_at: str
     message_count: int = 0
 
+    def shape(self) -> ConversationView:
+        return ConversationView(
+            id=self.id,
+            project_id=self.project_id,
+            title=self.title,
+            created_by=self.created_by,
+            message_count=self.message_count,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )
+
     def view(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "project_id": self.project_id,
-            "title": self.title,
-            "created_by": self.created_by,
-            "message_count": self.message_count,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
+        return self.shape().model_dump(mode="json")
+
+    def with_messages(
+        self, messages: list[Message], streaming: bool, last_event_id: int | None = None
+    ) -> dict[str, Any]:
+        """The conversation with every message (``last_event_id``: where live events follow)."""
+        return ConversationWithMessages(
+            **self.shape().model_dump(),
+            streaming=streaming,
+            messages=[m.shape() for m in messages],
+            last_event_id=last_event_id,
+        ).model_dump(mode="json")
 
 
 #: What a reply message shows of its session's transcript: what the model said and did, and the
@@ -90,19 +186,22 @@ class Action:
     decided_at: str | None
     created_at: str
 
+    def shape(self) -> ActionView:
+        return ActionView(
+            id=self.id,
+            conversation_id=self.conversation_id,
+            message_id=self.message_id,
+            kind=self.kind,
+            proposal=self.proposal,
+            status=self.status,
+            result=self.result,
+            decided_by=self.decided_by,
+            decided_at=self.decided_at,
+            created_at=self.created_at,
+        )
+
     def view(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "conversation_id": self.conversation_id,
-            "message_id": self.message_id,
-            "kind": self.kind.value,
-            "proposal": self.proposal,
-            "status": self.status.value,
-            "result": self.result,
-            "decided_by": self.decided_by,
-            "decided_at": self.decided_at,
-            "created_at": self.created_at,
-        }
+        return self.shape().model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -131,26 +230,37 @@ class Message:
         said = "".join(str(b.data.get("text", "")) for b in self.blocks if b.kind == "text")
         return self.content + said
 
+    def shape(self) -> MessageView:
+        return MessageView(
+            id=self.id,
+            conversation_id=self.conversation_id,
+            role=self.role,
+            status=self.status,
+            content=self.text,
+            error=self.error,
+            model=self.model,
+            tokens_in=self.tokens_in,
+            tokens_out=self.tokens_out,
+            cost_usd=self.cost_usd,
+            session_id=self.session_id,
+            created_by=self.created_by,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            blocks=[b.shape() for b in self.blocks],
+            tool_calls=[_tool_call(b) for b in self.blocks if b.kind == "tool_call"],
+            actions=[a.shape() for a in self.actions],
+        )
+
     def view(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "conversation_id": self.conversation_id,
-            "role": self.role,
-            "status": self.status.value,
-            "content": self.text,
-            "error": self.error,
-            "model": self.model,
-            "tokens_in": self.tokens_in,
-            "tokens_out": self.tokens_out,
-            "cost_usd": self.cost_usd,
-            "session_id": self.session_id,
-            "created_by": self.created_by,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "blocks": [b.view() for b in self.blocks],
-            "tool_calls": [b.data for b in self.blocks if b.kind == "tool_call"],
-            "actions": [a.view() for a in self.actions],
-        }
+        return self.shape().model_dump(mode="json")
+
+
+def _tool_call(block: TranscriptBlock) -> ToolCallView:
+    return ToolCallView(
+        tool_use_id=str(block.data.get("tool_use_id", "")),
+        name=str(block.data.get("name", "")),
+        input=block.data.get("input"),
+    )
 
 
 def clean_message(content: str) -> str:

@@ -20,6 +20,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
+from .discover import ActionView, MessageView, ToolCallView
 from .github import CheckCounts, PullRequestCard
 from .plans import PlanDraftView, PlanView, ReadinessView, SuggestionView
 from .pushes import PushRetry, PushView
@@ -144,6 +145,9 @@ for _nested in (
     SessionView,
     Usage,
     TranscriptBlockView,
+    ToolCallView,
+    ActionView,
+    MessageView,
 ):
     shape(_nested)
 
@@ -364,7 +368,7 @@ class DiscoverToolResult(Payload):
 )
 class DiscoverMessage(Payload):
     conversation_id: int
-    message: dict[str, Any]
+    message: MessageView
 
 
 @event("discover:error", (PROJECT, CONVERSATION), "A discovery reply failed or is retrying")

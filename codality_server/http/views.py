@@ -14,6 +14,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from codality_server.domain.discover import (
+    ActionView,
+    ConversationView,
+    ConversationWithMessages,
+    MessageSent,
+    MessageView,
+    ReplyCancelled,
+    ToolCallView,
+)
 from codality_server.domain.github import CheckCounts, PrReviewState, PullRequestCard
 from codality_server.domain.plans import PlanDraftView, PlanView, ReadinessView, SuggestionView
 from codality_server.domain.projects import ProjectView
@@ -263,82 +272,6 @@ class PullRequestMerged(Answer):
     sync: str | None
 
 
-class Conversation(Answer):
-    id: int
-    project_id: int
-    title: str
-    created_by: int | None
-    message_count: int
-    created_at: str
-    updated_at: str
-
-
-class Block(Answer):
-    id: int
-    kind: str
-    data: dict[str, Any]
-    created_at: str
-
-
-class ToolCall(Answer):
-    tool_use_id: str
-    name: str
-    input: Any
-
-
-class Action(Answer):
-    id: int
-    conversation_id: int
-    message_id: int
-    kind: str
-    proposal: dict[str, Any]
-    status: Literal["pending", "confirmed", "rejected"]
-    result: dict[str, Any] | None
-    decided_by: int | None
-    decided_at: str | None
-    created_at: str
-
-
-class Message(Answer):
-    id: int
-    conversation_id: int
-    role: str
-    status: str
-    content: str
-    error: str | None
-    model: str | None
-    tokens_in: int
-    tokens_out: int
-    cost_usd: float
-    session_id: int | None
-    created_by: int | None
-    created_at: str
-    updated_at: str
-    blocks: list[Block]
-    tool_calls: list[ToolCall]
-    actions: list[Action]
-
-
-class ConversationWithMessages(Conversation):
-    streaming: bool
-    messages: list[Message]
-    #: The bus id to follow live events after (not in the answer that creates it).
-    last_event_id: int | None = None
-
-
-class MessageSent(Answer):
-    id: int
-    conversation_id: int
-    reply_id: int
-    session_id: int | None
-    last_event_id: int
-
-
-class ReplyCancelled(Answer):
-    cancelled: bool
-    session_id: int
-
-
 class Repository(Answer):
     id: int | None
     full_name: str | None
@@ -426,6 +359,10 @@ class WebhookDelivery(Answer):
 
 #: Components named otherwise than their model.
 _NAMED: dict[str, type[BaseModel]] = {
+    "Conversation": ConversationView,
+    "Message": MessageView,
+    "Action": ActionView,
+    "ToolCall": ToolCallView,
     "User": UserView,
     "Project": ProjectView,
     "Ticket": TicketView,
@@ -447,6 +384,8 @@ _MODELS: list[type[BaseModel]] = [
     MergeDiffStats,
     PullRequest,
     ConversationWithMessages,
+    MessageSent,
+    ReplyCancelled,
 ]
 
 

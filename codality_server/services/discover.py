@@ -97,12 +97,8 @@ class DiscoverService(Service):
         # The open text block then holds every delta published so far.
         await self.services.discover_agent.store_open_block(conversation.id)
         messages = await db.messages(self.db.reader, conversation.id)
-        return {
-            **conversation.view(),
-            "streaming": self.services.discover_agent.streaming(conversation.id),
-            "last_event_id": last_event_id,
-            "messages": [m.view() for m in messages],
-        }
+        streaming = self.services.discover_agent.streaming(conversation.id)
+        return conversation.with_messages(messages, streaming, last_event_id)
 
     async def rename(self, slug: str, conversation_id: int, title: str) -> Conversation:
         title = clean_conversation_title(title)
@@ -345,7 +341,7 @@ class DiscoverService(Service):
 
     def publish_message(self, project: Project, conversation_id: int, message: Message) -> None:
         self.bus.publish(
-            DiscoverMessage(conversation_id=conversation_id, message=message.view()),
+            DiscoverMessage(conversation_id=conversation_id, message=message.shape()),
             (project_channel(project.id), conversation_channel(conversation_id)),
         )
 

@@ -35,6 +35,8 @@ from codality_server.agent.tools import READ_ONLY_TOOLS, Tool, ToolContext
 from codality_server.agent.tools.base import ToolInput
 from codality_server.domain.discover import (
     PROPOSAL_TOOLS,
+    MessageSent,
+    ReplyCancelled,
     ReplyStatus,
     clean_message,
 )
@@ -254,7 +256,7 @@ class DiscoverAgent(Service):
 
     async def send(
         self, slug: str, conversation_id: int, user: User | None, content: str
-    ) -> dict[str, Any]:
+    ) -> MessageSent:
         """Store the user's message and start the reply; answers the ids (202)."""
         content = clean_message(content)
         project, conversation = await self.services.discover.get(slug, conversation_id)
@@ -314,25 +316,25 @@ class DiscoverAgent(Service):
                     self.services.discover.finish_reply(reply_id, ReplyStatus.FAILED, reason)
                 )
                 raise
-        return {
-            "id": message_id,
-            "conversation_id": conversation.id,
-            "reply_id": reply_id,
-            "session_id": session.id,
-            "last_event_id": last_event_id,
-        }
+        return MessageSent(
+            id=message_id,
+            conversation_id=conversation.id,
+            reply_id=reply_id,
+            session_id=session.id,
+            last_event_id=last_event_id,
+        )
 
     async def wait(self, conversation_id: int, session_id: int, reply_id: int) -> DiscoverMessage:
         """The reply once its session has ended (its final status, usage and blocks)."""
         await self.services.supervisor.wait(session_id)
         return await self.services.discover.message(conversation_id, reply_id)
 
-    async def cancel(self, slug: str, conversation_id: int) -> dict[str, Any]:
+    async def cancel(self, slug: str, conversation_id: int) -> ReplyCancelled:
         _, conversation = await self.services.discover.get(slug, conversation_id)
         if self.services.supervisor.running(owner(conversation.id)) is None:
             raise Conflict(f"no reply is being written in conversation {conversation_id}")
         session = await self.services.supervisor.stop(owner(conversation.id))
-        return {"cancelled": True, "session_id": session.id}
+        return ReplyCancelled(cancelled=True, session_id=session.id)
 
     async def cancel_quietly(self, conversation_id: int) -> None:
         if self.services.supervisor.running(owner(conversation_id)) is not None:

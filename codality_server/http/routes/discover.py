@@ -56,7 +56,7 @@ async def list_conversations(request: web.Request) -> web.Response:
 async def create_conversation(request: web.Request) -> web.Response:
     body = await parse_body(request, ConversationCreate)
     made = await request.app[SERVICES].discover.create(_slug(request), request[USER], body.title)
-    return json_created({**made.view(), "streaming": False, "messages": []})
+    return json_created(made.with_messages([], streaming=False))
 
 
 async def show_conversation(request: web.Request) -> web.Response:
@@ -81,13 +81,14 @@ async def send_message(request: web.Request) -> web.Response:
     slug, conversation_id = _slug(request), _id(request)
     sent = await agent.send(slug, conversation_id, request[USER], body.content)
     if not query.wait:
-        return json_accepted(sent)
-    reply = await agent.wait(conversation_id, sent["session_id"], sent["reply_id"])
+        return json_accepted(sent.model_dump(mode="json"))
+    reply = await agent.wait(conversation_id, sent.session_id, sent.reply_id)
     return json_ok(reply.view())
 
 
 async def cancel_reply(request: web.Request) -> web.Response:
-    return json_ok(await request.app[SERVICES].discover_agent.cancel(_slug(request), _id(request)))
+    cancelled = await request.app[SERVICES].discover_agent.cancel(_slug(request), _id(request))
+    return json_ok(cancelled.model_dump(mode="json"))
 
 
 async def decide_action(request: web.Request) -> web.Response:
