@@ -74,12 +74,17 @@ def create(
     draft: Annotated[bool, typer.Option("--draft", help="Open it as a draft.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Push the ticket's branch and open its pull request."""
+    """Push the ticket's branch and open its pull request.
+
+    A ticket stacked on another's unmerged work opens it on that ticket's branch (which needs
+    its own pull request first), so it shows only its own work; it targets the default branch
+    once that one merges."""
     cli = CliContext.of(ctx)
     pr = cli.run_in_project(
         lambda api, slug: api.pull_requests.create(slug, number, title, body, draft)
     )
-    cli.output(as_json).done(f"opened pull request #{pr['number']} for #{number}: {pr['url']}", pr)
+    into = f"#{pr['number']} for #{number} into {pr['base_branch']}"
+    cli.output(as_json).done(f"opened pull request {into}: {pr['url']}", pr)
 
 
 @app.command("show")

@@ -27,6 +27,7 @@ _PR_COLUMNS = (
 _PR_FROM = "FROM pull_requests p JOIN tickets t ON t.id = p.ticket_id"
 _PR_UPDATABLE = {
     "title",
+    "base_branch",
     "state",
     "head_sha",
     "review_state",

@@ -416,11 +416,21 @@ def review_state(reviews: list[dict[str, Any]], trusted: Collection[str]) -> Rev
     return ReviewState.PENDING
 
 
-def pr_body(description: str, number: int) -> str:
-    """The PR's description: the ticket's, and where it came from."""
+def pr_body(description: str, number: int, stacked: str | None = None) -> str:
+    """The PR's description: the ticket's, and where it came from (and what it is stacked on)."""
     text = description.strip()
     footer = f"Opened by Codality for ticket {ticket_key(number)}."
+    if stacked:
+        footer = f"{stacked}\n\n{footer}"
     return f"{text}\n\n---\n{footer}\n" if text else f"{footer}\n"
+
+
+def stacked_note(pr_number: int, ticket_number: int, default_branch: str) -> str:
+    """What a stacked PR's description says about the PR it sits on."""
+    return (
+        f"Stacked on #{pr_number} ({ticket_key(ticket_number)}): this pull request shows only"
+        f" its own work, and Codality points it at `{default_branch}` once #{pr_number} merges."
+    )
 
 
 def readiness(

@@ -15,6 +15,7 @@ import logging
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from codality_server.db import github as db_github
 from codality_server.db import reviews as db_reviews
@@ -80,12 +81,17 @@ class PullRequestService(Service):
         return project.github_owner, project.github_repo
 
     async def _push(
-        self, project: Project, ticket: Ticket, user: User | None, token: str
+        self,
+        project: Project,
+        ticket: Ticket,
+        user: User | None,
+        token: str,
+        below: Ticket | None = None,
     ) -> tuple[str, str]:
-        """Commit what the worktree still holds and push the ticket's branch; (branch, sha)."""
+        """Commit what the worktree still holds and push the ticket's branch; (branch, sha).
+        With ``below`` (the dependency a stacked PR sits on) its branch goes first, as
+        committed, so GitHub holds the commit this ticket's work started from."""
         branch = ticket_branch(ticket)
-        owner, repo = self._linked(project)
-        config = await self.services.github.app_config()
         async with self.services.repo_lock(project.path):
             if self.services.agent.is_busy(ticket.id):
                 raise Conflict(
@@ -95,26 +101,51 @@ class PullRequestService(Service):
             identity = user.git_identity if user else AGENT_IDENTITY
             message = f"{work_subject(ticket.title, ticket.number)}: uncommitted work, for the PR"
             await self.services.worktrees.commit_work(project, ticket, message, identity)
-            timeout = float((await self.services.settings.current()).git_timeout_s)
-            try:
-                sha = await with_deadline(
-                    partial(
-                        remote.push,
-                        Path(project.path),
-                        config.clone_url(owner, repo),
-                        token,
-                        branch,
-                        timeout,
-                        True,  # the ticket branch is Codality's own: a rebased one replaces it
-                    ),
-                    timeout,
-                    "push",
-                )
-            except RemoteError as exc:
-                raise Conflict(
-                    f"pushing {branch} to {owner}/{repo} failed: {exc}", {"reason": "push_failed"}
-                ) from None
+            if below is not None:
+                await self._push_branch(project, ticket_branch(below), token)
+            sha = await self._push_branch(project, branch, token)
         return branch, sha
+
+    async def _push_branch(self, project: Project, branch: str, token: str) -> str:
+        """Push one of Codality's branches to GitHub (the caller holds the repository's lock);
+        a rebased one replaces what is there."""
+        owner, repo = self._linked(project)
+        config = await self.services.github.app_config()
+        timeout = float((await self.services.settings.current()).git_timeout_s)
+        try:
+            return await with_deadline(
+                partial(
+                    remote.push,
+                    Path(project.path),
+                    config.clone_url(owner, repo),
+                    token,
+                    branch,
+                    timeout,
+                    True,
+                ),
+                timeout,
+                "push",
+            )
+        except RemoteError as exc:
+            raise Conflict(
+                f"pushing {branch} to {owner}/{repo} failed: {exc}", {"reason": "push_failed"}
+            ) from None
+
+    async def _stacked_on(self, ticket: Ticket) -> tuple[Ticket, gh.PullRequest] | None:
+        """The unmerged dependency a stacked ticket's PR sits on, and that dependency's open PR
+        (None: the ticket is not stacked). Without an open PR there is no base on GitHub that
+        shows only this ticket's work: refused, naming the command that opens it."""
+        below = await self.services.stacks.below(ticket)
+        if below is None:
+            return None
+        pr = await self.find(below.id)
+        if pr is None or pr.state is not gh.PrState.OPEN:
+            raise Conflict(
+                f"ticket #{ticket.number} is stacked on #{below.number}, which has no open pull"
+                f" request; open that first with `codality pr create {below.number}`",
+                {"reason": "dependency_without_pr", "ticket": below.number},
+            )
+        return below, pr
 
     async def create(
         self,
@@ -125,7 +156,10 @@ class PullRequestService(Service):
         body: str | None = None,
         draft: bool = False,
     ) -> dict[str, Any]:
-        """Push the ticket's branch and open its PR against the default branch."""
+        """Push the ticket's branch and open its PR against the default branch — or, for a
+        ticket stacked on unmerged work (``services.stacks``), against its dependency's branch
+        (pushed first), so the PR shows only this ticket's work; it moves to the default branch
+        when the dependency's PR merges (``retarget_stacked``)."""
         project, ticket = await self.services.tickets.get(slug, number)
         # Set-up first, in the order it is done: connect, install, then link — so the error
         # names the one command to run next, never one that sends the user back here.
@@ -138,7 +172,15 @@ class PullRequestService(Service):
                 f" `codality pr update {number}`",
                 {"reason": "pr_exists", "pull_request": existing.number},
             )
-        branch, sha = await self._push(project, ticket, user, token)
+        stacked = await self._stacked_on(ticket)
+        base, note = project.default_branch, None
+        if stacked is not None:
+            below, below_pr = stacked
+            base = ticket_branch(below)
+            note = gh.stacked_note(below_pr.number, below.number, project.default_branch)
+        branch, sha = await self._push(
+            project, ticket, user, token, stacked[0] if stacked else None
+        )
         pulls = f"/repos/{owner}/{repo}/pulls"
         try:
             found = await client.get(f"{pulls}?state=open&head={owner}:{branch}", token)
@@ -152,9 +194,9 @@ class PullRequestService(Service):
                         "title": (title or work_subject(ticket.title, ticket.number)).strip(),
                         "body": body
                         if body is not None
-                        else gh.pr_body(ticket.description, number),
+                        else gh.pr_body(ticket.description, number, note),
                         "head": branch,
-                        "base": project.default_branch,
+                        "base": base,
                         "draft": draft,
                     },
                 )
@@ -172,7 +214,7 @@ class PullRequestService(Service):
                 title=str(data.get("title") or ""),
                 head_branch=branch,
                 head_sha=str((data.get("head") or {}).get("sha") or sha),
-                base_branch=str((data.get("base") or {}).get("ref") or project.default_branch),
+                base_branch=str((data.get("base") or {}).get("ref") or base),
                 now=now_iso(),
             )
         self._announce(pr, created=True)
@@ -188,7 +230,9 @@ class PullRequestService(Service):
                 f"pull request #{pr.number} is {pr.state.value}", {"reason": "pr_not_open"}
             )
         client, token = await self.services.github.api()
-        _, sha = await self._push(project, ticket, user, token)
+        below = await self.services.stacks.below(ticket)
+        on_below = below if below is not None and below.branch == pr.base_branch else None
+        _, sha = await self._push(project, ticket, user, token, on_below)
         pr = await self._save(pr, head_sha=sha)
         self._announce(pr)
         await self._ticket_changed(project, ticket.id)
@@ -268,6 +312,7 @@ class PullRequestService(Service):
             raise Conflict(
                 f"pull request #{pr.number} is {pr.state.value}", {"reason": "pr_not_open"}
             )
+        await self._refuse_above_open_pr(project, pr)
         chosen = method or (await self.services.settings.current()).merge_strategy
         client, token = await self.services.github.api()
         try:
@@ -294,6 +339,47 @@ class PullRequestService(Service):
             "pull_request": done.view(),
             "sync": summary,
         }
+
+    async def _refuse_above_open_pr(self, project: Project, pr: gh.PullRequest) -> None:
+        """A stacked PR merges into its base: while that is another open PR's branch, merging
+        it would put the work there, not on the default branch. The one below goes first."""
+        if pr.base_branch == project.default_branch:
+            return
+        for below in await db_github.prs_for_project(self.db.reader, project.id):
+            if below.state is gh.PrState.OPEN and below.head_branch == pr.base_branch:
+                ticket = await self.services.tickets.get_by_id(below.ticket_id)
+                raise Conflict(
+                    f"pull request #{pr.number} is stacked on #{below.number} (ticket"
+                    f" #{ticket.number}); merge that first with `codality pr merge"
+                    f" {ticket.number}`, then this one targets {project.default_branch}",
+                    {"reason": "stacked", "pull_request": below.number, "ticket": ticket.number},
+                )
+
+    async def retarget_stacked(
+        self, project: Project, merged: gh.PullRequest
+    ) -> builtins.list[int]:
+        """Open PRs based on ``merged``'s branch now target the default branch, which holds
+        that work: each shows only its own again. GitHub does this itself only when it deletes
+        the merged branch (off by default), and a branch deleted another way closes them.
+        Failures are logged: the PRs stay open on the old base for a person to move."""
+        client, token = await self.services.github.api()
+        pulls = f"/repos/{merged.owner}/{merged.repo}/pulls"
+        query = urlencode({"state": "open", "base": merged.head_branch})
+        moved: builtins.list[int] = []
+        try:
+            stacked = await client.all(f"{pulls}?{query}", token)
+            for data in stacked:
+                number = int(data["number"])
+                await client.patch(f"{pulls}/{number}", token, {"base": project.default_branch})
+                moved.append(number)
+                kept = await db_github.pr_by_number(
+                    self.db.reader, merged.owner, merged.repo, number
+                )
+                if kept is not None:
+                    self._announce(await self._save(kept, base_branch=project.default_branch))
+        except GitHubError as exc:
+            log.warning("moving PRs off %s failed: %s", merged.head_branch, exc)
+        return moved
 
     async def close_for_discard(self, ticket: Ticket) -> gh.PullRequest | None:
         """Discarding a ticket closes its open PR on GitHub first (docs §8.2)."""
@@ -329,6 +415,10 @@ class PullRequestService(Service):
         notes.append(await self.sync_default_branch(project, rebase=False))
         if merged_sha:
             await self._keep_merge_diff(project, ticket, merged_sha)
+        moved = await self.retarget_stacked(project, pr)
+        if moved:
+            numbers = ", ".join(f"#{n}" for n in moved)
+            notes.append(f"pull request {numbers} now targets {project.default_branch}")
         if await self.services.tickets.react(ticket.id, Action.PR_MERGED):
             notes.insert(0, f"ticket #{ticket.number} → done")
         return "; ".join(notes)
@@ -350,7 +440,11 @@ class PullRequestService(Service):
         head = str((data.get("head") or {}).get("sha") or pr.head_sha)
         state = _pr_state(data)
         updated = await self._save(
-            pr, head_sha=head, title=str(data.get("title") or pr.title), state=state
+            pr,
+            head_sha=head,
+            title=str(data.get("title") or pr.title),
+            state=state,
+            base_branch=str((data.get("base") or {}).get("ref") or pr.base_branch),
         )
         if updated.view() != pr.view():
             self._announce(updated)

@@ -60,16 +60,16 @@ class StackService(Service):
     async def base_of(self, project: Project, ticket: Ticket) -> str:
         """The branch the ticket's diff is taken against: the unmerged dependency it is stacked
         on, else the default branch."""
-        below = await self._below(ticket)
+        below = await self.below(ticket)
         return below.branch if below is not None and below.branch else project.default_branch
 
     async def stack(self, ticket: Ticket) -> builtins.list[Ticket]:
         """The unmerged tickets a merge of ``ticket`` brings, bottom first, ``ticket`` last."""
         found = [ticket]
-        below = await self._below(ticket)
+        below = await self.below(ticket)
         while below is not None and below.id not in {t.id for t in found}:
             found.append(below)
-            below = await self._below(below)
+            below = await self.below(below)
         return found[::-1]
 
     async def check_nothing_stacked_on(self, ticket: Ticket, action: str) -> None:
@@ -88,7 +88,8 @@ class StackService(Service):
                 details={"reason": "stacked_on", "tickets": [t.number for t in above]},
             )
 
-    async def _below(self, ticket: Ticket) -> Ticket | None:
+    async def below(self, ticket: Ticket) -> Ticket | None:
+        """The unmerged ticket ``ticket`` is stacked on, if any."""
         if ticket.stacked_on is None:
             return None
         below = await self.services.tickets.get_by_id(ticket.stacked_on)

@@ -18,11 +18,13 @@ from tests.conftest import attach_work, bearer_client, git
 from tests.fakes.github_server import FakeGitHub
 from tests.github_flow import (
     OWNER,
+    TICKET_BRANCH,
     WIDGETS,
     connect,
     linked_project,
     point_at,
     settle,
+    stack_on_first,
 )
 
 BROWSER = Path(__file__).resolve().parents[1] / "fakes" / "browser.py"
@@ -118,7 +120,7 @@ def test_pr_commands(
     attach_work(cli.server, ticket, git_repo, tmp_path / "wt", "codality/1-friendlier-greeting")
     opened = cli(*p, "pr", "create", "1")
     assert opened.exit_code == 0, opened.stderr
-    assert "opened pull request #1 for #1" in opened.stderr
+    assert "opened pull request #1 for #1 into main: " in opened.stderr
     head = fake_github.pull(WIDGETS, 1).head_sha
     fake_github.ci(WIDGETS, head, "test", "success")
     fake_github.ci(WIDGETS, head, "lint", "failure")
@@ -187,3 +189,20 @@ def test_a_pr_title_names_its_ticket_without_a_github_reference(
     subject = git(bare, "log", "-1", "--format=%s", "main").strip()
     assert subject == "add() subtracts [codality-2] (#1)"
     assert re.findall(r"#\d+", subject + pull.body) == ["#1"]  # GitHub's PR number, nothing else
+
+
+def test_pr_create_on_a_stacked_ticket_names_what_to_open_first(
+    cli: Cli, fake_github: FakeGitHub, linked: dict[str, Any], git_repo: Path, tmp_path: Path
+) -> None:
+    p = ("-p", linked["slug"])
+    first = cli(*p, "ticket", "create", "Friendlier greeting", "-d", "", "--json").json()
+    attach_work(cli.server, first, git_repo, tmp_path / "wt", TICKET_BRANCH)
+    second = cli(*p, "ticket", "create", "Say goodbye too", "-d", "", "--json").json()
+    stack_on_first(cli.server, first, second, tmp_path)
+    refused = cli(*p, "pr", "create", "2")
+    assert refused.exit_code != 0 and refused.stderr.count("\n") == 1
+    assert "stacked on #1" in refused.stderr and "`codality pr create 1`" in refused.stderr
+    assert cli(*p, "pr", "create", "1").exit_code == 0
+    opened = cli(*p, "pr", "create", "2")
+    assert opened.exit_code == 0, opened.stderr
+    assert f"opened pull request #2 for #2 into {TICKET_BRANCH}: " in opened.stderr

@@ -4,7 +4,9 @@ Two aiohttp servers on loopback ports, like github.com and api.github.com:
 
 * ``api_url`` — the REST subset Codality uses: manifest conversion, the App (RS256 JWTs checked
   against the App's public key), installation tokens (issued, expiring, checked on every call),
-  repositories, pulls, merges (refused like GitHub: not mergeable, head moved, required checks),
+  repositories, pulls (listed by state, head and base; head and base must be branches, and an
+  open one's base can change), merges (refused like GitHub: not mergeable, head moved, required
+  checks),
   reviews, issue and review comments, check runs and their annotations.
 * ``web_url`` — the browser steps of the manifest flow and the installation, and git's smart
   HTTP served by the real ``git http-backend`` (pushes and fetches need an installation token as
@@ -61,6 +63,17 @@ def _git(cwd: Path, *args: str, input: bytes | None = None, check: bool = True) 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response(
         {"message": message, "documentation_url": "https://docs.github.com/rest"}, status=status
+    )
+
+
+def _invalid(field_name: str) -> web.Response:
+    """GitHub's 422 for a pull request naming a branch the repository does not have."""
+    return web.json_response(
+        {
+            "message": "Validation Failed",
+            "errors": [{"resource": "PullRequest", "field": field_name, "code": "invalid"}],
+        },
+        status=422,
     )
 
 
@@ -470,11 +483,13 @@ class FakeGitHub:
         _, repo = found
         state = request.query.get("state", "open")
         head = request.query.get("head")
+        base = request.query.get("base")
         pulls = [
             p
             for p in self.pulls.get(repo.full_name.lower(), {}).values()
             if (state == "all" or p.state == state)
             and (head is None or head == f"{repo.owner}:{p.head}")
+            and (base is None or base == p.base)
         ]
         return web.json_response([self.pull_view(repo, p) for p in pulls])
 
@@ -485,15 +500,11 @@ class FakeGitHub:
         installation, repo = found
         body = await request.json()
         head = str(body.get("head", "")).split(":")[-1]
+        base = str(body.get("base") or "")
         sha = self._ref(repo, head)
-        if sha is None:
-            return web.json_response(
-                {
-                    "message": "Validation Failed",
-                    "errors": [{"resource": "PullRequest", "field": "head", "code": "invalid"}],
-                },
-                status=422,
-            )
+        for name, value in (("head", sha), ("base", self._ref(repo, base))):
+            if value is None:
+                return _invalid(name)
         open_same = [
             p
             for p in self.pulls.get(repo.full_name.lower(), {}).values()
@@ -520,7 +531,7 @@ class FakeGitHub:
             body=str(body.get("body") or ""),
             head=head,
             head_sha=sha,
-            base=str(body.get("base") or repo.default_branch),
+            base=base,
             author=self._bot(installation)["login"],
             draft=bool(body.get("draft")),
         )
@@ -545,6 +556,25 @@ class FakeGitHub:
             return found
         installation, repo, pull = found
         body = await request.json()
+        if "base" in body:
+            base = str(body["base"])
+            if pull.state != "open":
+                return _error(422, "Cannot change the base branch of a closed pull request.")
+            if self._ref(repo, base) is None:
+                return _invalid("base")
+            changed, pull.base = pull.base, base
+            if changed != base:
+                self._send(
+                    "pull_request",
+                    repo,
+                    {
+                        "action": "edited",
+                        "number": pull.number,
+                        "changes": {"base": {"ref": {"from": changed}}},
+                        "pull_request": self.pull_view(repo, pull),
+                        "sender": self._bot(installation),
+                    },
+                )
         if "title" in body:
             pull.title = str(body["title"])
         if body.get("state") == "closed" and pull.state == "open":
