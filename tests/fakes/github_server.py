@@ -502,9 +502,10 @@ class FakeGitHub:
         head = str(body.get("head", "")).split(":")[-1]
         base = str(body.get("base") or "")
         sha = self._ref(repo, head)
-        for name, value in (("head", sha), ("base", self._ref(repo, base))):
-            if value is None:
-                return _invalid(name)
+        if sha is None:
+            return _invalid("head")
+        if self._ref(repo, base) is None:
+            return _invalid("base")
         open_same = [
             p
             for p in self.pulls.get(repo.full_name.lower(), {}).values()
