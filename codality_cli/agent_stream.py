@@ -28,8 +28,9 @@ CONNECTION_LOST = "connection lost — reconnecting"
 PREVIEW_KEYS = ("command", "path", "pattern", "query", "topic", "number")
 
 
-def _preview(tool_input: Any) -> str:
-    """The most telling argument of a tool call, on one short line."""
+def tool_preview(tool_input: Any, width: int = ARG_PREVIEW) -> str:
+    """The most telling argument of a tool call, on one short line (the CLI's tool lines and
+    the TUI's ``ToolCall`` alike)."""
     if isinstance(tool_input, dict):
         for key in PREVIEW_KEYS:
             if key in tool_input:
@@ -38,9 +39,9 @@ def _preview(tool_input: Any) -> str:
         else:
             value = json.dumps(tool_input, ensure_ascii=False)
     else:
-        value = str(tool_input)
+        value = "" if tool_input is None else str(tool_input)
     value = " ".join(value.split())
-    return value if len(value) <= ARG_PREVIEW else value[: ARG_PREVIEW - 1] + "…"
+    return value if len(value) <= width else value[: width - 1] + "…"
 
 
 def _file_lines(output: str) -> str:
@@ -233,7 +234,7 @@ class AgentPrinter:
             tool_id = str(data.get("tool_use_id"))
             if tool_id in self._shown_tools:
                 return
-            call = f"▸ {data.get('name')} {_preview(data.get('input'))}"
+            call = f"▸ {data.get('name')} {tool_preview(data.get('input'))}"
             if "tool_use_id" not in data:  # a plan's call: its result is not reported
                 self._err(call)
                 return

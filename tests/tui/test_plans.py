@@ -15,6 +15,7 @@ from codality_cli.tui.screens.board import BoardScreen
 from codality_cli.tui.screens.confirm import ConfirmScreen
 from codality_cli.tui.screens.plans import PlansScreen
 from codality_cli.tui.screens.prompt import PromptScreen
+from codality_cli.tui.widgets.transcript import Transcript
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool, unchecked
 
 from .conftest import SIZE, notifications, wait_for_screen, wait_until
@@ -33,6 +34,11 @@ async def new_plan(api: httpx.AsyncClient, slug: str, **fields: Any) -> dict[str
 
 def listed(screen: PlansScreen) -> list[int]:
     return [int(str(o.id)) for o in screen.query_one("#plan-list", OptionList).options]
+
+
+def round_shown(screen: PlansScreen) -> list[str]:
+    """What the suggestion round's transcript shows, a line per widget (text as rendered)."""
+    return [str(w.render()) for w in screen.query("#suggest-log > *")]
 
 
 def draft_rows(screen: PlansScreen) -> list[list[str]]:
@@ -195,22 +201,28 @@ async def test_suggestions_beside_the_plan_to_accept_or_dismiss(
     plan = await new_plan(agent_api, slug, title="Greetings", body=body)
     first = {"passage": "TBD", "text": "Test `greet`.", "why": "There is no test."}
     second = {"passage": "", "text": "## Out of scope", "why": "Say what is not done."}
+    answer = f"Two things.\n```json\n{json.dumps([first, second])}\n```"
     fake_anthropic.script(
-        tool("read_file", say="Reading the greeter.", path="src/app.py"),
-        text(f"```json\n{json.dumps([first, second])}\n```"),
+        tool("read_file", say="Reading the greeter.", path="src/app.py"), text(answer)
     )
     app = make_app(slug)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_plans(pilot, app)
         await wait_until(pilot, lambda: screen.plan is not None)
+        log = screen.query_one("#suggest-log", Transcript)
+        assert not log.display  # until a round streams
         await pilot.press("s")
         status = screen.query_one("#suggest-status", Static)
         await wait_until(pilot, lambda: "2 suggestions" in str(status.render()))
         assert len(screen.pending) == 2
-        # The round's deltas come over the event stream, possibly after the answer.
-        await wait_until(pilot, lambda: "▸ read_file src/app.py" in screen.streamed)
-        assert "Reading the greeter." in screen.streamed
-        assert "2 suggestions" in str(status.render())
+        # The round streams into the transcript widget of every session (over the event
+        # stream, possibly after the answer): its two messages are two paragraphs, the tool
+        # call a line between them with no mark (a plan's call has no reported result).
+        await wait_until(pilot, lambda: round_shown(screen)[-1:] == [answer])
+        said, called, answered = round_shown(screen)
+        assert said == "Reading the greeter." and answered == answer
+        assert called.split() == ["▸", "read_file", "src/app.py"]
+        assert log.display and "2 suggestions" in str(status.render())
         suggestions = screen.query_one("#suggestions", OptionList)
         assert suggestions.has_focus and suggestions.option_count == 2
         await pilot.press("enter")  # accept the first

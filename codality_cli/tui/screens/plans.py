@@ -1,6 +1,8 @@
 """Plans: the project's plans beside the selected one — its rendered markdown body (or an editor
 for it), the model's suggestions beside it (accept or dismiss each), its readiness, its ticket
-drafts, and approval into tickets after a confirmation.
+drafts, and approval into tickets after a confirmation. A suggestion round streams into a
+``Transcript``, the widget of a ticket's runs and of the discovery chat, from its ``plan:delta``
+events.
 
 The list answer carries whole plans, so selecting one needs no request; ``plan:*`` events keep the
 list and the open plan current. While the body is being edited, events do not overwrite it.
@@ -19,7 +21,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Label, Markdown, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from codality_cli.agent_stream import _preview as tool_target
 from codality_cli.suggestions import apply_suggestion
 from codality_cli.tui.messages import EventReceived
 from codality_cli.tui.screens.base import LiveScreen
@@ -27,9 +28,9 @@ from codality_cli.tui.screens.confirm import ConfirmScreen
 from codality_cli.tui.screens.prompt import PromptScreen
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.title_bar import TitleBar
+from codality_cli.tui.widgets.transcript import Transcript
 
 Plan = dict[str, Any]
-STREAM_TAIL = 600
 DRAFT_COLUMNS = (
     ("order", "#"),
     ("title", "title"),
@@ -124,8 +125,6 @@ class PlansScreen(LiveScreen):
         self.project_id: int | None = None
         self.editing = False
         self.pending: list[dict[str, Any]] = []  # suggestions not yet accepted or dismissed
-        self.streamed = ""  # what the model said so far in the running suggestion round
-        self.suggesting = False
         self.sub_title = f"{slug} plans"
 
     def compose(self) -> ComposeResult:
@@ -142,6 +141,7 @@ class PlansScreen(LiveScreen):
                     with Vertical(id="suggestion-pane"):
                         yield Label("Suggestions", classes="section")
                         yield Static("s asks the model", id="suggest-status")
+                        yield Transcript(id="suggest-log")
                         yield OptionList(id="suggestions")
                 yield Label("Ticket drafts", classes="section")
                 yield DataTable(id="drafts", cursor_type="row", zebra_stripes=True)
@@ -224,6 +224,7 @@ class PlansScreen(LiveScreen):
             return
         chosen = int(event.option.id)
         if chosen != self.current:
+            self._clear_round()
             self.current = chosen
             self.pending = self._pending_of(self.plans[chosen])
             self._show_plan()
@@ -235,7 +236,9 @@ class PlansScreen(LiveScreen):
             return
         if event.type == "plan:delta":
             if event.data.get("plan_id") == self.current:
-                self._show_progress(event.data)
+                log = self.query_one("#suggest-log", Transcript)
+                log.display = True
+                log.add_event(event.type, event.data)
             return
         plan_id = int(event.data.get("id") or 0)
         if event.type == "plan:deleted":
@@ -322,13 +325,11 @@ class PlansScreen(LiveScreen):
 
     # ---- the model -------------------------------------------------------------------------
 
-    def _show_progress(self, data: dict[str, Any]) -> None:
-        if data.get("tool"):
-            self.streamed += f"\n▸ {data['tool']} {tool_target(data.get('input'))}\n"
-        else:
-            self.streamed += str(data.get("text") or "")
-        if self.suggesting:  # deltas may still arrive after the answer; it has the last word
-            self.query_one("#suggest-status", Static).update(self.streamed[-STREAM_TAIL:])
+    def _clear_round(self) -> None:
+        """Hide the last round's transcript (a new round starts, another plan is open)."""
+        log = self.query_one("#suggest-log", Transcript)
+        log.clear()
+        log.display = False
 
     def action_suggest(self) -> None:
         if self.plan is not None and not self.editing:
@@ -336,14 +337,10 @@ class PlansScreen(LiveScreen):
 
     @work(exclusive=True, group="plans-model")
     async def suggest(self, plan_id: int) -> None:
-        self.streamed = ""
+        self._clear_round()
         status = self.query_one("#suggest-status", Static)
         status.update("The model is reading the plan and the code…")
-        self.suggesting = True
-        try:
-            found = await self.attempt(self.api.plans.suggest(self.slug, plan_id), "Suggesting")
-        finally:
-            self.suggesting = False
+        found = await self.attempt(self.api.plans.suggest(self.slug, plan_id), "Suggesting")
         if found is None:
             status.update("s asks the model")
             return

@@ -1,7 +1,8 @@
 """One tool call in a transcript: one line that expands on ``enter`` to its input and output.
 
 A call whose run ended before its result came (stopped, interrupted, failed) is marked as such:
-its ``…`` would otherwise read as still running forever.
+its ``…`` would otherwise read as still running forever. A call without an id (a plan
+suggestion's: its result is not reported) has no mark.
 """
 
 from __future__ import annotations
@@ -15,22 +16,9 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from codality_cli.agent_stream import tool_preview
+
 OUTPUT_PREVIEW_CHARS = 4000
-
-
-def summarize_input(tool_input: Any, width: int = 70) -> str:
-    """The most telling argument of a call on one line (a command, a path, a pattern …)."""
-    if isinstance(tool_input, dict):
-        for key in ("command", "path", "pattern", "query", "number"):
-            if key in tool_input:
-                text = str(tool_input[key])
-                break
-        else:
-            text = json.dumps(tool_input, ensure_ascii=False)
-    else:
-        text = "" if tool_input is None else str(tool_input)
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class ToolCall(Widget, can_focus=True):
@@ -76,10 +64,10 @@ class ToolCall(Widget, can_focus=True):
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f"{marker} ")
         line.append(self.tool_name, style="bold")
-        line.append(f"  {summarize_input(self.tool_input)}  ", style="dim")
+        line.append(f"  {tool_preview(self.tool_input)}  ", style="dim")
         if self.outcome is None and self.cut_short:
             line.append(f"■ {self.cut_short.replace('_', ' ')}", style="yellow")
-        else:
+        elif self.call_id is not None or self.outcome is not None:  # else no result will come
             state = {None: "…", True: "✓", False: "✗"}[self.outcome]
             line.append(state, style={None: "dim", True: "green", False: "red"}[self.outcome])
         if not self.expanded:

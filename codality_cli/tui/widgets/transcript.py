@@ -224,7 +224,8 @@ class Transcript(VerticalScroll, can_focus=True):
         elif kind == "tool_call":
             called = cast("AgentToolCall", data)
             call = ToolCall(called["name"], called["input"], called.get("tool_use_id"))
-            self._open_calls.append(call)
+            if call.call_id is not None:  # a plan's call has none: its result is not reported
+                self._open_calls.append(call)
             self.add(call)
         elif kind == "tool_result":
             self._finish_call(cast("AgentToolResult", data))
