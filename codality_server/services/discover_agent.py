@@ -110,6 +110,8 @@ class DiscoverEvents(SessionEvents):
     failures and retries as ``discover:error``. Thinking is not published: a reply shows what
     it says (the session's transcript keeps the thinking)."""
 
+    shows_thinking = False
+
     def __init__(self, conversation_id: int, message_id: int) -> None:
         self.conversation_id = conversation_id
         self.message_id = message_id
@@ -125,11 +127,6 @@ class DiscoverEvents(SessionEvents):
         self, session_id: int, text: str, block: int | None = None, at: int | None = None
     ) -> Payload | None:
         return DiscoverDelta(**self._ids(session_id), text=text, block=block, at=at, kind="text")
-
-    def thinking_delta(
-        self, session_id: int, text: str, block: int | None = None, at: int | None = None
-    ) -> Payload | None:
-        return None
 
     def tool_call(
         self, session_id: int, tool_use_id: str, name: str, tool_input: Any

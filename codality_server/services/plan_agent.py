@@ -73,7 +73,9 @@ def plan_owner(plan_id: int) -> Owner:
 
 class PlanEvents(SessionEvents):
     """A suggestion round streams as ``plan:delta``: its text blocks, and a ``tool_call`` delta
-    per tool call."""
+    per tool call (its thinking is kept in the transcript, not published)."""
+
+    shows_thinking = False
 
     def __init__(self, plan_id: int) -> None:
         self.plan_id = plan_id
@@ -84,11 +86,6 @@ class PlanEvents(SessionEvents):
         return PlanDelta(
             plan_id=self.plan_id, session_id=session_id, text=text, block=block, at=at, kind="text"
         )
-
-    def thinking_delta(
-        self, session_id: int, text: str, block: int | None = None, at: int | None = None
-    ) -> Payload | None:
-        return None
 
     def tool_call(
         self, session_id: int, tool_use_id: str, name: str, tool_input: Any

@@ -49,6 +49,10 @@ class SessionEvents:
     clients expect events of its own (discovery's ``discover:delta``) overrides methods; one that
     returns None publishes nothing for that report (the transcript still gets it)."""
 
+    #: Whether the model's thinking is published: a ticket's viewers see it; a plan round's or
+    #: a discovery reply's are shown only what it says (the transcript keeps the thinking).
+    shows_thinking = True
+
     def text_delta(
         self, session_id: int, text: str, block: int | None = None, at: int | None = None
     ) -> Payload | None:
@@ -57,6 +61,8 @@ class SessionEvents:
     def thinking_delta(
         self, session_id: int, text: str, block: int | None = None, at: int | None = None
     ) -> Payload | None:
+        if not self.shows_thinking:
+            return None
         return AgentThinkingDelta(
             session_id=session_id, text=text, block=block, at=at, kind="thinking"
         )
