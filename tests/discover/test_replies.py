@@ -321,3 +321,38 @@ async def test_a_conversation_read_mid_reply_and_the_deltas_after_it_make_the_wh
         assert delta["at"] <= len(content)  # nothing published before the read is missing
         content += delta["text"][len(content) - delta["at"] :]
     assert content == whole
+
+
+async def test_a_replys_thinking_stays_in_its_session_transcript(
+    server: RunningServer,
+    agent_api: httpx.AsyncClient,
+    project: dict[str, Any],
+    fake_anthropic: FakeAnthropic,
+) -> None:
+    """A reply shows what the model says: its thinking is neither published nor a block of the
+    message (nor the model's context next time), yet its session's transcript keeps it."""
+    fake_anthropic.script(
+        tool("read_file", say="Reading.", thinking="Where is greet?", path="src/app.py"),
+        text("Found it."),
+        tool("give_title", title="Greeting"),
+    )
+    conversation = await new_conversation(agent_api, project)
+    sent = (await send(agent_api, project, conversation, "Where is greet?")).json()
+    events = await events_after(agent_api, project, sent["last_event_id"])
+    assert [e["type"] for e in events if "thinking" in e["type"]] == []
+    reply = events[-1]["data"]["message"]
+    assert [b["kind"] for b in reply["blocks"]] == ["text", "tool_call", "tool_result", "text"]
+    session = server.call(
+        server.app[SERVICES].agent_sessions.with_transcript(
+            owner(conversation["id"]), reply["session_id"], 0
+        )
+    )
+    thought, *shown = session["transcript"]
+    assert (thought["kind"], thought["data"]["text"]) == ("thinking", "Where is greet?")
+    assert shown == reply["blocks"]
+
+    fake_anthropic.script(text("Anything else?"))
+    assert (await send(agent_api, project, conversation, "No", wait=True)).is_success
+    context = fake_anthropic.requests[-1]["messages"]
+    assert [m["role"] for m in context] == ["user", "assistant", "user", "assistant", "user"]
+    assert all(block["type"] != "thinking" for m in context for block in m["content"])
