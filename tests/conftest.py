@@ -358,19 +358,39 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
     return dict(body["error"])
 
 
+# Runs the command after it, passes SIGTERM on, and once it has ended writes to the file named
+# first the largest peak RSS (KB) of it and every process under it that was waited for: the
+# server and the git, bwrap and tool processes it ran. (Each starts from the peak of the process
+# it was forked from, so this wrapper is exec'ed fresh to start small.)
+_DESCENDANTS_PEAK = """
+import resource, signal, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+code = child.wait()
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+open(sys.argv[1], "w").write(str(peak))
+sys.exit(code)
+"""
+
+
 def spawn_server(
-    data_dir: Path, port: int = 0, timeout: float = 15.0
+    data_dir: Path, port: int = 0, timeout: float = 15.0, descendants_peak: Path | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``python -m codality_server`` as a real process; returns it and its URL."""
+    """Start ``python -m codality_server`` as a real process; returns it and its URL.
+
+    With ``descendants_peak``, the server runs under a small wrapper (the process returned) that
+    writes to that file, once the server has stopped, the peak RSS in KB of the server and of
+    every process it ran."""
     import json
     import sys
     import time
 
+    command = [sys.executable, "-m", "codality_server", "--data-dir", str(data_dir)]
+    command += ["--port", str(port)]
+    if descendants_peak is not None:
+        command = [sys.executable, "-c", _DESCENDANTS_PEAK, str(descendants_peak), *command]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "codality_server", "--data-dir", str(data_dir), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
     info = data_dir / "server.json"
     deadline = time.monotonic() + timeout
@@ -384,7 +404,7 @@ def spawn_server(
                 data = json.loads(info.read_text())
             except ValueError:
                 data = {}
-            if data.get("pid") == proc.pid:
+            if data.get("pid") == proc.pid or (descendants_peak and data.get("pid")):
                 try:
                     if httpx.get(f"{data['url']}/healthz", timeout=1).status_code == 200:
                         return proc, str(data["url"])

@@ -197,70 +197,72 @@ def _too_large(root: Path, paths: list[bytes], max_file_bytes: int) -> tuple[Lef
     return tuple(found)
 
 
-def stage_all(
-    where: Worktree, max_file_bytes: int, index_file: Path | None = None
-) -> tuple[LeftOut, ...] | None:
-    """``git add --all`` in the worktree (into ``index_file`` when given), leaving out files
-    above the cap; the files left out, or None when ``status`` shows nothing to stage."""
-    listing = git_in(
-        where, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"
-    )
-    if not listing:
+def stage_all(where: Worktree, max_file_bytes: int) -> tuple[LeftOut, ...] | None:
+    """``git add --all`` in the worktree, leaving out files above the cap unread (git never
+    looks at them: ``worktree_status`` reads no file); the files left out, or None when
+    nothing is there to stage."""
+    changed = [item.path for item in worktree_status(where)]
+    if not changed:
         return None
-    changed = [entry[3:] for entry in listing.split(b"\0") if entry]
     left_out = _too_large(where.root, changed, max_file_bytes)
     add, pathspec = ["add", "--all"], None
     if left_out:
         add += ["--pathspec-from-file=-", "--pathspec-file-nul"]
         excluded = [b":(top,exclude,literal)" + os.fsencode(item.path) for item in left_out]
         pathspec = b"\0".join([b":/", *excluded])
-    git_in(where, *add, stdin=pathspec, index_file=index_file)
+    git_in(where, *add, stdin=pathspec)
     return left_out
 
 
 @dataclass(frozen=True)
 class Pending:
-    """A path where the index or the work tree differs from HEAD, as ``git status`` saw it:
-    ``staged``, what ``git add -A`` keeps there unless the file is read (the index's entry;
-    None when the path is not in the index or is gone from the disk), and ``read``, whether
-    the file on disk differs from the index (then it is read to know what it holds)."""
+    """A path where the index or the work tree differs from HEAD, found from stat data alone:
+    ``staged``, what ``git add -A`` keeps there unless the file is read (the index's entry, or
+    HEAD's for a file whose stat changed; None when the path is gone from the index or the
+    disk), and ``read``, whether the file on disk may differ from the index (then it is read to
+    know what it holds)."""
 
     path: bytes
     staged: Entry | None
     read: bool
 
 
+_NO_ID = b"0" * 40
+
+
 def worktree_status(where: Worktree) -> list[Pending]:
-    """The paths ``git add -A`` would stage differently from HEAD, in one ``git status`` (its
-    stat cache, one pass over the work tree); the index is not rewritten and no file's content
-    is stored. Submodules are not entered, and a name that could reach outside the work tree
-    is passed over. A path listed twice (deleted from the index, kept on disk as untracked) is
-    read from the disk."""
-    listing = git_in(
+    """The paths ``git add -A`` would stage differently from HEAD, without a byte of any file
+    read: ``diff-index HEAD`` compares HEAD with the index and the index's stat data with the
+    disk (a file whose stat changed is named, not hashed), ``ls-files --others`` lists the
+    untracked files. (``git status`` would take one process, but it rereads a changed file
+    whose index entry has size 0: an empty module the agent grew to 300 MB of holes took its
+    git to 304 MB RSS, and a file above the cap would be read whole.) Submodules are not
+    entered, and a name that could reach outside the work tree is passed over. A path deleted
+    from the index and kept on disk as untracked is read from the disk."""
+    raw = git_in(
         where,
-        "status",
-        "--porcelain=v2",
+        "diff-index",
         "-z",
-        "--untracked-files=all",
+        "--raw",
         "--no-renames",
+        "--no-abbrev",
         "--ignore-submodules=all",
+        "HEAD",
     )
     found: dict[bytes, Pending] = {}
-    for record in listing.split(b"\0"):
-        kind, path, staged, read = record[:2], b"", None, True
-        if kind == b"? ":
-            path = record[2:]
-            staged = found.get(path, _ABSENT).staged
-        elif kind == b"1 ":
-            _, xy, _, _, index_mode, _, _, index_sha, path = record.split(b" ", 8)
-            mode = int(index_mode, 8)
-            staged = (mode, ObjectID(index_sha)) if mode and xy[1:] != b"D" else None
-            read = xy[1:] in (b"M", b"T") or found.get(path, _ABSENT).read
-        elif kind == b"u ":
-            path = record.split(b" ", 10)[10]
-        if path and _UNSAFE_NAME.search(path) is None:
-            found[path] = Pending(path, staged, read)
-    return list(found.values())
-
-
-_ABSENT = Pending(b"", None, False)
+    parts = raw.split(b"\0")
+    for header, path in zip(parts[0::2], parts[1::2], strict=False):
+        if not header.startswith(b":"):
+            continue
+        old_mode, new_mode, old_sha, new_sha, _ = header[1:].split(b" ")
+        if int(new_mode, 8) == 0:  # gone from the index or from the disk
+            found[path] = Pending(path, None, False)
+        elif new_sha == _NO_ID:  # its stat differs from the index: read it
+            kept = (int(old_mode, 8), ObjectID(old_sha)) if int(old_mode, 8) else None
+            found[path] = Pending(path, kept, True)
+        else:  # staged, and the disk matches the index
+            found[path] = Pending(path, (int(new_mode, 8), ObjectID(new_sha)), False)
+    for path in git_in(where, "ls-files", "-z", "--others", "--exclude-standard").split(b"\0"):
+        if path:
+            found[path] = Pending(path, None, True)
+    return [item for item in found.values() if _UNSAFE_NAME.search(item.path) is None]

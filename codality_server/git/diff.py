@@ -250,9 +250,9 @@ def _with_work(
     store: BaseObjectStore,
     max_file_bytes: int,
 ) -> list[Change]:
-    """The branch's committed changes with the uncommitted ones ``git status`` named laid over
-    them: each file that differs on disk is read through ``Workdir`` (no link followed, nothing
-    above the cap read: such a file keeps what the index holds) into ``store``."""
+    """The branch's committed changes with the uncommitted ones ``worktree_status`` named laid
+    over them: each file that may differ on disk is read through ``Workdir`` (no link followed,
+    nothing above the cap read: such a file keeps what it had) into ``store``."""
     old = {path: before for path, before, _ in committed}
     new = {path: after for path, _, after in committed}
     with Workdir(where.root, max_file_bytes) as workdir:

@@ -184,7 +184,7 @@ def _commit_with_git(
     author: tuple[str, str],
     max_file_bytes: int,
 ) -> CommitResult:
-    """``commit_all`` by git: ``status`` (its stat cache) names what changed, files above the
+    """``commit_all`` by git: its stat cache names what changed (``stage_all``), files above the
     cap are excluded from ``add -A``, then ``write-tree``, ``commit-tree`` and a
     compare-and-swap ``update-ref`` (no ``commit``: no hook, no config identity)."""
     left_out = stage_all(where, max_file_bytes)

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.conftest import RunningServer, assert_error, git
+from tests.conftest import (
+    RunningServer,
+    assert_error,
+    bearer_client,
+    create_project,
+    git,
+    sign_in,
+    spawn_server,
+)
 from tests.fakes.anthropic_server import FakeAnthropic, system_text, text, tool
 
 from .conftest import agent_url, new_ticket, replay_events, wait_for_end
@@ -137,36 +148,82 @@ async def test_start_refusals(
     assert status == {"running": False, "session": None, "sessions": []}
 
 
-async def test_a_sparse_file_is_left_out_of_the_end_of_turn_commit_with_a_note(
-    agent_api: httpx.AsyncClient,
-    fake_anthropic: FakeAnthropic,
-    project: dict[str, Any],
+MB = 1024 * 1024
+LEAVE_BEHIND = (
+    "truncate -s 1536M big.bin && head -c 11M /dev/urandom > over.bin"
+    " && truncate -s 300M src/empty.py && echo kept > small.txt"
+)
+
+
+def high_water_kb(pid: int) -> int:
+    """A live process's own peak RSS (``VmHWM``; ``ru_maxrss`` would include its forker's)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+
+
+@pytest.mark.parametrize("backend", ["git", "dulwich"])
+@pytest.mark.parametrize("max_file_mb", [10, 1000], ids=["capped", "control-within-the-cap"])
+async def test_what_the_agent_leaves_behind_is_left_out_unread(
+    backend: str,
+    max_file_mb: int,
+    tmp_path: Path,
     git_repo: Path,
+    fake_anthropic: FakeAnthropic,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Attack 6: 1.5 GB of holes left behind; the server's peak RSS does not move by it."""
-    import resource
+    """Attack 6, on a server process of its own: the agent leaves 1.5 GB of holes, an 11 MB
+    file and a tracked empty file grown to 300 MB of holes. Above the cap (10 MB) none is read,
+    by the server or by the git it runs, whose peaks are measured; the commit keeps only the
+    small file and the agent is told. The control raises the cap to 1,000 MB: then the 300 MB
+    file is read and committed, and the same measures see it."""
+    if backend == "dulwich":
+        monkeypatch.setenv("CODALITY_NO_GIT_CLI", "1")
+    (git_repo / "src" / "empty.py").write_text("")  # its index entry has size 0: git rereads it
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "an empty module")
+    data_dir = tmp_path / "own-data"
+    data_dir.mkdir(mode=0o700)
+    peak_file = tmp_path / "descendants-peak"
+    proc, url = spawn_server(data_dir, descendants_peak=peak_file)
+    try:
+        token = sign_in(SimpleNamespace(url=url, data_dir=data_dir))  # type: ignore[arg-type]
+        async with bearer_client(url, token) as api:
+            env = {"ANTHROPIC_API_KEY": "sk-test-key", "ANTHROPIC_BASE_URL": fake_anthropic.url}
+            assert (await api.put("/api/settings/env", json=env)).is_success
+            capped = await api.put("/api/settings", json={"max_file_mb": max_file_mb})
+            assert capped.is_success, capped.text
+            project = await create_project(api, git_repo)
+            fake_anthropic.script(tool("bash", command=LEAVE_BEHIND), text("Done."))
+            ticket = await new_ticket(api, project["slug"])
+            started = await api.post(agent_url(project, ticket, "start"), json={})
+            assert started.status_code == 202, started.text
 
-    fake_anthropic.script(
-        tool("bash", command="truncate -s 1536M big.bin && echo kept > small.txt"),
-        text("Done."),
-    )
-    ticket = await new_ticket(agent_api, project["slug"])
-    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = await agent_api.post(agent_url(project, ticket, "start"), json={})
-    assert started.status_code == 202, started.text
+            ended = await wait_for_end(api, project, ticket, timeout=120)
 
-    ended = await wait_for_end(agent_api, project, ticket)
+            server = json.loads((data_dir / "server.json").read_text())
+            server_peak = high_water_kb(int(server["pid"]))
+            transcript = await api.get(agent_url(project, ticket, f"sessions/{ended['id']}"))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    descendants_peak = int(peak_file.read_text())
 
-    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert ended["status"] == "completed", ended
-    assert peak_after - peak_before < 300 * 1024, f"peak RSS grew {peak_after - peak_before} KB"
     branch = "codality/1-add-a-farewell-function"
-    files = git(git_repo, "ls-tree", "-r", "--name-only", branch).split()
-    assert "small.txt" in files and "big.bin" not in files
-    url = agent_url(project, ticket, f"sessions/{ended['id']}")
-    notes = [b["data"] for b in (await agent_api.get(url)).json()["transcript"]]
-    said = [n["message"] for n in notes if "message" in n]
-    assert any("big.bin (1.5 GB): larger than the 10.0 MB" in line for line in said), said
+    files = git(git_repo, "ls-tree", "-r", "-l", branch)
+    sizes = {line.split("\t")[1]: line.split()[3] for line in files.splitlines()}
+    said = [b["data"].get("message", "") for b in transcript.json()["transcript"]]
+    notes = "\n".join(line for line in said if line.startswith("Left out of the commit"))
+    assert sizes["small.txt"] == "5" and "big.bin" not in sizes
+    assert "big.bin (1.5 GB): larger than the" in notes, said
+    if max_file_mb == 10:
+        assert sizes["src/empty.py"] == "0" and "over.bin" not in sizes
+        assert "src/empty.py (300.0 MB)" in notes and "over.bin (11.0 MB)" in notes
+        assert server_peak < 200 * 1024, f"server peak {server_peak // 1024} MB"
+        assert descendants_peak < 200 * 1024, f"git's peak {descendants_peak // 1024} MB"
+    else:
+        assert sizes["src/empty.py"] == str(300 * MB) and sizes["over.bin"] == str(11 * MB)
+        assert descendants_peak > 300 * 1024, f"peak {descendants_peak // 1024} MB"
 
 
 async def test_start_answers_before_the_worktree_exists_and_the_run_says_it_is_preparing(

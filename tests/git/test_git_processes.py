@@ -18,6 +18,8 @@ from codality_server.git.worktrees import commit_all
 from tests.conftest import FRIENDLIER_GREET, commit_on_branch, git
 
 BRANCH = "codality/1-greet"
+#: What is uncommitted, listed from stat data alone: tracked changes, then untracked files.
+CHANGED = ["diff-index", "ls-files"]
 
 
 @pytest.fixture
@@ -57,15 +59,15 @@ def settled_worktree(git_repo: Path, tmp_path: Path) -> Path:
     return path
 
 
-def test_an_unchanged_clean_worktree_is_diffed_by_one_git_status(
+def test_an_unchanged_clean_worktree_is_diffed_by_two_stat_only_listings(
     git_repo: Path, settled_worktree: Path, git_log: Path
 ) -> None:
     first = branch_diff(git_repo, BRANCH, "main", settled_worktree)
-    assert commands(git_log) == ["ls-files", "status"]  # nothing uncommitted: no diff-index
+    assert commands(git_log) == ["ls-files", *CHANGED]
 
     again = branch_diff(git_repo, BRANCH, "main", settled_worktree)
 
-    assert commands(git_log) == ["status"]  # the index's check is remembered
+    assert commands(git_log) == CHANGED  # the index's check is remembered
     assert again == first
     assert [f.path for f in again.files] == ["src/app.py"]
     assert again.patch == git(git_repo, "diff", f"main...{BRANCH}")
@@ -80,7 +82,7 @@ def test_uncommitted_work_after_a_clean_diff_is_staged_and_diffed(
 
     live = branch_diff(git_repo, BRANCH, "main", settled_worktree)
 
-    assert commands(git_log) == ["status"]  # the new file is read by the server itself
+    assert commands(git_log) == CHANGED  # the new file is read by the server itself
     assert [f.path for f in live.files] == ["notes.md", "src/app.py"]
 
 
@@ -91,7 +93,7 @@ def test_a_rewritten_index_is_checked_again(
     index as safe: the new one is checked, and git is not used on it."""
     branch_diff(git_repo, BRANCH, "main", settled_worktree)
     branch_diff(git_repo, BRANCH, "main", settled_worktree)
-    assert commands(git_log) == ["ls-files", "status", "status"]  # the control: remembered
+    assert commands(git_log) == ["ls-files", *CHANGED, *CHANGED]  # the control: remembered
     (tmp_path / "secret").write_text("the server's secret\n")
     admin = Path(git(settled_worktree, "rev-parse", "--absolute-git-dir").strip())
     index = Index(str(admin / "index"))
@@ -115,19 +117,19 @@ def test_the_diff_after_the_servers_own_commit_lists_no_index(
     (settled_worktree / "notes.md").write_text("notes\n")
     made = commit_all(git_repo, settled_worktree, BRANCH, "work", ("Ann", "ann@example.com"))
     assert made.sha is not None
-    commands(git_log)  # the commit's own: ls-files, status, add, write-tree, …
+    commands(git_log)  # the commit's own: ls-files, diff-index, ls-files, add, write-tree, …
     (settled_worktree / "notes.md").write_text("notes, more\n")
 
     live = branch_diff(git_repo, BRANCH, "main", settled_worktree)
 
-    assert commands(git_log) == ["status"]
+    assert commands(git_log) == CHANGED
     assert "+notes, more" in live.patch
 
 
 def test_a_worktree_off_its_branch_is_read_without_git(
     git_repo: Path, settled_worktree: Path, git_log: Path
 ) -> None:
-    """``git status`` compares with the worktree's HEAD; once that is not the branch (the agent
+    """git compares with the worktree's HEAD; once that is not the branch (the agent
     checked out another commit), dulwich reads the worktree against the merge base instead."""
     git(settled_worktree, "checkout", "-q", "--detach", "main")
     (settled_worktree / "notes.md").write_text("notes\n")
