@@ -29,6 +29,46 @@ class PullRequestCard(TypedDict):
     checks: CheckCounts
 
 
+class PullRequestView(TypedDict):
+    """A ticket's pull request as the API answers it and the ``pr:*`` events carry it."""
+
+    number: int
+    url: str
+    state: Literal["open", "closed", "merged"]
+    review_state: Literal["pending", "approved", "changes_requested"]
+    checks: CheckCounts
+    id: int
+    ticket_id: int
+    ticket_number: int
+    project_id: int
+    repository: str
+    title: str
+    head_branch: str
+    head_sha: str
+    base_branch: str
+    auto_retry_count: int
+    merged_sha: str | None
+    created_at: str
+    updated_at: str
+    closed_at: str | None
+
+
+class CheckRunView(TypedDict):
+    """One check run of the PR's head: GitHub's ``status`` and ``conclusion``, and what they mean
+    here (``outcome``).
+    """
+
+    id: int
+    name: str
+    status: str
+    conclusion: str | None
+    outcome: Literal["passed", "failed", "pending"]
+    app: str
+    title: str
+    details_url: str
+    head_sha: str
+
+
 class PushRetry(TypedDict):
     """How to push again: the CLI command and the API request."""
 
@@ -627,14 +667,15 @@ class PullRequestCreated(TypedDict):
     """``pr:created``: A pull request was opened for a ticket."""
 
     ticket_id: int
-    pull_request: dict[str, Any]
+    pull_request: PullRequestView
 
 
 class PullRequestUpdated(TypedDict):
     """``pr:updated``: A pull request's state, checks or reviews changed."""
 
     ticket_id: int
-    pull_request: dict[str, Any]
+    pull_request: PullRequestView
+    check: CheckRunView | None
 
 
 class GithubWebhook(TypedDict):
@@ -646,7 +687,7 @@ class GithubWebhook(TypedDict):
     action: str | None
     repository: str | None
     project_id: int | None
-    status: str
+    status: Literal["received", "processed", "ignored", "skipped", "failed"]
     result: str
     received_at: str
     processed_at: str | None

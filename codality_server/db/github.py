@@ -9,6 +9,7 @@ from codality_server.domain.github import (
     DeliveryStatus,
     PrState,
     PullRequest,
+    PullRequestCommentView,
     ReviewState,
     WebhookEvent,
 )
@@ -240,7 +241,7 @@ async def save_comments(
     )
 
 
-async def comments(conn: Connection, pr_id: int) -> list[dict[str, Any]]:
+async def comments(conn: Connection, pr_id: int) -> list[PullRequestCommentView]:
     rows = await fetchall(
         conn,
         "SELECT github_id, kind, author, body, state, path, line, url, created_at, synced_at"
@@ -248,18 +249,18 @@ async def comments(conn: Connection, pr_id: int) -> list[dict[str, Any]]:
         (pr_id,),
     )
     return [
-        {
-            "id": r["github_id"],
-            "kind": r["kind"],
-            "author": r["author"],
-            "body": r["body"],
-            "state": r["state"],
-            "path": r["path"],
-            "line": r["line"],
-            "url": r["url"],
-            "created_at": r["created_at"],
-            "synced_at": r["synced_at"],
-        }
+        PullRequestCommentView(
+            id=r["github_id"],
+            kind=r["kind"],
+            author=r["author"],
+            body=r["body"],
+            state=r["state"],
+            path=r["path"],
+            line=r["line"],
+            url=r["url"],
+            created_at=r["created_at"],
+            synced_at=r["synced_at"],
+        )
         for r in rows
     ]
 

@@ -21,7 +21,13 @@ from functools import cached_property
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from .discover import ActionView, MessageView, ToolCallView
-from .github import CheckCounts, PullRequestCard
+from .github import (
+    CheckCounts,
+    CheckRunView,
+    PullRequestCard,
+    PullRequestView,
+    WebhookDelivery,
+)
 from .plans import PlanDraftView, PlanView, ReadinessView, SuggestionView
 from .pushes import PushRetry, PushView
 from .queues import QueueItemView, QueueProgress, QueueView
@@ -127,6 +133,8 @@ SESSION_CHANNELS = (TICKET, PROJECT, PLAN, CONVERSATION, QUEUE)
 for _nested in (
     CheckCounts,
     PullRequestCard,
+    PullRequestView,
+    CheckRunView,
     PushRetry,
     PushView,
     TicketView,
@@ -449,29 +457,21 @@ class QueueCompleted(Payload):
 @event("pr:created", (TICKET, PROJECT), "A pull request was opened for a ticket")
 class PullRequestCreated(Payload):
     ticket_id: int
-    pull_request: dict[str, Any]
+    pull_request: PullRequestView
 
 
 @event("pr:updated", (TICKET, PROJECT), "A pull request's state, checks or reviews changed")
 class PullRequestUpdated(Payload):
+    """``check``: the check run whose change this is, when one is."""
+
     ticket_id: int
-    pull_request: dict[str, Any]
+    pull_request: PullRequestView
+    check: CheckRunView | None = None
 
 
 @event("github:webhook", (PROJECT,), "A GitHub webhook delivery was received and handled")
-class GithubWebhook(Payload):
-    """A row of the webhook log (``GET /api/github/webhooks/events``)."""
-
-    id: int
-    delivery_id: str
-    event: str
-    action: str | None = None
-    repository: str | None = None
-    project_id: int | None = None
-    status: str
-    result: str
-    received_at: str
-    processed_at: str | None = None
+class GithubWebhook(WebhookDelivery, Payload):
+    pass
 
 
 # --- the published event -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import WithJsonSchema
@@ -261,6 +261,78 @@ class PullRequestCard(Shape):
     checks: CheckCounts
 
 
+class PullRequestView(PullRequestCard):
+    """A ticket's pull request as the API answers it and the ``pr:*`` events carry it."""
+
+    id: int
+    ticket_id: int
+    ticket_number: int
+    project_id: int
+    repository: str
+    title: str
+    head_branch: str
+    head_sha: str
+    base_branch: str
+    auto_retry_count: int
+    merged_sha: str | None
+    created_at: str
+    updated_at: str
+    closed_at: str | None
+
+
+class CheckRunView(Shape):
+    """One check run of the PR's head: GitHub's ``status`` and ``conclusion``, and what they
+    mean here (``outcome``)."""
+
+    id: int
+    name: str
+    status: str
+    conclusion: str | None
+    outcome: Literal["passed", "failed", "pending"]
+    app: str
+    title: str
+    details_url: str
+    head_sha: str
+
+
+class PullRequestStatusView(Shape):
+    """The PR as GitHub has it now: mergeability, every check run of its head, review state."""
+
+    pull_request: PullRequestView
+    mergeable: bool | None
+    mergeable_state: str | None
+    checks: list[CheckRunView]
+    counts: CheckCounts
+    review_state: PrReviewState
+
+
+class PullRequestCommentView(Shape):
+    """A comment of the PR's conversation on GitHub: on the PR (``issue``), a review's body
+    (``review``, with its ``state``) or inline on a line (``review_comment``)."""
+
+    id: int
+    kind: str
+    author: str | None
+    body: str
+    state: str | None
+    path: str | None
+    line: int | None
+    url: str | None
+    created_at: str
+    synced_at: str
+
+
+class PullRequestMerged(Shape):
+    """A merge on GitHub: the merge commit, the method, the PR after it and how the local
+    default branch followed (``sync``)."""
+
+    merged: bool
+    sha: str | None
+    method: str
+    pull_request: PullRequestView
+    sync: str | None
+
+
 @dataclass(frozen=True)
 class PullRequest:
     id: int
@@ -291,8 +363,7 @@ class PullRequest:
     def full_name(self) -> str:
         return f"{self.owner}/{self.repo}"
 
-    def summary(self) -> dict[str, Any]:
-        """What a ticket card shows (``PullRequestCard``)."""
+    def card(self) -> PullRequestCard:
         return PullRequestCard(
             number=self.number,
             url=self.url,
@@ -301,26 +372,33 @@ class PullRequest:
             checks=CheckCounts(
                 passed=self.checks_passed, failed=self.checks_failed, pending=self.checks_pending
             ),
-        ).model_dump(mode="json")
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """What a ticket card shows (``PullRequestCard``)."""
+        return self.card().model_dump(mode="json")
+
+    def shape(self) -> PullRequestView:
+        return PullRequestView(
+            **self.card().model_dump(),
+            id=self.id,
+            ticket_id=self.ticket_id,
+            ticket_number=self.ticket_number,
+            project_id=self.project_id,
+            repository=self.full_name,
+            title=self.title,
+            head_branch=self.head_branch,
+            head_sha=self.head_sha,
+            base_branch=self.base_branch,
+            auto_retry_count=self.auto_retry_count,
+            merged_sha=self.merged_sha,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            closed_at=self.closed_at,
+        )
 
     def view(self) -> dict[str, Any]:
-        return {
-            **self.summary(),
-            "id": self.id,
-            "ticket_id": self.ticket_id,
-            "ticket_number": self.ticket_number,
-            "project_id": self.project_id,
-            "repository": self.full_name,
-            "title": self.title,
-            "head_branch": self.head_branch,
-            "head_sha": self.head_sha,
-            "base_branch": self.base_branch,
-            "auto_retry_count": self.auto_retry_count,
-            "merged_sha": self.merged_sha,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "closed_at": self.closed_at,
-        }
+        return self.shape().model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -337,7 +415,7 @@ class CheckRun:
     details_url: str = ""
 
     @property
-    def outcome(self) -> str:
+    def outcome(self) -> Literal["passed", "failed", "pending"]:
         """``passed``, ``failed`` or ``pending`` (docs §8.2: ✓ / ✗ / ●)."""
         if self.status != "completed":
             return "pending"
@@ -349,18 +427,18 @@ class CheckRun:
     def ours(self) -> bool:
         return self.name in OUR_CHECKS
 
-    def view(self) -> dict[str, Any]:
-        return {
-            "id": self.github_id,
-            "name": self.name,
-            "status": self.status,
-            "conclusion": self.conclusion,
-            "outcome": self.outcome,
-            "app": self.app,
-            "title": self.title,
-            "details_url": self.details_url,
-            "head_sha": self.head_sha,
-        }
+    def shape(self) -> CheckRunView:
+        return CheckRunView(
+            id=self.github_id,
+            name=self.name,
+            status=self.status,
+            conclusion=self.conclusion,
+            outcome=self.outcome,
+            app=self.app,
+            title=self.title,
+            details_url=self.details_url,
+            head_sha=self.head_sha,
+        )
 
     @classmethod
     def from_github(cls, data: dict[str, Any]) -> CheckRun:
@@ -569,6 +647,21 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
+class WebhookDelivery(Shape):
+    """A row of the webhook log (``GET /api/github/webhooks/events``, ``github:webhook``)."""
+
+    id: int
+    delivery_id: str
+    event: str
+    action: str | None
+    repository: str | None
+    project_id: int | None
+    status: DeliveryStatus
+    result: str
+    received_at: str
+    processed_at: str | None
+
+
 @dataclass(frozen=True)
 class WebhookEvent:
     id: int
@@ -582,16 +675,19 @@ class WebhookEvent:
     received_at: str
     processed_at: str | None
 
+    def shape(self) -> WebhookDelivery:
+        return WebhookDelivery(
+            id=self.id,
+            delivery_id=self.delivery_id,
+            event=self.event,
+            action=self.action,
+            repository=self.repository,
+            project_id=self.project_id,
+            status=self.status,
+            result=self.result,
+            received_at=self.received_at,
+            processed_at=self.processed_at,
+        )
+
     def view(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "delivery_id": self.delivery_id,
-            "event": self.event,
-            "action": self.action,
-            "repository": self.repository,
-            "project_id": self.project_id,
-            "status": self.status.value,
-            "result": self.result,
-            "received_at": self.received_at,
-            "processed_at": self.processed_at,
-        }
+        return self.shape().model_dump(mode="json")

@@ -23,7 +23,13 @@ from codality_server.domain.discover import (
     ReplyCancelled,
     ToolCallView,
 )
-from codality_server.domain.github import CheckCounts, PrReviewState, PullRequestCard
+from codality_server.domain.github import (
+    PullRequestCommentView,
+    PullRequestMerged,
+    PullRequestStatusView,
+    PullRequestView,
+    WebhookDelivery,
+)
 from codality_server.domain.plans import PlanDraftView, PlanView, ReadinessView, SuggestionView
 from codality_server.domain.projects import ProjectView
 from codality_server.domain.pushes import PushView
@@ -213,65 +219,6 @@ class Extracted(Answer):
     plan: PlanView
 
 
-class PullRequest(PullRequestCard):
-    id: int
-    ticket_id: int
-    ticket_number: int
-    project_id: int
-    repository: str
-    title: str
-    head_branch: str
-    head_sha: str
-    base_branch: str
-    auto_retry_count: int
-    merged_sha: str | None
-    created_at: str
-    updated_at: str
-    closed_at: str | None
-
-
-class CheckRunView(Answer):
-    id: int
-    name: str
-    status: str
-    conclusion: str | None
-    outcome: Literal["passed", "failed", "pending"]
-    app: str
-    title: str
-    details_url: str
-    head_sha: str
-
-
-class PullRequestStatus(Answer):
-    pull_request: PullRequest
-    mergeable: bool | None
-    mergeable_state: str | None
-    checks: list[CheckRunView]
-    counts: CheckCounts
-    review_state: PrReviewState
-
-
-class PullRequestComment(Answer):
-    id: int
-    kind: str
-    author: str | None
-    body: str
-    state: str | None
-    path: str | None
-    line: int | None
-    url: str | None
-    created_at: str
-    synced_at: str
-
-
-class PullRequestMerged(Answer):
-    merged: bool
-    sha: str | None
-    method: str
-    pull_request: PullRequest
-    sync: str | None
-
-
 class Repository(Answer):
     id: int | None
     full_name: str | None
@@ -344,21 +291,11 @@ class WebhookAnswer(Answer):
     zen: str | None = None
 
 
-class WebhookDelivery(Answer):
-    id: int
-    delivery_id: str
-    event: str
-    action: str | None
-    repository: str | None
-    project_id: int | None
-    status: str
-    result: str
-    received_at: str
-    processed_at: str | None
-
-
 #: Components named otherwise than their model.
 _NAMED: dict[str, type[BaseModel]] = {
+    "PullRequest": PullRequestView,
+    "PullRequestStatus": PullRequestStatusView,
+    "PullRequestComment": PullRequestCommentView,
     "Conversation": ConversationView,
     "Message": MessageView,
     "Action": ActionView,
@@ -382,7 +319,8 @@ _MODELS: list[type[BaseModel]] = [
     SessionWithTranscript,
     DiffStats,
     MergeDiffStats,
-    PullRequest,
+    PullRequestMerged,
+    WebhookDelivery,
     ConversationWithMessages,
     MessageSent,
     ReplyCancelled,

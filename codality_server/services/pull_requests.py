@@ -272,14 +272,14 @@ class PullRequestService(Service):
         if updated.summary() != pr.summary() or updated.head_sha != pr.head_sha:
             self._announce(updated)
             await self._ticket_changed(project, ticket.id)
-        return {
-            "pull_request": updated.view(),
-            "mergeable": data.get("mergeable"),
-            "mergeable_state": data.get("mergeable_state"),
-            "checks": [c.view() for c in checks],
-            "counts": counts,
-            "review_state": review.value,
-        }
+        return gh.PullRequestStatusView(
+            pull_request=updated.shape(),
+            mergeable=data.get("mergeable"),
+            mergeable_state=data.get("mergeable_state"),
+            checks=[c.shape() for c in checks],
+            counts=gh.CheckCounts(**counts),
+            review_state=review,
+        ).model_dump(mode="json")
 
     async def comments(self, slug: str, number: int) -> builtins.list[dict[str, Any]]:
         """Sync the PR's conversation (comments, reviews, inline comments) and return it."""
@@ -297,7 +297,8 @@ class PullRequestService(Service):
         rows += [_comment("review_comment", c) for c in inline]
         async with self.db.transaction() as conn:
             await db_github.save_comments(conn, pr.id, rows, now_iso())
-        return await db_github.comments(self.db.reader, pr.id)
+        found = await db_github.comments(self.db.reader, pr.id)
+        return [comment.model_dump(mode="json") for comment in found]
 
     async def store_comment(self, pr: gh.PullRequest, kind: str, data: dict[str, Any]) -> None:
         async with self.db.transaction() as conn:
@@ -332,13 +333,9 @@ class PullRequestService(Service):
         summary = await self.on_merged(project, pr, merged_sha)
         done = await self.find(ticket.id)
         assert done is not None
-        return {
-            "merged": True,
-            "sha": merged_sha,
-            "method": chosen,
-            "pull_request": done.view(),
-            "sync": summary,
-        }
+        return gh.PullRequestMerged(
+            merged=True, sha=merged_sha, method=chosen, pull_request=done.shape(), sync=summary
+        ).model_dump(mode="json")
 
     async def _refuse_above_open_pr(self, project: Project, pr: gh.PullRequest) -> None:
         """A stacked PR merges into its base: while that is another open PR's branch, merging
@@ -674,13 +671,16 @@ class PullRequestService(Service):
         self, pr: gh.PullRequest, created: bool = False, check: gh.CheckRun | None = None
     ) -> None:
         """``pr:created`` / ``pr:updated`` on the ticket's and the project's channels."""
-        view = pr.view()
-        if check is not None:
-            view["check"] = check.view()
-        kind = PullRequestCreated if created else PullRequestUpdated
-        self.services.github.publish(
-            kind(ticket_id=pr.ticket_id, pull_request=view), pr.project_id, pr.ticket_id
+        payload = (
+            PullRequestCreated(ticket_id=pr.ticket_id, pull_request=pr.shape())
+            if created
+            else PullRequestUpdated(
+                ticket_id=pr.ticket_id,
+                pull_request=pr.shape(),
+                check=check.shape() if check is not None else None,
+            )
         )
+        self.services.github.publish(payload, pr.project_id, pr.ticket_id)
 
     async def _save(self, pr: gh.PullRequest, **fields: Any) -> gh.PullRequest:
         async with self.db.transaction() as conn:

@@ -253,7 +253,7 @@ async def test_check_runs_update_the_pr_and_the_card(
     card = (await ticket_of(api, linked["slug"]))["pull_request"]
     assert card["checks"] == {"passed": 0, "failed": 1, "pending": 0}
     collect()
-    assert any(e.data["pull_request"].get("check", {}).get("name") == "test" for e in events)
+    assert any((e.data["check"] or {}).get("name") == "test" for e in events)
     fake_github.run(_suite(fake_github))
     settle(server, fake_github)
     suite = next(r for r in await log(api) if r["event"] == "check_suite")
