@@ -5,20 +5,24 @@ left uncommitted is lost: a merge takes it along, a discard keeps it under
 ``refs/codality/discarded/…``. The merge's diff is stored, and the ticket is ``done``, before
 the worktree and branch are removed. Git work on one repository is serialised by
 ``Services.repo_lock``; the push to origin after a merge is not git work on the repository and
-never holds it.
+never holds it. Pull requests build on this service (a push commits the worktree, a merge on
+GitHub removes it), so closing a discarded ticket's pull request is a hook they set
+(``closes_pull_requests_with``) where the services are composed.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codality_server.db import reviews as db_reviews
 from codality_server.domain.errors import Conflict
+from codality_server.domain.github import PullRequest
 from codality_server.domain.projects import Project
 from codality_server.domain.pushes import REMOTE, PushReport, PushState
 from codality_server.domain.reviews import MergeDiff
@@ -38,9 +42,23 @@ from .base import Service, now_iso
 from .reviews import work_branch
 from .ticket_agent import AGENT_IDENTITY
 
+if TYPE_CHECKING:
+    from . import Services
+
+# Closes the ticket's open pull request before its work is discarded; returns it, if it did.
+PullRequestCloser = Callable[[Ticket], Awaitable[PullRequest | None]]
+
 
 class WorktreeService(Service):
     """Merging a ticket branch into the default branch, or setting it aside."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        self._close_pull_request: PullRequestCloser | None = None
+
+    def closes_pull_requests_with(self, close: PullRequestCloser) -> None:
+        """Have a discard close the ticket's open pull request first (docs §8.2)."""
+        self._close_pull_request = close
 
     def _refuse_while_agent_runs(self, ticket: Ticket, action: str) -> None:
         # The supervisor, not the ticket agent, answers: the agent commits through this service.
@@ -292,7 +310,7 @@ class WorktreeService(Service):
         branch = work_branch(ticket, "discard")
         self._refuse_while_agent_runs(ticket, "discard")
         await self.services.stacks.check_nothing_stacked_on(ticket, "discard")
-        closed = await self.services.pull_requests.close_for_discard(ticket)
+        closed = await self._close_pull_request(ticket) if self._close_pull_request else None
         async with self.services.repo_lock(project.path):
             self._refuse_while_agent_runs(ticket, "discard")
             await self.services.stacks.check_nothing_stacked_on(ticket, "discard")
