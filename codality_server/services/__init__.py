@@ -71,6 +71,8 @@ class Services:
             self.supervisor.on_end(reaction)
         # What reacts to a user's comment: the ticket's running agent is steered by it.
         self.comments.on_user_comment(self.agent.take_comment)
+        # An edit of a running queue (new tickets, more room) starts what may run now.
+        self.queues.on_running_queue_edited(self.queue_runner.kick)
         # Discarding a ticket's work closes its open pull request first.
         self.worktrees.closes_pull_requests_with(self.pull_requests.close_for_discard)
         self.egress = EgressProxy()  # sandboxed commands' way out, started on first use

@@ -66,14 +66,10 @@ class QueueRunner(Service):
 
     def __init__(self, services: Services) -> None:
         super().__init__(services)
-        self._locks: dict[int, asyncio.Lock] = {}
         # Running queues with nothing running that wait for a free agent slot.
         self._waiting: set[int] = set()
         # Worktrees being made ahead of their ticket's turn.
         self._preparing: set[asyncio.Task[None]] = set()
-
-    def lock(self, queue_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(queue_id, asyncio.Lock())
 
     # --- the user's verbs ---------------------------------------------------------------------
 
@@ -86,7 +82,7 @@ class QueueRunner(Service):
         the answer.
         """
         await self.services.queues.get(slug, queue_id)
-        async with self.lock(queue_id):
+        async with self.services.queues.lock(queue_id):
             queue = await self.services.queues.by_id(queue_id)
             rules.check_can_start(queue)
             dependencies = await db_queues.pending_dependencies(self.db.reader, queue.id)
@@ -121,7 +117,7 @@ class QueueRunner(Service):
         """Cancel a running or paused queue; its running agents are stopped and their items wait
         again (pending, with why): a cancelled run is not a failed one, and is not counted so."""
         await self.services.queues.get(slug, queue_id)
-        async with self.lock(queue_id):
+        async with self.services.queues.lock(queue_id):
             queue = await self.services.queues.by_id(queue_id)
             rules.check_can_cancel(queue)
             self._waiting.discard(queue.id)
@@ -155,7 +151,7 @@ class QueueRunner(Service):
         """A paused, cancelled or completed queue goes back to pending; every item that is not
         done is pending again (``start`` then runs them)."""
         await self.services.queues.get(slug, queue_id)
-        async with self.lock(queue_id):
+        async with self.services.queues.lock(queue_id):
             queue = await self.services.queues.by_id(queue_id)
             rules.check_can_release(queue)
             if queue.running_items():
@@ -181,7 +177,7 @@ class QueueRunner(Service):
 
     async def kick(self, queue_id: int) -> None:
         """Start what may run now (after an edit added tickets or raised ``max_parallel``)."""
-        async with self.lock(queue_id):
+        async with self.services.queues.lock(queue_id):
             await self._advance(queue_id)
 
     # --- start-up -----------------------------------------------------------------------------
@@ -192,7 +188,7 @@ class QueueRunner(Service):
         a queue that died between two items go on."""
         for queue in await db_queues.queues_with_status(self.db.reader, QueueStatus.RUNNING):
             try:
-                async with self.lock(queue.id):
+                async with self.services.queues.lock(queue.id):
                     await self._recover(queue.id)
             except Exception:
                 log.exception("recovering work queue %d failed", queue.id)
@@ -222,11 +218,11 @@ class QueueRunner(Service):
         if ticket_id is not None:
             queue_id = await db_queues.queue_of_session(self.db.reader, session.id, ticket_id)
             if queue_id is not None:
-                async with self.lock(queue_id):
+                async with self.services.queues.lock(queue_id):
                     await self._settle(queue_id, session)
         for waiting in list(self._waiting):
             self._waiting.discard(waiting)
-            async with self.lock(waiting):
+            async with self.services.queues.lock(waiting):
                 await self._advance(waiting)
 
     async def _settle(self, queue_id: int, session: AgentSession) -> None:

@@ -2,14 +2,18 @@
 
 Every change publishes the queue's view on its project's channel (``queue:created|updated|
 cancelled|deleted``), so boards and ``queue show`` stay current without polling. Running a queue
-(which item starts when, and what a session's end means) is ``QueueRunner``'s job.
+(which item starts when, and what a session's end means) is ``QueueRunner``'s job; it builds on
+this service, so what an edit of a running queue sets off is a hook it subscribes where the
+services are composed (``on_running_queue_edited``). Both serialise a queue's changes with the
+queue's lock kept here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from codality_server.db import queues as db_queues
 from codality_server.db import tickets as db_tickets
@@ -30,9 +34,28 @@ from codality_server.domain.users import User
 
 from .base import Service, now_iso
 
+if TYPE_CHECKING:
+    from . import Services
+
+# Called with a running queue's id after an edit (new tickets, more room in parallel).
+QueueHook = Callable[[int], Awaitable[None]]
+
 
 class QueueService(Service):
     """The work queues of each project."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._edit_hooks: list[QueueHook] = []
+
+    def lock(self, queue_id: int) -> asyncio.Lock:
+        """The one lock for changing a queue: its edits and every step of running it."""
+        return self._locks.setdefault(queue_id, asyncio.Lock())
+
+    def on_running_queue_edited(self, hook: QueueHook) -> None:
+        """Call ``hook(queue_id)`` after an edit of a running queue, in subscription order."""
+        self._edit_hooks.append(hook)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -149,8 +172,7 @@ class QueueService(Service):
                 field="body",
             )
         project, _ = await self.get(slug, queue_id)
-        runner = self.services.queue_runner
-        async with runner.lock(queue_id):
+        async with self.lock(queue_id):
             async with self.db.transaction() as conn:
                 queue = await self.by_id(queue_id, conn)
                 if numbers is not None:
@@ -166,7 +188,8 @@ class QueueService(Service):
             self.publish(QueueUpdated, queue)
         if queue.status is QueueStatus.RUNNING:
             # New tickets or more room in parallel: start what may run now.
-            await runner.kick(queue.id)
+            for hook in self._edit_hooks:
+                await hook(queue.id)
             queue = await self.by_id(queue.id)
         return queue
 
@@ -174,7 +197,7 @@ class QueueService(Service):
         """Delete a queue that is not running (its tickets and their work stay)."""
         _, queue = await self.get(slug, queue_id)
         rules.check_can_delete(queue)
-        async with self.services.queue_runner.lock(queue_id), self.db.transaction() as conn:
+        async with self.lock(queue_id), self.db.transaction() as conn:
             current = await self.by_id(queue_id, conn)
             rules.check_can_delete(current)
             await db_queues.delete_queue(conn, queue_id)
