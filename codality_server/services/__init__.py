@@ -71,6 +71,9 @@ class Services:
             self.supervisor.on_end(reaction)
         # What reacts to a user's comment: the ticket's running agent is steered by it.
         self.comments.on_user_comment(self.agent.take_comment)
+        # A plan saved untitled is named by the model; one being deleted stops its round.
+        self.plans.on_saved(self.plan_agent.name_later)
+        self.plans.on_deleting(self.plan_agent.stop_round)
         # An edit of a running queue (new tickets, more room) starts what may run now.
         self.queues.on_running_queue_edited(self.queue_runner.kick)
         # Discarding a ticket's work closes its open pull request first.

@@ -2,14 +2,18 @@
 
 Every change publishes the plan on its project's channel (``plan:created``, ``plan:updated``,
 ``plan:deleted``). Checks that depend on the plan's state (approved or not) are made on the row
-read inside the write transaction, so an edit and an approval can never both win.
+read inside the write transaction, so an edit and an approval can never both win. The model's
+side of plans (``PlanAgent``) builds on this service; what it does when a plan is saved (name
+an untitled one) or deleted (stop its suggestion round) is subscribed where the services are
+composed (``on_saved``, ``on_deleting``).
 """
 
 from __future__ import annotations
 
 import builtins
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from codality_server.db import dependencies as db_dependencies
 from codality_server.db import plans as db_plans
@@ -36,9 +40,30 @@ from codality_server.domain.users import User
 
 from .base import Service, now_iso
 
+if TYPE_CHECKING:
+    from . import Services
+
+# Called with a plan a user created or edited; must not block (work goes to the background).
+SavedHook = Callable[[Plan], None]
+# Called with a plan's id before it is deleted.
+DeletingHook = Callable[[int], Awaitable[None]]
+
 
 class PlanService(Service):
     """The plans of each project."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        self._saved_hooks: builtins.list[SavedHook] = []
+        self._deleting_hooks: builtins.list[DeletingHook] = []
+
+    def on_saved(self, hook: SavedHook) -> None:
+        """Call ``hook(plan)`` after a plan is created or edited, in subscription order."""
+        self._saved_hooks.append(hook)
+
+    def on_deleting(self, hook: DeletingHook) -> None:
+        """Call ``hook(plan_id)`` before a plan is deleted, in subscription order."""
+        self._deleting_hooks.append(hook)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -97,7 +122,8 @@ class PlanService(Service):
     def publish_created(self, plan: Plan) -> None:
         """Announce a new plan (``plan:created``); an untitled one is named in the background."""
         self._publish(PlanCreated, plan)
-        self.services.plan_agent.name_later(plan)
+        for hook in self._saved_hooks:
+            hook(plan)
 
     async def update(
         self,
@@ -127,7 +153,8 @@ class PlanService(Service):
                 )
             updated = await db_plans.update_plan(conn, plan_id, now_iso(), **changes)
         plan = self._published(updated, plan_id)
-        self.services.plan_agent.name_later(plan)  # untitled, with a body at last
+        for hook in self._saved_hooks:
+            hook(plan)  # untitled, with a body at last: named now
         return plan
 
     async def record(self, project: Project, plan_id: int, **fields: object) -> Plan:
@@ -152,7 +179,8 @@ class PlanService(Service):
     async def delete(self, slug: str, plan_id: int) -> None:
         """Delete a plan; tickets an approval made from it stay (publishes ``plan:deleted``)."""
         project, _ = await self.get(slug, plan_id)
-        await self.services.plan_agent.stop_round(plan_id)
+        for hook in self._deleting_hooks:
+            await hook(plan_id)
         async with self.db.transaction() as conn:
             if not await db_plans.delete_plan(conn, plan_id):
                 raise NotFound(f"project {slug!r} has no plan {plan_id}")

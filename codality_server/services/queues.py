@@ -47,7 +47,7 @@ class QueueService(Service):
     def __init__(self, services: Services) -> None:
         super().__init__(services)
         self._locks: dict[int, asyncio.Lock] = {}
-        self._edit_hooks: list[QueueHook] = []
+        self._edit_hooks: builtins.list[QueueHook] = []
 
     def lock(self, queue_id: int) -> asyncio.Lock:
         """The one lock for changing a queue: its edits and every step of running it."""
