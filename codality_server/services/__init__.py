@@ -71,6 +71,8 @@ class Services:
             self.supervisor.on_end(reaction)
         # What reacts to a user's comment: the ticket's running agent is steered by it.
         self.comments.on_user_comment(self.agent.take_comment)
+        # Conversations ask the discovery agent about the replies it writes.
+        self.discover.replies_written_by(self.discover_agent)
         # A plan saved untitled is named by the model; one being deleted stops its round.
         self.plans.on_saved(self.plan_agent.name_later)
         self.plans.on_deleting(self.plan_agent.stop_round)

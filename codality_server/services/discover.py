@@ -4,14 +4,16 @@ This service owns what is stored: conversations, messages, and proposals as pend
 reply's blocks are its session's transcript, which the session's recorder stores). Deciding an
 action carries it out here, in one transaction, through the ticket (and plan and queue)
 services' in-transaction helpers, so a confirmed proposal makes all of its things or none.
-Writing a reply (the model) lives in ``discover_agent``.
+Writing a reply (the model) lives in ``discover_agent``, which stores through this service; what
+this service asks of it (is a reply streaming, store its open block, cancel it) goes through the
+``ReplyWriter`` protocol, attached where the services are composed.
 """
 
 from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from codality_server.db import conversations as db
 from codality_server.db import tickets as db_tickets
@@ -52,6 +54,9 @@ from codality_server.domain.users import User
 
 from .base import Service, now_iso
 
+if TYPE_CHECKING:
+    from . import Services
+
 
 @dataclass
 class _Made:
@@ -66,8 +71,30 @@ class _Made:
 INTERRUPTED = "the server stopped before the reply was finished"
 
 
+class ReplyWriter(Protocol):
+    """The side that writes replies (``DiscoverAgent``), as conversations need it."""
+
+    def streaming(self, conversation_id: int) -> bool: ...
+
+    async def store_open_block(self, conversation_id: int) -> None: ...
+
+    async def cancel_quietly(self, conversation_id: int) -> None: ...
+
+
 class DiscoverService(Service):
     """Conversations of one project; each holds messages and the actions they propose."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        self._writer: ReplyWriter | None = None
+
+    def replies_written_by(self, writer: ReplyWriter) -> None:
+        self._writer = writer
+
+    @property
+    def _replies(self) -> ReplyWriter:
+        assert self._writer is not None, "the composition root attaches the reply writer"
+        return self._writer
 
     # --- conversations ---------------------------------------------------------------------------
 
@@ -95,9 +122,9 @@ class DiscoverService(Service):
         _, conversation = await self.get(slug, conversation_id)
         last_event_id = self.bus.last_id  # follow live after this, nothing missed in between
         # The open text block then holds every delta published so far.
-        await self.services.discover_agent.store_open_block(conversation.id)
+        await self._replies.store_open_block(conversation.id)
         messages = await db.messages(self.db.reader, conversation.id)
-        streaming = self.services.discover_agent.streaming(conversation.id)
+        streaming = self._replies.streaming(conversation.id)
         return conversation.with_messages(messages, streaming, last_event_id)
 
     async def rename(self, slug: str, conversation_id: int, title: str) -> Conversation:
@@ -121,7 +148,7 @@ class DiscoverService(Service):
     async def delete(self, slug: str, conversation_id: int) -> None:
         """Delete it with everything in it; a reply being written is cancelled first."""
         _, conversation = await self.get(slug, conversation_id)
-        await self.services.discover_agent.cancel_quietly(conversation.id)
+        await self._replies.cancel_quietly(conversation.id)
         async with self.db.transaction() as conn:
             await db.delete_conversation(conn, conversation.id)
 
