@@ -347,6 +347,32 @@ def attach_work(
     return server.call(tickets.set_worktree(ticket["id"], branch, str(worktree)))
 
 
+def stack_work(
+    server: RunningServer,
+    repo: Path,
+    below: dict[str, Any],
+    ticket: dict[str, Any],
+    worktree: Path,
+    branch: str,
+    files: dict[str, str],
+) -> Any:
+    """Start ``ticket`` from ``below``'s branch as a dependent ticket is (``services.stacks``):
+    a worktree of its own on ``branch`` (git CLI) with one commit writing ``files``, recorded as
+    stacked on ``below`` from that branch's tip; returns the updated ticket."""
+    from codality_server.http.keys import SERVICES
+
+    tickets = server.app[SERVICES].tickets
+    below_branch = server.call(tickets.get_by_id(below["id"])).branch
+    fork = git(repo, "rev-parse", f"refs/heads/{below_branch}").strip()
+    git(repo, "worktree", "add", "-q", "-b", branch, str(worktree), fork)
+    for name, text in files.items():
+        (worktree / name).write_text(text)
+    git(worktree, "add", "-A")
+    git(worktree, "commit", "-q", "-m", f"work of #{ticket['number']}")
+    server.call(tickets.set_worktree(ticket["id"], branch, str(worktree)))
+    return server.call(tickets.set_stacked_on(ticket["id"], below["id"], fork))
+
+
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
     """The response is the one error envelope with this status (and code)."""
     assert response.status_code == status, (response.status_code, response.text)

@@ -56,26 +56,7 @@ TICKET_BRANCH = "codality/1-friendlier-greeting"
 
 
 STACKED_BRANCH = "codality/2-say-goodbye-too"
-"""Ticket #2's branch when ``stack_on_first`` stacks it on ticket #1 (title "Say goodbye too")."""
-
-
-def stack_on_first(
-    server: RunningServer, first: dict[str, Any], second: dict[str, Any], tmp_path: Path
-) -> None:
-    """Start ``second`` from ``first``'s branch (worktree ``tmp_path / "wt"``) as a dependent
-    ticket is (``services.stacks``): worktree ``tmp_path / "wt2"``, one commit of its own."""
-    from codality_server.http.keys import SERVICES
-
-    below = tmp_path / "wt"
-    worktree = tmp_path / "wt2"
-    git(below, "worktree", "add", "-q", "-b", STACKED_BRANCH, str(worktree), TICKET_BRANCH)
-    (worktree / "farewell.txt").write_text("goodbye\n")
-    git(worktree, "add", "farewell.txt")
-    git(worktree, "commit", "-q", "-m", "farewell")
-    tickets = server.app[SERVICES].tickets
-    server.call(tickets.set_worktree(second["id"], STACKED_BRANCH, str(worktree)))
-    fork = git(below, "rev-parse", "HEAD").strip()
-    server.call(tickets.set_stacked_on(second["id"], first["id"], fork))
+"""Ticket #2's branch in the GitHub tests that stack it on ticket #1 (title "Say goodbye too")."""
 
 
 async def open_pr(api: httpx.AsyncClient, slug: str, number: int = 1) -> dict[str, Any]:

@@ -30,7 +30,10 @@ _COLUMNS = (
     "t.id, t.project_id, t.number, t.title, t.description, t.kind, t.priority, t.status,"
     " t.assignee, t.branch, t.worktree_path, t.created_by, t.created_at, t.updated_at,"
     " t.stacked_on, t.fork_sha,"
-    " (SELECT s.number FROM tickets s WHERE s.id = t.stacked_on) AS stacked_on_number,"
+    # shown while the work below is unmerged (services.stacks.unmerged): once it is merged or
+    # set aside the ticket stands on the default branch
+    " (SELECT s.number FROM tickets s WHERE s.id = t.stacked_on AND s.branch IS NOT NULL"
+    "  AND s.status NOT IN ('done', 'cancelled')) AS stacked_on_number,"
     " (SELECT u.name FROM users u WHERE u.id = CAST(t.assignee AS INTEGER)) AS assignee_name,"
     " (SELECT s.status FROM agent_sessions s"
     " WHERE s.owner_kind = 'ticket' AND s.owner_id = t.id"

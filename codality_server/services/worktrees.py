@@ -156,18 +156,10 @@ class WorktreeService(Service):
             if plan.state is PushState.PENDING
             else plan
         )
-        for each, _, _ in merged:
-            self.services.tickets.publish_updated(
-                project, await self.services.tickets.get_by_id(each.id)
-            )
+        await self._publish_merged(project, [t for t, _, _ in merged])
         numbers = [t.number for t, _, _ in merged]
         if failure is not None:
-            done = ", ".join(f"#{n}" for n in numbers)
-            raise Conflict(
-                f"merged {done} ({report.summary()}); #{stack[len(merged)].number}"
-                f" did not merge: {failure.message}",
-                details={**failure.details, "merged": numbers},
-            )
+            raise await self._stopped(project, stack[len(merged)], numbers, report, failure)
         _, outcome, kept = merged[-1]
         done_ticket = await self.services.tickets.get_by_id(ticket.id)
         return {
@@ -185,6 +177,44 @@ class WorktreeService(Service):
                 {"number": t.number, "kind": o.kind, "after": o.after} for t, o, _ in merged
             ],
         }
+
+    async def _stopped(
+        self,
+        project: Project,
+        stuck: Ticket,
+        merged: list[int],
+        report: PushReport,
+        failure: Conflict,
+    ) -> Conflict:
+        """A stack merge that stopped at ``stuck`` after merging the tickets below it: what
+        the caller is told, also kept as a comment on ``stuck`` (which stays as it was)."""
+        done = ", ".join(f"#{n}" for n in merged)
+        message = (
+            f"merged {done} ({report.summary()}); #{stuck.number} did not merge: {failure.message}"
+        )
+        paths = failure.details.get("conflicts")
+        files = f" ({', '.join(map(str, paths))})" if isinstance(paths, list) and paths else ""
+        await self.services.comments.create(
+            project.slug,
+            stuck.number,
+            f"Merging the stack stopped here: {message}{files}. This ticket's work stays on its"
+            " branch; resolve that (or run the agent again), then"
+            f" `codality ticket merge {stuck.number}`.",
+            None,
+            "agent",
+        )
+        return Conflict(message, details={**failure.details, "merged": merged})
+
+    async def _publish_merged(self, project: Project, merged: list[Ticket]) -> None:
+        """Boards see the merged tickets done, and the tickets stacked on them standing on the
+        default branch now."""
+        for each in merged:
+            self.services.tickets.publish_updated(
+                project, await self.services.tickets.get_by_id(each.id)
+            )
+            for above in await self.services.tickets.stacked_on(each.id):
+                if above.branch is not None:
+                    self.services.tickets.publish_updated(project, above)
 
     async def _merge_one(
         self,

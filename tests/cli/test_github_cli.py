@@ -14,17 +14,17 @@ import httpx
 import pytest
 
 from tests.cli.conftest import Cli, codality
-from tests.conftest import attach_work, bearer_client, git
+from tests.conftest import attach_work, bearer_client, git, stack_work
 from tests.fakes.github_server import FakeGitHub
 from tests.github_flow import (
     OWNER,
+    STACKED_BRANCH,
     TICKET_BRANCH,
     WIDGETS,
     connect,
     linked_project,
     point_at,
     settle,
-    stack_on_first,
 )
 
 BROWSER = Path(__file__).resolve().parents[1] / "fakes" / "browser.py"
@@ -198,7 +198,15 @@ def test_pr_create_on_a_stacked_ticket_names_what_to_open_first(
     first = cli(*p, "ticket", "create", "Friendlier greeting", "-d", "", "--json").json()
     attach_work(cli.server, first, git_repo, tmp_path / "wt", TICKET_BRANCH)
     second = cli(*p, "ticket", "create", "Say goodbye too", "-d", "", "--json").json()
-    stack_on_first(cli.server, first, second, tmp_path)
+    stack_work(
+        cli.server,
+        git_repo,
+        first,
+        second,
+        tmp_path / "wt2",
+        STACKED_BRANCH,
+        {"farewell.txt": "goodbye\n"},
+    )
     refused = cli(*p, "pr", "create", "2")
     assert refused.exit_code != 0 and refused.stderr.count("\n") == 1
     assert "stacked on #1" in refused.stderr and "`codality pr create 1`" in refused.stderr

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from codality_server.http.keys import SERVICES
-from tests.conftest import RunningServer, assert_error, create_ticket, git
+from tests.conftest import RunningServer, assert_error, create_ticket, git, stack_work
 from tests.fakes.github_server import FakeGitHub
 from tests.github_flow import (
     STACKED_BRANCH,
@@ -22,7 +22,6 @@ from tests.github_flow import (
     WIDGETS,
     open_pr,
     settle,
-    stack_on_first,
 )
 
 
@@ -39,12 +38,21 @@ async def test_a_stacked_pr_shows_only_its_work_and_moves_to_main_when_its_base_
     fake_github: FakeGitHub,
     linked: dict[str, Any],
     ticket: dict[str, Any],
+    git_repo: Path,
     tmp_path: Path,
 ) -> None:
     slug = linked["slug"]
     pulls = f"/api/projects/{slug}/tickets"
     stacked = await create_ticket(api, slug, title="Say goodbye too")
-    stack_on_first(server, ticket, stacked, tmp_path)
+    stack_work(
+        server,
+        git_repo,
+        ticket,
+        stacked,
+        tmp_path / "wt2",
+        STACKED_BRANCH,
+        {"farewell.txt": "goodbye\n"},
+    )
 
     # Without #1 on GitHub there is no base showing only #2's work: the command to run first.
     refused = assert_error(await api.post(f"{pulls}/2/pull-request", json={}), 409)

@@ -14,7 +14,15 @@ import pytest
 
 from codality_server.http.keys import SERVICES
 from tests.agent.conftest import wait_for_end
-from tests.conftest import RunningServer, assert_error, attach_work, create_ticket, git
+from tests.conftest import (
+    FRIENDLIER_GREET,
+    RunningServer,
+    assert_error,
+    attach_work,
+    create_ticket,
+    git,
+    stack_work,
+)
 from tests.fakes.anthropic_server import FakeAnthropic, text
 
 
@@ -180,6 +188,74 @@ def test_a_long_title_is_shortened_in_a_subject_and_keeps_its_key() -> None:
     subject = work_subject("x" * 100, 12, 72)
     assert len(subject) == 72 and subject.endswith("x… [codality-12]")
     assert work_subject(" Short ", 3, 72) == "Short [codality-3]"
+
+
+async def test_a_stack_merge_that_stops_partway_keeps_what_merged_and_says_why(
+    server: RunningServer,
+    api: httpx.AsyncClient,
+    project: dict[str, Any],
+    ticket: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    """#2 is stacked on #1; main has a farewell.txt of its own, which #2's clashes with. The
+    merge of #2 merges #1, then stops: #1 done and pushed, #2 untouched and told why, main as
+    #1 left it, and the repository free for the next merge."""
+    repo = Path(project["path"])
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    second = await create_ticket(api, project["slug"], title="Say goodbye")
+    worktree = tmp_path / "worktrees" / "2"
+    stack_work(
+        server, repo, ticket, second, worktree, "codality/2-say-goodbye", {"farewell.txt": "bye\n"}
+    )
+    for each in (ticket, second):
+        moved = await api.patch(url(project, each, "status"), json={"status": "in_review"})
+        assert moved.status_code == 200, moved.text
+    (repo / "farewell.txt").write_text("see you\n")
+    git(repo, "add", "farewell.txt")
+    git(repo, "commit", "-q", "-m", "main says farewell its own way")
+
+    error = assert_error(await api.post(url(project, second, "worktree/merge"), json={}), 409)
+    assert (error["reason"], error["conflicts"], error["merged"]) == (
+        "merge_conflict",
+        ["farewell.txt"],
+        [1],
+    )
+    assert error["message"].startswith("merged #1 (pushed main to origin); #2 did not merge: ")
+
+    # #1: done, merged into main and pushed, its diff kept, its branch and worktree gone.
+    first = (await api.get(f"/api/projects/{project['slug']}/tickets/1")).json()
+    assert (first["status"], first["branch"], first["push"]["pushed"]) == ("done", None, True)
+    assert git(repo, "show", "main:src/app.py") == FRIENDLIER_GREET
+    main = git(repo, "rev-parse", "main").strip()
+    assert git(origin, "rev-parse", "main").strip() == main
+    kept = (await api.get(url(project, ticket, "merge-diff"))).json()
+    assert kept["merged_sha"] == main
+    # Nothing of #2 on main, no merge left half-done, a clean checkout.
+    assert git(repo, "show", "main:farewell.txt") == "see you\n"
+    assert not (repo / ".git" / "MERGE_HEAD").exists()
+    assert git(repo, "status", "--porcelain") == ""
+    subprocess.run(["git", "fsck", "--strict"], cwd=repo, check=True, capture_output=True)
+    # #2: in review with its work, no longer shown stacked on merged work, and told why.
+    shown = (await api.get(f"/api/projects/{project['slug']}/tickets/2")).json()
+    assert (shown["status"], shown["branch"]) == ("in_review", "codality/2-say-goodbye")
+    assert shown["stacked_on"] is None and (worktree / "farewell.txt").read_text() == "bye\n"
+    notes = (await api.get(url(project, second, "comments"))).json()
+    assert len(notes) == 1 and "Merging the stack stopped here: merged #1" in notes[0]["body"]
+    assert "(farewell.txt)" in notes[0]["body"]
+    assert "`codality ticket merge 2`" in notes[0]["body"]
+
+    # The repository is free: #2, resolved, merges on its own.
+    (worktree / "farewell.txt").write_text("see you\n")
+    git(worktree, "commit", "-q", "-am", "farewell as main has it")
+    (worktree / "bye.txt").write_text("bye\n")
+    git(worktree, "add", "bye.txt")
+    git(worktree, "commit", "-q", "-m", "bye")
+    done = await api.post(url(project, second, "worktree/merge"), json={})
+    assert done.status_code == 200, done.text
+    assert [m["number"] for m in done.json()["merged"]] == [2]
+    assert git(repo, "show", "main:bye.txt") == "bye\n"
 
 
 async def test_merge_refuses_a_bad_strategy(
