@@ -9,13 +9,13 @@ summary — goes to stderr. Piped, stdout therefore holds just what the agent sa
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .output import money as money  # its home; the TUI imports it from here too
+from .prose import ProseFilter
 from .streams import Streams
 
 ARG_PREVIEW = 70
@@ -30,14 +30,18 @@ PREVIEW_KEYS = ("command", "path", "pattern", "query", "topic", "number")
 
 def tool_preview(tool_input: Any, width: int = ARG_PREVIEW) -> str:
     """The most telling argument of a tool call, on one short line (the CLI's tool lines and
-    the TUI's ``ToolCall`` alike)."""
+    the TUI's ``ToolCall`` alike); without one, its arguments as ``name=value`` (``name=…`` for
+    a list or an object): never the input as JSON."""
     if isinstance(tool_input, dict):
         for key in PREVIEW_KEYS:
             if key in tool_input:
                 value = str(tool_input[key])
                 break
         else:
-            value = json.dumps(tool_input, ensure_ascii=False)
+            value = " ".join(
+                f"{key}={item if isinstance(item, str | int | float) else '…'}"
+                for key, item in tool_input.items()
+            )
     else:
         value = "" if tool_input is None else str(tool_input)
     value = " ".join(value.split())
@@ -116,6 +120,8 @@ class AgentPrinter:
     streams: Streams
     show_thinking: bool = True
     text_on_stderr: bool = False
+    # The reply's answer is JSON that the command shows its own way: print only the prose.
+    hide_json: bool = False
     _at_line_start: bool = True
     _in_thinking: bool = False
     _shown_tools: set[str] = field(default_factory=set)
@@ -133,6 +139,9 @@ class AgentPrinter:
     # The error just shown, when nothing came after it: the session's end that carries the same
     # reason (a budget, a failure) does not say it again.
     _last_error: str | None = None
+    # With ``hide_json``: the open text block's filter, and that block.
+    _prose: ProseFilter | None = None
+    _prose_block: int | None = None
 
     # -- low level ---------------------------------------------------------------------------
 
@@ -164,6 +173,27 @@ class AgentPrinter:
         self._block = block
 
     def _text(self, text: str, block: int | None = None) -> None:
+        if not self.hide_json:
+            self._show_text(text, block)
+            return
+        if self._prose is None or block is None or block != self._prose_block:
+            self._flush_prose()
+            self._prose, self._prose_block = ProseFilter(), block
+        shown = self._prose.feed(text)
+        if shown:
+            self._show_text(shown, block)
+        if block is None:  # a block without an id is whole
+            self._flush_prose()
+
+    def _flush_prose(self) -> None:
+        """The open text block is over: show what its filter held that is not JSON."""
+        if self._prose is not None:
+            rest, block = self._prose.end(), self._prose_block
+            self._prose = self._prose_block = None
+            if rest:
+                self._show_text(rest, block)
+
+    def _show_text(self, text: str, block: int | None) -> None:
         self._close_open_call()
         self._new_block(block)
         if self._in_thinking:
@@ -177,6 +207,7 @@ class AgentPrinter:
         self._at_line_start = text.endswith("\n")
 
     def _thinking(self, text: str, block: int | None = None) -> None:
+        self._flush_prose()
         self._new_block(block)
         if not self.show_thinking:
             return
@@ -234,7 +265,7 @@ class AgentPrinter:
             tool_id = str(data.get("tool_use_id"))
             if tool_id in self._shown_tools:
                 return
-            call = f"▸ {data.get('name')} {tool_preview(data.get('input'))}"
+            call = f"▸ {data.get('name')} {tool_preview(data.get('input'))}".rstrip()
             if "tool_use_id" not in data:  # a plan's call: its result is not reported
                 self._err(call)
                 return
@@ -304,6 +335,7 @@ class AgentPrinter:
         console.print(outcome, style=style, markup=False, highlight=False)
 
     def _start_err_line(self) -> None:
+        self._flush_prose()
         self._close_open_call()
         self._end_text()
 
@@ -338,6 +370,7 @@ class AgentPrinter:
 
     def finish(self) -> None:
         """End what is open: a thinking line, a text line, a tool call that never returned."""
+        self._flush_prose()
         self._close_thinking()
         self._end_text()
         if self._pending_call:

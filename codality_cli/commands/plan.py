@@ -265,8 +265,11 @@ def suggest(
         from ..agent_stream import AgentPrinter
 
         connected = asyncio.Event()
-        # The round's text is the model's working, not the answer: all of it goes to stderr.
-        printer = AgentPrinter(cli.streams, show_thinking=False, text_on_stderr=True)
+        # The round's text is the model's working, not the answer: all of it goes to stderr,
+        # but for the answer's JSON, which is shown as the suggestions it holds.
+        printer = AgentPrinter(
+            cli.streams, show_thinking=False, text_on_stderr=True, hide_json=True
+        )
 
         async def follow() -> None:
             channels = [f"plan:{plan_id}"]

@@ -206,3 +206,33 @@ def test_suggest_streams_then_walks_the_suggestions(
     assert "accepted 1 of 2 suggestions" in walked.stderr
     saved = cli("-p", slug, "plan", "show", "1", "--json").json()["body"]
     assert saved == body.replace("TBD", "Test `greet` in tests/.")
+
+
+def test_suggest_never_prints_the_answers_json(
+    cli: Cli, project: dict[str, Any], fake: FakeAnthropic
+) -> None:
+    """Through a real ``codality`` process: the model's prose and tool lines are shown, its
+    answer's JSON (fenced or bare) and a tool call's JSON input are not; the suggestions are."""
+    slug = project["slug"]
+    cli("-p", slug, "plan", "create", "Greetings", "-b", "# Greetings\n\n## Tests\n\nTBD\n")
+    first = {"passage": "TBD", "text": "Test `greet` in tests/.", "why": "There is no test."}
+    fenced = f"Two things.\n```json\n{json.dumps([first], indent=2)}\n```\nThat is all."
+    bare = f"One thing:\n{json.dumps({'suggestions': [first]})}"
+    search = {"filter": {"status": ["open"]}, "sort": "number"}
+    env = {"CODALITY_TOKEN": str(cli.token)}
+    for answer, prose in ((fenced, ["Two things.", "That is all."]), (bare, ["One thing:"])):
+        fake.script(
+            unchecked(tool("search_tickets", say="Looking at the tickets.", **search)),
+            tool("read_file", say="Reading the greeter.", path="src/app.py"),
+            text(answer),
+        )
+        run = codality("--server", cli.server.url, "-p", slug, "plan", "suggest", "1", env=env)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout == "1\tThere is no test.\tTBD\tTest `greet` in tests/.\n"
+        assert run.stderr.splitlines() == [
+            "Looking at the tickets.",
+            "▸ search_tickets filter=… sort=number",
+            "Reading the greeter.",
+            "▸ read_file src/app.py",
+            *prose,
+        ]

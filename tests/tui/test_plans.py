@@ -201,7 +201,7 @@ async def test_suggestions_beside_the_plan_to_accept_or_dismiss(
     plan = await new_plan(agent_api, slug, title="Greetings", body=body)
     first = {"passage": "TBD", "text": "Test `greet`.", "why": "There is no test."}
     second = {"passage": "", "text": "## Out of scope", "why": "Say what is not done."}
-    answer = f"Two things.\n```json\n{json.dumps([first, second])}\n```"
+    answer = f"Two things.\n```json\n{json.dumps([first, second])}\n```\nThat is all."
     fake_anthropic.script(
         tool("read_file", say="Reading the greeter.", path="src/app.py"), text(answer)
     )
@@ -217,10 +217,12 @@ async def test_suggestions_beside_the_plan_to_accept_or_dismiss(
         assert len(screen.pending) == 2
         # The round streams into the transcript widget of every session (over the event
         # stream, possibly after the answer): its two messages are two paragraphs, the tool
-        # call a line between them with no mark (a plan's call has no reported result).
-        await wait_until(pilot, lambda: round_shown(screen)[-1:] == [answer])
+        # call a line between them with no mark (a plan's call has no reported result); the
+        # answer's JSON is the suggestions, not text.
+        prose = "Two things.\nThat is all."
+        await wait_until(pilot, lambda: round_shown(screen)[-1:] == [prose])
         said, called, answered = round_shown(screen)
-        assert said == "Reading the greeter." and answered == answer
+        assert said == "Reading the greeter." and answered == prose
         assert called.split() == ["▸", "read_file", "src/app.py"]
         assert log.display and "2 suggestions" in str(status.render())
         suggestions = screen.query_one("#suggestions", OptionList)

@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Label, Markdown, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from codality_cli.prose import ProseFilter
 from codality_cli.suggestions import apply_suggestion
 from codality_cli.tui.messages import EventReceived
 from codality_cli.tui.screens.base import LiveScreen
@@ -125,6 +126,8 @@ class PlansScreen(LiveScreen):
         self.project_id: int | None = None
         self.editing = False
         self.pending: list[dict[str, Any]] = []  # suggestions not yet accepted or dismissed
+        self.prose = ProseFilter()  # the round's open text block, without its JSON
+        self.prose_block: Any = None
         self.sub_title = f"{slug} plans"
 
     def compose(self) -> ComposeResult:
@@ -236,9 +239,7 @@ class PlansScreen(LiveScreen):
             return
         if event.type == "plan:delta":
             if event.data.get("plan_id") == self.current:
-                log = self.query_one("#suggest-log", Transcript)
-                log.display = True
-                log.add_event(event.type, event.data)
+                self._show_delta(event.data)
             return
         plan_id = int(event.data.get("id") or 0)
         if event.type == "plan:deleted":
@@ -330,6 +331,31 @@ class PlansScreen(LiveScreen):
         log = self.query_one("#suggest-log", Transcript)
         log.clear()
         log.display = False
+        self.prose, self.prose_block = ProseFilter(), None
+
+    def _show_delta(self, data: dict[str, Any]) -> None:
+        """A delta of the running round in its transcript, its prose only: the answer's JSON
+        is the suggestions beside it, never text (``ProseFilter``, as ``plan suggest``)."""
+        log = self.query_one("#suggest-log", Transcript)
+        log.display = True
+        if data.get("kind") != "text":
+            self._end_prose()
+            log.add_event("plan:delta", data)
+            return
+        if data.get("block") != self.prose_block:
+            self._end_prose()
+            self.prose_block = data.get("block")
+        shown = self.prose.feed(str(data.get("text") or ""))
+        if shown:  # where it starts in the block no longer says anything: what is shown differs
+            log.add_event("plan:delta", {**data, "text": shown, "at": None})
+
+    def _end_prose(self) -> None:
+        """The open text block is over: show what the filter held that is not JSON."""
+        rest = self.prose.end()
+        if rest:
+            delta = {"kind": "text", "text": rest, "block": self.prose_block, "at": None}
+            self.query_one("#suggest-log", Transcript).add_event("plan:delta", delta)
+        self.prose_block = None
 
     def action_suggest(self) -> None:
         if self.plan is not None and not self.editing:
