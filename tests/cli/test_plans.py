@@ -218,7 +218,7 @@ def test_suggest_never_prints_the_answers_json(
     first = {"passage": "TBD", "text": "Test `greet` in tests/.", "why": "There is no test."}
     fenced = f"Two things.\n```json\n{json.dumps([first], indent=2)}\n```\nThat is all."
     bare = f"One thing:\n{json.dumps({'suggestions': [first]})}"
-    search = {"filter": {"status": ["open"]}, "sort": "number"}
+    search: dict[str, Any] = {"filter": {"status": ["open"]}, "sort": "number"}
     env = {"CODALITY_TOKEN": str(cli.token)}
     for answer, prose in ((fenced, ["Two things.", "That is all."]), (bare, ["One thing:"])):
         fake.script(
