@@ -121,9 +121,10 @@ def run_git(
     index_file: Path | None = None,
     stdin: bytes | None = None,
     extra_env: dict[str, str] | None = None,
+    accept: tuple[int, ...] = (0,),
 ) -> bytes:
     """Run ``git args`` on exactly the directories given; its stdout, Conflict with git's own
-    words when it fails, GitStuck when it hangs."""
+    words when it exits with a status not in ``accept``, GitStuck when it hangs."""
     executable = git_path()
     if executable is None:
         raise RuntimeError("git is not installed")
@@ -160,7 +161,7 @@ def run_git(
         )
     except subprocess.TimeoutExpired:
         raise GitStuck(f"git {args[0]} took longer than {LOCAL_TIMEOUT_S:g} s") from None
-    if done.returncode != 0:
+    if done.returncode not in accept:
         words = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise Conflict(f"git {args[0]} failed: {words[-1] if words else done.returncode}")
     return done.stdout

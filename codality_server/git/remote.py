@@ -16,16 +16,14 @@ from typing import Literal
 
 from dulwich import porcelain
 from dulwich.client import get_transport_and_path
-from dulwich.index import update_working_tree
+from dulwich.diff_tree import tree_changes
 from dulwich.objects import ObjectID
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
-from codality_server.domain.errors import Conflict
-
 from .diff import branch_ref, branch_tip, commit_tree
 from .history import is_ancestor
-from .merge import _checkouts, _local_edits, open_checkout
+from .merge import move_branch
 from .network import TOKEN_USER, RemoteError, failure, scrub, transport
 from .workdir import Worktree
 
@@ -140,23 +138,8 @@ def fast_forward(repo_path: Path, branch: str, target_sha: str) -> FastForward:
         if not is_ancestor(repo, ours, theirs):
             return "diverged"
         old_tree, new_tree = commit_tree(repo, ours), commit_tree(repo, theirs)
-        from dulwich.diff_tree import tree_changes
-
         changes = list(tree_changes(repo.object_store, old_tree, new_tree))
-        checkouts = _checkouts(repo, ref)
-        for path in checkouts:
-            with open_checkout(repo, path) as checkout:
-                blocked = _local_edits(checkout, changes)
-            if blocked:
-                raise Conflict(
-                    f"{path} has uncommitted changes to files the update would change",
-                    details={"reason": "local_changes", "conflicts": blocked},
-                )
-        if not repo.refs.set_if_equals(ref, ours, theirs):
-            raise Conflict(f"{branch} moved while updating it; try again")
-        for path in checkouts:
-            with open_checkout(repo, path) as checkout:
-                update_working_tree(checkout, old_tree, new_tree, iter(changes))
+        move_branch(repo, ref, ours, theirs, changes, "update")
         return "fast_forward"
 
 

@@ -1,4 +1,5 @@
-"""Merging a ticket branch into main in real repositories, checked with the real ``git``."""
+"""Merging a ticket branch into main in real repositories, checked with the real ``git``; each
+test runs with git doing the plumbing and with dulwich alone."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from codality_server.git.merge import MergeOutcome, Strategy, keep_branch_tip, m
 from codality_server.git.network import RemoteError
 from codality_server.git.remote import has_origin, push_to_origin
 from tests.conftest import FRIENDLIER_GREET, commit_on_branch, git
+
+pytestmark = pytest.mark.usefixtures("git_backend")
 
 BRANCH = "codality/1-greet"
 AUTHOR = ("Ada Reviewer", "ada@example.com")
