@@ -113,6 +113,24 @@ def transcript_entry(type_: str, data: Mapping[str, Any]) -> tuple[str, dict[str
     return f"{kind}_delta", dict(data)
 
 
+def stored_entries(
+    blocks: list[Mapping[str, Any]], family: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """Stored transcript blocks as the (event type, data) pairs their live events were, so a
+    replay takes the very path the live stream took: a block's ``data`` is its event's payload;
+    a whole text block reads as one delta from the block's start, so the live deltas after it
+    continue it (``family``: ``agent``, ``discover`` …)."""
+    pairs: list[tuple[str, dict[str, Any]]] = []
+    for block in blocks:
+        data = dict(block.get("data") or {})
+        if block.get("kind") in ("text", "thinking"):
+            data |= {"block": block.get("id"), "at": 0}
+            pairs.append((f"{family}:{block.get('kind')}_delta", data))
+        else:
+            pairs.append((f"{family}:{block.get('kind')}", data))
+    return pairs
+
+
 @dataclass
 class AgentPrinter:
     """Turns events or transcript blocks into terminal output; remembers what it has shown."""
@@ -245,22 +263,12 @@ class AgentPrinter:
                 self._err(f"   {data['error']}", "red")
             return data
         else:
-            self.block(kind, data)
+            self._entry(kind, data)
         return None
 
-    def block(self, kind: str, data: dict[str, Any], block_id: int | None = None) -> None:
-        """Show one stored transcript block (also used for the non-delta live events).
-
-        A stored text or thinking block is shown as the one delta that holds all of it, so a
-        replay takes the very path the live stream took and prints the same lines.
-        """
-        self._last_error = None
-        if kind in ("text", "thinking"):
-            text = str(data.get("text", ""))
-            if block_id is not None:
-                self._shown_text[block_id] = len(text)
-            (self._text if kind == "text" else self._thinking)(text, block_id)
-        elif kind == "tool_call":
+    def _entry(self, kind: str, data: dict[str, Any]) -> None:
+        """Show one entry that is not a delta: a tool call or result, a message, an error …"""
+        if kind == "tool_call":
             self._close_thinking()
             tool_id = str(data.get("tool_use_id"))
             if tool_id in self._shown_tools:
@@ -347,16 +355,11 @@ class AgentPrinter:
         self.streams.err.flush()
         self._open_call = text
 
-    def transcript(self, blocks: list[dict[str, Any]]) -> None:
-        """A stored transcript, from the first block (the prompt is not repeated)."""
-        for block in blocks:
-            if block.get("kind") != "prompt":
-                block_id = block.get("id")
-                self.block(
-                    str(block.get("kind")),
-                    dict(block.get("data") or {}),
-                    block_id if isinstance(block_id, int) else None,
-                )
+    def transcript(self, blocks: list[Mapping[str, Any]]) -> None:
+        """A stored session transcript, shown as its live events were (the prompt, which the
+        user wrote, is not repeated: no live view shows it)."""
+        for type_, data in stored_entries(blocks, "agent"):
+            self.event(type_, data)
 
     def connection_lost(self) -> None:
         """Say on stderr, on a line of its own, that the stream broke and is being resumed."""

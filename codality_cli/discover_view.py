@@ -1,15 +1,67 @@
 """How discovery conversations read in a terminal: messages, tool calls and proposal cards.
 
-Shared by ``codality discover show|say|chat`` and the TUI's discovery screen, so a proposal looks
-the same everywhere. Plain text lines only; callers add colour.
+Shared by ``codality discover show|say|chat`` and the TUI's discovery screen, so a conversation
+shows the same everywhere: what a reply says and does goes through the session renderer
+(``AgentPrinter`` or the TUI's ``Transcript``), proposals as cards. Plain text only; callers add
+colour.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+from .agent_stream import stored_entries
 
 PREVIEW = 70
+#: A reply's live events a chat shows as they stream (a proposal shows as its card instead).
+STREAM = frozenset({"discover:delta", "discover:tool_call", "discover:tool_result"})
+#: What a stored message shows as: its events (through the session renderer), a user's line,
+#: a proposal's card, a note, how the reply ended.
+ChatItem = (
+    tuple[Literal["event"], tuple[str, dict[str, Any]]]
+    | tuple[Literal["user", "note", "ended"], str]
+    | tuple[Literal["card"], dict[str, Any]]
+)
+
+
+def streams_live(type_: str, data: Mapping[str, Any]) -> bool:
+    """Whether a chat shows this event of a reply as it streams."""
+    return type_ in STREAM and not _is_proposal(data)
+
+
+def _is_proposal(data: Mapping[str, Any]) -> bool:
+    return str(data.get("name", "")).startswith("propose_")
+
+
+def reply_ending(message: Mapping[str, Any]) -> str | None:
+    """``[reply failed: why]`` for a reply that did not complete; None when it did (or runs)."""
+    status = message.get("status")
+    if status in (None, "complete", "streaming"):
+        return None
+    reason = message.get("error") or ""
+    return f"[reply {status}{': ' + reason if reason else ''}]"
+
+
+def chat_items(message: Mapping[str, Any]) -> Iterator[ChatItem]:
+    """A stored message as a chat shows it, in order: the user's line, or the reply's blocks as
+    the events they streamed as, a card per proposal, its notes, and how it ended."""
+    if message.get("role") == "user":
+        yield "user", f"you: {message.get('content', '')}"
+        return
+    actions = {a["id"]: a for a in message.get("actions") or []}
+    for type_, data in stored_entries(message.get("blocks") or [], "discover"):
+        if type_ == "discover:action":
+            if data.get("action_id") in actions:
+                yield "card", actions[data["action_id"]]
+        elif type_ == "discover:note":
+            yield "note", str(data.get("text", ""))
+        elif not _is_proposal(data):
+            yield "event", (type_, data)
+    ended = reply_ending(message)
+    if ended is not None:
+        yield "ended", ended
 
 
 def _short(text: str, limit: int = PREVIEW) -> str:

@@ -64,36 +64,20 @@ def print_message(streams: Streams, message: dict[str, Any]) -> None:
     """A stored message as its reply streamed (``AgentPrinter``, the renderer of every session):
     text on stdout; tool calls, proposal cards and how the reply ended on stderr."""
     from ..agent_stream import AgentPrinter
-    from ..discover_view import card_lines
+    from ..discover_view import card_lines, chat_items
 
     console = streams.console("err")
-
-    def line(text: str, style: str) -> None:
-        console.print(text, style=style, markup=False, highlight=False)
-
-    if message.get("role") == "user":
-        line(f"you: {message.get('content', '')}", "bold cyan")
-        return
+    styles = {"user": "bold cyan", "card": "yellow", "note": "dim italic", "ended": "dim italic"}
     printer = AgentPrinter(streams, show_thinking=False)
-    actions = {a["id"]: a for a in message.get("actions") or []}
-    for block in message.get("blocks") or []:
-        kind, data = str(block.get("kind")), dict(block.get("data") or {})
-        if kind == "action":
-            printer.finish()
-            action = actions.get(data.get("action_id"))
-            for card in card_lines(action) if action is not None else []:
-                line(card, "yellow")
-        elif kind == "note":
-            printer.finish()
-            line(str(data.get("text", "")), "dim italic")
-        elif not str(data.get("name", "")).startswith("propose_"):
-            block_id = block.get("id")
-            printer.block(kind, data, block_id if isinstance(block_id, int) else None)
+    for item in chat_items(message):
+        if item[0] == "event":
+            printer.event(*item[1])
+            continue
+        printer.finish()
+        lines = card_lines(item[1]) if item[0] == "card" else [item[1]]
+        for line in lines:
+            console.print(line, style=styles[item[0]], markup=False, highlight=False)
     printer.finish()
-    status = message.get("status")
-    if status not in (None, "complete", "streaming"):
-        reason = message.get("error") or ""
-        line(f"[reply {status}{': ' + reason if reason else ''}]", "dim italic")
 
 
 @app.command("show")

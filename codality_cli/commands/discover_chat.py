@@ -16,6 +16,7 @@ import typer
 
 from ..agent_stream import AgentPrinter
 from ..context import CliContext
+from ..discover_view import reply_ending, streams_live
 from ..errors import CliError, ExitCode
 from ..options import JsonOption
 from .discover import ConversationArgument, app, edit_proposal, print_message
@@ -30,7 +31,6 @@ HELP = (
     " !end sends them."
 )
 QUESTION = "  confirm / edit / reject / skip? [c/e/r/s] "
-STREAM = frozenset({"discover:delta", "discover:tool_call", "discover:tool_result"})
 
 
 @app.command("say")
@@ -75,8 +75,7 @@ async def stream_reply(
         if event.type == "discover:message" and (data.get("message") or {}).get("id") == reply_id:
             printer.finish()
             return dict(data["message"])
-        proposal = str(data.get("name", "")).startswith("propose_")
-        if event.type in STREAM and data.get("message_id") == reply_id and not proposal:
+        if data.get("message_id") == reply_id and streams_live(event.type, data):
             printer.event(event.type, data)
     raise CliError("the event stream ended before the reply did", ExitCode.UNREACHABLE)
 
@@ -180,8 +179,9 @@ class Chat:
             printer.finish()
             exc.show()
             return
-        if reply.get("status") != "complete":
-            self.cli.streams.message(f"[reply {reply.get('status')}: {reply.get('error') or ''}]")
+        ended = reply_ending(reply)
+        if ended is not None:
+            self.cli.streams.message(ended)
         for action in reply.get("actions") or []:
             if action.get("status") == "pending":
                 self._ask(conversation_id, action)

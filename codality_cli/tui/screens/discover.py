@@ -24,7 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ListItem, ListView, Static, TextArea
 
 from codality_cli.api import ApiError
-from codality_cli.discover_view import card_lines, made_summary
+from codality_cli.discover_view import card_lines, chat_items, made_summary, streams_live
 from codality_cli.tui.messages import (
     EventReceived,
     PlansOpenRequested,
@@ -34,10 +34,7 @@ from codality_cli.tui.messages import (
 from codality_cli.tui.screens.base import LiveScreen, give_back
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.title_bar import TitleBar
-from codality_cli.tui.widgets.transcript import Transcript, stored_entries
-
-#: A reply's live events the chat shows (proposal tools show as cards once the reply is stored).
-STREAM = frozenset({"discover:delta", "discover:tool_call", "discover:tool_result"})
+from codality_cli.tui.widgets.transcript import Transcript
 
 
 class ProposalCard(Static, can_focus=True):
@@ -172,25 +169,17 @@ class DiscoverScreen(LiveScreen):
         log.scroll_end(animate=False)
 
     def _show_message(self, log: Transcript, message: dict[str, Any]) -> None:
-        """A stored message: the user's line, or the reply's blocks replayed as the events they
-        were, a ``ProposalCard`` for each proposal, and how the reply ended if not complete."""
-        if message.get("role") == "user":
-            said = Text(f"you: {message.get('content', '')}", style="bold cyan")
-            log.add(Static(said, classes="chat-you"))
-            return
-        actions = {a["id"]: a for a in message.get("actions") or []}
-        for type_, data in stored_entries(message.get("blocks") or [], "discover"):
-            if type_ == "discover:action" and data.get("action_id") in actions:
-                log.add(ProposalCard(actions[data["action_id"]]))
-            elif type_ == "discover:note":
-                log.add(Static(Text(str(data.get("text", "")), style="dim italic")))
-            elif not str(data.get("name", "")).startswith("propose_"):
-                log.add_event(type_, data)
-        status = message.get("status")
-        if status not in (None, "complete", "streaming"):
-            reason = message.get("error") or ""
-            ended = f"[reply {status}{': ' + reason if reason else ''}]"
-            log.add(Static(Text(ended, style="dim italic")))
+        """A stored message (``chat_items``): the user's line, or the reply's blocks replayed
+        as the events they were, a ``ProposalCard`` for each proposal, and how it ended."""
+        for item in chat_items(message):
+            if item[0] == "event":
+                log.add_event(*item[1])
+            elif item[0] == "card":
+                log.add(ProposalCard(item[1]))
+            elif item[0] == "user":
+                log.add(Static(Text(item[1], style="bold cyan"), classes="chat-you"))
+            else:
+                log.add(Static(Text(item[1], style="dim italic")))
 
     # ---- events ----------------------------------------------------------------------------
 
@@ -204,7 +193,7 @@ class DiscoverScreen(LiveScreen):
             return
         if message.type == "discover:message":
             self.load_chat()
-        elif message.type in STREAM and not str(data.get("name", "")).startswith("propose_"):
+        elif streams_live(message.type, data):
             self.query_one("#chat-log", Transcript).add_event(message.type, data)
 
     # ---- actions ---------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Input, Label, Markdown, Static
 
-from codality_cli.agent_stream import money, tokens_line
+from codality_cli.agent_stream import money, stored_entries, tokens_line
 from codality_cli.ticket_work import work_outcome
 from codality_cli.tui.board_state import agent_badge, pr_summary
 from codality_cli.tui.messages import ConnectionRestored, EventReceived, ReviewRequested
@@ -32,7 +32,7 @@ from codality_cli.tui.widgets.comment_list import CommentList
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.ticket_card import pr_style
 from codality_cli.tui.widgets.title_bar import TitleBar
-from codality_cli.tui.widgets.transcript import Transcript, stored_entries
+from codality_cli.tui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
     from codality_cli.api.event_types import SessionView

@@ -121,23 +121,6 @@ class PreparingNote(NoteBlock):
         self.update(f"✓ {step}")
 
 
-def stored_entries(
-    blocks: list[Mapping[str, Any]], family: str
-) -> list[tuple[str, dict[str, Any]]]:
-    """Stored transcript blocks as the (event type, data) pairs their live events were: a
-    block's ``data`` is its event's payload; a whole text block reads as one delta from the
-    block's start, so the live deltas after it continue it (``family``: ``agent`` …)."""
-    pairs: list[tuple[str, dict[str, Any]]] = []
-    for block in blocks:
-        data = dict(block.get("data") or {})
-        if block.get("kind") in ("text", "thinking"):
-            data |= {"block": block.get("id"), "at": 0}
-            pairs.append((f"{family}:{block.get('kind')}_delta", data))
-        else:
-            pairs.append((f"{family}:{block.get('kind')}", data))
-    return pairs
-
-
 class Transcript(VerticalScroll, can_focus=True):
     """Blocks of one session's or conversation's transcript, fed with ``add_event(type, data)``
     (and ``add`` for a widget of the screen's own, a proposal card)."""
