@@ -1044,7 +1044,7 @@ complete -c codality -n '__codality_arg \'codality ticket start\' 0' -a '(__coda
 complete -c codality -n '__codality_at \'codality ticket start\'' -s m -l message -r -d 'Extra instructions for this run.'
 complete -c codality -n '__codality_at \'codality ticket start\'' -l model -r -d 'Override the model.'
 complete -c codality -n '__codality_at \'codality ticket start\'' -l max-turns -r -d 'Stop the run after this many model calls (this run only).'
-complete -c codality -n '__codality_at \'codality ticket start\'' -l max-cost -r -d 'Stop the run once it has cost this many US dollars (this run only).'
+complete -c codality -n '__codality_at \'codality ticket start\'' -l max-cost -r -d 'Stop the run at this many US dollars: before a call whose input would pass it, else after the call that does (this run only).'
 complete -c codality -n '__codality_at \'codality ticket start\'' -l detach -d 'Return at once; the agent runs in the server.'
 complete -c codality -n '__codality_at \'codality ticket start\'' -l no-thinking -d 'Hide the model\'s thinking (shown dimmed).'
 complete -c codality -n '__codality_at \'codality ticket start\'' -l json -d 'Print the API\'s JSON objects instead of a table.'

@@ -114,7 +114,8 @@ def start(
         typer.Option(
             "--max-cost",
             min=0.01,
-            help="Stop the run once it has cost this many US dollars (this run only).",
+            help="Stop the run at this many US dollars: before a call whose input would pass"
+            " it, else after the call that does (this run only).",
         ),
     ] = None,
     detach: Annotated[

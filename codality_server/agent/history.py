@@ -79,6 +79,7 @@ class HistoryKeeper:
         self._set_window(window)
         self._fixed = estimate(request.params())  # the tools and system prompt
         self._reported: tuple[int, int] | None = None  # (messages it covered, tokens)
+        self._reported_input = 0  # the input tokens of that call alone
         self._scale = 1.0
         self.usage: CallUsage | None = None  # what summarising cost, for the loop to add
 
@@ -90,6 +91,7 @@ class HistoryKeeper:
         """The call that answered with ``messages`` (the history plus its answer) used
         ``usage``: later estimates start from the API's own count."""
         self._reported = (len(messages), usage.tokens_in + usage.tokens_out)
+        self._reported_input = usage.tokens_in
 
     def tokens(self, messages: list[Message]) -> int:
         """The estimated input tokens of a request with ``messages``."""
@@ -97,6 +99,16 @@ class HistoryKeeper:
             covered, reported = self._reported
             return reported + sum(self._cost(m) for m in messages[covered:])
         return self._base() + sum(self._cost(m) for m in messages)
+
+    def resent_and_added(self, messages: list[Message]) -> tuple[int, int]:
+        """The input tokens of a request with ``messages`` in two parts: what the last call
+        reported as its input (sent again, now in the prompt cache) and the estimate of what
+        came after that call's answer (its tool results, people's messages). With no report to
+        start from, all of it is estimated and counted as added."""
+        if self._reported is not None and self._reported[0] <= len(messages):
+            added = sum(self._cost(m) for m in messages[self._reported[0] :])
+            return self._reported_input, added
+        return 0, self.tokens(messages)
 
     def _cost(self, message: Message) -> int:
         return math.ceil(estimate(message) * self._scale)

@@ -147,6 +147,11 @@ class AgentLoop:
         for attempt in range(1, TOO_LONG_TRIES + 1):
             if trim is not None:
                 messages = await self._trimmed(trim)
+            reason = self.budget.reached(
+                self.usage.calls, self.usage.cost_usd, self._input_cost_at_least(messages)
+            )
+            if reason is not None:
+                raise BudgetReached(reason)
             try:
                 return await self.client.reply(self.request, messages, self.listener)
             except PromptTooLong as exc:
@@ -154,6 +159,18 @@ class AgentLoop:
                     raise
                 trim = await self.history.fit(messages, refused=exc)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _input_cost_at_least(self, messages: list[Message]) -> float:
+        """What the next call's input will cost, as far as it is known before the call: the
+        input the last call reported, read from the prompt cache this time, plus what came
+        after it at the plain input price (it is billed as a cache write, 1.25x, but its token
+        count is an estimate that errs high). Its output cannot be known beforehand."""
+        price = self.client.prices.get(self.request.model)
+        if price is None:
+            return 0.0
+        resent, added = self.history.resent_and_added(messages)
+        cost = resent * price.cache_read_per_mtok + added * price.input_per_mtok
+        return cost / 1_000_000
 
     async def _trimmed(self, trim: Trim) -> list[Message]:
         summarising, self.history.usage = self.history.usage, None

@@ -171,9 +171,12 @@ def dollars(amount: float) -> str:
 
 @dataclass(frozen=True)
 class Budget:
-    """The most one run may take: model calls (turns) and US dollars; None is no limit. A run
-    that reaches one stops before its next call (so a dollar budget is passed by at most the
-    call that reached it)."""
+    """The most one run may take: model calls (turns) and US dollars; None is no limit.
+
+    A run stops before a call once it has made ``max_turns`` calls, or once what it has spent
+    plus what that call's input will cost at least (``AgentLoop``'s estimate) would pass
+    ``max_cost_usd``. A call's output is only known once it is made, so the call that crosses
+    the dollar limit is the last one: a run may pass it by at most that one call."""
 
     max_turns: int | None = None
     max_cost_usd: float | None = None
@@ -181,11 +184,14 @@ class Budget:
     #: remaining budget: ``$5.00 for the queue``).
     cost_label: str | None = None
 
-    def reached(self, turns: int, cost_usd: float) -> str | None:
-        """Why a run that made ``turns`` calls costing ``cost_usd`` must stop, if it must."""
+    def reached(self, turns: int, cost_usd: float, next_input_usd: float = 0.0) -> str | None:
+        """Why a run that made ``turns`` calls costing ``cost_usd`` must stop before its next
+        call, whose input costs ``next_input_usd`` at least, if it must."""
         if self.max_turns is not None and turns >= self.max_turns:
             return f"budget: {self.max_turns} turns"
-        if self.max_cost_usd is not None and cost_usd >= self.max_cost_usd:
+        if self.max_cost_usd is not None and (
+            cost_usd >= self.max_cost_usd or cost_usd + next_input_usd > self.max_cost_usd
+        ):
             return f"budget: {self.cost_label or dollars(self.max_cost_usd)}"
         return None
 

@@ -275,8 +275,11 @@ class Settings(_Strict):
     context_windows: dict[ModelId, WindowTokens] = Field(
         default_factory=lambda: dict.fromkeys(PRICE_DEFAULTS, DEFAULT_CONTEXT_WINDOW)
     )
-    #: A run stops (``stopped``, ``budget: …``) at this many model calls or this much spent;
-    #: ``null``: no limit. ``ticket start --max-turns/--max-cost`` overrides them for one run.
+    #: A run stops (``stopped``, ``budget: …``) at this many model calls, or before a call
+    #: whose input (estimated before it is made) would take it past this much spent; the call
+    #: that crosses it is the last, so it may pass the dollars by at most that one call's
+    #: output (and the estimate's error). ``null``: no limit. ``ticket start --max-turns/
+    #: --max-cost`` overrides them for one run.
     max_turns_per_run: Annotated[int | None, Field(ge=1, le=100_000)] = 200
     max_cost_per_run_usd: Annotated[float | None, Field(gt=0, le=100_000, allow_inf_nan=False)] = (
         20.0

@@ -17,6 +17,7 @@ import pytest
 
 from codality_server.agent.landlock import abi_version
 from codality_server.agent.sandbox import SandboxKind, bubblewrap_problem, landlock_problem
+from codality_server.domain.sessions import TokenCounts
 from tests.conftest import create_ticket
 
 # ``.ci/run`` sets CODALITY_CI=1: there bubblewrap must be installed and must work.
@@ -57,6 +58,19 @@ def broken_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
     return fake
+
+
+def billed(usages: list[dict[str, int]]) -> TokenCounts:
+    """The tokens of the Messages API's ``usage`` reports, added up as the session counts them."""
+    total = TokenCounts()
+    for usage in usages:
+        total += TokenCounts(
+            usage["input_tokens"],
+            usage["cache_creation_input_tokens"],
+            usage["cache_read_input_tokens"],
+            usage["output_tokens"],
+        )
+    return total
 
 
 TERMINAL = {"completed", "failed", "stopped", "timed_out", "interrupted"}

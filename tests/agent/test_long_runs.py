@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from codality_server.agent.history import HistoryKeeper
 from codality_server.agent.model import Message, ModelClient, ModelRequest, content_blocks
@@ -17,7 +18,7 @@ from codality_server.scripted.server import REQUESTS, Turn
 from tests.conftest import assert_error, git
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
-from .conftest import agent_url, new_ticket, replay_events, wait_for_end
+from .conftest import agent_url, billed, new_ticket, replay_events, wait_for_end
 
 MODULE_LINES = 120
 
@@ -42,18 +43,6 @@ def long_script(turns: int) -> list[Turn]:
     ]
     script = [calls[i % len(calls)] for i in range(turns - 1)]
     return [*script, text(f"Done after {turns} turns.")]
-
-
-def billed(usages: list[dict[str, int]]) -> TokenCounts:
-    total = TokenCounts()
-    for usage in usages:
-        total += TokenCounts(
-            usage["input_tokens"],
-            usage["cache_creation_input_tokens"],
-            usage["cache_read_input_tokens"],
-            usage["output_tokens"],
-        )
-    return total
 
 
 async def test_a_30_turn_run_reads_most_of_its_input_from_the_cache_and_costs_as_billed(
@@ -115,10 +104,11 @@ async def test_a_run_stops_at_its_dollar_budget_from_the_settings_or_its_own(
     assert (await agent_api.post(agent_url(project, ticket, "start"), json={})).status_code == 202
     ended = await wait_for_end(agent_api, project, ticket, timeout=60)
     assert ended["status"] == "stopped" and ended["error"] == "budget: $0.02", ended
-    # It stopped after the call that reached the budget, not one call later or earlier.
+    # It stopped before the call whose input would have passed the budget: never past it, and
+    # short of it by less than any call of the run cost.
     price = Settings().prices["claude-sonnet-4-6"]
     spent = [call_cost(billed([usage]), price) for usage in fake_anthropic.usages]
-    assert sum(spent) >= 0.02 > sum(spent[:-1])
+    assert sum(spent) < 0.02 and 0.02 - sum(spent) < min(spent), spent
     assert abs(ended["cost_usd"] - sum(spent)) < 1e-5
 
     # Live: the reason comes with agent:stopped and as an agent:error line.
@@ -139,6 +129,43 @@ async def test_a_run_stops_at_its_dollar_budget_from_the_settings_or_its_own(
     again = await wait_for_end(agent_api, project, ticket, timeout=60)
     assert again["status"] == "stopped" and again["error"] == "budget: 2 turns"
     assert len(fake_anthropic.requests) == before + 2
+
+
+@pytest.mark.parametrize(
+    ("budget", "stops"), [(0.10, True), (1.0, False)], ids=["stops", "control"]
+)
+async def test_a_call_whose_input_alone_would_pass_the_dollar_budget_is_not_made(
+    budget: float,
+    stops: bool,
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    git_repo: Path,
+) -> None:
+    """The first answer reads a 50 KB file four times: the next call's input alone (~70,000
+    tokens: $0.21 at the input price) would pass a $0.10 budget, so that call is not made and
+    the run stops at what the first one cost. Checked after the call, as before, it was made
+    and the run ended at about twice its budget. The control: with $1 the same run completes."""
+    (git_repo / "big.txt").write_text("value = 'a line of some forty characters'\n" * 1_250)
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "a big file")
+    read = {"type": "tool_use", "name": "read_file", "input": {"path": "big.txt"}}
+    fake_anthropic.script({"blocks": [read] * 4}, text("Read it four times."))
+    ticket = await new_ticket(agent_api, project["slug"])
+    url = agent_url(project, ticket, "start")
+    started = await agent_api.post(url, json={"max_cost_usd": budget})
+    assert started.status_code == 202, started.text
+
+    ended = await wait_for_end(agent_api, project, ticket, timeout=60)
+
+    price = Settings().prices["claude-sonnet-4-6"]
+    spent = [call_cost(billed([usage]), price) for usage in fake_anthropic.usages]
+    if stops:
+        assert ended["status"] == "stopped" and ended["error"] == "budget: $0.10", ended
+        assert len(spent) == 1 and ended["cost_usd"] < 0.10
+    else:
+        assert ended["status"] == "completed", ended
+        assert len(spent) == 2 and 0.10 < sum(spent) < 1.0, spent  # what $0.10 would not pay
 
 
 def exchanges(count: int, result_chars: int = 0, input_chars: int = 0) -> list[Message]:

@@ -14,12 +14,13 @@ from typing import Any
 import httpx
 
 from codality_server.db.dependencies import add_dependencies
-from codality_server.domain.sessions import dollars
+from codality_server.domain.sessions import call_cost, dollars
+from codality_server.domain.settings import Settings
 from codality_server.http.keys import BUS, SERVICES
 from tests.conftest import RunningServer, assert_error, git
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
-from .conftest import agent_url, new_ticket, project_events, wait_for_block
+from .conftest import agent_url, billed, new_ticket, project_events, wait_for_block
 
 FINISHED = {"completed", "paused", "cancelled"}
 
@@ -423,8 +424,11 @@ async def test_a_queue_stops_at_its_dollar_budget_and_will_not_start_past_it(
         ticket = await ticket_of(agent_api, project, number)
         status = (await agent_api.get(agent_url(project, ticket, "status"))).json()
         costs.append(status["session"]["cost_usd"])
-    # The second run had what the first left, and stopped at the call that spent it.
-    assert sum(costs) >= 0.03 and len(fake_anthropic.requests) < 1 + len(endless)
+    # The second run had what the first left, and stopped before the call that would pass it.
+    price = Settings().prices["claude-sonnet-4-6"]
+    spent = [call_cost(billed([usage]), price) for usage in fake_anthropic.usages]
+    assert abs(sum(costs) - sum(spent)) < 1e-5 and len(spent) < 1 + len(endless)
+    assert sum(costs) < 0.03 and 0.03 - sum(costs) < min(spent), spent
 
     # Released, the spent budget still counts for the done item: the next start pauses at once.
     assert (await agent_api.put("/api/settings", json={"max_cost_per_queue_usd": 0.001})).is_success
