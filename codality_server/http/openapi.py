@@ -137,6 +137,9 @@ def _answer(route: Route, status: int) -> dict[str, Any]:
         return {"description": "done; no body"}
     if 300 <= status < 400:
         return {"description": "a redirect; the Location header says where"}
+    if route.media_types:
+        content = {media: {"schema": {"type": "string"}} for media in route.media_types}
+        return {"description": "success", "content": content}
     returns = route.other_returns.get(status, route.returns)
     if returns is None:
         return {"description": "success"}

@@ -41,6 +41,9 @@ class Route:
     other_statuses: tuple[int, ...] = ()
     #: The body of an other status when it is not ``returns``.
     other_returns: Mapping[int, dict[str, Any]] = field(default_factory=dict)
+    #: A success that is not JSON: its media types (an event stream, a file's bytes, a page),
+    #: documented instead of a schema.
+    media_types: tuple[str, ...] = ()
     #: Larger bodies are refused with 413, whether the handler reads them or not. The guard reads
     #: every body whole before the handler runs; ``await validation.read_body(request)`` gives the
     #: exact bytes.

@@ -43,4 +43,12 @@ async def events(request: web.Request) -> web.StreamResponse:
     )
 
 
-ROUTES = [Route("GET", "/api/events", events, "Real-time event stream (SSE)")]
+ROUTES = [
+    Route(
+        "GET",
+        "/api/events",
+        events,
+        "Real-time event stream (SSE): each event's data is its type's payload",
+        media_types=("text/event-stream",),
+    )
+]

@@ -171,6 +171,7 @@ ROUTES = [
         "public",
         query=StateQuery,
         tag="github",
+        media_types=("text/html",),
     ),
     Route(
         "GET",

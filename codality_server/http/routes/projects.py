@@ -146,5 +146,12 @@ ROUTES = [
         query=BrowseQuery,
         returns=ref("Listing"),
     ),
-    Route("GET", "/api/projects/{slug}/blob/{path:.*}", blob, "Get file contents", query=RefQuery),
+    Route(
+        "GET",
+        "/api/projects/{slug}/blob/{path:.*}",
+        blob,
+        "Get file contents (text as text/plain, anything else as bytes)",
+        query=RefQuery,
+        media_types=("text/plain", "application/octet-stream"),
+    ),
 ]
