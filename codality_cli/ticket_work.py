@@ -61,6 +61,12 @@ def merge_question(plan: dict[str, Any]) -> str:
     return f"{what}They are not pushed ({push['reason']}). Merge them?"
 
 
+def merged_names(result: dict[str, Any]) -> str:
+    """``#1 and #2``: the tickets a merge brought in (a stack, bottom first)."""
+    names = [f"#{m['number']}" for m in result["merged"]]
+    return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
+
+
 def push_outcome(number: int, report: dict[str, Any]) -> str:
     """What a merge (or a push again) did about origin, in one clause."""
     where = f"{report['branch']} to {report['remote']}"

@@ -18,7 +18,12 @@ from textual.containers import Horizontal
 from textual.widgets import Footer
 
 from codality_cli.api import ApiError, ServerUnavailable
-from codality_cli.ticket_work import MERGE_AFTERMATH, merge_question, push_outcome
+from codality_cli.ticket_work import (
+    MERGE_AFTERMATH,
+    merge_question,
+    merged_names,
+    push_outcome,
+)
 from codality_cli.tui.board_state import STATUSES, BoardState, Ticket, neighbour_status
 from codality_cli.tui.messages import (
     DiscoverOpenRequested,
@@ -496,7 +501,8 @@ class BoardScreen(LiveScreen):
         self._took(merged["ticket"])
         sha = str((merged.get("merge") or {}).get("after") or "")[:9]
         pushed = push_outcome(number, merged["push"])
-        self.notify(f"Merged #{number}" + (f" in {sha}" if sha else "") + f"; {pushed}")
+        merged_in = f" in {sha}" if sha else ""
+        self.notify(f"Merged {merged_names(merged)}{merged_in}; {pushed}")
 
     @work(group="board-actions")
     async def discard(self, number: int) -> None:

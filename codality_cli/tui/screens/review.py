@@ -26,6 +26,7 @@ from codality_cli.ticket_work import (
     MERGE_AFTERMATH,
     merge_question,
     merged_diff,
+    merged_names,
     outcome_of,
     push_outcome,
 )
@@ -250,7 +251,7 @@ class ReviewScreen(LiveScreen):
             self.notify_error("Merging", exc)
             return
         conflicts.remove_class("-visible")
-        self.notify(f"Merged #{self.number}; {push_outcome(self.number, merged['push'])}.")
+        self.notify(f"Merged {merged_names(merged)}; {push_outcome(self.number, merged['push'])}.")
         self.dismiss()
 
     def action_discard(self) -> None:
