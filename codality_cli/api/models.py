@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
+ActionKind = Literal["tickets", "plan", "queue", "ticket_update"]
+ActionStatus = Literal["pending", "confirmed", "rejected"]
+DeliveryStatus = Literal["received", "processed", "ignored", "skipped", "failed"]
 EnvChanges = dict[str, str | None]
 ItemStatus = Literal["pending", "running", "done", "failed", "skipped"]
 Kind = Literal["bug", "feature", "task", "chore"]
@@ -20,6 +23,7 @@ PrState = Literal["open", "closed", "merged"]
 Priority = Literal["urgent", "high", "medium", "low"]
 PushState = Literal["pending", "pushed", "failed", "not_pushed", "no_remote"]
 QueueStatus = Literal["pending", "running", "paused", "completed", "cancelled"]
+ReplyStatus = Literal["complete", "streaming", "interrupted", "cancelled", "failed"]
 ReviewState = Literal["approved", "changes_requested", "commented"]
 Role = Literal["admin", "member"]
 SessionStatus = Literal["running", "completed", "failed", "stopped", "timed_out", "interrupted"]
@@ -28,14 +32,14 @@ TicketStatus = Literal["inbox", "backlog", "in_progress", "in_review", "done", "
 
 
 class Action(TypedDict):
-    """``Action`` as the API document describes it."""
+    """A proposal of the model's, waiting for the user (``pending``) or decided."""
 
     id: int
     conversation_id: int
     message_id: int
-    kind: str
+    kind: ActionKind
     proposal: dict[str, Any]
-    status: Literal["pending", "confirmed", "rejected"]
+    status: ActionStatus
     result: dict[str, Any] | None
     decided_by: int | None
     decided_at: str | None
@@ -88,15 +92,6 @@ class Assignment(TypedDict):
     assignee: int | Literal["agent"] | None
 
 
-class Block(TypedDict):
-    """``Block`` as the API document describes it."""
-
-    id: int
-    kind: str
-    data: dict[str, Any]
-    created_at: str
-
-
 class CheckCounts(TypedDict):
     """``CheckCounts`` as the API document describes it."""
 
@@ -106,7 +101,9 @@ class CheckCounts(TypedDict):
 
 
 class CheckRunView(TypedDict):
-    """``CheckRunView`` as the API document describes it."""
+    """One check run of the PR's head: GitHub's ``status`` and ``conclusion``, and what they mean
+    here (``outcome``).
+    """
 
     id: int
     name: str
@@ -478,12 +475,14 @@ class Merged(TypedDict):
 
 
 class Message(TypedDict):
-    """``Message`` as the API document describes it."""
+    """A message of a conversation: ``content`` is its text blocks joined, ``blocks`` every stored
+    block in order (a new text block is a new paragraph).
+    """
 
     id: int
     conversation_id: int
     role: str
-    status: str
+    status: ReplyStatus
     content: str
     error: str | None
     model: str | None
@@ -494,7 +493,7 @@ class Message(TypedDict):
     created_by: int | None
     created_at: str
     updated_at: str
-    blocks: list[Block]
+    blocks: list[TranscriptBlockView]
     tool_calls: list[ToolCall]
     actions: list[Action]
 
@@ -506,12 +505,12 @@ class MessageCreate(TypedDict):
 
 
 class MessageSent(TypedDict):
-    """``MessageSent`` as the API document describes it."""
+    """A sent message's id and its reply's, and the bus id the reply's events come after."""
 
     id: int
     conversation_id: int
     reply_id: int
-    session_id: int | None
+    session_id: int
     last_event_id: int
 
 
@@ -686,7 +685,7 @@ class Prompts(TypedDict):
 
 
 class PullRequest(TypedDict):
-    """``PullRequest`` as the API document describes it."""
+    """A ticket's pull request as the API answers it and the ``pr:*`` events carry it."""
 
     number: int
     url: str
@@ -720,7 +719,9 @@ class PullRequestCard(TypedDict):
 
 
 class PullRequestComment(TypedDict):
-    """``PullRequestComment`` as the API document describes it."""
+    """A comment of the PR's conversation on GitHub: on the PR (``issue``), a review's body
+    (``review``, with its ``state``) or inline on a line (``review_comment``).
+    """
 
     id: int
     kind: str
@@ -735,7 +736,9 @@ class PullRequestComment(TypedDict):
 
 
 class PullRequestMerged(TypedDict):
-    """``PullRequestMerged`` as the API document describes it."""
+    """A merge on GitHub: the merge commit, the method, the PR after it and how the local default
+    branch followed (``sync``).
+    """
 
     merged: bool
     sha: str | None
@@ -745,7 +748,7 @@ class PullRequestMerged(TypedDict):
 
 
 class PullRequestStatus(TypedDict):
-    """``PullRequestStatus`` as the API document describes it."""
+    """The PR as GitHub has it now: mergeability, every check run of its head, review state."""
 
     pull_request: PullRequest
     mergeable: bool | None
@@ -1336,7 +1339,7 @@ class TicketUpdate(TypedDict):
 
 
 class ToolCall(TypedDict):
-    """``ToolCall`` as the API document describes it."""
+    """A tool the model called while writing a reply."""
 
     tool_use_id: str
     name: str
@@ -1385,7 +1388,7 @@ class WebhookAnswer(TypedDict):
 
 
 class WebhookDelivery(TypedDict):
-    """``WebhookDelivery`` as the API document describes it."""
+    """A row of the webhook log (``GET /api/github/webhooks/events``, ``github:webhook``)."""
 
     id: int
     delivery_id: str
@@ -1393,7 +1396,7 @@ class WebhookDelivery(TypedDict):
     action: str | None
     repository: str | None
     project_id: int | None
-    status: str
+    status: DeliveryStatus
     result: str
     received_at: str
     processed_at: str | None
