@@ -16,6 +16,7 @@ from typing import Any
 
 from .output import money as money  # its home; the TUI imports it from here too
 from .prose import ProseFilter
+from .states import state_words
 from .streams import Streams
 
 ARG_PREVIEW = 70
@@ -90,7 +91,8 @@ def tokens_line(session: dict[str, Any]) -> str:
 def session_line(session: dict[str, Any]) -> str:
     """``completed · 1200 in (900 cache read, 200 cache write) / 340 out tokens · $0.0087 ·
     sandbox bubblewrap``."""
-    line = f"{session.get('status')} · {tokens_line(session)} · {money(session.get('cost_usd'))}"
+    status = state_words(str(session.get("status")))
+    line = f"{status} · {tokens_line(session)} · {money(session.get('cost_usd'))}"
     return f"{line} · {sandbox_label(session['sandbox'])}" if session.get("sandbox") else line
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import CliError, ExitCode
+from .states import state_words
 from .streams import Streams
 
 if TYPE_CHECKING:
@@ -125,6 +126,11 @@ def _looks_like_time(key: str) -> bool:
     return key.endswith("_at")
 
 
+def _names_a_state(key: str) -> bool:
+    """``status``, ``agent_status``, ``state``, ``review_state``: shown in words on a terminal."""
+    return key.endswith(("status", "state"))
+
+
 def plain(value: Any) -> str:
     """A value as TSV text: empty for null, lower-case booleans, compact JSON for structures."""
     if value is None:
@@ -143,6 +149,8 @@ def human(value: Any, key: str) -> str:
         return "yes" if value else "no"
     if isinstance(value, str) and _looks_like_time(key):
         return relative_time(value)
+    if isinstance(value, str) and _names_a_state(key):
+        return state_words(value)
     return plain(value)
 
 

@@ -12,6 +12,7 @@ from ..context import CliContext
 from ..errors import CliError, ExitCode
 from ..options import FieldsOption, JsonOption
 from ..output import Column
+from ..states import state_words
 
 if TYPE_CHECKING:
     from ..api import ApiClient
@@ -119,7 +120,7 @@ def status(ctx: typer.Context, number: NumberArgument, as_json: JsonOption = Fal
     for check in found["checks"]:
         title = f" — {check['title']}" if check.get("title") else ""
         lines.append(f"  {MARKS[check['outcome']]} {check['name']}{title}")
-    lines.append(f"review: {found['review_state'].replace('_', ' ')}")
+    lines.append(f"review: {state_words(found['review_state'])}")
     if found.get("mergeable") is False:
         lines.append("mergeable: no (conflicts with the base branch)")
     cli.streams.write("\n".join(lines) + "\n")

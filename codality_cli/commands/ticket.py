@@ -13,6 +13,7 @@ from ..errors import CliError, ExitCode
 from ..options import FieldsOption, JsonOption
 from ..output import Column
 from ..people import assignee_label
+from ..states import state_words
 from ..views import tickets as views
 from ..views.tickets import (
     OPEN_STATUSES,
@@ -254,7 +255,8 @@ def set_status(
     ticket = cli.run_in_project(
         lambda api, slug: api.tickets.set_status(slug, number, status.value)
     )
-    cli.output(as_json, fields).done(f"ticket #{number} is now {ticket['status']}", ticket)
+    now = state_words(ticket["status"])
+    cli.output(as_json, fields).done(f"ticket #{number} is now {now}", ticket)
 
 
 def _move(
@@ -270,8 +272,8 @@ def _move(
 
     ticket, moved = cli.run_in_project(move)
     if moved:
-        return ticket, f"{verb} ticket #{number} ({ticket['status']})"
-    return ticket, f"ticket #{number} is already {ticket['status']}"
+        return ticket, f"{verb} ticket #{number} ({state_words(ticket['status'])})"
+    return ticket, f"ticket #{number} is already {state_words(ticket['status'])}"
 
 
 @ticket_app.command("close")

@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from codality_cli.api import ApiError, ServerUnavailable
+from codality_cli.states import state_words
 from codality_cli.tui.command_line import Command, CommandError
 from codality_cli.tui.command_line import parse as parse_command
 from codality_cli.tui.live import follow_events
@@ -68,8 +69,8 @@ def announcement(data: dict[str, Any], which: str) -> tuple[str, bool] | None:
     if status == "completed":
         summary = str(data.get("summary") or "").strip()
         return f"Agent finished on {which}" + (f": {summary[:120]}" if summary else ""), False
-    detail = str(data.get("error") or data.get("summary") or status.replace("_", " "))
-    return f"Agent {status.replace('_', ' ')} on {which}: {detail[:120]}", True
+    detail = str(data.get("error") or data.get("summary") or state_words(status))
+    return f"Agent {state_words(status)} on {which}: {detail[:120]}", True
 
 
 def queue_announcement(type_: str, data: dict[str, Any]) -> tuple[str, bool] | None:

@@ -9,17 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from codality_cli.states import state_title, state_words
+
 Ticket = dict[str, Any]
 
-# (status, title): the title is the status as `codality ticket status` names it, in words.
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("inbox", "Inbox"),
-    ("backlog", "Backlog"),
-    ("in_progress", "In progress"),
-    ("in_review", "In review"),
-    ("done", "Done"),
-)
-CANCELLED: tuple[str, str] = ("cancelled", "Cancelled")
+# (status, title): the title is the status in the words `codality ticket status` shows it in.
+BOARD_ORDER = ("inbox", "backlog", "in_progress", "in_review", "done")
+COLUMNS: tuple[tuple[str, str], ...] = tuple((s, state_title(s)) for s in BOARD_ORDER)
+CANCELLED: tuple[str, str] = ("cancelled", state_title("cancelled"))
 # Every status in board order: the targets of ``1``–``6`` and of ``<``/``>``.
 STATUSES: tuple[str, ...] = tuple(status for status, _ in (*COLUMNS, CANCELLED))
 
@@ -32,15 +29,15 @@ def agent_badge(ticket: Ticket) -> str | None:
     """The card's agent badge: ``running``, ``needs review``, how a run ended badly or nothing.
 
     ``needs review`` is the honest "needs you" state: the agent finished and the ticket waits in
-    review. A run that ended badly says how in the API's own word, as the CLI does: ``failed``,
-    ``timed out`` or ``interrupted`` (the server stopped or restarted under it). A stopped run is
-    the user's own doing and earns no badge.
+    review. A run that ended badly says how in the words the CLI uses (``state_words``):
+    ``failed``, ``timed out`` or ``interrupted`` (the server stopped or restarted under it). A
+    stopped run is the user's own doing and earns no badge.
     """
     status = ticket.get("agent_status")
     if status == "running":
         return "running"
     if status in FAILED_STATUSES:
-        return str(status).replace("_", " ")
+        return state_words(str(status))
     if status == "completed" and ticket.get("status") == "in_review":
         return "needs review"
     return None
@@ -62,7 +59,7 @@ def pr_summary(ticket: Ticket) -> str | None:
     text = f"PR #{pr['number']} {pr.get('state', '')} {marks}"
     review = pr.get("review_state")
     if review and review != "pending":
-        text += f" {str(review).replace('_', ' ')}"
+        text += f" {state_words(str(review))}"
     return text
 
 

@@ -170,3 +170,28 @@ def test_conflict_auth_and_unreachable_exit_codes(
     assert bad_token.exit_code == 4 and "codality login" in bad_token.stderr
     unreachable = cli("--server", "http://127.0.0.1:9", "project", "list", server=False)
     assert unreachable.exit_code == 5 and "cannot reach the server" in unreachable.stderr
+
+
+def test_ticket_status_says_each_state_in_the_boards_words(
+    cli: Cli, project: dict[str, Any]
+) -> None:
+    """A person reads one word per state: ``ticket status`` on a terminal and its messages say
+    what the board's column says (``in review``, ``In review``); scripts keep the API's value."""
+    from codality_cli.tui.board_state import CANCELLED, COLUMNS
+
+    slug = project["slug"]
+    cli("-p", slug, "ticket", "create", "Words", "-d", "x")
+    for status, title in (*COLUMNS, CANCELLED):
+        moved = cli("-p", slug, "ticket", "status", "1", status)
+        assert moved.exit_code == 0, moved.stderr
+        assert moved.stderr == f"ticket #1 is now {title.lower()}\n"
+        shown = cli("--no-color", "-p", slug, "ticket", "status", "1", tty=True).stdout
+        assert f"status  {title.lower()}" in [line.rstrip() for line in shown.splitlines()]
+        assert f"status:\t{status}\n" in cli("-p", slug, "ticket", "status", "1").stdout
+    assert [title for _, title in COLUMNS][2:4] == ["In progress", "In review"]
+    again = cli("-p", slug, "ticket", "close", "1", "--cancel")
+    assert again.stderr == "ticket #1 is already cancelled\n"
+    cli("-p", slug, "ticket", "status", "1", "in_review")
+    listed = cli("--no-color", "-p", slug, "ticket", "list", tty=True).stdout.splitlines()
+    assert listed[1].split()[:5] == ["1", "Words", "task", "medium", "in"]  # in review
+    assert "in_review" not in "".join(listed)

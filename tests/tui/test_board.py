@@ -500,6 +500,7 @@ async def test_the_board_opens_on_a_card_and_gives_the_width_to_columns_with_car
 
 
 def test_a_card_names_how_its_run_ended_in_the_apis_word() -> None:
+    from codality_cli.output import human
     from codality_cli.tui.widgets.ticket_card import render_card
 
     ticket = {"number": 3, "title": "Flaky", "kind": "bug", "priority": "high"}
@@ -510,4 +511,5 @@ def test_a_card_names_how_its_run_ended_in_the_apis_word() -> None:
     ):
         badge = render_card({**ticket, "agent_status": status}).plain.splitlines()[1]
         assert badge.startswith(f" {word} "), badge
+        assert human(status, "agent_status") == word  # as `ticket status` and `ticket runs` say
     assert "failed" not in render_card({**ticket, "agent_status": "interrupted"}).plain

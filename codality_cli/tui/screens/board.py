@@ -18,6 +18,7 @@ from textual.containers import Horizontal
 from textual.widgets import Footer
 
 from codality_cli.api import ApiError, ServerUnavailable
+from codality_cli.states import state_words
 from codality_cli.ticket_work import (
     MERGE_AFTERMATH,
     merge_question,
@@ -69,7 +70,7 @@ class BoardScreen(LiveScreen):
         Binding("less_than_sign", "shift(-1)", "Move card left", key_display="<", show=False),
         Binding("greater_than_sign", "shift(1)", "Move card right", key_display=">", show=False),
         *(
-            Binding(str(n), f"move_to('{s}')", f"Move to {s.replace('_', ' ')}", show=False)
+            Binding(str(n), f"move_to('{s}')", f"Move to {state_words(s)}", show=False)
             for n, s in enumerate(STATUSES, 1)
         ),
         Binding("d", "review", "Review diff", show=False),

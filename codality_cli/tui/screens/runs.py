@@ -16,6 +16,7 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from codality_cli.agent_stream import money
+from codality_cli.states import state_words
 
 
 def run_label(session: dict[str, Any], number: int, shown: bool) -> Text:
@@ -25,7 +26,7 @@ def run_label(session: dict[str, Any], number: int, shown: bool) -> Text:
     label.append("▸ " if shown else "  ", style="bold")
     label.append(f"run {number}", style="bold")
     status = str(session.get("status") or "")
-    label.append(f" · {status.replace('_', ' ')}", style="green" if status == "running" else "")
+    label.append(f" · {state_words(status)}", style="green" if status == "running" else "")
     label.append(f" · {session.get('trigger') or ''} · {money(session.get('cost_usd'))}")
     started = str(session.get("started_at") or "")[:16].replace("T", " ")
     if started:

@@ -17,6 +17,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from codality_cli.agent_stream import tool_preview
+from codality_cli.states import state_words
 
 OUTPUT_PREVIEW_CHARS = 4000
 
@@ -66,7 +67,7 @@ class ToolCall(Widget, can_focus=True):
         line.append(self.tool_name, style="bold")
         line.append(f"  {tool_preview(self.tool_input)}  ", style="dim")
         if self.outcome is None and self.cut_short:
-            line.append(f"■ {self.cut_short.replace('_', ' ')}", style="yellow")
+            line.append(f"■ {state_words(self.cut_short)}", style="yellow")
         elif self.call_id is not None or self.outcome is not None:  # else no result will come
             state = {None: "…", True: "✓", False: "✗"}[self.outcome]
             line.append(state, style={None: "dim", True: "green", False: "red"}[self.outcome])
@@ -80,5 +81,5 @@ class ToolCall(Widget, can_focus=True):
         if self.outcome is not None:
             parts.append(Text(output or "(no output)"))
         elif self.cut_short:
-            parts.append(Text(f"(no result: {self.cut_short.replace('_', ' ')})"))
+            parts.append(Text(f"(no result: {state_words(self.cut_short)})"))
         return Group(*parts)
