@@ -75,15 +75,17 @@ def descends(pid: int, ancestor: int) -> bool:
     return False
 
 
-def alive(pids: list[int]) -> list[int]:
-    """Those of ``pids`` still running (a zombie has an empty command line)."""
+def alive(pids: list[int], marker: str = MARKER) -> list[int]:
+    """Those of ``pids`` still running ``marker``'s command: a zombie has an empty command line,
+    and the suite starts so many processes that a dead sleeper's pid is soon someone else's."""
     running = []
     for pid in pids:
         try:
-            if (Path("/proc") / str(pid) / "cmdline").read_bytes():
-                running.append(pid)
+            cmdline = (Path("/proc") / str(pid) / "cmdline").read_bytes()
         except OSError:
-            pass
+            continue
+        if marker.encode() in cmdline.replace(b"\0", b" "):
+            running.append(pid)
     return running
 
 

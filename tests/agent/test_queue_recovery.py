@@ -64,7 +64,7 @@ def test_kill_9_mid_queue_then_restart_pauses_it_with_the_item_failed(
     finally:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
-    for pid in alive(sleepers):  # a tool outside bubblewrap may outlive the server
+    for pid in alive(sleepers, MARKER):  # a tool outside bubblewrap may outlive the server
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
