@@ -1086,6 +1086,7 @@ class Settings(TypedDict):
     max_turns_per_run: NotRequired[int | None]
     max_cost_per_run_usd: NotRequired[float | None]
     max_cost_per_queue_usd: NotRequired[float | None]
+    max_turns_per_queue: NotRequired[int | None]
 
 
 class SettingsChangePrompts(TypedDict):
@@ -1238,6 +1239,7 @@ class SettingsChange(TypedDict):
     max_turns_per_run: NotRequired[int | None]
     max_cost_per_run_usd: NotRequired[float | None]
     max_cost_per_queue_usd: NotRequired[float | None]
+    max_turns_per_queue: NotRequired[int | None]
 
 
 class SetupStatus(TypedDict):

@@ -18,8 +18,8 @@ from .database import Connection, Row, fetchall, fetchone
 
 _COLUMNS = (
     "id, owner_kind, owner_id, agent, channels, trigger, status, model, sandbox, tokens_in,"
-    " tokens_cache_write, tokens_cache_read, tokens_out, cost_usd, summary, error, started_by,"
-    " started_at, ended_at"
+    " tokens_cache_write, tokens_cache_read, tokens_out, cost_usd, model_calls, summary, error,"
+    " started_by, started_at, ended_at"
 )
 
 
@@ -38,6 +38,7 @@ def _session(row: Row) -> AgentSession:
         tokens_cache_read=row["tokens_cache_read"],
         tokens_out=row["tokens_out"],
         cost_usd=row["cost_usd"],
+        model_calls=row["model_calls"],
         summary=row["summary"],
         error=row["error"],
         started_by=row["started_by"],
@@ -95,12 +96,20 @@ async def owner_sessions(conn: Connection, owner: Owner) -> list[AgentSession]:
 
 
 async def set_usage(
-    conn: Connection, session_id: int, tokens: TokenCounts, cost_usd: float
+    conn: Connection, session_id: int, tokens: TokenCounts, cost_usd: float, model_calls: int
 ) -> None:
     await conn.execute(
         "UPDATE agent_sessions SET tokens_in = ?, tokens_cache_write = ?, tokens_cache_read = ?,"
-        " tokens_out = ?, cost_usd = ? WHERE id = ?",
-        (tokens.input, tokens.cache_write, tokens.cache_read, tokens.output, cost_usd, session_id),
+        " tokens_out = ?, cost_usd = ?, model_calls = ? WHERE id = ?",
+        (
+            tokens.input,
+            tokens.cache_write,
+            tokens.cache_read,
+            tokens.output,
+            cost_usd,
+            model_calls,
+            session_id,
+        ),
     )
 
 

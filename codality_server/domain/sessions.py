@@ -169,6 +169,11 @@ def dollars(amount: float) -> str:
     return f"${amount:.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.4f}"
 
 
+def turns_text(count: int) -> str:
+    """``1 turn``, ``40 turns``."""
+    return f"{count} turn" + ("" if count == 1 else "s")
+
+
 @dataclass(frozen=True)
 class Budget:
     """The most one run may take: model calls (turns) and US dollars; None is no limit.
@@ -183,12 +188,14 @@ class Budget:
     #: How the dollar limit is named in the reason, when it is not the run's own (a queue's
     #: remaining budget: ``$5.00 for the queue``).
     cost_label: str | None = None
+    #: The same for the turn limit (``40 turns for the queue``).
+    turns_label: str | None = None
 
     def reached(self, turns: int, cost_usd: float, next_input_usd: float = 0.0) -> str | None:
         """Why a run that made ``turns`` calls costing ``cost_usd`` must stop before its next
         call, whose input costs ``next_input_usd`` at least, if it must."""
         if self.max_turns is not None and turns >= self.max_turns:
-            return f"budget: {self.max_turns} turns"
+            return f"budget: {self.turns_label or turns_text(self.max_turns)}"
         if self.max_cost_usd is not None and (
             cost_usd >= self.max_cost_usd or cost_usd + next_input_usd > self.max_cost_usd
         ):
@@ -198,8 +205,8 @@ class Budget:
     def over(self, defaults: Budget) -> Budget:
         """This budget's limits, with ``defaults``' where it sets none."""
         cost = self if self.max_cost_usd is not None else defaults
-        turns = self.max_turns if self.max_turns is not None else defaults.max_turns
-        return Budget(turns, cost.max_cost_usd, cost.cost_label)
+        turns = self if self.max_turns is not None else defaults
+        return Budget(turns.max_turns, cost.max_cost_usd, cost.cost_label, turns.turns_label)
 
 
 @dataclass(frozen=True)
@@ -218,6 +225,8 @@ class AgentSession:
     tokens_cache_read: int
     tokens_out: int
     cost_usd: float
+    #: Model calls (turns) made so far.
+    model_calls: int
     summary: str | None
     error: str | None
     started_by: int | None

@@ -289,6 +289,8 @@ class Settings(_Strict):
     max_cost_per_queue_usd: Annotated[
         float | None, Field(gt=0, le=1_000_000, allow_inf_nan=False)
     ] = None
+    #: Likewise for the model calls (turns) of all its runs (``budget: N turns for the queue``).
+    max_turns_per_queue: Annotated[int | None, Field(ge=1, le=10_000_000)] = None
 
     def context_window(self, model: str) -> int:
         return self.context_windows.get(model, DEFAULT_CONTEXT_WINDOW)

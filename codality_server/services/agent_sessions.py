@@ -24,7 +24,7 @@ from .base import Service, now_iso
 INTERRUPTED_MESSAGE = "the server stopped while the agent was running"
 
 #: Tokens by how they were billed, and US dollars: a session's usage so far.
-Usage = tuple[TokenCounts, float]
+Usage = tuple[TokenCounts, float, int]  # tokens, US dollars, model calls
 
 
 class AgentSessionService(Service):

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from codality_server.db import queues as db_queues
@@ -45,6 +46,7 @@ from codality_server.domain.sessions import (
     SessionStatus,
     Trigger,
     dollars,
+    turns_text,
 )
 from codality_server.domain.tickets import TicketStatus
 from codality_server.domain.users import User
@@ -393,21 +395,33 @@ class QueueRunner(Service):
         return session
 
     async def _budget(self, queue: WorkQueue) -> Budget | str:
-        """The next item's budget under ``max_cost_per_queue_usd``: what the queue's runs have
-        left (when that is below the per-run limit), or why the queue must pause instead.
-        Items running side by side each get all that is left."""
+        """The next item's budget under ``max_cost_per_queue_usd`` and ``max_turns_per_queue``:
+        what the queue's runs have left of each (when that is below the per-run limit), or why
+        the queue must pause instead. Items running side by side each get all that is left."""
         settings = await self.services.settings.current()
-        limit = settings.max_cost_per_queue_usd
-        if limit is None:
+        cost_limit, turn_limit = settings.max_cost_per_queue_usd, settings.max_turns_per_queue
+        if cost_limit is None and turn_limit is None:
             return Budget()
-        sessions = [i.session_id for i in queue.items if i.session_id is not None]
-        spent = sum([(await self.services.agent_sessions.get(s)).cost_usd for s in sessions])
-        label = f"{dollars(limit)} for the queue"
-        left = round(limit - spent, 6)
-        if left <= 0:
-            return f"budget: {label} (spent {dollars(spent)})"
-        per_run = settings.max_cost_per_run_usd
-        return Budget() if per_run is not None and per_run <= left else Budget(None, left, label)
+        ids = [i.session_id for i in queue.items if i.session_id is not None]
+        runs = [await self.services.agent_sessions.get(s) for s in ids]
+        cost = Budget()
+        if cost_limit is not None:
+            spent = sum(run.cost_usd for run in runs)
+            label, left = f"{dollars(cost_limit)} for the queue", round(cost_limit - spent, 6)
+            if left <= 0:
+                return f"budget: {label} (spent {dollars(spent)})"
+            per_run = settings.max_cost_per_run_usd
+            if per_run is None or per_run > left:
+                cost = Budget(None, left, label)
+        if turn_limit is not None:
+            used = sum(run.model_calls for run in runs)
+            label, left_turns = f"{turns_text(turn_limit)} for the queue", turn_limit - used
+            if left_turns <= 0:
+                return f"budget: {label} (used {used})"
+            per_run_turns = settings.max_turns_per_run
+            if per_run_turns is None or per_run_turns > left_turns:
+                return replace(cost, max_turns=left_turns, turns_label=label)
+        return cost
 
     def _prepare_next(self, queue: WorkQueue, blocked: list[rules.Blocked]) -> None:
         """Make the next pending ticket's worktree while the running ones work.

@@ -201,7 +201,7 @@ class Recorder(LoopListener):
     async def usage(self, total: CallUsage) -> None:
         # Written with the next stored block (one transaction instead of two per tool round),
         # or by ``flush`` at the end: a crash loses at most the usage of the last call.
-        self._usage = (total.tokens, total.cost_usd)
+        self._usage = (total.tokens, total.cost_usd, total.calls)
 
     async def store_open_block(self) -> None:
         """Write the streaming block as it stands, so a transcript read next holds every delta

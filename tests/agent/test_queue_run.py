@@ -405,6 +405,34 @@ async def test_edits_while_running_take_effect_at_once(
     assert states(done) == [(1, "done"), (3, "done"), (2, "done")]
 
 
+async def test_a_queue_stops_at_its_turn_budget_and_will_not_start_past_it(
+    agent_api: httpx.AsyncClient, fake_anthropic: FakeAnthropic, project: dict[str, Any]
+) -> None:
+    """Five model calls for the whole queue: the first ticket takes one, the second is given
+    the four left and stops there."""
+    assert (await agent_api.put("/api/settings", json={"max_turns_per_queue": 5})).is_success
+    endless = [tool("list_directory", path=".") for _ in range(40)]
+    fake_anthropic.script(text("First done."), *endless)
+    await file_tickets(agent_api, project, 3)
+    queue = await make_queue(agent_api, project, [1, 2, 3])
+    await start(agent_api, project, queue)
+
+    paused = await wait_for_queue(agent_api, project, queue)
+
+    assert states(paused) == [(1, "done"), (2, "failed"), (3, "pending")]
+    assert paused["reason"] == "#2 stopped: budget: 5 turns for the queue"
+    assert len(fake_anthropic.requests) == 5
+
+    # Released, the done item's turn still counts: with one turn for the queue, the next start
+    # pauses at once.
+    assert (await agent_api.put("/api/settings", json={"max_turns_per_queue": 1})).is_success
+    assert (await agent_api.post(queues_url(project, queue["id"], "release"))).is_success
+    await start(agent_api, project, queue)
+    again = await wait_for_queue(agent_api, project, queue)
+    assert again["status"] == "paused" and len(fake_anthropic.requests) == 5
+    assert again["reason"] == "budget: 1 turn for the queue (used 1)"
+
+
 async def test_a_queue_stops_at_its_dollar_budget_and_will_not_start_past_it(
     agent_api: httpx.AsyncClient, fake_anthropic: FakeAnthropic, project: dict[str, Any]
 ) -> None:

@@ -25,6 +25,7 @@ CONTRACT_KEYS = {
     "merge_strategy", "push_after_merge", "feedback_on_review", "ci_max_retries",
     "github_trusted_associations", "git_timeout_s", "prompts", "priorities", "kinds", "prices",
     "context_windows", "max_turns_per_run", "max_cost_per_run_usd", "max_cost_per_queue_usd",
+    "max_turns_per_queue",
     "max_file_mb",
 }  # fmt: skip
 ADMIN_ROUTES = [
