@@ -24,7 +24,7 @@ from codality_cli.api import ApiError, ServerUnavailable
 from codality_cli.states import state_words
 from codality_cli.tui.command_line import Command, CommandError
 from codality_cli.tui.command_line import parse as parse_command
-from codality_cli.tui.live import follow_events
+from codality_cli.tui.live import follow_events, is_text_delta
 from codality_cli.tui.messages import (
     ConnectionLost,
     ConnectionRestored,
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     from codality_cli.api import ApiClient
 
 FAILED = frozenset({"failed", "timed_out", "interrupted"})
-DELTAS = frozenset({"agent:text_delta", "agent:thinking_delta"})
 # A run's live events are kept from its ``agent:started`` until it stops, so a ticket opened
 # mid-run shows the whole run, even the part of a text block not yet stored; a run longer than
 # this falls back to the stored transcript.
@@ -217,7 +216,7 @@ class CodalityApp(App[None]):
             text, failed = queue_told
             self.notify(text, severity="error" if failed else "information", timeout=10)
             self.bell()
-        delta = message.type in DELTAS
+        delta = is_text_delta(message.type, message.data)
         for screen in self.screen_stack:
             if isinstance(screen, LiveScreen) and (screen.WANTS_DELTAS or not delta):
                 screen.post_message(message.copy())

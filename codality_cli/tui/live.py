@@ -8,14 +8,15 @@ are replayed, not lost.
 
 A streaming agent sends thousands of text deltas a second; posting each as a message kept the
 app's queue so busy that a key waited behind them (bench/tui_stream.py). ``DeltaBatcher`` joins
-the deltas that arrive within one frame into a single message.
+the deltas that arrive within one frame into a single message, for every session kind: they all
+stream the one delta protocol (``block``, ``at``, ``kind``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
@@ -27,15 +28,32 @@ if TYPE_CHECKING:
 
 Post = Callable[[Message], object]
 
-# Joined per frame: a run of one session's text (or thinking) deltas becomes one event.
-BATCHED = frozenset({"agent:text_delta", "agent:thinking_delta"})
+# The events of every session kind that carry a piece of a transcript block's text.
+DELTA_TYPES = frozenset(
+    {"agent:text_delta", "agent:thinking_delta", "discover:delta", "plan:delta"}
+)
 FRAME_S = 1 / 30
 HEALTH_TIMEOUT_S = 5.0
 
 
+def is_text_delta(type_: str, data: Mapping[str, Any]) -> bool:
+    """A piece of a text or thinking block, of any session kind (a plan's ``tool_call`` delta is
+    not one): joined per frame here, and sent only to the screens that show a stream."""
+    return type_ in DELTA_TYPES and data.get("kind", "text") in ("text", "thinking")
+
+
+def _one_stream(first: EventReceived, then: EventReceived) -> bool:
+    """Whether two text deltas grow one transcript block (same event, channel and session)."""
+    keys = ("kind", "session_id", "block")
+    return (first.type, first.channel) == (then.type, then.channel) and all(
+        first.data.get(key) == then.data.get(key) for key in keys
+    )
+
+
 class DeltaBatcher:
-    """Posts events in order, joining consecutive deltas of one kind, channel, session and
-    transcript block (the joined event keeps the first delta's ``block`` and ``at``).
+    """Posts events in order, joining consecutive text deltas of one type, kind, channel,
+    session and transcript block (the joined event keeps the first delta's ``block`` and
+    ``at``).
 
     A joined run is posted when another event comes, when ``flush`` is called, or a frame after
     its first delta, so text shows within a frame and no event overtakes another.
@@ -51,16 +69,10 @@ class DeltaBatcher:
 
     def add(self, message: EventReceived) -> None:
         run = self._run
-        if message.type not in BATCHED:
+        if not is_text_delta(message.type, message.data):
             self.flush()
             self._post(message)
-        elif (
-            run is not None
-            and run.type == message.type
-            and run.channel == message.channel
-            and run.data.get("session_id") == message.data.get("session_id")
-            and run.data.get("block") == message.data.get("block")
-        ):
+        elif run is not None and _one_stream(run, message):
             self._texts.append(str(message.data.get("text") or ""))
             self._last_id = message.event_id if message.event_id is not None else self._last_id
         else:

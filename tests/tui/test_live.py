@@ -74,3 +74,29 @@ async def test_deltas_of_two_transcript_blocks_stay_apart() -> None:
         (11, 0),
         (12, 0),
     ]
+
+
+async def test_every_session_kinds_text_deltas_join_and_a_plans_tool_call_stays_whole() -> None:
+    """Discovery replies and plan rounds stream the same deltas as a ticket's run, so a frame of
+    them reaches the app as one message too; a plan's ``tool_call`` delta is not text."""
+    posted: list[Message] = []
+    batcher = DeltaBatcher(posted.append, frame_s=60)
+    reply = {"conversation_id": 3, "session_id": 8, "message_id": 9, "block": 21, "kind": "text"}
+    for event_id, (text, at) in enumerate([("Two ", 0), ("words.", 4)], start=1):
+        batcher.add(
+            EventReceived(event_id, "discover:delta", "project:1", reply | {"text": text, "at": at})
+        )
+    round_ = {"plan_id": 4, "session_id": 5, "block": 30, "kind": "text", "at": 0}
+    batcher.add(EventReceived(3, "plan:delta", "plan:4", round_ | {"text": "Reading"}))
+    batcher.add(EventReceived(4, "plan:delta", "plan:4", round_ | {"text": " it.", "at": 7}))
+    call = {"plan_id": 4, "session_id": 5, "kind": "tool_call", "text": "", "tool": "grep"}
+    batcher.add(EventReceived(5, "plan:delta", "plan:4", call))
+    batcher.add(EventReceived(6, "plan:delta", "plan:4", call))
+    batcher.flush()
+    assert shown(posted) == [
+        ("discover:delta", "Two words.", 1, 2),
+        ("plan:delta", "Reading it.", 3, 4),
+        ("plan:delta", "", 5, 5),
+        ("plan:delta", "", 6, 6),
+    ]
+    assert [m.data.get("at") for m in posted if isinstance(m, EventReceived)] == [0, 0, None, None]

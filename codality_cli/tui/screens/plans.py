@@ -102,6 +102,7 @@ def draft_cells(draft: dict[str, Any]) -> list[str]:
 
 class PlansScreen(LiveScreen):
     HELP_TITLE = "Plans"
+    WANTS_DELTAS = True
     # Under 120 columns (80×24 say) the list narrows and the editor takes the suggestions' room.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012 - as Textual types it
     BINDINGS: ClassVar[list[BindingType]] = [
