@@ -8,18 +8,24 @@ GitHub's three-dot diff, computed here with ``git`` in the fake's repository.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from codality_server.http.keys import SERVICES
+from tests.agent.test_stacked_work import plan_tickets
 from tests.conftest import RunningServer, assert_error, create_ticket, git, stack_work
+from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 from tests.fakes.github_server import FakeGitHub
 from tests.github_flow import (
     STACKED_BRANCH,
     TICKET_BRANCH,
     WIDGETS,
+    connect,
+    eventually,
+    linked_project,
     open_pr,
     settle,
 )
@@ -97,3 +103,42 @@ async def test_a_stacked_pr_shows_only_its_work_and_moves_to_main_when_its_base_
     settle(server, fake_github)
     assert git(bare, "show", "main:farewell.txt") == "goodbye\n"
     assert (await api.get(f"{pulls}/2")).json()["status"] == "done"
+
+
+async def test_protected_mode_opens_a_stacked_ticket_s_pr_on_its_dependency_s_branch(
+    server: RunningServer,
+    agent_api: httpx.AsyncClient,
+    fake_github: FakeGitHub,
+    fake_anthropic: FakeAnthropic,
+    git_repo: Path,
+) -> None:
+    """A plan's two steps, the second depending on the first, each run by the agent: protected
+    mode opens each PR when its run completes, the second on the first one's branch."""
+    await connect(agent_api, fake_github)
+    project = await linked_project(agent_api, fake_github, git_repo)
+    slug = project["slug"]
+    turned_on = await agent_api.put(f"/api/projects/{slug}", json={"protected_main": True})
+    assert turned_on.status_code == 200, turned_on.text
+    fake_anthropic.script(
+        tool("write_file", path="first.txt", content="first\n"),
+        text("First."),
+        tool("write_file", path="second.txt", content="second\n"),
+        text("Second."),
+    )
+    await plan_tickets(agent_api, project)
+
+    async def opened(number: int) -> Any:
+        settle(server, fake_github)
+        return fake_github.pulls.get(WIDGETS.lower(), {}).get(number)
+
+    for number in (1, 2):
+        started = await agent_api.post(f"/api/projects/{slug}/tickets/{number}/agent/start")
+        assert started.status_code == 202, started.text
+        await eventually(partial(opened, number), what=f"the PR of #{number} to open")
+    first = (await agent_api.get(f"/api/projects/{slug}/tickets/1")).json()
+    second = (await agent_api.get(f"/api/projects/{slug}/tickets/2")).json()
+    assert second["stacked_on"] == 1
+    assert fake_github.pull(WIDGETS, 1).base == "main"
+    assert fake_github.pull(WIDGETS, 2).base == first["branch"]
+    assert shown_by_github(fake_github, 1) == ["first.txt"]
+    assert shown_by_github(fake_github, 2) == ["second.txt"]
