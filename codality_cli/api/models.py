@@ -71,7 +71,7 @@ class AgentStatus(TypedDict):
 
 
 class AppCheck(TypedDict):
-    """``AppCheck`` as the API document describes it."""
+    """Whether GitHub accepts what the App's key signs (None: there is no App to ask)."""
 
     ok: bool | None
     error: str | None
@@ -323,7 +323,7 @@ class GithubLink(TypedDict):
 
 
 class GithubStatus(TypedDict):
-    """``GithubStatus`` as the API document describes it."""
+    """The GitHub connection's status panel (``GET /api/github/app/status``)."""
 
     configured: bool
     app: AppInfo

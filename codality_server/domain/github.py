@@ -77,6 +77,40 @@ def _base(url: str, field: str) -> str:
     return url
 
 
+class AppInfo(Shape):
+    id: str | None
+    slug: str | None
+    client_id: str | None
+    url: str | None
+
+
+class Installation(Shape):
+    id: str
+    account: str | None
+
+
+class AppCheck(Shape):
+    """Whether GitHub accepts what the App's key signs (None: there is no App to ask)."""
+
+    ok: bool | None
+    error: str | None
+
+
+class GithubStatus(Shape):
+    """The GitHub connection's status panel (``GET /api/github/app/status``)."""
+
+    configured: bool
+    app: AppInfo
+    private_key: bool
+    webhook_secret: bool
+    installation: Installation | None
+    install_url: str | None
+    web_url: str
+    api_url: str
+    webhook_url: str
+    check: AppCheck
+
+
 @dataclass(frozen=True)
 class GitHubConfig:
     """The App's settings as stored in the env store; secrets stay inside the server."""
@@ -127,28 +161,31 @@ class GitHubConfig:
     def clone_url(self, owner: str, repo: str) -> str:
         return f"{self.web_url}/{owner}/{repo}.git"
 
-    def status_view(self, webhook_url: str) -> dict[str, Any]:
+    def status_view(
+        self, webhook_url: str, check: AppCheck, install_url: str | None
+    ) -> dict[str, Any]:
         """The docs §8.1 status panel: ids and ✓/✗ for secrets, never a secret's value."""
-        return {
-            "configured": self.has_app,
-            "app": {
-                "id": self.app_id,
-                "slug": self.app_slug,
-                "client_id": self.client_id,
-                "url": f"{self.web_url}/apps/{self.app_slug}" if self.app_slug else None,
-            },
-            "private_key": self.private_key is not None,
-            "webhook_secret": self.webhook_secret is not None,
-            "installation": (
-                {"id": self.installation_id, "account": self.installation_account}
+        return GithubStatus(
+            configured=self.has_app,
+            app=AppInfo(
+                id=self.app_id,
+                slug=self.app_slug,
+                client_id=self.client_id,
+                url=f"{self.web_url}/apps/{self.app_slug}" if self.app_slug else None,
+            ),
+            private_key=self.private_key is not None,
+            webhook_secret=self.webhook_secret is not None,
+            installation=(
+                Installation(id=self.installation_id, account=self.installation_account)
                 if self.installation_id
                 else None
             ),
-            "install_url": self.install_url,
-            "web_url": self.web_url,
-            "api_url": self.api_url,
-            "webhook_url": webhook_url,
-        }
+            install_url=install_url,
+            web_url=self.web_url,
+            api_url=self.api_url,
+            webhook_url=webhook_url,
+            check=check,
+        ).model_dump(mode="json")
 
 
 def manifest(app_url: str, name: str) -> dict[str, Any]:

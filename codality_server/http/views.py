@@ -24,6 +24,7 @@ from codality_server.domain.discover import (
     ToolCallView,
 )
 from codality_server.domain.github import (
+    GithubStatus,
     PullRequestCommentView,
     PullRequestMerged,
     PullRequestStatusView,
@@ -231,36 +232,6 @@ class Repository(Answer):
     description: str
 
 
-class AppInfo(Answer):
-    id: str | None
-    slug: str | None
-    client_id: str | None
-    url: str | None
-
-
-class Installation(Answer):
-    id: str
-    account: str | None
-
-
-class AppCheck(Answer):
-    ok: bool | None
-    error: str | None
-
-
-class GithubStatus(Answer):
-    configured: bool
-    app: AppInfo
-    private_key: bool
-    webhook_secret: bool
-    installation: Installation | None
-    install_url: str | None
-    web_url: str
-    api_url: str
-    webhook_url: str
-    check: AppCheck
-
-
 class ManifestStarted(Answer):
     url: str
     post_url: str
@@ -321,6 +292,7 @@ _MODELS: list[type[BaseModel]] = [
     MergeDiffStats,
     PullRequestMerged,
     WebhookDelivery,
+    GithubStatus,
     ConversationWithMessages,
     MessageSent,
     ReplyCancelled,

@@ -256,19 +256,19 @@ class GitHubService(Service):
         admin's install link carries the state that lets the installation be recorded."""
         env = await self.services.settings.env_values()
         config = gh.GitHubConfig.from_env(env)
-        view = config.status_view(f"{self.app_url(env, server_url)}/api/github/webhooks")
+        install_url = config.install_url
         if admin and not config.installed:
-            view["install_url"] = self._install_link(config.install_url)
-        check: dict[str, Any] = {"ok": None, "error": None}
+            install_url = self._install_link(install_url)
+        check = gh.AppCheck(ok=None, error=None)
         if config.has_app:
             assert config.app_id and config.private_key
             try:
                 await self.client(config).app_info(config.app_id, config.private_key)
-                check["ok"] = True
+                check = gh.AppCheck(ok=True, error=None)
             except GitHubError as exc:
-                check = {"ok": False, "error": exc.message}
-        view["check"] = check
-        return view
+                check = gh.AppCheck(ok=False, error=exc.message)
+        webhook_url = f"{self.app_url(env, server_url)}/api/github/webhooks"
+        return config.status_view(webhook_url, check, install_url)
 
     # --- repositories --------------------------------------------------------------------------
 
