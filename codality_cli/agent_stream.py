@@ -10,7 +10,7 @@ summary — goes to stderr. Piped, stdout therefore holds just what the agent sa
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,7 +116,7 @@ def transcript_entry(type_: str, data: Mapping[str, Any]) -> tuple[str, dict[str
 
 
 def stored_entries(
-    blocks: list[Mapping[str, Any]], family: str
+    blocks: Sequence[Mapping[str, Any]], family: str
 ) -> list[tuple[str, dict[str, Any]]]:
     """Stored transcript blocks as the (event type, data) pairs their live events were, so a
     replay takes the very path the live stream took: a block's ``data`` is its event's payload;
@@ -357,7 +357,7 @@ class AgentPrinter:
         self.streams.err.flush()
         self._open_call = text
 
-    def transcript(self, blocks: list[Mapping[str, Any]]) -> None:
+    def transcript(self, blocks: Sequence[Mapping[str, Any]]) -> None:
         """A stored session transcript, shown as its live events were (the prompt, which the
         user wrote, is not repeated: no live view shows it)."""
         for type_, data in stored_entries(blocks, "agent"):

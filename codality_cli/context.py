@@ -18,7 +18,7 @@ import re
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .credentials import CredentialStore
 from .errors import CliError, ExitCode
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import typer
 
     from .api import ApiClient
+    from .api.models import SignedIn
 
 T = TypeVar("T")
 OTP_WAIT_S = 3.0
@@ -158,7 +159,7 @@ class CliContext:
 
     # -- signing in ---------------------------------------------------------------------------
 
-    async def local_login(self, api: ApiClient, email: str | None = None) -> dict[str, Any]:
+    async def local_login(self, api: ApiClient, email: str | None = None) -> SignedIn:
         """Sign in to our own data dir's server by reading its setup code or outbox ourselves."""
         import time
 

@@ -76,7 +76,7 @@ def _draft_line(position: int, draft: dict[str, Any]) -> str:
     return f"  {position}. {tags} {_short(draft.get('title', ''))}{waits}"
 
 
-def card_lines(action: dict[str, Any]) -> list[str]:
+def card_lines(action: Mapping[str, Any]) -> list[str]:
     """A proposal as a small card: a heading line, then what it would make or change."""
     proposal = action.get("proposal") or {}
     kind = action.get("kind")
@@ -117,7 +117,7 @@ def card_lines(action: dict[str, Any]) -> list[str]:
     return [heading, *lines]
 
 
-def made_summary(action: dict[str, Any]) -> str:
+def made_summary(action: Mapping[str, Any]) -> str:
     """What a confirmed action made: ``created tickets #4, #5`` and the like."""
     result = action.get("result") or {}
     parts = []

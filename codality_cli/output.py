@@ -8,7 +8,7 @@ carry ISO-8601 times and no decoration, and nothing but data reaches stdout.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import CliError, ExitCode
@@ -50,11 +50,11 @@ class Column(NamedTuple):
 
     header: str
     key: str
-    get: Callable[[dict[str, Any]], Any] | None = None
+    get: Callable[[Any], Any] | None = None  # a row of whatever model the table shows
     truncate: bool = False
     minor: int = 0
 
-    def value(self, obj: dict[str, Any]) -> Any:
+    def value(self, obj: Mapping[str, Any]) -> Any:
         if self.get is not None:
             return self.get(obj)
         return pick(obj, self.key)
@@ -186,7 +186,7 @@ class Output:
         """Pretty JSON with a trailing newline; the same shape whatever stdout is."""
         self.streams.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
-    def items(self, rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> None:
+    def items(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> None:
         if self.as_json:
             self.json([self.select(row) for row in rows])
             return
@@ -223,7 +223,9 @@ class Output:
             )
         console.print(table)
 
-    def item(self, obj: dict[str, Any], columns: Sequence[Column], body: str | None = None) -> None:
+    def item(
+        self, obj: Mapping[str, Any], columns: Sequence[Column], body: str | None = None
+    ) -> None:
         """One object as ``field: value`` lines (tab-separated when piped), then a body."""
         if self.as_json:
             self.json(self.select(obj))

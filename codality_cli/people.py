@@ -7,19 +7,21 @@ error says which people there are, so a typo is fixed without another command.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import CliError, ExitCode
 
 if TYPE_CHECKING:
     from .api import ApiClient
+    from .api.models import Person
 
 
-def _label(person: dict[str, Any]) -> str:
-    return f"{person.get('name')} <{person.get('email')}>"
+def _label(person: Person) -> str:
+    return f"{person['name']} <{person['email']}>"
 
 
-def match_person(people: list[dict[str, Any]], who: str) -> dict[str, Any]:
+def match_person(people: Sequence[Person], who: str) -> Person:
     """The one person ``who`` names: an id, an e-mail, a name, or the start of one name.
 
     Nobody → exit 3; several (two people with one name) → exit 2, naming them.
@@ -27,13 +29,13 @@ def match_person(people: list[dict[str, Any]], who: str) -> dict[str, Any]:
     wanted = who.strip()
     folded = wanted.casefold()
     if wanted.isdigit():
-        found = [p for p in people if int(p["id"]) == int(wanted)]
+        found = [p for p in people if p["id"] == int(wanted)]
     elif "@" in wanted:
-        found = [p for p in people if str(p.get("email", "")).casefold() == folded]
+        found = [p for p in people if p["email"].casefold() == folded]
     else:
-        found = [p for p in people if str(p.get("name", "")).casefold() == folded]
+        found = [p for p in people if p["name"].casefold() == folded]
         if not found:
-            found = [p for p in people if str(p.get("name", "")).casefold().startswith(folded)]
+            found = [p for p in people if p["name"].casefold().startswith(folded)]
     if len(found) == 1:
         return found[0]
     if found:
@@ -48,11 +50,11 @@ def match_person(people: list[dict[str, Any]], who: str) -> dict[str, Any]:
 async def person_id(api: ApiClient, who: str) -> int:
     """``me``, an id, an e-mail or a name → that user's id."""
     if who.strip().casefold() == "me":
-        return int((await api.me.show())["id"])
-    return int(match_person(await api.users.people(), who)["id"])
+        return (await api.me.show())["id"]
+    return match_person(await api.users.people(), who)["id"]
 
 
-def assignee_label(ticket: dict[str, Any]) -> str | None:
+def assignee_label(ticket: Mapping[str, Any]) -> str | None:
     """Who a ticket is assigned to, for people: a name, ``agent``, or None."""
     assignee = ticket.get("assignee")
     if assignee is None or assignee == "agent":

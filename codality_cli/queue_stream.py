@@ -10,10 +10,14 @@ tickets (earlier starts, manual runs) are never shown.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .agent_stream import AgentPrinter
+
+if TYPE_CHECKING:
+    from .api.models import QueueView
 
 FINAL_EVENTS = frozenset({"queue:completed", "queue:paused", "queue:cancelled"})
 # Statuses a follower stops at when it finds them after a reconnect.
@@ -24,22 +28,23 @@ FINAL_STATUSES = frozenset({"completed", "paused", "cancelled"})
 class QueueFollower:
     """Feed it the project channel's events; ``final`` is the queue once it stopped."""
 
-    queue: dict[str, Any]
+    queue: QueueView
     printer: AgentPrinter
-    final: dict[str, Any] | None = None
+    final: QueueView | None = None
     _tickets: set[int] = field(default_factory=set)
     _order: list[int] = field(default_factory=list)  # sessions of this run, in start order
-    _items: dict[int, dict[str, Any]] = field(default_factory=dict)  # session → item
+    _items: dict[int, Mapping[str, Any]] = field(default_factory=dict)  # session → item
     _buffers: dict[int, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
     _ended: set[int] = field(default_factory=set)
     _headed: set[int] = field(default_factory=set)
     _shown: int = 0  # how many of ``_order`` have been printed to their end
 
     def __post_init__(self) -> None:
-        self._tickets = {int(item["ticket_id"]) for item in self.queue.get("items") or []}
-        for item in self.queue.get("items") or []:
-            if item.get("status") == "running" and item.get("session"):
-                self._claim(int(item["session"]), item)
+        self._tickets = {item["ticket_id"] for item in self.queue["items"]}
+        for item in self.queue["items"]:
+            session = item["session"]
+            if item["status"] == "running" and session:
+                self._claim(session, item)
 
     @property
     def queue_id(self) -> int:
@@ -73,7 +78,7 @@ class QueueFollower:
         if type_ in ("queue:started", "queue:advanced") and isinstance(session, dict):
             self._claim(int(session["id"]), item if isinstance(item, dict) else {})
         if type_ in FINAL_EVENTS:
-            self.final = queue
+            self.final = cast("QueueView", queue)  # the catalogue's queue:* payloads carry one
             self.finish()
             return True
         self._show_next()
@@ -92,7 +97,7 @@ class QueueFollower:
             self._ended.add(session_id)
         self._show_next()
 
-    def _claim(self, session_id: int, item: dict[str, Any]) -> None:
+    def _claim(self, session_id: int, item: Mapping[str, Any]) -> None:
         if session_id in self._items:
             return
         self._items[session_id] = item

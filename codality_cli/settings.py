@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import CliError, ExitCode
+
+if TYPE_CHECKING:
+    from .api.models import Project
 
 CONFIG_FILE = "config.json"
 PROJECTS_CACHE_FILE = "known-projects.json"  # a cache, kept apart from the user's choices
@@ -139,11 +142,11 @@ class CliSettings(NamedTuple):
             return None
         return [(str(slug), str(path)) for slug, path in entry["projects"]]
 
-    def remember_projects(self, projects: list[dict[str, Any]]) -> None:
+    def remember_projects(self, projects: Sequence[Project]) -> None:
         import time
 
         cache = read_config(self.config_dir, PROJECTS_CACHE_FILE)
-        pairs = [[str(p["slug"]), str(p["path"])] for p in projects if p.get("path")]
+        pairs = [[p["slug"], p["path"]] for p in projects if p["path"]]
         cache[self.target_key] = {"at": time.time(), "projects": pairs}
         write_config(self.config_dir, cache, PROJECTS_CACHE_FILE)
 

@@ -6,15 +6,17 @@ terminal and the board tell the same story.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .api.errors import ApiError, ServerUnavailable
 
 if TYPE_CHECKING:
     from .api import ApiClient
+    from .api.models import Merged, MergeDiff, MergePlan, PushView, SessionView
 
 
-async def merged_diff(api: ApiClient, slug: str, number: int) -> dict[str, Any] | None:
+async def merged_diff(api: ApiClient, slug: str, number: int) -> MergeDiff | None:
     """The diff kept when the ticket's work was merged, or None if it never was."""
     try:
         return await api.reviews.merge_diff(slug, number)
@@ -22,20 +24,20 @@ async def merged_diff(api: ApiClient, slug: str, number: int) -> dict[str, Any] 
         return None
 
 
-def outcome_of(merged: dict[str, Any] | None, sessions: list[dict[str, Any]]) -> str | None:
+def outcome_of(merged: MergeDiff | None, sessions: Sequence[SessionView]) -> str | None:
     """For a ticket without a branch: "merged in abc1234", "discarded", or None (no work yet).
 
     A branch goes only when its work is merged (the merge diff is kept) or discarded; a merge
     older than the latest run means that run's work went the other way.
     """
-    latest = str(sessions[0].get("started_at") or "") if sessions else ""
-    if merged is not None and str(merged.get("created_at") or "") >= latest:
-        return f"merged in {str(merged.get('merged_sha') or '')[:10]}"
+    latest = sessions[0]["started_at"] if sessions else ""
+    if merged is not None and merged["created_at"] >= latest:
+        return f"merged in {merged['merged_sha'][:10]}"
     return "discarded" if sessions else None
 
 
 async def work_outcome(
-    api: ApiClient, slug: str, number: int, sessions: list[dict[str, Any]]
+    api: ApiClient, slug: str, number: int, sessions: Sequence[SessionView]
 ) -> str | None:
     """``outcome_of`` a ticket whose branch is gone, read from the server."""
     return outcome_of(await merged_diff(api, slug, number), sessions)
@@ -44,7 +46,7 @@ async def work_outcome(
 MERGE_AFTERMATH = "Worktrees and branches are removed and the tickets move to done."
 
 
-def merge_question(plan: dict[str, Any]) -> str:
+def merge_question(plan: MergePlan) -> str:
     """The question before a merge, on the terminal and on the board alike: what it merges (in
     order), into which branch, and whether it then pushes to origin — and if not, why not."""
     target, tickets, push = plan["target"], plan["tickets"], plan["push"]
@@ -61,17 +63,17 @@ def merge_question(plan: dict[str, Any]) -> str:
     return f"{what}They are not pushed ({push['reason']}). Merge them?"
 
 
-def merged_names(result: dict[str, Any]) -> str:
+def merged_names(result: Merged) -> str:
     """``#1 and #2``: the tickets a merge brought in (a stack, bottom first)."""
     names = [f"#{m['number']}" for m in result["merged"]]
     return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
 
 
-def push_outcome(number: int, report: dict[str, Any]) -> str:
+def push_outcome(number: int, report: PushView) -> str:
     """What a merge (or a push again) did about origin, in one clause."""
     where = f"{report['branch']} to {report['remote']}"
     if report["pushed"]:
         return f"pushed {where}"
-    retry = report.get("retry")
+    retry = report["retry"]
     again = f"; push it with `{retry['command']}`" if retry else ""
-    return f"not pushed ({report.get('detail') or report['state']}){again}"
+    return f"not pushed ({report['detail'] or report['state']}){again}"

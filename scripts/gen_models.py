@@ -12,6 +12,7 @@ the file is stale (``tests/test_api_models.py`` does the same check).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,6 @@ document does not require is ``NotRequired``. For type checking only: import it 
 ``TYPE_CHECKING`` (building its ~150 TypedDicts would cost a read command 15 ms or more).
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal, NotRequired, TypedDict'''
 
 SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "null": "None"}
@@ -53,8 +52,8 @@ class Generator:
 
     def __init__(self, components: dict[str, Schema]) -> None:
         self.components = components
-        self.aliases: list[str] = []
-        self.classes: list[str] = []
+        #: name → (source, the names it uses), aliases first, in the order they were made
+        self.definitions: dict[str, tuple[str, set[str]]] = {}
 
     def type_of(self, schema: Schema, owner: str) -> str:
         """A property's schema as an annotation; ``owner`` names an inline object's class."""
@@ -90,7 +89,7 @@ class Generator:
 
     def object_type(self, schema: Schema, owner: str) -> str:
         if schema.get("properties"):
-            self.classes.append(self.typed_dict(owner, schema))
+            self.typed_dict(owner, schema)
             return owner
         values = [*schema.get("patternProperties", {}).values()]
         extra = schema.get("additionalProperties")
@@ -100,16 +99,18 @@ class Generator:
             return "dict[str, Any]"
         return f"dict[str, {self.union([self.type_of(v, owner) for v in values])}]"
 
-    def typed_dict(self, name: str, schema: Schema) -> str:
+    def typed_dict(self, name: str, schema: Schema) -> None:
         required = set(schema.get("required", []))
         doc = schema.get("description") or f"``{name}`` as the API document describes it."
         lines = [f"class {name}(TypedDict):", docstring(doc), ""]
+        uses: set[str] = set()
         for prop, sub in schema["properties"].items():
             if not prop.isidentifier():
                 raise ValueError(f"{name}: property {prop!r} is no Python name")
             kind = self.type_of(sub, name + camel(prop))
+            uses |= set(re.findall(r"[A-Za-z_]\w*", kind))
             lines.append(f"    {prop}: {kind if prop in required else f'NotRequired[{kind}]'}")
-        return "\n".join(lines)
+        self.definitions[name] = ("\n".join(lines), uses)
 
     @staticmethod
     def literal(values: list[Any]) -> str:
@@ -128,7 +129,28 @@ class Generator:
     def component(self, name: str, schema: Schema) -> None:
         kind = self.type_of(schema, name)
         if kind != name:  # an enumeration, a map: not a class of its own
-            self.aliases.append(f"{name} = {kind}")
+            self.definitions[name] = (f"{name} = {kind}", set(re.findall(r"[A-Za-z_]\w*", kind)))
+
+    def ordered(self) -> list[str]:
+        """Every definition after those it uses: the module is evaluated as it is read (without
+        ``from __future__ import annotations`` ``__required_keys__`` is right at run time)."""
+        done: list[str] = []
+        visiting: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in done or name not in self.definitions:
+                return
+            if name in visiting:
+                raise ValueError(f"{name} refers to itself: it would need a quoted annotation")
+            visiting.add(name)
+            for used in sorted(self.definitions[name][1]):
+                visit(used)
+            done.append(name)
+
+        first = [n for n, (made, _) in self.definitions.items() if not made.startswith("class")]
+        for name in [*first, *sorted(self.definitions)]:
+            visit(name)
+        return [self.definitions[name][0] for name in done]
 
 
 def render() -> str:
@@ -136,8 +158,12 @@ def render() -> str:
     generator = Generator(components)
     for name in sorted(components):
         generator.component(name, components[name])
-    head = f"{HEADER}\n\n" + "\n".join(generator.aliases)
-    return formatted("\n\n\n".join([head, *generator.classes]) + "\n", TARGET)
+    source, after_alias = HEADER + "\n\n", True  # one blank line after the imports
+    for made in generator.ordered():  # an alias is one line: a run of them stays together
+        alias = not made.startswith("class")
+        source += ("" if alias and after_alias else "\n\n") + made + "\n"
+        after_alias = alias
+    return formatted(source, TARGET)
 
 
 if __name__ == "__main__":

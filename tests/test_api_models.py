@@ -12,7 +12,7 @@ import httpx
 from codality_cli.api import models
 from codality_server.http.openapi import build_openapi
 from codality_server.http.routes import all_routes
-from tests.conftest import create_ticket
+from tests.conftest import RunningServer, attach_work, create_ticket
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTITIES = [
@@ -75,3 +75,27 @@ async def test_real_answers_have_the_models_keys(
     }
     for model, answer in answers.items():
         keys_fit(model, answer)
+
+
+async def test_a_review_asking_for_changes_answers_what_became_of_its_feedback(
+    server: RunningServer,
+    api: httpx.AsyncClient,
+    project: dict[str, Any],
+    git_repo: Path,
+    tmp_path: Path,
+) -> None:
+    """``changes_requested`` adds ``feedback`` (the agent started on it, or why not): the
+    document said ``Review``, which has no such property."""
+    ticket = await create_ticket(api, project["slug"])
+    attach_work(server, ticket, git_repo, tmp_path / "wt", "codality/1-work")
+    url = f"/api/projects/{project['slug']}/tickets/{ticket['number']}/reviews"
+    asked = await api.post(url, json={"state": "changes_requested", "body": "Shorter, please."})
+    approved = await api.post(url, json={"state": "approved"})
+
+    assert asked.status_code == approved.status_code == 201, asked.text
+    keys_fit(models.ReviewSubmitted, asked.json())
+    keys_fit(models.ReviewFeedback, asked.json()["feedback"])
+    assert asked.json()["feedback"]["started"] is False  # no API key: the reason says why
+    assert asked.json()["feedback"]["reason"]
+    keys_fit(models.ReviewSubmitted, approved.json())
+    assert "feedback" not in approved.json()

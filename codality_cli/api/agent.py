@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .resource import Resource
 from .tickets import ticket_path
+
+if TYPE_CHECKING:
+    from .models import AgentStatus, Delivered, SessionView, SessionWithTranscript
 
 
 def agent_path(slug: str, number: int) -> str:
@@ -21,7 +24,7 @@ class AgentApi(Resource):
         model: str | None = None,
         max_turns: int | None = None,
         max_cost_usd: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> SessionView:
         """Start a session; answers its view at once (the run goes on in the server)."""
         fields = {
             "message": message,
@@ -30,27 +33,25 @@ class AgentApi(Resource):
             "max_cost_usd": max_cost_usd,
         }
         body = {k: v for k, v in fields.items() if v is not None}
-        result: dict[str, Any] = await self.t.post(f"{agent_path(slug, number)}/start", body)
+        result: SessionView = await self.t.post(f"{agent_path(slug, number)}/start", body)
         return result
 
-    async def stop(self, slug: str, number: int) -> dict[str, Any]:
-        result: dict[str, Any] = await self.t.post(f"{agent_path(slug, number)}/stop")
+    async def stop(self, slug: str, number: int) -> SessionView:
+        result: SessionView = await self.t.post(f"{agent_path(slug, number)}/stop")
         return result
 
-    async def status(self, slug: str, number: int) -> dict[str, Any]:
+    async def status(self, slug: str, number: int) -> AgentStatus:
         """``{running, session, sessions}``: the current or last session and every past one."""
-        result: dict[str, Any] = await self.t.get(f"{agent_path(slug, number)}/status")
+        result: AgentStatus = await self.t.get(f"{agent_path(slug, number)}/status")
         return result
 
-    async def message(
-        self, slug: str, number: int, text: str, mode: str = "steer"
-    ) -> dict[str, Any]:
+    async def message(self, slug: str, number: int, text: str, mode: str = "steer") -> Delivered:
         body = {"message": text, "mode": mode}
-        result: dict[str, Any] = await self.t.post(f"{agent_path(slug, number)}/message", body)
+        result: Delivered = await self.t.post(f"{agent_path(slug, number)}/message", body)
         return result
 
-    async def session(self, slug: str, number: int, session_id: int) -> dict[str, Any]:
+    async def session(self, slug: str, number: int, session_id: int) -> SessionWithTranscript:
         """One session with ``transcript`` and ``last_event_id`` (follow live after it)."""
         path = f"{agent_path(slug, number)}/sessions/{int(session_id)}"
-        result: dict[str, Any] = await self.t.get(path)
+        result: SessionWithTranscript = await self.t.get(path)
         return result

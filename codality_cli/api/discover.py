@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .resource import Resource, rows, segment
+
+if TYPE_CHECKING:
+    from .models import (
+        Action,
+        Conversation,
+        ConversationWithMessages,
+        Message,
+        MessageSent,
+        ReplyCancelled,
+    )
+
 
 # A reply may read much of the code first; `say` waits as long as the server allows a session.
 REPLY_WAIT_S = 3600.0
@@ -19,21 +30,25 @@ def conversation_path(slug: str, conversation_id: int) -> str:
 
 
 class DiscoverApi(Resource):
-    async def list(self, slug: str) -> list[dict[str, Any]]:
+    async def list(self, slug: str) -> list[Conversation]:
         return rows(await self.t.get(conversations_path(slug)))
 
-    async def create(self, slug: str, title: str = "") -> dict[str, Any]:
-        result: dict[str, Any] = await self.t.post(conversations_path(slug), {"title": title})
+    async def create(self, slug: str, title: str = "") -> ConversationWithMessages:
+        result: ConversationWithMessages = await self.t.post(
+            conversations_path(slug), {"title": title}
+        )
         return result
 
-    async def get(self, slug: str, conversation_id: int) -> dict[str, Any]:
+    async def get(self, slug: str, conversation_id: int) -> ConversationWithMessages:
         """The conversation with ``messages`` (blocks, tool calls, actions) and ``streaming``."""
-        result: dict[str, Any] = await self.t.get(conversation_path(slug, conversation_id))
+        result: ConversationWithMessages = await self.t.get(
+            conversation_path(slug, conversation_id)
+        )
         return result
 
-    async def rename(self, slug: str, conversation_id: int, title: str) -> dict[str, Any]:
+    async def rename(self, slug: str, conversation_id: int, title: str) -> Conversation:
         path = conversation_path(slug, conversation_id)
-        result: dict[str, Any] = await self.t.put(path, {"title": title})
+        result: Conversation = await self.t.put(path, {"title": title})
         return result
 
     async def delete(self, slug: str, conversation_id: int) -> None:
@@ -46,23 +61,23 @@ class DiscoverApi(Resource):
         action_id: int,
         decision: str,
         edits: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Action:
         """``confirm`` (with optional ``edits``) or ``reject``; answers the decided action."""
         body: dict[str, Any] = {"decision": decision}
         if edits is not None:
             body["edits"] = edits
         path = f"{conversation_path(slug, conversation_id)}/actions/{int(action_id)}"
-        result: dict[str, Any] = await self.t.post(path, body)
+        result: Action = await self.t.post(path, body)
         return result
 
-    async def send(self, slug: str, conversation_id: int, content: str) -> dict[str, Any]:
+    async def send(self, slug: str, conversation_id: int, content: str) -> MessageSent:
         """Send a message; answers at once (202) with its ``id``, the ``reply_id`` being
         written and ``last_event_id`` (follow the reply's events after it)."""
         path = f"{conversation_path(slug, conversation_id)}/messages"
-        result: dict[str, Any] = await self.t.post(path, {"content": content})
+        result: MessageSent = await self.t.post(path, {"content": content})
         return result
 
-    async def say(self, slug: str, conversation_id: int, content: str) -> dict[str, Any]:
+    async def say(self, slug: str, conversation_id: int, content: str) -> Message:
         """Send a message and wait for the finished reply (however long the model takes)."""
         from .transport import decode_error
 
@@ -72,12 +87,12 @@ class DiscoverApi(Resource):
         )
         if response.status_code >= 400:
             raise decode_error(response)
-        result: dict[str, Any] = response.json()
+        result: Message = response.json()
         return result
 
-    async def cancel(self, slug: str, conversation_id: int) -> dict[str, Any]:
+    async def cancel(self, slug: str, conversation_id: int) -> ReplyCancelled:
         """Cancel the reply being written (409 when none is)."""
-        result: dict[str, Any] = await self.t.post(
+        result: ReplyCancelled = await self.t.post(
             f"{conversation_path(slug, conversation_id)}/cancel"
         )
         return result

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .resource import Resource
 
+if TYPE_CHECKING:
+    from .models import SshKey, User
+
 
 class MeApi(Resource):
-    async def show(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self.t.get("/api/auth/me")
+    async def show(self) -> User:
+        result: User = await self.t.get("/api/auth/me")
         return result
 
-    async def set_name(self, name: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.t.put("/api/me/profile", {"name": name})
+    async def set_name(self, name: str) -> User:
+        result: User = await self.t.put("/api/me/profile", {"name": name})
         return result
 
-    async def set_git_identity(self, name: str, email: str) -> dict[str, Any]:
+    async def set_git_identity(self, name: str, email: str) -> User:
         body = {"name": name, "email": email}
-        result: dict[str, Any] = await self.t.put("/api/me/git-identity", body)
+        result: User = await self.t.put("/api/me/git-identity", body)
         return result
 
-    async def ssh_key(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self.t.get("/api/me/ssh-key")
+    async def ssh_key(self) -> SshKey:
+        result: SshKey = await self.t.get("/api/me/ssh-key")
         return result
 
-    async def generate_ssh_key(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self.t.post("/api/me/ssh-key")
+    async def generate_ssh_key(self) -> SshKey:
+        result: SshKey = await self.t.post("/api/me/ssh-key")
         return result

@@ -7,8 +7,6 @@ document does not require is ``NotRequired``. For type checking only: import it 
 ``TYPE_CHECKING`` (building its ~150 TypedDicts would cost a read command 15 ms or more).
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal, NotRequired, TypedDict
 
 ActionKind = Literal["tickets", "plan", "queue", "ticket_update"]
@@ -60,6 +58,36 @@ class AgentStart(TypedDict):
     model: NotRequired[str | None]
     max_turns: NotRequired[int | None]
     max_cost_usd: NotRequired[float | None]
+
+
+class SessionOwner(TypedDict):
+    """``SessionOwner`` as the API document describes it."""
+
+    kind: OwnerKind
+    id: int
+
+
+class SessionView(TypedDict):
+    """An agent session as the API shows it (``GET …/agent/status``, ``agent:*`` events)."""
+
+    id: int
+    ticket_id: int | None
+    owner: SessionOwner
+    agent: str
+    trigger: str
+    status: SessionStatus
+    model: str
+    sandbox: str
+    tokens_in: int
+    tokens_uncached: int
+    tokens_cache_write: int
+    tokens_cache_read: int
+    tokens_out: int
+    cost_usd: float
+    summary: str | None
+    error: str | None
+    started_at: str
+    ended_at: str | None
 
 
 class AgentStatus(TypedDict):
@@ -116,6 +144,14 @@ class CheckRunView(TypedDict):
     head_sha: str
 
 
+class Person(TypedDict):
+    """Who someone is, as every signed-in user may read it (``/api/people``, a comment's author)."""
+
+    id: int
+    name: str
+    email: str
+
+
 class Comment(TypedDict):
     """``Comment`` as the API document describes it."""
 
@@ -155,6 +191,50 @@ class ConversationUpdate(TypedDict):
     """``ConversationUpdate`` as the API document describes it."""
 
     title: str
+
+
+class ToolCall(TypedDict):
+    """A tool the model called while writing a reply."""
+
+    tool_use_id: str
+    name: str
+    input: Any
+
+
+class TranscriptBlockView(TypedDict):
+    """One stored block of a transcript (a session's, or a discovery reply's message); ``data`` is
+    the matching event's payload without its ids (``text`` → the text blocks, ``tool_call`` →
+    ``AgentToolCall`` …).
+    """
+
+    id: int
+    kind: str
+    data: dict[str, Any]
+    created_at: str
+
+
+class Message(TypedDict):
+    """A message of a conversation: ``content`` is its text blocks joined, ``blocks`` every stored
+    block in order (a new text block is a new paragraph).
+    """
+
+    id: int
+    conversation_id: int
+    role: str
+    status: ReplyStatus
+    content: str
+    error: str | None
+    model: str | None
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    session_id: int | None
+    created_by: int | None
+    created_at: str
+    updated_at: str
+    blocks: list[TranscriptBlockView]
+    tool_calls: list[ToolCall]
+    actions: list[Action]
 
 
 class ConversationWithMessages(TypedDict):
@@ -204,6 +284,16 @@ class Diff(TypedDict):
     diff: str
 
 
+class FileStat(TypedDict):
+    """``FileStat`` as the API document describes it."""
+
+    path: str
+    status: str
+    binary: bool
+    insertions: int
+    deletions: int
+
+
 class DiffStats(TypedDict):
     """``DiffStats`` as the API document describes it."""
 
@@ -220,6 +310,61 @@ class DiscardRequest(TypedDict):
     """``DiscardRequest`` as the API document describes it."""
 
     cancel: NotRequired[bool]
+
+
+class PullRequestCard(TypedDict):
+    """What a ticket shows of its pull request: number, state, check counts, review state."""
+
+    number: int
+    url: str
+    state: PrState
+    review_state: Literal["pending", "approved", "changes_requested"]
+    checks: CheckCounts
+
+
+class PushRetry(TypedDict):
+    """How to push again: the CLI command and the API request."""
+
+    command: str
+    request: str
+
+
+class PushView(TypedDict):
+    """How a ticket's merge went to ``origin``; ``pushed`` is None while the push runs."""
+
+    pushed: bool | None
+    state: PushState
+    remote: str
+    branch: str
+    detail: str | None
+    at: str | None
+    retry: PushRetry | None
+
+
+class Ticket(TypedDict):
+    """A ticket as the API answers it, events carry it and the OpenAPI document describes it."""
+
+    id: int
+    project_id: int
+    number: int
+    title: str
+    description: str
+    kind: Kind
+    priority: Priority
+    status: TicketStatus
+    assignee: int | Literal["agent"] | None
+    assignee_name: str | None
+    branch: str | None
+    worktree_path: str | None
+    agent_status: SessionStatus | None
+    agent_cost_usd: float
+    pull_request: PullRequestCard | None
+    push: PushView | None
+    stacked_on: int | None
+    depends_on: list[int]
+    created_by: int | None
+    created_at: str
+    updated_at: str
 
 
 class Discarded(TypedDict):
@@ -275,6 +420,53 @@ class Error(TypedDict):
     error: ErrorError
 
 
+class PlanDraftView(TypedDict):
+    """``PlanDraftView`` as the API document describes it."""
+
+    title: str
+    description: str
+    kind: Kind
+    priority: Priority
+    order: int
+    depends_on: list[int]
+    ticket: int | None
+
+
+class ReadinessView(TypedDict):
+    """``ReadinessView`` as the API document describes it."""
+
+    ready: bool
+    explanation: str
+    missing: list[str]
+    checked_at: str
+
+
+class SuggestionView(TypedDict):
+    """``SuggestionView`` as the API document describes it."""
+
+    passage: str
+    text: str
+    why: str
+
+
+class PlanView(TypedDict):
+    """``PlanView`` as the API document describes it."""
+
+    id: int
+    project_id: int
+    title: str
+    body: str
+    status: PlanStatus
+    drafts: list[PlanDraftView]
+    suggestions: list[SuggestionView]
+    readiness: ReadinessView | None
+    created_by: int | None
+    approved_by: int | None
+    approved_at: str | None
+    created_at: str
+    updated_at: str
+
+
 class Extracted(TypedDict):
     """``Extracted`` as the API document describes it."""
 
@@ -289,16 +481,6 @@ class FileList(TypedDict):
     ref: str
     commit: str
     files: list[str]
-
-
-class FileStat(TypedDict):
-    """``FileStat`` as the API document describes it."""
-
-    path: str
-    status: str
-    binary: bool
-    insertions: int
-    deletions: int
 
 
 class GitIdentity(TypedDict):
@@ -322,6 +504,13 @@ class GithubLink(TypedDict):
     repo: str
 
 
+class Installation(TypedDict):
+    """``Installation`` as the API document describes it."""
+
+    id: str
+    account: str | None
+
+
 class GithubStatus(TypedDict):
     """The GitHub connection's status panel (``GET /api/github/app/status``)."""
 
@@ -343,13 +532,6 @@ class Health(TypedDict):
     status: Literal["ok"]
     version: str
     setup_required: bool
-
-
-class Installation(TypedDict):
-    """``Installation`` as the API document describes it."""
-
-    id: str
-    account: str | None
 
 
 class Installed(TypedDict):
@@ -431,6 +613,22 @@ class MergeDiffStats(TypedDict):
     merged_sha: str
 
 
+class MergeTicket(TypedDict):
+    """``MergeTicket`` as the API document describes it."""
+
+    number: int
+    title: str
+    branch: str | None
+
+
+class PushPlan(TypedDict):
+    """``PushPlan`` as the API document describes it."""
+
+    will_push: bool
+    remote: str
+    reason: str | None
+
+
 class MergePlan(TypedDict):
     """``MergePlan`` as the API document describes it."""
 
@@ -457,12 +655,12 @@ class MergeResult(TypedDict):
     checkouts_updated: list[str]
 
 
-class MergeTicket(TypedDict):
-    """``MergeTicket`` as the API document describes it."""
+class MergedStep(TypedDict):
+    """One ticket of the stack a merge brought in, bottom first."""
 
     number: int
-    title: str
-    branch: str | None
+    kind: str
+    after: str
 
 
 class Merged(TypedDict):
@@ -471,31 +669,8 @@ class Merged(TypedDict):
     ticket: Ticket
     merge: MergeResult
     stats: MergeDiffStats
-    push: PushView | None
-
-
-class Message(TypedDict):
-    """A message of a conversation: ``content`` is its text blocks joined, ``blocks`` every stored
-    block in order (a new text block is a new paragraph).
-    """
-
-    id: int
-    conversation_id: int
-    role: str
-    status: ReplyStatus
-    content: str
-    error: str | None
-    model: str | None
-    tokens_in: int
-    tokens_out: int
-    cost_usd: float
-    session_id: int | None
-    created_by: int | None
-    created_at: str
-    updated_at: str
-    blocks: list[TranscriptBlockView]
-    tool_calls: list[ToolCall]
-    actions: list[Action]
+    push: PushView
+    merged: list[MergedStep]
 
 
 class MessageCreate(TypedDict):
@@ -542,14 +717,6 @@ class OtpVerify(TypedDict):
     code: str
 
 
-class Person(TypedDict):
-    """Who someone is, as every signed-in user may read it (``/api/people``, a comment's author)."""
-
-    id: int
-    name: str
-    email: str
-
-
 class PlanCreate(TypedDict):
     """``PlanCreate`` as the API document describes it."""
 
@@ -558,42 +725,12 @@ class PlanCreate(TypedDict):
     drafts: NotRequired[list[DraftIn]]
 
 
-class PlanDraftView(TypedDict):
-    """``PlanDraftView`` as the API document describes it."""
-
-    title: str
-    description: str
-    kind: Kind
-    priority: Priority
-    order: int
-    depends_on: list[int]
-    ticket: int | None
-
-
 class PlanUpdate(TypedDict):
     """``PlanUpdate`` as the API document describes it."""
 
     title: NotRequired[str | None]
     body: NotRequired[str | None]
     drafts: NotRequired[list[DraftIn] | None]
-
-
-class PlanView(TypedDict):
-    """``PlanView`` as the API document describes it."""
-
-    id: int
-    project_id: int
-    title: str
-    body: str
-    status: PlanStatus
-    drafts: list[PlanDraftView]
-    suggestions: list[SuggestionView]
-    readiness: ReadinessView | None
-    created_by: int | None
-    approved_by: int | None
-    approved_at: str | None
-    created_at: str
-    updated_at: str
 
 
 class PrCreate(TypedDict):
@@ -619,15 +756,6 @@ class Price(TypedDict):
     cache_read_per_mtok: NotRequired[float]
 
 
-class Priorities(TypedDict):
-    """``Priorities`` as the API document describes it."""
-
-    urgent: NotRequired[PriorityConfig]
-    high: NotRequired[PriorityConfig]
-    medium: NotRequired[PriorityConfig]
-    low: NotRequired[PriorityConfig]
-
-
 class PriorityConfig(TypedDict):
     """``PriorityConfig`` as the API document describes it."""
 
@@ -635,6 +763,15 @@ class PriorityConfig(TypedDict):
     reasoning_effort: Literal["low", "medium", "high"]
     prompt: str
     temperature: NotRequired[float | None]
+
+
+class Priorities(TypedDict):
+    """``Priorities`` as the API document describes it."""
+
+    urgent: NotRequired[PriorityConfig]
+    high: NotRequired[PriorityConfig]
+    medium: NotRequired[PriorityConfig]
+    low: NotRequired[PriorityConfig]
 
 
 class ProfileChange(TypedDict):
@@ -708,16 +845,6 @@ class PullRequest(TypedDict):
     closed_at: str | None
 
 
-class PullRequestCard(TypedDict):
-    """What a ticket shows of its pull request: number, state, check counts, review state."""
-
-    number: int
-    url: str
-    state: PrState
-    review_state: Literal["pending", "approved", "changes_requested"]
-    checks: CheckCounts
-
-
 class PullRequestComment(TypedDict):
     """A comment of the PR's conversation on GitHub: on the PR (``issue``), a review's body
     (``review``, with its ``state``) or inline on a line (``review_comment``).
@@ -756,33 +883,6 @@ class PullRequestStatus(TypedDict):
     checks: list[CheckRunView]
     counts: CheckCounts
     review_state: Literal["pending", "approved", "changes_requested"]
-
-
-class PushPlan(TypedDict):
-    """``PushPlan`` as the API document describes it."""
-
-    will_push: bool
-    remote: str
-    reason: str | None
-
-
-class PushRetry(TypedDict):
-    """How to push again: the CLI command and the API request."""
-
-    command: str
-    request: str
-
-
-class PushView(TypedDict):
-    """How a ticket's merge went to ``origin``; ``pushed`` is None while the push runs."""
-
-    pushed: bool | None
-    state: PushState
-    remote: str
-    branch: str
-    detail: str | None
-    at: str | None
-    retry: PushRetry | None
 
 
 class Pushed(TypedDict):
@@ -859,15 +959,6 @@ class QueueView(TypedDict):
     progress: QueueProgress
 
 
-class ReadinessView(TypedDict):
-    """``ReadinessView`` as the API document describes it."""
-
-    ready: bool
-    explanation: str
-    missing: list[str]
-    checked_at: str
-
-
 class Remote(TypedDict):
     """``Remote`` as the API document describes it."""
 
@@ -915,6 +1006,17 @@ class Restarting(TypedDict):
     restarting: Literal[True]
 
 
+class ReviewCommentView(TypedDict):
+    """``ReviewCommentView`` as the API document describes it."""
+
+    id: int
+    review_id: int
+    path: str
+    line: int
+    body: str
+    created_at: str
+
+
 class Review(TypedDict):
     """``Review`` as the API document describes it."""
 
@@ -936,23 +1038,34 @@ class ReviewCommentIn(TypedDict):
     body: str
 
 
-class ReviewCommentView(TypedDict):
-    """``ReviewCommentView`` as the API document describes it."""
-
-    id: int
-    review_id: int
-    path: str
-    line: int
-    body: str
-    created_at: str
-
-
 class ReviewCreate(TypedDict):
     """``ReviewCreate`` as the API document describes it."""
 
     state: Literal["approved", "changes_requested", "commented"]
     body: NotRequired[str]
     comments: NotRequired[list[ReviewCommentIn]]
+
+
+class ReviewFeedback(TypedDict):
+    """What a ``changes_requested`` review did: the agent started on it, or why not."""
+
+    started: bool
+    session: NotRequired[SessionView | None]
+    reason: NotRequired[str | None]
+
+
+class ReviewSubmitted(TypedDict):
+    """A review as submitted: ``changes_requested`` also says whether the agent took it up."""
+
+    id: int
+    ticket_id: int
+    user_id: int | None
+    user_name: str | None
+    state: ReviewState
+    body: str
+    created_at: str
+    comments: list[ReviewCommentView]
+    feedback: NotRequired[ReviewFeedback | None]
 
 
 class RoleChange(TypedDict):
@@ -987,36 +1100,6 @@ class SearchHit(TypedDict):
     updated_at: str
     snippet: str
     rank: float
-
-
-class SessionOwner(TypedDict):
-    """``SessionOwner`` as the API document describes it."""
-
-    kind: OwnerKind
-    id: int
-
-
-class SessionView(TypedDict):
-    """An agent session as the API shows it (``GET …/agent/status``, ``agent:*`` events)."""
-
-    id: int
-    ticket_id: int | None
-    owner: SessionOwner
-    agent: str
-    trigger: str
-    status: SessionStatus
-    model: str
-    sandbox: str
-    tokens_in: int
-    tokens_uncached: int
-    tokens_cache_write: int
-    tokens_cache_read: int
-    tokens_out: int
-    cost_usd: float
-    summary: str | None
-    error: str | None
-    started_at: str
-    ended_at: str | None
 
 
 class SessionWithTranscript(TypedDict):
@@ -1089,62 +1172,17 @@ class Settings(TypedDict):
     max_turns_per_queue: NotRequired[int | None]
 
 
-class SettingsChangePrompts(TypedDict):
-    """``SettingsChangePrompts`` as the API document describes it."""
-
-    base_identity: NotRequired[str]
-    approach: NotRequired[str]
-    tool_availability: NotRequired[str]
-    git_workflow: NotRequired[str]
-
-
-class SettingsChangePrioritiesUrgent(TypedDict):
-    """``SettingsChangePrioritiesUrgent`` as the API document describes it."""
-
-    label: NotRequired[str]
-    reasoning_effort: NotRequired[Literal["low", "medium", "high"]]
-    prompt: NotRequired[str]
-    temperature: NotRequired[float | None]
-
-
-class SettingsChangePrioritiesHigh(TypedDict):
-    """``SettingsChangePrioritiesHigh`` as the API document describes it."""
-
-    label: NotRequired[str]
-    reasoning_effort: NotRequired[Literal["low", "medium", "high"]]
-    prompt: NotRequired[str]
-    temperature: NotRequired[float | None]
-
-
-class SettingsChangePrioritiesMedium(TypedDict):
-    """``SettingsChangePrioritiesMedium`` as the API document describes it."""
-
-    label: NotRequired[str]
-    reasoning_effort: NotRequired[Literal["low", "medium", "high"]]
-    prompt: NotRequired[str]
-    temperature: NotRequired[float | None]
-
-
-class SettingsChangePrioritiesLow(TypedDict):
-    """``SettingsChangePrioritiesLow`` as the API document describes it."""
-
-    label: NotRequired[str]
-    reasoning_effort: NotRequired[Literal["low", "medium", "high"]]
-    prompt: NotRequired[str]
-    temperature: NotRequired[float | None]
-
-
-class SettingsChangePriorities(TypedDict):
-    """``SettingsChangePriorities`` as the API document describes it."""
-
-    urgent: NotRequired[SettingsChangePrioritiesUrgent]
-    high: NotRequired[SettingsChangePrioritiesHigh]
-    medium: NotRequired[SettingsChangePrioritiesMedium]
-    low: NotRequired[SettingsChangePrioritiesLow]
-
-
 class SettingsChangeKindsBug(TypedDict):
     """``SettingsChangeKindsBug`` as the API document describes it."""
+
+    label: NotRequired[str]
+    reasoning_effort: NotRequired[Literal["low", "medium", "high"] | None]
+    prompt: NotRequired[str]
+    temperature: NotRequired[float | None]
+
+
+class SettingsChangeKindsChore(TypedDict):
+    """``SettingsChangeKindsChore`` as the API document describes it."""
 
     label: NotRequired[str]
     reasoning_effort: NotRequired[Literal["low", "medium", "high"] | None]
@@ -1170,15 +1208,6 @@ class SettingsChangeKindsTask(TypedDict):
     temperature: NotRequired[float | None]
 
 
-class SettingsChangeKindsChore(TypedDict):
-    """``SettingsChangeKindsChore`` as the API document describes it."""
-
-    label: NotRequired[str]
-    reasoning_effort: NotRequired[Literal["low", "medium", "high"] | None]
-    prompt: NotRequired[str]
-    temperature: NotRequired[float | None]
-
-
 class SettingsChangeKinds(TypedDict):
     """``SettingsChangeKinds`` as the API document describes it."""
 
@@ -1195,6 +1224,60 @@ class SettingsChangePrices(TypedDict):
     output_per_mtok: float
     cache_write_per_mtok: NotRequired[float]
     cache_read_per_mtok: NotRequired[float]
+
+
+class SettingsChangePrioritiesHigh(TypedDict):
+    """``SettingsChangePrioritiesHigh`` as the API document describes it."""
+
+    label: NotRequired[str]
+    reasoning_effort: NotRequired[Literal["low", "medium", "high"]]
+    prompt: NotRequired[str]
+    temperature: NotRequired[float | None]
+
+
+class SettingsChangePrioritiesLow(TypedDict):
+    """``SettingsChangePrioritiesLow`` as the API document describes it."""
+
+    label: NotRequired[str]
+    reasoning_effort: NotRequired[Literal["low", "medium", "high"]]
+    prompt: NotRequired[str]
+    temperature: NotRequired[float | None]
+
+
+class SettingsChangePrioritiesMedium(TypedDict):
+    """``SettingsChangePrioritiesMedium`` as the API document describes it."""
+
+    label: NotRequired[str]
+    reasoning_effort: NotRequired[Literal["low", "medium", "high"]]
+    prompt: NotRequired[str]
+    temperature: NotRequired[float | None]
+
+
+class SettingsChangePrioritiesUrgent(TypedDict):
+    """``SettingsChangePrioritiesUrgent`` as the API document describes it."""
+
+    label: NotRequired[str]
+    reasoning_effort: NotRequired[Literal["low", "medium", "high"]]
+    prompt: NotRequired[str]
+    temperature: NotRequired[float | None]
+
+
+class SettingsChangePriorities(TypedDict):
+    """``SettingsChangePriorities`` as the API document describes it."""
+
+    urgent: NotRequired[SettingsChangePrioritiesUrgent]
+    high: NotRequired[SettingsChangePrioritiesHigh]
+    medium: NotRequired[SettingsChangePrioritiesMedium]
+    low: NotRequired[SettingsChangePrioritiesLow]
+
+
+class SettingsChangePrompts(TypedDict):
+    """``SettingsChangePrompts`` as the API document describes it."""
+
+    base_identity: NotRequired[str]
+    approach: NotRequired[str]
+    tool_availability: NotRequired[str]
+    git_workflow: NotRequired[str]
 
 
 class SettingsChange(TypedDict):
@@ -1256,6 +1339,18 @@ class SetupVerify(TypedDict):
     name: NotRequired[str | None]
 
 
+class User(TypedDict):
+    """A user as the API answers it (``/api/users``, ``/api/auth/me``)."""
+
+    id: int
+    email: str
+    name: str
+    role: Role
+    git_identity: GitIdentityView
+    created_at: str
+    updated_at: str
+
+
 class SignedIn(TypedDict):
     """``SignedIn`` as the API document describes it."""
 
@@ -1286,40 +1381,6 @@ class StatusChange(TypedDict):
     status: TicketStatus
 
 
-class SuggestionView(TypedDict):
-    """``SuggestionView`` as the API document describes it."""
-
-    passage: str
-    text: str
-    why: str
-
-
-class Ticket(TypedDict):
-    """A ticket as the API answers it, events carry it and the OpenAPI document describes it."""
-
-    id: int
-    project_id: int
-    number: int
-    title: str
-    description: str
-    kind: Kind
-    priority: Priority
-    status: TicketStatus
-    assignee: int | Literal["agent"] | None
-    assignee_name: str | None
-    branch: str | None
-    worktree_path: str | None
-    agent_status: SessionStatus | None
-    agent_cost_usd: float
-    pull_request: PullRequestCard | None
-    push: PushView | None
-    stacked_on: int | None
-    depends_on: list[int]
-    created_by: int | None
-    created_at: str
-    updated_at: str
-
-
 class TicketCreate(TypedDict):
     """``TicketCreate`` as the API document describes it."""
 
@@ -1338,38 +1399,6 @@ class TicketUpdate(TypedDict):
     description: NotRequired[str | None]
     kind: NotRequired[Kind | None]
     priority: NotRequired[Priority | None]
-
-
-class ToolCall(TypedDict):
-    """A tool the model called while writing a reply."""
-
-    tool_use_id: str
-    name: str
-    input: Any
-
-
-class TranscriptBlockView(TypedDict):
-    """One stored block of a transcript (a session's, or a discovery reply's message); ``data`` is
-    the matching event's payload without its ids (``text`` → the text blocks, ``tool_call`` →
-    ``AgentToolCall`` …).
-    """
-
-    id: int
-    kind: str
-    data: dict[str, Any]
-    created_at: str
-
-
-class User(TypedDict):
-    """A user as the API answers it (``/api/users``, ``/api/auth/me``)."""
-
-    id: int
-    email: str
-    name: str
-    role: Role
-    git_identity: GitIdentityView
-    created_at: str
-    updated_at: str
 
 
 class UserInvite(TypedDict):

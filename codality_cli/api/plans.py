@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import builtins
+from typing import TYPE_CHECKING, Any
 
 from .resource import Resource, rows, segment
 
-Rows = list[dict[str, Any]]
-# The model may think (and read code) for minutes; the server bounds it with agent_timeout_s.
+if TYPE_CHECKING:
+    from .models import Extracted, PlanView, ReadinessView, SuggestionView, Ticket
+
+
 MODEL_WAIT_S = 900.0
 
 
@@ -20,42 +23,42 @@ def plan_path(slug: str, plan_id: int) -> str:
 
 
 class PlansApi(Resource):
-    async def list(self, slug: str) -> Rows:
+    async def list(self, slug: str) -> list[PlanView]:
         return rows(await self.t.get(plans_path(slug)))
 
-    async def create(self, slug: str, fields: dict[str, Any]) -> dict[str, Any]:
+    async def create(self, slug: str, fields: dict[str, Any]) -> PlanView:
         """``fields``: ``title`` (empty: the model names it), ``body``, ``drafts``."""
-        result: dict[str, Any] = await self.t.post(plans_path(slug), fields)
+        result: PlanView = await self.t.post(plans_path(slug), fields)
         return result
 
-    async def get(self, slug: str, plan_id: int) -> dict[str, Any]:
-        result: dict[str, Any] = await self.t.get(plan_path(slug, plan_id))
+    async def get(self, slug: str, plan_id: int) -> PlanView:
+        result: PlanView = await self.t.get(plan_path(slug, plan_id))
         return result
 
-    async def update(self, slug: str, plan_id: int, fields: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = await self.t.put(plan_path(slug, plan_id), fields)
+    async def update(self, slug: str, plan_id: int, fields: dict[str, Any]) -> PlanView:
+        result: PlanView = await self.t.put(plan_path(slug, plan_id), fields)
         return result
 
     async def delete(self, slug: str, plan_id: int) -> None:
         await self.t.delete(plan_path(slug, plan_id))
 
-    async def approve(self, slug: str, plan_id: int) -> Rows:
+    async def approve(self, slug: str, plan_id: int) -> builtins.list[Ticket]:
         """Every draft becomes a ticket; answers the tickets created."""
         return rows(await self.t.post(f"{plan_path(slug, plan_id)}/approve"))
 
-    async def suggest(self, slug: str, plan_id: int) -> Rows:
+    async def suggest(self, slug: str, plan_id: int) -> builtins.list[SuggestionView]:
         """A round of suggestions ``[{passage, text, why}]``; ``plan:delta`` streams meanwhile."""
         path = f"{plan_path(slug, plan_id)}/ai/suggest"
         return rows(await self.t.post(path, timeout=MODEL_WAIT_S))
 
-    async def check_ready(self, slug: str, plan_id: int) -> dict[str, Any]:
+    async def check_ready(self, slug: str, plan_id: int) -> ReadinessView:
         """``{ready, explanation, missing, checked_at}`` from the fast model."""
         path = f"{plan_path(slug, plan_id)}/ai/check-ready"
-        result: dict[str, Any] = await self.t.post(path, timeout=MODEL_WAIT_S)
+        result: ReadinessView = await self.t.post(path, timeout=MODEL_WAIT_S)
         return result
 
-    async def extract(self, slug: str, plan_id: int) -> dict[str, Any]:
+    async def extract(self, slug: str, plan_id: int) -> Extracted:
         """``{drafts, repairs, plan}``: the drafts the model extracted, now on the plan."""
         path = f"{plan_path(slug, plan_id)}/ai/extract-tickets"
-        result: dict[str, Any] = await self.t.post(path, timeout=MODEL_WAIT_S)
+        result: Extracted = await self.t.post(path, timeout=MODEL_WAIT_S)
         return result

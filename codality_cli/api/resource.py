@@ -13,7 +13,7 @@ def segment(value: str | int) -> str:
     return quote(str(value), safe="")
 
 
-def rows(body: Any) -> list[dict[str, Any]]:
+def rows(body: Any) -> list[Any]:
     """A list endpoint's items (the server answers bare JSON arrays)."""
     return body if isinstance(body, list) else []
 

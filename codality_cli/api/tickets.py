@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import builtins
+from typing import TYPE_CHECKING, Any
 
 from .resource import Resource, rows, segment
 
-Rows = list[dict[str, Any]]
+if TYPE_CHECKING:
+    from .models import SearchHit, Ticket
 
 
 def ticket_path(slug: str, number: int) -> str:
@@ -26,7 +28,7 @@ class TicketsApi(Resource):
         sort: str | None = None,
         order: str | None = None,
         query: str | None = None,
-    ) -> Rows:
+    ) -> list[Ticket]:
         """``sort``: number, created, updated, priority or status; ``query``: words to find."""
         params = {
             "sort": sort,
@@ -41,29 +43,31 @@ class TicketsApi(Resource):
         }
         return rows(await self.t.get(f"/api/projects/{segment(slug)}/tickets", params))
 
-    async def create(self, slug: str, fields: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = await self.t.post(f"/api/projects/{segment(slug)}/tickets", fields)
+    async def create(self, slug: str, fields: dict[str, Any]) -> Ticket:
+        result: Ticket = await self.t.post(f"/api/projects/{segment(slug)}/tickets", fields)
         return result
 
-    async def get(self, slug: str, number: int) -> dict[str, Any]:
-        result: dict[str, Any] = await self.t.get(ticket_path(slug, number))
+    async def get(self, slug: str, number: int) -> Ticket:
+        result: Ticket = await self.t.get(ticket_path(slug, number))
         return result
 
-    async def update(self, slug: str, number: int, fields: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = await self.t.put(ticket_path(slug, number), fields)
+    async def update(self, slug: str, number: int, fields: dict[str, Any]) -> Ticket:
+        result: Ticket = await self.t.put(ticket_path(slug, number), fields)
         return result
 
-    async def set_status(self, slug: str, number: int, status: str) -> dict[str, Any]:
+    async def set_status(self, slug: str, number: int, status: str) -> Ticket:
         path = f"{ticket_path(slug, number)}/status"
-        result: dict[str, Any] = await self.t.patch(path, {"status": status})
+        result: Ticket = await self.t.patch(path, {"status": status})
         return result
 
-    async def assign(self, slug: str, number: int, assignee: str | int | None) -> dict[str, Any]:
+    async def assign(self, slug: str, number: int, assignee: str | int | None) -> Ticket:
         """``assignee``: a user id, ``"agent"``, or None to unassign."""
         path = f"{ticket_path(slug, number)}/assign"
-        result: dict[str, Any] = await self.t.patch(path, {"assignee": assignee})
+        result: Ticket = await self.t.patch(path, {"assignee": assignee})
         return result
 
-    async def search(self, slug: str, query: str, limit: int | None = None) -> Rows:
+    async def search(
+        self, slug: str, query: str, limit: int | None = None
+    ) -> builtins.list[SearchHit]:
         path = f"/api/projects/{segment(slug)}/tickets/search"
         return rows(await self.t.get(path, {"q": query, "limit": limit}))

@@ -6,6 +6,7 @@ stderr) until the session ends; Ctrl-C only detaches, the agent keeps running in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,6 +20,7 @@ from .ticket import NumberArgument, ticket_app
 
 if TYPE_CHECKING:
     from ..api import ApiClient
+    from ..api.models import Ticket
 
 # One try a second: long enough for a server to restart (`codality settings restart` waits 30 s).
 RECONNECT_TRIES = 30
@@ -30,11 +32,11 @@ NoThinking = Annotated[
 async def follow(
     api: ApiClient,
     slug: str,
-    ticket: dict[str, Any],
+    ticket: Ticket,
     session_id: int,
     printer: AgentPrinter,
     after: int | None,
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """Print the session's live events after event id ``after`` until it stops.
 
     A broken stream is announced on stderr and resumed, wherever the local server listens now.
@@ -90,7 +92,7 @@ def stream_session(
     return result
 
 
-def exit_for(session: dict[str, Any]) -> None:
+def exit_for(session: Mapping[str, Any]) -> None:
     if session.get("status") != "completed":
         raise typer.Exit(int(ExitCode.AGENT_UNSUCCESSFUL))
 
@@ -133,7 +135,7 @@ def start(
     # With --json, stdout carries only the final session, so the streamed text moves to stderr.
     printer = AgentPrinter(cli.streams, not no_thinking, text_on_stderr=as_json)
 
-    async def run(api: ApiClient, slug: str) -> dict[str, Any]:
+    async def run(api: ApiClient, slug: str) -> Mapping[str, Any]:
         ticket = await api.tickets.get(slug, number)
         session = await api.agent.start(slug, number, message, model, max_turns, max_cost)
         if detach:
@@ -174,7 +176,7 @@ def watch(
     cli = CliContext.of(ctx)
     printer = AgentPrinter(cli.streams, show_thinking=not no_thinking)
 
-    async def run(api: ApiClient, slug: str) -> dict[str, Any]:
+    async def run(api: ApiClient, slug: str) -> Mapping[str, Any]:
         session_id = session
         if session_id is None:
             status = await api.agent.status(slug, number)

@@ -16,6 +16,7 @@ from ..options import JsonOption
 
 if TYPE_CHECKING:
     from ..api import ApiClient
+    from ..api.models import SignedIn
 
 auth_app = typer.Typer(help="Who you are signed in as, and where the session is kept.")
 
@@ -35,7 +36,7 @@ def login(
     cli = CliContext.of(ctx)
     settings = cli.settings
 
-    async def sign_in(api: ApiClient) -> dict[str, Any]:
+    async def sign_in(api: ApiClient) -> SignedIn:
         if settings.is_local:
             return await cli.local_login(api, email)
         address = email or _ask(cli, "E-mail")

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -28,6 +28,7 @@ from .queue import follow_queue, outcome
 
 if TYPE_CHECKING:
     from ..api import ApiClient
+    from ..api.models import QueueView
 
 SAMPLE_FILES = {
     "README.md": "# greeter\n\nA tiny sample project for `codality demo`.\n",
@@ -191,7 +192,7 @@ def demo(
 
     with scripted_model("discover" if discover else "demo") as model_url:
 
-        async def run(api: ApiClient) -> dict[str, Any] | None:
+        async def run(api: ApiClient) -> QueueView | None:
             await api.settings.set_env(
                 {"ANTHROPIC_API_KEY": "demo-key-scripted", "ANTHROPIC_BASE_URL": model_url}
             )

@@ -18,6 +18,7 @@ from ..output import Column
 
 if TYPE_CHECKING:
     from ..api import ApiClient
+    from ..api.models import Action, ConversationWithMessages, Message
     from ..streams import Streams
 
 app = typer.Typer(
@@ -60,7 +61,7 @@ def new(
     cli.output(as_json, fields).done(f"created conversation {made['id']}", made)
 
 
-def print_message(streams: Streams, message: dict[str, Any]) -> None:
+def print_message(streams: Streams, message: Message) -> None:
     """A stored message as its reply streamed (``AgentPrinter``, the renderer of every session):
     text on stdout; tool calls, proposal cards and how the reply ended on stderr."""
     from ..agent_stream import AgentPrinter
@@ -150,11 +151,11 @@ def edit_proposal(proposal: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in edited.items() if proposal.get(key) != value}
 
 
-def find_action(conversation: dict[str, Any], action_id: int) -> dict[str, Any]:
-    for message in conversation.get("messages", []):
-        for action in message.get("actions") or []:
+def find_action(conversation: ConversationWithMessages, action_id: int) -> Action:
+    for message in conversation["messages"]:
+        for action in message["actions"]:
             if action["id"] == action_id:
-                return dict(action)
+                return action
     raise CliError(
         f"conversation {conversation['id']} has no proposal {action_id}; see"
         f" `codality discover show {conversation['id']}`",
@@ -181,7 +182,7 @@ def confirm(
     cli = CliContext.of(ctx)
     changes = _parse_edits(edits) if edits is not None else None
 
-    async def run(api: ApiClient, slug: str) -> dict[str, Any]:
+    async def run(api: ApiClient, slug: str) -> Action:
         nonlocal changes
         if edit:
             if not cli.streams.interactive:

@@ -23,6 +23,7 @@ from .discover import ConversationArgument, app, edit_proposal, print_message
 
 if TYPE_CHECKING:
     from ..api import ApiClient
+    from ..api.models import Action
 
 PROMPT = "> "
 CONTINUE = ". "
@@ -197,7 +198,7 @@ class Chat:
 
     def _decide(
         self, conversation_id: int, action_id: int, decision: str, edits: dict[str, Any] | None
-    ) -> dict[str, Any]:
+    ) -> Action:
         return self.cli.run_in_project(
             lambda api, slug: api.discover.decide(
                 slug, conversation_id, action_id, decision, edits or None

@@ -21,6 +21,7 @@ from ..views.tickets import TICKET_COLUMNS
 
 if TYPE_CHECKING:
     from ..api import ApiClient
+    from ..api.models import PlanView, ReadinessView, SuggestionView, Ticket
 
 app = typer.Typer(help="Plans: designs that become tickets.", no_args_is_help=True)
 
@@ -119,7 +120,7 @@ def edit(
     if drafts is not None:
         changes["drafts"] = read_drafts(drafts)
 
-    async def update(api: ApiClient, slug: str) -> dict[str, Any]:
+    async def update(api: ApiClient, slug: str) -> PlanView:
         if not changes:
             if not cli.streams.interactive:
                 raise CliError(
@@ -133,8 +134,8 @@ def edit(
     cli.output(as_json, fields).done(f"updated plan {plan['id']}", plan)
 
 
-def plan_name(plan: dict[str, Any]) -> str:
-    return f"plan {plan['id']}" + (f" ({plan['title']})" if plan.get("title") else "")
+def plan_name(plan: PlanView) -> str:
+    return f"plan {plan['id']}" + (f" ({plan['title']})" if plan["title"] else "")
 
 
 @app.command("delete")
@@ -142,7 +143,7 @@ def delete(ctx: typer.Context, plan_id: PlanArgument, yes: YesOption = False) ->
     """Delete a plan (tickets already made from it stay)."""
     cli = CliContext.of(ctx)
 
-    async def delete_(api: ApiClient, slug: str) -> dict[str, Any]:
+    async def delete_(api: ApiClient, slug: str) -> PlanView:
         plan = await api.plans.get(slug, plan_id)
         cli.confirm(f"Delete {plan_name(plan)}?", yes, "delete a plan")
         await api.plans.delete(slug, plan_id)
@@ -163,7 +164,7 @@ def approve(
     """Turn every draft of a plan into a ticket (all or none) and print the tickets."""
     cli = CliContext.of(ctx)
 
-    async def approve_(api: ApiClient, slug: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    async def approve_(api: ApiClient, slug: str) -> tuple[PlanView, list[Ticket]]:
         plan = await api.plans.get(slug, plan_id)
         count = len(plan.get("drafts") or [])
         question = f"Create {count} ticket{'s' if count != 1 else ''} from {plan_name(plan)}?"
@@ -197,12 +198,12 @@ def check(
         raise typer.Exit(ExitCode.ERROR)
 
 
-def readiness_lines(verdict: dict[str, Any]) -> list[str]:
+def readiness_lines(verdict: ReadinessView) -> list[str]:
     """A readiness verdict as lines: ready or not, why, and each thing missing."""
-    lines = ["ready" if verdict.get("ready") else "not ready"]
-    if verdict.get("explanation"):
+    lines = ["ready" if verdict["ready"] else "not ready"]
+    if verdict["explanation"]:
         lines[0] += f": {verdict['explanation']}"
-    return lines + [f"  missing: {item}" for item in verdict.get("missing") or []]
+    return lines + [f"  missing: {item}" for item in verdict["missing"]]
 
 
 @app.command("extract")
@@ -230,7 +231,7 @@ def extract(
     output.items(drafts, DRAFT_COLUMNS)
 
 
-def show_suggestion(streams: Streams, index: int, count: int, suggestion: dict[str, Any]) -> None:
+def show_suggestion(streams: Streams, index: int, count: int, suggestion: SuggestionView) -> None:
     """One suggestion for a person: why, the passage it replaces (-) and the new text (+)."""
     from rich.text import Text
 
@@ -259,7 +260,7 @@ def suggest(
     cli = CliContext.of(ctx)
     quiet = as_json or fields is not None
 
-    async def round_(api: ApiClient, slug: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    async def round_(api: ApiClient, slug: str) -> tuple[PlanView, list[SuggestionView]]:
         import asyncio
 
         from ..agent_stream import AgentPrinter

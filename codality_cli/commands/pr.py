@@ -16,6 +16,7 @@ from ..states import state_words
 
 if TYPE_CHECKING:
     from ..api import ApiClient
+    from ..api.models import PullRequestMerged
 
 app = typer.Typer(help="Pull requests: a ticket's PR on GitHub.", no_args_is_help=True)
 
@@ -166,7 +167,7 @@ def merge(
         raise CliError(f"--method must be merge, squash or rebase, not {method!r}", ExitCode.USAGE)
     cli = CliContext.of(ctx)
 
-    async def call(api: ApiClient, slug: str) -> dict[str, Any]:
+    async def call(api: ApiClient, slug: str) -> PullRequestMerged:
         try:
             return await api.pull_requests.merge(slug, number, method)
         except ApiError as exc:
@@ -177,6 +178,6 @@ def merge(
     result = cli.run_in_project(call)
     cli.output(as_json).done(
         f"merged pull request #{result['pull_request']['number']} ({result['method']},"
-        f" {result['sha'][:10]}); ticket #{number} is done",
+        f" {(result['sha'] or '')[:10]}); ticket #{number} is done",
         result,
     )

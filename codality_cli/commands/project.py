@@ -14,6 +14,7 @@ from ..output import Column
 
 if TYPE_CHECKING:
     from ..api import ApiClient
+    from ..api.models import Project
 
 app = typer.Typer(help="Projects: the git repositories Codality works on.", no_args_is_help=True)
 
@@ -111,7 +112,7 @@ def show(
     """Show a project."""
     cli = CliContext.of(ctx)
 
-    async def get(api: ApiClient) -> dict[str, Any]:
+    async def get(api: ApiClient) -> Project:
         return await api.projects.get(await _slug(cli, api, slug))
 
     cli.output(as_json, fields).item(cli.run(get), PROJECT_FIELDS)
@@ -150,7 +151,7 @@ def edit(
             "nothing to change: pass --name, --default-branch or --protected-main", ExitCode.USAGE
         )
 
-    async def update(api: ApiClient) -> dict[str, Any]:
+    async def update(api: ApiClient) -> Project:
         return await api.projects.update(await _slug(cli, api, slug), changes)
 
     updated = cli.run(update)

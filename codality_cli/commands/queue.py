@@ -21,6 +21,7 @@ from .agent import NoThinking
 
 if TYPE_CHECKING:
     from ..api import ApiClient
+    from ..api.models import QueueView
 
 app = typer.Typer(
     help="Work queues: tickets the agent works through, one after another.", no_args_is_help=True
@@ -130,7 +131,7 @@ def edit(
         if value is not None:
             changes[key] = value
 
-    async def update(api: ApiClient, slug: str) -> dict[str, Any]:
+    async def update(api: ApiClient, slug: str) -> QueueView:
         found = await find_queue(api, slug, queue)
         if tickets or add or remove:
             order = list(tickets) if tickets else [int(i["ticket"]) for i in found["items"]]
@@ -169,14 +170,14 @@ RECONNECT_TRIES = 30
 
 
 async def follow_queue(
-    api: ApiClient, slug: str, queue: dict[str, Any], printer: AgentPrinter
-) -> dict[str, Any]:
+    api: ApiClient, slug: str, queue: QueueView, printer: AgentPrinter
+) -> QueueView:
     """Stream the queue's runs, one ticket after another, until it stops; returns it then."""
     follower = QueueFollower(queue, printer)
 
     async def still_running() -> bool:
         current = await api.queues.get(slug, follower.queue_id)
-        if current.get("status") in FINAL_STATUSES:
+        if current["status"] in FINAL_STATUSES:
             follower.final = current
             return False
         return True
@@ -199,10 +200,10 @@ async def follow_queue(
     return follower.final
 
 
-def outcome(queue: dict[str, Any]) -> str:
+def outcome(queue: QueueView) -> str:
     """``queue 1 'Night run' completed: 3/3 done`` (with the reason when it stopped early)."""
     line = f"queue {queue['id']} {queue['name']!r} {queue['status']}: {progress(queue)}"
-    return f"{line} — {queue['reason']}" if queue.get("reason") else line
+    return f"{line} — {queue['reason']}" if queue["reason"] else line
 
 
 @app.command("start")
@@ -225,7 +226,7 @@ def start(
     cli = CliContext.of(ctx)
     printer = AgentPrinter(cli.streams, not no_thinking, text_on_stderr=as_json)
 
-    async def run(api: ApiClient, slug: str) -> dict[str, Any]:
+    async def run(api: ApiClient, slug: str) -> QueueView:
         found = await find_queue(api, slug, queue)
         started = await api.queues.start(slug, int(found["id"]))
         if not follow:
@@ -265,7 +266,7 @@ def cancel(
     cli = CliContext.of(ctx)
     cli.confirm(f"Cancel queue {queue} and stop its running agents?", yes, "cancel a queue")
 
-    async def cancel_(api: ApiClient, slug: str) -> dict[str, Any]:
+    async def cancel_(api: ApiClient, slug: str) -> QueueView:
         found = await find_queue(api, slug, queue)
         return await api.queues.cancel(slug, int(found["id"]))
 
@@ -278,7 +279,7 @@ def release(ctx: typer.Context, queue: QueueArgument, as_json: JsonOption = Fals
     """Put a paused, cancelled or completed queue back to pending (done tickets stay done)."""
     cli = CliContext.of(ctx)
 
-    async def release_(api: ApiClient, slug: str) -> dict[str, Any]:
+    async def release_(api: ApiClient, slug: str) -> QueueView:
         found = await find_queue(api, slug, queue)
         return await api.queues.release(slug, int(found["id"]))
 

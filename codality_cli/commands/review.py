@@ -22,6 +22,7 @@ from .ticket import NumberArgument, ticket_app
 
 if TYPE_CHECKING:
     from ..api import ApiClient
+    from ..api.models import Merged, Ticket
 
 REVIEW_COLUMNS = [
     Column("id", "id"),
@@ -67,8 +68,8 @@ def merge_diff(
     """The diff the ticket's merge brought into the default branch (kept after cleanup)."""
     cli = CliContext.of(ctx)
     if stat:
-        found = cli.run_in_project(lambda api, slug: api.reviews.merge_diff_stats(slug, number))
-        show_stats(cli, found, as_json, fields)
+        stats = cli.run_in_project(lambda api, slug: api.reviews.merge_diff_stats(slug, number))
+        show_stats(cli, stats, as_json, fields)
         return
     found = cli.run_in_project(lambda api, slug: api.reviews.merge_diff(slug, number))
     if as_json or fields:
@@ -125,10 +126,10 @@ def review(
             number,
         )
     )
-    feedback = saved.get("feedback") or {}
+    feedback = saved.get("feedback")
     note = ""
-    if feedback.get("started"):
-        note = f"; the agent is working on it (session {feedback['session']['id']})"
+    if feedback and feedback["started"] and (session := feedback.get("session")):
+        note = f"; the agent is working on it (session {session['id']})"
     elif feedback:
         note = f"; the agent was not started: {feedback.get('reason')}"
     cli.output(as_json).done(f"review {saved['id']} ({saved['state']}) on #{number}{note}", saved)
@@ -189,7 +190,7 @@ def merge(
         )
         cli.confirm(merge_question(plan), yes, "merge")
 
-    async def call(api: ApiClient, slug: str) -> dict[str, Any]:
+    async def call(api: ApiClient, slug: str) -> Merged:
         try:
             return await api.worktrees.merge(
                 slug, number, "squash" if squash else None, force, not no_push
@@ -246,7 +247,7 @@ def discard(
     result = cli.run_in_project(
         explained(lambda api, slug: api.worktrees.discard(slug, number, cancel), number)
     )
-    kept = f"{result['kept_ref']} ({result['kept_sha'][:10]})"
+    kept = f"{result['kept_ref']} ({(result['kept_sha'] or '')[:10]})"
     cli.output(as_json).done(f"discarded #{number}; the work is kept at {kept}", result)
 
 
@@ -290,7 +291,7 @@ def checkout(
     """
     cli = CliContext.of(ctx)
 
-    async def find(api: ApiClient, slug: str) -> dict[str, Any]:
+    async def find(api: ApiClient, slug: str) -> Ticket:
         ticket = await api.tickets.get(slug, number)
         if not ticket.get("branch"):
             raise await no_work(api, slug, number, ExitCode.NOT_FOUND)

@@ -30,6 +30,7 @@ from ..views.tickets import (
 
 if TYPE_CHECKING:
     from ..api import ApiClient
+    from ..api.models import Ticket
 
 ticket_app = typer.Typer(help="Tickets of the current project.", no_args_is_help=True)
 
@@ -169,7 +170,7 @@ def create(
         if value is not None:
             body[key] = value.value
 
-    async def file(api: ApiClient, slug: str) -> dict[str, Any]:
+    async def file(api: ApiClient, slug: str) -> Ticket:
         if assignee is not None:
             body["assignee"] = await assignee_value(api, assignee)
         return await api.tickets.create(slug, body)
@@ -221,7 +222,7 @@ def edit(
     if priority is not None:
         changes["priority"] = priority.value
 
-    async def update(api: ApiClient, slug: str) -> dict[str, Any]:
+    async def update(api: ApiClient, slug: str) -> Ticket:
         if not changes:
             if not cli.streams.interactive:
                 raise CliError(
@@ -261,10 +262,10 @@ def set_status(
 
 def _move(
     cli: CliContext, number: int, to: Status, unless: tuple[Status, ...], verb: str
-) -> tuple[dict[str, Any], str]:
+) -> tuple[Ticket, str]:
     """Move a ticket to ``to`` unless it already is in one of ``unless`` (then say so)."""
 
-    async def move(api: ApiClient, slug: str) -> tuple[dict[str, Any], bool]:
+    async def move(api: ApiClient, slug: str) -> tuple[Ticket, bool]:
         ticket = await api.tickets.get(slug, number)
         if ticket["status"] in unless:
             return ticket, False
@@ -317,7 +318,7 @@ def assign(
     """Assign a ticket to a person or to the agent ('none' unassigns it)."""
     cli = CliContext.of(ctx)
 
-    async def assign_(api: ApiClient, slug: str) -> dict[str, Any]:
+    async def assign_(api: ApiClient, slug: str) -> Ticket:
         return await api.tickets.assign(slug, number, await assignee_value(api, who))
 
     ticket = cli.run_in_project(assign_)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,7 @@ from ..output import Column
 
 if TYPE_CHECKING:
     from ..api import ApiClient
+    from ..api.models import User
 
 app = typer.Typer(help="Users and their roles (admin only).", no_args_is_help=True)
 
@@ -72,7 +73,7 @@ def role(
     """Change a user's role."""
     cli = CliContext.of(ctx)
 
-    async def change(api: ApiClient) -> dict[str, Any]:
+    async def change(api: ApiClient) -> User:
         return await api.users.set_role(await user_id(api, who), new_role.value)
 
     user = cli.run(change)

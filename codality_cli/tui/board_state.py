@@ -6,12 +6,14 @@ turns this state into widgets. Tickets are the API's JSON views, keyed by ticket
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from codality_cli.states import state_title, state_words
 
-Ticket = dict[str, Any]
+#: A ticket's view: from the API (``api.models.Ticket``) or a ``ticket:updated`` event.
+Ticket = Mapping[str, Any]
 
 # (status, title): the title is the status in the words `codality ticket status` shows it in.
 BOARD_ORDER = ("inbox", "backlog", "in_progress", "in_review", "done")
@@ -85,7 +87,7 @@ class BoardState:
     needle: str = ""
     show_cancelled: bool = False
     # The project's work queues by id, and for each ticket the queue still to work on it.
-    queues: dict[int, dict[str, Any]] = field(default_factory=dict)
+    queues: dict[int, Mapping[str, Any]] = field(default_factory=dict)
     queued: dict[int, str] = field(default_factory=dict)
     # Tickets the stream (or an answer) changed since ``begin_load``: newer than the snapshot
     # being loaded, which may have been read before they changed (a reload on reconnecting).
@@ -95,7 +97,7 @@ class BoardState:
         """A snapshot is being fetched: remember what changes meanwhile, to keep it."""
         self._changed = {}
 
-    def load(self, tickets: list[Ticket]) -> None:
+    def load(self, tickets: Sequence[Ticket]) -> None:
         """Take a snapshot of every ticket, except those changed since ``begin_load``."""
         self.tickets = {int(t["id"]): t for t in tickets}
         self.tickets.update(self._changed or {})
@@ -124,11 +126,11 @@ class BoardState:
         self._set(ticket_id, {**ticket, "agent_status": status})
         return True
 
-    def load_queues(self, queues: list[dict[str, Any]]) -> None:
+    def load_queues(self, queues: Sequence[Mapping[str, Any]]) -> None:
         self.queues = {int(q["id"]): q for q in queues}
         self._mark_queued()
 
-    def set_queue(self, queue: dict[str, Any]) -> bool:
+    def set_queue(self, queue: Mapping[str, Any]) -> bool:
         """Take a queue's view from a ``queue:*`` event; True when a ticket's mark changed."""
         if self.project_id is not None and queue.get("project_id") != self.project_id:
             return False

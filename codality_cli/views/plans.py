@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..output import Column, Output
 
 if TYPE_CHECKING:
+    from ..api.models import PlanDraftView
     from ..context import CliContext
 
 PLAN_COLUMNS = [
     Column("id", "id"),
     Column("title", "title"),
     Column("status", "status"),
-    Column("drafts", "drafts", lambda plan: len(plan.get("drafts") or [])),
+    Column("drafts", "drafts", lambda plan: len(plan["drafts"])),
     Column("updated", "updated_at"),
 ]
 PLAN_FIELDS = [
@@ -29,11 +30,11 @@ DRAFT_COLUMNS = [
     Column("kind", "kind"),
     Column("priority", "priority"),
     Column("depends on", "depends_on", lambda d: " ".join(str(n) for n in d["depends_on"])),
-    Column("ticket", "ticket", lambda d: f"#{d['ticket']}" if d.get("ticket") else None),
+    Column("ticket", "ticket", lambda d: f"#{d['ticket']}" if d["ticket"] else None),
 ]
 
 
-def show_drafts(output: Output, drafts: list[dict[str, Any]]) -> None:
+def show_drafts(output: Output, drafts: list[PlanDraftView]) -> None:
     """The drafts as a table on a terminal, TSV rows when piped (after a ``--`` line)."""
     if not drafts:
         return
@@ -54,6 +55,6 @@ def show(cli: CliContext, plan_id: int, as_json: bool, fields: str | None) -> No
     """``plan show``: its fields, its markdown body and its ticket drafts."""
     plan = cli.run_in_project(lambda api, slug: api.plans.get(slug, plan_id))
     output = cli.output(as_json, fields)
-    output.item(plan, PLAN_FIELDS, body=plan.get("body") or None)
+    output.item(plan, PLAN_FIELDS, body=plan["body"] or None)
     if not output.as_json:
-        show_drafts(output, plan.get("drafts") or [])
+        show_drafts(output, plan["drafts"])

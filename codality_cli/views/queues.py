@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import CliError, ExitCode
 from ..output import Column
 
 if TYPE_CHECKING:
     from ..api import ApiClient
+    from ..api.models import QueueView
     from ..context import CliContext
 
 
-def progress(queue: dict[str, Any]) -> str:
+def progress(queue: QueueView) -> str:
     """``2/5 done`` (plus failures, when there are any)."""
-    counts = queue.get("progress") or {}
-    text = f"{counts.get('done', 0)}/{counts.get('total', 0)} done"
-    if counts.get("failed"):
+    counts = queue["progress"]
+    text = f"{counts['done']}/{counts['total']} done"
+    if counts["failed"]:
         text += f", {counts['failed']} failed"
     return text
 
 
-def ticket_list(queue: dict[str, Any]) -> str:
-    return " ".join(f"#{item['ticket']}" for item in queue.get("items") or [])
+def ticket_list(queue: QueueView) -> str:
+    return " ".join(f"#{item['ticket']}" for item in queue["items"])
 
 
 QUEUE_COLUMNS = [
@@ -56,12 +57,12 @@ ITEM_COLUMNS = [
 ]
 
 
-async def find_queue(api: ApiClient, slug: str, which: str) -> dict[str, Any]:
+async def find_queue(api: ApiClient, slug: str, which: str) -> QueueView:
     """A queue by id, else by name (case-insensitive); a name shared by several is an error."""
     if which.isdigit():
         return await api.queues.get(slug, int(which))
     queues = await api.queues.list(slug)
-    named = [q for q in queues if str(q.get("name", "")).casefold() == which.casefold()]
+    named = [q for q in queues if q["name"].casefold() == which.casefold()]
     if len(named) == 1:
         return named[0]
     if named:
@@ -78,15 +79,15 @@ def list_queues(cli: CliContext, as_json: bool, fields: str | None) -> None:
     cli.output(as_json, fields).items(queues, QUEUE_COLUMNS)
 
 
-def show_queue(cli: CliContext, queue: dict[str, Any], as_json: bool, fields: str | None) -> None:
+def show_queue(cli: CliContext, queue: QueueView, as_json: bool, fields: str | None) -> None:
     output = cli.output(as_json, fields)
     if output.as_json:
         output.item(queue, QUEUE_FIELDS)
         return
-    output.item(queue, QUEUE_FIELDS, body=queue.get("description") or None)
+    output.item(queue, QUEUE_FIELDS, body=queue["description"] or None)
     if cli.streams.out_tty:
         cli.streams.write("\n")
-    output.items(queue.get("items") or [], ITEM_COLUMNS)
+    output.items(queue["items"], ITEM_COLUMNS)
 
 
 def show(cli: CliContext, which: str, as_json: bool, fields: str | None) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import CliError, ExitCode, exit_code_for_status
 from ..output import Column
 
 if TYPE_CHECKING:
     from ..api import ApiClient
+    from ..api.models import Stats
     from ..context import CliContext
     from ..streams import Streams
 
@@ -21,6 +23,8 @@ STAT_COLUMNS = [
     Column("-", "deletions"),
     Column("binary", "binary"),
 ]
+T = TypeVar("T")
+ProjectCall = Callable[["ApiClient", str], Awaitable[T]]
 _COLOURS = (("diff --git", "1"), ("@@", "36"), ("+++", "1"), ("---", "1"), ("+", "32"), ("-", "31"))
 
 
@@ -52,7 +56,7 @@ def show_patch(streams: Streams, patch: str) -> None:
     streams.write(text)
 
 
-def show_stats(cli: CliContext, stats: dict[str, Any], as_json: bool, fields: str | None) -> None:
+def show_stats(cli: CliContext, stats: Stats, as_json: bool, fields: str | None) -> None:
     if as_json or fields:
         cli.output(True, fields).json(stats)
         return
@@ -72,7 +76,7 @@ async def no_work(api: ApiClient, slug: str, number: int, code: ExitCode) -> Cli
     from ..ticket_work import work_outcome
 
     status = await api.agent.status(slug, number)
-    outcome = await work_outcome(api, slug, number, list(status.get("sessions") or []))
+    outcome = await work_outcome(api, slug, number, status["sessions"])
     if outcome is None:
         message = (
             f"ticket #{number} has no work yet; start the agent with"
@@ -91,12 +95,12 @@ async def no_work(api: ApiClient, slug: str, number: int, code: ExitCode) -> Cli
     return CliError(message, code)
 
 
-def explained(call: Any, number: int) -> Any:
+def explained(call: ProjectCall[T], number: int) -> ProjectCall[T]:
     """``call`` for a ticket's branch; without one (404, or 409 ``no_work``) the error says
     what became of the work (``no_work``)."""
     from ..api import ApiError
 
-    async def wrapped(api: ApiClient, slug: str) -> Any:
+    async def wrapped(api: ApiClient, slug: str) -> T:
         try:
             return await call(api, slug)
         except ApiError as exc:
@@ -114,10 +118,10 @@ def diff(
 ) -> None:
     """``ticket diff``: the patch (or ``--stat``) against the merge base with the default branch."""
     if stat:
-        found = cli.run_in_project(
+        stats = cli.run_in_project(
             explained(lambda api, slug: api.reviews.diff_stats(slug, number, committed), number)
         )
-        show_stats(cli, found, as_json, fields)
+        show_stats(cli, stats, as_json, fields)
         return
     found = cli.run_in_project(
         explained(lambda api, slug: api.reviews.diff(slug, number, committed), number)

@@ -20,7 +20,7 @@ RUN_COLUMNS = [
     Column("cache read", "tokens_cache_read", minor=7),
     Column("cache write", "tokens_cache_write", minor=6),
     Column("tokens out", "tokens_out", minor=5),
-    Column("cost", "cost_usd", lambda s: money(s.get("cost_usd"))),
+    Column("cost", "cost_usd", lambda s: money(s["cost_usd"])),
     Column("started", "started_at", minor=2),
     Column("summary", "summary", truncate=True),
     # why a run did not complete: a budget, a failure, a stop

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import CliError, ExitCode
 from ..output import Column
@@ -11,6 +11,7 @@ from ..people import assignee_label
 
 if TYPE_CHECKING:
     from ..api import ApiClient
+    from ..api.models import Ticket
     from ..context import CliContext
 
 
@@ -74,27 +75,27 @@ TICKET_COLUMNS = [
 ]
 
 
-def dependency_list(ticket: dict[str, Any]) -> str | None:
+def dependency_list(ticket: Ticket) -> str | None:
     """``#1, #3`` for the tickets this one waits for (None when it waits for none)."""
-    numbers = ticket.get("depends_on") or []
+    numbers = ticket["depends_on"]
     return ", ".join(f"#{n}" for n in numbers) or None
 
 
-def stacked_on(ticket: dict[str, Any]) -> str | None:
+def stacked_on(ticket: Ticket) -> str | None:
     """``#1 (unmerged): its branch started from that work`` for stacked work, else None."""
-    below = ticket.get("stacked_on")
+    below = ticket["stacked_on"]
     return f"#{below}, whose unmerged work its branch started from" if below else None
 
 
-def push_line(ticket: dict[str, Any]) -> str | None:
+def push_line(ticket: Ticket) -> str | None:
     """How a local merge went to origin, and how to push again when it did not."""
-    push = ticket.get("push")
+    push = ticket["push"]
     if not push:
         return None
     if push["pushed"]:
         return f"pushed to {push['remote']}"
-    retry = push.get("retry")
-    why = push.get("detail") or push["state"]
+    retry = push["retry"]
+    why = push["detail"] or push["state"]
     return f"not pushed ({why})" + (f"; `{retry['command']}`" if retry else "")
 
 
@@ -173,7 +174,7 @@ def list_tickets(cli: CliContext, query: ListQuery, as_json: bool, fields: str |
     """``ticket list``: one request (two with ``--assignee``), then the table."""
     statuses = list_statuses(query.status, query.state)
 
-    async def listing(api: ApiClient, slug: str) -> list[dict[str, Any]]:
+    async def listing(api: ApiClient, slug: str) -> list[Ticket]:
         who: str | None = None
         if query.assignee is not None:
             value = await assignee_value(api, query.assignee)
@@ -205,7 +206,7 @@ def list_tickets(cli: CliContext, query: ListQuery, as_json: bool, fields: str |
 def show(cli: CliContext, number: int, as_json: bool, fields: str | None) -> None:
     """``ticket show``: its fields, then its description."""
     ticket = cli.run_in_project(lambda api, slug: api.tickets.get(slug, number))
-    cli.output(as_json, fields).item(ticket, TICKET_FIELDS, body=ticket.get("description") or None)
+    cli.output(as_json, fields).item(ticket, TICKET_FIELDS, body=ticket["description"] or None)
 
 
 def show_status(cli: CliContext, number: int, as_json: bool, fields: str | None) -> None:

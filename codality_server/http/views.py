@@ -195,11 +195,34 @@ class MergeResult(Answer):
     checkouts_updated: list[str]
 
 
+class MergedStep(Answer):
+    """One ticket of the stack a merge brought in, bottom first."""
+
+    number: int
+    kind: str
+    after: str
+
+
 class Merged(Answer):
     ticket: TicketView
     merge: MergeResult
     stats: MergeDiffStats
-    push: PushView | None
+    push: PushView
+    merged: list[MergedStep]
+
+
+class ReviewFeedback(Answer):
+    """What a ``changes_requested`` review did: the agent started on it, or why not."""
+
+    started: bool
+    session: SessionView | None = None
+    reason: str | None = None
+
+
+class ReviewSubmitted(ReviewView):
+    """A review as submitted: ``changes_requested`` also says whether the agent took it up."""
+
+    feedback: ReviewFeedback | None = None
 
 
 class Pushed(Answer):
@@ -288,6 +311,7 @@ _MODELS: list[type[BaseModel]] = [
     SuggestionView,
     *Answer.__subclasses__(),
     SessionWithTranscript,
+    ReviewSubmitted,
     DiffStats,
     MergeDiffStats,
     PullRequestMerged,

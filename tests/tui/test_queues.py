@@ -117,8 +117,8 @@ def test_a_new_queue_is_a_name_a_colon_and_numbers() -> None:
 
 
 def item_states(screen: QueueScreen) -> list[str]:
-    queue = screen.queue or {}
-    return [str(item["status"]) for item in queue.get("items", [])]
+    queue = screen.queue
+    return [item["status"] for item in queue["items"]] if queue else []
 
 
 async def test_start_release_and_cancel_from_the_panel_follow_the_run_live(
@@ -141,7 +141,9 @@ async def test_start_release_and_cancel_from_the_panel_follow_the_run_live(
         await wait_until(pilot, lambda: item_states(screen) == ["pending"] * 3)
         await pilot.press("s")
         await wait_until(pilot, lambda: item_states(screen) == ["done", "failed", "pending"])
-        await wait_until(pilot, lambda: (screen.queue or {}).get("status") == "paused")
+        await wait_until(
+            pilot, lambda: screen.queue is not None and screen.queue["status"] == "paused"
+        )
         header = str(screen.query_one("#queue-header", Static).render())
         assert "paused" in header and "#2 failed" in header
         assert any(
@@ -156,7 +158,9 @@ async def test_start_release_and_cancel_from_the_panel_follow_the_run_live(
         await wait_until(pilot, lambda: item_states(screen) == ["done", "running", "pending"])
         await pilot.press("x")
         await pilot.press("y")
-        await wait_until(pilot, lambda: (screen.queue or {}).get("status") == "cancelled")
+        await wait_until(
+            pilot, lambda: screen.queue is not None and screen.queue["status"] == "cancelled"
+        )
         assert item_states(screen) == ["done", "pending", "pending"]  # stopped, not failed
         shown = (await agent_api.get(queues_url(project, 1))).json()
         assert shown["status"] == "cancelled"

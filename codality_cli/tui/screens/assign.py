@@ -6,7 +6,8 @@ Answers the API's assignee (a user id, ``"agent"``) or ``ASSIGN_NOBODY``; None w
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -15,12 +16,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+if TYPE_CHECKING:
+    from codality_cli.api.models import Person, User
+
 ASSIGN_NOBODY = "nobody"
 
 
-def person_label(user: dict[str, Any]) -> str:
-    name = str(user.get("name") or "").strip()
-    email = str(user.get("email") or "")
+def person_label(user: Person) -> str:
+    name = user["name"].strip()
+    email = user["email"]
     return f"{name} <{email}>" if name else email
 
 
@@ -31,17 +35,15 @@ class AssignScreen(ModalScreen[int | str | None]):
         Binding("up", "cursor(-1)", "Previous", show=False),
     ]
 
-    def __init__(self, number: int, me: dict[str, Any] | None, people: list[dict[str, Any]]):
+    def __init__(self, number: int, me: User | None, people: Sequence[Person]):
         super().__init__(classes="modal")
         self.number = number
         self.choices: list[tuple[str, int | str]] = []
         if me is not None:
-            self.choices.append((f"Me — {person_label(me)}", int(me["id"])))
+            self.choices.append((f"Me — {person_label(me)}", me["id"]))
         self.choices += [("The agent", "agent"), ("Nobody (unassign)", ASSIGN_NOBODY)]
         self.choices += [
-            (person_label(p), int(p["id"]))
-            for p in people
-            if me is None or p.get("id") != me.get("id")
+            (person_label(p), p["id"]) for p in people if me is None or p["id"] != me["id"]
         ]
 
     def compose(self) -> ComposeResult:

@@ -330,7 +330,7 @@ class BoardScreen(LiveScreen):
 
     # ---- changing tickets ------------------------------------------------------------------
 
-    def _took(self, ticket: dict[str, Any], follow: bool = True) -> None:
+    def _took(self, ticket: Ticket, follow: bool = True) -> None:
         """Show a ticket the server answered with, the cursor following it to its column."""
         before = self.state.tickets.get(int(ticket["id"]))
         if not self.state.upsert(ticket):

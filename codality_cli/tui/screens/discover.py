@@ -12,7 +12,8 @@ jumps to the ticket it made or changed.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -36,6 +37,10 @@ from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.title_bar import TitleBar
 from codality_cli.tui.widgets.transcript import Transcript
 
+if TYPE_CHECKING:
+    from codality_cli.api.models import Conversation
+    from codality_cli.api.models import Message as StoredMessage
+
 
 class ProposalCard(Static, can_focus=True):
     """One proposal; pending ones take ``y`` / ``e`` / ``n``."""
@@ -52,12 +57,12 @@ class ProposalCard(Static, can_focus=True):
     ]
 
     class Decided(Message):
-        def __init__(self, action: dict[str, Any], decision: str) -> None:
+        def __init__(self, action: Mapping[str, Any], decision: str) -> None:
             super().__init__()
             self.action = action
             self.decision = decision
 
-    def __init__(self, action: dict[str, Any]) -> None:
+    def __init__(self, action: Mapping[str, Any]) -> None:
         lines = card_lines(action)
         pending = action.get("status") == "pending"
         hint = "\ny confirm · e edit · n reject" if pending else ""
@@ -116,7 +121,7 @@ class DiscoverScreen(LiveScreen):
         super().__init__(id="discover")
         self.slug = slug
         self.conversation_id = conversation_id
-        self.conversations: list[dict[str, Any]] = []
+        self.conversations: list[Conversation] = []
 
     def compose(self) -> ComposeResult:
         yield TitleBar(show_clock=False)
@@ -168,7 +173,7 @@ class DiscoverScreen(LiveScreen):
             self._show_message(log, message)
         log.scroll_end(animate=False)
 
-    def _show_message(self, log: Transcript, message: dict[str, Any]) -> None:
+    def _show_message(self, log: Transcript, message: StoredMessage) -> None:
         """A stored message (``chat_items``): the user's line, or the reply's blocks replayed
         as the events they were, a ``ProposalCard`` for each proposal, and how it ended."""
         for item in chat_items(message):

@@ -10,7 +10,7 @@ server is away (restarting, say) the error is shown and what was typed stays, to
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
 from textual import work
@@ -30,16 +30,16 @@ def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
 
 
 #: Sends the form's fields; the saved ticket, or None when that failed (and was said).
-Save = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
+Save = Callable[[dict[str, Any]], Awaitable[Mapping[str, Any] | None]]
 
 
-class NewTicketScreen(ModalScreen[dict[str, Any] | None]):
+class NewTicketScreen(ModalScreen[Mapping[str, Any] | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "create", "Save", priority=True),
     ]
 
-    def __init__(self, save: Save, ticket: dict[str, Any] | None = None) -> None:
+    def __init__(self, save: Save, ticket: Mapping[str, Any] | None = None) -> None:
         super().__init__(classes="modal")
         self.save = save
         self.ticket = ticket

@@ -11,7 +11,7 @@ list and the open plan current. While the body is being edited, events do not ov
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual import work
@@ -31,7 +31,9 @@ from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.title_bar import TitleBar
 from codality_cli.tui.widgets.transcript import Transcript
 
-Plan = dict[str, Any]
+if TYPE_CHECKING:
+    from codality_cli.api.models import PlanDraftView, SuggestionView
+    from codality_cli.api.models import PlanView as Plan
 DRAFT_COLUMNS = (
     ("order", "#"),
     ("title", "title"),
@@ -73,7 +75,7 @@ def plan_header(plan: Plan) -> Text:
     return text
 
 
-def suggestion_label(item: dict[str, Any]) -> Text:
+def suggestion_label(item: SuggestionView) -> Text:
     """A suggestion in the list: why, then what it replaces and the new text, shortened."""
     text = Text()
     text.append(str(item.get("why") or "Suggestion"), style="bold")
@@ -87,7 +89,7 @@ def suggestion_label(item: dict[str, Any]) -> Text:
     return text
 
 
-def draft_cells(draft: dict[str, Any]) -> list[str]:
+def draft_cells(draft: PlanDraftView) -> list[str]:
     depends = " ".join(str(n) for n in draft.get("depends_on") or [])
     ticket = f"#{draft['ticket']}" if draft.get("ticket") else ""
     return [
@@ -126,7 +128,7 @@ class PlansScreen(LiveScreen):
         self.current: int | None = None
         self.project_id: int | None = None
         self.editing = False
-        self.pending: list[dict[str, Any]] = []  # suggestions not yet accepted or dismissed
+        self.pending: list[SuggestionView] = []  # suggestions not yet accepted or dismissed
         self.prose = ProseFilter()  # the round's open text block, without its JSON
         self.prose_block: Any = None
         self.sub_title = f"{slug} plans"
@@ -214,7 +216,7 @@ class PlansScreen(LiveScreen):
         if self.pending:
             options.highlighted = 0
 
-    def _pending_of(self, plan: Plan) -> list[dict[str, Any]]:
+    def _pending_of(self, plan: Plan) -> list[SuggestionView]:
         """The plan's last suggestions that still apply and are not in the body yet."""
         body = str(plan.get("body") or "")
         return [
@@ -252,7 +254,7 @@ class PlansScreen(LiveScreen):
         elif event.type in ("plan:created", "plan:updated"):
             if event.data.get("project_id") != self.project_id:
                 return
-            self.plans[plan_id] = event.data
+            self.plans[plan_id] = cast("Plan", event.data)  # plan:created/updated carry the plan
             if self.current is None:
                 self.current = plan_id
         else:

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -12,11 +13,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, OptionList
 from textual.widgets.option_list import Option
 
+if TYPE_CHECKING:
+    from codality_cli.api.models import Project
+
 
 class ProjectPickerScreen(Screen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Back")]
 
-    def __init__(self, projects: list[dict[str, Any]], current: str | None = None) -> None:
+    def __init__(self, projects: Sequence[Project], current: str | None = None) -> None:
         super().__init__()
         self.projects = projects
         self.current = current

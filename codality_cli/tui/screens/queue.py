@@ -8,7 +8,7 @@ opens it — the running one's live transcript is on its ticket screen).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual import work
@@ -25,7 +25,9 @@ from codality_cli.tui.screens.prompt import PromptScreen
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.title_bar import TitleBar
 
-Queue = dict[str, Any]
+if TYPE_CHECKING:
+    from codality_cli.api.models import QueueItemView
+    from codality_cli.api.models import QueueView as Queue
 
 STATUS_STYLES = {
     "pending": "dim",
@@ -50,7 +52,7 @@ def queue_label(queue: Queue) -> Text:
     return label
 
 
-def item_label(item: dict[str, Any]) -> Text:
+def item_label(item: QueueItemView) -> Text:
     """A ticket of the queue: its state, number and title, and why it failed."""
     status = str(item.get("status", ""))
     label = Text(no_wrap=True, overflow="ellipsis")
@@ -143,7 +145,7 @@ class QueueScreen(LiveScreen):
         return self.queues.get(self.chosen) if self.chosen is not None else None
 
     @property
-    def current_item(self) -> dict[str, Any] | None:
+    def current_item(self) -> QueueItemView | None:
         items = self.query_one("#queue-items", OptionList)
         queue = self.queue
         if queue is None or items.highlighted is None or not queue.get("items"):
@@ -205,7 +207,7 @@ class QueueScreen(LiveScreen):
                 self.queues.pop(int(event.data.get("id", 0)), None)
                 self._show_list()
         elif isinstance(queue, dict) and queue.get("project_id") == self.project_id:
-            self._keep(queue)
+            self._keep(cast("Queue", queue))  # every queue:* event carries the queue's view
 
     def on_connection_restored(self) -> None:
         self.load()

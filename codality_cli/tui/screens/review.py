@@ -11,7 +11,7 @@ Once the branch is gone the screen says why instead of offering a review of noth
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -37,6 +37,9 @@ from codality_cli.tui.screens.prompt import PromptScreen
 from codality_cli.tui.widgets.diff_view import DiffView
 from codality_cli.tui.widgets.status_bar import ConnectionBanner
 from codality_cli.tui.widgets.title_bar import TitleBar
+
+if TYPE_CHECKING:
+    from codality_cli.api.models import Diff, MergeDiff
 
 REVIEW_ACTIONS = frozenset({"approve", "request_changes", "merge", "discard"})
 NO_PENDING = "c: comment on a line · v: mark a range first"
@@ -99,25 +102,25 @@ class ReviewScreen(LiveScreen):
     @work(exclusive=True, group="review-load")
     async def load(self) -> None:
         try:
-            found: dict[str, Any] | None = await self.api.reviews.diff(self.slug, self.number)
+            found: Diff | MergeDiff | None = await self.api.reviews.diff(self.slug, self.number)
         except ApiError as exc:
             # A branch-less ticket answers 404/409; what happened to its work is told instead.
             found = await self._explain_no_diff(exc)
         except ServerUnavailable as exc:
             self.notify(f"Loading the diff failed: {exc}", severity="error", timeout=8)
             found = None
-        self.files = parse_diff(str((found or {}).get("diff") or ""))
+        self.files = parse_diff(found["diff"] if found else "")
         files = self.query_one("#files", OptionList)
         files.set_options(Option(file_label(f), id=str(i)) for i, f in enumerate(self.files))
         if self.files:
             files.highlighted = 0
         self._show(0)
 
-    async def _explain_no_diff(self, error: ApiError) -> dict[str, Any] | None:
+    async def _explain_no_diff(self, error: ApiError) -> MergeDiff | None:
         """Say why there is no diff to review; answers the merged diff when there is one."""
         merged = await merged_diff(self.api, self.slug, self.number)
         status = await self.attempt(self.api.agent.status(self.slug, self.number), "Agent status")
-        outcome = outcome_of(merged, list((status or {}).get("sessions") or []))
+        outcome = outcome_of(merged, status["sessions"] if status else [])
         if outcome is None:
             self.no_review = f"Nothing to review: {error.message}"
         elif outcome == "discarded":

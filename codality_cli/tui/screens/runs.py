@@ -5,7 +5,7 @@ Answers the chosen session's id through ``dismiss`` (None on escape).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,17 +18,20 @@ from textual.widgets.option_list import Option
 from codality_cli.agent_stream import money
 from codality_cli.states import state_words
 
+if TYPE_CHECKING:
+    from codality_cli.api.models import SessionView
 
-def run_label(session: dict[str, Any], number: int, shown: bool) -> Text:
+
+def run_label(session: SessionView, number: int, shown: bool) -> Text:
     """``▸ run 3 · completed · review · $0.0123 · 2026-12-03 13:02``: the same cost as the CLI's
     ``ticket status N``."""
     label = Text(no_wrap=True, overflow="ellipsis")
     label.append("▸ " if shown else "  ", style="bold")
     label.append(f"run {number}", style="bold")
-    status = str(session.get("status") or "")
+    status = session["status"]
     label.append(f" · {state_words(status)}", style="green" if status == "running" else "")
-    label.append(f" · {session.get('trigger') or ''} · {money(session.get('cost_usd'))}")
-    started = str(session.get("started_at") or "")[:16].replace("T", " ")
+    label.append(f" · {session['trigger']} · {money(session['cost_usd'])}")
+    started = session["started_at"][:16].replace("T", " ")
     if started:
         label.append(f" · {started}", style="dim")
     return label
@@ -37,7 +40,7 @@ def run_label(session: dict[str, Any], number: int, shown: bool) -> Text:
 class RunsScreen(ModalScreen[int | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
-    def __init__(self, number: int, sessions: list[dict[str, Any]], shown: int | None) -> None:
+    def __init__(self, number: int, sessions: list[SessionView], shown: int | None) -> None:
         super().__init__(classes="modal")
         self.number = number
         self.sessions = sessions
@@ -50,7 +53,7 @@ class RunsScreen(ModalScreen[int | None]):
             yield OptionList(
                 *(
                     Option(
-                        run_label(session, count - i, session.get("id") == self.shown),
+                        run_label(session, count - i, session["id"] == self.shown),
                         id=str(session["id"]),
                     )
                     for i, session in enumerate(self.sessions)

@@ -13,6 +13,7 @@ agent runs to the agent as a steer message).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
@@ -35,7 +36,7 @@ from codality_cli.tui.widgets.title_bar import TitleBar
 from codality_cli.tui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
-    from codality_cli.api.event_types import SessionView
+    from codality_cli.api.models import SessionView
 
 MODES = ("steer", "queue")
 COMMENT_HINTS = {
@@ -46,7 +47,7 @@ COMMENT_HINTS = {
 WHILE_RUNNING = frozenset({"focus_message", "toggle_mode", "stop_agent"})
 
 
-def ticket_fields(ticket: dict[str, Any]) -> Text:
+def ticket_fields(ticket: Mapping[str, Any]) -> Text:
     """The header block: number and title, then status, kind, priority, branch, agent badge."""
     text = Text()
     text.append(f"#{ticket.get('number')} {ticket.get('title', '')}\n", style="bold")
@@ -88,12 +89,12 @@ class TicketScreen(LiveScreen):
         super().__init__(id="ticket")
         self.slug = slug
         self.number = number
-        self.ticket: dict[str, Any] | None = None
+        self.ticket: Mapping[str, Any] | None = None
         self.mode = MODES[0]
         self._held: list[EventReceived] | None = []
         self.running = False
         # The ticket's agent sessions, newest first, and the earlier one replayed (None: latest).
-        self.sessions: list[dict[str, Any]] = []
+        self.sessions: list[SessionView] = []
         self.replaying: int | None = None
         # What became of the work once the branch is gone: "merged in abc1234", "discarded".
         self.outcome: str | None = None
@@ -146,8 +147,8 @@ class TicketScreen(LiveScreen):
         comments = await self.attempt(self.api.comments.list(self.slug, self.number), "Comments")
         self.query_one(CommentList).show(comments or [])
         status = await self.attempt(self.api.agent.status(self.slug, self.number), "Agent status")
-        self.sessions = list((status or {}).get("sessions") or [])
-        self._set_running(bool((status or {}).get("running")))
+        self.sessions = list(status["sessions"]) if status else []
+        self._set_running(bool(status and status["running"]))
         self._show_replay_banner()
         if not ticket.get("branch") and self.sessions:
             self.outcome = await work_outcome(self.api, self.slug, self.number, self.sessions)
@@ -169,7 +170,7 @@ class TicketScreen(LiveScreen):
                 self.api.agent.session(self.slug, self.number, int(session["id"])), "Transcript"
             )
             self._show_session(full or session)
-            shown_up_to = int((full or {}).get("last_event_id") or 0)
+            shown_up_to = full["last_event_id"] if full else 0
         else:
             self.transcript.clear()
         held, self._held = self._held or [], None
@@ -179,7 +180,7 @@ class TicketScreen(LiveScreen):
             if not (event.type.startswith("agent:") and (event.event_id or 0) <= shown_up_to):
                 self._apply(event)
 
-    def _show_ticket(self, ticket: dict[str, Any]) -> None:
+    def _show_ticket(self, ticket: Mapping[str, Any]) -> None:
         if not self.is_parent_active:
             return  # the app is closing: its header can no longer take a title
         self.ticket = ticket
@@ -193,7 +194,7 @@ class TicketScreen(LiveScreen):
         description = str(ticket.get("description") or "*No description.*")
         self.query_one("#description", Markdown).update(description)
 
-    def _show_session(self, session: dict[str, Any]) -> None:
+    def _show_session(self, session: Mapping[str, Any]) -> None:
         self._status_line(session)
         self.transcript.clear()
         self.transcript.add_event("agent:started", session)
@@ -202,7 +203,7 @@ class TicketScreen(LiveScreen):
         if session.get("status") not in (None, "running"):
             self.transcript.add_event("agent:stopped", session)
 
-    def _status_line(self, data: dict[str, Any]) -> None:
+    def _status_line(self, data: Mapping[str, Any]) -> None:
         """``running · model · $0.0123``: the session's cost as the CLI prints it, with its
         tokens as billed once it used any."""
         session = cast("SessionView", data)
@@ -280,11 +281,12 @@ class TicketScreen(LiveScreen):
 
     def _track_session(self, type_: str, data: dict[str, Any]) -> None:
         """Keep the run list and the running flag current as runs start and end."""
-        others = [s for s in self.sessions if s.get("id") != data.get("id")]
+        run = cast("SessionView", dict(data))  # agent:started and agent:stopped carry the session
+        others = [s for s in self.sessions if s["id"] != run["id"]]
         self.sessions = (
-            [dict(data), *others]
+            [run, *others]
             if type_ == "agent:started"
-            else [dict(data) if s.get("id") == data.get("id") else s for s in self.sessions]
+            else [run if s["id"] == run["id"] else s for s in self.sessions]
         )
         self._set_running(type_ == "agent:started")
         self._show_replay_banner()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from textual.containers import Vertical
 from textual.widgets import Markdown, Static
 
 
-def author_of(comment: dict[str, Any]) -> str:
+def author_of(comment: Mapping[str, Any]) -> str:
     if comment.get("author_kind") == "agent":
         return "agent"
     author = comment.get("author") or {}
@@ -26,13 +27,13 @@ class CommentList(Vertical):
         super().__init__(id=id)
         self.seen: set[int] = set()
 
-    def show(self, comments: list[dict[str, Any]]) -> None:
+    def show(self, comments: Sequence[Mapping[str, Any]]) -> None:
         self.seen.clear()
         self.remove_children()
         for comment in comments:
             self.add(comment)
 
-    def add(self, comment: dict[str, Any]) -> None:
+    def add(self, comment: Mapping[str, Any]) -> None:
         """Append one comment, once (a live ``comment:created`` may repeat a loaded one)."""
         comment_id = int(comment.get("id", 0))
         if comment_id in self.seen:

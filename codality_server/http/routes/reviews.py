@@ -128,7 +128,7 @@ ROUTES = [
         body=ReviewCreate,
         tag="reviews",
         status=201,
-        returns=ref("Review"),
+        returns=ref("ReviewSubmitted"),
     ),
     Route(
         "GET",
