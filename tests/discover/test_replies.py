@@ -356,3 +356,27 @@ async def test_a_replys_thinking_stays_in_its_session_transcript(
     context = fake_anthropic.requests[-1]["messages"]
     assert [m["role"] for m in context] == ["user", "assistant", "user", "assistant", "user"]
     assert all(block["type"] != "thinking" for m in context for block in m["content"])
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ['```json\n{"title": "Greeting code"}\n```', '{"title": "Greeting code."}', "Greeting code"],
+)
+async def test_a_conversation_title_answered_in_text_is_read_as_json_or_prose(
+    agent_api: httpx.AsyncClient,
+    project: dict[str, Any],
+    fake_anthropic: FakeAnthropic,
+    answer: str,
+) -> None:
+    """A fast model that ignores tool_choice and answers in a fenced block: the title is the
+    JSON's, never ``json`` (as a plan's title once was)."""
+    fake_anthropic.script(text("It greets people by name."), unchecked(text(answer)))
+    conversation = await new_conversation(agent_api, project)
+    sent = await send(agent_api, project, conversation, "What does the app do?", wait=True)
+    assert sent.status_code == 200, sent.text
+    titled = url(project, f"/{conversation['id']}")
+    async with asyncio.timeout(10):
+        while not (await agent_api.get(titled)).json()["title"]:
+            await asyncio.sleep(0.05)
+    assert (await agent_api.get(titled)).json()["title"] == "Greeting code"
+    assert fake_anthropic.requests[-1]["tool_choice"] == {"type": "tool", "name": "give_title"}
