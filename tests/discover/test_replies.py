@@ -25,6 +25,8 @@ from tests.conftest import RunningServer, assert_error, create_ticket, git
 from tests.discover.test_conversations import new_conversation, url
 from tests.fakes.anthropic_server import FakeAnthropic, text, tool, unchecked
 
+FAST_MODEL = "claude-haiku-4-5"  # the settings' default fast model, which names conversations
+
 
 async def events_after(
     api: httpx.AsyncClient, project: dict[str, Any], after: int, until: str = "discover:message"
@@ -79,8 +81,9 @@ async def test_a_streamed_reply_with_tool_use(
     fake_anthropic.script(
         tool("read_file", say="Let me read the app.", path="src/app.py"),
         text("It greets people by name."),
-        tool("give_title", title="Greeting code"),  # the title, from the fast model
     )
+    # The title comes from the fast model, at a time of its own: apart from the reply's turns.
+    fake_anthropic.script_model(FAST_MODEL, tool("give_title", title="Greeting code"))
     conversation = await new_conversation(agent_api, project)
     response = await send(agent_api, project, conversation, "What does the app do?")
     assert response.status_code == 202, response.text
@@ -334,8 +337,8 @@ async def test_a_replys_thinking_stays_in_its_session_transcript(
     fake_anthropic.script(
         tool("read_file", say="Reading.", thinking="Where is greet?", path="src/app.py"),
         text("Found it."),
-        tool("give_title", title="Greeting"),
     )
+    fake_anthropic.script_model(FAST_MODEL, tool("give_title", title="Greeting"))
     conversation = await new_conversation(agent_api, project)
     sent = (await send(agent_api, project, conversation, "Where is greet?")).json()
     events = await events_after(agent_api, project, sent["last_event_id"])
