@@ -39,12 +39,25 @@ def failure(exc: BaseException, errors: io.BytesIO, token: str | None = None) ->
     detail = errors.getvalue().decode(errors="replace").strip()
     if isinstance(exc, HTTPUnauthorized):
         what = "the remote refused the credentials (HTTP 401)"
+    elif _timed_out(exc):
+        what = "the remote did not answer in time (the git_timeout_s setting)"
     elif isinstance(exc, DivergedBranches):
         what = "the remote branch has commits this repository lacks; bring them in, then push"
     else:
         what = f"{type(exc).__name__}: {exc}"
     text = what + (f" ({detail})" if detail else "")
     return RemoteError(scrub(text, token))
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether a read from the remote waited past its timeout, however deep dulwich and urllib3
+    wrapped the socket's ``TimeoutError``."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def transport(url: str, config: Config | None, timeout: float) -> dict[str, Any]:

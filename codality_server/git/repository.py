@@ -28,7 +28,7 @@ from dulwich.repo import Repo
 
 from codality_server.domain.errors import Conflict, InvalidInput, NotFound
 
-from .network import transport
+from .network import failure, transport
 from .paths import path_segments
 
 Identity = tuple[str, str]
@@ -200,9 +200,9 @@ def clone_repository(url: str, path: Path, timeout: float) -> str:
                 url, str(path), errstream=io.BytesIO(), **transport(url, None, timeout)
             )
         except Exception as exc:  # whatever the remote or the transport did, it is a report
+            said = failure(exc, io.BytesIO())
             raise InvalidInput(
-                f"url: could not clone {redact_url(url)}: {type(exc).__name__}: {exc}",
-                field="url",
+                f"url: could not clone {redact_url(url)}: {said}", field="url"
             ) from None
         with repo:
             branch = _head_branch(repo, redact_url(url), "url")

@@ -201,3 +201,21 @@ async def test_pushing_a_ticket_that_was_not_merged_is_refused(
     refused = assert_error(await api.post(url(project, idle, "push")), 409)
     assert refused["reason"] == "not_merged"
     assert idle["push"] is None
+
+
+async def test_a_clone_from_an_origin_that_never_answers_is_refused_in_time(
+    api: httpx.AsyncClient, silent_origin: str, tmp_path: Path
+) -> None:
+    """Every git network call has a timeout, the clone of a new project too: a silent origin
+    is a 400 naming the setting within the timeout, and nothing is left where it was to go."""
+    assert (await api.put("/api/settings", json={"git_timeout_s": 1})).status_code == 200
+    target = tmp_path / "never"
+    body = {"mode": "clone", "url": silent_origin, "path": str(target)}
+
+    response = await api.post("/api/projects", json=body, timeout=ANSWER_WITHIN_S)
+
+    error = assert_error(response, 400)
+    assert error["field"] == "url" and "could not clone" in error["message"]
+    assert "did not answer in time (the git_timeout_s setting)" in error["message"]
+    assert not target.exists()
+    assert (await api.get("/api/projects")).json() == []
