@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, Literal, TypeVar
 
-from .errors import InvalidInput
+from .errors import Conflict, InvalidInput, NotFound
 from .github import PullRequestCard
 from .pushes import PushView
 from .sessions import SessionStatus
@@ -298,3 +298,20 @@ class Comment:
             body=self.body,
             created_at=self.created_at,
         ).model_dump(mode="json")
+
+
+def ticket_branch(ticket: Ticket) -> str:
+    """The branch holding the ticket's work; NotFound before the agent has made one."""
+    if not ticket.branch:
+        raise NotFound(f"ticket #{ticket.number} has no branch yet; start the agent on it first")
+    return ticket.branch
+
+
+def work_branch(ticket: Ticket, action: str) -> str:
+    """The branch an action (review, merge, discard) works on; 409 while there is none."""
+    if not ticket.branch:
+        raise Conflict(
+            f"ticket #{ticket.number} has no work to {action} yet; start the agent on it first",
+            details={"reason": "no_work"},
+        )
+    return ticket.branch

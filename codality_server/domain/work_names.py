@@ -4,6 +4,8 @@ the agent's commits all read ``add() subtracts [codality-1]``."""
 from __future__ import annotations
 
 SUBJECT_MAX_CHARS = 72
+# The author and committer of what the agent (or no user) commits on a ticket's branch.
+AGENT_IDENTITY = ("Codality Agent", "agent@codality.invalid")
 
 
 def ticket_key(number: int) -> str:

@@ -26,9 +26,9 @@ from codality_server.domain.projects import Project
 from codality_server.domain.reviews import MergeDiff
 from codality_server.domain.sessions import Owner, SessionStatus
 from codality_server.domain.ticket_moves import Action
-from codality_server.domain.tickets import Ticket
+from codality_server.domain.tickets import Ticket, ticket_branch
 from codality_server.domain.users import User
-from codality_server.domain.work_names import work_subject
+from codality_server.domain.work_names import AGENT_IDENTITY, work_subject
 from codality_server.git import remote
 from codality_server.git.diff import commit_diff
 from codality_server.git.network import RemoteError, with_deadline
@@ -36,8 +36,6 @@ from codality_server.github.client import GitHubClient, GitHubError
 
 from .base import Service, now_iso
 from .github import unavailable
-from .reviews import ticket_branch
-from .ticket_agent import AGENT_IDENTITY
 
 log = logging.getLogger("codality.github")
 MERGE_METHODS = ("merge", "squash", "rebase")

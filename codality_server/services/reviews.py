@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from codality_server.db import reviews as db_reviews
-from codality_server.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from codality_server.domain.errors import DomainError, InvalidInput, NotFound
 from codality_server.domain.events import (
     FeedbackStarted,
     ReviewCreated,
@@ -31,28 +31,11 @@ from codality_server.domain.reviews import (
     clean_review,
     feedback_message,
 )
-from codality_server.domain.tickets import Ticket, parse_choice
+from codality_server.domain.tickets import Ticket, parse_choice, ticket_branch, work_branch
 from codality_server.domain.users import User
 from codality_server.git.diff import Diff, branch_diff
 
 from .base import Service, now_iso
-
-
-def ticket_branch(ticket: Ticket) -> str:
-    """The branch holding the ticket's work; NotFound before the agent has made one."""
-    if not ticket.branch:
-        raise NotFound(f"ticket #{ticket.number} has no branch yet; start the agent on it first")
-    return ticket.branch
-
-
-def work_branch(ticket: Ticket, action: str) -> str:
-    """The branch an action (review, merge, discard) works on; 409 while there is none."""
-    if not ticket.branch:
-        raise Conflict(
-            f"ticket #{ticket.number} has no work to {action} yet; start the agent on it first",
-            details={"reason": "no_work"},
-        )
-    return ticket.branch
 
 
 def diff_view(diff: Diff, uncommitted: bool) -> dict[str, Any]:

@@ -43,15 +43,13 @@ from codality_server.domain.settings import ModelAccess, Settings
 from codality_server.domain.ticket_moves import Action, next_status
 from codality_server.domain.tickets import Ticket
 from codality_server.domain.users import User
-from codality_server.domain.work_names import SUBJECT_MAX_CHARS, work_subject
+from codality_server.domain.work_names import AGENT_IDENTITY, SUBJECT_MAX_CHARS, work_subject
 from codality_server.git.workdir import LeftOut
 from codality_server.git.worktrees import branch_name, create_worktree
 
 from .base import Service
 from .knowledge import ServiceKnowledge
 from .supervisor import LoopJob, Run, SessionSpec
-
-AGENT_IDENTITY = ("Codality Agent", "agent@codality.invalid")
 
 
 class TicketAgentService(Service):

@@ -29,9 +29,9 @@ from codality_server.domain.reviews import MergeDiff
 from codality_server.domain.sessions import Owner
 from codality_server.domain.settings import Settings
 from codality_server.domain.ticket_moves import Action
-from codality_server.domain.tickets import Ticket
+from codality_server.domain.tickets import Ticket, work_branch
 from codality_server.domain.users import User
-from codality_server.domain.work_names import work_subject
+from codality_server.domain.work_names import AGENT_IDENTITY, work_subject
 from codality_server.git.diff import commit_diff
 from codality_server.git.merge import MergeOutcome, Strategy, keep_branch_tip, merge_branch
 from codality_server.git.network import RemoteError, with_deadline
@@ -39,8 +39,6 @@ from codality_server.git.remote import has_origin, push_to_origin, reachable_fro
 from codality_server.git.worktrees import CommitResult, commit_all, remove_worktree
 
 from .base import Service, now_iso
-from .reviews import work_branch
-from .ticket_agent import AGENT_IDENTITY
 
 if TYPE_CHECKING:
     from . import Services
