@@ -130,10 +130,10 @@ async def serve(settings: ServerSettings, ports: list[int]) -> bool:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     services = app[SERVICES]
-    services.restart_requested = stop
+    services.restarter.requested = stop
     await stop.wait()
     log.info("shutting down")
-    restart = services.restart_pending
+    restart = services.restarter.pending
     await runner.cleanup()
     with contextlib.suppress(OSError):
         current = json.loads(settings.server_json.read_text())

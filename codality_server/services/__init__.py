@@ -1,14 +1,18 @@
-"""Use cases. They orchestrate the database, git, the agent and the bus; no aiohttp here."""
+"""Use cases. They orchestrate the database, git, the agent and the bus; no aiohttp here.
+
+``Services`` is the composition root: it builds every service with the collaborators it uses,
+lower ones first, so who-needs-whom is a graph without cycles that the constructors spell out
+(``tests/test_service_graph.py`` holds it so). Where a lower service's event must set off one
+above it, the higher one subscribes below, here and nowhere else.
+"""
 
 from __future__ import annotations
 
-import asyncio
-
-from .base import Core
+from .base import Core, RepoLocks, Restarter
 
 
 class Services:
-    """The registry of services; built once per application."""
+    """The registry the HTTP handlers reach services through; no service holds it."""
 
     def __init__(self, core: Core) -> None:
         from codality_server.agent.egress import EgressProxy
@@ -39,37 +43,137 @@ class Services:
         from .worktrees import WorktreeService
 
         self.core = core
-        self.settings = SettingsService(self)
-        self.auth = AuthService(self)
-        self.projects = ProjectService(self)
-        self.users = UserService(self)
-        self.profile = ProfileService(self)
-        self.tickets = TicketService(self)
-        self.comments = CommentService(self)
-        self.plans = PlanService(self)
-        self.plan_agent = PlanAgent(self)
-        self.models = ModelService(self)
-        self.agent_sessions = AgentSessionService(self)
-        self.supervisor = Supervisor(self)
-        self.agent = TicketAgentService(self)
-        self.stacks = StackService(self)
-        self.reviews = ReviewService(self)
-        self.worktrees = WorktreeService(self)
-        self.queues = QueueService(self)
-        self.queue_runner = QueueRunner(self)
-        self.discover = DiscoverService(self)
-        self.discover_agent = DiscoverAgent(self)
-        self.github = GitHubService(self)
-        self.pull_requests = PullRequestService(self)
-        self.webhooks = WebhookService(self)
-        self.feedback = FeedbackService(self)
-        # What reacts to the end of every agent session, in this order, after the session's own
-        # job has (``Job.ended``: the ticket's status move) and for sessions found interrupted at
-        # start-up too: the work queue settles the item and starts the next; the ticket's pull
-        # request hears how the run went (its work pushed in protected mode, ``codality/agent``).
+        self.repo_lock = RepoLocks()
+        # Set by the process runner (``__main__``); an app embedded in tests has none to ask.
+        self.restarter = Restarter()
+        self.egress = EgressProxy()  # sandboxed commands' way out, started on first use
+
+        # Records and settings.
+        self.settings = SettingsService(core, restarter=self.restarter)
+        self.auth = AuthService(core, settings=self.settings)
+        self.profile = ProfileService(core)
+        self.users = UserService(core, profile=self.profile)
+        self.projects = ProjectService(core, settings=self.settings)
+        self.tickets = TicketService(core, projects=self.projects)
+        self.comments = CommentService(core, tickets=self.tickets)
+        self.stacks = StackService(core, tickets=self.tickets)
+        self.plans = PlanService(core, projects=self.projects, tickets=self.tickets)
+        self.queues = QueueService(core, projects=self.projects)
+        self.discover = DiscoverService(
+            core, projects=self.projects, tickets=self.tickets, plans=self.plans, queues=self.queues
+        )
+        # The agent platform: the model, sessions and the supervisor that runs them.
+        self.models = ModelService(core, settings=self.settings)
+        self.agent_sessions = AgentSessionService(core)
+        self.supervisor = Supervisor(
+            core, settings=self.settings, agent_sessions=self.agent_sessions
+        )
+        # Model-driven features over the records.
+        self.plan_agent = PlanAgent(
+            core,
+            settings=self.settings,
+            tickets=self.tickets,
+            comments=self.comments,
+            plans=self.plans,
+            models=self.models,
+            supervisor=self.supervisor,
+        )
+        self.discover_agent = DiscoverAgent(
+            core,
+            settings=self.settings,
+            tickets=self.tickets,
+            comments=self.comments,
+            models=self.models,
+            supervisor=self.supervisor,
+            discover=self.discover,
+        )
+        # A ticket's work: its worktree, the agent on it, merging it.
+        self.worktrees = WorktreeService(
+            core,
+            settings=self.settings,
+            tickets=self.tickets,
+            comments=self.comments,
+            stacks=self.stacks,
+            supervisor=self.supervisor,
+            repo_lock=self.repo_lock,
+        )
+        self.agent = TicketAgentService(
+            core,
+            settings=self.settings,
+            tickets=self.tickets,
+            comments=self.comments,
+            stacks=self.stacks,
+            models=self.models,
+            agent_sessions=self.agent_sessions,
+            supervisor=self.supervisor,
+            worktrees=self.worktrees,
+            repo_lock=self.repo_lock,
+            egress=self.egress,
+        )
+        self.queue_runner = QueueRunner(
+            core,
+            settings=self.settings,
+            projects=self.projects,
+            tickets=self.tickets,
+            agent_sessions=self.agent_sessions,
+            supervisor=self.supervisor,
+            agent=self.agent,
+            worktrees=self.worktrees,
+            queues=self.queues,
+        )
+        # GitHub: the app, pull requests, reviews, what GitHub tells us.
+        self.github = GitHubService(core, settings=self.settings, projects=self.projects)
+        self.pull_requests = PullRequestService(
+            core,
+            settings=self.settings,
+            projects=self.projects,
+            tickets=self.tickets,
+            ticket_comments=self.comments,
+            stacks=self.stacks,
+            github=self.github,
+            agent_sessions=self.agent_sessions,
+            agent=self.agent,
+            worktrees=self.worktrees,
+            repo_lock=self.repo_lock,
+        )
+        self.reviews = ReviewService(
+            core,
+            settings=self.settings,
+            tickets=self.tickets,
+            stacks=self.stacks,
+            agent=self.agent,
+            pull_requests=self.pull_requests,
+        )
+        self.feedback = FeedbackService(
+            core,
+            settings=self.settings,
+            projects=self.projects,
+            tickets=self.tickets,
+            comments=self.comments,
+            github=self.github,
+            agent=self.agent,
+            pull_requests=self.pull_requests,
+        )
+        self.webhooks = WebhookService(
+            core,
+            settings=self.settings,
+            projects=self.projects,
+            tickets=self.tickets,
+            agent_sessions=self.agent_sessions,
+            github=self.github,
+            agent=self.agent,
+            pull_requests=self.pull_requests,
+            feedback=self.feedback,
+        )
+
+        # Reactions: a lower service's event, the higher services that answer it, in order.
+        # The end of every agent session, after the session's own job has (``Job.ended``: the
+        # ticket's status move), and for sessions found interrupted at start-up too: the work
+        # queue settles the item and starts the next; the ticket's pull request hears how the
+        # run went (its work pushed in protected mode, ``codality/agent``).
         for reaction in (self.queue_runner.session_ended, self.feedback.session_ended):
             self.supervisor.on_end(reaction)
-        # What reacts to a user's comment: the ticket's running agent is steered by it.
+        # A user's comment steers the ticket's running agent.
         self.comments.on_user_comment(self.agent.take_comment)
         # Conversations ask the discovery agent about the replies it writes.
         self.discover.replies_written_by(self.discover_agent)
@@ -80,11 +184,6 @@ class Services:
         self.queues.on_running_queue_edited(self.queue_runner.kick)
         # Discarding a ticket's work closes its open pull request first.
         self.worktrees.closes_pull_requests_with(self.pull_requests.close_for_discard)
-        self.egress = EgressProxy()  # sandboxed commands' way out, started on first use
-        self._repo_locks: dict[str, asyncio.Lock] = {}
-        # Set by the process runner (``__main__``); absent when the app is embedded in tests.
-        self.restart_requested: asyncio.Event | None = None
-        self.restart_pending = False
 
     async def start(self) -> None:
         """Work to do once the database is open (recovery, setup code)."""
@@ -106,19 +205,3 @@ class Services:
         await self.github.stop()
         await self.models.stop()
         await self.egress.close()
-
-    def repo_lock(self, repo_path: str) -> asyncio.Lock:
-        """The one lock for git work that moves a repository's worktrees or branches.
-
-        Starting an agent (worktree creation), its final commit, merge and discard all take it,
-        so a merge can never interleave with an agent setting up on the same repository.
-        """
-        return self._repo_locks.setdefault(repo_path, asyncio.Lock())
-
-    def request_restart(self) -> bool:
-        """Ask the process runner to restart shortly (after the answer is sent)."""
-        if self.restart_requested is None:
-            return False
-        self.restart_pending = True
-        asyncio.get_running_loop().call_later(0.2, self.restart_requested.set)
-        return True

@@ -19,11 +19,11 @@ from codality_server.domain.errors import Conflict, InvalidInput, RateLimited, U
 from codality_server.domain.users import Role, User
 from codality_server.secrets_store import write_private
 
-from .base import Service, now_iso
+from .base import Core, Service, now_iso
 from .mail import compose, open_mail
 
 if TYPE_CHECKING:
-    from . import Services
+    from .settings import SettingsService
 
 log = logging.getLogger("codality.auth")
 
@@ -71,8 +71,9 @@ def normalise_email(email: str) -> str:
 class AuthService(Service):
     """Setup code, OTP codes and sessions; the only code that sees raw tokens."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services)
+    def __init__(self, core: Core, *, settings: SettingsService) -> None:
+        super().__init__(core)
+        self.settings = settings
         self._pepper_bytes: bytes | None = None
         self._setup_failures = 0
         self._mail_tasks: set[asyncio.Task[None]] = set()
@@ -175,7 +176,7 @@ class AuthService(Service):
         since = _iso(now - timedelta(minutes=OTP_WINDOW_MINUTES))
         code = f"{secrets.randbelow(10**6):06d}"
         code_hash = self._code_hash(email, code)
-        env = await self.services.settings.env_values()
+        env = await self.settings.env_values()
         message = compose(
             env,
             email,

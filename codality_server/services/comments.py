@@ -16,10 +16,10 @@ from codality_server.domain.events import CommentCreated, project_channel, ticke
 from codality_server.domain.tickets import clean_markdown
 from codality_server.domain.users import User
 
-from .base import Service, now_iso
+from .base import Core, Service, now_iso
 
 if TYPE_CHECKING:
-    from . import Services
+    from .tickets import TicketService
 
 # Called with the ticket's id and the comment's text after a user's comment is stored.
 CommentHook = Callable[[int, str], Awaitable[None]]
@@ -28,8 +28,9 @@ CommentHook = Callable[[int, str], Awaitable[None]]
 class CommentService(Service):
     """Listing and posting comments; posting publishes ``comment:created``."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services)
+    def __init__(self, core: Core, *, tickets: TicketService) -> None:
+        super().__init__(core)
+        self.tickets = tickets
         self._hooks: list[CommentHook] = []
 
     def on_user_comment(self, hook: CommentHook) -> None:
@@ -38,7 +39,7 @@ class CommentService(Service):
 
     async def list(self, slug: str, number: int) -> list[dict[str, Any]]:
         """The ticket's comments, oldest first."""
-        _, ticket = await self.services.tickets.get(slug, number)
+        _, ticket = await self.tickets.get(slug, number)
         return [c.view() for c in await db_comments.list_comments(self.db.reader, ticket.id)]
 
     async def create(
@@ -51,7 +52,7 @@ class CommentService(Service):
     ) -> dict[str, Any]:
         """Post a comment; ``author`` is None for the agent."""
         text = clean_markdown(body, "body", required=True)
-        project, ticket = await self.services.tickets.get(slug, number)
+        project, ticket = await self.tickets.get(slug, number)
         async with self.db.transaction() as conn:
             comment = await db_comments.insert_comment(
                 conn, ticket.id, author.id if author else None, author_kind, text, now_iso()

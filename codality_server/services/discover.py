@@ -52,10 +52,13 @@ from codality_server.domain.queues import WorkQueue
 from codality_server.domain.tickets import Ticket
 from codality_server.domain.users import User
 
-from .base import Service, now_iso
+from .base import Core, Service, now_iso
 
 if TYPE_CHECKING:
-    from . import Services
+    from .plans import PlanService
+    from .projects import ProjectService
+    from .queues import QueueService
+    from .tickets import TicketService
 
 
 @dataclass
@@ -84,8 +87,20 @@ class ReplyWriter(Protocol):
 class DiscoverService(Service):
     """Conversations of one project; each holds messages and the actions they propose."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services)
+    def __init__(
+        self,
+        core: Core,
+        *,
+        projects: ProjectService,
+        tickets: TicketService,
+        plans: PlanService,
+        queues: QueueService,
+    ) -> None:
+        super().__init__(core)
+        self.projects = projects
+        self.tickets = tickets
+        self.plans = plans
+        self.queues = queues
         self._writer: ReplyWriter | None = None
 
     def replies_written_by(self, writer: ReplyWriter) -> None:
@@ -99,11 +114,11 @@ class DiscoverService(Service):
     # --- conversations ---------------------------------------------------------------------------
 
     async def list(self, slug: str) -> builtins.list[Conversation]:
-        project = await self.services.projects.get(slug)
+        project = await self.projects.get(slug)
         return await db.list_conversations(self.db.reader, project.id)
 
     async def create(self, slug: str, user: User | None, title: str = "") -> Conversation:
-        project = await self.services.projects.get(slug)
+        project = await self.projects.get(slug)
         title = clean_conversation_title(title)
         async with self.db.transaction() as conn:
             return await db.insert_conversation(
@@ -111,7 +126,7 @@ class DiscoverService(Service):
             )
 
     async def get(self, slug: str, conversation_id: int) -> tuple[Project, Conversation]:
-        project = await self.services.projects.get(slug)
+        project = await self.projects.get(slug)
         found = await db.get_conversation(self.db.reader, conversation_id)
         if found is None or found.project_id != project.id:
             raise NotFound(f"project {slug!r} has no conversation {conversation_id}")
@@ -234,7 +249,7 @@ class DiscoverService(Service):
         self, project: Project, kind: ActionKind, proposal: dict[str, Any]
     ) -> None:
         for number in _referenced_numbers(kind, proposal):
-            await self.services.tickets.get(project.slug, number)
+            await self.tickets.get(project.slug, number)
 
     # --- deciding --------------------------------------------------------------------------------
 
@@ -291,7 +306,7 @@ class DiscoverService(Service):
         made: _Made,
     ) -> dict[str, Any]:
         """Make what the proposal describes inside ``conn``; returns what was made."""
-        tickets = self.services.tickets
+        tickets = self.tickets
         parsed = parse(kind, proposal)
         if isinstance(parsed, TicketsProposal):
             for draft in parsed.tickets:
@@ -315,7 +330,7 @@ class DiscoverService(Service):
                     numbers.append(item.ticket)
                 else:
                     numbers.append((await self._new_ticket(conn, project, user, item, made)).number)
-            queue = await self.services.queues.insert(
+            queue = await self.queues.insert(
                 conn,
                 project,
                 user,
@@ -332,7 +347,7 @@ class DiscoverService(Service):
             )
             for position, d in enumerate(parsed.tickets, start=1)
         ]
-        plan = await self.services.plans.insert(
+        plan = await self.plans.insert(
             conn, project, user, title=parsed.title, body=parsed.body, drafts=drafts
         )
         made.plans.append(plan)
@@ -341,7 +356,7 @@ class DiscoverService(Service):
     async def _new_ticket(
         self, conn: Connection, project: Project, user: User | None, draft: NewTicket, made: _Made
     ) -> Ticket:
-        ticket = await self.services.tickets.insert(
+        ticket = await self.tickets.insert(
             conn,
             project,
             user,
@@ -356,13 +371,13 @@ class DiscoverService(Service):
     def _publish_made(self, project: Project, made: _Made) -> None:
         """Once committed, the usual events for everything the decision made or changed."""
         for ticket in made.tickets:
-            self.services.tickets.publish_created(project, ticket)
+            self.tickets.publish_created(project, ticket)
         for ticket in made.updated:
-            self.services.tickets.publish_updated(project, ticket)
+            self.tickets.publish_updated(project, ticket)
         for plan in made.plans:
-            self.services.plans.publish_created(plan)
+            self.plans.publish_created(plan)
         for queue in made.queues:
-            self.services.queues.publish(QueueCreated, queue)
+            self.queues.publish(QueueCreated, queue)
 
     # --- events ----------------------------------------------------------------------------------
 

@@ -61,15 +61,19 @@ from codality_server.domain.tool_schema import input_schema
 from codality_server.domain.users import User
 from codality_server.git.checkout import branch_checkout
 
-from .base import Service
+from .base import Core, Service
 from .knowledge import ServiceKnowledge
 from .models import answer_input
 from .recorder import SessionEvents
 from .supervisor import USER_STOPPED, LoopJob, Run, SessionSpec
 
 if TYPE_CHECKING:
-    from . import Services
+    from .comments import CommentService
     from .discover import DiscoverService
+    from .models import ModelService
+    from .settings import SettingsService
+    from .supervisor import Supervisor
+    from .tickets import TicketService
 
 log = logging.getLogger("codality.discover")
 
@@ -220,7 +224,7 @@ class ReplyJob(LoopJob):
 
     async def started(self, run: Run) -> None:
         self.proposals.run = run
-        await self.agent.services.discover.link_session(self.proposals.message_id, run.session.id)
+        await self.agent.discover.link_session(self.proposals.message_id, run.session.id)
 
     async def ended(self, run: Run, session: AgentSession) -> None:
         status = ENDINGS.get(session.status, ReplyStatus.FAILED)
@@ -228,7 +232,7 @@ class ReplyJob(LoopJob):
         if status is ReplyStatus.CANCELLED and error == USER_STOPPED:
             error = "cancelled by a user"  # a budget that ran out keeps its own reason
         proposals = self.proposals
-        discover = self.agent.services.discover
+        discover = self.agent.discover
         await discover.finish_reply(
             proposals.message_id,
             status,
@@ -246,8 +250,24 @@ class DiscoverAgent(Service):
 
     context_budget_chars = 400_000
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services)
+    def __init__(
+        self,
+        core: Core,
+        *,
+        settings: SettingsService,
+        tickets: TicketService,
+        comments: CommentService,
+        models: ModelService,
+        supervisor: Supervisor,
+        discover: DiscoverService,
+    ) -> None:
+        super().__init__(core)
+        self.settings = settings
+        self.tickets = tickets
+        self.comments = comments
+        self.models = models
+        self.supervisor = supervisor
+        self.discover = discover
         self._naming: set[asyncio.Task[None]] = set()
         self._closing = False
 
@@ -256,28 +276,29 @@ class DiscoverAgent(Service):
     ) -> MessageSent:
         """Store the user's message and start the reply; answers the ids (202)."""
         content = clean_message(content)
-        project, conversation = await self.services.discover.get(slug, conversation_id)
-        supervisor = self.services.supervisor
+        project, conversation = await self.discover.get(slug, conversation_id)
+        supervisor = self.supervisor
         last_event_id = self.bus.last_id  # the reply's events all come after this one
         async with supervisor.claim(owner(conversation.id), busy=BUSY) as claim:
-            client = await self.services.models.client()  # 400 without a key: nothing stored
-            settings = await self.services.settings.current()
+            client = await self.models.client()  # 400 without a key: nothing stored
+            settings = await self.settings.current()
             checkout = await asyncio.to_thread(
                 branch_checkout,
                 Path(project.path),
                 project.default_branch,
                 self.config.data_dir / "discover" / str(project.id),
             )
-            message_id = await self.services.discover.add_user_message(
-                conversation.id, user, content
-            )
-            reply_id = await self.services.discover.start_reply(conversation.id, settings.model)
+            message_id = await self.discover.add_user_message(conversation.id, user, content)
+            reply_id = await self.discover.start_reply(conversation.id, settings.model)
             try:
-                proposals = Proposals(self.services.discover, project, conversation.id, reply_id)
+                proposals = Proposals(self.discover, project, conversation.id, reply_id)
                 kind = AgentKind("discovery", (*READ_ONLY_TOOLS, *proposals.tools()))
-                context = ToolContext(checkout, knowledge=ServiceKnowledge(self.services, project))
+                context = ToolContext(
+                    checkout,
+                    knowledge=ServiceKnowledge(self.tickets, self.comments, self.db, project),
+                )
                 toolbox = kind.toolbox(context)
-                stored = await self.services.discover.messages(conversation.id)
+                stored = await self.discover.messages(conversation.id)
                 turns, _ = history(stored, self.context_budget_chars)
                 system = tool_section(
                     SYSTEM.format(project=project.name, branch=project.default_branch), toolbox
@@ -310,7 +331,7 @@ class DiscoverAgent(Service):
             except BaseException as exc:  # the reply never started: say so on it
                 reason = f"the reply could not start: {type(exc).__name__}: {exc}"
                 await asyncio.shield(
-                    self.services.discover.finish_reply(reply_id, ReplyStatus.FAILED, reason)
+                    self.discover.finish_reply(reply_id, ReplyStatus.FAILED, reason)
                 )
                 raise
         return MessageSent(
@@ -323,30 +344,30 @@ class DiscoverAgent(Service):
 
     async def wait(self, conversation_id: int, session_id: int, reply_id: int) -> DiscoverMessage:
         """The reply once its session has ended (its final status, usage and blocks)."""
-        await self.services.supervisor.wait(session_id)
-        return await self.services.discover.message(conversation_id, reply_id)
+        await self.supervisor.wait(session_id)
+        return await self.discover.message(conversation_id, reply_id)
 
     async def cancel(self, slug: str, conversation_id: int) -> ReplyCancelled:
-        _, conversation = await self.services.discover.get(slug, conversation_id)
-        if self.services.supervisor.running(owner(conversation.id)) is None:
+        _, conversation = await self.discover.get(slug, conversation_id)
+        if self.supervisor.running(owner(conversation.id)) is None:
             raise Conflict(f"no reply is being written in conversation {conversation_id}")
-        session = await self.services.supervisor.stop(owner(conversation.id))
+        session = await self.supervisor.stop(owner(conversation.id))
         return ReplyCancelled(cancelled=True, session_id=session.id)
 
     async def cancel_quietly(self, conversation_id: int) -> None:
-        if self.services.supervisor.running(owner(conversation_id)) is not None:
+        if self.supervisor.running(owner(conversation_id)) is not None:
             with contextlib.suppress(Conflict):
-                await self.services.supervisor.stop(owner(conversation_id))
+                await self.supervisor.stop(owner(conversation_id))
 
     async def store_open_block(self, conversation_id: int) -> None:
         """Store the text block of the reply being written as it stands, so a conversation read
         next holds every delta published so far (``Recorder.store_open_block``)."""
-        run = self.services.supervisor.running(owner(conversation_id))
+        run = self.supervisor.running(owner(conversation_id))
         if run is not None:
             await run.recorder.store_open_block()
 
     def streaming(self, conversation_id: int) -> bool:
-        return self.services.supervisor.is_busy(owner(conversation_id))
+        return self.supervisor.is_busy(owner(conversation_id))
 
     # --- naming ---------------------------------------------------------------------------------
 
@@ -360,13 +381,13 @@ class DiscoverAgent(Service):
     async def _name(self, conversation_id: int, first_message: str) -> None:
         """A title from ``fast_model`` for a conversation still without one."""
         try:
-            reply = await self.services.models.complete(
+            reply = await self.models.complete(
                 TITLE_PROMPT.format(message=first_message[:4000]), max_tokens=60, answer=TITLE_TOOL
             )
             title = read_title(answer_input(reply, TITLE_TOOL), reply.text)
-            conversation = await self.services.discover.conversation(conversation_id)
+            conversation = await self.discover.conversation(conversation_id)
             if title and conversation is not None and not conversation.title:
-                await self.services.discover.set_title(conversation_id, title)
+                await self.discover.set_title(conversation_id, title)
         except Exception as exc:  # naming is a nicety; the conversation works without it
             log.warning("naming conversation %d failed: %s", conversation_id, exc)
 

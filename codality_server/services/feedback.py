@@ -16,7 +16,7 @@ by ``…[bot]`` accounts and Codality's own check runs never start anything.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codality_server.db import github as db_github
 from codality_server.domain import github as gh
@@ -27,7 +27,16 @@ from codality_server.domain.sessions import AgentSession, OwnerKind, SessionStat
 from codality_server.domain.tickets import TicketStatus
 from codality_server.github.client import GitHubError
 
-from .base import Service, now_iso
+from .base import Core, Service, now_iso
+
+if TYPE_CHECKING:
+    from .comments import CommentService
+    from .github import GitHubService
+    from .projects import ProjectService
+    from .pull_requests import PullRequestService
+    from .settings import SettingsService
+    from .ticket_agent import TicketAgentService
+    from .tickets import TicketService
 
 log = logging.getLogger("codality.feedback")
 FEEDBACK_TRIGGERS = frozenset({Trigger.CI.value, Trigger.COMMENT.value, Trigger.REVIEW.value})
@@ -37,6 +46,27 @@ MAX_DETAIL_CHARS = 20_000
 class FeedbackService(Service):
     """Protected mode's PR updates and the agent's answers to CI, comments and reviews."""
 
+    def __init__(
+        self,
+        core: Core,
+        *,
+        settings: SettingsService,
+        projects: ProjectService,
+        tickets: TicketService,
+        comments: CommentService,
+        github: GitHubService,
+        agent: TicketAgentService,
+        pull_requests: PullRequestService,
+    ) -> None:
+        super().__init__(core)
+        self.settings = settings
+        self.projects = projects
+        self.tickets = tickets
+        self.comments = comments
+        self.github = github
+        self.agent = agent
+        self.pull_requests = pull_requests
+
     # --- an agent run ended -----------------------------------------------------------------
 
     async def session_ended(self, session: AgentSession) -> None:
@@ -44,11 +74,11 @@ class FeedbackService(Service):
         outcome shows as ``codality/agent`` on an open PR."""
         if session.owner.kind is not OwnerKind.TICKET:
             return
-        ticket = await self.services.tickets.get_by_id(session.owner.id)
-        project = await self.services.projects.get_by_id(ticket.project_id)
+        ticket = await self.tickets.get_by_id(session.owner.id)
+        project = await self.projects.get_by_id(ticket.project_id)
         if not (project.github_owner and project.github_repo):
             return
-        pulls = self.services.pull_requests
+        pulls = self.pull_requests
         pr = await pulls.find(ticket.id)
         completed = session.status is SessionStatus.COMPLETED
         try:
@@ -62,7 +92,7 @@ class FeedbackService(Service):
                 await pulls.post_agent_check(pr)
         except DomainError as exc:
             log.warning("ticket #%d's pull request was not updated: %s", ticket.number, exc)
-            await self.services.comments.create(
+            await self.comments.create(
                 project.slug,
                 ticket.number,
                 f"The agent finished, but its work could not go to GitHub: {exc.message}",
@@ -91,7 +121,7 @@ class FeedbackService(Service):
             return "CI feedback runs in protected projects only"
         if pr.ci_handled_sha == pr.head_sha:
             return f"CI of {pr.head_sha[:10]} already handled"
-        client, token = await self.services.github.api()
+        client, token = await self.github.api()
         base = f"/repos/{pr.owner}/{pr.repo}"
         try:
             found = await client.all(
@@ -110,7 +140,7 @@ class FeedbackService(Service):
         ]
         if not failing:
             return "every check passed"
-        limit = (await self.services.settings.current()).ci_max_retries
+        limit = (await self.settings.current()).ci_max_retries
         if not await self._claim(pr):
             return f"CI of {pr.head_sha[:10]} already handled"
         names = ", ".join(r.name for r, _ in failing)
@@ -123,7 +153,7 @@ class FeedbackService(Service):
             return f"CI failing ({names}); {limit} attempts used, a human needs to look"
         attempt = pr.auto_retry_count + 1
         details = await self._failure_details(client, token, base, failing)
-        ticket = await self.services.tickets.get_by_id(pr.ticket_id)
+        ticket = await self.tickets.get_by_id(pr.ticket_id)
         started = await self._start(
             project,
             pr,
@@ -133,7 +163,7 @@ class FeedbackService(Service):
             f"🔄 CI auto-fix attempt {attempt}/{limit}\n",
         )
         if started is not None:
-            await self.services.pull_requests.set_retry_count(pr, attempt)
+            await self.pull_requests.set_retry_count(pr, attempt)
             return f"CI failing ({names}): auto-fix attempt {attempt}/{limit} on #{ticket.number}"
         return f"CI failing ({names}); the agent could not start"
 
@@ -204,7 +234,7 @@ class FeedbackService(Service):
             return "stored"
         login = _login(review)
         author = _author(review)
-        client, token = await self.services.github.api()
+        client, token = await self.github.api()
         base = f"/repos/{pr.owner}/{pr.repo}"
         try:
             inline = await client.all(f"{base}/pulls/{pr.number}/comments", token)
@@ -232,18 +262,18 @@ class FeedbackService(Service):
         self, project: Project, pr: gh.PullRequest, trigger: Trigger, message: str, comment: str
     ) -> dict[str, Any] | None:
         """Start the ticket's agent on ``message``; post the start comment when it runs."""
-        ticket = await self.services.tickets.get_by_id(pr.ticket_id)
+        ticket = await self.tickets.get_by_id(pr.ticket_id)
         if ticket.status in (TicketStatus.DONE, TicketStatus.CANCELLED):
             return None
         try:
-            session = await self.services.agent.start(
+            session = await self.agent.start(
                 project.slug, ticket.number, None, trigger=trigger.value, message=message
             )
         except DomainError as exc:
             await self._reply(pr, f"⚠️ I could not start on this: {exc.message}\n")
             return None
         await self._reply(pr, comment)
-        await self.services.pull_requests.post_check(
+        await self.pull_requests.post_check(
             pr, gh.AGENT_CHECK, None, "Agent working", f"Triggered by {trigger.value}."
         )
         started = {
@@ -252,12 +282,12 @@ class FeedbackService(Service):
             "pull_request": pr.number,
             "session": session,
         }
-        self.services.github.publish(FeedbackStarted.of(started), project.id, ticket.id)
+        self.github.publish(FeedbackStarted.of(started), project.id, ticket.id)
         return session
 
     async def _reply(self, pr: gh.PullRequest, text: str) -> None:
         try:
-            await self.services.pull_requests.reply(pr, text)
+            await self.pull_requests.reply(pr, text)
         except DomainError as exc:
             log.warning("commenting on pull request #%d failed: %s", pr.number, exc)
 

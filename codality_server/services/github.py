@@ -32,10 +32,11 @@ from codality_server.git import remote
 from codality_server.git.repository import redact_url
 from codality_server.github.client import GitHubClient, GitHubError
 
-from .base import Service, now_iso
+from .base import Core, Service, now_iso
 
 if TYPE_CHECKING:
-    from . import Services
+    from .projects import ProjectService
+    from .settings import SettingsService
 
 STATE_TTL_S = 3600.0
 #: Install links outstanding at once (the CLI polls the status panel while it waits).
@@ -58,8 +59,10 @@ def unavailable(exc: GitHubError, doing: str) -> Unavailable | Conflict | NotFou
 class GitHubService(Service):
     """Connection state, the API client and the links between projects and repositories."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services)
+    def __init__(self, core: Core, *, settings: SettingsService, projects: ProjectService) -> None:
+        super().__init__(core)
+        self.settings = settings
+        self.projects = projects
         self._client: GitHubClient | None = None
         self._states: dict[str, _Pending] = {}
         self._install_states: dict[str, float] = {}
@@ -71,7 +74,7 @@ class GitHubService(Service):
     # --- configuration and events -----------------------------------------------------------
 
     async def app_config(self) -> gh.GitHubConfig:
-        return gh.GitHubConfig.from_env(await self.services.settings.env_values())
+        return gh.GitHubConfig.from_env(await self.settings.env_values())
 
     def client(self, config: gh.GitHubConfig) -> GitHubClient:
         if self._client is None or self._client.api_url != config.api_url:
@@ -122,7 +125,7 @@ class GitHubService(Service):
         self, server_url: str, organization: str | None, name: str | None
     ) -> dict[str, Any]:
         """A state token and the manifest; the answer's ``url`` is a page that posts it."""
-        env = await self.services.settings.env_values()
+        env = await self.settings.env_values()
         config = gh.GitHubConfig.from_env(env)
         app_url = self.app_url(env, server_url)
         if organization is not None:
@@ -191,7 +194,7 @@ class GitHubService(Service):
             raise Unavailable(
                 "GitHub's manifest conversion answer lacks the App's credentials"
             ) from None
-        await self.services.settings.update_env(values)
+        await self.settings.update_env(values)
         self.client(config).tokens.clear()
         updated = await self.app_config()
         return self._install_link(updated.install_url) or config.web_url
@@ -235,7 +238,7 @@ class GitHubService(Service):
         except GitHubError as exc:
             raise unavailable(exc, f"look up installation {installation_id}") from None
         account = str((found.get("account") or {}).get("login") or "")
-        await self.services.settings.update_env(
+        await self.settings.update_env(
             {gh.ENV_INSTALLATION_ID: installation_id, gh.ENV_INSTALLATION_ACCOUNT: account or None}
         )
         return {"installed": True, "installation_id": installation_id, "account": account}
@@ -245,7 +248,7 @@ class GitHubService(Service):
         config = await self.app_config()
         if config.installation_id != installation_id:
             return False
-        await self.services.settings.update_env(
+        await self.settings.update_env(
             {gh.ENV_INSTALLATION_ID: None, gh.ENV_INSTALLATION_ACCOUNT: None}
         )
         self.client(config).tokens.clear()
@@ -254,7 +257,7 @@ class GitHubService(Service):
     async def status(self, server_url: str, admin: bool) -> dict[str, Any]:
         """The status panel, plus a live check that the App's key signs what GitHub accepts; an
         admin's install link carries the state that lets the installation be recorded."""
-        env = await self.services.settings.env_values()
+        env = await self.settings.env_values()
         config = gh.GitHubConfig.from_env(env)
         install_url = config.install_url
         if admin and not config.installed:
@@ -303,9 +306,7 @@ class GitHubService(Service):
             raise InvalidInput("give exactly one of project, path, url", field="body")
         source = url
         if source is None:
-            folder = (
-                Path((await self.services.projects.get(slug)).path) if slug else Path(path or "")
-            )
+            folder = Path((await self.projects.get(slug)).path) if slug else Path(path or "")
             if not folder.is_absolute() or not folder.is_dir():
                 raise InvalidInput(f"path: {folder} is not a folder", field="path")
             try:
@@ -332,7 +333,7 @@ class GitHubService(Service):
     async def link(self, slug: str, owner: str | None, repo: str | None) -> Project:
         """Link the project to ``owner/repo`` (default: its ``origin``), which the installation
         must be able to see."""
-        project = await self.services.projects.get(slug)
+        project = await self.projects.get(slug)
         elsewhere = None
         if owner is None and repo is None:
             owner, repo, elsewhere = await self._origin_repo(slug)
@@ -379,7 +380,7 @@ class GitHubService(Service):
 
     async def unlink(self, slug: str) -> Project:
         """Remove the link; protected mode goes off with it (it needs the link)."""
-        project = await self.services.projects.get(slug)
+        project = await self.projects.get(slug)
         return await self._set_link(project, None, None)
 
     async def _set_link(self, project: Project, owner: str | None, repo: str | None) -> Project:

@@ -12,23 +12,30 @@ from codality_server.db import memory as db_memory
 from codality_server.domain.projects import Project
 
 if TYPE_CHECKING:
-    from codality_server.services import Services
+    from codality_server.db.database import Database
+
+    from .comments import CommentService
+    from .tickets import TicketService
 
 
 class ServiceKnowledge:
     """Read-only answers about one project, for the agent's tools."""
 
-    def __init__(self, services: Services, project: Project) -> None:
-        self.services = services
+    def __init__(
+        self, tickets: TicketService, comments: CommentService, db: Database, project: Project
+    ) -> None:
+        self.tickets = tickets
+        self.comments = comments
+        self.db = db
         self.project = project
 
     async def get_ticket(self, number: int) -> dict[str, Any]:
-        _, ticket = await self.services.tickets.get(self.project.slug, number)
-        comments = await self.services.comments.list(self.project.slug, number)
+        _, ticket = await self.tickets.get(self.project.slug, number)
+        comments = await self.comments.list(self.project.slug, number)
         return {**ticket.view(), "comments": comments}
 
     async def search_tickets(self, query: str, limit: int) -> list[dict[str, Any]]:
-        hits = await self.services.tickets.search(self.project.slug, query, limit)
+        hits = await self.tickets.search(self.project.slug, query, limit)
         return [
             {
                 "number": hit.ticket.number,
@@ -41,7 +48,7 @@ class ServiceKnowledge:
         ]
 
     async def memory(self, topic: str, number: int | None, limit: int) -> dict[str, Any]:
-        conn = self.services.core.db.reader
+        conn = self.db.reader
         pid = self.project.id
         if topic == "ticket":
             assert number is not None

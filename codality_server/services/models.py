@@ -25,7 +25,10 @@ from codality_server.domain.errors import Unavailable, UpstreamFailed
 from codality_server.domain.planning import AnswerTool
 from codality_server.domain.settings import ModelAccess
 
-from .base import Service
+from .base import Core, Service
+
+if TYPE_CHECKING:
+    from .settings import SettingsService
 
 if TYPE_CHECKING:
     import anthropic
@@ -36,15 +39,16 @@ Tier = Literal["model", "fast_model"]
 class ModelService(Service):
     """Model clients for sessions and one-shot calls."""
 
-    def __init__(self, services: Any) -> None:
-        super().__init__(services)
+    def __init__(self, core: Core, *, settings: SettingsService) -> None:
+        super().__init__(core)
+        self.settings = settings
         self._sdks: dict[ModelAccess, anthropic.AsyncAnthropic] = {}
 
     async def client(self, access: ModelAccess | None = None) -> ModelClient:
         """A client for one session or call (``access`` as resolved now unless given); close it
         (``async with``) when done."""
-        access = access or await self.services.settings.model_access()
-        settings = await self.services.settings.current()
+        access = access or await self.settings.model_access()
+        settings = await self.settings.current()
         sdk = self._sdks.get(access)
         if sdk is None:
             sdk = self._sdks[access] = sdk_client(access)
@@ -74,7 +78,7 @@ class ModelService(Service):
     ) -> ModelReply:
         """One question, one answer, with ``fast_model`` unless ``tier`` says ``model``; with
         ``answer``, the model is made to answer by calling that tool (see ``answer_input``)."""
-        settings = await self.services.settings.current()
+        settings = await self.settings.current()
         request = ModelRequest(
             model=getattr(settings, tier),
             max_tokens=max_tokens or settings.max_tokens,

@@ -49,14 +49,19 @@ from codality_server.domain.sessions import Owner, OwnerKind, SessionStatus
 from codality_server.domain.users import User
 from codality_server.git.checkout import branch_checkout
 
-from .base import Service, now_iso
+from .base import Core, Service, now_iso
 from .knowledge import ServiceKnowledge
 from .models import answer_input
 from .recorder import SessionEvents
 from .supervisor import LoopJob, Run, SessionSpec
 
 if TYPE_CHECKING:
-    from . import Services
+    from .comments import CommentService
+    from .models import ModelService
+    from .plans import PlanService
+    from .settings import SettingsService
+    from .supervisor import Supervisor
+    from .tickets import TicketService
 
 log = logging.getLogger("codality.plans")
 
@@ -125,16 +130,32 @@ class SuggestJob(LoopJob):
 class PlanAgent(Service):
     """Model-driven plan work; the plan's own rules and storage stay in ``PlanService``."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services)
+    def __init__(
+        self,
+        core: Core,
+        *,
+        settings: SettingsService,
+        tickets: TicketService,
+        comments: CommentService,
+        plans: PlanService,
+        models: ModelService,
+        supervisor: Supervisor,
+    ) -> None:
+        super().__init__(core)
+        self.settings = settings
+        self.tickets = tickets
+        self.comments = comments
+        self.plans = plans
+        self.models = models
+        self.supervisor = supervisor
         self._naming: dict[int, asyncio.Task[None]] = {}
 
     # --- readiness --------------------------------------------------------------------------
 
     async def check_ready(self, slug: str, plan_id: int) -> Readiness:
         """The fast model's verdict on whether the plan can become tickets (stored on it)."""
-        project, plan = await self.services.plans.get(slug, plan_id)
-        reply = await self.services.models.complete(
+        project, plan = await self.plans.get(slug, plan_id)
+        reply = await self.models.complete(
             readiness_prompt(plan.title, plan.body),
             system=READINESS_SYSTEM,
             tier="fast_model",
@@ -146,19 +167,19 @@ class PlanAgent(Service):
             readiness = read_readiness(verdict, now_iso())
         except UnusableAnswer as exc:
             raise UpstreamFailed(f"the model's readiness verdict was unusable: {exc}") from exc
-        await self.services.plans.record(project, plan.id, readiness=readiness)
+        await self.plans.record(project, plan.id, readiness=readiness)
         return readiness
 
     # --- extraction -------------------------------------------------------------------------
 
     async def extract(self, slug: str, plan_id: int) -> tuple[Plan, Extraction]:
         """Ordered ticket drafts from the plan, checked and repaired, stored on the plan."""
-        project, plan = await self.services.plans.get(slug, plan_id)
+        project, plan = await self.plans.get(slug, plan_id)
         if plan.approved:
             raise Conflict(f"plan {plan_id} is approved; its drafts already became tickets")
         if not plan.body.strip():
             raise Conflict(f"plan {plan_id} is empty; write it before extracting tickets")
-        reply = await self.services.models.complete(
+        reply = await self.models.complete(
             extract_prompt(plan.title, plan.body),
             system=EXTRACT_SYSTEM,
             tier="model",
@@ -170,7 +191,7 @@ class PlanAgent(Service):
             raise UpstreamFailed(
                 f"the model's ticket drafts were unusable ({exc}); nothing was stored, try again"
             ) from exc
-        stored = await self.services.plans.record(project, plan.id, drafts=extraction.drafts)
+        stored = await self.plans.record(project, plan.id, drafts=extraction.drafts)
         return stored, extraction
 
     # --- suggestions ------------------------------------------------------------------------
@@ -182,12 +203,14 @@ class PlanAgent(Service):
         ``plan:delta``; the model sees the plan, what changed since its last round and what it
         suggested then. Suggestions that can't be applied to the plan are left out.
         """
-        project, plan = await self.services.plans.get(slug, plan_id)
-        settings = await self.services.settings.current()
-        client = await self.services.models.client()  # 400 without a key, before anything runs
+        project, plan = await self.plans.get(slug, plan_id)
+        settings = await self.settings.current()
+        client = await self.models.client()  # 400 without a key, before anything runs
         checkout = await self._code_of(project)
         toolbox = PLANNER.toolbox(
-            ToolContext(checkout, knowledge=ServiceKnowledge(self.services, project))
+            ToolContext(
+                checkout, knowledge=ServiceKnowledge(self.tickets, self.comments, self.db, project)
+            )
         )
         system = SUGGEST_SYSTEM.format(project=project.name, branch=project.default_branch)
         prompt = suggest_prompt(
@@ -213,17 +236,15 @@ class PlanAgent(Service):
             started_by=user.id if user else None,
             events=PlanEvents(plan.id),
         )
-        session = await self.services.supervisor.start(spec, job, busy=BUSY)
-        ended = await self.services.supervisor.wait(session.id)
+        session = await self.supervisor.start(spec, job, busy=BUSY)
+        ended = await self.supervisor.wait(session.id)
         if ended.status is not SessionStatus.COMPLETED or job.result is None:
             raise self._round_failed(ended.status, ended.error, job.failure)
         try:
             suggestions = read_suggestions(json_in(job.result.summary), plan.body)
         except UnusableAnswer as exc:
             raise UpstreamFailed(f"the model's suggestions were unusable: {exc}") from exc
-        await self.services.plans.record(
-            project, plan.id, suggestions=suggestions, suggested_body=plan.body
-        )
+        await self.plans.record(project, plan.id, suggestions=suggestions, suggested_body=plan.body)
         return suggestions
 
     async def _code_of(self, project: Project) -> Path:
@@ -250,8 +271,8 @@ class PlanAgent(Service):
 
     async def stop_round(self, plan_id: int) -> None:
         """Stop a running suggestion round (the plan is going away)."""
-        if self.services.supervisor.running(plan_owner(plan_id)) is not None:
-            await self.services.supervisor.stop(plan_owner(plan_id))
+        if self.supervisor.running(plan_owner(plan_id)) is not None:
+            await self.supervisor.stop(plan_owner(plan_id))
 
     # --- naming -----------------------------------------------------------------------------
 
@@ -265,7 +286,7 @@ class PlanAgent(Service):
 
     async def _name(self, plan_id: int, body: str) -> None:
         try:
-            reply = await self.services.models.complete(
+            reply = await self.models.complete(
                 TITLE_PROMPT.format(body=body[:4000]),
                 tier="fast_model",
                 max_tokens=TITLE_MAX_TOKENS,
@@ -273,7 +294,7 @@ class PlanAgent(Service):
             )
             title = read_title(answer_input(reply, TITLE_TOOL), reply.text)
             if title:
-                await self.services.plans.name(plan_id, title)
+                await self.plans.name(plan_id, title)
         except Exception as exc:  # a title is a nicety: the plan works without one
             log.warning("naming plan %d failed: %s", plan_id, exc)
 

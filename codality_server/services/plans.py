@@ -38,10 +38,11 @@ from codality_server.domain.projects import Project
 from codality_server.domain.tickets import Ticket, TicketStatus, clean_markdown
 from codality_server.domain.users import User
 
-from .base import Service, now_iso
+from .base import Core, Service, now_iso
 
 if TYPE_CHECKING:
-    from . import Services
+    from .projects import ProjectService
+    from .tickets import TicketService
 
 # Called with a plan a user created or edited; must not block (work goes to the background).
 SavedHook = Callable[[Plan], None]
@@ -52,8 +53,10 @@ DeletingHook = Callable[[int], Awaitable[None]]
 class PlanService(Service):
     """The plans of each project."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services)
+    def __init__(self, core: Core, *, projects: ProjectService, tickets: TicketService) -> None:
+        super().__init__(core)
+        self.projects = projects
+        self.tickets = tickets
         self._saved_hooks: builtins.list[SavedHook] = []
         self._deleting_hooks: builtins.list[DeletingHook] = []
 
@@ -69,11 +72,11 @@ class PlanService(Service):
 
     async def list(self, slug: str) -> list[Plan]:
         """The project's plans, newest first."""
-        project = await self.services.projects.get(slug)
+        project = await self.projects.get(slug)
         return await db_plans.list_plans(self.db.reader, project.id)
 
     async def get(self, slug: str, plan_id: int) -> tuple[Project, Plan]:
-        project = await self.services.projects.get(slug)
+        project = await self.projects.get(slug)
         plan = await db_plans.get_plan(self.db.reader, plan_id)
         if plan is None or plan.project_id != project.id:
             raise NotFound(f"project {slug!r} has no plan {plan_id}")
@@ -91,7 +94,7 @@ class PlanService(Service):
         drafts: Sequence[DraftInput] = (),
     ) -> Plan:
         """A new draft plan (publishes ``plan:created``)."""
-        project = await self.services.projects.get(slug)
+        project = await self.projects.get(slug)
         async with self.db.transaction() as conn:
             plan = await self.insert(conn, project, author, title=title, body=body, drafts=drafts)
         self.publish_created(plan)
@@ -243,7 +246,7 @@ class PlanService(Service):
                 approved_at=now,
             )
         for ticket in tickets:
-            self.services.tickets.publish_created(project, ticket)
+            self.tickets.publish_created(project, ticket)
         self._published(approved, plan_id)
         return tickets
 

@@ -13,7 +13,7 @@ import os
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from codality_server.db import users as db_users
 from codality_server.domain.errors import InvalidInput, NotFound
@@ -21,10 +21,7 @@ from codality_server.domain.users import User
 from codality_server.secrets_store import write_private
 
 from .auth import normalise_email
-from .base import Service, now_iso
-
-if TYPE_CHECKING:
-    from . import Services
+from .base import Core, Service, now_iso
 
 NAME_MAX_CHARS = 100
 
@@ -87,8 +84,8 @@ def _describe_key(public_path: Path) -> dict[str, Any] | None:
 class ProfileService(Service):
     """Changes a user makes to their own account."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services)
+    def __init__(self, core: Core) -> None:
+        super().__init__(core)
         self._key_lock = asyncio.Lock()
 
     async def _update(self, user: User, **fields: str | None) -> User:

@@ -24,10 +24,10 @@ from codality_server.git import repository
 from codality_server.git.network import RemoteError, with_deadline
 from codality_server.git.repository import BlobContent, Identity
 
-from .base import Service, now_iso
+from .base import Core, Service, now_iso
 
 if TYPE_CHECKING:
-    from . import Services
+    from .settings import SettingsService
 
 CreateMode = Literal["existing", "clone", "new"]
 CLONE_DEADLINE_FACTOR = 20
@@ -78,8 +78,9 @@ def _check_folder(path: Path) -> None:
 class ProjectService(Service):
     """Project records and read-only views of their repositories at any ref."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services)
+    def __init__(self, core: Core, *, settings: SettingsService) -> None:
+        super().__init__(core)
+        self.settings = settings
         self._creating = asyncio.Lock()
 
     # --- records ---------------------------------------------------------------------------
@@ -152,7 +153,7 @@ class ProjectService(Service):
         label = _clean_name(name if name is not None else _name_from_url(url))
         folder = self._target(raw_path, slugify(label))
         await self._ensure_free(slugify(label), folder)
-        timeout = float((await self.services.settings.current()).git_timeout_s)
+        timeout = float((await self.settings.current()).git_timeout_s)
         try:
             branch = await with_deadline(
                 partial(repository.clone_repository, url, folder, timeout),

@@ -14,7 +14,7 @@ import builtins
 import logging
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from codality_server.db import github as db_github
@@ -34,8 +34,19 @@ from codality_server.git.diff import commit_diff
 from codality_server.git.network import RemoteError, with_deadline
 from codality_server.github.client import GitHubClient, GitHubError
 
-from .base import Service, now_iso
+from .base import Core, RepoLocks, Service, now_iso
 from .github import unavailable
+
+if TYPE_CHECKING:
+    from .agent_sessions import AgentSessionService
+    from .comments import CommentService
+    from .github import GitHubService
+    from .projects import ProjectService
+    from .settings import SettingsService
+    from .stacks import StackService
+    from .ticket_agent import TicketAgentService
+    from .tickets import TicketService
+    from .worktrees import WorktreeService
 
 log = logging.getLogger("codality.github")
 MERGE_METHODS = ("merge", "squash", "rebase")
@@ -44,13 +55,40 @@ MERGE_METHODS = ("merge", "squash", "rebase")
 class PullRequestService(Service):
     """A ticket's pull request, from opening to merge."""
 
+    def __init__(
+        self,
+        core: Core,
+        *,
+        settings: SettingsService,
+        projects: ProjectService,
+        tickets: TicketService,
+        ticket_comments: CommentService,
+        stacks: StackService,
+        github: GitHubService,
+        agent_sessions: AgentSessionService,
+        agent: TicketAgentService,
+        worktrees: WorktreeService,
+        repo_lock: RepoLocks,
+    ) -> None:
+        super().__init__(core)
+        self.settings = settings
+        self.projects = projects
+        self.tickets = tickets
+        self.ticket_comments = ticket_comments
+        self.stacks = stacks
+        self.github = github
+        self.agent_sessions = agent_sessions
+        self.agent = agent
+        self.worktrees = worktrees
+        self.repo_lock = repo_lock
+
     # --- reading ----------------------------------------------------------------------------
 
     async def find(self, ticket_id: int) -> gh.PullRequest | None:
         return await db_github.pr_for_ticket(self.db.reader, ticket_id)
 
     async def _stored(self, slug: str, number: int) -> tuple[Project, Ticket, gh.PullRequest]:
-        project, ticket = await self.services.tickets.get(slug, number)
+        project, ticket = await self.tickets.get(slug, number)
         pr = await self.find(ticket.id)
         if pr is None:
             raise NotFound(
@@ -63,7 +101,7 @@ class PullRequestService(Service):
         return pr.view()
 
     async def list(self, slug: str) -> builtins.list[dict[str, Any]]:
-        project = await self.services.projects.get(slug)
+        project = await self.projects.get(slug)
         return [pr.view() for pr in await db_github.prs_for_project(self.db.reader, project.id)]
 
     # --- opening and updating -----------------------------------------------------------------
@@ -90,15 +128,15 @@ class PullRequestService(Service):
         With ``below`` (the dependency a stacked PR sits on) its branch goes first, as
         committed, so GitHub holds the commit this ticket's work started from."""
         branch = ticket_branch(ticket)
-        async with self.services.repo_lock(project.path):
-            if self.services.agent.is_busy(ticket.id):
+        async with self.repo_lock(project.path):
+            if self.agent.is_busy(ticket.id):
                 raise Conflict(
                     f"ticket #{ticket.number}'s agent is running; let it finish (or stop it) first",
                     {"reason": "agent_running"},
                 )
             identity = user.git_identity if user else AGENT_IDENTITY
             message = f"{work_subject(ticket.title, ticket.number)}: uncommitted work, for the PR"
-            await self.services.worktrees.commit_work(project, ticket, message, identity)
+            await self.worktrees.commit_work(project, ticket, message, identity)
             if below is not None:
                 await self._push_branch(project, ticket_branch(below), token)
             sha = await self._push_branch(project, branch, token)
@@ -108,8 +146,8 @@ class PullRequestService(Service):
         """Push one of Codality's branches to GitHub (the caller holds the repository's lock);
         a rebased one replaces what is there."""
         owner, repo = self._linked(project)
-        config = await self.services.github.app_config()
-        timeout = float((await self.services.settings.current()).git_timeout_s)
+        config = await self.github.app_config()
+        timeout = float((await self.settings.current()).git_timeout_s)
         try:
             return await with_deadline(
                 partial(
@@ -133,7 +171,7 @@ class PullRequestService(Service):
         """The unmerged dependency a stacked ticket's PR sits on, and that dependency's open PR
         (None: the ticket is not stacked). Without an open PR there is no base on GitHub that
         shows only this ticket's work: refused, naming the command that opens it."""
-        below = await self.services.stacks.below(ticket)
+        below = await self.stacks.below(ticket)
         if below is None:
             return None
         pr = await self.find(below.id)
@@ -158,10 +196,10 @@ class PullRequestService(Service):
         ticket stacked on unmerged work (``services.stacks``), against its dependency's branch
         (pushed first), so the PR shows only this ticket's work; it moves to the default branch
         when the dependency's PR merges (``retarget_stacked``)."""
-        project, ticket = await self.services.tickets.get(slug, number)
+        project, ticket = await self.tickets.get(slug, number)
         # Set-up first, in the order it is done: connect, install, then link — so the error
         # names the one command to run next, never one that sends the user back here.
-        client, token = await self.services.github.api()
+        client, token = await self.github.api()
         owner, repo = self._linked(project)
         existing = await self.find(ticket.id)
         if existing is not None and existing.state is gh.PrState.OPEN:
@@ -227,8 +265,8 @@ class PullRequestService(Service):
             raise Conflict(
                 f"pull request #{pr.number} is {pr.state.value}", {"reason": "pr_not_open"}
             )
-        client, token = await self.services.github.api()
-        below = await self.services.stacks.below(ticket)
+        client, token = await self.github.api()
+        below = await self.stacks.below(ticket)
         on_below = below if below is not None and below.branch == pr.base_branch else None
         _, sha = await self._push(project, ticket, user, token, on_below)
         pr = await self._save(pr, head_sha=sha)
@@ -242,7 +280,7 @@ class PullRequestService(Service):
     async def status(self, slug: str, number: int) -> dict[str, Any]:
         """The PR as GitHub has it now: state, every check run of the head, review state."""
         project, ticket, pr = await self._stored(slug, number)
-        client, token = await self.services.github.api()
+        client, token = await self.github.api()
         base = f"/repos/{pr.owner}/{pr.repo}"
         try:
             data = await client.get(f"{base}/pulls/{pr.number}", token)
@@ -253,7 +291,7 @@ class PullRequestService(Service):
             raise unavailable(exc, f"read pull request #{pr.number}") from None
         checks = gh.latest_runs([gh.CheckRun.from_github(r) for r in runs])
         counts = gh.check_counts(checks)
-        trusted = (await self.services.settings.current()).github_trusted_associations
+        trusted = (await self.settings.current()).github_trusted_associations
         review = gh.review_state(reviews, trusted)
         state = _pr_state(data)
         async with self.db.transaction() as conn:
@@ -282,7 +320,7 @@ class PullRequestService(Service):
     async def comments(self, slug: str, number: int) -> builtins.list[dict[str, Any]]:
         """Sync the PR's conversation (comments, reviews, inline comments) and return it."""
         _, _, pr = await self._stored(slug, number)
-        client, token = await self.services.github.api()
+        client, token = await self.github.api()
         base = f"/repos/{pr.owner}/{pr.repo}"
         try:
             issue = await client.all(f"{base}/issues/{pr.number}/comments", token)
@@ -312,8 +350,8 @@ class PullRequestService(Service):
                 f"pull request #{pr.number} is {pr.state.value}", {"reason": "pr_not_open"}
             )
         await self._refuse_above_open_pr(project, pr)
-        chosen = method or (await self.services.settings.current()).merge_strategy
-        client, token = await self.services.github.api()
+        chosen = method or (await self.settings.current()).merge_strategy
+        client, token = await self.github.api()
         try:
             result = await client.put(
                 f"/repos/{pr.owner}/{pr.repo}/pulls/{pr.number}/merge",
@@ -342,7 +380,7 @@ class PullRequestService(Service):
             return
         for below in await db_github.prs_for_project(self.db.reader, project.id):
             if below.state is gh.PrState.OPEN and below.head_branch == pr.base_branch:
-                ticket = await self.services.tickets.get_by_id(below.ticket_id)
+                ticket = await self.tickets.get_by_id(below.ticket_id)
                 raise Conflict(
                     f"pull request #{pr.number} is stacked on #{below.number} (ticket"
                     f" #{ticket.number}); merge that first with `codality pr merge"
@@ -357,7 +395,7 @@ class PullRequestService(Service):
         that work: each shows only its own again. GitHub does this itself only when it deletes
         the merged branch (off by default), and a branch deleted another way closes them.
         Failures are logged: the PRs stay open on the old base for a person to move."""
-        client, token = await self.services.github.api()
+        client, token = await self.github.api()
         pulls = f"/repos/{merged.owner}/{merged.repo}/pulls"
         query = urlencode({"state": "open", "base": merged.head_branch})
         moved: builtins.list[int] = []
@@ -381,7 +419,7 @@ class PullRequestService(Service):
         pr = await self.find(ticket.id)
         if pr is None or pr.state is not gh.PrState.OPEN:
             return None
-        client, token = await self.services.github.api()
+        client, token = await self.github.api()
         try:
             await client.patch(
                 f"/repos/{pr.owner}/{pr.repo}/pulls/{pr.number}", token, {"state": "closed"}
@@ -402,10 +440,10 @@ class PullRequestService(Service):
                 pr, state=gh.PrState.MERGED, merged_sha=merged_sha or None, closed_at=now_iso()
             )
             self._announce(pr)
-        ticket = await self.services.tickets.get_by_id(pr.ticket_id)
+        ticket = await self.tickets.get_by_id(pr.ticket_id)
         notes: list[str] = []
         if ticket.branch or ticket.worktree_path:
-            await self.services.worktrees.remove_merged(project, ticket)
+            await self.worktrees.remove_merged(project, ticket)
             notes.append("worktree removed")
         notes.append(await self.sync_default_branch(project, rebase=False))
         if merged_sha:
@@ -414,7 +452,7 @@ class PullRequestService(Service):
         if moved:
             numbers = ", ".join(f"#{n}" for n in moved)
             notes.append(f"pull request {numbers} now targets {project.default_branch}")
-        if await self.services.tickets.react(ticket.id, Action.PR_MERGED):
+        if await self.tickets.react(ticket.id, Action.PR_MERGED):
             notes.insert(0, f"ticket #{ticket.number} → done")
         return "; ".join(notes)
 
@@ -423,8 +461,8 @@ class PullRequestService(Service):
         if pr.state is gh.PrState.OPEN:
             pr = await self._save(pr, state=gh.PrState.CLOSED, closed_at=now_iso())
             self._announce(pr)
-        ticket = await self.services.tickets.get_by_id(pr.ticket_id)
-        if await self.services.tickets.react(ticket.id, Action.PR_CLOSED) is None:
+        ticket = await self.tickets.get_by_id(pr.ticket_id)
+        if await self.tickets.react(ticket.id, Action.PR_CLOSED) is None:
             return f"ticket #{ticket.number} already {ticket.status.value}"
         return f"ticket #{ticket.number} → cancelled"
 
@@ -494,7 +532,7 @@ class PullRequestService(Service):
 
     async def reply(self, pr: gh.PullRequest, body: str) -> None:
         """Post a comment on the PR as the App."""
-        client, token = await self.services.github.api()
+        client, token = await self.github.api()
         try:
             await client.post(
                 f"/repos/{pr.owner}/{pr.repo}/issues/{pr.number}/comments", token, {"body": body}
@@ -509,13 +547,13 @@ class PullRequestService(Service):
         files too); with ``rebase``, replay every open worktree onto it. A worktree that does
         not rebase cleanly (or holds uncommitted work) is left as it was and its ticket says so."""
         owner, repo = self._linked(project)
-        _, token = await self.services.github.api()
-        config = await self.services.github.app_config()
+        _, token = await self.github.api()
+        config = await self.github.app_config()
         repo_path = Path(project.path)
         branch = project.default_branch
         notes: list[str] = []
-        async with self.services.repo_lock(project.path):
-            timeout = float((await self.services.settings.current()).git_timeout_s)
+        async with self.repo_lock(project.path):
+            timeout = float((await self.settings.current()).git_timeout_s)
             url = config.clone_url(owner, repo)
             try:
                 tip = await with_deadline(
@@ -551,9 +589,9 @@ class PullRequestService(Service):
     ) -> builtins.list[tuple[Ticket, remote.RebaseOutcome]]:
         results = []
         for ticket in await db_github.open_worktree_tickets(self.db.reader, project.id):
-            if self.services.agent.is_busy(ticket.id):
+            if self.agent.is_busy(ticket.id):
                 continue
-            if await self.services.stacks.base_of(project, ticket) != project.default_branch:
+            if await self.stacks.base_of(project, ticket) != project.default_branch:
                 continue  # stacked on unmerged work: it follows that branch, not this one
             worktree = Path(ticket.worktree_path or "")
             if not (worktree.is_dir() and ticket.branch):
@@ -585,7 +623,7 @@ class PullRequestService(Service):
             )
         else:
             return
-        await self.services.comments.create(project.slug, ticket.number, text, None, "agent")
+        await self.ticket_comments.create(project.slug, ticket.number, text, None, "agent")
 
     # --- check runs -------------------------------------------------------------------------
 
@@ -603,7 +641,7 @@ class PullRequestService(Service):
         A failure is logged, never raised: check runs are information, not the work."""
         try:
             if client is None or token is None:
-                client, token = await self.services.github.api()
+                client, token = await self.github.api()
             body: dict[str, Any] = {
                 "name": name,
                 "head_sha": pr.head_sha,
@@ -621,7 +659,7 @@ class PullRequestService(Service):
         self, pr: gh.PullRequest, client: GitHubClient | None = None, token: str | None = None
     ) -> None:
         """``codality/agent`` from the ticket's last agent session, then the readiness check."""
-        sessions = await self.services.agent_sessions.for_owner(Owner.ticket(pr.ticket_id))
+        sessions = await self.agent_sessions.for_owner(Owner.ticket(pr.ticket_id))
         last = sessions[0] if sessions else None
         agent_ok: bool | None = None
         if last is None:
@@ -659,7 +697,7 @@ class PullRequestService(Service):
         conclusion = {"approved": "success", "changes_requested": "failure"}.get(state, "neutral")
         title = f"Review: {state.replace('_', ' ')}"
         await self.post_check(pr, gh.REVIEW_CHECK, conclusion, title, body.strip() or title)
-        sessions = await self.services.agent_sessions.for_owner(Owner.ticket(pr.ticket_id))
+        sessions = await self.agent_sessions.for_owner(Owner.ticket(pr.ticket_id))
         agent_ok = None if not sessions else sessions[0].status is SessionStatus.COMPLETED
         await self.post_readiness(pr, agent_ok)
 
@@ -678,7 +716,7 @@ class PullRequestService(Service):
                 check=check.shape() if check is not None else None,
             )
         )
-        self.services.github.publish(payload, pr.project_id, pr.ticket_id)
+        self.github.publish(payload, pr.project_id, pr.ticket_id)
 
     async def _save(self, pr: gh.PullRequest, **fields: Any) -> gh.PullRequest:
         async with self.db.transaction() as conn:
@@ -689,8 +727,8 @@ class PullRequestService(Service):
 
     async def _ticket_changed(self, project: Project, ticket_id: int) -> None:
         """Boards show the PR on the card: publish the ticket with its new summary."""
-        ticket = await self.services.tickets.get_by_id(ticket_id)
-        self.services.tickets.publish_updated(project, ticket)
+        ticket = await self.tickets.get_by_id(ticket_id)
+        self.tickets.publish_updated(project, ticket)
 
     async def _keep_merge_diff(self, project: Project, ticket: Ticket, merged_sha: str) -> None:
         repo = Path(project.path)

@@ -51,10 +51,17 @@ from codality_server.domain.sessions import (
 from codality_server.domain.tickets import TicketStatus
 from codality_server.domain.users import User
 
-from .base import Service, now_iso
+from .base import Core, Service, now_iso
 
 if TYPE_CHECKING:
-    from . import Services
+    from .agent_sessions import AgentSessionService
+    from .projects import ProjectService
+    from .queues import QueueService
+    from .settings import SettingsService
+    from .supervisor import Supervisor
+    from .ticket_agent import TicketAgentService
+    from .tickets import TicketService
+    from .worktrees import WorktreeService
 
 log = logging.getLogger("codality.queues")
 
@@ -66,8 +73,28 @@ CLOSED_TICKETS = frozenset({TicketStatus.DONE.value, TicketStatus.CANCELLED.valu
 class QueueRunner(Service):
     """Start, advance, pause, complete, cancel and release work queues."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services)
+    def __init__(
+        self,
+        core: Core,
+        *,
+        settings: SettingsService,
+        projects: ProjectService,
+        tickets: TicketService,
+        agent_sessions: AgentSessionService,
+        supervisor: Supervisor,
+        agent: TicketAgentService,
+        worktrees: WorktreeService,
+        queues: QueueService,
+    ) -> None:
+        super().__init__(core)
+        self.settings = settings
+        self.projects = projects
+        self.tickets = tickets
+        self.agent_sessions = agent_sessions
+        self.supervisor = supervisor
+        self.agent = agent
+        self.worktrees = worktrees
+        self.queues = queues
         # Running queues with nothing running that wait for a free agent slot.
         self._waiting: set[int] = set()
         # Worktrees being made ahead of their ticket's turn.
@@ -83,9 +110,9 @@ class QueueRunner(Service):
         start (no API key, the agent cap reached …) the queue stays pending and the error is
         the answer.
         """
-        await self.services.queues.get(slug, queue_id)
-        async with self.services.queues.lock(queue_id):
-            queue = await self.services.queues.by_id(queue_id)
+        await self.queues.get(slug, queue_id)
+        async with self.queues.lock(queue_id):
+            queue = await self.queues.by_id(queue_id)
             rules.check_can_start(queue)
             dependencies = await db_queues.pending_dependencies(self.db.reader, queue.id)
             chosen, blocked = rules.next_items(queue, dependencies, queue.max_parallel)
@@ -94,7 +121,7 @@ class QueueRunner(Service):
             now = now_iso()
             async with self.db.transaction() as conn:
                 pending = [item.ticket_id for item in queue.pending_items()]
-                await self.services.queues.check_free(conn, pending, queue.id)
+                await self.queues.check_free(conn, pending, queue.id)
                 await db_queues.update_queue(
                     conn,
                     queue.id,
@@ -113,14 +140,14 @@ class QueueRunner(Service):
                         conn, queue.id, now_iso(), status=QueueStatus.PENDING, started_at=None
                     )
                 raise
-            return await self.services.queues.by_id(queue.id)
+            return await self.queues.by_id(queue.id)
 
     async def cancel(self, slug: str, queue_id: int) -> WorkQueue:
         """Cancel a running or paused queue; its running agents are stopped and their items wait
         again (pending, with why): a cancelled run is not a failed one, and is not counted so."""
-        await self.services.queues.get(slug, queue_id)
-        async with self.services.queues.lock(queue_id):
-            queue = await self.services.queues.by_id(queue_id)
+        await self.queues.get(slug, queue_id)
+        async with self.queues.lock(queue_id):
+            queue = await self.queues.by_id(queue_id)
             rules.check_can_cancel(queue)
             self._waiting.discard(queue.id)
             async with self.db.transaction() as conn:
@@ -136,7 +163,7 @@ class QueueRunner(Service):
             for item in stopped:
                 # Its session may have ended meanwhile; the item waits again all the same.
                 with contextlib.suppress(Conflict):
-                    await self.services.supervisor.stop(Owner.ticket(item.ticket_id))
+                    await self.supervisor.stop(Owner.ticket(item.ticket_id))
                 async with self.db.transaction() as conn:
                     await db_queues.update_item(
                         conn,
@@ -145,16 +172,16 @@ class QueueRunner(Service):
                         error=CANCELLED_ITEM,
                         ended_at=now_iso(),
                     )
-            queue = await self.services.queues.by_id(queue.id)
+            queue = await self.queues.by_id(queue.id)
             self._announce(QueueCancelled, queue, stopped, reason="cancelled by a user")
             return queue
 
     async def release(self, slug: str, queue_id: int) -> WorkQueue:
         """A paused, cancelled or completed queue goes back to pending; every item that is not
         done is pending again (``start`` then runs them)."""
-        await self.services.queues.get(slug, queue_id)
-        async with self.services.queues.lock(queue_id):
-            queue = await self.services.queues.by_id(queue_id)
+        await self.queues.get(slug, queue_id)
+        async with self.queues.lock(queue_id):
+            queue = await self.queues.by_id(queue_id)
             rules.check_can_release(queue)
             if queue.running_items():
                 running = queue.running_items()[0]
@@ -173,13 +200,13 @@ class QueueRunner(Service):
                     started_at=None,
                     ended_at=None,
                 )
-            queue = await self.services.queues.by_id(queue.id)
+            queue = await self.queues.by_id(queue.id)
         self._announce(QueueUpdated, queue)
         return queue
 
     async def kick(self, queue_id: int) -> None:
         """Start what may run now (after an edit added tickets or raised ``max_parallel``)."""
-        async with self.services.queues.lock(queue_id):
+        async with self.queues.lock(queue_id):
             await self._advance(queue_id)
 
     # --- start-up -----------------------------------------------------------------------------
@@ -190,23 +217,23 @@ class QueueRunner(Service):
         a queue that died between two items go on."""
         for queue in await db_queues.queues_with_status(self.db.reader, QueueStatus.RUNNING):
             try:
-                async with self.services.queues.lock(queue.id):
+                async with self.queues.lock(queue.id):
                     await self._recover(queue.id)
             except Exception:
                 log.exception("recovering work queue %d failed", queue.id)
 
     async def _recover(self, queue_id: int) -> None:
-        queue = await self.services.queues.by_id(queue_id)
+        queue = await self.queues.by_id(queue_id)
         for item in queue.running_items():
             if item.session_id is None:
                 reason = f"#{item.ticket_number}: the server stopped while its agent was starting"
                 await self._fail(queue, item, reason)
                 await self._pause(queue.id, reason, item, None)
                 continue
-            session = await self.services.agent_sessions.get(item.session_id)
+            session = await self.agent_sessions.get(item.session_id)
             if session.ended:
                 await self._settle(queue.id, session)
-        queue = await self.services.queues.by_id(queue_id)
+        queue = await self.queues.by_id(queue_id)
         if queue.status is QueueStatus.RUNNING and not queue.running_items():
             log.warning("work queue %d goes on after a restart", queue.id)
             await self._advance(queue.id)
@@ -220,16 +247,16 @@ class QueueRunner(Service):
         if ticket_id is not None:
             queue_id = await db_queues.queue_of_session(self.db.reader, session.id, ticket_id)
             if queue_id is not None:
-                async with self.services.queues.lock(queue_id):
+                async with self.queues.lock(queue_id):
                     await self._settle(queue_id, session)
         for waiting in list(self._waiting):
             self._waiting.discard(waiting)
-            async with self.services.queues.lock(waiting):
+            async with self.queues.lock(waiting):
                 await self._advance(waiting)
 
     async def _settle(self, queue_id: int, session: AgentSession) -> None:
         """What the end of an item's session means for the item and its queue (lock held)."""
-        queue = await self.services.queues.by_id(queue_id)
+        queue = await self.queues.by_id(queue_id)
         item = next((i for i in queue.items if i.session_id == session.id), None)
         if item is None or item.status is not ItemStatus.RUNNING:
             return  # settled already (cancel, recovery) or removed
@@ -252,16 +279,16 @@ class QueueRunner(Service):
         if queue.status is QueueStatus.RUNNING:
             await self._pause(queue.id, reason, item, session)
         else:
-            self._announce(QueueUpdated, await self.services.queues.by_id(queue.id))
+            self._announce(QueueUpdated, await self.queues.by_id(queue.id))
 
     async def _merge(self, queue: WorkQueue, item: QueueItem) -> str | None:
         """Merge a completed item's ticket (``merge_each``); what went wrong, or None."""
         user = await self._user(queue.started_by)
         if user is None:
             return "the user who started the queue no longer exists"
-        project = await self.services.projects.get_by_id(queue.project_id)
+        project = await self.projects.get_by_id(queue.project_id)
         try:
-            await self.services.worktrees.merge(project.slug, item.ticket_number, user)
+            await self.worktrees.merge(project.slug, item.ticket_number, user)
         except Conflict as exc:
             if exc.details.get("reason") == "no_changes":
                 return None  # nothing to build on; the ticket stays in review
@@ -286,7 +313,7 @@ class QueueRunner(Service):
         blocked: list[rules.Blocked] = []
         announced = False
         while True:
-            queue = await self.services.queues.by_id(queue_id)
+            queue = await self.queues.by_id(queue_id)
             if queue.status is not QueueStatus.RUNNING:
                 break
             slots = queue.max_parallel - len(queue.running_items())
@@ -312,7 +339,7 @@ class QueueRunner(Service):
                 return
             if outcome == "wait":
                 break
-            queue = await self.services.queues.by_id(queue_id)
+            queue = await self.queues.by_id(queue_id)
             started = queue.item_for(item.ticket_id)
             if first:
                 self._announce(QueueStarted, queue, [started] if started else [], session=outcome)
@@ -325,7 +352,7 @@ class QueueRunner(Service):
                     previous=previous.view() if previous else None,
                 )
             announced, first, previous = True, False, None
-        queue = await self.services.queues.by_id(queue_id)
+        queue = await self.queues.by_id(queue_id)
         if queue.status is not QueueStatus.RUNNING or queue.running_items():
             if not announced:
                 self._announce(QueueUpdated, queue)
@@ -359,13 +386,13 @@ class QueueRunner(Service):
                 started_at=now_iso(),
                 ended_at=None,
             )
-        project = await self.services.projects.get_by_id(queue.project_id)
+        project = await self.projects.get_by_id(queue.project_id)
         position = [i.id for i in queue.items].index(item.id) + 1
         note = (
             f"This run is ticket {position} of {len(queue.items)} in the work queue {queue.name!r}."
         )
         try:
-            session = await self.services.agent.start(
+            session = await self.agent.start(
                 project.slug,
                 item.ticket_number,
                 await self._user(queue.started_by),
@@ -398,12 +425,12 @@ class QueueRunner(Service):
         """The next item's budget under ``max_cost_per_queue_usd`` and ``max_turns_per_queue``:
         what the queue's runs have left of each (when that is below the per-run limit), or why
         the queue must pause instead. Items running side by side each get all that is left."""
-        settings = await self.services.settings.current()
+        settings = await self.settings.current()
         cost_limit, turn_limit = settings.max_cost_per_queue_usd, settings.max_turns_per_queue
         if cost_limit is None and turn_limit is None:
             return Budget()
         ids = [i.session_id for i in queue.items if i.session_id is not None]
-        runs = [await self.services.agent_sessions.get(s) for s in ids]
+        runs = [await self.agent_sessions.get(s) for s in ids]
         cost = Budget()
         if cost_limit is not None:
             spent = sum(run.cost_usd for run in runs)
@@ -449,11 +476,11 @@ class QueueRunner(Service):
 
     async def _make_worktree(self, project_id: int, ticket_id: int) -> None:
         try:
-            ticket = await self.services.tickets.get_by_id(ticket_id)
+            ticket = await self.tickets.get_by_id(ticket_id)
             if ticket.worktree_path or ticket.status.value in CLOSED_TICKETS:
                 return
-            project = await self.services.projects.get_by_id(project_id)
-            await self.services.agent.make_worktree(project, ticket)
+            project = await self.projects.get_by_id(project_id)
+            await self.agent.make_worktree(project, ticket)
         except Exception:  # the ticket's own start makes it (or reports why it cannot)
             log.warning("making ticket %d's worktree ahead failed", ticket_id, exc_info=True)
 
@@ -484,7 +511,7 @@ class QueueRunner(Service):
             await db_queues.update_queue(
                 conn, queue_id, now_iso(), status=QueueStatus.PAUSED, reason=reason
             )
-        queue = await self.services.queues.by_id(queue_id)
+        queue = await self.queues.by_id(queue_id)
         shown = queue.item_for(item.ticket_id) if item else None
         self._announce(
             QueuePaused,
@@ -504,11 +531,11 @@ class QueueRunner(Service):
                 reason=None,
                 ended_at=now_iso(),
             )
-        queue = await self.services.queues.by_id(queue.id)
+        queue = await self.queues.by_id(queue.id)
         shown = queue.item_for(last.ticket_id) if last else None
         session = None
         if shown is not None and shown.session_id is not None:
-            session = (await self.services.agent_sessions.get(shown.session_id)).view()
+            session = (await self.agent_sessions.get(shown.session_id)).view()
         self._announce(QueueCompleted, queue, [shown] if shown else [], session=session)
 
     # --- helpers ------------------------------------------------------------------------------

@@ -32,10 +32,10 @@ from codality_server.domain.projects import Project
 from codality_server.domain.queues import QueueStatus, WorkQueue
 from codality_server.domain.users import User
 
-from .base import Service, now_iso
+from .base import Core, Service, now_iso
 
 if TYPE_CHECKING:
-    from . import Services
+    from .projects import ProjectService
 
 # Called with a running queue's id after an edit (new tickets, more room in parallel).
 QueueHook = Callable[[int], Awaitable[None]]
@@ -44,8 +44,9 @@ QueueHook = Callable[[int], Awaitable[None]]
 class QueueService(Service):
     """The work queues of each project."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services)
+    def __init__(self, core: Core, *, projects: ProjectService) -> None:
+        super().__init__(core)
+        self.projects = projects
         self._locks: dict[int, asyncio.Lock] = {}
         self._edit_hooks: builtins.list[QueueHook] = []
 
@@ -60,11 +61,11 @@ class QueueService(Service):
     # --- reading ---------------------------------------------------------------------------
 
     async def list(self, slug: str) -> builtins.list[WorkQueue]:
-        project = await self.services.projects.get(slug)
+        project = await self.projects.get(slug)
         return await db_queues.list_queues(self.db.reader, project.id)
 
     async def get(self, slug: str, queue_id: int) -> tuple[Project, WorkQueue]:
-        project = await self.services.projects.get(slug)
+        project = await self.projects.get(slug)
         queue = await db_queues.get_queue(self.db.reader, queue_id)
         if queue is None or queue.project_id != project.id:
             raise NotFound(f"project {slug!r} has no work queue {queue_id}")
@@ -94,7 +95,7 @@ class QueueService(Service):
         An unknown or repeated ticket is a 400; a ticket that a running or paused queue still
         has to work on is a 409 naming that queue.
         """
-        project = await self.services.projects.get(slug)
+        project = await self.projects.get(slug)
         async with self.db.transaction() as conn:
             queue = await self.insert(
                 conn,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codality_server.db import reviews as db_reviews
 from codality_server.domain.errors import DomainError, InvalidInput, NotFound
@@ -35,7 +35,14 @@ from codality_server.domain.tickets import Ticket, parse_choice, ticket_branch, 
 from codality_server.domain.users import User
 from codality_server.git.diff import Diff, branch_diff
 
-from .base import Service, now_iso
+from .base import Core, Service, now_iso
+
+if TYPE_CHECKING:
+    from .pull_requests import PullRequestService
+    from .settings import SettingsService
+    from .stacks import StackService
+    from .ticket_agent import TicketAgentService
+    from .tickets import TicketService
 
 
 def diff_view(diff: Diff, uncommitted: bool) -> dict[str, Any]:
@@ -49,9 +56,26 @@ def stats_view(diff: Diff, uncommitted: bool) -> dict[str, Any]:
 class ReviewService(Service):
     """Diffs, reviews and merge diffs of tickets."""
 
+    def __init__(
+        self,
+        core: Core,
+        *,
+        settings: SettingsService,
+        tickets: TicketService,
+        stacks: StackService,
+        agent: TicketAgentService,
+        pull_requests: PullRequestService,
+    ) -> None:
+        super().__init__(core)
+        self.settings = settings
+        self.tickets = tickets
+        self.stacks = stacks
+        self.agent = agent
+        self.pull_requests = pull_requests
+
     async def diff(self, slug: str, number: int, committed: bool = False) -> Diff:
         """The branch against its base; uncommitted worktree changes unless ``committed``."""
-        project, ticket = await self.services.tickets.get(slug, number)
+        project, ticket = await self.tickets.get(slug, number)
         return await self.ticket_diff(project, ticket, committed)
 
     async def ticket_diff(self, project: Project, ticket: Ticket, committed: bool) -> Diff:
@@ -59,22 +83,22 @@ class ReviewService(Service):
         from the commit the ticket's branch started at on (only its own work)."""
         branch = ticket_branch(ticket)
         worktree = None if committed or not ticket.worktree_path else Path(ticket.worktree_path)
-        limit = (await self.services.settings.current()).max_file_mb * 1024 * 1024
-        base = await self.services.stacks.base_of(project, ticket)
+        limit = (await self.settings.current()).max_file_mb * 1024 * 1024
+        base = await self.stacks.base_of(project, ticket)
         return await asyncio.to_thread(
             branch_diff, Path(project.path), branch, base, worktree, limit, ticket.fork_sha
         )
 
     async def list(self, slug: str, number: int) -> builtins.list[Review]:
-        _, ticket = await self.services.tickets.get(slug, number)
+        _, ticket = await self.tickets.get(slug, number)
         return await db_reviews.list_reviews(self.db.reader, ticket.id)
 
     async def comments(self, slug: str, number: int) -> builtins.list[ReviewComment]:
-        _, ticket = await self.services.tickets.get(slug, number)
+        _, ticket = await self.tickets.get(slug, number)
         return await db_reviews.list_review_comments(self.db.reader, ticket.id)
 
     async def merge_diff(self, slug: str, number: int) -> MergeDiff:
-        _, ticket = await self.services.tickets.get(slug, number)
+        _, ticket = await self.tickets.get(slug, number)
         found = await db_reviews.get_merge_diff(self.db.reader, ticket.id)
         if found is None:
             raise NotFound(f"ticket #{number} has not been merged")
@@ -92,7 +116,7 @@ class ReviewService(Service):
         """Store a review; its inline comments must point at files and lines of the diff."""
         chosen = parse_choice(ReviewState, state, "state")
         text, drafts = clean_review(chosen, body, comments)
-        project, ticket = await self.services.tickets.get(slug, number)
+        project, ticket = await self.tickets.get(slug, number)
         work_branch(ticket, "review")
         if drafts:
             await self._check_against_diff(project, ticket, drafts)
@@ -103,7 +127,7 @@ class ReviewService(Service):
         channels = (ticket_channel(ticket.id), project_channel(project.id))
         self.bus.publish(ReviewCreated.of(review.view()), channels)
         answer = review.view()
-        await self.services.pull_requests.on_codality_review(ticket, chosen.value, text)
+        await self.pull_requests.on_codality_review(ticket, chosen.value, text)
         if chosen == ReviewState.CHANGES_REQUESTED:
             answer["feedback"] = await self._start_feedback(project, ticket, user, review)
         return answer
@@ -129,10 +153,10 @@ class ReviewService(Service):
         self, project: Project, ticket: Ticket, user: User, review: Review
     ) -> dict[str, Any]:
         """Start the agent on the review, unless the setting is off; report what happened."""
-        if not (await self.services.settings.current()).feedback_on_review:
+        if not (await self.settings.current()).feedback_on_review:
             return {"started": False, "reason": "feedback_on_review is off"}
         try:
-            session = await self.services.agent.start(
+            session = await self.agent.start(
                 project.slug,
                 ticket.number,
                 user,

@@ -12,17 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from codality_server.db import settings as db_settings
 from codality_server.domain import settings as rules
 from codality_server.domain.errors import Unavailable
 from codality_server.secrets_store import SecretStore
 
-from .base import Service, now_iso
-
-if TYPE_CHECKING:
-    from . import Services
+from .base import Core, Restarter, Service, now_iso
 
 log = logging.getLogger("codality.settings")
 
@@ -30,8 +27,9 @@ log = logging.getLogger("codality.settings")
 class SettingsService(Service):
     """Typed settings with defaults, the secret env store, and the restart request."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services)
+    def __init__(self, core: Core, *, restarter: Restarter) -> None:
+        super().__init__(core)
+        self.restarter = restarter
         self.secrets = SecretStore(self.config.env_file, None if self.config.keyring else False)
         # The store is a read-modify-write of one file; two concurrent changes must not interleave.
         self._env_lock = asyncio.Lock()
@@ -115,7 +113,7 @@ class SettingsService(Service):
 
     def restart(self) -> None:
         """Ask the process runner to restart; an embedded app has none to ask."""
-        if not self.services.request_restart():
+        if not self.restarter.request():
             raise Unavailable(
                 "this server runs embedded in another program, with no process runner to restart"
                 " it; restart that program instead"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codality_server.db import dependencies as db_dependencies
 from codality_server.domain.errors import Conflict
@@ -25,7 +26,10 @@ from codality_server.domain.projects import Project
 from codality_server.domain.tickets import Ticket, TicketStatus
 from codality_server.git.worktrees import containing_branch
 
-from .base import Service
+from .base import Core, Service
+
+if TYPE_CHECKING:
+    from .tickets import TicketService
 
 CLOSED = frozenset({TicketStatus.DONE, TicketStatus.CANCELLED})
 
@@ -37,6 +41,10 @@ def unmerged(ticket: Ticket) -> bool:
 
 class StackService(Service):
     """Which branch a ticket starts from, which diff base it has, what its merge brings."""
+
+    def __init__(self, core: Core, *, tickets: TicketService) -> None:
+        super().__init__(core)
+        self.tickets = tickets
 
     async def start_point(self, project: Project, ticket: Ticket) -> Ticket | None:
         """The unmerged dependency a new worktree of ``ticket`` branches from (None: the default
@@ -75,11 +83,7 @@ class StackService(Service):
     async def check_nothing_stacked_on(self, ticket: Ticket, action: str) -> None:
         """Conflict while unmerged tickets are stacked on ``ticket``: their branches carry its
         work, which a discard would otherwise leave for their merge to bring in."""
-        above = [
-            t
-            for t in await self.services.tickets.stacked_on(ticket.id)
-            if unmerged(t) and t.fork_sha
-        ]
+        above = [t for t in await self.tickets.stacked_on(ticket.id) if unmerged(t) and t.fork_sha]
         if above:
             numbers = ", ".join(f"#{t.number}" for t in above)
             raise Conflict(
@@ -92,5 +96,5 @@ class StackService(Service):
         """The unmerged ticket ``ticket`` is stacked on, if any."""
         if ticket.stacked_on is None:
             return None
-        below = await self.services.tickets.get_by_id(ticket.stacked_on)
+        below = await self.tickets.get_by_id(ticket.stacked_on)
         return below if unmerged(below) else None

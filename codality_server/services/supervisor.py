@@ -45,11 +45,12 @@ from codality_server.domain.errors import (
 from codality_server.domain.events import AgentStarted, AgentStopped
 from codality_server.domain.sessions import AgentSession, Budget, Owner, SessionStatus, Trigger
 
-from .base import Service
+from .base import Core, Service
 from .recorder import AGENT_EVENTS, Recorder, SessionBlocks, SessionEvents
 
 if TYPE_CHECKING:
-    from . import Services
+    from .agent_sessions import AgentSessionService
+    from .settings import SettingsService
 
 log = logging.getLogger("codality.agent")
 
@@ -163,8 +164,12 @@ class Claim:
 class Supervisor(Service):
     """Start, steer, stop, time out and await sessions of any kind."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services)
+    def __init__(
+        self, core: Core, *, settings: SettingsService, agent_sessions: AgentSessionService
+    ) -> None:
+        super().__init__(core)
+        self.settings = settings
+        self.agent_sessions = agent_sessions
         self._slots: dict[Owner, Run | None] = {}  # None: claimed, still being set up
         self._capped: set[Owner] = set()
         self._hooks: list[SessionEndHook] = []
@@ -186,7 +191,7 @@ class Supervisor(Service):
         run = self.running(owner)
         if run is not None and run.session.id == session_id:
             await run.recorder.store_open_block()
-        return await self.services.agent_sessions.with_transcript(owner, session_id, last_event_id)
+        return await self.agent_sessions.with_transcript(owner, session_id, last_event_id)
 
     def running(self, owner: Owner) -> Run | None:
         """The owner's running session (one still being set up does not count)."""
@@ -229,10 +234,10 @@ class Supervisor(Service):
             return await claim.launch(spec, job)
 
     async def _launch(self, spec: SessionSpec, job: Job) -> AgentSession:
-        settings = await self.services.settings.current()
+        settings = await self.settings.current()
         timeout = spec.timeout_s if spec.timeout_s is not None else settings.agent_timeout_s
         budget = spec.budget.over(Budget(settings.max_turns_per_run, settings.max_cost_per_run_usd))
-        session = await self.services.agent_sessions.create(
+        session = await self.agent_sessions.create(
             spec.owner,
             spec.kind.name,
             spec.channels,
@@ -241,7 +246,7 @@ class Supervisor(Service):
             spec.sandbox,
             spec.started_by,
         )
-        blocks = SessionBlocks(self.services.agent_sessions, session.id)
+        blocks = SessionBlocks(self.agent_sessions, session.id)
         recorder = Recorder(session.id, spec.channels, self.bus, blocks, spec.events)
         done: asyncio.Future[AgentSession] = asyncio.get_running_loop().create_future()
         run = Run(session, replace(spec, timeout_s=timeout), recorder, done, budget)
@@ -290,7 +295,7 @@ class Supervisor(Service):
         if run is None:
             raise Conflict(f"no agent is running for {owner}")
         await self._end(run, status)
-        return await self.services.agent_sessions.get(run.session.id)
+        return await self.agent_sessions.get(run.session.id)
 
     async def shutdown(self) -> None:
         """Server shutdown: every running session ends ``interrupted``."""
@@ -313,7 +318,7 @@ class Supervisor(Service):
         for run in self._slots.values():
             if run is not None and run.session.id == session_id:
                 return await asyncio.shield(run.done)
-        return await self.services.agent_sessions.get(session_id)
+        return await self.agent_sessions.get(session_id)
 
     def on_end(self, hook: SessionEndHook) -> Callable[[], None]:
         """Call ``hook(session)`` after every session's end is recorded and announced, including
@@ -326,7 +331,7 @@ class Supervisor(Service):
     async def recover(self) -> None:
         """Sessions a dead server left ``running`` become ``interrupted``, and are announced
         (``agent:stopped`` on their channels, the end hooks) so watchers and queues move on."""
-        ended = await self.services.agent_sessions.interrupt_running()
+        ended = await self.agent_sessions.interrupt_running()
         if ended:
             log.warning("marked %d agent session(s) interrupted after a restart", len(ended))
         for session in ended:
@@ -370,9 +375,7 @@ class Supervisor(Service):
             await run.recorder.flush()
             if error:
                 await run.recorder.error(error)
-            ended = await self.services.agent_sessions.finish(
-                run.session.id, status, summary or None, error
-            )
+            ended = await self.agent_sessions.finish(run.session.id, status, summary or None, error)
             await job.ended(run, ended)
         except Exception:
             log.exception("recording the end of agent session %d failed", run.session.id)

@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codality_server.agent import prompts
 from codality_server.agent.kinds import TICKET
@@ -47,29 +47,68 @@ from codality_server.domain.work_names import AGENT_IDENTITY, SUBJECT_MAX_CHARS,
 from codality_server.git.workdir import LeftOut
 from codality_server.git.worktrees import branch_name, create_worktree
 
-from .base import Service
+from .base import Core, RepoLocks, Service
 from .knowledge import ServiceKnowledge
 from .supervisor import LoopJob, Run, SessionSpec
+
+if TYPE_CHECKING:
+    from codality_server.agent.egress import EgressProxy
+
+    from .agent_sessions import AgentSessionService
+    from .comments import CommentService
+    from .models import ModelService
+    from .settings import SettingsService
+    from .stacks import StackService
+    from .supervisor import Supervisor
+    from .tickets import TicketService
+    from .worktrees import WorktreeService
 
 
 class TicketAgentService(Service):
     """Start, steer, stop and report the agent on tickets."""
 
+    def __init__(
+        self,
+        core: Core,
+        *,
+        settings: SettingsService,
+        tickets: TicketService,
+        comments: CommentService,
+        stacks: StackService,
+        models: ModelService,
+        agent_sessions: AgentSessionService,
+        supervisor: Supervisor,
+        worktrees: WorktreeService,
+        repo_lock: RepoLocks,
+        egress: EgressProxy,
+    ) -> None:
+        super().__init__(core)
+        self.settings = settings
+        self.tickets = tickets
+        self.comments = comments
+        self.stacks = stacks
+        self.models = models
+        self.agent_sessions = agent_sessions
+        self.supervisor = supervisor
+        self.worktrees = worktrees
+        self.repo_lock = repo_lock
+        self.egress = egress
+
     # --- queries ------------------------------------------------------------------------------
 
     def is_busy(self, ticket_id: int) -> bool:
         """Whether a session runs on the ticket or is being set up for it."""
-        return self.services.supervisor.is_busy(Owner.ticket(ticket_id))
+        return self.supervisor.is_busy(Owner.ticket(ticket_id))
 
     def is_running(self, ticket_id: int) -> bool:
         """Whether a session runs on the ticket (one still being prepared does not count)."""
-        return self.services.supervisor.running(Owner.ticket(ticket_id)) is not None
+        return self.supervisor.running(Owner.ticket(ticket_id)) is not None
 
     async def status(self, slug: str, number: int) -> dict[str, Any]:
         """Whether an agent runs on the ticket, its current or last session, and every session."""
-        _, ticket = await self.services.tickets.get(slug, number)
+        _, ticket = await self.tickets.get(slug, number)
         owner = Owner.ticket(ticket.id)
-        sessions = [s.shape() for s in await self.services.agent_sessions.for_owner(owner)]
+        sessions = [s.shape() for s in await self.agent_sessions.for_owner(owner)]
         return AgentStatus(
             running=self.is_running(ticket.id),
             session=sessions[0] if sessions else None,
@@ -77,8 +116,8 @@ class TicketAgentService(Service):
         ).model_dump(mode="json")
 
     async def session(self, slug: str, number: int, session_id: int) -> dict[str, Any]:
-        _, ticket = await self.services.tickets.get(slug, number)
-        return await self.services.supervisor.transcript(Owner.ticket(ticket.id), session_id)
+        _, ticket = await self.tickets.get(slug, number)
+        return await self.supervisor.transcript(Owner.ticket(ticket.id), session_id)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -95,19 +134,19 @@ class TicketAgentService(Service):
         """Start the agent on a ticket; returns the new session's view at once. ``budget``'s
         limits replace the settings' for this run."""
         trigger = Trigger(trigger).value
-        project, ticket = await self.services.tickets.get(slug, number)
+        project, ticket = await self.tickets.get(slug, number)
         self._check_can_start(ticket)
-        settings = await self.services.settings.current()
-        env = await self.services.settings.env_values()
+        settings = await self.settings.current()
+        env = await self.settings.env_values()
         access = ModelAccess.from_env(env)
         if model is not None and not model.strip():
             raise InvalidInput("model: must not be empty", field="model")
         if not ticket.worktree_path:  # dependencies on separate branches: refused here, not later
-            await self.services.stacks.start_point(project, ticket)
+            await self.stacks.start_point(project, ticket)
         self._check_can_start(ticket)
         owner = Owner.ticket(ticket.id)
         busy = f"an agent is already running on ticket #{ticket.number}"
-        supervisor = self.services.supervisor
+        supervisor = self.supervisor
         async with supervisor.claim(
             owner, limit=settings.max_concurrent_agents, busy=busy
         ) as claim:
@@ -141,17 +180,17 @@ class TicketAgentService(Service):
 
     async def stop(self, slug: str, number: int) -> dict[str, Any]:
         """Stop the running agent: its tool's process group is killed; the session ``stopped``."""
-        _, ticket = await self.services.tickets.get(slug, number)
+        _, ticket = await self.tickets.get(slug, number)
         if not self.is_running(ticket.id):
             raise Conflict(f"no agent is running on ticket #{number}")
-        return (await self.services.supervisor.stop(Owner.ticket(ticket.id))).view()
+        return (await self.supervisor.stop(Owner.ticket(ticket.id))).view()
 
     async def deliver_message(
         self, ticket_id: int, text: str, mode: MessageMode = "steer", source: str = "user"
     ) -> dict[str, Any]:
         """Hand a message to the running agent (``steer``: with the next tool results;
         ``queue``: when it ends its turn) and publish it as ``agent:user_message``."""
-        return await self.services.supervisor.deliver(
+        return await self.supervisor.deliver(
             Owner.ticket(ticket_id), text, mode, source, idle="no agent is running on this ticket"
         )
 
@@ -161,7 +200,7 @@ class TicketAgentService(Service):
             await self.deliver_message(ticket_id, text, mode="steer", source="comment")
 
     async def message(self, slug: str, number: int, text: str, mode: MessageMode) -> dict[str, Any]:
-        _, ticket = await self.services.tickets.get(slug, number)
+        _, ticket = await self.tickets.get(slug, number)
         if not self.is_running(ticket.id):
             raise Conflict(f"no agent is running on ticket #{number}")
         return await self.deliver_message(ticket.id, text, mode, "user")
@@ -180,9 +219,9 @@ class TicketAgentService(Service):
     async def _prepare(self, project: Project, ticket: Ticket) -> tuple[Ticket, str]:
         """The ticket's status for a new run; returns the ticket and the sandbox kind. The
         worktree is the run's first step (``TicketJob.run``), so a start answers at once."""
-        settings = await self.services.settings.current()
+        settings = await self.settings.current()
         kind = await choose_sandbox(settings.sandbox, settings.sandbox_network)
-        ticket = await self.services.tickets.move(ticket.id, Action.AGENT_STARTS)
+        ticket = await self.tickets.move(ticket.id, Action.AGENT_STARTS)
         return ticket, kind
 
     async def make_worktree(self, project: Project, ticket: Ticket) -> Ticket:
@@ -194,10 +233,10 @@ class TicketAgentService(Service):
             ticket.worktree_path or self.config.worktrees_dir / project.slug / str(ticket.number)
         )
         branch = ticket.branch or branch_name(ticket.number, ticket.title)
-        async with self.services.repo_lock(project.path):
+        async with self.repo_lock(project.path):
             # A merge or discard may have finished while this start waited for the lock.
-            self._check_status(await self.services.tickets.get_by_id(ticket.id))
-            below = await self.services.stacks.start_point(project, ticket)
+            self._check_status(await self.tickets.get_by_id(ticket.id))
+            below = await self.stacks.start_point(project, ticket)
             started = await asyncio.to_thread(
                 create_worktree,
                 Path(project.path),
@@ -207,10 +246,10 @@ class TicketAgentService(Service):
             )
             if started is not None:
                 below_id = below.id if below is not None else None
-                await self.services.tickets.set_stacked_on(
+                await self.tickets.set_stacked_on(
                     ticket.id, below_id, started if below is not None else None
                 )
-        return await self.services.tickets.set_worktree(ticket.id, branch, str(worktree))
+        return await self.tickets.set_worktree(ticket.id, branch, str(worktree))
 
 
 @dataclass
@@ -228,17 +267,17 @@ class TicketJob:
     access: ModelAccess
 
     async def run(self, run: Run) -> str:
-        services, settings, project = self.agent.services, self.settings, self.project
+        agent, settings, project = self.agent, self.settings, self.project
         ticket = await self._worktree(run)
         worktree = Path(ticket.worktree_path or "")
         identity = self.user.git_identity if self.user else AGENT_IDENTITY
         egress = None
         if settings.sandbox_network and run.session.sandbox != "none":
-            egress = await services.egress.access(settings.sandbox_host_ports)
+            egress = await agent.egress.access(settings.sandbox_host_ports)
         sandbox = Sandbox(
             sandbox_kind(run.session.sandbox),
             settings.sandbox_network,
-            hidden=secret_paths(self.agent.config.data_dir, settings.sandbox_hidden_paths),
+            hidden=secret_paths(agent.config.data_dir, settings.sandbox_hidden_paths),
             env=scrubbed_env(os.environ, set(self.env), identity),
             read_only=_git_dirs(Path(project.path)),
             egress=egress,
@@ -247,7 +286,7 @@ class TicketJob:
             ToolContext(
                 worktree=worktree,
                 sandbox=sandbox,
-                knowledge=ServiceKnowledge(services, project),
+                knowledge=ServiceKnowledge(agent.tickets, agent.comments, agent.db, project),
                 bash_timeout_s=float(settings.bash_timeout_s),
             )
         )
@@ -255,9 +294,9 @@ class TicketJob:
         system = await asyncio.to_thread(
             prompts.system_prompt, settings, ticket, toolbox, worktree, ticket.branch or ""
         )
-        comments = await services.comments.list(project.slug, ticket.number)
+        comments = await agent.comments.list(project.slug, ticket.number)
         first = prompts.first_message(project, ticket, comments, self.trigger, self.message)
-        client = await services.models.client(self.access)
+        client = await agent.models.client(self.access)
         request = ModelRequest(
             model=run.session.model,
             max_tokens=settings.max_tokens,
@@ -268,8 +307,8 @@ class TicketJob:
         loop = LoopJob(client, request, [{"role": "user", "content": first}], toolbox, first)
         summary = await loop.run(run)
         message = _commit_message(ticket, summary)
-        async with services.repo_lock(project.path):
-            result = await services.worktrees.commit_work(project, ticket, message, identity)
+        async with agent.repo_lock(project.path):
+            result = await agent.worktrees.commit_work(project, ticket, message, identity)
         if result.sha:
             await run.recorder.commit(result.sha, message)
         if result.left_out:
@@ -287,13 +326,13 @@ class TicketJob:
 
     async def started(self, run: Run) -> None:
         """The board shows the new session's state on the ticket before ``agent:started``."""
-        tickets = self.agent.services.tickets
+        tickets = self.agent.tickets
         tickets.publish_updated(self.project, await tickets.get_by_id(self.ticket.id))
 
     async def ended(self, run: Run, session: AgentSession) -> None:
         """A completed run puts the ticket in review (unless it was closed meanwhile); any end
         shows the ticket's new state."""
-        tickets = self.agent.services.tickets
+        tickets = self.agent.tickets
         completed = session.status is SessionStatus.COMPLETED
         if not completed or await tickets.react(self.ticket.id, Action.AGENT_COMPLETES) is None:
             tickets.publish_updated(self.project, await tickets.get_by_id(self.ticket.id))

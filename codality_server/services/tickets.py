@@ -7,7 +7,7 @@ any open ticket screen stay current without polling.
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codality_server.db import tickets as db_tickets
 from codality_server.db import users as db_users
@@ -37,7 +37,10 @@ from codality_server.domain.tickets import (
 )
 from codality_server.domain.users import User
 
-from .base import Service, now_iso
+from .base import Core, Service, now_iso
+
+if TYPE_CHECKING:
+    from .projects import ProjectService
 
 SEARCH_MAX_LIMIT = 100
 
@@ -45,10 +48,14 @@ SEARCH_MAX_LIMIT = 100
 class TicketService(Service):
     """The ticket tracker of each project."""
 
+    def __init__(self, core: Core, *, projects: ProjectService) -> None:
+        super().__init__(core)
+        self.projects = projects
+
     # --- reading ---------------------------------------------------------------------------
 
     async def get(self, slug: str, number: int) -> tuple[Project, Ticket]:
-        project = await self.services.projects.get(slug)
+        project = await self.projects.get(slug)
         ticket = await db_tickets.ticket_by_number(self.db.reader, project.id, number)
         if ticket is None:
             raise NotFound(f"project {slug!r} has no ticket #{number}")
@@ -62,12 +69,12 @@ class TicketService(Service):
         if not 1 <= limit <= SEARCH_MAX_LIMIT:
             raise InvalidInput(f"limit: must be 1..{SEARCH_MAX_LIMIT}", field="limit")
         expression = search_expression(query)
-        project = await self.services.projects.get(slug)
+        project = await self.projects.get(slug)
         return await db_tickets.search_tickets(self.db.reader, project.id, expression, limit)
 
     async def list(self, slug: str, where: TicketFilter) -> list[Ticket]:
         """One page of the project's tickets, by number ascending."""
-        project = await self.services.projects.get(slug)
+        project = await self.projects.get(slug)
         return await db_tickets.list_tickets(self.db.reader, project.id, where)
 
     # --- changing --------------------------------------------------------------------------
@@ -85,7 +92,7 @@ class TicketService(Service):
         assignee: int | str | None = None,
     ) -> Ticket:
         """A new ticket with the project's next number (publishes ``ticket:created``)."""
-        project = await self.services.projects.get(slug)
+        project = await self.projects.get(slug)
         async with self.db.transaction() as conn:
             ticket = await self.insert(
                 conn,

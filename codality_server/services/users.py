@@ -6,17 +6,26 @@ the same moment can't leave the server without one.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from codality_server.db import users as db_users
 from codality_server.db.database import Connection
 from codality_server.domain.errors import Conflict, Forbidden, NotFound
 from codality_server.domain.users import Role, User
 
-from .base import Service, now_iso
+from .base import Core, Service, now_iso
 from .profile import clean_email, clean_name
+
+if TYPE_CHECKING:
+    from .profile import ProfileService
 
 
 class UserService(Service):
     """Admin-only use cases over the users table; the routes enforce the admin role."""
+
+    def __init__(self, core: Core, *, profile: ProfileService) -> None:
+        super().__init__(core)
+        self.profile = profile
 
     async def list(self) -> list[User]:
         return await db_users.list_users(self.db.reader)
@@ -50,7 +59,7 @@ class UserService(Service):
             if target.role is Role.ADMIN:
                 await self._keep_an_admin(conn, "removed")
             await db_users.delete_user(conn, user_id)
-        self.services.profile.forget_ssh_key(user_id)
+        self.profile.forget_ssh_key(user_id)
 
     @staticmethod
     async def _existing(conn: Connection, user_id: int) -> User:

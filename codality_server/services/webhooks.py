@@ -15,7 +15,7 @@ import builtins
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codality_server.db import github as db_github
 from codality_server.domain import github as gh
@@ -30,7 +30,17 @@ from codality_server.domain.github import DeliveryStatus
 from codality_server.domain.projects import Project
 from codality_server.domain.sessions import Owner
 
-from .base import Service, now_iso
+from .base import Core, Service, now_iso
+
+if TYPE_CHECKING:
+    from .agent_sessions import AgentSessionService
+    from .feedback import FeedbackService
+    from .github import GitHubService
+    from .projects import ProjectService
+    from .pull_requests import PullRequestService
+    from .settings import SettingsService
+    from .ticket_agent import TicketAgentService
+    from .tickets import TicketService
 
 log = logging.getLogger("codality.webhooks")
 KEEP_EVENTS = 10_000
@@ -42,8 +52,28 @@ Outcome = tuple[DeliveryStatus, str]
 class WebhookService(Service):
     """The receiver, the delivery log and the dispatcher of §8.4's table."""
 
-    def __init__(self, services: Any) -> None:
-        super().__init__(services)
+    def __init__(
+        self,
+        core: Core,
+        *,
+        settings: SettingsService,
+        projects: ProjectService,
+        tickets: TicketService,
+        agent_sessions: AgentSessionService,
+        github: GitHubService,
+        agent: TicketAgentService,
+        pull_requests: PullRequestService,
+        feedback: FeedbackService,
+    ) -> None:
+        super().__init__(core)
+        self.settings = settings
+        self.projects = projects
+        self.tickets = tickets
+        self.agent_sessions = agent_sessions
+        self.github = github
+        self.agent = agent
+        self.pull_requests = pull_requests
+        self.feedback = feedback
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._inserted = 0
@@ -79,7 +109,7 @@ class WebhookService(Service):
         """The check a delivery's body is fed to as it arrives, from its ``X-Hub-Signature-256``
         headers; refused (403) before the body is read when webhooks are not set up or the
         header cannot be a signature (missing, malformed, or sent twice)."""
-        env = await self.services.settings.env_values()
+        env = await self.settings.env_values()
         secret = env.get(gh.ENV_WEBHOOK_SECRET)
         if not secret:
             raise Forbidden("webhooks are not set up: GITHUB_WEBHOOK_SECRET is not set")
@@ -139,7 +169,7 @@ class WebhookService(Service):
         if row.status is DeliveryStatus.RECEIVED:
             self._schedule(row.id, event, payload, repository or "")
         else:
-            self.services.github.publish(GithubWebhook(**row.view()), row.project_id, None)
+            self.github.publish(GithubWebhook(**row.view()), row.project_id, None)
         answer = {"ok": True, "id": row.id, "status": row.status.value}
         if event == "ping":
             answer["zen"] = "pong"
@@ -167,12 +197,12 @@ class WebhookService(Service):
                     or row
                 )
         log.info("webhook delivery %s (%s) refused: %s", delivery, event, reason)
-        self.services.github.publish(GithubWebhook(**row.view()), None, None)
+        self.github.publish(GithubWebhook(**row.view()), None, None)
 
     async def events(
         self, slug: str | None, limit: int, offset: int
     ) -> builtins.list[dict[str, Any]]:
-        project_id = (await self.services.projects.get(slug)).id if slug else None
+        project_id = (await self.projects.get(slug)).id if slug else None
         rows = await db_github.list_events(self.db.reader, project_id, limit, offset)
         return [row.view() for row in rows]
 
@@ -196,9 +226,7 @@ class WebhookService(Service):
         async with self.repository_lock(repository):
             async with self.db.transaction() as conn:
                 await db_github.mark_started(conn, event_id, now_iso())
-            project = (
-                await self.services.github.project_for_repo(repository) if repository else None
-            )
+            project = await self.github.project_for_repo(repository) if repository else None
             try:
                 status, result = await self._dispatch(event, payload, project)
             except DomainError as exc:
@@ -214,7 +242,7 @@ class WebhookService(Service):
                     conn, event_id, project_id, status, result[:2000], now_iso()
                 )
             if row is not None:
-                self.services.github.publish(GithubWebhook(**row.view()), project_id, None)
+                self.github.publish(GithubWebhook(**row.view()), project_id, None)
 
     async def _dispatch(
         self, event: str, payload: dict[str, Any], project: Project | None
@@ -237,14 +265,14 @@ class WebhookService(Service):
 
     async def _installation(self, payload: dict[str, Any]) -> Outcome:
         installation = payload.get("installation") or {}
-        config = await self.services.github.app_config()
+        config = await self.github.app_config()
         if str(installation.get("app_id") or "") != (config.app_id or ""):
             return DeliveryStatus.IGNORED, "an installation of another App"
         if payload.get("action") == "deleted":
-            forgot = await self.services.github.forget_installation(str(installation.get("id")))
+            forgot = await self.github.forget_installation(str(installation.get("id")))
             return DeliveryStatus.PROCESSED, "installation removed" if forgot else "not ours"
         if payload.get("action") == "created" and not config.installation_id:
-            await self.services.github.record_installation(str(installation.get("id")), None, True)
+            await self.github.record_installation(str(installation.get("id")), None, True)
             return DeliveryStatus.PROCESSED, f"installation {installation.get('id')} recorded"
         return DeliveryStatus.PROCESSED, "logged"
 
@@ -261,7 +289,7 @@ class WebhookService(Service):
         pr = await self._pr(project, data.get("number"))
         if pr is None:
             return DeliveryStatus.IGNORED, f"pull request #{data.get('number')} is no ticket's"
-        pulls = self.services.pull_requests
+        pulls = self.pull_requests
         action = payload.get("action")
         if action == "closed" and data.get("merged"):
             sha = str(data.get("merge_commit_sha") or "")
@@ -278,18 +306,18 @@ class WebhookService(Service):
             return DeliveryStatus.IGNORED, f"a push to {ref}, not the default branch"
         if payload.get("deleted"):
             return DeliveryStatus.IGNORED, "the default branch was deleted"
-        pulls = self.services.pull_requests
+        pulls = self.pull_requests
         return DeliveryStatus.PROCESSED, await pulls.sync_default_branch(project, rebase=True)
 
     async def _check_run(self, project: Project, payload: dict[str, Any]) -> Outcome:
         run = gh.CheckRun.from_github(payload.get("check_run") or {})
-        prs = await self.services.pull_requests.on_check_run(project, run)
+        prs = await self.pull_requests.on_check_run(project, run)
         if not prs:
             return DeliveryStatus.IGNORED, f"{run.name}: not the head of a ticket's pull request"
         notes = [f"{run.name} {run.outcome} on " + ", ".join(f"#{pr.number}" for pr in prs)]
         if run.status == "completed" and not run.ours:
             for pr in prs:
-                notes.append(await self.services.feedback.on_check_completed(project, pr))
+                notes.append(await self.feedback.on_check_completed(project, pr))
         return DeliveryStatus.PROCESSED, "; ".join(notes)
 
     async def _check_suite(self, project: Project, payload: dict[str, Any]) -> Outcome:
@@ -319,18 +347,18 @@ class WebhookService(Service):
         command = gh.slash_command(body)
         if command is not None:
             return DeliveryStatus.PROCESSED, await self._command(pr, command)
-        await self.services.pull_requests.store_comment(pr, "issue", comment)
-        pr = await self.services.pull_requests.set_retry_count(pr, 0)
-        answer = await self.services.feedback.on_comment(project, pr, comment)
+        await self.pull_requests.store_comment(pr, "issue", comment)
+        pr = await self.pull_requests.set_retry_count(pr, 0)
+        answer = await self.feedback.on_comment(project, pr, comment)
         return DeliveryStatus.PROCESSED, f"comment by {author} stored; retries reset; {answer}"
 
     async def _refusal(self, author: str, association: object) -> str | None:
-        trusted = (await self.services.settings.current()).github_trusted_associations
+        trusted = (await self.settings.current()).github_trusted_associations
         return gh.steering_refusal(author, association, trusted)
 
     async def _command(self, pr: gh.PullRequest, command: str) -> str:
-        pulls = self.services.pull_requests
-        limit = (await self.services.settings.current()).ci_max_retries
+        pulls = self.pull_requests
+        limit = (await self.settings.current()).ci_max_retries
         if command == "retry":
             await pulls.reset_ci(pr)
             await pulls.reply(
@@ -345,9 +373,9 @@ class WebhookService(Service):
         return f"/codality {command}: unknown; replied with the commands"
 
     async def _status_text(self, pr: gh.PullRequest, limit: int) -> str:
-        ticket = await self.services.tickets.get_by_id(pr.ticket_id)
-        sessions = await self.services.agent_sessions.for_owner(Owner.ticket(ticket.id))
-        running = self.services.agent.is_running(ticket.id)
+        ticket = await self.tickets.get_by_id(pr.ticket_id)
+        sessions = await self.agent_sessions.for_owner(Owner.ticket(ticket.id))
+        running = self.agent.is_running(ticket.id)
         agent = (
             "running"
             if running
@@ -372,15 +400,15 @@ class WebhookService(Service):
         refusal = None if bot else await self._refusal(author, review.get("author_association"))
         if refusal is not None:
             return DeliveryStatus.IGNORED, f"a review {refusal}"
-        result = await self.services.pull_requests.on_review(project, pr, review)
+        result = await self.pull_requests.on_review(project, pr, review)
         if bot:
             return DeliveryStatus.PROCESSED, result
         asks = str(review.get("state") or "").lower() == "changes_requested"
         if asks or str(review.get("body") or "").strip():
-            pr = await self.services.pull_requests.set_retry_count(pr, 0)
+            pr = await self.pull_requests.set_retry_count(pr, 0)
             result += "; retries reset"
         if asks:
-            result += "; " + await self.services.feedback.on_changes_requested(project, pr, review)
+            result += "; " + await self.feedback.on_changes_requested(project, pr, review)
         return DeliveryStatus.PROCESSED, result
 
 

@@ -38,10 +38,14 @@ from codality_server.git.network import RemoteError, with_deadline
 from codality_server.git.remote import has_origin, push_to_origin, reachable_from
 from codality_server.git.worktrees import CommitResult, commit_all, remove_worktree
 
-from .base import Service, now_iso
+from .base import Core, RepoLocks, Service, now_iso
 
 if TYPE_CHECKING:
-    from . import Services
+    from .comments import CommentService
+    from .settings import SettingsService
+    from .stacks import StackService
+    from .supervisor import Supervisor
+    from .tickets import TicketService
 
 # Closes the ticket's open pull request before its work is discarded; returns it, if it did.
 PullRequestCloser = Callable[[Ticket], Awaitable[PullRequest | None]]
@@ -50,8 +54,24 @@ PullRequestCloser = Callable[[Ticket], Awaitable[PullRequest | None]]
 class WorktreeService(Service):
     """Merging a ticket branch into the default branch, or setting it aside."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services)
+    def __init__(
+        self,
+        core: Core,
+        *,
+        settings: SettingsService,
+        tickets: TicketService,
+        comments: CommentService,
+        stacks: StackService,
+        supervisor: Supervisor,
+        repo_lock: RepoLocks,
+    ) -> None:
+        super().__init__(core)
+        self.settings = settings
+        self.tickets = tickets
+        self.comments = comments
+        self.stacks = stacks
+        self.supervisor = supervisor
+        self.repo_lock = repo_lock
         self._close_pull_request: PullRequestCloser | None = None
 
     def closes_pull_requests_with(self, close: PullRequestCloser) -> None:
@@ -60,7 +80,7 @@ class WorktreeService(Service):
 
     def _refuse_while_agent_runs(self, ticket: Ticket, action: str) -> None:
         # The supervisor, not the ticket agent, answers: the agent commits through this service.
-        if self.services.supervisor.is_busy(Owner.ticket(ticket.id)):
+        if self.supervisor.is_busy(Owner.ticket(ticket.id)):
             raise Conflict(
                 f"cannot {action} ticket #{ticket.number} while its agent runs; stop it first",
                 details={"reason": "agent_running"},
@@ -73,7 +93,7 @@ class WorktreeService(Service):
         repository's lock); files above the ``max_file_mb`` setting are left out, unread."""
         if not (ticket.worktree_path and ticket.branch and Path(ticket.worktree_path).is_dir()):
             return CommitResult(None)
-        limit = (await self.services.settings.current()).max_file_mb * 1024 * 1024
+        limit = (await self.settings.current()).max_file_mb * 1024 * 1024
         return await asyncio.to_thread(
             commit_all,
             Path(project.path),
@@ -99,10 +119,10 @@ class WorktreeService(Service):
             else self.config.worktrees_dir / project.slug / str(ticket.number)
         )
         await asyncio.to_thread(remove_worktree, Path(project.path), worktree, branch)
-        return await self.services.tickets.set_worktree(ticket.id, None, None)
+        return await self.tickets.set_worktree(ticket.id, None, None)
 
     async def _mergeable(self, slug: str, number: int) -> tuple[Project, Ticket]:
-        project, ticket = await self.services.tickets.get(slug, number)
+        project, ticket = await self.tickets.get(slug, number)
         if project.protected_main:
             raise Conflict(
                 f"{project.default_branch} is protected: merge ticket #{number}'s pull request on"
@@ -131,14 +151,12 @@ class WorktreeService(Service):
         """
         project, ticket = await self._mergeable(slug, number)
         work_branch(ticket, "merge")
-        settings = await self.services.settings.current()
+        settings = await self.settings.current()
         chosen: Strategy = strategy or settings.merge_strategy
         merged: list[tuple[Ticket, MergeOutcome, MergeDiff]] = []
         failure: Conflict | None = None
-        async with self.services.repo_lock(project.path):
-            stack = await self.services.stacks.stack(
-                await self.services.tickets.get_by_id(ticket.id)
-            )
+        async with self.repo_lock(project.path):
+            stack = await self.stacks.stack(await self.tickets.get_by_id(ticket.id))
             for each in stack:
                 self._refuse_while_agent_runs(each, "merge")
             plan = await self._push_plan(Path(project.path), project.default_branch, push, settings)
@@ -159,7 +177,7 @@ class WorktreeService(Service):
         if failure is not None:
             raise await self._stopped(project, stack[len(merged)], numbers, report, failure)
         _, outcome, kept = merged[-1]
-        done_ticket = await self.services.tickets.get_by_id(ticket.id)
+        done_ticket = await self.tickets.get_by_id(ticket.id)
         return {
             "ticket": done_ticket.view(),
             "merge": {
@@ -192,7 +210,7 @@ class WorktreeService(Service):
         )
         paths = failure.details.get("conflicts")
         files = f" ({', '.join(map(str, paths))})" if isinstance(paths, list) and paths else ""
-        await self.services.comments.create(
+        await self.comments.create(
             project.slug,
             stuck.number,
             f"Merging the stack stopped here: {message}{files}. This ticket's work stays on its"
@@ -207,12 +225,10 @@ class WorktreeService(Service):
         """Boards see the merged tickets done, and the tickets stacked on them standing on the
         default branch now."""
         for each in merged:
-            self.services.tickets.publish_updated(
-                project, await self.services.tickets.get_by_id(each.id)
-            )
-            for above in await self.services.tickets.stacked_on(each.id):
+            self.tickets.publish_updated(project, await self.tickets.get_by_id(each.id))
+            for above in await self.tickets.stacked_on(each.id):
                 if above.branch is not None:
-                    self.services.tickets.publish_updated(project, above)
+                    self.tickets.publish_updated(project, above)
 
     async def _merge_one(
         self,
@@ -252,7 +268,7 @@ class WorktreeService(Service):
         async with self.db.transaction() as conn:
             await db_reviews.save_merge_diff(conn, kept)
             await db_reviews.record_push(conn, [ticket.id], plan)
-            await self.services.tickets.move_in(conn, ticket.id, Action.MERGE)
+            await self.tickets.move_in(conn, ticket.id, Action.MERGE)
         await self._remove(project, ticket, branch)
         return ticket, outcome, kept
 
@@ -262,9 +278,9 @@ class WorktreeService(Service):
         why not)."""
         project, ticket = await self._mergeable(slug, number)
         work_branch(ticket, "merge")
-        settings = await self.services.settings.current()
+        settings = await self.settings.current()
         plan = await self._push_plan(Path(project.path), project.default_branch, push, settings)
-        stack = await self.services.stacks.stack(ticket)
+        stack = await self.stacks.stack(ticket)
         return {
             "target": project.default_branch,
             "tickets": [{"number": t.number, "title": t.title, "branch": t.branch} for t in stack],
@@ -278,7 +294,7 @@ class WorktreeService(Service):
     async def push_again(self, slug: str, number: int) -> dict[str, Any]:
         """Push the default branch a merged ticket went into, after its push failed, timed out
         or was left out; every merge it carries to origin is marked pushed."""
-        project, ticket = await self.services.tickets.get(slug, number)
+        project, ticket = await self.tickets.get(slug, number)
         last = await db_reviews.push_report(self.db.reader, ticket.id)
         if last is None:
             raise Conflict(
@@ -296,8 +312,8 @@ class WorktreeService(Service):
                 details={"reason": "no_remote"},
             )
         report = await self._push(project, PushReport(PushState.PENDING, last.branch), [ticket.id])
-        pushed = await self.services.tickets.get_by_id(ticket.id)
-        self.services.tickets.publish_updated(project, pushed)
+        pushed = await self.tickets.get_by_id(ticket.id)
+        self.tickets.publish_updated(project, pushed)
         return {"ticket": pushed.view(), "push": report.view(project.slug, number)}
 
     async def _push_plan(
@@ -315,7 +331,7 @@ class WorktreeService(Service):
     async def _push(self, project: Project, plan: PushReport, ticket_ids: list[int]) -> PushReport:
         """Push ``plan.branch`` to origin (no lock held). The tickets asked for get the outcome,
         ``pushed`` or ``failed`` with the reason; any other merge the push carried is pushed too."""
-        timeout = float((await self.services.settings.current()).git_timeout_s)
+        timeout = float((await self.settings.current()).git_timeout_s)
         repo = Path(project.path)
         carried = list(ticket_ids)
         try:
@@ -334,14 +350,14 @@ class WorktreeService(Service):
 
     async def discard(self, slug: str, number: int, user: User, cancel: bool) -> dict[str, Any]:
         """Keep the branch tip under ``refs/codality/discarded/``, remove worktree and branch."""
-        project, ticket = await self.services.tickets.get(slug, number)
+        project, ticket = await self.tickets.get(slug, number)
         branch = work_branch(ticket, "discard")
         self._refuse_while_agent_runs(ticket, "discard")
-        await self.services.stacks.check_nothing_stacked_on(ticket, "discard")
+        await self.stacks.check_nothing_stacked_on(ticket, "discard")
         closed = await self._close_pull_request(ticket) if self._close_pull_request else None
-        async with self.services.repo_lock(project.path):
+        async with self.repo_lock(project.path):
             self._refuse_while_agent_runs(ticket, "discard")
-            await self.services.stacks.check_nothing_stacked_on(ticket, "discard")
+            await self.stacks.check_nothing_stacked_on(ticket, "discard")
             await self._commit_pending(project, ticket, user, "uncommitted work, kept on discard")
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
             ref, sha = await asyncio.to_thread(
@@ -349,7 +365,7 @@ class WorktreeService(Service):
             )
             await self._remove(project, ticket, branch)
             action = Action.DISCARD_CANCEL if cancel else Action.DISCARD
-            updated = await self.services.tickets.move(ticket.id, action)
+            updated = await self.tickets.move(ticket.id, action)
         return {
             "ticket": updated.view(),
             "kept_ref": ref,
@@ -360,7 +376,7 @@ class WorktreeService(Service):
     async def remove_merged(self, project: Project, ticket: Ticket) -> None:
         """After its PR merged on GitHub: the worktree and branch go. Uncommitted work (never
         part of the PR) is committed and kept under ``refs/codality/discarded/`` first."""
-        async with self.services.repo_lock(project.path):
+        async with self.repo_lock(project.path):
             branch = ticket.branch
             if branch and ticket.worktree_path and Path(ticket.worktree_path).is_dir():
                 why = "uncommitted work, kept when its pull request merged"
@@ -372,4 +388,4 @@ class WorktreeService(Service):
             if branch:
                 await self._remove(project, ticket, branch)
             else:
-                await self.services.tickets.set_worktree(ticket.id, None, None)
+                await self.tickets.set_worktree(ticket.id, None, None)
