@@ -11,7 +11,7 @@ from codality_server.domain.github import (
     PullRequest,
     PullRequestCommentView,
     ReviewState,
-    WebhookEvent,
+    WebhookDelivery,
 )
 from codality_server.domain.tickets import Ticket
 
@@ -273,8 +273,8 @@ _EVENT_COLUMNS = (
 )
 
 
-def _event(row: Row) -> WebhookEvent:
-    return WebhookEvent(
+def _event(row: Row) -> WebhookDelivery:
+    return WebhookDelivery(
         id=row["id"],
         delivery_id=row["delivery_id"],
         event=row["event"],
@@ -298,7 +298,7 @@ async def record_delivery(
     answered: str | None,
     payload: bytes,
     now: str,
-) -> WebhookEvent:
+) -> WebhookDelivery:
     """Log a delivery in one statement: ``skipped`` when its id was accepted before (then with
     that delivery's project), ``processed`` with ``answered`` as the result when the receiver
     answered it itself (a ping), else ``received`` with its ``payload`` (the work comes later)."""
@@ -337,7 +337,7 @@ async def finish_event(
     status: DeliveryStatus,
     result: str,
     now: str,
-) -> WebhookEvent | None:
+) -> WebhookDelivery | None:
     row = await fetchone(
         conn,
         "UPDATE webhook_events SET project_id = ?, status = ?, result = ?, processed_at = ?,"
@@ -375,7 +375,7 @@ async def waiting_deliveries(conn: Connection) -> list[tuple[int, str, bytes, st
 
 async def list_events(
     conn: Connection, project_id: int | None, limit: int, offset: int = 0
-) -> list[WebhookEvent]:
+) -> list[WebhookDelivery]:
     where, params = ("WHERE project_id = ?", [project_id]) if project_id is not None else ("", [])
     rows = await fetchall(
         conn,

@@ -698,33 +698,5 @@ class WebhookDelivery(Shape):
     received_at: str
     processed_at: str | None
 
-
-@dataclass(frozen=True)
-class WebhookEvent:
-    id: int
-    delivery_id: str
-    event: str
-    action: str | None
-    repository: str | None
-    project_id: int | None
-    status: DeliveryStatus
-    result: str
-    received_at: str
-    processed_at: str | None
-
-    def shape(self) -> WebhookDelivery:
-        return WebhookDelivery(
-            id=self.id,
-            delivery_id=self.delivery_id,
-            event=self.event,
-            action=self.action,
-            repository=self.repository,
-            project_id=self.project_id,
-            status=self.status,
-            result=self.result,
-            received_at=self.received_at,
-            processed_at=self.processed_at,
-        )
-
     def view(self) -> dict[str, Any]:
-        return self.shape().model_dump(mode="json")
+        return self.model_dump(mode="json")
