@@ -18,10 +18,10 @@ PREVIEW = 70
 #: A reply's live events a chat shows as they stream (a proposal shows as its card instead).
 STREAM = frozenset({"discover:delta", "discover:tool_call", "discover:tool_result"})
 #: What a stored message shows as: its events (through the session renderer), a user's line,
-#: a proposal's card, a note, how the reply ended.
+#: a proposal's card, how the reply ended.
 ChatItem = (
     tuple[Literal["event"], tuple[str, dict[str, Any]]]
-    | tuple[Literal["user", "note", "ended"], str]
+    | tuple[Literal["user", "ended"], str]
     | tuple[Literal["card"], dict[str, Any]]
 )
 
@@ -46,7 +46,7 @@ def reply_ending(message: Mapping[str, Any]) -> str | None:
 
 def chat_items(message: Mapping[str, Any]) -> Iterator[ChatItem]:
     """A stored message as a chat shows it, in order: the user's line, or the reply's blocks as
-    the events they streamed as, a card per proposal, its notes, and how it ended."""
+    the events they streamed as, a card per proposal, and how it ended."""
     if message.get("role") == "user":
         yield "user", f"you: {message.get('content', '')}"
         return
@@ -55,8 +55,6 @@ def chat_items(message: Mapping[str, Any]) -> Iterator[ChatItem]:
         if type_ == "discover:action":
             if data.get("action_id") in actions:
                 yield "card", actions[data["action_id"]]
-        elif type_ == "discover:note":
-            yield "note", str(data.get("text", ""))
         elif not _is_proposal(data):
             yield "event", (type_, data)
     ended = reply_ending(message)

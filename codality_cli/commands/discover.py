@@ -68,7 +68,7 @@ def print_message(streams: Streams, message: Message) -> None:
     from ..discover_view import card_lines, chat_items
 
     console = streams.console("err")
-    styles = {"user": "bold cyan", "card": "yellow", "note": "dim italic", "ended": "dim italic"}
+    styles = {"user": "bold cyan", "card": "yellow", "ended": "dim italic"}
     printer = AgentPrinter(streams, show_thinking=False)
     for item in chat_items(message):
         if item[0] == "event":

@@ -170,7 +170,7 @@ class Conversation:
 #: What a reply message shows of its session's transcript: what the model said and did, and the
 #: proposals it stored. The rest of that transcript (thinking, retries, history cuts, how the
 #: session ended) is the session's; the message's ``status`` and ``error`` say how it ended.
-REPLY_BLOCK_KINDS = ("text", "tool_call", "tool_result", "action", "note")
+REPLY_BLOCK_KINDS = ("text", "tool_call", "tool_result", "action")
 
 
 @dataclass(frozen=True)
