@@ -181,7 +181,7 @@ def merge(
     the merge is refused.
     """
     from ..api import ApiError
-    from ..ticket_work import merge_question, push_outcome
+    from ..ticket_work import merge_question, merged_names, push_outcome
 
     cli = CliContext.of(ctx)
     if not yes:
@@ -203,9 +203,11 @@ def merge(
     result = cli.run_in_project(explained(call, number))
     done = result["merge"]
     stats = result["stats"]
+    changed = f"{stats['files_changed']} file(s), +{stats['insertions']} -{stats['deletions']}"
+    if len(result["merged"]) > 1:  # a stack: the stats are the top ticket's own work
+        changed = f"#{number}'s own {changed}"
     cli.output(as_json).done(
-        f"merged #{number} ({done['kind']}, {done['after'][:10]}): {stats['files_changed']} "
-        f"file(s), +{stats['insertions']} -{stats['deletions']}; "
+        f"merged {merged_names(result)} ({done['kind']}, {done['after'][:10]}): {changed}; "
         + push_outcome(number, result["push"]),
         result,
     )

@@ -328,6 +328,8 @@ def test_a_stacked_ticket_says_so_and_its_merge_lists_the_stack(
         "Merge these 2 tickets into main, in this order:\n  #1 Base step\n  #2 Top step\n"
         "They are not pushed (the repository has no origin remote). Merge them?"
     ) in asked.stderr
+    # The line after the merge names the whole stack (it said "merged #2"), with #2's own stats.
+    assert "merged #1 and #2 (" in asked.stderr and "#2's own 1 file(s), +1 -0" in asked.stderr
     assert git(git_repo, "show", "main:base.txt") == "base\n"
     assert git(git_repo, "show", "main:top.txt") == "top\n"
     assert cli(*p, "ticket", "show", "1", "--json").json()["status"] == "done"
