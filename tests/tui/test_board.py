@@ -422,8 +422,12 @@ async def test_readable_at_80x24_titles_with_counts_footer_whole_two_line_cards(
         await wait_until(pilot, lambda: numbers(app, "in_progress") == [2])
         titles = [c.border_title for c in app.screen.query(StatusColumn)]
         assert titles[:3] == ["0 Inbox", "1 Backlog", "1 In progress"]
-        widths = [c.region.width for c in app.screen.query(StatusColumn)]
-        assert min(widths[1], widths[2]) > 2 * max(widths[0], *widths[3:])  # to the cards
+
+        def to_the_cards() -> bool:  # the columns holding cards get the width, once laid out
+            widths = [c.region.width for c in app.screen.query(StatusColumn)]
+            return min(widths[1], widths[2]) > 2 * max(widths[0], *widths[3:])
+
+        await wait_until(pilot, to_the_cards)
 
 
 async def test_a_click_selects_a_card_and_a_double_click_opens_it(
