@@ -37,7 +37,15 @@ from codality_server.domain.errors import NotFound
 from .cli import GitStuck, Pending, git_may_work_on, worktree_status
 from .history import is_ancestor, merge_bases
 from .stat_cache import Entry, LruCache
-from .workdir import DEFAULT_MAX_FILE_BYTES, Change, LeftOut, Workdir, Worktree, scan_tree
+from .workdir import (
+    DEFAULT_MAX_FILE_BYTES,
+    DIFF_READ_BUDGET,
+    Change,
+    LeftOut,
+    Workdir,
+    Worktree,
+    scan_tree,
+)
 
 _HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
@@ -213,10 +221,11 @@ def branch_diff(
     worktree_path: Path | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     fork: str | None = None,
+    budget: int = DIFF_READ_BUDGET,
 ) -> Diff:
     """The branch against its merge base (``merge_base``, ``fork`` for stacked work); with
     ``worktree_path``, uncommitted work included (read as ``workdir`` reads a worktree: files
-    above ``max_file_bytes`` are left out)."""
+    above ``max_file_bytes``, and those past ``budget`` bytes read in all, are left out)."""
     with Repo(str(repo_path)) as repo:
         head = branch_tip(repo, branch)
         base = merge_base(repo, branch, default_branch, fork)
@@ -232,12 +241,12 @@ def branch_diff(
                 committed = _committed_changes(repo, base_tree, commit_tree(repo, head))
                 pending = worktree_status(where)
                 changes = _with_work(
-                    repo, base_tree, committed, pending, where, extra, max_file_bytes
+                    repo, base_tree, committed, pending, where, extra, max_file_bytes, budget
                 )
                 return _render(store, changes, base.decode(), head.decode())
             except GitStuck:
                 pass  # dulwich reads the worktree without blocking on anything in it
-        scan = scan_tree(repo, where, base_tree, max_file_bytes, extra)
+        scan = scan_tree(repo, where, base_tree, max_file_bytes, extra, budget)
         return _render(store, scan.changes, base.decode(), head.decode())
 
 
@@ -249,13 +258,14 @@ def _with_work(
     where: Worktree,
     store: BaseObjectStore,
     max_file_bytes: int,
+    budget: int,
 ) -> list[Change]:
     """The branch's committed changes with the uncommitted ones ``worktree_status`` named laid
     over them: each file that may differ on disk is read through ``Workdir`` (no link followed,
     nothing above the cap read: such a file keeps what it had) into ``store``."""
     old = {path: before for path, before, _ in committed}
     new = {path: after for path, _, after in committed}
-    with Workdir(where.root, max_file_bytes) as workdir:
+    with Workdir(where.root, max_file_bytes, budget) as workdir:
         for item in pending:
             new[item.path] = _on_disk(workdir, item, store) if item.read else item.staged
             if item.path not in old:

@@ -33,6 +33,9 @@ from codality_server.domain.errors import Conflict
 from .stat_cache import Entry, IndexSnapshot, flat_tree, stat_clean
 
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
+#: What one live diff reads of the worktree in all: many files each under the cap must not take
+#: the server's memory either (a diff holds what it read until it is rendered).
+DIFF_READ_BUDGET = 128 * 1024 * 1024
 _READ_CHUNK = 1 << 20
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -124,6 +127,10 @@ def _size(count: int) -> str:
     raise AssertionError("unreachable")
 
 
+def past_budget() -> str:
+    return f"past the {_size(DIFF_READ_BUDGET)} a diff reads of the worktree in all; not read"
+
+
 def too_large(max_bytes: int) -> str:
     return (
         f"larger than the {_size(max_bytes)} a committed file may be (the max_file_mb setting);"
@@ -134,9 +141,11 @@ def too_large(max_bytes: int) -> str:
 class Workdir:
     """Reads a work tree through directory descriptors; close it (or use ``with``) after."""
 
-    def __init__(self, root: Path, max_file_bytes: int) -> None:
+    def __init__(self, root: Path, max_file_bytes: int, budget: int | None = None) -> None:
         self.root = root
         self.max_file_bytes = max_file_bytes
+        #: Bytes of files still to be read in all (None: no limit, a commit streams them out).
+        self.budget = budget
         self._dirs: dict[bytes, int | None] = {b"": os.open(root, _DIR_FLAGS & ~os.O_NOFOLLOW)}
 
     def __enter__(self) -> Workdir:
@@ -219,11 +228,15 @@ class Workdir:
         cap = self.max_file_bytes
         if st.st_size > cap:
             return LeftOut(os.fsdecode(path), st.st_size, too_large(cap))
+        if self.budget is not None and st.st_size > self.budget:
+            return LeftOut(os.fsdecode(path), st.st_size, past_budget())
         data = self._read(path, cap + 1)
         if data is None:
             return None
         if len(data) > cap:  # it grew after the stat
             return LeftOut(os.fsdecode(path), len(data), too_large(cap))
+        if self.budget is not None:
+            self.budget -= len(data)
         return Blob.from_string(data)
 
     def _link(self, path: bytes) -> bytes | None:
@@ -308,10 +321,16 @@ class Scan:
 
 
 def scan_tree(
-    repo: Repo, where: Worktree, tree_id: ObjectID, max_file_bytes: int, store: BaseObjectStore
+    repo: Repo,
+    where: Worktree,
+    tree_id: ObjectID,
+    max_file_bytes: int,
+    store: BaseObjectStore,
+    budget: int | None = None,
 ) -> Scan:
-    """``scan_worktree`` of the worktree at ``where`` against ``tree_id`` of ``repo``."""
-    with Workdir(where.root, max_file_bytes) as workdir:
+    """``scan_worktree`` of the worktree at ``where`` against ``tree_id`` of ``repo``; with a
+    ``budget``, files past it (in bytes read in all) are left out as the too large ones are."""
+    with Workdir(where.root, max_file_bytes, budget) as workdir:
         return scan_worktree(
             workdir,
             IndexSnapshot.at(where.index_path),

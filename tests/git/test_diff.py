@@ -190,6 +190,26 @@ def test_files_above_the_cap_are_left_out_of_a_live_diff(git_repo: Path, worktre
     assert "+VALUE = 5" in diff.patch and "xxxx" not in diff.patch
 
 
+def test_a_live_diff_reads_at_most_its_budget_in_all(git_repo: Path, worktree: Path) -> None:
+    """Many files each under the cap are read only up to the diff's budget (the server holds
+    what it read): those past it stay as committed. Control: the same worktree, a budget above
+    what they hold, shows them all."""
+    for number in range(6):
+        (worktree / f"part{number}.txt").write_text(f"{number}\n" * 500)  # 1,000 bytes each
+
+    everything = branch_diff(git_repo, BRANCH, "main", worktree, budget=10_000)
+    limited = branch_diff(git_repo, BRANCH, "main", worktree, budget=2_500)
+
+    parts = [f.path for f in everything.files if f.path.startswith("part")]
+    assert len(parts) == 6
+    shown = [f.path for f in limited.files if f.path.startswith("part")]
+    assert len(shown) == 2 and set(shown) < set(parts)
+    assert [f.path for f in limited.files if not f.path.startswith("part")] == [
+        "docs.md",
+        "src/app.py",
+    ]
+
+
 def test_names_with_spaces_are_read_whole(git_repo: Path, worktree: Path) -> None:
     """``git status`` records are split by name correctly, whatever the name holds."""
     (worktree / "with space.txt").write_text("spaced\n")
