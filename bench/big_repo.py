@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -205,8 +206,11 @@ def measure_size(files: int, runs: int) -> dict[str, object]:
 
 
 def measure_turn(files: int, runs: int) -> dict[str, object]:
-    """A one-file turn's commit, ``runs`` times, beside git's in the same repository."""
-    from codality_server.git.worktrees import commit_all, create_worktree
+    """A one-file turn's commit, ``runs`` times, beside git's in the same repository: the
+    server's commit at the end of a run, told what changed by the run's ``ChangeWatch`` (its
+    start, a walk of every folder and one stat comparison, is timed apart: it runs while the
+    agent works), and the commit that compares every file (as without a watch)."""
+    from codality_server.git.worktrees import commit_all, create_worktree, watch_worktree
 
     work = Path(tempfile.mkdtemp(prefix="codality-bench-turn-"))
     try:
@@ -214,16 +218,34 @@ def measure_turn(files: int, runs: int) -> dict[str, object]:
         theirs, ours = work / "git", work / "ours"
         git(repo, "worktree", "add", "-q", "-b", "g", str(theirs))
         create_worktree(repo, ours, "bench", "main")
-        figures: dict[str, list[float]] = {"commit": [], "git_commit": []}
+        figures: dict[str, list[float]] = {
+            "commit": [],
+            "git_commit": [],
+            "watch_start": [],
+            "commit_unwatched": [],
+        }
         for run in range(runs):
-            touch(theirs, run, 0, f"turn {run}")
-            touch(ours, run, 0, f"turn {run}")
-            pair(
-                figures,
-                "commit",
-                run,
-                lambda: timed(git_commit, theirs),
-                lambda: timed(commit_all, repo, ours, "bench", "turn", AUTHOR),
+            started = time.perf_counter()
+            watch = watch_worktree(repo, ours)
+            figures["watch_start"].append((time.perf_counter() - started) * 1000)
+            assert watch is not None and watch.gave_up is None
+            try:
+                touch(theirs, run, 0, f"turn {run}")
+                touch(ours, run, 0, f"turn {run}")
+                pair(
+                    figures,
+                    "commit",
+                    run,
+                    lambda: timed(git_commit, theirs),
+                    partial(
+                        timed, partial(commit_all, watch=watch), repo, ours, "bench", "turn", AUTHOR
+                    ),
+                )
+            finally:
+                watch.close()
+            touch(ours, run, 1, f"unwatched {run}")
+            figures["commit_unwatched"].append(
+                timed(commit_all, repo, ours, "bench", "turn", AUTHOR)
             )
         return {
             "files": files,

@@ -173,6 +173,7 @@ def git_in(
     stdin: bytes | None = None,
     env: dict[str, str] | None = None,
     index_file: Path | None = None,
+    accept: tuple[int, ...] = (0,),
 ) -> bytes:
     """git on the worktree, its directories named as the server made them."""
     return run_git(
@@ -183,6 +184,7 @@ def git_in(
         index_file=index_file,
         stdin=stdin,
         extra_env=env,
+        accept=accept,
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from dulwich.index import ConflictedIndexEntry, Index, IndexEntry
 from dulwich.object_store import BaseObjectStore, iter_tree_contents
-from dulwich.objects import S_ISGITLINK, ObjectID
+from dulwich.objects import S_ISGITLINK, ObjectID, Tree
 from dulwich.repo import Repo
 
 Entry = tuple[int, ObjectID]  # (mode, blob id)
@@ -55,6 +55,26 @@ class LruCache:
 
 _INDEXES = LruCache(16)
 _TREES = LruCache(16)
+
+
+_TREE_ITEMS = LruCache(512)
+
+
+def tree_items(store: BaseObjectStore, tree_id: ObjectID) -> dict[bytes, Entry]:
+    """One tree's entries by name, parsed once (cached by id alone, as ``flat_tree``): a commit
+    at the end of a turn edits the trees its predecessor wrote. Do not mutate the answer."""
+    cached: dict[bytes, Entry] | None = _TREE_ITEMS.get(tree_id)
+    if cached is None:
+        tree = store[tree_id]
+        assert isinstance(tree, Tree)
+        cached = {item.path: (item.mode, item.sha) for item in tree.iteritems()}
+        _TREE_ITEMS.put(tree_id, cached)
+    return cached
+
+
+def remember_tree(tree_id: ObjectID, items: dict[bytes, Entry]) -> None:
+    """Keep the entries of a tree just written, for ``tree_items``."""
+    _TREE_ITEMS.put(tree_id, items)
 
 
 def flat_tree(store: BaseObjectStore, tree_id: ObjectID) -> dict[bytes, Entry]:

@@ -7,6 +7,7 @@ result is an ordinary linked worktree that the ``git`` CLI sees (``git worktree 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import stat
@@ -30,11 +31,14 @@ from .cli import (
     index_written_by_git,
     run_git,
     stage_all,
+    worktree_status,
 )
 from .diff import branch_tip, commit_tree
 from .history import is_ancestor
 from .merge import new_commit
-from .stat_cache import Entry, IndexSnapshot
+from .staging import paths_to_stage, read_changes
+from .stat_cache import Entry, IndexSnapshot, remember_tree, tree_items
+from .watch import ChangeWatch
 from .workdir import (
     DEFAULT_MAX_FILE_BYTES,
     Change,
@@ -147,19 +151,31 @@ def commit_all(
     message: str,
     author: tuple[str, str],
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    watch: ChangeWatch | None = None,
 ) -> CommitResult:
     """``git add -A && git commit`` on ``branch`` as ``author``, done by the server itself.
 
     The worktree is read through ``workdir`` (no link followed, nothing above
     ``max_file_bytes`` read: such files are left out and named in the result); objects, the
     branch and the worktree's index are written without running a hook or reading a config.
+    With a ``watch`` that can vouch for what changed, only the paths it names are looked at.
     """
     with Repo(str(repo_path)) as repo:
         where = Worktree.locate(repo_path, worktree_path)
         tip = branch_tip(repo, branch)
         if git_may_work_on(where):
             try:
-                return _commit_with_git(repo, where, branch, tip, message, author, max_file_bytes)
+                changed = watch.take() if watch is not None else None
+                if changed is not None:
+                    done = _commit_watched(
+                        repo, where, branch, tip, message, author, max_file_bytes, changed
+                    )
+                    if done is not None:
+                        return done
+                left_out = stage_all(where, max_file_bytes)
+                if left_out is None:
+                    return CommitResult(None)
+                return _write_commit(repo, where, branch, tip, message, author, left_out)
             except GitStuck:  # dulwich reads the worktree without blocking on anything in it
                 (where.admin / "index.lock").unlink(missing_ok=True)  # the killed git's
         scan = scan_tree(repo, where, commit_tree(repo, tip), max_file_bytes, repo.object_store)
@@ -175,7 +191,16 @@ def commit_all(
         return CommitResult(commit.id.decode(), left_out)
 
 
-def _commit_with_git(
+def watch_worktree(repo_path: Path, worktree_path: Path) -> ChangeWatch | None:
+    """A ``ChangeWatch`` of the worktree, or None where git does not do its plumbing (the
+    dulwich path compares every file) or the kernel has no inotify."""
+    where = Worktree.locate(repo_path, worktree_path)
+    if not git_may_work_on(where):
+        return None
+    return ChangeWatch.start(where.root, lambda: [item.path for item in worktree_status(where)])
+
+
+def _commit_watched(
     repo: Repo,
     where: Worktree,
     branch: str,
@@ -183,15 +208,60 @@ def _commit_with_git(
     message: str,
     author: tuple[str, str],
     max_file_bytes: int,
+    changed: set[bytes],
+) -> CommitResult | None:
+    """``commit_all`` looking at the paths a watch named alone; None when the caller must
+    compare every file instead (``paths_to_stage``).
+
+    The server reads the changed files (as the dulwich path does) and writes the blobs, the
+    trees on their paths and the commit, then moves the branch: nothing here grows with the
+    number of files. The index is then brought in line by one ``git update-index`` of those
+    paths (git reads and writes its whole index: about 80 ms at 200,000 entries). Where git
+    attributes apply, git makes the blobs (``update-index`` + ``write-tree``): an ``eol`` or
+    filter setting changes what is stored."""
+    tree = commit_tree(repo, tip)
+    staging = paths_to_stage(repo.object_store, where, tree, changed, max_file_bytes)
+    if staging is None:
+        return None
+    if not staging.paths:
+        return CommitResult(None, staging.left_out)
+    if staging.attributes:
+        sync_index(where, staging.paths)
+        return _write_commit(repo, where, branch, tip, message, author, staging.left_out)
+    changes, left_out = read_changes(repo.object_store, where, tree, staging, max_file_bytes)
+    sha = None
+    if changes:
+        commit = new_commit(apply_changes(repo.object_store, tree, changes), [tip], message, author)
+        repo.object_store.add_object(commit)
+        if not repo.refs.set_if_equals(_head(branch), tip, commit.id):
+            raise Conflict(f"{branch} moved while its work was being committed; try again")
+        sha = commit.id.decode()
+    grew = {os.fsencode(item.path) for item in left_out[len(staging.left_out) :]}
+    sync_index(where, tuple(path for path in staging.paths if path not in grew))
+    return CommitResult(sha, left_out)
+
+
+def sync_index(where: Worktree, paths: tuple[bytes, ...]) -> None:
+    """Bring the worktree's index in line with the files at ``paths`` (git hashes them again:
+    a file changed since the server read it shows as staged, and the next commit takes it)."""
+    update = ("update-index", "--add", "--remove", "--replace", "-z", "--stdin")
+    git_in(where, *update, stdin=b"\0".join(paths) + b"\0")
+    index_written_by_git(where)
+
+
+def _write_commit(
+    repo: Repo,
+    where: Worktree,
+    branch: str,
+    tip: ObjectID,
+    message: str,
+    author: tuple[str, str],
+    left_out: tuple[LeftOut, ...],
 ) -> CommitResult:
-    """``commit_all`` by git: its stat cache names what changed (``stage_all``), files above the
-    cap are excluded from ``add -A``, then ``write-tree``, ``commit-tree`` and a
+    """The index, staged by git, committed on ``branch``: ``write-tree``, ``commit-tree`` and a
     compare-and-swap ``update-ref`` (no ``commit``: no hook, no config identity)."""
-    left_out = stage_all(where, max_file_bytes)
-    if left_out is None:
-        return CommitResult(None)
     tree = git_in(where, "write-tree").strip().decode()
-    index_written_by_git(where)  # by add, then write-tree (its cache-tree)
+    index_written_by_git(where)  # by add or update-index, then write-tree (its cache-tree)
     if tree == commit_tree(repo, tip).decode():
         return CommitResult(None, left_out)
     name, email = author
@@ -216,11 +286,7 @@ def _edit_tree(
     store: BaseObjectStore, tree_id: ObjectID | None, edits: dict[bytes, Entry | None]
 ) -> ObjectID | None:
     """One level of ``apply_changes``; None when the tree ends up empty."""
-    items: dict[bytes, Entry] = {}
-    if tree_id is not None:
-        old = store[tree_id]
-        assert isinstance(old, Tree)
-        items = {item.path: (item.mode, item.sha) for item in old.iteritems()}
+    items: dict[bytes, Entry] = dict(tree_items(store, tree_id)) if tree_id is not None else {}
     here: dict[bytes, Entry | None] = {}
     below: dict[bytes, dict[bytes, Entry | None]] = {}
     for path, entry in edits.items():
@@ -248,7 +314,9 @@ def _edit_tree(
     tree = Tree()
     for name, (mode, sha) in items.items():
         tree.add(name, mode, sha)
-    return _store(store, tree)
+    made = _store(store, tree)
+    remember_tree(made, items)
+    return made
 
 
 def _store(store: BaseObjectStore, tree: Tree) -> ObjectID:

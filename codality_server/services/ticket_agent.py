@@ -10,6 +10,7 @@ uncommitted. Task, inbox, stop, timeout and recording are the supervisor's.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from codality_server.domain.ticket_moves import Action, next_status
 from codality_server.domain.tickets import Ticket
 from codality_server.domain.users import User
 from codality_server.domain.work_names import AGENT_IDENTITY, SUBJECT_MAX_CHARS, work_subject
+from codality_server.git.watch import ChangeWatch
 from codality_server.git.workdir import LeftOut
 from codality_server.git.worktrees import branch_name, create_worktree
 
@@ -62,6 +64,8 @@ if TYPE_CHECKING:
     from .supervisor import Supervisor
     from .tickets import TicketService
     from .worktrees import WorktreeService
+
+log = logging.getLogger(__name__)
 
 
 class TicketAgentService(Service):
@@ -305,10 +309,18 @@ class TicketJob:
             thinking_budget=reasoning.thinking_budget,
         )
         loop = LoopJob(client, request, [{"role": "user", "content": first}], toolbox, first)
-        summary = await loop.run(run)
-        message = _commit_message(ticket, summary)
-        async with agent.repo_lock(project.path):
-            result = await agent.worktrees.commit_work(project, ticket, message, identity)
+        # Watching begins as the agent starts work; the commit then looks at what changed.
+        watching = asyncio.create_task(agent.worktrees.watch(project, ticket))
+        try:
+            summary = await loop.run(run)
+            message = _commit_message(ticket, summary)
+            watch = await _watch_of(watching)
+            async with agent.repo_lock(project.path):
+                result = await agent.worktrees.commit_work(
+                    project, ticket, message, identity, watch
+                )
+        finally:
+            await _stop_watching(watching)
         if result.sha:
             await run.recorder.commit(result.sha, message)
         if result.left_out:
@@ -348,6 +360,37 @@ def _git_dirs(repo: Path) -> tuple[Path, ...]:
 def _left_out_note(left_out: tuple[LeftOut, ...]) -> str:
     files = "; ".join(item.describe() for item in left_out)
     return f"Left out of the commit, still only in the worktree: {files}"
+
+
+async def _watch_of(watching: asyncio.Task[ChangeWatch | None]) -> ChangeWatch | None:
+    """The run's watch once made; None when it could not be (the commit then compares every
+    file, as without one)."""
+    try:
+        return await asyncio.shield(watching)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.warning("watching the worktree failed; the commit compares every file", exc_info=True)
+        return None
+
+
+async def _stop_watching(watching: asyncio.Task[ChangeWatch | None]) -> None:
+    """Close the run's watch, waiting for it to be made if it is still starting (its thread
+    cannot be cancelled); if this wait is cancelled, it is closed when made."""
+    try:
+        watch = await _watch_of(watching)
+    except asyncio.CancelledError:
+        watching.add_done_callback(_close_when_made)
+        raise
+    if watch is not None:
+        await asyncio.to_thread(watch.close)
+
+
+def _close_when_made(watching: asyncio.Task[ChangeWatch | None]) -> None:
+    if not watching.cancelled() and watching.exception() is None:
+        made = watching.result()
+        if made is not None:
+            made.close()
 
 
 def _commit_message(ticket: Ticket, summary: str) -> str:

@@ -36,7 +36,13 @@ from codality_server.git.diff import commit_diff
 from codality_server.git.merge import MergeOutcome, Strategy, keep_branch_tip, merge_branch
 from codality_server.git.network import RemoteError, with_deadline
 from codality_server.git.remote import has_origin, push_to_origin, reachable_from
-from codality_server.git.worktrees import CommitResult, commit_all, remove_worktree
+from codality_server.git.watch import ChangeWatch
+from codality_server.git.worktrees import (
+    CommitResult,
+    commit_all,
+    remove_worktree,
+    watch_worktree,
+)
 
 from .base import Core, RepoLocks, Service, now_iso
 
@@ -87,10 +93,16 @@ class WorktreeService(Service):
             )
 
     async def commit_work(
-        self, project: Project, ticket: Ticket, message: str, identity: tuple[str, str]
+        self,
+        project: Project,
+        ticket: Ticket,
+        message: str,
+        identity: tuple[str, str],
+        watch: ChangeWatch | None = None,
     ) -> CommitResult:
         """Commit what the ticket's worktree holds on its branch (the caller holds the
-        repository's lock); files above the ``max_file_mb`` setting are left out, unread."""
+        repository's lock); files above the ``max_file_mb`` setting are left out, unread. With
+        the run's ``watch``, only the paths it saw change are looked at."""
         if not (ticket.worktree_path and ticket.branch and Path(ticket.worktree_path).is_dir()):
             return CommitResult(None)
         limit = (await self.settings.current()).max_file_mb * 1024 * 1024
@@ -102,7 +114,16 @@ class WorktreeService(Service):
             message,
             identity,
             limit,
+            watch,
         )
+
+    async def watch(self, project: Project, ticket: Ticket) -> ChangeWatch | None:
+        """Start watching the ticket's worktree for what a run changes (``git.watch``); None
+        where the commit will compare every file instead."""
+        if not ticket.worktree_path:
+            return None
+        worktree = Path(ticket.worktree_path)
+        return await asyncio.to_thread(watch_worktree, Path(project.path), worktree)
 
     async def _commit_pending(
         self, project: Project, ticket: Ticket, user: User | None, why: str
