@@ -128,8 +128,8 @@ def paths_to_stage(
                     continue  # a submodule is not entered, as git add -A leaves it
                 if node is not None and stat.S_ISDIR(node[0]) and not _is_dir(st):
                     stage += committed.files_under(path, node)  # the folder is gone
-                elif node is not None and not stat.S_ISDIR(node[0]) and not _is_file(st):
-                    stage.append(path)  # the file is gone (or a folder took its place)
+                elif node is not None and not stat.S_ISDIR(node[0]) and (st is None or _is_dir(st)):
+                    stage.append(path)  # the file is gone, or a folder took its place
                 if st is None or _ignore_name(path, st) in skip:
                     continue
                 if _is_dir(st):
@@ -149,34 +149,50 @@ def paths_to_stage(
     return Staging(tuple(dict.fromkeys(stage)), tuple(left_out), attributes)
 
 
+@dataclass(frozen=True)
+class Read:
+    """The staged paths as changes, the files left out, and the paths whose file turned out not
+    to be one the server read (grown past the cap, or no longer a file or link): those stay as
+    committed, and the index is not to be brought in line with them."""
+
+    changes: list[Change]
+    left_out: tuple[LeftOut, ...]
+    kept: frozenset[bytes]
+
+
 def read_changes(
     store: BaseObjectStore,
     where: Worktree,
     tree_id: ObjectID,
     staging: Staging,
     max_file_bytes: int,
-) -> tuple[list[Change], tuple[LeftOut, ...]]:
+) -> Read:
     """The staged paths as blobs in ``store`` (each read through the ``Workdir``: no link
     followed, nothing above the cap read), as changes against the tree ``tree_id``."""
     committed = _Committed(store, tree_id)
     changes: list[Change] = []
     left_out = list(staging.left_out)
+    kept: set[bytes] = set()
     with Workdir(where.root, max_file_bytes) as workdir:
         for path in staging.paths:
             node = committed.node(path)
             old = node if node is not None and not stat.S_ISDIR(node[0]) else None
             st = workdir.lstat(path)
-            blob = workdir.blob(path, st) if st is not None else None
+            blob = workdir.blob(path, st) if st is not None and not _is_dir(st) else None
             new: Entry | None = None
             if isinstance(blob, LeftOut):
                 left_out.append(blob)
-                new = old  # stays as committed
+                kept.add(path)
+                new = old
             elif blob is not None and st is not None:
                 store.add_object(blob)
                 new = (cleanup_mode(st.st_mode), blob.id)
+            elif st is not None and not _is_dir(st):  # a FIFO now, or it changed under us
+                kept.add(path)
+                new = old
             if new != old:
                 changes.append((path, old, new))
-    return changes, tuple(left_out)
+    return Read(changes, tuple(left_out), frozenset(kept))
 
 
 def _attributes_apply(workdir: Workdir, where: Worktree, paths: list[bytes]) -> bool:

@@ -7,7 +7,6 @@ result is an ordinary linked worktree that the ``git`` CLI sees (``git worktree 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import stat
@@ -228,17 +227,17 @@ def _commit_watched(
     if staging.attributes:
         sync_index(where, staging.paths)
         return _write_commit(repo, where, branch, tip, message, author, staging.left_out)
-    changes, left_out = read_changes(repo.object_store, where, tree, staging, max_file_bytes)
+    read = read_changes(repo.object_store, where, tree, staging, max_file_bytes)
     sha = None
-    if changes:
-        commit = new_commit(apply_changes(repo.object_store, tree, changes), [tip], message, author)
+    if read.changes:
+        new_tree = apply_changes(repo.object_store, tree, read.changes)
+        commit = new_commit(new_tree, [tip], message, author)
         repo.object_store.add_object(commit)
         if not repo.refs.set_if_equals(_head(branch), tip, commit.id):
             raise Conflict(f"{branch} moved while its work was being committed; try again")
         sha = commit.id.decode()
-    grew = {os.fsencode(item.path) for item in left_out[len(staging.left_out) :]}
-    sync_index(where, tuple(path for path in staging.paths if path not in grew))
-    return CommitResult(sha, left_out)
+    sync_index(where, tuple(path for path in staging.paths if path not in read.kept))
+    return CommitResult(sha, read.left_out)
 
 
 def sync_index(where: Worktree, paths: tuple[bytes, ...]) -> None:

@@ -241,3 +241,17 @@ def test_the_watch_gives_up_past_its_folders_and_when_the_tree_goes(
         assert watch.gave_up == "the work tree itself was moved or removed"
     finally:
         watch.close()
+
+
+def test_a_fifo_in_place_of_a_file_stays_as_committed(
+    git_repo: Path, worktree: Path, watching: ChangeWatch
+) -> None:
+    """git itself refuses to stage a FIFO (``git add -A`` fails outright); the watched commit
+    keeps the committed file and takes the rest, without opening the FIFO."""
+    (worktree / "docs" / "more.md").unlink()
+    os.mkfifo(worktree / "docs" / "more.md")
+    (worktree / "README.md").write_text("# Still committed\n")
+
+    assert commit_all(git_repo, worktree, BRANCH, "fifo", ANN, watch=watching).sha
+    assert git(worktree, "show", "HEAD:README.md") == "# Still committed\n"
+    assert git(worktree, "show", "HEAD:docs/more.md") == "more\n"
