@@ -269,3 +269,45 @@ async def test_start_answers_before_the_worktree_exists_and_the_run_says_it_is_p
     stored = (await agent_api.get(agent_url(project, ticket, f"sessions/{ended['id']}"))).json()
     kinds = [block["kind"] for block in stored["transcript"]]
     assert kinds.index("preparing") < kinds.index("text")
+
+
+@pytest.mark.parametrize("watch", ["watched", "gave up"])
+async def test_a_run_that_reshapes_the_tree_commits_what_git_add_all_would(
+    watch: str,
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The run's commit is told what changed by its inotify watch (bash in the sandbox moving a
+    folder, deleting a file, writing in new nested folders); a watch that gives up (here: more
+    folders than it may hold) makes the commit compare every file, with the same result."""
+    if watch == "gave up":
+        from codality_server.git import watch as watch_module
+
+        monkeypatch.setattr(watch_module, "MAX_FOLDERS", 1)
+    fake_anthropic.script(
+        tool(
+            "bash",
+            command="mv src lib && rm README.md && mkdir -p pkg/deep/er"
+            " && printf 'X = 1\\n' > pkg/deep/er/new.py && chmod +x pkg/deep/er/new.py",
+        ),
+        text("Moved the sources and added a module."),
+    )
+    ticket = await new_ticket(agent_api, project["slug"], kind="feature")
+    started = await agent_api.post(agent_url(project, ticket, "start"), json={})
+    assert started.status_code == 202, started.text
+    ended = await wait_for_end(agent_api, project, ticket)
+    assert ended["status"] == "completed", ended
+
+    shown = (
+        await agent_api.get(f"/api/projects/{project['slug']}/tickets/{ticket['number']}")
+    ).json()
+    worktree = Path(shown["worktree_path"])
+    assert git(worktree, "status", "--porcelain", "--untracked-files=all") == ""
+    tree = git(worktree, "ls-tree", "-r", "--format=%(objectmode) %(path)", "HEAD").splitlines()
+    assert sorted(tree) == [
+        "100644 lib/app.py",
+        "100644 lib/util.py",
+        "100755 pkg/deep/er/new.py",
+    ]
