@@ -21,6 +21,7 @@ from dulwich.objects import ObjectID
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
+from .cli import git_in, git_path
 from .diff import branch_ref, branch_tip, commit_tree
 from .history import is_ancestor
 from .merge import move_branch
@@ -159,6 +160,8 @@ def rebase_worktree(repo_path: Path, worktree: Path, branch: str, onto: str) -> 
     from .worktrees import has_changes
 
     where = Worktree.locate(repo_path, worktree)
+    if git_path() is not None and any(where.admin.glob("sharedindex.*")):
+        git_in(where, "update-index", "--no-split-index")  # for dulwich's rebase to read it
     with where.open() as repo:
         head = branch_tip(repo, branch)
         upstream = repo.refs[branch_ref(onto)]

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from dulwich.errors import ChecksumMismatch
 from dulwich.index import ConflictedIndexEntry, Index, IndexEntry
 from dulwich.object_store import BaseObjectStore, iter_tree_contents
 from dulwich.objects import S_ISGITLINK, ObjectID, Tree
@@ -130,6 +132,7 @@ class IndexSnapshot:
     mtime_ns: int
     stat_keys: tuple[tuple[bytes, tuple[int, int, int] | None], ...] = ()
     unsafe: bool = False  # entries were left out as unsafe (or the file is no regular file)
+    readable: bool = True  # False: dulwich cannot read it (a split index): no entries known
     _staged: dict[ObjectID, frozenset[bytes]] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -150,7 +153,13 @@ class IndexSnapshot:
         key = (os.fspath(path), st.st_ino, st.st_size, st.st_mtime_ns)
         cached: IndexSnapshot | None = _INDEXES.get(key)
         if cached is None:
-            cached = cls._read(Index(path), st.st_mtime_ns)
+            try:
+                index = Index(path)
+            except (ChecksumMismatch, ValueError, struct.error):
+                # A split index (``core.splitIndex``: the user's choice, which git honours in
+                # the worktrees it writes) or a damaged one: every file is then read.
+                return cls({}, {}, 0, unsafe=True, readable=False)
+            cached = cls._read(index, st.st_mtime_ns)
             _INDEXES.put(key, cached)
         return cached
 

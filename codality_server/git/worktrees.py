@@ -327,6 +327,8 @@ def _record_in_index(index_path: Path, scan: Scan) -> None:
     """Bring the worktree's index to the new commit, with the stat of each file as it was read,
     so the next scan passes over them; files left out keep the entry they had."""
     snapshot = IndexSnapshot.at(index_path)
+    if not snapshot.readable:
+        return  # git's own (split) index, which dulwich cannot rewrite without losing entries
     index = Index(str(index_path), read=False)
     entries = dict(snapshot.entries)
     for path, _, new in scan.changes:
