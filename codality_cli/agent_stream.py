@@ -58,15 +58,17 @@ def _file_lines(output: str) -> str:
     shown, cut, note = output.rpartition("\n[… ")
     left_out = re.fullmatch(r"\d+ more chars, (\d+) more lines\]", note) if cut else None
     if left_out:
-        return _count(shown.count("\n") + int(left_out.group(1)))
+        return counted(shown.count("\n") + int(left_out.group(1)), "line")
     last = output.rstrip("\n").rsplit("\n", 1)[-1]
     if last.startswith("[truncated"):
         return _outcome(last)
-    return _count(output.count("\n") + (0 if output.endswith("\n") or not output else 1))
+    lines = output.count("\n") + (0 if output.endswith("\n") or not output else 1)
+    return counted(lines, "line")
 
 
-def _count(lines: int) -> str:
-    return f"{lines} line" + ("" if lines == 1 else "s")
+def counted(count: int, noun: str) -> str:
+    """``1 line``, ``3 turns``."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _outcome(output: str, tool: str | None = None) -> str:
@@ -89,10 +91,11 @@ def tokens_line(session: dict[str, Any]) -> str:
 
 
 def session_line(session: dict[str, Any]) -> str:
-    """``completed · 1200 in (900 cache read, 200 cache write) / 340 out tokens · $0.0087 ·
-    sandbox bubblewrap``."""
+    """``completed · 3 turns · 1200 in (900 cache read, 200 cache write) / 340 out tokens ·
+    $0.0087 · sandbox bubblewrap``."""
     status = state_words(str(session.get("status")))
-    line = f"{status} · {tokens_line(session)} · {money(session.get('cost_usd'))}"
+    turns = counted(int(session.get("turns") or 0), "turn")
+    line = f"{status} · {turns} · {tokens_line(session)} · {money(session.get('cost_usd'))}"
     return f"{line} · {sandbox_label(session['sandbox'])}" if session.get("sandbox") else line
 
 

@@ -202,6 +202,7 @@ SESSION_VIEW: dict[str, Any] = {
     "tokens_cache_read": 0,
     "tokens_out": 0,
     "cost_usd": 0.0,
+    "turns": 0,
     "summary": None,
     "error": None,
     "started_at": "2026-01-01T00:00:00.000Z",
@@ -213,14 +214,14 @@ def payload(type_: str, data: dict[str, Any]) -> Any:
     """The catalogue's payload for ``type_`` from a test's partial data: agent events get
     session 1 (``agent:started|stopped`` a whole session view) unless the data says otherwise."""
     from codality_server.domain.events import CATALOGUE
+    from codality_server.domain.sessions import Usage
 
     if type_.startswith("agent:"):
         data = {"session_id": data.get("id", 1), **data}
         if type_ in ("agent:started", "agent:stopped"):
             data = {**SESSION_VIEW, "id": data["session_id"], **data}
         if type_ == "agent:stopped":
-            usage = {k: v for k, v in SESSION_VIEW.items() if k.startswith(("tokens_", "cost_"))}
-            data = {"usage": usage, **data}
+            data = {"usage": {k: data[k] for k in Usage.model_fields}, **data}
     return CATALOGUE[type_].model_validate(data)
 
 

@@ -277,6 +277,7 @@ class SessionView(TypedDict):
     tokens_cache_read: int
     tokens_out: int
     cost_usd: float
+    turns: int
     summary: str | None
     error: str | None
     started_at: str
@@ -285,7 +286,8 @@ class SessionView(TypedDict):
 
 class Usage(TypedDict):
     """``tokens_in`` is every input token; the three after it split it by how it was billed
-    (uncached, written to the prompt cache, read from it).
+    (uncached, written to the prompt cache, read from it). ``turns``: the model calls made (the
+    unit of the turn budgets), history summaries included.
     """
 
     tokens_in: int
@@ -294,6 +296,7 @@ class Usage(TypedDict):
     tokens_cache_read: int
     tokens_out: int
     cost_usd: float
+    turns: int
 
 
 class TranscriptBlockView(TypedDict):
@@ -398,6 +401,7 @@ class AgentStarted(TypedDict):
     tokens_cache_read: int
     tokens_out: int
     cost_usd: float
+    turns: int
     summary: str | None
     error: str | None
     started_at: str
@@ -422,6 +426,7 @@ class AgentStopped(TypedDict):
     tokens_cache_read: int
     tokens_out: int
     cost_usd: float
+    turns: int
     summary: str | None
     error: str | None
     started_at: str

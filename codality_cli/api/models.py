@@ -84,6 +84,7 @@ class SessionView(TypedDict):
     tokens_cache_read: int
     tokens_out: int
     cost_usd: float
+    turns: int
     summary: str | None
     error: str | None
     started_at: str
@@ -1119,6 +1120,7 @@ class SessionWithTranscript(TypedDict):
     tokens_cache_read: int
     tokens_out: int
     cost_usd: float
+    turns: int
     summary: str | None
     error: str | None
     started_at: str

@@ -12,14 +12,15 @@ if TYPE_CHECKING:
 # On a narrow terminal the summary keeps its room; id, status and cost always show.
 RUN_COLUMNS = [
     Column("id", "id"),
-    Column("trigger", "trigger", minor=3),
+    Column("trigger", "trigger", minor=4),
     Column("status", "status"),
-    Column("model", "model", minor=4),
-    Column("sandbox", "sandbox", minor=9),
-    Column("tokens in", "tokens_in", minor=8),
-    Column("cache read", "tokens_cache_read", minor=7),
-    Column("cache write", "tokens_cache_write", minor=6),
-    Column("tokens out", "tokens_out", minor=5),
+    Column("model", "model", minor=5),
+    Column("sandbox", "sandbox", minor=10),
+    Column("turns", "turns", minor=3),  # model calls, the unit of --max-turns
+    Column("tokens in", "tokens_in", minor=9),
+    Column("cache read", "tokens_cache_read", minor=8),
+    Column("cache write", "tokens_cache_write", minor=7),
+    Column("tokens out", "tokens_out", minor=6),
     Column("cost", "cost_usd", lambda s: money(s["cost_usd"])),
     Column("started", "started_at", minor=2),
     Column("summary", "summary", truncate=True),

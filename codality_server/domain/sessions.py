@@ -67,7 +67,8 @@ class SessionOwner(Shape):
 
 class Usage(Shape):
     """``tokens_in`` is every input token; the three after it split it by how it was billed
-    (uncached, written to the prompt cache, read from it)."""
+    (uncached, written to the prompt cache, read from it). ``turns``: the model calls made
+    (the unit of the turn budgets), history summaries included."""
 
     tokens_in: int
     tokens_uncached: int
@@ -75,6 +76,7 @@ class Usage(Shape):
     tokens_cache_read: int
     tokens_out: int
     cost_usd: float
+    turns: int
 
 
 class SessionView(Shape):
@@ -94,6 +96,7 @@ class SessionView(Shape):
     tokens_cache_read: int
     tokens_out: int
     cost_usd: float
+    turns: int
     summary: str | None
     error: str | None
     started_at: str
@@ -242,7 +245,7 @@ class AgentSession:
         return self.status is not SessionStatus.RUNNING
 
     def usage(self) -> Usage:
-        """Tokens by how they were billed, and what they cost."""
+        """Tokens by how they were billed, what they cost, and the model calls made."""
         return Usage(
             tokens_in=self.tokens_in,
             tokens_uncached=self.tokens_in - self.tokens_cache_write - self.tokens_cache_read,
@@ -250,6 +253,7 @@ class AgentSession:
             tokens_cache_read=self.tokens_cache_read,
             tokens_out=self.tokens_out,
             cost_usd=self.cost_usd,
+            turns=self.model_calls,
         )
 
     def shape(self) -> SessionView:

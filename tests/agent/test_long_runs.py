@@ -61,7 +61,7 @@ async def test_a_30_turn_run_reads_most_of_its_input_from_the_cache_and_costs_as
     assert ended["summary"] == "Done after 30 turns."
 
     requests = fake_anthropic.requests
-    assert len(requests) == 30
+    assert len(requests) == 30 and ended["turns"] == 30
     # The stable prefix and the rolling marks: never more than the API's four per request.
     for request in requests:
         marks = [t for t in request["tools"] if "cache_control" in t]
@@ -88,6 +88,36 @@ async def test_a_30_turn_run_reads_most_of_its_input_from_the_cache_and_costs_as
     assert abs(ended["cost_usd"] - sum(per_call)) < 1e-5
     uncached = call_cost(TokenCounts(uncached=tokens.input, output=tokens.output), price)
     assert ended["cost_usd"] < uncached / 2
+
+
+async def test_a_sessions_turns_are_its_model_calls_and_a_run_that_made_none_shows_0(
+    agent_api: httpx.AsyncClient,
+    fake_anthropic: FakeAnthropic,
+    project: dict[str, Any],
+) -> None:
+    """The turns of a run are kept with its tokens (``agent_sessions.model_calls``): the status,
+    the session and ``agent:stopped`` (itself and its usage) all carry them."""
+    fake_anthropic.script(*long_script(4))
+    ticket = await new_ticket(agent_api, project["slug"])
+    assert (await agent_api.post(agent_url(project, ticket, "start"), json={})).status_code == 202
+    ended = await wait_for_end(agent_api, project, ticket)
+    assert ended["status"] == "completed" and len(fake_anthropic.requests) == 4
+    assert ended["turns"] == 4
+    detail = (await agent_api.get(agent_url(project, ticket, f"sessions/{ended['id']}"))).json()
+    assert detail["turns"] == 4
+    stopped = (await replay_events(agent_api, ticket))[-1]["data"]
+    assert stopped["turns"] == stopped["usage"]["turns"] == 4
+
+    # The model refuses the key: the run fails before any call was answered.
+    fake_anthropic.script({"status": 401, "error_type": "authentication_error"})
+    assert (await agent_api.post(agent_url(project, ticket, "start"), json={})).status_code == 202
+    failed = await wait_for_end(agent_api, project, ticket)
+    assert failed["status"] == "failed" and len(fake_anthropic.requests) == 5, failed
+    status = (await agent_api.get(agent_url(project, ticket, "status"))).json()
+    assert [(s["id"], s["turns"]) for s in status["sessions"]] == [
+        (failed["id"], 0),
+        (ended["id"], 4),
+    ]
 
 
 async def test_a_run_stops_at_its_dollar_budget_from_the_settings_or_its_own(
@@ -301,6 +331,7 @@ async def test_a_run_that_outgrows_the_window_is_cut_before_the_call_and_complet
     assert all(cut["tokens_after"] <= 0.65 * cut["tokens_before"] for cut in cuts)
     summaries = [r for r in fake_anthropic.requests if r["model"] == "claude-haiku-4-5"]
     assert len(summaries) == sum("summarised" in cut["message"] for cut in cuts)
+    assert ended["turns"] == 30 + len(summaries)  # a summary is a model call of the run too
     # The summaries' cost is the run's too, at the fast model's price.
     assert abs(ended["cost_usd"] - billed_by_model(fake_anthropic)) < 1e-5
 

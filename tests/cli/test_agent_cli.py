@@ -44,13 +44,14 @@ def test_start_streams_text_to_stdout_and_tools_to_stderr(
     assert "Where to begin?" in run.stderr
     assert "▸ list_directory .  ✓ src/" in run.stderr
     assert "▸ bash exit 4  ✗" in run.stderr and "exit code 4" in run.stderr
-    assert "── completed" in run.stderr and "$0." in run.stderr
+    assert "── completed · 3 turns · " in run.stderr and "$0." in run.stderr
     assert " cache read, " in run.stderr  # the input tokens as they were billed
     listed = cli("-p", project["slug"], "ticket", "runs", str(number)).stdout.split("\t")
     shown = cli("-p", project["slug"], "ticket", "runs", str(number), "--json").json()["session"]
     assert shown["tokens_cache_read"] > 0
+    assert len(fake.requests) == 3 and shown["turns"] == 3 and listed[5] == "3"
     billed = ("tokens_in", "tokens_cache_read", "tokens_cache_write", "tokens_out")
-    assert listed[5:9] == [str(shown[key]) for key in billed]
+    assert listed[6:10] == [str(shown[key]) for key in billed]
 
     quiet = cli("-p", project["slug"], "ticket", "watch", str(number), "--no-thinking")
     assert quiet.exit_code == 0
@@ -65,7 +66,11 @@ def test_an_unsuccessful_session_exits_7(
     number = file_ticket(cli, project)
     run = cli("-p", project["slug"], "ticket", "start", str(number))
     assert run.exit_code == 7, (run.stdout, run.stderr)
-    assert "── failed" in run.stderr and "broke off mid-way" in run.stderr
+    assert "── failed · 0 turns · " in run.stderr and "broke off mid-way" in run.stderr
+    # No call was answered: 0 turns in the table and in its JSON.
+    listed = cli("-p", project["slug"], "ticket", "runs", str(number)).stdout.split("\t")
+    shown = cli("-p", project["slug"], "ticket", "runs", str(number), "--json").json()["session"]
+    assert (listed[2], listed[5], shown["turns"]) == ("failed", "0", 0)
 
 
 def test_detach_then_say_watch_status_and_stop(
@@ -382,8 +387,10 @@ def test_a_run_stops_at_its_turn_budget_and_says_why(
     runs = cli("-p", slug, "ticket", "runs", str(number))
     assert runs.exit_code == 0, runs.stderr
     assert "stopped" in runs.stdout and "budget: 3 turns" in runs.stdout
+    assert runs.stdout.split("\t")[5] == "3"  # the turns it made
     shown = cli("-p", slug, "ticket", "runs", str(number), "--json").json()["session"]
     assert shown["status"] == "stopped" and shown["error"] == "budget: 3 turns"
+    assert shown["turns"] == 3
 
     refused = cli("-p", slug, "ticket", "start", str(number), "--max-turns", "0")
     assert refused.exit_code != 0 and "--max-turns" in refused.stderr

@@ -13,7 +13,7 @@ from typing import Any
 from codality_cli.output import money
 from tests.cli.conftest import Cli
 from tests.cli.terminal import Terminal
-from tests.fakes.anthropic_server import FakeAnthropic, text
+from tests.fakes.anthropic_server import FakeAnthropic, text, tool
 
 TITLE = "Greet people by name with an exclamation mark"  # 46 characters
 
@@ -72,16 +72,21 @@ def test_ticket_runs_at_80_columns_shows_the_cost_and_the_summary(
 ) -> None:
     p = ["-p", project["slug"]]
     summary = "Greetings now end with an exclamation mark and the tests pass."
-    fake.script(text(summary))
+    fake.script(tool("list_directory", path="."), text(summary))
     assert cli(*p, "ticket", "create", "Friendlier", "-d", "x").exit_code == 0
     assert cli(*p, "ticket", "start", "1").exit_code == 0
     run = cli(*p, "ticket", "runs", "1", "--json").json()["sessions"][0]
+    assert run["turns"] == len(fake.requests) == 2
 
     wide = shown(cli, [*p, "ticket", "runs", "1"], 240)  # the control: room for everything
     assert header(wide[1:]) == [
-        "ID", "TRIGGER", "STATUS", "MODEL", "SANDBOX", "TOKENS", "IN", "CACHE", "READ", "CACHE",
-        "WRITE", "TOKENS", "OUT", "COST", "STARTED", "SUMMARY", "REASON",
+        "ID", "TRIGGER", "STATUS", "MODEL", "SANDBOX", "TURNS", "TOKENS", "IN", "CACHE", "READ",
+        "CACHE", "WRITE", "TOKENS", "OUT", "COST", "STARTED", "SUMMARY", "REASON",
     ]  # fmt: skip
+    assert wide[2].split()[5] == "2"
+    # The turns give way after the model and the token counts.
+    middle = header(shown(cli, [*p, "ticket", "runs", "1"], 110)[1:])
+    assert "TURNS" in middle and "MODEL" not in middle and "TOKENS" not in middle, middle
     narrow = shown(cli, [*p, "ticket", "runs", "1"], 80)
     assert header(narrow[1:]) == ["ID", "STATUS", "COST", "SUMMARY"]
     assert narrow[2].startswith(f"{run['id']}   completed  {money(run['cost_usd'])}  Greetings")

@@ -418,7 +418,9 @@ async def test_run_history_replays_an_earlier_run_with_costs_as_the_cli_shows_th
     make_app: Callable[..., CodalityApp],
 ) -> None:
     slug = project["slug"]
-    fake_anthropic.script(text("First run's answer."), text("Second run's answer."))
+    fake_anthropic.script(
+        tool("list_directory", path="."), text("First run's answer."), text("Second run's answer.")
+    )
     await create_ticket(agent_api, slug, title="Twice")
     for _ in range(2):
         started = await agent_api.post(f"/api/projects/{slug}/tickets/1/agent/start", json={})
@@ -428,6 +430,7 @@ async def test_run_history_replays_an_earlier_run_with_costs_as_the_cli_shows_th
                 await asyncio.sleep(0.05)
     sessions = (await session_status(agent_api, slug, 1))["sessions"]
     assert len(sessions) == 2 and sessions[0]["cost_usd"] > 0
+    assert [s["turns"] for s in sessions] == [1, 2]
     app = make_app(slug)
     async with app.run_test(size=SIZE) as pilot:
         await board_ready(pilot, app)
@@ -436,7 +439,7 @@ async def test_run_history_replays_an_earlier_run_with_costs_as_the_cli_shows_th
         await wait_until(pilot, lambda: "Second run's answer." in shown_text(screen))
         # The run's cost as `codality ticket status 1` prints it (one formatter for both).
         status_line = str(screen.query_one("#agent-status").render())
-        assert money(sessions[0]["cost_usd"]) in status_line
+        assert money(sessions[0]["cost_usd"]) in status_line and " · 1 turn · " in status_line
         assert not screen.query_one("#replay-banner").display
 
         await pilot.press("r")
@@ -444,7 +447,8 @@ async def test_run_history_replays_an_earlier_run_with_costs_as_the_cli_shows_th
         options = runs.query_one("#runs", OptionList)
         labels = [str(options.get_option_at_index(i).prompt) for i in (0, 1)]
         assert labels[0].startswith("▸ run 2") and labels[1].startswith("  run 1")
-        assert money(sessions[1]["cost_usd"]) in labels[1]
+        assert f" · 2 turns · {money(sessions[1]['cost_usd'])}" in labels[1]
+        assert f" · 1 turn · {money(sessions[0]['cost_usd'])}" in labels[0]
         await pilot.press("down", "enter")
         await wait_for_screen(pilot, app, TicketScreen)
         await wait_until(pilot, lambda: "First run's answer." in shown_text(screen))

@@ -229,11 +229,17 @@ async def test_a_run_stopped_by_its_budget_says_so_with_its_tokens_as_billed(
         sizes = {"tokens_before": 180_000, "tokens_after": 100_000}
         publish_on_ticket(server, "agent:history_trimmed", ticket, {**cut, **sizes})
         tokens = {"tokens_in": 9000, "tokens_cache_read": 7000, "tokens_cache_write": 1500}
-        stopped = {**STARTED, **tokens, "status": "stopped", "error": "budget: 40 turns"}
+        stopped = {
+            **STARTED,
+            **tokens,
+            "turns": 40,
+            "status": "stopped",
+            "error": "budget: 40 turns",
+        }
         publish_on_ticket(server, "agent:stopped", ticket, {**stopped, "cost_usd": 0.5})
         status = screen.query_one("#agent-status")
         await wait_until(pilot, lambda: "stopped" in str(status.render()))
-        assert "9000 in (7000 cache read, 1500 cache write)" in str(status.render())
+        assert " · 40 turns · 9000 in (7000 cache read, 1500 cache write)" in str(status.render())
         notes = [plain(note.render()) for note in screen.query(NoteBlock)]
         assert any("stopped · $0.5000 (budget: 40 turns)" in note for note in notes), notes
         assert any(f"✂ history cut {cut['message']}" in note for note in notes), notes

@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from codality_cli.agent_stream import money
+from codality_cli.agent_stream import counted, money
 from codality_cli.states import state_words
 
 if TYPE_CHECKING:
@@ -23,14 +23,15 @@ if TYPE_CHECKING:
 
 
 def run_label(session: SessionView, number: int, shown: bool) -> Text:
-    """``▸ run 3 · completed · review · $0.0123 · 2026-12-03 13:02``: the same cost as the CLI's
-    ``ticket status N``."""
+    """``▸ run 3 · completed · review · 12 turns · $0.0123 · 2026-12-03 13:02``: the same turns
+    and cost as the CLI's ``ticket runs N``."""
     label = Text(no_wrap=True, overflow="ellipsis")
     label.append("▸ " if shown else "  ", style="bold")
     label.append(f"run {number}", style="bold")
     status = session["status"]
     label.append(f" · {state_words(status)}", style="green" if status == "running" else "")
-    label.append(f" · {session['trigger']} · {money(session['cost_usd'])}")
+    turns = counted(session["turns"], "turn")
+    label.append(f" · {session['trigger']} · {turns} · {money(session['cost_usd'])}")
     started = session["started_at"][:16].replace("T", " ")
     if started:
         label.append(f" · {started}", style="dim")

@@ -23,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Input, Label, Markdown, Static
 
-from codality_cli.agent_stream import money, stored_entries, tokens_line
+from codality_cli.agent_stream import counted, money, stored_entries, tokens_line
 from codality_cli.ticket_work import work_outcome
 from codality_cli.tui.board_state import agent_badge, pr_summary
 from codality_cli.tui.messages import ConnectionRestored, EventReceived, ReviewRequested
@@ -205,10 +205,11 @@ class TicketScreen(LiveScreen):
 
     def _status_line(self, data: Mapping[str, Any]) -> None:
         """``running · model · $0.0123``: the session's cost as the CLI prints it, with its
-        tokens as billed once it used any."""
+        turns and its tokens as billed once it made any."""
         session = cast("SessionView", data)
+        turns = counted(session["turns"], "turn") if session.get("turns") else ""
         tokens = tokens_line(dict(session)) if session.get("tokens_in") else ""
-        parts = [session["status"], session["model"], tokens, money(session["cost_usd"])]
+        parts = [session["status"], session["model"], turns, tokens, money(session["cost_usd"])]
         self.query_one("#agent-status", Static).update(" · ".join(p for p in parts if p))
 
     @work(exclusive=True, group="ticket-outcome")
