@@ -161,33 +161,24 @@ def commit_all(
     """
     with Repo(str(repo_path)) as repo:
         where = Worktree.locate(repo_path, worktree_path)
-        tip = branch_tip(repo, branch)
+        work = _Commit(repo, where, branch, branch_tip(repo, branch), message, author)
         if git_may_work_on(where):
             try:
                 changed = watch.take() if watch is not None else None
-                if changed is not None:
-                    done = _commit_watched(
-                        repo, where, branch, tip, message, author, max_file_bytes, changed
-                    )
-                    if done is not None:
-                        return done
+                done = work.watched(changed, max_file_bytes) if changed is not None else None
+                if done is not None:
+                    return done
                 left_out = stage_all(where, max_file_bytes)
-                if left_out is None:
-                    return CommitResult(None)
-                return _write_commit(repo, where, branch, tip, message, author, left_out)
+                return CommitResult(None) if left_out is None else work.of_index(left_out)
             except GitStuck:  # dulwich reads the worktree without blocking on anything in it
                 (where.admin / "index.lock").unlink(missing_ok=True)  # the killed git's
-        scan = scan_tree(repo, where, commit_tree(repo, tip), max_file_bytes, repo.object_store)
-        left_out = tuple(scan.left_out)
+        tree = commit_tree(repo, work.tip)
+        scan = scan_tree(repo, where, tree, max_file_bytes, repo.object_store)
         if not scan.changes:
-            return CommitResult(None, left_out)
-        new_tree = apply_changes(repo.object_store, commit_tree(repo, tip), scan.changes)
-        commit = new_commit(new_tree, [tip], message, author)
-        repo.object_store.add_object(commit)
-        if not repo.refs.set_if_equals(_head(branch), tip, commit.id):
-            raise Conflict(f"{branch} moved while its work was being committed; try again")
+            return CommitResult(None, tuple(scan.left_out))
+        sha = work.store(apply_changes(repo.object_store, tree, scan.changes))
         _record_in_index(where.index_path, scan)
-        return CommitResult(commit.id.decode(), left_out)
+        return CommitResult(sha, tuple(scan.left_out))
 
 
 def watch_worktree(repo_path: Path, worktree_path: Path) -> ChangeWatch | None:
@@ -199,47 +190,6 @@ def watch_worktree(repo_path: Path, worktree_path: Path) -> ChangeWatch | None:
     return ChangeWatch.start(where.root, lambda: [item.path for item in worktree_status(where)])
 
 
-def _commit_watched(
-    repo: Repo,
-    where: Worktree,
-    branch: str,
-    tip: ObjectID,
-    message: str,
-    author: tuple[str, str],
-    max_file_bytes: int,
-    changed: set[bytes],
-) -> CommitResult | None:
-    """``commit_all`` looking at the paths a watch named alone; None when the caller must
-    compare every file instead (``paths_to_stage``).
-
-    The server reads the changed files (as the dulwich path does) and writes the blobs, the
-    trees on their paths and the commit, then moves the branch: nothing here grows with the
-    number of files. The index is then brought in line by one ``git update-index`` of those
-    paths (git reads and writes its whole index: about 80 ms at 200,000 entries). Where git
-    attributes apply, git makes the blobs (``update-index`` + ``write-tree``): an ``eol`` or
-    filter setting changes what is stored."""
-    tree = commit_tree(repo, tip)
-    staging = paths_to_stage(repo.object_store, where, tree, changed, max_file_bytes)
-    if staging is None:
-        return None
-    if not staging.paths:
-        return CommitResult(None, staging.left_out)
-    if staging.attributes:
-        sync_index(where, staging.paths)
-        return _write_commit(repo, where, branch, tip, message, author, staging.left_out)
-    read = read_changes(repo.object_store, where, tree, staging, max_file_bytes)
-    sha = None
-    if read.changes:
-        new_tree = apply_changes(repo.object_store, tree, read.changes)
-        commit = new_commit(new_tree, [tip], message, author)
-        repo.object_store.add_object(commit)
-        if not repo.refs.set_if_equals(_head(branch), tip, commit.id):
-            raise Conflict(f"{branch} moved while its work was being committed; try again")
-        sha = commit.id.decode()
-    sync_index(where, tuple(path for path in staging.paths if path not in read.kept))
-    return CommitResult(sha, read.left_out)
-
-
 def sync_index(where: Worktree, paths: tuple[bytes, ...]) -> None:
     """Bring the worktree's index in line with the files at ``paths`` (git hashes them again:
     a file changed since the server read it shows as staged, and the next commit takes it)."""
@@ -248,30 +198,76 @@ def sync_index(where: Worktree, paths: tuple[bytes, ...]) -> None:
     index_written_by_git(where)
 
 
-def _write_commit(
-    repo: Repo,
-    where: Worktree,
-    branch: str,
-    tip: ObjectID,
-    message: str,
-    author: tuple[str, str],
-    left_out: tuple[LeftOut, ...],
-) -> CommitResult:
-    """The index, staged by git, committed on ``branch``: ``write-tree``, ``commit-tree`` and a
-    compare-and-swap ``update-ref`` (no ``commit``: no hook, no config identity)."""
-    tree = git_in(where, "write-tree").strip().decode()
-    index_written_by_git(where)  # by add or update-index, then write-tree (its cache-tree)
-    if tree == commit_tree(repo, tip).decode():
-        return CommitResult(None, left_out)
-    name, email = author
-    who = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "TZ": "UTC"}
-    who |= {"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
-    made = git_in(
-        where, "commit-tree", tree, "-p", tip.decode(), "-F", "-", stdin=message.encode(), env=who
-    )
-    sha = made.strip().decode()
-    git_in(where, "update-ref", f"refs/heads/{branch}", sha, tip.decode())
-    return CommitResult(sha, left_out)
+@dataclass(frozen=True)
+class _Commit:
+    """One commit of a worktree's work on its branch, made one of three ways by ``commit_all``."""
+
+    repo: Repo
+    where: Worktree
+    branch: str
+    tip: ObjectID
+    message: str
+    author: tuple[str, str]
+
+    def store(self, tree: ObjectID) -> str:
+        """Write the commit of ``tree`` and move the branch to it, if it is still at ``tip``."""
+        commit = new_commit(tree, [self.tip], self.message, self.author)
+        self.repo.object_store.add_object(commit)
+        if not self.repo.refs.set_if_equals(_head(self.branch), self.tip, commit.id):
+            raise Conflict(f"{self.branch} moved while its work was being committed; try again")
+        return commit.id.decode()
+
+    def watched(self, changed: set[bytes], max_file_bytes: int) -> CommitResult | None:
+        """Looking at the paths a watch named alone; None when every file must be compared
+        instead (``paths_to_stage``).
+
+        The server reads the changed files (as the dulwich path does) and writes the blobs, the
+        trees on their paths and the commit, then moves the branch: nothing here grows with the
+        number of files. The index is then brought in line by one ``git update-index`` of those
+        paths (git reads and writes its whole index: about 80 ms at 200,000 entries). Where git
+        attributes apply, git makes the blobs (``update-index`` + ``write-tree``): an ``eol`` or
+        filter setting changes what is stored."""
+        store = self.repo.object_store
+        tree = commit_tree(self.repo, self.tip)
+        staging = paths_to_stage(store, self.where, tree, changed, max_file_bytes)
+        if staging is None:
+            return None
+        if not staging.paths:
+            return CommitResult(None, staging.left_out)
+        if staging.attributes:
+            sync_index(self.where, staging.paths)
+            return self.of_index(staging.left_out)
+        read = read_changes(store, self.where, tree, staging, max_file_bytes)
+        sha = self.store(apply_changes(store, tree, read.changes)) if read.changes else None
+        sync_index(self.where, tuple(path for path in staging.paths if path not in read.kept))
+        return CommitResult(sha, read.left_out)
+
+    def of_index(self, left_out: tuple[LeftOut, ...]) -> CommitResult:
+        """The index, staged by git, committed: ``write-tree``, ``commit-tree`` and a
+        compare-and-swap ``update-ref`` (no ``commit``: no hook, no config identity)."""
+        where = self.where
+        tree = git_in(where, "write-tree").strip().decode()
+        index_written_by_git(where)  # by add or update-index, then write-tree (its cache-tree)
+        if tree == commit_tree(self.repo, self.tip).decode():
+            return CommitResult(None, left_out)
+        name, email = self.author
+        who = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "TZ": "UTC"}
+        who |= {"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        parent = self.tip.decode()
+        made = git_in(
+            where,
+            "commit-tree",
+            tree,
+            "-p",
+            parent,
+            "-F",
+            "-",
+            stdin=self.message.encode(),
+            env=who,
+        )
+        sha = made.strip().decode()
+        git_in(where, "update-ref", f"refs/heads/{self.branch}", sha, parent)
+        return CommitResult(sha, left_out)
 
 
 def apply_changes(store: BaseObjectStore, tree_id: ObjectID, changes: list[Change]) -> ObjectID:

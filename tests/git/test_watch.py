@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,12 +35,22 @@ def worktree(git_repo: Path, tmp_path: Path) -> Path:
     return path
 
 
+@contextmanager
+def watched(git_repo: Path, worktree: Path) -> Iterator[ChangeWatch]:
+    """The watch a run of the ticket would start, closed after."""
+    made = watch_worktree(git_repo, worktree)
+    assert made is not None
+    try:
+        yield made
+    finally:
+        made.close()
+
+
 @pytest.fixture
 def watching(git_repo: Path, worktree: Path) -> Iterator[ChangeWatch]:
-    made = watch_worktree(git_repo, worktree)
-    assert made is not None and made.gave_up is None
-    yield made
-    made.close()
+    with watched(git_repo, worktree) as made:
+        assert made.gave_up is None
+        yield made
 
 
 def committed(worktree: Path) -> dict[str, str]:
@@ -64,9 +75,7 @@ def test_a_watched_commit_takes_what_git_add_all_would(
     git_repo: Path, worktree: Path, tmp_path: Path
 ) -> None:
     (worktree / "before.txt").write_text("written before the watch began\n")
-    watch = watch_worktree(git_repo, worktree)
-    assert watch is not None
-    try:
+    with watched(git_repo, worktree) as watch:
         (worktree / "README.md").write_text("# Changed\n")
         (worktree / "a" / "b" / "c").mkdir(parents=True)
         (worktree / "a" / "b" / "c" / "deep.txt").write_text("deep\n")
@@ -82,8 +91,6 @@ def test_a_watched_commit_takes_what_git_add_all_would(
         (worktree / "build" / "out.bin").write_bytes(b"\0" * 10)
         result = commit_all(git_repo, worktree, BRANCH, "work", ANN, watch=watch)
         assert watch.gave_up is None
-    finally:
-        watch.close()
 
     assert result.sha is not None and git(worktree, "rev-parse", "HEAD").strip() == result.sha
     assert left_behind(worktree) == ""
@@ -151,13 +158,9 @@ def test_a_changed_gitignore_makes_the_commit_compare_everything(
     git_repo: Path, worktree: Path
 ) -> None:
     (worktree / "kept.log").write_text("ignored until the rules change\n")
-    watch = watch_worktree(git_repo, worktree)
-    assert watch is not None
-    try:
+    with watched(git_repo, worktree) as watch:
         (worktree / ".gitignore").write_text("build/\n")
         assert commit_all(git_repo, worktree, BRANCH, "rules", ANN, watch=watch).sha
-    finally:
-        watch.close()
     assert "kept.log" in committed(worktree)
     assert left_behind(worktree) == ""
 
@@ -165,9 +168,7 @@ def test_a_changed_gitignore_makes_the_commit_compare_everything(
 def test_git_makes_the_blobs_where_attributes_apply(git_repo: Path, worktree: Path) -> None:
     """Without attributes the server stores the bytes as read (CRLF stays); with ``eol=lf``
     git converts them, as ``git add`` would."""
-    watch = watch_worktree(git_repo, worktree)
-    assert watch is not None
-    try:
+    with watched(git_repo, worktree) as watch:
         (worktree / "raw.txt").write_bytes(b"one\r\ntwo\r\n")
         assert commit_all(git_repo, worktree, BRANCH, "raw", ANN, watch=watch).sha
         assert stored(worktree, "raw.txt") == b"one\r\ntwo\r\n"
@@ -176,8 +177,6 @@ def test_git_makes_the_blobs_where_attributes_apply(git_repo: Path, worktree: Pa
         (worktree / "converted.txt").write_bytes(b"one\r\ntwo\r\n")
         assert commit_all(git_repo, worktree, BRANCH, "attributes", ANN, watch=watch).sha
         assert stored(worktree, "converted.txt") == b"one\ntwo\n"
-    finally:
-        watch.close()
 
 
 def test_a_file_above_the_cap_is_left_out_unread(
@@ -210,16 +209,12 @@ def test_the_watch_gives_up_on_too_many_changes(
     git_repo: Path, worktree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(watch_module, "MAX_CHANGED", 5)
-    watch = watch_worktree(git_repo, worktree)
-    assert watch is not None
-    try:
+    with watched(git_repo, worktree) as watch:
         for number in range(10):
             (worktree / f"file{number}.txt").write_text(f"{number}\n")
         assert watch.take() is None
         assert watch.gave_up == "more than 5 paths changed"
         assert commit_all(git_repo, worktree, BRANCH, "many", ANN, watch=watch).sha
-    finally:
-        watch.close()
     assert {f"file{number}.txt" for number in range(10)} <= committed(worktree).keys()
 
 
@@ -227,20 +222,14 @@ def test_the_watch_gives_up_past_its_folders_and_when_the_tree_goes(
     git_repo: Path, worktree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(watch_module, "MAX_FOLDERS", 2)
-    crowded = watch_worktree(git_repo, worktree)
-    assert crowded is not None
-    assert crowded.take() is None and crowded.gave_up == "more than 2 folders to watch"
-    crowded.close()
+    with watched(git_repo, worktree) as crowded:
+        assert crowded.take() is None and crowded.gave_up == "more than 2 folders to watch"
 
     monkeypatch.setattr(watch_module, "MAX_FOLDERS", 65_536)
-    watch = watch_worktree(git_repo, worktree)
-    assert watch is not None
-    try:
+    with watched(git_repo, worktree) as watch:
         os.rename(worktree, worktree.with_name("moved"))
         assert watch.take() is None
         assert watch.gave_up == "the work tree itself was moved or removed"
-    finally:
-        watch.close()
 
 
 def test_a_fifo_in_place_of_a_file_stays_as_committed(
