@@ -276,6 +276,22 @@ class DetectRemote(TypedDict):
     url: NotRequired[str | None]
 
 
+class NotShownFile(TypedDict):
+    """A file whose patch text a diff leaves out, being too large to show; its counts are right.
+    ``reason``: ``file_too_large`` (this file's patch alone passes the limit on one file) or
+    ``diff_too_large`` (the files before it took all a diff shows); ``message`` says it in
+    words.
+    """
+
+    path: str
+    status: str
+    binary: bool
+    insertions: int
+    deletions: int
+    reason: Literal["file_too_large", "diff_too_large"]
+    message: str
+
+
 class Diff(TypedDict):
     """``Diff`` as the API document describes it."""
 
@@ -283,6 +299,7 @@ class Diff(TypedDict):
     head: str
     uncommitted: bool
     diff: str
+    not_shown: list[NotShownFile]
 
 
 class FileStat(TypedDict):
@@ -601,6 +618,7 @@ class MergeDiff(TypedDict):
     strategy: str
     merged_sha: str
     diff: str
+    not_shown: list[NotShownFile]
     created_at: str
 
 

@@ -105,10 +105,11 @@ async def list_reviews(conn: Connection, ticket_id: int) -> list[Review]:
 async def save_merge_diff(conn: Connection, merge_diff: MergeDiff) -> None:
     """Keep a ticket's merge diff; a later merge of the same ticket replaces it."""
     await conn.execute(
-        "INSERT INTO merge_diffs(ticket_id, strategy, merged_sha, diff, stats, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(ticket_id) DO UPDATE SET"
+        "INSERT INTO merge_diffs(ticket_id, strategy, merged_sha, diff, stats, not_shown,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(ticket_id) DO UPDATE SET"
         " strategy = excluded.strategy, merged_sha = excluded.merged_sha,"
-        " diff = excluded.diff, stats = excluded.stats, created_at = excluded.created_at,"
+        " diff = excluded.diff, stats = excluded.stats, not_shown = excluded.not_shown,"
+        " created_at = excluded.created_at,"
         " push_state = NULL, push_detail = NULL, push_branch = NULL, pushed_at = NULL",
         (
             merge_diff.ticket_id,
@@ -116,6 +117,7 @@ async def save_merge_diff(conn: Connection, merge_diff: MergeDiff) -> None:
             merge_diff.merged_sha,
             merge_diff.diff,
             merge_diff.stats_json(),
+            json.dumps(merge_diff.not_shown),
             merge_diff.created_at,
         ),
     )
@@ -159,7 +161,8 @@ async def unpushed_merges(conn: Connection, project_id: int, branch: str) -> lis
 async def get_merge_diff(conn: Connection, ticket_id: int) -> MergeDiff | None:
     row = await fetchone(
         conn,
-        "SELECT ticket_id, strategy, merged_sha, diff, stats, created_at FROM merge_diffs"
+        "SELECT ticket_id, strategy, merged_sha, diff, stats, not_shown, created_at"
+        " FROM merge_diffs"
         " WHERE ticket_id = ?",
         (ticket_id,),
     )
@@ -172,4 +175,5 @@ async def get_merge_diff(conn: Connection, ticket_id: int) -> MergeDiff | None:
         diff=row["diff"],
         stats=json.loads(row["stats"]),
         created_at=row["created_at"],
+        not_shown=json.loads(row["not_shown"]),
     )

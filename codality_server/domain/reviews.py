@@ -7,7 +7,7 @@ the review into the message the feedback session starts with.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -108,6 +108,8 @@ class MergeDiff:
     diff: str
     stats: dict[str, Any]
     created_at: str
+    #: The files whose patch text ``diff`` leaves out (too large), with their counts and why.
+    not_shown: list[dict[str, Any]] = field(default_factory=list)
 
     def view(self) -> dict[str, Any]:
         return {
@@ -115,6 +117,7 @@ class MergeDiff:
             "strategy": self.strategy,
             "merged_sha": self.merged_sha,
             "diff": self.diff,
+            "not_shown": self.not_shown,
             "created_at": self.created_at,
         }
 
@@ -132,10 +135,10 @@ def clean_review(
     text = clean_markdown(body, "body")
     cleaned = []
     for i, comment in enumerate(comments):
-        field = f"comments.{i}"
+        item = f"comments.{i}"
         if comment.line < 1:
-            raise InvalidInput(f"{field}.line: must be 1 or more", field=f"{field}.line")
-        note = clean_markdown(comment.body, f"{field}.body", required=True)
+            raise InvalidInput(f"{item}.line: must be 1 or more", field=f"{item}.line")
+        note = clean_markdown(comment.body, f"{item}.body", required=True)
         cleaned.append(ReviewCommentDraft(comment.path, comment.line, note))
     if state != ReviewState.APPROVED and not text.strip() and not cleaned:
         raise InvalidInput(f"body: a {state.value} review needs a body or inline comments", "body")

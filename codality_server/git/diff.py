@@ -10,11 +10,11 @@ calls, so a repeated diff costs one ``lstat`` per tracked file plus a walk for u
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import stat
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,15 @@ from dulwich.object_store import (
     OverlayObjectStore,
     tree_lookup_path,
 )
-from dulwich.objects import Commit, ObjectID, SubmoduleEncountered
-from dulwich.patch import write_object_diff
+from dulwich.objects import (
+    S_ISGITLINK,
+    Blob,
+    Commit,
+    ObjectID,
+    ShaFile,
+    SubmoduleEncountered,
+)
+from dulwich.patch import is_binary, write_object_diff
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
@@ -44,10 +51,46 @@ from .workdir import (
     LeftOut,
     Workdir,
     Worktree,
+    human_size,
     scan_tree,
 )
 
 _HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+#: Patch text one file may show in a diff answer (GitHub's "large diffs are not rendered"): a
+#: longer one is listed with its counts, its text never kept — an agent's 500 MB file of lines
+#: must not become a 500 MB answer, nor the CLI's and TUI's to page and colour.
+FILE_PATCH_LIMIT = 1024 * 1024
+#: Patch text one diff answer shows in all; the files after are listed with their counts only.
+DIFF_PATCH_LIMIT = 8 * 1024 * 1024
+#: Rendered patch text kept between calls, in all (an LRU).
+_PATCH_CACHE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PatchLimits:
+    """How much patch text one file, and one diff in all, may show."""
+
+    file: int = FILE_PATCH_LIMIT
+    total: int = DIFF_PATCH_LIMIT
+
+
+@dataclass(frozen=True)
+class NotShown:
+    """Why a file's patch text was left out of a diff (its counts are still right)."""
+
+    reason: str  # file_too_large | diff_too_large
+    message: str
+
+    @classmethod
+    def file_too_large(cls, limits: PatchLimits) -> NotShown:
+        size = human_size(limits.file)
+        return cls("file_too_large", f"its diff is larger than the {size} shown of one file")
+
+    @classmethod
+    def diff_too_large(cls, limits: PatchLimits) -> NotShown:
+        size = human_size(limits.total)
+        return cls("diff_too_large", f"the files before it filled the {size} one diff shows")
 
 
 @dataclass(frozen=True)
@@ -60,6 +103,7 @@ class FileDiff:
     insertions: int
     deletions: int
     line_ranges: tuple[tuple[int, int], ...]  # inclusive; new side, or old side when deleted
+    not_shown: NotShown | None = None  # its patch text is not in the diff, and why
 
     def has_line(self, line: int) -> bool:
         return any(start <= line <= end for start, end in self.line_ranges)
@@ -73,10 +117,17 @@ class FileDiff:
             "deletions": self.deletions,
         }
 
+    def not_shown_view(self) -> dict[str, Any]:
+        assert self.not_shown is not None
+        return {**self.view(), "reason": self.not_shown.reason, "message": self.not_shown.message}
+
 
 @dataclass(frozen=True)
 class Diff:
-    """A rendered unified diff from ``base`` to ``head`` (``head`` may be a dirty worktree)."""
+    """A rendered unified diff from ``base`` to ``head`` (``head`` may be a dirty worktree).
+
+    ``patch`` holds the text of the files shown; every file, shown or not, is in ``files``.
+    """
 
     base: str
     head: str
@@ -94,63 +145,164 @@ class Diff:
             "files": [f.view() for f in self.files],
         }
 
+    def not_shown(self) -> list[dict[str, Any]]:
+        """The files whose patch text was left out, with their counts and why."""
+        return [f.not_shown_view() for f in self.files if f.not_shown is not None]
 
-_PATCHES = LruCache(4096)
+
+# A file's rendering: its patch text (None when over the per-file limit), the text's size in
+# bytes, and its counts.
+Rendered = tuple[str | None, int, FileDiff]
+_PATCHES = LruCache(4096, max_weight=_PATCH_CACHE_BYTES)
 
 
 # --- rendering ----------------------------------------------------------------------------------
 
 
-def _render(store: BaseObjectStore, changes: list[Change], base: str, head: str) -> Diff:
-    """Render file by file; a file's patch depends only on (path, old, new), so it is cached."""
+def _render(
+    store: BaseObjectStore, changes: list[Change], base: str, head: str, limits: PatchLimits
+) -> Diff:
+    """Render file by file; a file's patch depends only on (path, old, new), so it is cached.
+
+    Each file's text is kept only within ``limits.file``; once a file's text does not fit in
+    what is left of ``limits.total``, it and every file after are listed without their text.
+    """
     texts: list[str] = []
     files: list[FileDiff] = []
+    room = limits.total
     for change in sorted(changes, key=lambda c: c[0]):
-        rendered: tuple[str, FileDiff] | None = _PATCHES.get(change)
+        key = (change, limits.file)
+        rendered: Rendered | None = _PATCHES.get(key)
         if rendered is None:
-            rendered = _render_file(store, *change)
-            _PATCHES.put(change, rendered)
-        texts.append(rendered[0])
-        files.append(rendered[1])
+            rendered = _render_file(store, *change, limits)
+            _PATCHES.put(key, rendered, weight=rendered[1] if rendered[0] is not None else 0)
+        text, size, file = rendered
+        if text is not None and size > room:
+            room = -1  # no file after this one is shown either
+        if text is None or room < 0:
+            shown_as = file.not_shown or NotShown.diff_too_large(limits)
+            files.append(replace(file, not_shown=shown_as))
+            continue
+        room -= size
+        texts.append(text)
+        files.append(file)
     return Diff(base=base, head=head, patch="".join(texts), files=tuple(files))
 
 
 def _render_file(
-    store: BaseObjectStore, path: bytes, old: Entry | None, new: Entry | None
-) -> tuple[str, FileDiff]:
-    buf = io.BytesIO()
+    store: BaseObjectStore, path: bytes, old: Entry | None, new: Entry | None, limits: PatchLimits
+) -> Rendered:
+    """The file's patch, written line by line into a ``_PatchSink`` that counts every line and
+    keeps the text only within the per-file limit. A file added or deleted whole whose content
+    alone passes the limit is counted in place instead: no list of its lines, no diff built.
+    Each side's blob is read once (dulwich reads a blob whole) and handed to the diff as read."""
+    blobs = {e[1]: store[e[1]] for e in (old, new) if e is not None and not S_ISGITLINK(e[0])}
+    whole = _whole_file(path, old, new, blobs, limits)
+    if whole is not None:
+        return None, 0, whole
+    sink = _PatchSink(limits.file, deleted=new is None)
     write_object_diff(
-        buf,
-        store,
+        sink,  # type: ignore[arg-type]  # dulwich calls only write and writelines
+        blobs,  # type: ignore[arg-type]  # and looks blobs up by id, these ones
         (path if old else None, old[0] if old else None, old[1] if old else None),
         (path if new else None, new[0] if new else None, new[1] if new else None),
     )
-    raw = buf.getvalue()
-    return raw.decode("utf-8", errors="replace"), _file_diff(path, raw, old is None, new is None)
+    status = "added" if old is None else "deleted" if new is None else "modified"
+    file = sink.file_diff(os.fsdecode(path), status)
+    if sink.over:
+        return None, sink.size, replace(file, not_shown=NotShown.file_too_large(limits))
+    return sink.text(), sink.size, file
 
 
-def _file_diff(path: bytes, raw: bytes, added: bool, deleted: bool) -> FileDiff:
-    insertions = deletions = 0
-    ranges: list[tuple[int, int]] = []
-    binary = False
-    in_hunks = False
-    for line in raw.split(b"\n"):
+def _whole_file(
+    path: bytes,
+    old: Entry | None,
+    new: Entry | None,
+    blobs: dict[ObjectID, ShaFile],
+    limits: PatchLimits,
+) -> FileDiff | None:
+    """The counts of a file added or deleted whole whose text passes ``limits.file`` (its patch
+    is longer still); None for anything else, which is diffed."""
+    entry = new if old is None else old if new is None else None
+    blob = None if entry is None else blobs.get(entry[1])
+    if not isinstance(blob, Blob) or blob.raw_length() <= limits.file:
+        return None
+    content = blob.as_raw_string()  # one chunk: the same bytes, not a copy
+    if is_binary(content):
+        return None  # "Binary files … differ" is one line
+    lines = content.count(b"\n") + (0 if content.endswith(b"\n") else 1)
+    added = old is None
+    return FileDiff(
+        os.fsdecode(path),
+        "added" if added else "deleted",
+        False,
+        lines if added else 0,
+        0 if added else lines,
+        ((1, lines),),
+        NotShown.file_too_large(limits),
+    )
+
+
+class _PatchSink:
+    """Where ``write_object_diff`` writes one file's patch: each line is counted (insertions,
+    deletions, the hunks' line ranges, a binary note) as it comes, and the text is kept only
+    until it passes ``limit`` bytes — past that, none of it is held."""
+
+    def __init__(self, limit: int, deleted: bool) -> None:
+        self.limit = limit
+        self.deleted = deleted
+        self.size = 0
+        self.over = False
+        self.insertions = self.deletions = 0
+        self.binary = False
+        self._ranges: list[tuple[int, int]] = []
+        self._kept: list[bytes] = []
+        self._partial = b""
+        self._in_hunks = False
+
+    def write(self, data: bytes) -> int:
+        self.writelines((data,))
+        return len(data)
+
+    def writelines(self, chunks: Iterable[bytes]) -> None:
+        for chunk in chunks:
+            self.size += len(chunk)
+            if not self.over:
+                self.over = self.size > self.limit
+                if self.over:
+                    self._kept.clear()
+                else:
+                    self._kept.append(chunk)
+            lines = (self._partial + chunk).split(b"\n")
+            self._partial = lines.pop()
+            for line in lines:
+                self._count(line)
+
+    def _count(self, line: bytes) -> None:
         hunk = _HUNK.match(line)
         if hunk:
-            in_hunks = True
-            start = int(hunk.group(1) if deleted else hunk.group(3))
-            count_text = hunk.group(2) if deleted else hunk.group(4)
+            self._in_hunks = True
+            start = int(hunk.group(1) if self.deleted else hunk.group(3))
+            count_text = hunk.group(2) if self.deleted else hunk.group(4)
             count = 1 if count_text is None else int(count_text)
             if count:
-                ranges.append((start, start + count - 1))
-        elif not in_hunks:
-            binary = binary or line.startswith(b"Binary files ")
+                self._ranges.append((start, start + count - 1))
+        elif not self._in_hunks:
+            self.binary = self.binary or line.startswith(b"Binary files ")
         elif line.startswith(b"+"):
-            insertions += 1
+            self.insertions += 1
         elif line.startswith(b"-"):
-            deletions += 1
-    status = "added" if added else "deleted" if deleted else "modified"
-    return FileDiff(os.fsdecode(path), status, binary, insertions, deletions, tuple(ranges))
+            self.deletions += 1
+
+    def file_diff(self, path: str, status: str) -> FileDiff:
+        if self._partial:
+            self._count(self._partial)
+            self._partial = b""
+        ranges = tuple(self._ranges)
+        return FileDiff(path, status, self.binary, self.insertions, self.deletions, ranges)
+
+    def text(self) -> str:
+        return b"".join(self._kept).decode("utf-8", errors="replace")
 
 
 # --- public API ---------------------------------------------------------------------------------
@@ -206,12 +358,12 @@ def _committed_changes(repo: Repo, old_tree: ObjectID, new_tree: ObjectID) -> li
     ]
 
 
-def commit_diff(repo_path: Path, old: str, new: str) -> Diff:
+def commit_diff(repo_path: Path, old: str, new: str, limits: PatchLimits = PatchLimits()) -> Diff:
     """The diff between two commits (e.g. the default branch before and after a merge)."""
     with Repo(str(repo_path)) as repo:
         old_id, new_id = ObjectID(old.encode()), ObjectID(new.encode())
         changes = _committed_changes(repo, commit_tree(repo, old_id), commit_tree(repo, new_id))
-        return _render(repo.object_store, changes, old, new)
+        return _render(repo.object_store, changes, old, new, limits)
 
 
 def branch_diff(
@@ -222,17 +374,19 @@ def branch_diff(
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     fork: str | None = None,
     budget: int = DIFF_READ_BUDGET,
+    limits: PatchLimits = PatchLimits(),
 ) -> Diff:
     """The branch against its merge base (``merge_base``, ``fork`` for stacked work); with
     ``worktree_path``, uncommitted work included (read as ``workdir`` reads a worktree: files
-    above ``max_file_bytes``, and those past ``budget`` bytes read in all, are left out)."""
+    above ``max_file_bytes``, and those past ``budget`` bytes read in all, are left out).
+    Patch text past ``limits`` is not rendered; those files keep their counts."""
     with Repo(str(repo_path)) as repo:
         head = branch_tip(repo, branch)
         base = merge_base(repo, branch, default_branch, fork)
         base_tree = commit_tree(repo, base)
         if worktree_path is None or not worktree_path.is_dir():
             changes = _committed_changes(repo, base_tree, commit_tree(repo, head))
-            return _render(repo.object_store, changes, base.decode(), head.decode())
+            return _render(repo.object_store, changes, base.decode(), head.decode(), limits)
         where = Worktree.locate(repo_path, worktree_path)
         extra = MemoryObjectStore()
         store = OverlayObjectStore([extra, repo.object_store])
@@ -243,11 +397,11 @@ def branch_diff(
                 changes = _with_work(
                     repo, base_tree, committed, pending, where, extra, max_file_bytes, budget
                 )
-                return _render(store, changes, base.decode(), head.decode())
+                return _render(store, changes, base.decode(), head.decode(), limits)
             except GitStuck:
                 pass  # dulwich reads the worktree without blocking on anything in it
         scan = scan_tree(repo, where, base_tree, max_file_bytes, extra, budget)
-        return _render(store, scan.changes, base.decode(), head.decode())
+        return _render(store, scan.changes, base.decode(), head.decode(), limits)
 
 
 def _with_work(

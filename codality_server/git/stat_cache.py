@@ -33,26 +33,38 @@ _UNSAFE_SEGMENTS = frozenset({b"", b".", b".."})
 
 
 class LruCache:
-    """A small thread-safe LRU; git work runs in worker threads."""
+    """A small thread-safe LRU; git work runs in worker threads.
 
-    def __init__(self, size: int) -> None:
-        self._items: OrderedDict[Any, Any] = OrderedDict()
+    With ``max_weight`` it also keeps the sum of its items' weights (say, bytes of text) within
+    that, dropping the least recently used first: a count alone does not bound big items.
+    """
+
+    def __init__(self, size: int, max_weight: int | None = None) -> None:
+        self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
         self._size = size
+        self._max_weight = max_weight
+        self._weight = 0
         self._lock = threading.Lock()
 
     def get(self, key: Any) -> Any:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
-                return self._items[key]
+                return self._items[key][0]
         return None
 
-    def put(self, key: Any, value: Any) -> None:
+    def put(self, key: Any, value: Any, weight: int = 0) -> None:
         with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+            if key in self._items:
+                self._weight -= self._items.pop(key)[1]
+            if self._max_weight is not None and weight > self._max_weight:
+                return
+            self._items[key] = (value, weight)
+            self._weight += weight
+            while len(self._items) > self._size or (
+                self._max_weight is not None and self._weight > self._max_weight
+            ):
+                self._weight -= self._items.popitem(last=False)[1][1]
 
 
 _INDEXES = LruCache(16)

@@ -115,10 +115,11 @@ class LeftOut:
     reason: str
 
     def describe(self) -> str:
-        return f"{self.path} ({_size(self.size)}): {self.reason}"
+        return f"{self.path} ({human_size(self.size)}): {self.reason}"
 
 
-def _size(count: int) -> str:
+def human_size(count: int) -> str:
+    """``5 bytes``, ``300.0 MB``, ``1.5 GB``: a size as people read it."""
     size = float(count)
     for unit in ("bytes", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
@@ -128,13 +129,13 @@ def _size(count: int) -> str:
 
 
 def past_budget() -> str:
-    return f"past the {_size(DIFF_READ_BUDGET)} a diff reads of the worktree in all; not read"
+    return f"past the {human_size(DIFF_READ_BUDGET)} a diff reads of the worktree in all; not read"
 
 
 def too_large(max_bytes: int) -> str:
     return (
-        f"larger than the {_size(max_bytes)} a committed file may be (the max_file_mb setting);"
-        " it was not read"
+        f"larger than the {human_size(max_bytes)} a committed file may be"
+        " (the max_file_mb setting); it was not read"
     )
 
 

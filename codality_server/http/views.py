@@ -144,11 +144,24 @@ class Stats(Answer):
     files: list[FileStat]
 
 
+class NotShownFile(FileStat):
+    """A file whose patch text a diff leaves out, being too large to show; its counts are right.
+
+    ``reason``: ``file_too_large`` (this file's patch alone passes the limit on one file) or
+    ``diff_too_large`` (the files before it took all a diff shows); ``message`` says it in words.
+    """
+
+    reason: Literal["file_too_large", "diff_too_large"]
+    message: str
+
+
 class Diff(Answer):
     base: str
     head: str
     uncommitted: bool
     diff: str
+    #: Files changed whose patch text ``diff`` leaves out (too large), in path order.
+    not_shown: list[NotShownFile]
 
 
 class DiffStats(Stats):
@@ -162,6 +175,7 @@ class MergeDiff(Answer):
     strategy: str
     merged_sha: str
     diff: str
+    not_shown: list[NotShownFile]
     created_at: str
 
 
@@ -314,6 +328,7 @@ _MODELS: list[type[BaseModel]] = [
     ReviewSubmitted,
     DiffStats,
     MergeDiffStats,
+    NotShownFile,
     PullRequestMerged,
     WebhookDelivery,
     GithubStatus,

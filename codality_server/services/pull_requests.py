@@ -736,7 +736,15 @@ class PullRequestService(Service):
         if parent is None:
             return
         diff = await asyncio.to_thread(commit_diff, repo, parent, merged_sha)
-        kept = MergeDiff(ticket.id, "pull_request", merged_sha, diff.patch, diff.stats(), now_iso())
+        kept = MergeDiff(
+            ticket.id,
+            "pull_request",
+            merged_sha,
+            diff.patch,
+            diff.stats(),
+            now_iso(),
+            diff.not_shown(),
+        )
         async with self.db.transaction() as conn:
             await db_reviews.save_merge_diff(conn, kept)
 

@@ -46,7 +46,13 @@ if TYPE_CHECKING:
 
 
 def diff_view(diff: Diff, uncommitted: bool) -> dict[str, Any]:
-    return {"base": diff.base, "head": diff.head, "uncommitted": uncommitted, "diff": diff.patch}
+    return {
+        "base": diff.base,
+        "head": diff.head,
+        "uncommitted": uncommitted,
+        "diff": diff.patch,
+        "not_shown": diff.not_shown(),
+    }
 
 
 def stats_view(diff: Diff, uncommitted: bool) -> dict[str, Any]:

@@ -285,7 +285,9 @@ class WorktreeService(Service):
             force,
         )
         diff = await asyncio.to_thread(commit_diff, repo, outcome.before, outcome.after)
-        kept = MergeDiff(ticket.id, chosen, outcome.after, diff.patch, diff.stats(), now_iso())
+        kept = MergeDiff(
+            ticket.id, chosen, outcome.after, diff.patch, diff.stats(), now_iso(), diff.not_shown()
+        )
         async with self.db.transaction() as conn:
             await db_reviews.save_merge_diff(conn, kept)
             await db_reviews.record_push(conn, [ticket.id], plan)
