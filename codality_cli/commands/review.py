@@ -75,7 +75,7 @@ def merge_diff(
     if as_json or fields:
         cli.output(True, fields).json(found)
     else:
-        show_patch(cli.streams, found["diff"])
+        show_patch(cli.streams, found)
 
 
 def parse_line_comment(raw: str) -> dict[str, Any]:

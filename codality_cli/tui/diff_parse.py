@@ -7,8 +7,12 @@ line number, or the old one for a removed line.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from codality_cli.api.models import NotShownFile
 
 LineKind = Literal["hunk", "context", "added", "removed"]
 HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
@@ -32,14 +36,38 @@ class FileDiff:
     path: str
     lines: list[DiffLine] = field(default_factory=list)
     binary: bool = False
+    #: Why the file's lines are not shown (the server left its too large patch out); its counts
+    #: then come from the server as ``counts`` (added, removed).
+    note: str | None = None
+    counts: tuple[int, int] | None = None
 
     @property
     def added(self) -> int:
+        if self.counts is not None:
+            return self.counts[0]
         return sum(1 for line in self.lines if line.kind == "added")
 
     @property
     def removed(self) -> int:
+        if self.counts is not None:
+            return self.counts[1]
         return sum(1 for line in self.lines if line.kind == "removed")
+
+
+def with_not_shown(files: list[FileDiff], not_shown: Sequence[NotShownFile]) -> list[FileDiff]:
+    """The files of a patch and those too large to be in it, together in path order."""
+    left_out = [
+        FileDiff(
+            f["path"],
+            note=(
+                f"Too large to show here: {f['message']}. Its changes are counted"
+                f" (+{f['insertions']} -{f['deletions']}), not shown."
+            ),
+            counts=(f["insertions"], f["deletions"]),
+        )
+        for f in not_shown
+    ]
+    return sorted([*files, *left_out], key=lambda f: f.path)
 
 
 def _path_from_header(header: str) -> str:

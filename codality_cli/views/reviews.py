@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import CliError, ExitCode, exit_code_for_status
@@ -12,7 +12,7 @@ from ..output import Column
 
 if TYPE_CHECKING:
     from ..api import ApiClient
-    from ..api.models import Stats
+    from ..api.models import Diff, MergeDiff, NotShownFile, Stats
     from ..context import CliContext
     from ..streams import Streams
 
@@ -37,11 +37,35 @@ def colourise(patch: str) -> str:
     return "".join(lines)
 
 
-def show_patch(streams: Streams, patch: str) -> None:
-    """Plain when piped; on the real terminal coloured and paged with ``$PAGER``."""
-    if not patch:
+def show_patch(streams: Streams, found: Diff | MergeDiff) -> None:
+    """Plain when piped; on the real terminal coloured and paged with ``$PAGER``. The files too
+    large to show are then named on stderr, with their counts and why."""
+    patch, not_shown = found["diff"], found.get("not_shown", [])
+    if not patch and not not_shown:
         streams.message("no changes")
         return
+    if patch:
+        _page(streams, patch)
+    if not_shown:
+        streams.message(not_shown_note(not_shown))
+
+
+def not_shown_note(files: Sequence[NotShownFile]) -> str:
+    """The files a diff names without their changes, in words (the counts of each are right)."""
+    many = len(files) > 1
+    lines = [
+        f"{len(files)} {'files are' if many else 'file is'} too large to show here"
+        f" ({'their' if many else 'its'} changes are counted, not shown):"
+    ]
+    for file in files:
+        lines.append(
+            f"  {file['path']} ({file['status']}, +{file['insertions']} -{file['deletions']}):"
+            f" {file['message']}"
+        )
+    return "\n".join(lines)
+
+
+def _page(streams: Streams, patch: str) -> None:
     text = colourise(patch) if streams.color else patch
     pager = os.environ.get("PAGER", "less -FRX")
     if streams.out_tty and streams.out is sys.stdout and pager.strip():
@@ -129,4 +153,4 @@ def diff(
     if as_json or fields:
         cli.output(True, fields).json(found)
     else:
-        show_patch(cli.streams, found["diff"])
+        show_patch(cli.streams, found)

@@ -33,6 +33,7 @@ def test_diff_is_plain_when_piped_and_coloured_on_a_terminal(
     piped = cli(*p, "ticket", "diff", "1")
     assert piped.exit_code == 0, piped.stderr
     assert "+uncommitted notes" in piped.stdout and "\x1b[" not in piped.stdout
+    assert "too large" not in piped.stderr  # every file shown: nothing to say
     committed = cli(*p, "ticket", "diff", "1", "--committed")
     assert "notes.md" not in committed.stdout and "hi {name}!" in committed.stdout
 
@@ -47,6 +48,36 @@ def test_diff_is_plain_when_piped_and_coloured_on_a_terminal(
     assert "2 file(s) changed, 2 insertion(s)(+), 1 deletion(s)(-)" in stat.stderr
     as_json = cli(*p, "ticket", "diff", "1", "--stat", "--json").json()
     assert as_json["files_changed"] == 2
+
+
+def test_diff_names_the_files_too_large_to_show_and_stat_counts_them(
+    cli: Cli, project: dict[str, Any], ticket: dict[str, Any], tmp_path: Path
+) -> None:
+    """The agent committed 4.6 MB of lines: ``ticket diff`` shows the other files and says in
+    words which one it left out, with its counts; ``--stat`` counts every file as git does."""
+    worktree = tmp_path / "wt"  # the ticket fixture's
+    (worktree / "huge.txt").write_text("".join(f"line {i}\n" for i in range(400_000)))
+    git(worktree, "add", "huge.txt")
+    git(worktree, "commit", "-q", "-m", "a huge file")
+    p = ("-p", project["slug"])
+
+    shown = cli(*p, "ticket", "diff", "1")
+    assert shown.exit_code == 0, shown.stderr
+    assert "+uncommitted notes" in shown.stdout and "hi {name}!" in shown.stdout
+    assert "huge.txt" not in shown.stdout
+    assert shown.stderr.splitlines()[-2:] == [
+        "1 file is too large to show here (its changes are counted, not shown):",
+        "  huge.txt (added, +400000 -0): its diff is larger than the 1.0 MB shown of one file",
+    ]
+    stat = cli(*p, "ticket", "diff", "1", "--stat")
+    assert stat.stdout.splitlines() == [
+        "huge.txt\tadded\t400000\t0\tfalse",
+        "notes.md\tadded\t1\t0\tfalse",
+        "src/app.py\tmodified\t1\t1\tfalse",
+    ]
+    assert "3 file(s) changed, 400002 insertion(s)(+), 1 deletion(s)(-)" in stat.stderr
+    as_json = cli(*p, "ticket", "diff", "1", "--json").json()
+    assert [f["path"] for f in as_json["not_shown"]] == ["huge.txt"]
 
 
 def test_review_verbs_and_listing(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from codality_server.domain.errors import NotFound
-from codality_server.git.diff import branch_diff, commit_diff
+from codality_server.git.diff import PatchLimits, branch_diff, commit_diff
 from tests.conftest import FRIENDLIER_GREET, commit_on_branch, git
 
 pytestmark = pytest.mark.usefixtures("git_backend")
@@ -226,3 +226,54 @@ def test_names_with_spaces_are_read_whole(git_repo: Path, worktree: Path) -> Non
         "with space.txt": "added",
     }
     assert "+X = 2" in diff.patch and "+X = 1" not in diff.patch
+
+
+@pytest.mark.parametrize("limit", [64 * 1024, None], ids=["over-the-limit", "control-default"])
+def test_a_file_past_the_patch_limit_keeps_its_counts_and_lines_not_its_text(
+    git_repo: Path, tmp_path: Path, limit: int | None
+) -> None:
+    """A 5,000-line file changed on every tenth line (diffed, its text dropped as it passes the
+    limit) and one deleted whole (counted without a diff) are listed with git's counts and the
+    lines a review comment may point at; a binary file and a small one are shown. The control,
+    with the default limits, shows them all: the patch reproduces the branch."""
+    numbered = "".join(f"line {i} of a long file, long enough to matter\n" for i in range(5_000))
+    (git_repo / "big.txt").write_text(numbered)
+    (git_repo / "gone.txt").write_text(numbered)
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "two big files")
+    edited = "".join(
+        line.upper() if i % 10 == 0 else line
+        for i, line in enumerate(numbered.splitlines(keepends=True))
+    )
+    worktree = commit_on_branch(git_repo, tmp_path / "wt", BRANCH, {"big.txt": edited})
+    (worktree / "gone.txt").unlink()
+    (worktree / "blob.bin").write_bytes(bytes(range(256)) * 1_000)
+    (worktree / "small.py").write_text("SMALL = 1\n")
+    git(worktree, "add", "-A")
+    git(worktree, "commit", "-q", "-m", "more")
+
+    limits = PatchLimits() if limit is None else PatchLimits(file=limit)
+    diff = branch_diff(git_repo, BRANCH, "main", limits=limits)
+
+    numstat = git(git_repo, "diff", "--numstat", f"main...{BRANCH}")
+    expected = {row.split("\t")[2]: row.split("\t")[:2] for row in numstat.splitlines()}
+    expected["blob.bin"] = ["0", "0"]  # git's "-" for a binary file
+    assert {f.path: [str(f.insertions), str(f.deletions)] for f in diff.files} == expected
+    by_path = {f.path: f for f in diff.files}
+    assert by_path["gone.txt"].has_line(5_000) and not by_path["gone.txt"].has_line(5_001)
+    assert by_path["big.txt"].has_line(4_991) and by_path["blob.bin"].binary
+    if limit is None:
+        assert diff.not_shown() == []
+        copy = tmp_path / "check"
+        git(git_repo, "worktree", "add", "-q", "--detach", str(copy), diff.base)
+        text_only = ["git", "apply", "--exclude=blob.bin", "-"]  # no binary data in the patch
+        subprocess.run(text_only, cwd=copy, input=diff.patch, text=True, check=True)
+        assert (copy / "big.txt").read_text() == edited and not (copy / "gone.txt").exists()
+        return
+    assert [(f["path"], f["status"], f["reason"]) for f in diff.not_shown()] == [
+        ("big.txt", "modified", "file_too_large"),
+        ("gone.txt", "deleted", "file_too_large"),
+    ]
+    assert "Binary files /dev/null and b/blob.bin differ" in diff.patch
+    assert "+SMALL = 1" in diff.patch and "big.txt" not in diff.patch
+    assert "gone.txt" not in diff.patch and len(diff.patch) < 1024

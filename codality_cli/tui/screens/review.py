@@ -30,7 +30,7 @@ from codality_cli.ticket_work import (
     outcome_of,
     push_outcome,
 )
-from codality_cli.tui.diff_parse import FileDiff, parse_diff
+from codality_cli.tui.diff_parse import FileDiff, parse_diff, with_not_shown
 from codality_cli.tui.screens.base import LiveScreen
 from codality_cli.tui.screens.confirm import ConfirmScreen
 from codality_cli.tui.screens.prompt import PromptScreen
@@ -109,7 +109,10 @@ class ReviewScreen(LiveScreen):
         except ServerUnavailable as exc:
             self.notify(f"Loading the diff failed: {exc}", severity="error", timeout=8)
             found = None
-        self.files = parse_diff(found["diff"] if found else "")
+        self.files = with_not_shown(
+            parse_diff(found["diff"] if found else ""),
+            found.get("not_shown", []) if found else [],
+        )
         files = self.query_one("#files", OptionList)
         files.set_options(Option(file_label(f), id=str(i)) for i, f in enumerate(self.files))
         if self.files:

@@ -81,6 +81,9 @@ class DiffView(OptionList):
         self._code = highlight_lines(diff) if diff else []
         self.border_title = diff.path if diff else "no changes"
         lines = diff.lines if diff else []
+        if diff is not None and diff.note is not None:
+            self.set_options([Option(Text(diff.note, style="italic"), disabled=True)])
+            return
         self.set_options(
             Option(render_line(line, self._code[i], False, self._is_commented(line)))
             for i, line in enumerate(lines)
