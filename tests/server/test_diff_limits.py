@@ -5,16 +5,29 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
 from codality_server.git.diff import DIFF_PATCH_LIMIT, FILE_PATCH_LIMIT
-from tests.conftest import RunningServer, git
+from tests.agent.conftest import agent_url, new_ticket, wait_for_end
+from tests.conftest import (
+    RunningServer,
+    bearer_client,
+    create_project,
+    git,
+    sign_in,
+    spawn_server,
+)
+from tests.fakes.anthropic_server import FakeAnthropic, text
 from tests.server.test_merge import ticket_with_work, url
+
+MB = 1024 * 1024
 
 
 def lines_of(count: int, width: int = 99) -> str:
@@ -23,9 +36,9 @@ def lines_of(count: int, width: int = 99) -> str:
 
 
 def agent_commits(worktree: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
+    for name, content in files.items():
         (worktree / name).parent.mkdir(parents=True, exist_ok=True)
-        (worktree / name).write_text(text)
+        (worktree / name).write_text(content)
     git(worktree, "add", "-A")
     git(worktree, "commit", "-q", "-m", "the agent's work")
 
@@ -141,3 +154,76 @@ async def test_rendering_stops_once_the_diff_reaches_its_total(
         assert patched_paths(shown["diff"]) == everything
         copy = apply_on(repo, shown["base"], shown["diff"], tmp_path / "applied")
         assert all((copy / path).read_text() == text for path, text in bulk.items())
+
+
+async def test_the_merge_diff_keeps_the_counts_of_a_file_too_large_to_show_not_its_text(
+    api: httpx.AsyncClient, project: dict[str, Any], ticket: dict[str, Any]
+) -> None:
+    """Merged, the 3 MB file is on main; the diff kept of the merge (stored, answered after the
+    branch is gone) names it as not shown with its counts, and keeps the other files' text."""
+    repo, worktree = Path(project["path"]), Path(ticket["worktree_path"])
+    agent_commits(worktree, {"data/huge.txt": lines_of(31_457)})
+    before = git(repo, "rev-parse", "main").strip()
+
+    merged = await api.post(url(project, ticket, "worktree/merge"), json={})
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["stats"]["insertions"] == 31_457 + 2
+
+    kept = (await api.get(url(project, ticket, "merge-diff"))).json()
+    stats = (await api.get(url(project, ticket, "merge-diff/stats"))).json()
+    assert (repo / "data" / "huge.txt").read_text() == lines_of(31_457)
+    expected = numstat(repo, before, "main")
+    assert {f["path"]: (f["insertions"], f["deletions"]) for f in stats["files"]} == expected
+    assert patched_paths(kept["diff"]) == ["notes.md", "src/app.py"]
+    assert [(f["path"], f["insertions"], f["reason"]) for f in kept["not_shown"]] == [
+        ("data/huge.txt", 31_457, "file_too_large")
+    ]
+
+
+def memory_kb(pid: int, field: str) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith(field)))
+
+
+async def test_a_huge_committed_file_costs_the_server_its_size_not_its_patch(
+    tmp_path: Path, git_repo: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    """On a server process of its own: the agent's branch holds 64 MB of lines (1.3 million).
+    For the diff the server's peak (``VmHWM``, reset just before) grows by 132 MB: the blob as
+    dulwich reads a loose object (inflated, then sliced past its header: twice the file for a
+    moment), no list of its lines, no patch of it; the answer is 344 bytes. It grew by 495 MB,
+    with a 70 MB answer, when the patch was built, kept and sent whole."""
+    data_dir = tmp_path / "own-data"
+    data_dir.mkdir(mode=0o700)
+    proc, server_url = spawn_server(data_dir)
+    try:
+        token = sign_in(SimpleNamespace(url=server_url, data_dir=data_dir))  # type: ignore[arg-type]
+        async with bearer_client(server_url, token) as api:
+            env = {"ANTHROPIC_API_KEY": "sk-test-key", "ANTHROPIC_BASE_URL": fake_anthropic.url}
+            assert (await api.put("/api/settings/env", json=env)).is_success
+            project = await create_project(api, git_repo)
+            fake_anthropic.script(text("Done."))
+            ticket = await new_ticket(api, project["slug"])
+            started = await api.post(agent_url(project, ticket, "start"), json={})
+            assert started.status_code == 202, started.text
+            await wait_for_end(api, project, ticket, timeout=60)
+            shown = (await api.get(f"/api/projects/{project['slug']}/tickets/1")).json()
+            worktree = Path(shown["worktree_path"])
+            huge = lines_of(64 * MB // 50, width=49)
+            agent_commits(worktree, {"huge.txt": huge})
+            del huge
+            pid = int(json.loads((data_dir / "server.json").read_text())["pid"])
+            Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets the peak to the RSS now
+            before = memory_kb(pid, "VmRSS:")
+
+            answer = await api.get(url(project, ticket, "diff"), timeout=120)
+
+            grown = memory_kb(pid, "VmHWM:") - before
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert answer.status_code == 200, answer.text[:500]
+    assert [(f["path"], f["insertions"]) for f in answer.json()["not_shown"]] == [
+        ("huge.txt", 64 * MB // 50)
+    ]
+    assert grown < 5 * 64 * 1024 // 2, f"the server grew by {grown // 1024} MB for the diff"

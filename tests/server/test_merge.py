@@ -143,6 +143,7 @@ async def test_merge_commits_pending_work_merges_and_cleans_up(
     merged = (await api.get(url(project, ticket, "merge-diff"))).json()
     assert merged["merged_sha"] == git(repo, "rev-parse", "main").strip()
     assert "+uncommitted notes" in merged["diff"] and merged["strategy"] == "merge"
+    assert merged["not_shown"] == []  # every file's text kept
     stats = (await api.get(url(project, ticket, "merge-diff/stats"))).json()
     assert stats["files_changed"] == 2 and stats["merged_sha"] == merged["merged_sha"]
     # The branch is gone, so the live diff is too; the merge diff keeps answering.
