@@ -4,7 +4,7 @@
 print it costs ~60 ms, so the root help page is served from ``help.txt``, which
 ``scripts/gen_docs.py`` renders from the real command tree and ``tests/cli/test_docs.py`` keeps
 identical to what the framework prints. The read commands run from ``fast_path`` without the
-framework too; everything else goes to ``main.run``.
+framework too, as does ``--version``; everything else goes to ``main.run``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ def _wide_enough() -> bool:
 
 
 def run() -> None:
+    if sys.argv[1:] == ["--version"]:  # what the framework prints, without loading it
+        from . import __version__
+
+        sys.stdout.write(f"codality {__version__}\n")
+        return
     if sys.argv[1:] in (["--help"], ["-h"]) and _wide_enough():
         page = os.path.join(os.path.dirname(__file__), "help.txt")
         with open(page, encoding="utf-8") as handle:

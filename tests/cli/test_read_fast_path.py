@@ -190,3 +190,9 @@ def test_a_refused_value_is_left_to_typer_having_sent_nothing(
     assert fast.returncode == slow.returncode == 2
     assert fast.typer == "TYPER"
     assert fast.stderr == slow.stderr
+
+
+def test_the_version_is_printed_without_the_framework(tmp_path: Path) -> None:
+    fast, slow = both(["--version"], {}, tmp_path)
+    assert fast == slow._replace(typer="NO-TYPER")
+    assert fast.returncode == 0 and fast.stdout.startswith("codality ")
