@@ -35,7 +35,7 @@ from dulwich.objects import (
     ShaFile,
     SubmoduleEncountered,
 )
-from dulwich.patch import is_binary, write_object_diff
+from dulwich.patch import FIRST_FEW_BYTES, write_object_diff
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
@@ -43,6 +43,7 @@ from codality_server.domain.errors import NotFound
 
 from .cli import GitStuck, Pending, git_may_work_on, worktree_status
 from .history import is_ancestor, merge_bases
+from .loose import Counted, blob_size, count_lines, loose_path
 from .stat_cache import Entry, LruCache
 from .workdir import (
     DEFAULT_MAX_FILE_BYTES,
@@ -194,12 +195,19 @@ def _render_file(
 ) -> Rendered:
     """The file's patch, written line by line into a ``_PatchSink`` that counts every line and
     keeps the text only within the per-file limit. A file added or deleted whole whose content
-    alone passes the limit is counted in place instead: no list of its lines, no diff built.
-    Each side's blob is read once (dulwich reads a blob whole) and handed to the diff as read."""
-    blobs = {e[1]: store[e[1]] for e in (old, new) if e is not None and not S_ISGITLINK(e[0])}
-    whole = _whole_file(path, old, new, blobs, limits)
-    if whole is not None:
-        return None, 0, whole
+    alone passes the limit is counted instead (``_whole``): no list of its lines, no diff.
+    Each side's blob is read at most once and handed to the diff as read."""
+    blobs: dict[ObjectID, ShaFile] = {}
+    whole = new if old is None else old if new is None else None
+    if whole is not None and not S_ISGITLINK(whole[0]):
+        found = _whole(store, whole[1], limits.file)
+        if isinstance(found, Counted) and not found.binary:
+            return None, 0, _counted_file(path, old is None, found, limits)
+        # A binary file's patch is one line, "Binary files … differ": its first bytes tell.
+        blobs[whole[1]] = Blob.from_string(found.head) if isinstance(found, Counted) else found
+    for entry in (old, new):
+        if entry is not None and not S_ISGITLINK(entry[0]) and entry[1] not in blobs:
+            blobs[entry[1]] = store[entry[1]]
     sink = _PatchSink(limits.file, deleted=new is None)
     write_object_diff(
         sink,  # type: ignore[arg-type]  # dulwich calls only write and writelines
@@ -214,24 +222,25 @@ def _render_file(
     return sink.text(), sink.size, file
 
 
-def _whole_file(
-    path: bytes,
-    old: Entry | None,
-    new: Entry | None,
-    blobs: dict[ObjectID, ShaFile],
-    limits: PatchLimits,
-) -> FileDiff | None:
-    """The counts of a file added or deleted whole whose text passes ``limits.file`` (its patch
-    is longer still); None for anything else, which is diffed."""
-    entry = new if old is None else old if new is None else None
-    blob = None if entry is None else blobs.get(entry[1])
-    if not isinstance(blob, Blob) or blob.raw_length() <= limits.file:
-        return None
+def _whole(store: BaseObjectStore, sha: ObjectID, limit: int) -> Counted | ShaFile:
+    """A file added or deleted whole: counted when above ``limit`` — as its loose object
+    inflates, or else from the blob dulwich reads — or the object itself, to be diffed."""
+    loose = loose_path(store, sha)
+    size = None if loose is None else blob_size(loose)
+    if loose is not None and size is not None and size > limit:
+        counted = count_lines(loose)
+        if counted is not None:
+            return counted
+    blob = store[sha]
+    if not isinstance(blob, Blob) or blob.raw_length() <= limit:
+        return blob
     content = blob.as_raw_string()  # one chunk: the same bytes, not a copy
-    if is_binary(content):
-        return None  # "Binary files … differ" is one line
     lines = content.count(b"\n") + (0 if content.endswith(b"\n") else 1)
-    added = old is None
+    return Counted(lines, content[:FIRST_FEW_BYTES])
+
+
+def _counted_file(path: bytes, added: bool, counted: Counted, limits: PatchLimits) -> FileDiff:
+    lines = counted.lines
     return FileDiff(
         os.fsdecode(path),
         "added" if added else "deleted",

@@ -79,6 +79,13 @@ def test_diff_names_the_files_too_large_to_show_and_stat_counts_them(
     as_json = cli(*p, "ticket", "diff", "1", "--json").json()
     assert [f["path"] for f in as_json["not_shown"]] == ["huge.txt"]
 
+    assert cli(*p, "ticket", "merge", "1", "--yes").exit_code == 0
+    kept = cli(*p, "ticket", "merge-diff", "1")
+    assert "+uncommitted notes" in kept.stdout and "huge.txt" not in kept.stdout
+    assert "  huge.txt (added, +400000 -0): its diff is larger than" in kept.stderr
+    merged_stat = cli(*p, "ticket", "merge-diff", "1", "--stat")
+    assert "huge.txt\tadded\t400000\t0\tfalse" in merged_stat.stdout.splitlines()
+
 
 def test_review_verbs_and_listing(
     cli: Cli, project: dict[str, Any], ticket: dict[str, Any]

@@ -228,14 +228,19 @@ def test_names_with_spaces_are_read_whole(git_repo: Path, worktree: Path) -> Non
     assert "+X = 2" in diff.patch and "+X = 1" not in diff.patch
 
 
-@pytest.mark.parametrize("limit", [64 * 1024, None], ids=["over-the-limit", "control-default"])
+@pytest.mark.parametrize(
+    ("limit", "packed"),
+    [(64 * 1024, False), (64 * 1024, True), (None, False)],
+    ids=["over-the-limit-loose", "over-the-limit-packed", "control-default"],
+)
 def test_a_file_past_the_patch_limit_keeps_its_counts_and_lines_not_its_text(
-    git_repo: Path, tmp_path: Path, limit: int | None
+    git_repo: Path, tmp_path: Path, limit: int | None, packed: bool
 ) -> None:
     """A 5,000-line file changed on every tenth line (diffed, its text dropped as it passes the
-    limit) and one deleted whole (counted without a diff) are listed with git's counts and the
-    lines a review comment may point at; a binary file and a small one are shown. The control,
-    with the default limits, shows them all: the patch reproduces the branch."""
+    limit) and one deleted whole (counted without a diff: as its loose object inflates, or read
+    whole when packed) are listed with git's counts and the lines a review comment may point
+    at; a binary file over the limit and a small one are shown. The control, with the default
+    limits, shows them all: the patch reproduces the branch."""
     numbered = "".join(f"line {i} of a long file, long enough to matter\n" for i in range(5_000))
     (git_repo / "big.txt").write_text(numbered)
     (git_repo / "gone.txt").write_text(numbered)
@@ -251,6 +256,9 @@ def test_a_file_past_the_patch_limit_keeps_its_counts_and_lines_not_its_text(
     (worktree / "small.py").write_text("SMALL = 1\n")
     git(worktree, "add", "-A")
     git(worktree, "commit", "-q", "-m", "more")
+    if packed:
+        git(git_repo, "gc", "-q")
+        assert not list((git_repo / ".git" / "objects").glob("??/*"))  # no loose object left
 
     limits = PatchLimits() if limit is None else PatchLimits(file=limit)
     diff = branch_diff(git_repo, BRANCH, "main", limits=limits)
@@ -274,6 +282,9 @@ def test_a_file_past_the_patch_limit_keeps_its_counts_and_lines_not_its_text(
         ("big.txt", "modified", "file_too_large"),
         ("gone.txt", "deleted", "file_too_large"),
     ]
-    assert "Binary files /dev/null and b/blob.bin differ" in diff.patch
+    blob_id = git(git_repo, "rev-parse", f"{BRANCH}:blob.bin").strip()
+    assert f"index 0000000..{blob_id[:7]}\nBinary files /dev/null and b/blob.bin differ" in (
+        diff.patch
+    )
     assert "+SMALL = 1" in diff.patch and "big.txt" not in diff.patch
     assert "gone.txt" not in diff.patch and len(diff.patch) < 1024
