@@ -241,7 +241,9 @@ def test_a_file_past_the_patch_limit_keeps_its_counts_and_lines_not_its_text(
     whole when packed) are listed with git's counts and the lines a review comment may point
     at; a binary file over the limit and a small one are shown. The control, with the default
     limits, shows them all: the patch reproduces the branch."""
-    numbered = "".join(f"line {i} of a long file, long enough to matter\n" for i in range(5_000))
+    # Blobs of their own per case: a rendering is cached by blob id, across tests too.
+    kind = f"{limit}-{packed}"
+    numbered = "".join(f"line {i} of a long file, {kind}, long enough\n" for i in range(5_000))
     (git_repo / "big.txt").write_text(numbered)
     (git_repo / "gone.txt").write_text(numbered)
     git(git_repo, "add", "-A")
@@ -252,7 +254,7 @@ def test_a_file_past_the_patch_limit_keeps_its_counts_and_lines_not_its_text(
     )
     worktree = commit_on_branch(git_repo, tmp_path / "wt", BRANCH, {"big.txt": edited})
     (worktree / "gone.txt").unlink()
-    (worktree / "blob.bin").write_bytes(bytes(range(256)) * 1_000)
+    (worktree / "blob.bin").write_bytes(bytes(range(256)) * 1_000 + kind.encode())
     (worktree / "small.py").write_text("SMALL = 1\n")
     git(worktree, "add", "-A")
     git(worktree, "commit", "-q", "-m", "more")
