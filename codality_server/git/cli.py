@@ -188,32 +188,69 @@ def git_in(
     )
 
 
-def _too_large(root: Path, paths: list[bytes], max_file_bytes: int) -> tuple[LeftOut, ...]:
-    """The regular files among ``paths`` larger than the cap (sized by ``lstat``, never read)."""
-    found = []
+def _stageable(
+    root: Path, paths: list[bytes], max_file_bytes: int
+) -> tuple[list[bytes], tuple[LeftOut, ...]]:
+    """Which of ``paths`` git may stage, and the regular files larger than the cap (sized by
+    ``lstat``, never read). A FIFO, socket or device there stays as committed (git refuses to
+    stage one, and the whole ``add`` with it)."""
+    staged: list[bytes] = []
+    left_out: list[LeftOut] = []
     with Workdir(root, max_file_bytes) as workdir:
         for path in paths:
             st = workdir.lstat(path)
             if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > max_file_bytes:
-                reason = too_large(max_file_bytes)
-                found.append(LeftOut(os.fsdecode(path), st.st_size, reason))
-    return tuple(found)
+                left_out.append(LeftOut(os.fsdecode(path), st.st_size, too_large(max_file_bytes)))
+            elif st is None or stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
+                staged.append(path)
+            elif stat.S_ISDIR(st.st_mode):
+                staged.append(path)  # a folder took the file's place: its entry goes
+    return staged, tuple(left_out)
+
+
+def update_index(where: Worktree, paths: list[bytes] | tuple[bytes, ...]) -> None:
+    """Stage the files at ``paths`` as they are (``update-index --add --remove --replace``: git
+    lists no folder and compares no other file; the index is read and written once). A path
+    beyond a link (a folder the agent swapped for a link to elsewhere) can only have gone: git
+    refuses to look there, so its entry is dropped with ``--force-remove``."""
+    beyond = _beyond_links(where.root, paths)
+    staged = [path for path in paths if path not in beyond]
+    if staged:
+        update = ("update-index", "--add", "--remove", "--replace", "-z", "--stdin")
+        git_in(where, *update, stdin=b"\0".join(staged) + b"\0")
+    if beyond:
+        forced = ("update-index", "--force-remove", "-z", "--stdin")
+        git_in(where, *forced, stdin=b"\0".join(sorted(beyond)) + b"\0")
+    index_written_by_git(where)
+
+
+def _beyond_links(root: Path, paths: list[bytes] | tuple[bytes, ...]) -> set[bytes]:
+    """The paths among ``paths`` with a link among the folders above them."""
+    link_at: dict[bytes, bool] = {}
+    found = set()
+    with Workdir(root, 0) as workdir:
+        for path in paths:
+            parts = path.split(b"/")[:-1]
+            for depth in range(1, len(parts) + 1):
+                above = b"/".join(parts[:depth])
+                if above not in link_at:
+                    st = workdir.lstat(above)
+                    link_at[above] = st is not None and stat.S_ISLNK(st.st_mode)
+                if link_at[above]:
+                    found.add(path)
+                    break
+    return found
 
 
 def stage_all(where: Worktree, max_file_bytes: int) -> tuple[LeftOut, ...] | None:
     """``git add --all`` in the worktree, leaving out files above the cap unread (git never
-    looks at them: ``worktree_status`` reads no file); the files left out, or None when
-    nothing is there to stage."""
+    looks at them: ``worktree_status`` reads no file): the paths it names are staged, no
+    folder listed twice. The files left out, or None when nothing is there to stage."""
     changed = [item.path for item in worktree_status(where)]
     if not changed:
         return None
-    left_out = _too_large(where.root, changed, max_file_bytes)
-    add, pathspec = ["add", "--all"], None
-    if left_out:
-        add += ["--pathspec-from-file=-", "--pathspec-file-nul"]
-        excluded = [b":(top,exclude,literal)" + os.fsencode(item.path) for item in left_out]
-        pathspec = b"\0".join([b":/", *excluded])
-    git_in(where, *add, stdin=pathspec)
+    staged, left_out = _stageable(where.root, changed, max_file_bytes)
+    update_index(where, staged)
     return left_out
 
 

@@ -30,6 +30,7 @@ from .cli import (
     index_written_by_git,
     run_git,
     stage_all,
+    update_index,
     worktree_status,
 )
 from .diff import branch_tip, commit_tree
@@ -190,14 +191,6 @@ def watch_worktree(repo_path: Path, worktree_path: Path) -> ChangeWatch | None:
     return ChangeWatch.start(where.root, lambda: [item.path for item in worktree_status(where)])
 
 
-def sync_index(where: Worktree, paths: tuple[bytes, ...]) -> None:
-    """Bring the worktree's index in line with the files at ``paths`` (git hashes them again:
-    a file changed since the server read it shows as staged, and the next commit takes it)."""
-    update = ("update-index", "--add", "--remove", "--replace", "-z", "--stdin")
-    git_in(where, *update, stdin=b"\0".join(paths) + b"\0")
-    index_written_by_git(where)
-
-
 @dataclass(frozen=True)
 class _Commit:
     """One commit of a worktree's work on its branch, made one of three ways by ``commit_all``."""
@@ -235,11 +228,11 @@ class _Commit:
         if not staging.paths:
             return CommitResult(None, staging.left_out)
         if staging.attributes:
-            sync_index(self.where, staging.paths)
+            update_index(self.where, staging.paths)
             return self.of_index(staging.left_out)
         read = read_changes(store, self.where, tree, staging, max_file_bytes)
         sha = self.store(apply_changes(store, tree, read.changes)) if read.changes else None
-        sync_index(self.where, tuple(path for path in staging.paths if path not in read.kept))
+        update_index(self.where, [path for path in staging.paths if path not in read.kept])
         return CommitResult(sha, read.left_out)
 
     def of_index(self, left_out: tuple[LeftOut, ...]) -> CommitResult:

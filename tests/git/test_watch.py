@@ -235,8 +235,8 @@ def test_the_watch_gives_up_past_its_folders_and_when_the_tree_goes(
 def test_a_fifo_in_place_of_a_file_stays_as_committed(
     git_repo: Path, worktree: Path, watching: ChangeWatch
 ) -> None:
-    """git itself refuses to stage a FIFO (``git add -A`` fails outright); the watched commit
-    keeps the committed file and takes the rest, without opening the FIFO."""
+    """git itself refuses to stage a FIFO (``git add -A`` fails outright); the commit, watched
+    or comparing every file, keeps the committed file and takes the rest, never opening it."""
     (worktree / "docs" / "more.md").unlink()
     os.mkfifo(worktree / "docs" / "more.md")
     (worktree / "README.md").write_text("# Still committed\n")
@@ -244,3 +244,28 @@ def test_a_fifo_in_place_of_a_file_stays_as_committed(
     assert commit_all(git_repo, worktree, BRANCH, "fifo", ANN, watch=watching).sha
     assert git(worktree, "show", "HEAD:README.md") == "# Still committed\n"
     assert git(worktree, "show", "HEAD:docs/more.md") == "more\n"
+    (worktree / "tool.sh").write_text("echo changed\n")
+    assert commit_all(git_repo, worktree, BRANCH, "every file", ANN).sha  # not refused whole
+    assert git(worktree, "show", "HEAD:docs/more.md") == "more\n"
+    assert git(worktree, "show", "HEAD:tool.sh") == "echo changed\n"
+
+
+def test_a_folder_swapped_for_a_link_is_committed_as_the_link(
+    git_repo: Path, worktree: Path, watching: ChangeWatch, tmp_path: Path
+) -> None:
+    """git refuses to look beyond a link, so the files that were in the folder are dropped from
+    the index without it; what the link points at is never read."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "guide.md").write_text("not the worktree's\n")
+    for name in ("guide.md", "more.md"):
+        (worktree / "docs" / name).unlink()
+    (worktree / "docs").rmdir()
+    (worktree / "docs").symlink_to(elsewhere)
+
+    assert commit_all(git_repo, worktree, BRANCH, "link", ANN, watch=watching).sha
+    tree = committed(worktree)
+    assert tree["docs"].startswith("120000")
+    assert not any(path.startswith("docs/") for path in tree)
+    assert stored(worktree, "docs") == os.fsencode(elsewhere)
+    assert left_behind(worktree) == ""
