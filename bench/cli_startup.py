@@ -13,21 +13,24 @@ dir, signs out (a keyring entry, if one was made) and stops its server at the en
 Each figure is the median wall time, then the median CPU time (user + system) of the child:
 on a busy shared machine the CPU time is the steadier of the two.
 
-Last run (21 runs, load average 4.3 before and 6.1 after, on this 2-core machine shared with
-other work; a busy machine slows ``python -c pass`` too, so the wall ratios read low):
+Last run (21 runs, load average 0.9 before and 1.0 after, this 2-core machine otherwise idle):
 
 | command | wall ms | ratio | cpu ms | ratio |
 |---|---|---|---|---|
-| python -c pass | 75.8 | 1.0x | 25.2 | 1.0x |
-| codality --help | 62.2 | 0.8x | 28.1 | 1.1x |
-| ticket list --json | 182.0 | 2.4x | 66.9 | 2.7x |
-| ticket view 2 | 164.6 | 2.2x | 64.7 | 2.6x |
-| ticket status 1 | 132.5 | 1.7x | 66.3 | 2.6x |
-| ticket diff 1 --stat | 170.2 | 2.2x | 65.8 | 2.6x |
-| ticket runs 1 | 155.9 | 2.1x | 65.1 | 2.6x |
-| queue show 1 | 147.9 | 1.9x | 63.4 | 2.5x |
-| plan show 1 | 142.6 | 1.9x | 64.3 | 2.6x |
-| __complete tickets | 167.4 | 2.2x | 63.1 | 2.5x |
+| python -c pass | 22.7 | 1.0x | 22.3 | 1.0x |
+| codality --help | 25.8 | 1.1x | 25.3 | 1.1x |
+| ticket list --json | 58.9 | 2.6x | 57.6 | 2.6x |
+| ticket view 2 | 60.5 | 2.7x | 57.8 | 2.6x |
+| ticket status 1 | 59.1 | 2.6x | 57.4 | 2.6x |
+| ticket diff 1 --stat | 65.9 | 2.9x | 58.5 | 2.6x |
+| ticket runs 1 | 59.8 | 2.6x | 57.8 | 2.6x |
+| queue show 1 | 58.0 | 2.6x | 56.2 | 2.5x |
+| plan show 1 | 58.6 | 2.6x | 57.0 | 2.6x |
+| __complete tickets | 58.1 | 2.6x | 57.0 | 2.5x |
+
+Under load the wall figures mean little: with the full test suite running beside it (load 5)
+the same commands took 3.6-4.7x wall (the server waits for a core) and 2.5-2.8x CPU.
+``codality --version`` is served without the framework too (180 ms before, 20 ms now).
 
 ``ticket diff --stat`` was the one over 3x (3.2x wall in the previous session): its imports are
 the other read commands' (``-X importtime``), but the server answered ``diff/stats`` in 15 ms
