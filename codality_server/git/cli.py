@@ -19,6 +19,7 @@ import stat
 import subprocess
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -278,17 +279,22 @@ def worktree_status(where: Worktree) -> list[Pending]:
     whose index entry has size 0: an empty module the agent grew to 300 MB of holes took its
     git to 304 MB RSS, and a file above the cap would be read whole.) Submodules are not
     entered, and a name that could reach outside the work tree is passed over. A path deleted
-    from the index and kept on disk as untracked is read from the disk."""
-    raw = git_in(
-        where,
-        "diff-index",
-        "-z",
-        "--raw",
-        "--no-renames",
-        "--no-abbrev",
-        "--ignore-submodules=all",
-        "HEAD",
-    )
+    from the index and kept on disk as untracked is read from the disk. The two run side by
+    side (each walks the whole work tree: together they take the longer one's time)."""
+    listing = ("ls-files", "-z", "--others", "--exclude-standard")
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        untracked = beside.submit(git_in, where, *listing)
+        raw = git_in(
+            where,
+            "diff-index",
+            "-z",
+            "--raw",
+            "--no-renames",
+            "--no-abbrev",
+            "--ignore-submodules=all",
+            "HEAD",
+        )
+        others = untracked.result()
     found: dict[bytes, Pending] = {}
     parts = raw.split(b"\0")
     for header, path in zip(parts[0::2], parts[1::2], strict=False):
@@ -302,7 +308,7 @@ def worktree_status(where: Worktree) -> list[Pending]:
             found[path] = Pending(path, kept, True)
         else:  # staged, and the disk matches the index
             found[path] = Pending(path, (int(new_mode, 8), ObjectID(new_sha)), False)
-    for path in git_in(where, "ls-files", "-z", "--others", "--exclude-standard").split(b"\0"):
+    for path in others.split(b"\0"):
         if path:
             found[path] = Pending(path, None, True)
     return [item for item in found.values() if _UNSAFE_NAME.search(item.path) is None]
