@@ -38,7 +38,8 @@ def git_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def commands(log: Path) -> list[str]:
-    """The git subcommands run since the log was last emptied (the ``-c`` settings skipped)."""
+    """The git subcommands run since the log was last emptied (the ``-c`` settings skipped);
+    compared sorted: the two listings of a worktree run side by side."""
     found = []
     for line in log.read_text().splitlines() if log.exists() else []:
         words = line.split()
@@ -63,11 +64,11 @@ def test_an_unchanged_clean_worktree_is_diffed_by_two_stat_only_listings(
     git_repo: Path, settled_worktree: Path, git_log: Path
 ) -> None:
     first = branch_diff(git_repo, BRANCH, "main", settled_worktree)
-    assert commands(git_log) == ["ls-files", *CHANGED]
+    assert sorted(commands(git_log)) == sorted(["ls-files", *CHANGED])
 
     again = branch_diff(git_repo, BRANCH, "main", settled_worktree)
 
-    assert commands(git_log) == CHANGED  # the index's check is remembered
+    assert sorted(commands(git_log)) == sorted(CHANGED)  # the index's check is remembered
     assert again == first
     assert [f.path for f in again.files] == ["src/app.py"]
     assert again.patch == git(git_repo, "diff", f"main...{BRANCH}")
@@ -82,7 +83,7 @@ def test_uncommitted_work_after_a_clean_diff_is_staged_and_diffed(
 
     live = branch_diff(git_repo, BRANCH, "main", settled_worktree)
 
-    assert commands(git_log) == CHANGED  # the new file is read by the server itself
+    assert sorted(commands(git_log)) == sorted(CHANGED)  # the new file is read by the server itself
     assert [f.path for f in live.files] == ["notes.md", "src/app.py"]
 
 
@@ -93,7 +94,9 @@ def test_a_rewritten_index_is_checked_again(
     index as safe: the new one is checked, and git is not used on it."""
     branch_diff(git_repo, BRANCH, "main", settled_worktree)
     branch_diff(git_repo, BRANCH, "main", settled_worktree)
-    assert commands(git_log) == ["ls-files", *CHANGED, *CHANGED]  # the control: remembered
+    assert sorted(commands(git_log)) == sorted(
+        ["ls-files", *CHANGED, *CHANGED]
+    )  # the control: remembered
     (tmp_path / "secret").write_text("the server's secret\n")
     admin = Path(git(settled_worktree, "rev-parse", "--absolute-git-dir").strip())
     index = Index(str(admin / "index"))
@@ -105,7 +108,9 @@ def test_a_rewritten_index_is_checked_again(
 
     diff = branch_diff(git_repo, BRANCH, "main", settled_worktree)
 
-    assert commands(git_log) == ["ls-files"]  # checked again, found unsafe: dulwich reads it
+    assert sorted(commands(git_log)) == sorted(
+        ["ls-files"]
+    )  # checked again, found unsafe: dulwich reads it
     assert "the server's secret" not in diff.patch
     assert not any(".." in f.path for f in diff.files)
 
@@ -122,7 +127,7 @@ def test_the_diff_after_the_servers_own_commit_lists_no_index(
 
     live = branch_diff(git_repo, BRANCH, "main", settled_worktree)
 
-    assert commands(git_log) == CHANGED
+    assert sorted(commands(git_log)) == sorted(CHANGED)
     assert "+notes, more" in live.patch
 
 
