@@ -189,6 +189,9 @@ def git_in(
     )
 
 
+_STAGEABLE = frozenset({stat.S_IFREG, stat.S_IFLNK, stat.S_IFDIR})
+
+
 def _stageable(
     root: Path, paths: list[bytes], max_file_bytes: int
 ) -> tuple[list[bytes], tuple[LeftOut, ...]]:
@@ -202,10 +205,8 @@ def _stageable(
             st = workdir.lstat(path)
             if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > max_file_bytes:
                 left_out.append(LeftOut(os.fsdecode(path), st.st_size, too_large(max_file_bytes)))
-            elif st is None or stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
-                staged.append(path)
-            elif stat.S_ISDIR(st.st_mode):
-                staged.append(path)  # a folder took the file's place: its entry goes
+            elif st is None or stat.S_IFMT(st.st_mode) in _STAGEABLE:
+                staged.append(path)  # gone, a file or link, or a folder in a file's place
     return staged, tuple(left_out)
 
 

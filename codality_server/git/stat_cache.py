@@ -71,7 +71,9 @@ _INDEXES = LruCache(16)
 _TREES = LruCache(16)
 
 
-_TREE_ITEMS = LruCache(512)
+_TREE_ITEMS = LruCache(512, max_weight=200_000)
+"""Parsed trees, weighed by their entries: a root tree of 4,000 folders is about 1 MB parsed,
+so a count alone would let 512 of them hold half a gigabyte."""
 
 
 def tree_items(store: BaseObjectStore, tree_id: ObjectID) -> dict[bytes, Entry]:
@@ -82,13 +84,13 @@ def tree_items(store: BaseObjectStore, tree_id: ObjectID) -> dict[bytes, Entry]:
         tree = store[tree_id]
         assert isinstance(tree, Tree)
         cached = {item.path: (item.mode, item.sha) for item in tree.iteritems()}
-        _TREE_ITEMS.put(tree_id, cached)
+        _TREE_ITEMS.put(tree_id, cached, len(cached))
     return cached
 
 
 def remember_tree(tree_id: ObjectID, items: dict[bytes, Entry]) -> None:
     """Keep the entries of a tree just written, for ``tree_items``."""
-    _TREE_ITEMS.put(tree_id, items)
+    _TREE_ITEMS.put(tree_id, items, len(items))
 
 
 def flat_tree(store: BaseObjectStore, tree_id: ObjectID) -> dict[bytes, Entry]:

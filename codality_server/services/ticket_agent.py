@@ -378,10 +378,12 @@ async def _stop_watching(watching: asyncio.Task[ChangeWatch | None]) -> None:
     """Close the run's watch, waiting for it to be made if it is still starting (its thread
     cannot be cancelled); if this wait is cancelled, it is closed when made."""
     try:
-        watch = await _watch_of(watching)
+        watch = await asyncio.shield(watching)
     except asyncio.CancelledError:
         watching.add_done_callback(_close_when_made)
         raise
+    except Exception:
+        return  # nothing was made to close (``_watch_of`` said why)
     if watch is not None:
         await asyncio.to_thread(watch.close)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from codality_server.git import watch as watch_module
+from codality_server.git.stat_cache import LruCache
 from codality_server.git.watch import ChangeWatch
 from codality_server.git.worktrees import commit_all, create_worktree, watch_worktree
 from tests.conftest import git
@@ -269,3 +270,16 @@ def test_a_folder_swapped_for_a_link_is_committed_as_the_link(
     assert not any(path.startswith("docs/") for path in tree)
     assert stored(worktree, "docs") == os.fsencode(elsewhere)
     assert left_behind(worktree) == ""
+
+
+def test_parsed_trees_are_kept_within_a_number_of_entries() -> None:
+    """The cache of parsed trees is bounded by entries, not only by trees: a few huge trees
+    push the others out, and one larger than the whole bound is not kept at all."""
+    cache = LruCache(512, max_weight=10)
+    cache.put("small", "a", 3)
+    cache.put("medium", "b", 4)
+    assert cache.get("small") == "a" and cache.get("medium") == "b"
+    cache.put("large", "c", 5)  # 3 + 4 + 5 > 10: the least recently used goes
+    assert cache.get("small") is None and cache.get("medium") == "b" and cache.get("large") == "c"
+    cache.put("huge", "d", 11)
+    assert cache.get("huge") is None and cache.get("large") == "c"
